@@ -1,0 +1,1 @@
+"""pytest plugin registered by the package (entry point `pytest11`); fixtures are added here."""

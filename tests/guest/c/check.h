@@ -1,0 +1,107 @@
+/* Checks for the guest C corpus: each check prints one deterministic line ("name: ok" or
+ * "name: FAIL ..."), so the host run and the guest run can be compared line by line and a mismatch
+ * names the check. Failure details may contain host-dependent numbers; a passing run never does. */
+#pragma once
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_failures;
+
+/* Returns errno's symbolic name ("EFAULT"), or "E?<n>" for a value glibc does not know. */
+static inline const char *errno_name(int e)
+{
+    static char unknown[32];
+    const char *name = e == 0 ? "0" : strerrorname_np(e);
+    if (name)
+        return name;
+    snprintf(unknown, sizeof unknown, "E?%d", e);
+    return unknown;
+}
+
+/* Prints "name: ok" when ok is true, else "name: FAIL" with the printf-style detail; returns ok. */
+__attribute__((format(printf, 3, 4))) static inline int check_detail(const char *name, int ok,
+                                                                    const char *fmt, ...)
+{
+    if (ok) {
+        printf("%s: ok\n", name);
+        return 1;
+    }
+    check_failures++;
+    printf("%s: FAIL (", name);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf(")\n");
+    fflush(stdout);
+    return 0;
+}
+
+/* CHECK(name, cond): cond must hold; the failure line quotes the condition and errno. */
+#define CHECK(name, cond)                                                                          \
+    ({                                                                                             \
+        int check_errno_ = errno;                                                                  \
+        check_detail((name), !!(cond), "%s at line %d, errno=%s", #cond, __LINE__,                 \
+                     errno_name(check_errno_));                                                    \
+    })
+
+/* CHECK_ERRNO(name, expr, err): expr must return -1 with errno == err. */
+#define CHECK_ERRNO(name, expr, err)                                                               \
+    ({                                                                                             \
+        errno = 0;                                                                                 \
+        long check_r_ = (long)(expr);                                                              \
+        int check_e_ = errno;                                                                      \
+        check_detail((name), check_r_ == -1 && check_e_ == (err),                                  \
+                     "%s returned %ld errno=%s, want -1 %s at line %d", #expr, check_r_,           \
+                     errno_name(check_e_), errno_name(err), __LINE__);                             \
+    })
+
+/* CHECK_OK(name, expr): expr must not return -1 (a syscall wrapper succeeded). Yields the result. */
+#define CHECK_OK(name, expr)                                                                       \
+    ({                                                                                             \
+        errno = 0;                                                                                 \
+        long check_r_ = (long)(expr);                                                              \
+        int check_e_ = errno;                                                                      \
+        check_detail((name), check_r_ != -1, "%s failed with %s at line %d", #expr,                \
+                     errno_name(check_e_), __LINE__);                                              \
+        check_r_;                                                                                  \
+    })
+
+/* CHECK_EQ(name, got, want): two integers must be equal; the failure line shows both. */
+#define CHECK_EQ(name, got, want)                                                                  \
+    ({                                                                                             \
+        long long check_g_ = (long long)(got), check_w_ = (long long)(want);                       \
+        check_detail((name), check_g_ == check_w_, "%s = %lld, want %lld at line %d", #got,        \
+                     check_g_, check_w_, __LINE__);                                                \
+    })
+
+/* Stops the program if a set-up step failed: later checks would only be noise. */
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            printf("REQUIRE failed: %s at %s:%d, errno=%s\n", #cond, __FILE__, __LINE__,           \
+                   errno_name(errno));                                                             \
+            exit(2);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+/* Returns v as a pointer the compiler cannot reason about (for deliberately bad pointers). */
+static inline void *opaque_ptr(unsigned long v)
+{
+    __asm__("" : "+r"(v));
+    return (void *)v;
+}
+
+/* Prints the summary line and returns the exit code: 0 when every check passed, else 1. */
+static inline int check_done(void)
+{
+    if (check_failures)
+        printf("FAILED: %d check(s)\n", check_failures);
+    else
+        printf("all checks passed\n");
+    return check_failures ? 1 : 0;
+}

@@ -1,0 +1,235 @@
+"""Running guest test programs: building the C corpus, and running a program on the host (the
+oracle) and in the guest through `lwjvm exec`.
+
+A run is described by a `Case` (program, arguments, environment, data files). `run_on_host` and
+`GuestRunner.run` take the same case and give an `Outcome` (exit code, stdout, stderr), so a test
+only compares the two.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fcntl
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+C_DIR = REPO / "tests" / "guest" / "c"
+BUILD_DIR = REPO / "tests" / "build" / "guest-c"
+GUEST_READY_FILE = C_DIR / "GUEST_READY"
+# Where `lwjvm exec --add` puts a case's data files inside the image.
+GUEST_DATA_DIR = "/data"
+HOST_TIMEOUT_S = 60
+# A TCG boot takes about a second; the rest is headroom for a loaded machine under `-n auto`.
+GUEST_TIMEOUT_S = 300
+PENDING_REASON = "kernel support pending (issue 4)"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One run of one program: the same on the host and in the guest.
+
+    `args` may contain `{data:NAME}`, replaced by the path of data file NAME (a key of `files`) on
+    the side that runs. `env` is the whole environment of the program. `files` maps a file name to a
+    function returning its bytes. `exit_code` is what the host run must exit with.
+    """
+
+    program: str
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    files: dict[str, Callable[[], bytes]] = field(default_factory=dict, hash=False)
+    exit_code: int = 0
+    name: str = ""
+
+    @property
+    def id(self) -> str:
+        """The test id: the program, and the case name when one program has several cases."""
+        return f"{self.program}:{self.name}" if self.name else self.program
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run produced; `exit_code` is 128+S for a program killed by signal S."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+
+def read_guest_ready() -> set[str]:
+    """The programs expected to pass in the guest today (GUEST_READY: a name a line, # comments)."""
+    names = set()
+    for line in GUEST_READY_FILE.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.add(line)
+    return names
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on `path` (xdist workers build and probe one at a time)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def build_corpus() -> Path:
+    """Builds the C corpus (make's mtime checks make this cheap when nothing changed)."""
+    with _locked(BUILD_DIR.parent / ".guest-c.lock"):
+        r = subprocess.run(
+            ["make", "-s", "-C", str(C_DIR), f"OUT={BUILD_DIR}"],
+            capture_output=True,
+            text=True,
+        )
+    if r.returncode != 0:
+        pytest.fail(f"building tests/guest/c failed:\n{r.stdout}{r.stderr}", pytrace=False)
+    return BUILD_DIR
+
+
+def corpus_programs() -> list[str]:
+    """The program names the Makefile builds."""
+    r = subprocess.run(
+        ["make", "-s", "-C", str(C_DIR), "list"], capture_output=True, text=True, check=True
+    )
+    return r.stdout.split()
+
+
+def _write_files(case: Case, directory: Path) -> dict[str, Path]:
+    """Writes the case's data files into `directory`; returns name -> host path."""
+    paths = {}
+    for name, make in case.files.items():
+        p = directory / name
+        p.write_bytes(make())
+        paths[name] = p
+    return paths
+
+
+def _substitute(args: tuple[str, ...], paths: dict[str, str]) -> list[str]:
+    out = []
+    for a in args:
+        for name, p in paths.items():
+            a = a.replace("{data:" + name + "}", p)
+        out.append(a)
+    return out
+
+
+def _exit_code(returncode: int) -> int:
+    """subprocess's -S for a signal death becomes 128+S, the guest's convention."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run_on_host(case: Case, corpus: Path, workdir: Path) -> Outcome:
+    """Runs the case on the host, in `workdir`, with exactly the case's environment."""
+    paths = _write_files(case, workdir)
+    args = _substitute(case.args, {name: str(p) for name, p in paths.items()})
+    argv = [str(corpus / case.program), *args]
+    r = subprocess.run(
+        argv, cwd=workdir, env=dict(case.env), capture_output=True, timeout=HOST_TIMEOUT_S
+    )
+    return Outcome(_exit_code(r.returncode), r.stdout, r.stderr)
+
+
+def _find_lwjvm() -> list[str] | None:
+    """The command that runs lwjvm: the repo's .venv, then PATH, then `python -m lwjvm`."""
+    venv = REPO / ".venv" / "bin" / "lwjvm"
+    if venv.exists():
+        return [str(venv)]
+    on_path = shutil.which("lwjvm")
+    if on_path:
+        return [on_path]
+    if (REPO / "lwjvm" / "__main__.py").exists():
+        return [sys.executable, "-m", "lwjvm"]
+    return None
+
+
+class GuestRunner:
+    """Runs cases in the guest with `lwjvm exec --accel tcg`."""
+
+    def __init__(self, command: list[str], help_text: str) -> None:
+        self.command = command
+        self.help_text = help_text
+
+    def supports(self, option: str) -> bool:
+        """Whether `lwjvm exec --help` lists `option`."""
+        return option in self.help_text
+
+    def exec_argv(self, case: Case, workdir: Path, extra: tuple[str, ...] = ()) -> list[str]:
+        """The `lwjvm exec` command line for the case (its data files written into `workdir`)."""
+        paths = _write_files(case, workdir)
+        argv = [*self.command, "exec", "--accel", "tcg", *extra]
+        for name, p in paths.items():
+            argv += ["--add", f"{p}:{GUEST_DATA_DIR}/{name}"]
+        for k, v in case.env:
+            argv += ["--env", f"{k}={v}"]
+        guest_paths = {name: f"{GUEST_DATA_DIR}/{name}" for name in paths}
+        argv += ["--", str(BUILD_DIR / case.program), *_substitute(case.args, guest_paths)]
+        return argv
+
+    def run(self, case: Case, workdir: Path, extra: tuple[str, ...] = ()) -> Outcome:
+        """Boots the guest on the case and waits for it."""
+        argv = self.exec_argv(case, workdir, extra)
+        try:
+            r = subprocess.run(argv, cwd=workdir, capture_output=True, timeout=GUEST_TIMEOUT_S)
+        except subprocess.TimeoutExpired as e:
+            pytest.fail(
+                f"guest run did not finish in {GUEST_TIMEOUT_S} s: {' '.join(argv)}\n"
+                f"stdout so far:\n{(e.stdout or b'').decode(errors='replace')}\n"
+                f"stderr so far:\n{(e.stderr or b'').decode(errors='replace')}",
+                pytrace=False,
+            )
+        return Outcome(r.returncode, r.stdout, r.stderr)
+
+
+def probe_guest() -> GuestRunner | str:
+    """A GuestRunner, or the reason the guest cannot run yet."""
+    command = _find_lwjvm()
+    if command is None:
+        return "lwjvm is not installed (run `make setup`)"
+    r = subprocess.run([*command, "exec", "--help"], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        return "`lwjvm exec` is not available yet"
+    kernel = REPO / "kernel" / "build" / "kernel.elf"
+    if not kernel.exists():
+        if not (REPO / "kernel" / "Makefile").exists():
+            return "the kernel is not there yet (no kernel/Makefile)"
+        with _locked(REPO / "tests" / "build" / ".kernel.lock"):
+            if not kernel.exists():
+                b = subprocess.run(
+                    ["make", "-C", str(REPO / "kernel")], capture_output=True, text=True
+                )
+                if b.returncode != 0:
+                    pytest.fail(f"make -C kernel failed:\n{b.stdout}{b.stderr}", pytrace=False)
+    return GuestRunner(command, r.stdout)
+
+
+def describe_mismatch(case: Case, host: Outcome, guest: Outcome) -> str:
+    """A readable account of how the guest run differs from the host run."""
+    lines = [f"{case.id}: guest differs from host"]
+    if host.exit_code != guest.exit_code:
+        lines.append(f"exit code: host {host.exit_code}, guest {guest.exit_code}")
+    if host.stdout != guest.stdout:
+        diff = difflib.unified_diff(
+            host.stdout.decode(errors="replace").splitlines(),
+            guest.stdout.decode(errors="replace").splitlines(),
+            "host stdout",
+            "guest stdout",
+            lineterm="",
+        )
+        lines.extend(diff)
+    tail = guest.stderr.decode(errors="replace").splitlines()[-40:]
+    if tail:
+        lines.append("guest stderr (last 40 lines):")
+        lines.extend(tail)
+    return "\n".join(lines)

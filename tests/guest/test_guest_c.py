@@ -1,0 +1,109 @@
+"""The guest C corpus (tests/guest/c/): every program runs on the host, where it must pass (that
+proves the test itself right), and in the guest under `lwjvm exec`, where its stdout and exit code
+must equal the host's byte for byte.
+
+Which programs the kernel is expected to run today is listed in one place,
+tests/guest/c/GUEST_READY; the others are skipped in the guest with the reason "kernel support
+pending (issue 4)".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from guest_harness import (
+    PENDING_REASON,
+    Case,
+    GuestRunner,
+    corpus_programs,
+    describe_mismatch,
+    read_guest_ready,
+    run_on_host,
+)
+
+
+def text_file() -> bytes:
+    """About 20 KiB of numbered lines: several blocks, a known first line."""
+    return b"".join(
+        b"line %05d: the quick brown fox jumps over the lazy dog %d\n" % (i, i * i % 97)
+        for i in range(300)
+    )
+
+
+def paged_file() -> bytes:
+    """Three pages and 123 bytes, every byte a function of its offset (the page number shows)."""
+    return bytes(((i * 7) ^ (i >> 12) * 0x45) & 0xFF for i in range(3 * 4096 + 123))
+
+
+def both_links(base: str, **kw: object) -> list[Case]:
+    """The same case for the static non-PIE and the static-PIE build of `base`."""
+    return [Case(program=f"{base}-{link}", **kw) for link in ("static", "static-pie")]
+
+
+ISSUE3_CASES = [
+    *both_links("hello"),
+    *[
+        c
+        for code in (0, 1, 42, 255)
+        for c in both_links("exit_code", args=(str(code),), exit_code=code, name=f"exit{code}")
+    ],
+    *both_links(
+        "argv_env",
+        args=("one", "two words", "", "tab\there", "new\nline", "back\\slash", "caf\u00e9"),
+        env=(("HOME", "/"), ("EMPTY", ""), ("GREETING", "hello world"), ("EQ", "a=b=c")),
+    ),
+    *both_links("read_file", args=("{data:input.txt}",), files={"input.txt": text_file}),
+    *both_links("mmap_anon"),
+    *both_links("efault"),
+    *both_links("sys_basics"),
+]
+
+ISSUE4_CASES: list[Case] = []
+
+CASES = ISSUE3_CASES + ISSUE4_CASES
+GUEST_READY = read_guest_ready()
+
+
+def _guest_params() -> list[object]:
+    return [
+        pytest.param(
+            c,
+            id=c.id,
+            marks=() if c.program in GUEST_READY else pytest.mark.skip(reason=PENDING_REASON),
+        )
+        for c in CASES
+    ]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_program_passes_on_host(case: Case, corpus: Path, tmp_path: Path) -> None:
+    out = run_on_host(case, corpus, tmp_path)
+    text = out.stdout.decode(errors="replace")
+    assert out.exit_code == case.exit_code, f"exit code {out.exit_code}\n{text}{out.stderr!r}"
+    assert "FAIL" not in text, text
+
+
+@pytest.mark.parametrize("case", _guest_params())
+def test_guest_output_matches_host(
+    case: Case, corpus: Path, tmp_path: Path, guest: GuestRunner
+) -> None:
+    (tmp_path / "host").mkdir()
+    (tmp_path / "guest").mkdir()
+    host = run_on_host(case, corpus, tmp_path / "host")
+    out = guest.run(case, tmp_path / "guest")
+    assert (out.exit_code, out.stdout) == (host.exit_code, host.stdout), describe_mismatch(
+        case, host, out
+    )
+
+
+def test_every_built_program_has_a_case() -> None:
+    built = set(corpus_programs())
+    covered = {c.program for c in CASES}
+    assert built - covered == set(), "programs with no case in test_guest_c.py"
+    assert covered - built == set(), "cases naming programs the Makefile does not build"
+
+
+def test_guest_ready_names_only_known_programs() -> None:
+    unknown = GUEST_READY - set(corpus_programs())
+    assert unknown == set(), "unknown names in tests/guest/c/GUEST_READY"

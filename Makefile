@@ -1,0 +1,65 @@
+# lwjvm top-level targets. `make demo` and `make test` are the two entry points (see README.md).
+#
+#   make setup   apt packages (only the missing ones) + .venv with lwjvm installed editable
+#   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
+#   make test    setup + kernel, then pytest over tests/ and ruff
+#   make demo    setup + kernel, then a static hello under `lwjvm exec`
+#   make bench   setup + kernel, then python -m lwjvm.bench
+
+SHELL := /bin/bash
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+APT_PACKAGES := qemu-system-x86 e2fsprogs binutils strace gdb gcc make \
+	openjdk-17-jdk-headless python3-venv
+# Debian 12's openjdk-17-jdk-headless ships the jmods jlink needs; checked below.
+JMODS := /usr/lib/jvm/java-17-openjdk-amd64/jmods/java.base.jmod
+SETUP_STAMP := $(VENV)/.lwjvm-setup
+DEMO_DIR := build/demo
+PYTEST_ARGS ?= -n auto
+
+.PHONY: setup apt venv kernel test demo bench clean
+
+setup: apt venv
+
+# Installs only what is missing; runs apt-get update only when something is.
+apt:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make setup: need root to install:$$missing" >&2; exit 1; fi; \
+		echo "make setup: installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q || exit 1; \
+		apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	fi; \
+	test -f $(JMODS) || { echo "make setup: $(JMODS) missing (openjdk-17-jdk-headless should provide it)" >&2; exit 1; }
+
+venv: $(SETUP_STAMP)
+
+$(SETUP_STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+kernel:
+	$(MAKE) -C kernel
+
+test: setup kernel
+	$(VENV)/bin/ruff check lwjvm tests
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+
+$(DEMO_DIR)/hello: samples/hello-c/hello.c
+	@mkdir -p $(DEMO_DIR)
+	gcc -static -O2 -o $@ $<
+
+demo: setup kernel $(DEMO_DIR)/hello
+	$(VENV)/bin/lwjvm exec $(DEMO_DIR)/hello
+
+bench: setup kernel
+	$(VENV)/bin/python -m lwjvm.bench
+
+clean:
+	rm -rf build tests/build
+	$(MAKE) -C kernel clean

@@ -123,7 +123,8 @@ def parse(data: bytes) -> BootConfig:
         elif key == b"cwd":
             cwd = value
         else:
-            raise LwjvmError(f"boot.conf line {lineno}: unknown key {key.decode(errors='replace')!r}")
+            name = key.decode(errors="replace")
+            raise LwjvmError(f"boot.conf line {lineno}: unknown key {name!r}")
     if exec_ is None:
         raise LwjvmError("boot.conf: no exec= line")
     conf = BootConfig(exec_, argv, env, cwd)

@@ -46,7 +46,8 @@ def check_program(path: Path) -> ElfProgram:
             if len(data) < 64:
                 raise LwjvmError(f"{path}: truncated ELF header")
             if data[4] != 2:
-                raise LwjvmError(f"{path}: not a 64-bit ELF (ELFCLASS{32 if data[4] == 1 else '?'})")
+                bits = "32-bit" if data[4] == 1 else f"class {data[4]}"
+                raise LwjvmError(f"{path}: not a 64-bit ELF ({bits})")
             if data[5] != 1:
                 raise LwjvmError(f"{path}: not a little-endian ELF")
             e_type, e_machine = struct.unpack_from("<HH", data, 16)
@@ -132,7 +133,7 @@ _LDD_PLAIN = re.compile(r"^\s*(/\S+) \(0x[0-9a-f]+\)\s*$")
 
 
 def parse_ldd(output: str) -> list[str]:
-    """The library paths in `ldd` output (the vDSO has none and is skipped); raises on 'not found'."""
+    """The library paths in `ldd` output (not the vDSO); raises LwjvmError on 'not found'."""
     paths: list[str] = []
     for line in output.splitlines():
         m = _LDD_ARROW.match(line)

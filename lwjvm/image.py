@@ -72,7 +72,7 @@ def _guest_rel(guest_path: str) -> PurePosixPath:
         raise LwjvmError(f"guest path must not contain '..': {guest_path!r}")
     for part in parts:
         if '"' in part or "\n" in part or "\0" in part:
-            raise LwjvmError(f"guest path has a character the image builder cannot take: {guest_path!r}")
+            raise LwjvmError(f"guest path has a character the image cannot hold: {guest_path!r}")
     return PurePosixPath(*parts) if parts else PurePosixPath(".")
 
 
@@ -93,7 +93,8 @@ class Staging:
         for part in _guest_rel(guest_path).parent.parts:
             cur = cur / part
             if cur.is_symlink():
-                raise LwjvmError(f"cannot stage {guest_path}: /{cur.relative_to(self.root)} is a symlink")
+                link = cur.relative_to(self.root)
+                raise LwjvmError(f"cannot stage {guest_path}: /{link} is a symlink")
 
     def mkdir(self, guest_path: str) -> Path:
         """Creates a directory (and its parents) in the image; returns its staging path."""
@@ -204,7 +205,7 @@ def _walk_sorted(root: Path) -> list[Path]:
 
 
 def _normalize(root: Path, entries: list[Path], epoch: int) -> None:
-    """Gives staged entries fixed permission bits and mtimes (ctime is fixed later, in the image)."""
+    """Gives staged entries fixed permission bits and mtimes (ctime is fixed in the image)."""
     for p in entries + [root]:
         st = p.lstat()
         if stat.S_ISLNK(st.st_mode):

@@ -1,0 +1,400 @@
+"""Booting the guest: QEMU microvm with our kernel, the consoles, and the exit protocol.
+
+docs/protocol.md is the contract (sections 3-5). `run_vm` starts QEMU with three output-only
+16550 UARTs, each a chardev writing to a pipe this process reads: COM1 is streamed to our stdout,
+COM2 to our stderr, and COM3 (the kernel log) goes through `KernelLog`, which consumes the control
+records (`\\x1elwjvm:...`) and decides which other lines reach stderr. `VmResult.exit_code` is the
+exit code `lwjvm exec` ends with, per protocol section 5.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
+
+QEMU = "qemu-system-x86_64"
+RECORD_PREFIX = b"\x1elwjvm:"
+# (I/O base, IRQ) of COM1, COM2, COM3; COM3 shares IRQ 4 with COM1 as on a PC (output-only).
+UARTS = ((0x3F8, 4), (0x2F8, 3), (0x3E8, 4))
+DEBUG_EXIT_PORT = 0xF4
+# After the exit record, how long QEMU gets to stop by itself before it is killed.
+EXIT_GRACE_S = 5.0
+KERNEL_LOG_TAIL = 200
+
+
+def repo_root() -> Path:
+    """The source tree lwjvm runs from (an editable install)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def find_kernel() -> Path:
+    """$LWJVM_KERNEL, else <repo>/kernel/build/kernel.elf; LwjvmError if it is not there."""
+    env = os.environ.get("LWJVM_KERNEL")
+    if env:
+        p = Path(env)
+        if not p.is_file():
+            raise LwjvmError(f"LWJVM_KERNEL={env}: no such file")
+        return p
+    p = repo_root() / "kernel" / "build" / "kernel.elf"
+    if not p.is_file():
+        raise LwjvmError(f"kernel not built ({p} missing): run make kernel")
+    return p
+
+
+def find_qemu() -> str:
+    """The QEMU binary; LwjvmError if it is not installed."""
+    q = shutil.which(QEMU)
+    if q is None:
+        raise LwjvmError(f"{QEMU} not found: install qemu-system-x86 (make setup)")
+    return q
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_memory(text: str) -> int:
+    """A memory size such as 128M, 1G, 512MiB or 256 (MiB) in MiB; LwjvmError if it is bad."""
+    m = _SIZE.match(text)
+    if not m:
+        raise LwjvmError(f"bad memory size {text!r}: expected a size like 128M or 1G")
+    n = int(m.group(1))
+    unit = m.group(2).lower() or "m"
+    kib = n * {"k": 1, "m": 1 << 10, "g": 1 << 20, "t": 1 << 30}[unit]
+    if kib % 1024:
+        raise LwjvmError(f"bad memory size {text!r}: must be a whole number of MiB")
+    mib = kib // 1024
+    if mib < 16:
+        raise LwjvmError(f"bad memory size {text!r}: the guest needs at least 16M")
+    if mib > 1 << 20:
+        raise LwjvmError(f"bad memory size {text!r}: at most 1T")
+    return mib
+
+
+# ---------------------------------------------------------------------------------------------
+# The kernel log (COM3)
+
+
+def parse_record(line: bytes) -> tuple[str, dict[str, str]] | None:
+    """`(kind, {key: value})` for a control record line, else None."""
+    if not line.startswith(RECORD_PREFIX):
+        return None
+    words = line[len(RECORD_PREFIX) :].decode(errors="replace").split()
+    if not words:
+        return ("", {})
+    fields: dict[str, str] = {}
+    for w in words[1:]:
+        k, _, v = w.partition("=")
+        fields[k] = v
+    return (words[0], fields)
+
+
+@dataclass
+class BootTiming:
+    """The kernel's `boot` record: TSC frequency and time from kernel entry to the program."""
+
+    tsc_hz: int | None
+    entry_to_user_ns: int | None
+
+
+def _int(v: str | None) -> int | None:
+    try:
+        return int(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+class KernelLog:
+    """Splits COM3 into lines, consumes control records and routes the other lines.
+
+    `echo(line)` is called for lines to show now; lines not shown are kept (the last
+    KERNEL_LOG_TAIL) so a panic or a VM that died can still show them.
+    """
+
+    def __init__(self, echo: Callable[[bytes], None], live: bool) -> None:
+        self.echo = echo
+        self.live = live
+        self.buf = b""
+        self.held: deque[bytes] = deque(maxlen=KERNEL_LOG_TAIL)
+        self.exit_code: int | None = None
+        self.panicked = False
+        self.boot: BootTiming | None = None
+        self.boot_at: float | None = None
+        self.exit_at: float | None = None
+        self.end_at: float | None = None  # time of the exit or panic record
+        self.unknown_records: list[bytes] = []
+
+    def feed(self, data: bytes, now: float = 0.0) -> None:
+        """Takes bytes from COM3; complete lines are handled at once."""
+        self.buf += data
+        while True:
+            nl = self.buf.find(b"\n")
+            if nl < 0:
+                break
+            line, self.buf = self.buf[: nl + 1], self.buf[nl + 1 :]
+            self._line(line, now)
+
+    def close(self, now: float = 0.0) -> None:
+        """Handles a last line without a newline."""
+        if self.buf:
+            line, self.buf = self.buf, b""
+            self._line(line + b"\n", now)
+
+    def _line(self, line: bytes, now: float) -> None:
+        rec = parse_record(line.rstrip(b"\r\n"))
+        if rec is None:
+            if self.live:
+                self.echo(line)
+            else:
+                self.held.append(line)
+            return
+        kind, fields = rec
+        if kind == "exit":
+            code = _int(fields.get("code"))
+            self.exit_code = code & 0xFF if code is not None else None
+            self.exit_at = now
+            self.end_at = now
+            self.panicked = False
+        elif kind == "panic":
+            self.panicked = True
+            self.end_at = now
+            self.show_held()
+        elif kind == "boot":
+            self.boot = BootTiming(_int(fields.get("tsc_hz")), _int(fields.get("entry_to_user_ns")))
+            self.boot_at = now
+        else:
+            self.unknown_records.append(line)
+
+    def show_held(self) -> None:
+        """Echoes the lines held back so far (panic text, or the log of a VM that died)."""
+        while self.held:
+            self.echo(self.held.popleft())
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+
+
+OUTCOME_EXIT = "exit"
+OUTCOME_PANIC = "panic"
+OUTCOME_TIMEOUT = "timeout"
+OUTCOME_NO_RECORD = "no-record"
+
+
+def decide_outcome(
+    exit_code: int | None, panicked: bool, timed_out: bool, qemu_status: int | None
+) -> tuple[str, int]:
+    """(outcome, lwjvm exit code) from what the kernel log said and how QEMU ended.
+
+    The program's code comes from the exit record, never from QEMU's status (protocol section 5).
+    A QEMU status of 3 (debug-exit byte 1) without a record still counts as a panic.
+    """
+    if panicked:
+        return OUTCOME_PANIC, EXIT_PANIC
+    if exit_code is not None:
+        return OUTCOME_EXIT, exit_code
+    if timed_out:
+        return OUTCOME_TIMEOUT, EXIT_TIMEOUT
+    if qemu_status == 3:
+        return OUTCOME_PANIC, EXIT_PANIC
+    return OUTCOME_NO_RECORD, EXIT_NO_RECORD
+
+
+@dataclass
+class VmConfig:
+    """One boot: kernel, optional root image, memory, accelerator and kernel command line."""
+
+    kernel: Path
+    initrd: Path | None = None
+    memory_mib: int = 128
+    accel: str = "tcg"
+    append: list[str] = field(default_factory=list)
+    timeout: float | None = None
+
+
+@dataclass
+class VmResult:
+    """How a boot ended, and when things happened (seconds after QEMU was started)."""
+
+    outcome: str
+    exit_code: int
+    program_code: int | None
+    qemu_status: int | None
+    boot: BootTiming | None
+    t_first_output: float | None
+    t_exit_record: float | None
+    t_qemu_exit: float
+    qemu_stderr: str
+
+
+def accel_args(accel: str) -> list[str]:
+    """QEMU options for the accelerator: KVM with the host CPU, or multi-threaded TCG."""
+    if accel == "kvm":
+        return ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
+    if accel == "tcg":
+        return ["-accel", "tcg,thread=multi", "-cpu", "max"]
+    raise LwjvmError(f"unknown accelerator {accel!r}: expected kvm or tcg")
+
+
+def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
+    """The QEMU command line; `console_fds` are the write ends for COM1, COM2, COM3."""
+    cmd = [
+        qemu, "-M", "microvm", "-nodefaults", "-no-user-config", "-nographic",
+        "-display", "none", "-no-reboot", "-smp", "1", "-m", f"{cfg.memory_mib}M",
+        *accel_args(cfg.accel),
+        "-kernel", str(cfg.kernel),
+    ]  # fmt: skip
+    if cfg.initrd is not None:
+        cmd += ["-initrd", str(cfg.initrd)]
+    cmd += ["-append", " ".join(cfg.append)]
+    cmd += ["-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=4"]
+    for i, ((base, irq), fd) in enumerate(zip(UARTS, console_fds, strict=True), start=1):
+        cmd += ["-chardev", f"file,id=com{i},path=/dev/fd/{fd}"]
+        cmd += ["-device", f"isa-serial,chardev=com{i},iobase={base:#x},irq={irq}"]
+    return cmd
+
+
+def _writer(stream: BinaryIO) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        stream.write(data)
+        stream.flush()
+
+    return write
+
+
+def run_vm(
+    cfg: VmConfig,
+    stdout: BinaryIO | None = None,
+    stderr: BinaryIO | None = None,
+    live_log: bool = False,
+) -> VmResult:
+    """Boots the guest and waits for it; guest output is streamed as it arrives.
+
+    COM1 goes to `stdout`, COM2 and the kernel log lines that are shown to `stderr` (default: ours).
+    Kernel log lines are shown as they come with `live_log`, else only on a panic or when the VM
+    stops without an exit record. Raises LwjvmError if QEMU cannot be started. On
+    KeyboardInterrupt QEMU is killed and the interrupt re-raised.
+    """
+    out = _writer(stdout if stdout is not None else sys.stdout.buffer)
+    err = _writer(stderr if stderr is not None else sys.stderr.buffer)
+    qemu = find_qemu()
+    pipes = [os.pipe() for _ in UARTS]
+    qerr_r, qerr_w = os.pipe()
+    write_ends = [w for _, w in pipes]
+    cmd = qemu_command(qemu, cfg, write_ends)
+    log = KernelLog(err, live_log)
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=qerr_w,
+            stderr=qerr_w,
+            pass_fds=write_ends,
+            start_new_session=True,  # Ctrl-C reaches us, and we stop QEMU
+        )
+    except OSError as e:
+        for r, w in pipes:
+            os.close(r)
+            os.close(w)
+        os.close(qerr_r)
+        os.close(qerr_w)
+        raise LwjvmError(f"cannot start {qemu}: {e.strerror}") from None
+    for w in write_ends + [qerr_w]:
+        os.close(w)
+
+    sel = selectors.DefaultSelector()
+    sinks: dict[int, str] = {}
+    for (r, _), name in zip(pipes, ("com1", "com2", "com3"), strict=True):
+        sel.register(r, selectors.EVENT_READ)
+        sinks[r] = name
+    sel.register(qerr_r, selectors.EVENT_READ)
+    sinks[qerr_r] = "qemu"
+    qemu_err = bytearray()
+    first_output: float | None = None
+    timed_out = False
+    killed = False
+    deadline = t0 + cfg.timeout if cfg.timeout is not None else None
+    try:
+        while sinks:
+            limit = None
+            if not killed:
+                limit = deadline
+                if log.end_at is not None:
+                    grace = t0 + log.end_at + EXIT_GRACE_S
+                    limit = grace if limit is None else min(limit, grace)
+            wait = None if limit is None else max(0.0, limit - time.monotonic())
+            events = sel.select(wait)
+            if not events and limit is not None and time.monotonic() >= limit:
+                timed_out = deadline is not None and time.monotonic() >= deadline
+                _kill(proc)
+                killed = True  # QEMU is gone: every pipe reaches EOF, drain them
+                continue
+            for key, _ in events:
+                fd = int(key.fd)
+                data = os.read(fd, 65536)
+                now = time.monotonic() - t0
+                if not data:
+                    sel.unregister(fd)
+                    os.close(fd)
+                    del sinks[fd]
+                    continue
+                name = sinks[fd]
+                if name in ("com1", "com2") and first_output is None:
+                    first_output = now
+                if name == "com1":
+                    out(data)
+                elif name == "com2":
+                    err(data)
+                elif name == "com3":
+                    log.feed(data, now)
+                else:
+                    qemu_err += data
+        status = proc.wait()
+    except BaseException:
+        _kill(proc)
+        for fd in list(sinks):
+            os.close(fd)
+        raise
+    finally:
+        sel.close()
+    t_exit = time.monotonic() - t0
+    log.close(t_exit)
+    outcome, code = decide_outcome(log.exit_code, log.panicked, timed_out, status)
+    if outcome == OUTCOME_NO_RECORD or outcome == OUTCOME_PANIC:
+        log.show_held()
+    return VmResult(
+        outcome=outcome,
+        exit_code=code,
+        program_code=log.exit_code,
+        qemu_status=status,
+        boot=log.boot,
+        t_first_output=first_output,
+        t_exit_record=log.exit_at,
+        t_qemu_exit=t_exit,
+        qemu_stderr=qemu_err.decode(errors="replace"),
+    )
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Stops QEMU: SIGTERM, then SIGKILL if it has not gone within a second."""
+    if proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

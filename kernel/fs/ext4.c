@@ -608,6 +608,9 @@ static int dir_next(const struct ext4_fs *fs, const struct inode *dir, uint64_t 
             if (o >= want && ino != 0 && name_len != 0) {
                 if (ino > fs->inodes_count || name_len > EXT4_NAME_MAX)
                     return -EIO;
+                for (uint32_t k = 0; k < name_len; k++) /* no NUL or '/' in a name */
+                    if (b[o + 8 + k] == '\0' || b[o + 8 + k] == '/')
+                        return -EIO;
                 out->ino = ino;
                 out->name_len = name_len;
                 out->file_type = (fs->feature_incompat & INCOMPAT_FILETYPE) ? b[o + 7] : 0;

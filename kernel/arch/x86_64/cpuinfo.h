@@ -1,0 +1,10 @@
+/* CPU features the kernel detected and enabled at boot (arch/x86_64/cpu.c). */
+#pragma once
+#include <stdint.h>
+
+struct cpu_features {
+    int xsave, fsgsbase;
+    uint64_t xcr0;      /* the XSAVE state components enabled */
+    uint32_t xsave_size; /* bytes needed to save that state */
+};
+extern struct cpu_features cpu_features;

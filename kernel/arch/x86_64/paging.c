@@ -1,0 +1,94 @@
+/* The single page table. The upper half (direct map at DIRECT_MAP_BASE and the kernel image at
+ * KERNEL_VBASE) is built once at boot and is supervisor-only; the lower half holds the program's
+ * pages, added on demand by the fault handler. There is never a CR3 switch. */
+#include "arch/x86_64/paging.h"
+#include "arch/x86_64/io.h"
+#include "core/panic.h"
+#include "errno.h"
+#include "lib/string.h"
+#include "mm/palloc.h"
+
+static uint64_t *pml4;
+
+static uint64_t *alloc_table(void)
+{
+    uint64_t phys = palloc_alloc(0);
+    if (!phys)
+        return 0;
+    uint64_t *t = phys_to_virt(phys);
+    memset(t, 0, PAGE_SIZE);
+    return t;
+}
+
+extern uint64_t boot_pml4[];
+
+void paging_init(uint64_t max_phys)
+{
+    uint64_t *top = alloc_table();
+    KASSERT(top);
+    /* Direct map with 1 GiB pages when the CPU has them, else 2 MiB pages. */
+    uint32_t r[4];
+    cpuid(0x80000001, 0, r);
+    int gib = (r[3] >> 26) & 1;
+    uint64_t *pdpt = alloc_table();
+    KASSERT(pdpt);
+    top[256] = virt_to_phys(pdpt) | PTE_P | PTE_W;
+    for (uint64_t base = 0; base < max_phys; base += 1ull << 30) {
+        uint64_t i = base >> 30;
+        KASSERT(i < 512);
+        if (gib) {
+            pdpt[i] = base | PTE_P | PTE_W | PTE_PS | PTE_NX;
+            continue;
+        }
+        uint64_t *pd = alloc_table();
+        KASSERT(pd);
+        for (int j = 0; j < 512; j++)
+            pd[j] = (base + ((uint64_t)j << 21)) | PTE_P | PTE_W | PTE_PS | PTE_NX;
+        pdpt[i] = virt_to_phys(pd) | PTE_P | PTE_W;
+    }
+    /* The kernel image keeps the boot mapping (-2 GiB -> physical 0-1 GiB). */
+    top[511] = boot_pml4[511];
+    pml4 = top;
+    write_cr3(virt_to_phys(top));
+}
+
+static uint64_t *next_level(uint64_t *table, unsigned idx, int create)
+{
+    uint64_t e = table[idx];
+    if (e & PTE_P) {
+        if (e & PTE_PS)
+            return 0; /* a large page: no lower table */
+        return phys_to_virt(e & PTE_ADDR);
+    }
+    if (!create)
+        return 0;
+    uint64_t *t = alloc_table();
+    if (!t)
+        return 0;
+    table[idx] = virt_to_phys(t) | PTE_P | PTE_W | PTE_U;
+    return t;
+}
+
+uint64_t *pte_lookup(uint64_t va, int create)
+{
+    if (va >= USER_TOP)
+        return 0;
+    uint64_t *t = pml4;
+    for (int shift = 39; shift > 12; shift -= 9) {
+        t = next_level(t, (va >> shift) & 511, create);
+        if (!t)
+            return 0;
+    }
+    return &t[(va >> 12) & 511];
+}
+
+int map_page(uint64_t va, uint64_t phys, uint64_t flags)
+{
+    uint64_t *pte = pte_lookup(va, 1);
+    if (!pte)
+        return -ENOMEM;
+    *pte = phys | flags | PTE_P;
+    return 0;
+}
+
+void tlb_flush_page(uint64_t va) { invlpg(va); }

@@ -1,0 +1,26 @@
+/* The one page table: editing user mappings (lower half) and the direct map of physical memory. */
+#pragma once
+#include <stdint.h>
+#include "arch/x86_64/layout.h"
+
+#define PTE_P (1ull << 0)
+#define PTE_W (1ull << 1)
+#define PTE_U (1ull << 2)
+#define PTE_PS (1ull << 7)
+#define PTE_OWNED (1ull << 9) /* software: the frame is a refcounted allocator page */
+#define PTE_NX (1ull << 63)
+#define PTE_ADDR 0x000ffffffffff000ull
+
+static inline void *phys_to_virt(uint64_t phys) { return (void *)(phys + DIRECT_MAP_BASE); }
+static inline uint64_t virt_to_phys(const void *p) { return (uint64_t)p - DIRECT_MAP_BASE; }
+
+/* Builds the final kernel page table: direct map of [0, max_phys), the kernel image, no lower half. */
+void paging_init(uint64_t max_phys);
+/* Returns the 4 KiB page-table entry for user address va, creating the intermediate tables when
+ * `create` is set; returns 0 if they are missing (or cannot be allocated). */
+uint64_t *pte_lookup(uint64_t va, int create);
+/* Maps the 4 KiB page at va to phys with `flags` (PTE_P is added); -ENOMEM if a table cannot be
+ * allocated. Replaces any earlier entry without freeing it. */
+int map_page(uint64_t va, uint64_t phys, uint64_t flags);
+/* Flushes the TLB entry of va. */
+void tlb_flush_page(uint64_t va);

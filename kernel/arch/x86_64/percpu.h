@@ -1,0 +1,27 @@
+/* Per-CPU data, reached through the GS base while in the kernel (swapgs on every entry from the
+ * program). No global "current thread": SMP-ready from day one. */
+#pragma once
+#include <stdint.h>
+
+struct thread;
+
+struct percpu {
+    struct percpu *self;      /* offset 0: for percpu() */
+    uint64_t kstack_top;      /* offset 8: the kernel stack syscall_entry switches to */
+    uint64_t user_rsp;        /* offset 16: scratch for syscall_entry */
+    struct thread *current;   /* offset 24 */
+    unsigned cpu;
+};
+
+#define PERCPU_KSTACK_TOP 8
+#define PERCPU_USER_RSP 16
+
+static inline struct percpu *percpu(void)
+{
+    struct percpu *p;
+    __asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+    return p;
+}
+
+void cpu_init(void);
+void cpu_set_kernel_stack(uint64_t top);

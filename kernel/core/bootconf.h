@@ -1,0 +1,16 @@
+/* Parsing /etc/lwjvm/boot.conf (docs/protocol.md, section 2). Host-testable. */
+#pragma once
+#include <stddef.h>
+
+struct bootconf {
+    char *exec;
+    char **argv; /* NULL-terminated */
+    char **envp; /* NULL-terminated */
+    char *cwd;
+    int argc, envc;
+};
+
+/* Parses `text` (len bytes, modified in place: values are unescaped and NUL-terminated) into *out,
+ * allocating the argv/envp arrays with `alloc`. Returns 0, or -1 with a message in err. */
+int bootconf_parse(char *text, size_t len, struct bootconf *out, void *(*alloc)(size_t), char *err,
+                   size_t errlen);

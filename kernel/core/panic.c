@@ -1,0 +1,113 @@
+/* Panics, fatal-exception reports, backtraces through frame pointers with kernel symbols, and the
+ * exit protocol: the control record on COM3, then the isa-debug-exit port. */
+#include "core/panic.h"
+#include "arch/x86_64/io.h"
+#include "arch/x86_64/layout.h"
+#include "arch/x86_64/regs.h"
+#include "lib/printf.h"
+#include <stdarg.h>
+
+struct ksym {
+    uint64_t addr;
+    uint64_t name; /* offset into ksym_names */
+};
+extern const uint64_t ksym_count;
+extern const struct ksym ksym_table[];
+extern const char ksym_names[];
+extern char _text_start[], _text_end[];
+
+#define DEBUG_EXIT_PORT 0xf4
+
+static void stop(uint8_t how)
+{
+    outb(DEBUG_EXIT_PORT, how);
+    cpu_halt_forever(); /* not reached under QEMU with isa-debug-exit */
+}
+
+void vm_exit(int code)
+{
+    kprintf("\x1elwjvm:exit code=%d\n", code & 0xff);
+    stop(0);
+    __builtin_unreachable();
+}
+
+const char *ksym_lookup(uint64_t addr, uint64_t *off)
+{
+    if (addr < (uint64_t)_text_start || addr >= (uint64_t)_text_end || ksym_count == 0)
+        return 0;
+    uint64_t lo = 0, hi = ksym_count;
+    while (hi - lo > 1) {
+        uint64_t mid = (lo + hi) / 2;
+        if (ksym_table[mid].addr <= addr)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if (ksym_table[lo].addr > addr)
+        return 0;
+    *off = addr - ksym_table[lo].addr;
+    return ksym_names + ksym_table[lo].name;
+}
+
+static void print_addr(uint64_t addr)
+{
+    uint64_t off;
+    const char *name = ksym_lookup(addr, &off);
+    if (name)
+        kprintf("  %016lx  %s+0x%lx\n", addr, name, off);
+    else
+        kprintf("  %016lx  %s\n", addr, addr < USER_TOP ? "(program)" : "?");
+}
+
+void backtrace(uint64_t rip, uint64_t rbp)
+{
+    kprintf("backtrace:\n");
+    print_addr(rip);
+    for (int i = 0; i < 32 && rbp >= KERNEL_VBASE && !(rbp & 7); i++) {
+        uint64_t *frame = (uint64_t *)rbp;
+        if (!frame[1])
+            break;
+        print_addr(frame[1] - 1);
+        if (frame[0] <= rbp)
+            break;
+        rbp = frame[0];
+    }
+}
+
+void dump_regs(const struct regs *r)
+{
+    kprintf("  rip %016lx  rsp %016lx  rflags %016lx  cs %lx ss %lx\n", r->rip, r->rsp, r->rflags,
+            r->cs, r->ss);
+    kprintf("  rax %016lx  rbx %016lx  rcx %016lx  rdx %016lx\n", r->rax, r->rbx, r->rcx, r->rdx);
+    kprintf("  rsi %016lx  rdi %016lx  rbp %016lx  r8  %016lx\n", r->rsi, r->rdi, r->rbp, r->r8);
+    kprintf("  r9  %016lx  r10 %016lx  r11 %016lx  r12 %016lx\n", r->r9, r->r10, r->r11, r->r12);
+    kprintf("  r13 %016lx  r14 %016lx  r15 %016lx  cr2 %016lx\n", r->r13, r->r14, r->r15,
+            read_cr2());
+}
+
+void panic(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    __asm__ volatile("cli");
+    kprintf("kernel panic: %s\n", buf);
+    uint64_t *fp = __builtin_frame_address(0);
+    backtrace(fp[1] - 1, fp[0]);
+    kprintf("\x1elwjvm:panic\n");
+    stop(1);
+    __builtin_unreachable();
+}
+
+void panic_regs(const struct regs *r, const char *what)
+{
+    __asm__ volatile("cli");
+    kprintf("kernel panic: %s (vector %lu, error code 0x%lx)\n", what, r->vector, r->error);
+    dump_regs(r);
+    backtrace(r->rip, r->rbp);
+    kprintf("\x1elwjvm:panic\n");
+    stop(1);
+    __builtin_unreachable();
+}

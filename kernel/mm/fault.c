@@ -1,0 +1,138 @@
+/* The page-fault handler for program memory. Anonymous pages are allocated zeroed on first touch;
+ * file pages of the root image are mapped straight from the image (it is in RAM, block = page)
+ * and copied only when a private mapping is written; pages are refcounted so a copy-on-write
+ * page held by one mapping is simply made writable. */
+#include "mm/fault.h"
+#include "arch/x86_64/paging.h"
+#include "errno.h"
+#include "fs/vfs.h"
+#include "lib/string.h"
+#include "mm/palloc.h"
+#include "mm/vma.h"
+
+static uint64_t pte_flags(const struct vma *v, int writable)
+{
+    uint64_t f = PTE_P | PTE_U;
+    if (writable)
+        f |= PTE_W;
+    if (!(v->flags & VM_EXEC))
+        f |= PTE_NX;
+    if (!(v->flags & (VM_READ | VM_WRITE | VM_EXEC)))
+        f &= ~PTE_U;
+    return f;
+}
+
+/* A new zeroed frame, or 0. */
+static uint64_t new_page(void)
+{
+    uint64_t phys = palloc_alloc(0);
+    if (phys)
+        memset(phys_to_virt(phys), 0, PAGE_SIZE);
+    return phys;
+}
+
+/* Fills a fresh frame with the file page `index` of the area's inode (zeros past EOF). */
+static int read_file_page(const struct vma *v, uint64_t index, uint64_t phys)
+{
+    int64_t n = inode_read(v->inode, index * PAGE_SIZE, phys_to_virt(phys), PAGE_SIZE);
+    return n < 0 ? (int)n : 0;
+}
+
+static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
+{
+    if (!v->inode) {
+        uint64_t phys = new_page();
+        if (!phys)
+            return -ENOMEM;
+        *pte = phys | PTE_OWNED | pte_flags(v, v->flags & VM_WRITE);
+        return 0;
+    }
+    uint64_t index = v->pgoff + ((page - v->start) >> PAGE_SHIFT);
+    if (!write || (v->flags & VM_SHARED)) {
+        const void *direct = inode_page_ptr(v->inode, index);
+        if (direct) {
+            /* Map the image page itself, read-only; a write to a private mapping copies it. */
+            *pte = virt_to_phys(direct) | pte_flags(v, 0);
+            return 0;
+        }
+    }
+    uint64_t phys = palloc_alloc(0);
+    if (!phys)
+        return -ENOMEM;
+    int rc = read_file_page(v, index, phys);
+    if (rc) {
+        palloc_free(phys, 0);
+        return rc;
+    }
+    *pte = phys | PTE_OWNED | pte_flags(v, v->flags & VM_WRITE && !(v->flags & VM_SHARED));
+    return 0;
+}
+
+/* A write to a present, read-only page of a writable private area: copy it (or take it over if we
+ * are its only user). */
+static int copy_on_write(struct vma *v, uint64_t *pte)
+{
+    uint64_t e = *pte, old = e & PTE_ADDR;
+    if (e & PTE_OWNED) {
+        struct page *pg = palloc_page(old);
+        if (pg->refcount == 1) {
+            *pte = e | PTE_W;
+            return 0;
+        }
+    }
+    uint64_t phys = palloc_alloc(0);
+    if (!phys)
+        return -ENOMEM;
+    memcpy(phys_to_virt(phys), phys_to_virt(old), PAGE_SIZE);
+    if (e & PTE_OWNED) {
+        struct page *pg = palloc_page(old);
+        pg->refcount--;
+    }
+    *pte = phys | PTE_OWNED | pte_flags(v, 1);
+    return 0;
+}
+
+int mm_fault(uint64_t addr, uint64_t err)
+{
+    struct mm *mm = current_mm;
+    if (!mm || addr >= USER_TOP)
+        return -EFAULT;
+    struct vma *v = vma_find(mm, addr);
+    if (!v)
+        return -EFAULT;
+    int write = (err & FAULT_WRITE) != 0;
+    if (write && !(v->flags & VM_WRITE))
+        return -EACCES;
+    if ((err & FAULT_FETCH) && !(v->flags & VM_EXEC))
+        return -EACCES;
+    if (!(v->flags & (VM_READ | VM_WRITE | VM_EXEC)))
+        return -EACCES;
+    uint64_t page = addr & ~(PAGE_SIZE - 1);
+    uint64_t *pte = pte_lookup(page, 1);
+    if (!pte)
+        return -ENOMEM;
+    int rc;
+    if (!(*pte & PTE_P))
+        rc = fault_in(v, page, pte, write);
+    else if (write && !(*pte & PTE_W))
+        rc = copy_on_write(v, pte);
+    else
+        rc = 0; /* already resolved (e.g. a stale TLB entry) */
+    if (rc == 0 && write && !(*pte & PTE_W))
+        rc = copy_on_write(v, pte);
+    tlb_flush_page(page);
+    return rc;
+}
+
+int mm_populate(uint64_t start, uint64_t end, int write)
+{
+    for (uint64_t va = start & ~(PAGE_SIZE - 1); va < end; va += PAGE_SIZE) {
+        uint64_t *pte = pte_lookup(va, 0);
+        if (pte && (*pte & PTE_P) && (!write || (*pte & PTE_W)))
+            continue;
+        int rc = mm_fault(va, write ? FAULT_WRITE : 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

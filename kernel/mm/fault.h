@@ -1,0 +1,14 @@
+/* Page faults on program addresses: demand-zero, file-backed and copy-on-write pages. */
+#pragma once
+#include <stdint.h>
+
+#define FAULT_WRITE 2 /* the x86 page-fault error-code bits we use */
+#define FAULT_USER 4
+#define FAULT_FETCH 16
+
+/* Resolves a fault at addr with x86 error code `err`: 0 when the page is now mapped, -EFAULT when
+ * the address is not mapped (SIGSEGV, SEGV_MAPERR), -EACCES when the access is not allowed
+ * (SEGV_ACCERR), -ENOMEM when no frame is left. */
+int mm_fault(uint64_t addr, uint64_t err);
+/* Makes sure [start, end) is mapped and, if write is set, writable, as if touched. */
+int mm_populate(uint64_t start, uint64_t end, int write);

@@ -1,0 +1,114 @@
+/* The buddy allocator for physical pages (see mm/palloc.h). Free blocks of each order sit on a
+ * doubly linked list threaded through the metadata array; freeing merges with the buddy while the
+ * buddy is a free block of the same order. */
+#include "mm/palloc.h"
+
+static struct page *pages;
+static uint64_t npages_total, managed, nfree;
+static uint32_t free_head[PALLOC_MAX_ORDER + 1];
+
+void palloc_init(struct page *meta, uint64_t npages)
+{
+    pages = meta;
+    npages_total = npages;
+    managed = nfree = 0;
+    for (uint64_t i = 0; i < npages; i++)
+        pages[i] = (struct page){PFN_NONE, PFN_NONE, 0, 0, 0};
+    for (int o = 0; o <= PALLOC_MAX_ORDER; o++)
+        free_head[o] = PFN_NONE;
+}
+
+static void list_push(unsigned order, uint32_t pfn)
+{
+    struct page *p = &pages[pfn];
+    p->prev = PFN_NONE;
+    p->next = free_head[order];
+    if (p->next != PFN_NONE)
+        pages[p->next].prev = pfn;
+    free_head[order] = pfn;
+    p->order = (uint8_t)order;
+    p->flags |= PAGE_FREE;
+}
+
+static void list_remove(unsigned order, uint32_t pfn)
+{
+    struct page *p = &pages[pfn];
+    if (p->prev != PFN_NONE)
+        pages[p->prev].next = p->next;
+    else
+        free_head[order] = p->next;
+    if (p->next != PFN_NONE)
+        pages[p->next].prev = p->prev;
+    p->flags &= ~PAGE_FREE;
+    p->next = p->prev = PFN_NONE;
+}
+
+static void free_block(uint64_t pfn, unsigned order)
+{
+    while (order < PALLOC_MAX_ORDER) {
+        uint64_t buddy = pfn ^ (1ull << order);
+        if (buddy + (1ull << order) > npages_total)
+            break;
+        struct page *b = &pages[buddy];
+        if (!(b->flags & PAGE_FREE) || b->order != order)
+            break;
+        list_remove(order, (uint32_t)buddy);
+        pfn &= ~(1ull << order);
+        order++;
+    }
+    list_push(order, (uint32_t)pfn);
+}
+
+void palloc_add_range(uint64_t start, uint64_t end)
+{
+    uint64_t first = (start + PAGE_SIZE - 1) >> PAGE_SHIFT, last = end >> PAGE_SHIFT;
+    if (last > npages_total)
+        last = npages_total;
+    for (uint64_t pfn = first; pfn < last; pfn++) {
+        if (pages[pfn].flags & PAGE_MANAGED)
+            continue;
+        pages[pfn].flags = PAGE_MANAGED;
+        managed++;
+        nfree++;
+        free_block(pfn, 0);
+    }
+}
+
+uint64_t palloc_alloc(unsigned order)
+{
+    if (order > PALLOC_MAX_ORDER)
+        return 0;
+    unsigned o = order;
+    while (o <= PALLOC_MAX_ORDER && free_head[o] == PFN_NONE)
+        o++;
+    if (o > PALLOC_MAX_ORDER)
+        return 0;
+    uint32_t pfn = free_head[o];
+    list_remove(o, pfn);
+    while (o > order) { /* split, keeping the lower half */
+        o--;
+        list_push(o, pfn + (1u << o));
+    }
+    pages[pfn].order = (uint8_t)order;
+    pages[pfn].refcount = 1;
+    nfree -= 1ull << order;
+    return (uint64_t)pfn << PAGE_SHIFT;
+}
+
+void palloc_free(uint64_t phys, unsigned order)
+{
+    uint64_t pfn = phys >> PAGE_SHIFT;
+    pages[pfn].refcount = 0;
+    pages[pfn].flags &= PAGE_MANAGED;
+    nfree += 1ull << order;
+    free_block(pfn, order);
+}
+
+struct page *palloc_page(uint64_t phys)
+{
+    uint64_t pfn = phys >> PAGE_SHIFT;
+    return pfn < npages_total ? &pages[pfn] : 0;
+}
+
+uint64_t palloc_free_pages(void) { return nfree; }
+uint64_t palloc_total_pages(void) { return managed; }

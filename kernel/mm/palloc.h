@@ -1,0 +1,37 @@
+/* Physical page allocator: a buddy allocator over the RAM ranges the boot memory map gives, with
+ * per-page metadata (reference counts for shared pages). Host-testable: it never touches the pages
+ * themselves, only its metadata array. */
+#pragma once
+#include <stdint.h>
+
+#define PAGE_SIZE 4096ull
+#define PAGE_SHIFT 12
+#define PALLOC_MAX_ORDER 10 /* 4 MiB blocks */
+
+struct page {
+    uint32_t next, prev; /* free-list links (page frame numbers), PFN_NONE at the ends */
+    uint16_t refcount;   /* users of an allocated page */
+    uint8_t order;       /* order of the block this page heads (free or allocated) */
+    uint8_t flags;
+};
+#define PFN_NONE 0xffffffffu
+#define PAGE_FREE 1     /* heads a free block */
+#define PAGE_MANAGED 2  /* belongs to the allocator (else reserved: kernel, module, holes) */
+#define PAGE_SLAB 4     /* heads a kernel-heap slab (order holds the size class) */
+#define PAGE_LARGE 8    /* heads a large kernel-heap block */
+
+/* Sets up the allocator for frames [0, npages) with `meta` (npages entries) as metadata; every
+ * frame starts reserved. */
+void palloc_init(struct page *meta, uint64_t npages);
+/* Gives the frames in [start, end) (byte addresses, rounded inwards to pages) to the allocator. */
+void palloc_add_range(uint64_t start, uint64_t end);
+/* Allocates 2^order contiguous frames aligned to their size; returns the physical address, or 0
+ * when no block is free. The head page gets refcount 1. */
+uint64_t palloc_alloc(unsigned order);
+/* Frees a block returned by palloc_alloc with the same order. */
+void palloc_free(uint64_t phys, unsigned order);
+/* The metadata of the frame holding phys, or 0 if out of range. */
+struct page *palloc_page(uint64_t phys);
+/* Free and total managed frames. */
+uint64_t palloc_free_pages(void);
+uint64_t palloc_total_pages(void);

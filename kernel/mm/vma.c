@@ -1,0 +1,172 @@
+/* Virtual memory areas of the program (see mm/vma.h) and the page-table work of unmapping and
+ * re-protecting them. */
+#include "mm/vma.h"
+#include "arch/x86_64/paging.h"
+#include "errno.h"
+#include "fs/vfs.h"
+#include "mm/kheap.h"
+#include "mm/palloc.h"
+
+struct mm *current_mm;
+
+struct vma *vma_find(struct mm *mm, uint64_t addr)
+{
+    for (struct vma *v = mm->vmas; v && v->start <= addr; v = v->next)
+        if (addr < v->end)
+            return v;
+    return 0;
+}
+
+struct vma *vma_find_after(struct mm *mm, uint64_t addr)
+{
+    for (struct vma *v = mm->vmas; v; v = v->next)
+        if (v->end > addr)
+            return v;
+    return 0;
+}
+
+int vma_range_free(struct mm *mm, uint64_t start, uint64_t end)
+{
+    struct vma *v = vma_find_after(mm, start);
+    return !v || v->start >= end;
+}
+
+void vma_drop_pages(uint64_t start, uint64_t end)
+{
+    for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+        uint64_t *pte = pte_lookup(va, 0);
+        if (!pte) {
+            /* skip to the next 2 MiB table boundary when the whole table is absent */
+            uint64_t next = (va | 0x1fffff) + 1;
+            va = (next < end ? next : end) - PAGE_SIZE;
+            continue;
+        }
+        uint64_t e = *pte;
+        if (!(e & PTE_P))
+            continue;
+        *pte = 0;
+        tlb_flush_page(va);
+        if (e & PTE_OWNED) {
+            uint64_t phys = e & PTE_ADDR;
+            struct page *pg = palloc_page(phys);
+            if (--pg->refcount == 0)
+                palloc_free(phys, 0);
+        }
+    }
+}
+
+static struct vma *vma_clone_at(struct vma *v, uint64_t at)
+{
+    struct vma *n = kmalloc(sizeof *n);
+    if (!n)
+        return 0;
+    *n = *v;
+    n->start = at;
+    if (v->inode) {
+        n->pgoff = v->pgoff + ((at - v->start) >> PAGE_SHIFT);
+        inode_get(v->inode);
+    }
+    v->end = at;
+    v->next = n;
+    return n;
+}
+
+/* Splits areas so that start and end fall on area boundaries. */
+static int split_at(struct mm *mm, uint64_t addr)
+{
+    struct vma *v = vma_find(mm, addr);
+    if (!v || v->start == addr)
+        return 0;
+    return vma_clone_at(v, addr) ? 0 : -ENOMEM;
+}
+
+static void vma_free(struct vma *v)
+{
+    if (v->inode)
+        inode_put(v->inode);
+    kfree(v);
+}
+
+int vma_unmap(struct mm *mm, uint64_t start, uint64_t end)
+{
+    if (split_at(mm, start) || split_at(mm, end))
+        return -ENOMEM;
+    struct vma **pp = &mm->vmas;
+    while (*pp) {
+        struct vma *v = *pp;
+        if (v->start >= start && v->end <= end) {
+            *pp = v->next;
+            vma_drop_pages(v->start, v->end);
+            vma_free(v);
+            continue;
+        }
+        pp = &v->next;
+    }
+    return 0;
+}
+
+struct vma *vma_map(struct mm *mm, uint64_t start, uint64_t end, uint32_t flags, struct inode *inode,
+                    uint64_t pgoff, const char *name)
+{
+    if (vma_unmap(mm, start, end))
+        return 0;
+    struct vma *n = kmalloc(sizeof *n);
+    if (!n)
+        return 0;
+    *n = (struct vma){start, end, flags, inode, pgoff, name, 0};
+    if (inode)
+        inode_get(inode);
+    struct vma **pp = &mm->vmas;
+    while (*pp && (*pp)->start < start)
+        pp = &(*pp)->next;
+    n->next = *pp;
+    *pp = n;
+    return n;
+}
+
+int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
+{
+    for (uint64_t a = start; a < end;) {
+        struct vma *v = vma_find(mm, a);
+        if (!v)
+            return -ENOMEM;
+        a = v->end;
+    }
+    if (split_at(mm, start) || split_at(mm, end))
+        return -ENOMEM;
+    for (struct vma *v = vma_find(mm, start); v && v->start < end; v = v->next) {
+        v->flags = (v->flags & ~(VM_READ | VM_WRITE | VM_EXEC)) | prot;
+        /* Present pages take the new rights now; writes stay trapped (copy-on-write) where the
+         * page is not exclusively ours. */
+        for (uint64_t va = v->start; va < v->end; va += PAGE_SIZE) {
+            uint64_t *pte = pte_lookup(va, 0);
+            if (!pte || !(*pte & PTE_P))
+                continue;
+            uint64_t e = (*pte & ~(PTE_W | PTE_NX)) | PTE_U;
+            if (!prot)
+                e &= ~PTE_U; /* PROT_NONE: keep the frame, trap every access from the program */
+            if (!(prot & VM_EXEC))
+                e |= PTE_NX;
+            if ((prot & VM_WRITE) && (e & PTE_OWNED) && palloc_page(e & PTE_ADDR)->refcount == 1)
+                e |= PTE_W;
+            *pte = e;
+            tlb_flush_page(va);
+        }
+    }
+    return 0;
+}
+
+uint64_t vma_find_gap(struct mm *mm, uint64_t len)
+{
+    /* Walk areas from the top: collect candidate gaps below mmap_base. */
+    uint64_t top = mm->mmap_base;
+    for (;;) {
+        if (top < len + PAGE_SIZE * 16)
+            return 0;
+        uint64_t start = top - len;
+        struct vma *v = vma_find_after(mm, start);
+        if (!v || v->start >= top)
+            return start;
+        top = v->start; /* the gap must end below this area */
+    }
+}

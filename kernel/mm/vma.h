@@ -1,0 +1,52 @@
+/* The program's address space: a sorted list of virtual memory areas (what /proc/self/maps
+ * shows), the brk heap and the mmap allocation cursor. */
+#pragma once
+#include <stdint.h>
+
+struct inode;
+
+#define VM_READ 1
+#define VM_WRITE 2
+#define VM_EXEC 4
+#define VM_SHARED 8     /* MAP_SHARED: writes go to the object (only read-only ones so far) */
+#define VM_GROWSDOWN 16 /* the main stack */
+
+struct vma {
+    uint64_t start, end; /* [start, end), page-aligned */
+    uint32_t flags;      /* VM_* */
+    struct inode *inode; /* backing file, or 0 for anonymous memory */
+    uint64_t pgoff;      /* file page at `start` */
+    const char *name;    /* "[heap]", "[stack]", ... for anonymous areas, or 0 */
+    struct vma *next;
+};
+
+struct mm {
+    struct vma *vmas; /* sorted by address, non-overlapping */
+    uint64_t brk_start, brk;
+    uint64_t mmap_base; /* top-down allocation starts below this */
+    uint64_t stack_top;
+};
+
+extern struct mm *current_mm;
+
+/* The area containing addr, or 0. */
+struct vma *vma_find(struct mm *mm, uint64_t addr);
+/* The first area ending above addr, or 0. */
+struct vma *vma_find_after(struct mm *mm, uint64_t addr);
+/* Inserts a new area over [start, end); any existing mappings there are removed first (their
+ * pages freed). Returns the area, or 0 when memory is exhausted. */
+struct vma *vma_map(struct mm *mm, uint64_t start, uint64_t end, uint32_t flags, struct inode *inode,
+                    uint64_t pgoff, const char *name);
+/* Removes every mapping in [start, end), splitting areas at the edges and freeing their pages.
+ * Returns 0 or -ENOMEM. */
+int vma_unmap(struct mm *mm, uint64_t start, uint64_t end);
+/* Changes the protection of [start, end) to flags' VM_READ/WRITE/EXEC; -ENOMEM if any page of the
+ * range is unmapped. */
+int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot);
+/* Drops the pages of [start, end) from the page table (freeing frames no one else holds); the
+ * areas stay, so the next touch faults in fresh pages. */
+void vma_drop_pages(uint64_t start, uint64_t end);
+/* Finds a free gap of len bytes, highest first below mm->mmap_base; returns 0 if none. */
+uint64_t vma_find_gap(struct mm *mm, uint64_t len);
+/* True if no area intersects [start, end). */
+int vma_range_free(struct mm *mm, uint64_t start, uint64_t end);

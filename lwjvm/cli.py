@@ -7,6 +7,8 @@ only with `--verbose`. Commands return their exit code through `ctx.exit`.
 from __future__ import annotations
 
 import sys
+import traceback
+from pathlib import Path
 
 import click
 
@@ -24,6 +26,112 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     ctx.obj["verbose"] = verbose
 
 
+@cli.command(
+    "exec",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--memory", default="128M", show_default=True, help="Guest memory (e.g. 128M, 1G).")
+@click.option("--trace-syscalls", is_flag=True, help="Print every system call (kernel log).")
+@click.option("--accel", type=click.Choice(["kvm", "tcg"]), help="Force an accelerator.")
+@click.option("--env", "env", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeat).")
+@click.option("--add", "adds", multiple=True, metavar="HOST:GUEST", help="Add a file or tree.")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Kill the guest after this long.")
+@click.argument("program")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def exec_cmd(
+    ctx: click.Context,
+    memory: str,
+    trace_syscalls: bool,
+    accel: str | None,
+    env: tuple[str, ...],
+    adds: tuple[str, ...],
+    timeout: float | None,
+    program: str,
+    args: tuple[str, ...],
+) -> None:
+    """Run a Linux x86_64 PROGRAM with ARGS in the guest; exit with its exit code.
+
+    The program sees argv[0] as typed, exactly the --env variables (no others), cwd /.
+    """
+    from lwjvm.program import ExecRequest, exec_program
+
+    req = ExecRequest(
+        program=program,
+        args=list(args),
+        env=list(env),
+        adds=list(adds),
+        memory=memory,
+        trace_syscalls=trace_syscalls,
+        accel=accel,
+        timeout=timeout,
+        verbose=bool(ctx.obj and ctx.obj.get("verbose")),
+    )
+    ctx.exit(exec_program(req).exit_code)
+
+
+@cli.command("init")
+@click.argument("jar", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("app.yaml"),
+    show_default=True,
+    help="Manifest to write.",
+)
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing manifest.")
+def init_cmd(jar: Path, output: Path, force: bool) -> None:
+    """Write a commented starting manifest for JAR (main class from its Main-Class)."""
+    from lwjvm.manifest import init_manifest
+
+    init_manifest(jar, output, force)
+    click.echo(f"wrote {output}; build with: lwjvm build {output}")
+
+
+@cli.command("build")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory (default: build/NAME).",
+)
+@click.option(
+    "--kernel",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Kernel to include (default: $LWJVM_KERNEL, then kernel/build/kernel.elf).",
+)
+@click.option("--no-kernel", is_flag=True, help="Build the root image only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+def build_cmd(
+    manifest: Path, output: Path | None, kernel: Path | None, no_kernel: bool, quiet: bool
+) -> None:
+    """Build the bootable image described by MANIFEST (app.yaml)."""
+    from lwjvm.build import Progress, build, default_output
+    from lwjvm.vm import find_kernel
+
+    if not no_kernel and kernel is None:
+        kernel = find_kernel()
+    out = output or default_output(manifest)
+    result = build(manifest, out, None if no_kernel else kernel, Progress(enabled=not quiet))
+    size = result.descriptor["files"]["root.img"]["size"] / (1 << 20)
+    click.echo(f"{out}: root.img {size:.1f} MiB in {result.timings['total']:.1f}s")
+
+
+@cli.command("inspect")
+@click.argument("image", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the descriptor as JSON.")
+def inspect_cmd(image: Path, as_json: bool) -> None:
+    """Show what is in IMAGE (a build directory, its image.json or its root.img)."""
+    import json
+
+    from lwjvm import inspect
+
+    desc = inspect.load(image)
+    click.echo(json.dumps(desc, indent=2) if as_json else inspect.render(desc))
+
+
 def main() -> None:
     """Entry point: run the CLI and map errors to exit codes."""
     verbose = "-v" in sys.argv[1:2] or "--verbose" in sys.argv[1:2]
@@ -31,13 +139,16 @@ def main() -> None:
         rc = cli.main(standalone_mode=False)
     except LwjvmError as e:
         if verbose:
-            raise
+            traceback.print_exc()
         click.echo(f"lwjvm: error: {e}", err=True)
         sys.exit(e.code)
     except click.exceptions.Abort:
         click.echo("lwjvm: aborted", err=True)
         sys.exit(130)
     except click.ClickException as e:
-        e.show()
+        hint = ""
+        if isinstance(e, click.UsageError) and e.ctx is not None:
+            hint = f" (see '{e.ctx.command_path} --help')"
+        click.echo(f"lwjvm: error: {e.format_message()}{hint}", err=True)
         sys.exit(EXIT_USAGE)
     sys.exit(rc if isinstance(rc, int) else 0)

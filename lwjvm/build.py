@@ -1,0 +1,531 @@
+"""`lwjvm build`: manifest -> trimmed runtime, app, glibc, CDS archive -> root image, descriptor.
+
+The image's layout (all owned by root, timestamps fixed by lwjvm/image.py):
+  /opt/java/...              the jlinked runtime (jvm-port/profile.json `runtime_dir`)
+  /app/JAR, /app/lib/...     the application class path
+  /app/app.jsa               the application's CDS archive (when jvm.cds is on)
+  /lib64/ld-linux..., /usr/lib/x86_64-linux-gnu/...  the host's glibc files the runtime needs,
+                             at their host paths with the host's symlinks
+  /etc/passwd, group, nsswitch.conf, hosts           what the JVM and glibc read
+  /etc/lwjvm/boot.conf       exec=/opt/java/bin/java and the full JVM command line
+  /proc /sys /dev /tmp       empty mount points
+The output directory holds root.img, kernel.elf and image.json (what `lwjvm inspect` shows). Every
+input that decides a byte of the output is in image.json, and nothing else is (no times, no
+output paths), so two builds of the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from lwjvm import __version__, bootconf, elfinfo, image, jvmflags, rootrun
+from lwjvm import manifest as manifest_mod
+from lwjvm.errors import LwjvmError
+from lwjvm.jdk import Jdk, find_jdk
+from lwjvm.jvmtools import JavaTools, Mode
+from lwjvm.manifest import Manifest
+from lwjvm.runtime import Runtime, assemble, cache_root, check_modules, jlink_options, profile
+
+DESCRIPTOR = "image.json"
+ROOT_IMAGE = "root.img"
+KERNEL = "kernel.elf"
+DESCRIPTOR_FORMAT = 1
+CLASSLIST = "/tmp/lwjvm-classes.lst"
+CDS_TRAINING_TIMEOUT = 60.0
+
+ETC_FILES = {
+    "/etc/passwd": (
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n"
+    ),
+    "/etc/group": "root:x:0:\nnogroup:x:65534:\n",
+    "/etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
+    "/etc/hosts": "127.0.0.1 localhost\n::1 localhost\n",
+}
+MOUNT_POINTS = ["/proc", "/sys", "/dev", "/tmp", "/root"]
+DEFAULT_ENV = {"LANG": "C.UTF-8"}
+
+
+class Progress:
+    """One line per slow step on `stream`; a live elapsed-time spinner when it is a terminal."""
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.live = enabled and self.stream.isatty()
+
+    @contextmanager
+    def step(self, what: str) -> Iterator[None]:
+        start = time.monotonic()
+        stop = threading.Event()
+        spinner: threading.Thread | None = None
+        if self.live:
+
+            def spin() -> None:
+                frames = "|/-\\"
+                i = 0
+                while not stop.wait(0.1):
+                    elapsed = time.monotonic() - start
+                    self.stream.write(f"\r{frames[i % 4]} {what} {elapsed:.1f}s")
+                    self.stream.flush()
+                    i += 1
+
+            spinner = threading.Thread(target=spin, daemon=True)
+            spinner.start()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            stop.set()
+            if spinner:
+                spinner.join()
+            if self.enabled:
+                elapsed = time.monotonic() - start
+                mark = "ok" if ok else "failed"
+                prefix = "\r\x1b[K" if self.live else ""
+                self.stream.write(f"{prefix}  {what}: {mark} ({elapsed:.1f}s)\n")
+                self.stream.flush()
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write(f"  {text}\n")
+            self.stream.flush()
+
+
+@dataclass
+class BuildResult:
+    """What a build wrote and how long its steps took (timings are not part of the image)."""
+
+    out_dir: Path
+    descriptor: dict[str, Any]
+    runtime: Runtime
+    tools_mode: str
+    cds_cache_hit: bool | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def root_image(self) -> Path:
+        return self.out_dir / ROOT_IMAGE
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tree_digest(path: Path) -> str:
+    """SHA-256 over a file or a directory tree's relative names and contents."""
+    if path.is_file():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            h.update(p.relative_to(path).as_posix().encode() + b"\0")
+            h.update(sha256_file(p).encode())
+    return h.hexdigest()
+
+
+def count_classes(classpath: list[Path]) -> int:
+    """The number of .class files in the jars and directories of `classpath`."""
+    n = 0
+    for entry in classpath:
+        if entry.is_dir():
+            n += sum(1 for p in entry.rglob("*.class"))
+            continue
+        try:
+            with zipfile.ZipFile(entry) as zf:
+                n += sum(1 for name in zf.namelist() if name.endswith(".class"))
+        except (OSError, zipfile.BadZipFile) as e:
+            raise LwjvmError(f"{entry}: not a readable jar: {e}") from e
+    return n
+
+
+def guest_classpath(m: Manifest) -> list[tuple[Path, str]]:
+    """(host path, guest path) of every class path entry: the jar in /app, the rest in /app/lib."""
+    app_dir = profile()["app_dir"]
+    out: list[tuple[Path, str]] = []
+    used: set[str] = set()
+    for i, host in enumerate(m.full_classpath()):
+        folder = app_dir if (i == 0 and m.jar is not None) else f"{app_dir}/lib"
+        guest = f"{folder}/{host.name}"
+        if guest in used:
+            guest = f"{folder}/{i}-{host.name}"
+        used.add(guest)
+        out.append((host, guest))
+    return out
+
+
+def runtime_libraries(runtime: Path) -> list[elfinfo.HostFile]:
+    """The host files (interpreter and shared libraries) the runtime's ELF files load."""
+    elves: list[Path] = []
+    lib_dirs: set[Path] = set()
+    for dirpath, dirnames, filenames in os.walk(runtime):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if p.is_symlink() or not p.is_file():
+                continue
+            with open(p, "rb") as f:
+                if f.read(4) != b"\x7fELF":
+                    continue
+            elves.append(p)
+            if name.endswith(".so"):
+                lib_dirs.add(p.parent)
+    if not elves:
+        raise LwjvmError(f"{runtime} holds no ELF files: not a runtime")
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        raise LwjvmError("ldd not found: install libc-bin")
+    # The runtime's own libraries find each other through $ORIGIN or an already loaded libjvm;
+    # LD_LIBRARY_PATH lets ldd resolve them so only host libraries are left to collect.
+    env = dict(os.environ, LD_LIBRARY_PATH=":".join(str(d) for d in sorted(lib_dirs)))
+    wanted: list[str] = []
+    java = elfinfo.check_program(runtime / "bin" / "java")
+    if java.interp:
+        wanted.append(java.interp)
+    for p in elves:
+        proc = subprocess.run([ldd, str(p)], capture_output=True, text=True, env=env)
+        if proc.returncode != 0 and "not a dynamic executable" in (proc.stdout + proc.stderr):
+            continue
+        if proc.returncode != 0:
+            raise LwjvmError(f"ldd {p} failed: {(proc.stderr or proc.stdout).strip()}")
+        wanted += elfinfo.parse_ldd(proc.stdout)
+    root = str(runtime.resolve())
+    seen: set[str] = set()
+    out: list[elfinfo.HostFile] = []
+    for path in wanted:
+        if path in seen or os.path.realpath(path).startswith(root + os.sep):
+            continue
+        seen.add(path)
+        out.append(elfinfo.resolve_chain(path))
+    return out
+
+
+def _set_times(root: Path, epoch: int) -> None:
+    """Give every staged file the image's timestamp now (CDS records jar mtimes at dump time)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            os.utime(p, (epoch, epoch), follow_symlinks=False)
+
+
+def build(
+    manifest_path: Path,
+    out_dir: Path,
+    kernel: Path | None,
+    progress: Progress | None = None,
+    tools_mode: Mode = "auto",
+    cache: Path | None = None,
+) -> BuildResult:
+    """Build the image for the manifest at `manifest_path` into `out_dir`."""
+    progress = progress or Progress(enabled=False)
+    timings: dict[str, float] = {}
+    t0 = time.monotonic()
+    m = manifest_mod.load(manifest_path)
+    jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
+    tools = JavaTools(jdk, tools_mode)
+    if tools.fallback_reason and tools_mode == "auto":
+        progress.note(f"running the JDK tools as executables: {tools.fallback_reason}")
+    main = m.resolve_main(tools.main_class)
+    cp = guest_classpath(m)
+
+    with progress.step("modules (jdeps)"):
+        t = time.monotonic()
+        modules = set(m.modules)
+        if m.modules_auto:
+            modules |= set(tools.jdeps_modules(m.full_classpath()))
+        modules.add("java.base")
+        missing = check_modules(jdk, sorted(modules))
+        if missing:
+            raise LwjvmError(
+                f"{m.where(('jvm', 'modules'))}: {jdk.describe()} has no module "
+                f"{', '.join(missing)}"
+            )
+        timings["jdeps"] = time.monotonic() - t
+
+    options = jlink_options(jdk, compress=m.cds)
+    t = time.monotonic()
+    with progress.step("runtime (jlink or cache)"):
+        runtime = assemble(tools, sorted(modules), options, cache)
+    timings["runtime"] = time.monotonic() - t
+    progress.note(
+        f"runtime {'from cache' if runtime.cache_hit else 'linked'}: {', '.join(runtime.modules)}"
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging_dir = Path(tempfile.mkdtemp(prefix=".lwjvm-staging-", dir=out_dir))
+    try:
+        result = _build_image(
+            m, jdk, tools, main, cp, runtime, staging_dir, out_dir, kernel, progress, cache, timings
+        )
+    finally:
+        shutil.rmtree(staging_dir, ignore_errors=True)
+    timings["total"] = time.monotonic() - t0
+    return result
+
+
+def _build_image(
+    m: Manifest,
+    jdk: Jdk,
+    tools: JavaTools,
+    main: str,
+    cp: list[tuple[Path, str]],
+    runtime: Runtime,
+    staging_dir: Path,
+    out_dir: Path,
+    kernel: Path | None,
+    progress: Progress,
+    cache: Path | None,
+    timings: dict[str, float],
+) -> BuildResult:
+    prof = profile()
+    java_dir = prof["runtime_dir"]
+    staging = image.Staging(staging_dir)
+    t = time.monotonic()
+    with progress.step("staging"):
+        staging.stage_tree(runtime.path, java_dir)
+        libs = runtime_libraries(runtime.path)
+        for lib in libs:
+            staging.stage_host_file(lib.links, lib.real)
+        for host, guest in cp:
+            staging.stage(host, guest)
+        for copy in m.files:
+            dst = copy.dst
+            if copy.src.is_file() and dst.endswith("/"):
+                dst += copy.src.name
+            staging.stage(copy.src, dst.rstrip("/") or "/")
+        for path, text in ETC_FILES.items():
+            if not staging.host_path(path).exists():
+                staging.stage_bytes(text.encode(), path)
+        for path in MOUNT_POINTS:
+            staging.mkdir(path)
+    timings["staging"] = time.monotonic() - t
+
+    staged_bytes = sum(
+        p.stat().st_size for p in staging_dir.rglob("*") if p.is_file() and not p.is_symlink()
+    )
+    cds_estimate = manifest_mod.parse_size(prof["memory"]["cds_archive_estimate"]) if m.cds else 0
+    plan = jvmflags.plan_memory(
+        m.memory, staged_bytes + cds_estimate, count_classes([host for host, _ in cp])
+    )
+    flags = jvmflags.merge(jvmflags.default_flags(plan, m.cpus), m.jvm_options)
+    flags += [f"-D{k}={v}" for k, v in m.properties.items()]
+    classpath = ":".join(guest for _, guest in cp)
+    env = dict(DEFAULT_ENV)
+    env.update(m.env)
+    java = f"{java_dir}/bin/java"
+    app_dir = prof["app_dir"]
+
+    cds: dict[str, Any] | None = None
+    cds_flags: list[str] = []
+    cds_hit: bool | None = None
+    if m.cds:
+        epoch = image.source_date_epoch()
+        archive = prof["cds_archive"]
+        t = time.monotonic()
+        with progress.step("class-data archive (training run + dump)"):
+            cds, cds_hit = _make_cds(
+                staging, runtime, cp, flags, classpath, main, m.args, env, archive, epoch, cache
+            )
+        timings["cds"] = time.monotonic() - t
+        cds_flags = ["-Xshare:auto", f"-XX:SharedArchiveFile={archive}"]
+
+    argv = [java, *flags, *cds_flags, "-cp", classpath, main, *m.args]
+    env_list = [f"{k}={v}" for k, v in env.items()]
+    conf = bootconf.BootConfig.make(java, argv, env_list, app_dir)
+    staging.stage_bytes(conf.render(), bootconf.PATH)
+
+    t = time.monotonic()
+    root_img = out_dir / ROOT_IMAGE
+    with progress.step("root image (mke2fs)"):
+        stats = image.build_image(staging_dir, root_img)
+    timings["image"] = time.monotonic() - t
+
+    kernel_info: dict[str, Any] | None = None
+    if kernel is not None:
+        shutil.copyfile(kernel, out_dir / KERNEL)
+        kernel_info = {"sha256": sha256_file(kernel), "size": kernel.stat().st_size}
+    else:
+        (out_dir / KERNEL).unlink(missing_ok=True)
+
+    lib_bytes = sum(Path(lib.real).stat().st_size for lib in libs)
+    descriptor: dict[str, Any] = {
+        "format": DESCRIPTOR_FORMAT,
+        "lwjvm": __version__,
+        "name": m.name,
+        "app": {
+            "main": main,
+            "args": m.args,
+            "classpath": [
+                {"path": guest, "sha256": _tree_digest(host), "source": host.name}
+                for host, guest in cp
+            ],
+            "files": [
+                {"source": str(c.src.relative_to(m.directory)), "path": c.dst} for c in m.files
+            ],
+        },
+        "jdk": {
+            "home": str(jdk.home),
+            "version": jdk.runtime_version,
+            "implementor": jdk.implementor,
+            "release_sha256": jdk.release_sha256,
+        },
+        "runtime": {
+            "path": java_dir,
+            "key": runtime.key,
+            "modules": runtime.modules,
+            "jlink_options": runtime.jlink_options,
+            "size": _bytes_under(staging_dir / java_dir.lstrip("/")),
+        },
+        "libraries": [{"path": lib.path, "real": lib.real} for lib in libs],
+        "libraries_size": lib_bytes,
+        "cds": cds,
+        "memory": {
+            "vm": plan.total,
+            "cpus": m.cpus,
+            "heap": plan.heap,
+            "metaspace": plan.metaspace,
+            "code_cache": plan.code_cache,
+            "direct": plan.direct,
+            "thread_stacks": plan.stacks,
+            "kernel_reserve": plan.kernel,
+            "image_estimate": plan.image,
+        },
+        "jvm": {
+            "exec": java,
+            "argv": argv,
+            "env": env_list,
+            "cwd": app_dir,
+        },
+        "vm": {"memory": plan.total, "cpus": m.cpus, "ports": m.ports},
+        "files": {
+            ROOT_IMAGE: {
+                "sha256": sha256_file(root_img),
+                "size": root_img.stat().st_size,
+                "entries": stats.entries,
+            },
+            KERNEL: kernel_info,
+        },
+        "epoch": image.source_date_epoch(),
+    }
+    (out_dir / DESCRIPTOR).write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+    return BuildResult(out_dir, descriptor, runtime, tools.mode, cds_hit, timings)
+
+
+def _bytes_under(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _make_cds(
+    staging: image.Staging,
+    runtime: Runtime,
+    cp: list[tuple[Path, str]],
+    flags: list[str],
+    classpath: str,
+    main: str,
+    args: list[str],
+    env: dict[str, str],
+    archive: str,
+    epoch: int,
+    cache: Path | None,
+) -> tuple[dict[str, Any], bool]:
+    """Stage the app's CDS archive at `archive`: from the cache, or a training run and a dump.
+
+    The archive is only valid with the class path, jar times and JVM flags it was dumped with,
+    so the training run and the dump happen inside the staged tree (same paths as the guest)
+    with the guest's flags, after the staged files got the image's timestamp. Dumps are not
+    byte-for-byte repeatable (the archived heap differs between runs), so the archive is cached
+    by everything it depends on: a rebuild with the same inputs reuses the same bytes.
+    """
+    java = f"{profile()['runtime_dir']}/bin/java"
+    key_desc = {
+        "runtime": runtime.key,
+        "classpath": [[guest, _tree_digest(host)] for host, guest in cp],
+        "flags": flags,
+        "main": main,
+        "args": args,
+        "env": sorted(env.items()),
+        "epoch": epoch,
+        "archive": archive,
+    }
+    key = hashlib.sha256(json.dumps(key_desc, sort_keys=True).encode()).hexdigest()
+    cached = (cache or cache_root()) / "cds" / f"{key}.jsa"
+    cached_info = cached.with_suffix(".json")
+    if cached.is_file() and cached_info.is_file():
+        staging.stage_file(cached, archive)
+        return json.loads(cached_info.read_text(encoding="utf-8")), True
+    info: dict[str, Any] = {"archive": archive, "key": key, "dump_flags": flags}
+
+    root = staging.root
+    _set_times(root, epoch)
+    staging.mkdir("/tmp")
+    train = [java, *flags, f"-XX:DumpLoadedClassList={CLASSLIST}", "-cp", classpath, main, *args]
+    app_dir = profile()["app_dir"]
+    detail = ""
+    try:
+        proc = rootrun.run_in_root(root, train, env, app_dir, timeout=CDS_TRAINING_TIMEOUT)
+        info["training"] = f"exit {proc.returncode}"
+        detail = (proc.stderr or proc.stdout).decode(errors="replace").strip()[-300:]
+    except subprocess.TimeoutExpired:
+        info["training"] = f"stopped after {CDS_TRAINING_TIMEOUT:.0f}s"
+    classlist = staging.host_path(CLASSLIST)
+    if not classlist.is_file() or classlist.stat().st_size == 0:
+        raise LwjvmError(
+            "the CDS training run wrote no class list (set jvm.cds: false to build without an "
+            f"archive): {detail or info['training']}"
+        )
+    info["classes"] = sum(
+        1
+        for line in classlist.read_text(errors="replace").splitlines()
+        if line and not line.startswith(("#", "@"))
+    )
+    dump = [
+        java,
+        *flags,
+        "-Xshare:dump",
+        f"-XX:SharedClassListFile={CLASSLIST}",
+        f"-XX:SharedArchiveFile={archive}",
+        "-cp",
+        classpath,
+    ]
+    proc = rootrun.run_in_root(root, dump, env, app_dir, timeout=300)
+    made = staging.host_path(archive)
+    classlist.unlink()
+    if proc.returncode != 0 or not made.is_file():
+        text = (proc.stdout + proc.stderr).decode(errors="replace").strip().splitlines()
+        raise LwjvmError(
+            f"the CDS dump failed ({text[-1] if text else f'exit {proc.returncode}'}); "
+            "set jvm.cds: false to build without an archive"
+        )
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    info["size"] = made.stat().st_size
+    # The archive first, then its info: a reader that finds the info finds a whole archive.
+    for src_bytes, dest in ((made.read_bytes(), cached), (json.dumps(info).encode(), cached_info)):
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(src_bytes)
+        os.replace(tmp, dest)
+    return info, False
+
+
+def default_output(manifest_path: Path) -> Path:
+    """build/NAME in the current directory, NAME from the manifest."""
+    return Path("build") / manifest_mod.load(manifest_path).name

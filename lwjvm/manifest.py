@@ -1,0 +1,487 @@
+"""The application manifest (`app.yaml`): parsing, validation and the resolved `Manifest`.
+
+The JSON Schema in manifests/schema/lwjvm-manifest.schema.json is the single source of truth for
+the format; this module adds what a schema cannot say (files exist, paths stay inside the
+manifest's directory, sizes parse) and turns every failure into one `LwjvmError` that names the
+file, the line and the field and says what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from lwjvm.errors import LwjvmError
+
+SCHEMA_PATH = (
+    Path(__file__).resolve().parent.parent / "manifests" / "schema" / "lwjvm-manifest.schema.json"
+)
+
+# Path of a value inside the document: mapping keys and sequence indices.
+FieldPath = tuple[str | int, ...]
+
+_SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+MIN_MEMORY = 64 << 20
+DEFAULT_MEMORY = 256 << 20
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The manifest JSON Schema, loaded once."""
+    try:
+        return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise LwjvmError(f"cannot read the manifest schema {SCHEMA_PATH}: {e.strerror}") from e
+
+
+def field_name(path: FieldPath) -> str:
+    """Dotted form of a field path: `files[0].src`, `vm.memory`; `(top level)` for ()."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "(top level)"
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as `256M` (K, M, G are powers of 1024); ValueError if malformed."""
+    if len(text) < 2 or text[-1] not in _SIZE_UNITS or not text[:-1].isdigit():
+        raise ValueError(text)
+    return int(text[:-1]) * _SIZE_UNITS[text[-1]]
+
+
+def format_size(n: int) -> str:
+    """The shortest exact K/M/G spelling of `n` bytes (`n` a multiple of 1K), else bytes."""
+    for unit in ("G", "M", "K"):
+        if n % _SIZE_UNITS[unit] == 0:
+            return f"{n // _SIZE_UNITS[unit]}{unit}"
+    return str(n)
+
+
+@dataclass
+class Located:
+    """A YAML document converted to plain values, with the line of every value and key."""
+
+    data: Any
+    value_lines: dict[FieldPath, int] = field(default_factory=dict)
+    key_lines: dict[FieldPath, int] = field(default_factory=dict)
+
+    def line(self, path: FieldPath, *, key: bool = False) -> int:
+        """The 1-based line of the field at `path` (or of its key), else of its nearest parent."""
+        p = tuple(path)
+        while True:
+            if key and p in self.key_lines:
+                return self.key_lines[p]
+            if p in self.value_lines:
+                return self.value_lines[p]
+            if not p:
+                return 1
+            p = p[:-1]
+
+
+def load_yaml(text: str, filename: str) -> Located:
+    """Parse one YAML document keeping node lines; LwjvmError on bad YAML or duplicate keys."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise LwjvmError(f"{filename}:1: the manifest is empty")
+        located = Located(None)
+        located.data = _convert(loader, node, (), located, filename)
+        return located
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 1
+        raise LwjvmError(f"{filename}:{line}: invalid YAML: {e.problem or e.context}") from e
+    except yaml.YAMLError as e:
+        raise LwjvmError(f"{filename}: invalid YAML: {e}") from e
+    finally:
+        loader.dispose()
+
+
+def _convert(
+    loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, out: Located, filename: str
+) -> Any:
+    out.value_lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in result:
+                line = key_node.start_mark.line + 1
+                raise LwjvmError(f"{filename}:{line}: {field_name(path + (key,))}: duplicate key")
+            out.key_lines[path + (key,)] = key_node.start_mark.line + 1
+            result[key] = _convert(loader, value_node, path + (key,), out, filename)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(loader, item, path + (i,), out, filename) for i, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({'true' if value else 'false'})"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean (true or false)",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+
+
+def _expected_types(types: str | list[str]) -> str:
+    names = [types] if isinstance(types, str) else list(types)
+    return " or ".join(_TYPE_WORDS.get(t, t) for t in names)
+
+
+def _schema_error(err: jsonschema.ValidationError, doc: Located, filename: str) -> tuple[int, str]:
+    """(line, message) for one schema violation."""
+    path: FieldPath = tuple(err.absolute_path)
+    sch = err.schema if isinstance(err.schema, dict) else {}
+    expected = sch.get("x-expected")
+    kind = err.validator
+    if kind == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = sorted(sch.get("properties", {}))
+        unknown = sorted(k for k in err.instance if k not in allowed)
+        key = unknown[0]
+        line = doc.line(path + (key,), key=True)
+        msg = f"unknown key '{key}'"
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        msg += (
+            f" (did you mean '{close[0]}'?)"
+            if close
+            else f"; expected one of: {', '.join(allowed)}"
+        )
+        return line, f"{field_name(path + (key,))}: {msg}"
+    line = doc.line(path)
+    where = field_name(path)
+    if kind == "anyOf" and all(set(s) == {"required"} for s in err.validator_value):
+        keys = " or ".join(f"'{k}'" for s in err.validator_value for k in s["required"])
+        return line, f"{where}: missing {keys}"
+    if kind == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else str(err.validator_value)
+        return line, f"{where}: missing required key '{missing}'"
+    if kind == "type":
+        want = _expected_types(err.validator_value)
+        return line, f"{where}: expected {want}, got {_describe(err.instance)}"
+    if kind == "propertyNames":
+        return line, f"{where}: bad key {err.instance!r}: expected {expected or 'a valid name'}"
+    if kind in ("minimum", "maximum"):
+        return line, f"{where}: {err.instance} is out of range: expected {_range(sch)}"
+    if kind == "minLength":
+        return line, f"{where}: must not be empty"
+    if kind == "minItems":
+        return line, f"{where}: must not be an empty list"
+    if expected:
+        return line, f"{where}: expected {expected}, got {_describe(err.instance)}"
+    return line, f"{where}: {err.message}"
+
+
+def _range(sch: dict[str, Any]) -> str:
+    lo, hi = sch.get("minimum"), sch.get("maximum")
+    if lo is not None and hi is not None:
+        return f"a number from {lo} to {hi}"
+    return f"at least {lo}" if lo is not None else f"at most {hi}"
+
+
+def validate_document(doc: Located, filename: str) -> None:
+    """Check `doc` against the schema; LwjvmError naming the first violation (by line)."""
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = list(validator.iter_errors(doc.data))
+    if not errors:
+        return
+    # Prefer the most specific error: for an anyOf failure jsonschema also reports the inner
+    # errors as context, but the anyOf's own x-expected text is the clearer message.
+    found = sorted((_schema_error(e, doc, filename) for e in errors), key=lambda t: t[0])
+    line, msg = found[0]
+    more = (
+        f" (and {len(found) - 1} more error{'s' if len(found) > 2 else ''})"
+        if len(found) > 1
+        else ""
+    )
+    raise LwjvmError(f"{filename}:{line}: {msg}{more}")
+
+
+@dataclass(frozen=True)
+class FileCopy:
+    """One `files:` entry: a host file or directory and its absolute destination in the image."""
+
+    src: Path
+    dst: str
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    size: int
+    mount: str
+
+
+@dataclass
+class Manifest:
+    """A validated manifest with every path resolved against the manifest's directory."""
+
+    path: Path
+    name: str
+    jar: Path | None
+    classpath: list[Path]
+    main: str | None
+    args: list[str]
+    jvm_home: Path | None
+    modules_auto: bool
+    modules: list[str]
+    jvm_options: list[str]
+    properties: dict[str, str]
+    cds: bool
+    env: dict[str, str]
+    files: list[FileCopy]
+    memory: int
+    cpus: int
+    ports: list[str]
+    volumes: list[Volume]
+    health_http: str | None
+    health_timeout: str | None
+    doc: Located = field(repr=False)
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def where(self, path: FieldPath) -> str:
+        """`FILE:LINE: FIELD` prefix for an error about the field at `path`."""
+        return f"{self.path}:{self.doc.line(path)}: {field_name(path)}"
+
+    def full_classpath(self) -> list[Path]:
+        """The application class path: the jar first, then `classpath` entries."""
+        return ([self.jar] if self.jar else []) + self.classpath
+
+    def resolve_main(self, main_class_of: Callable[[Path], str | None]) -> str:
+        """The main class: `app.main`, else the jar's Main-Class read by `main_class_of`."""
+        if self.main:
+            return self.main
+        if self.jar is None:
+            raise LwjvmError(
+                f"{self.where(('app',))}: no 'main': with only a classpath, "
+                "name the main class in app.main"
+            )
+        found = main_class_of(self.jar)
+        if not found:
+            raise LwjvmError(
+                f"{self.where(('app', 'jar'))}: {self.jar.name} has no Main-Class in its manifest: "
+                "name the main class in app.main"
+            )
+        return found
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def load(path: str | Path) -> Manifest:
+    """Read, validate and resolve the manifest at `path`."""
+    mpath = Path(path).absolute()
+    filename = str(path)
+    try:
+        text = mpath.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise LwjvmError(f"{filename}: manifest not found") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise LwjvmError(f"{filename}: cannot read the manifest: {e}") from e
+    doc = load_yaml(text, filename)
+    if not isinstance(doc.data, dict):
+        raise LwjvmError(
+            f"{filename}:1: expected a mapping at the top level, got {_describe(doc.data)}"
+        )
+    validate_document(doc, filename)
+    return _resolve(doc, mpath, filename)
+
+
+def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
+    data: dict[str, Any] = doc.data
+    base = mpath.parent.resolve()
+
+    def where(p: FieldPath) -> str:
+        return f"{filename}:{doc.line(p)}: {field_name(p)}"
+
+    def existing(p: FieldPath, raw: str, what: str) -> Path:
+        resolved = (base / raw).resolve()
+        if not resolved.exists():
+            raise LwjvmError(f"{where(p)}: {what} not found: {resolved}")
+        return resolved
+
+    app = data["app"]
+    jar = existing(("app", "jar"), app["jar"], "jar") if "jar" in app else None
+    if jar is not None and not jar.is_file():
+        raise LwjvmError(f"{where(('app', 'jar'))}: not a file: {jar}")
+    classpath = [
+        existing(("app", "classpath", i), raw, "class path entry")
+        for i, raw in enumerate(app.get("classpath", []))
+    ]
+
+    jvm = data.get("jvm", {})
+    home = (base / jvm["home"]).resolve() if "home" in jvm else None
+    raw_modules = jvm.get("modules", "auto")
+    if raw_modules == "auto":
+        modules_auto, modules = True, []
+    else:
+        modules_auto = "auto" in raw_modules
+        modules = [m for m in raw_modules if m != "auto"]
+
+    files = []
+    for i, entry in enumerate(data.get("files", [])):
+        src = existing(("files", i, "src"), entry["src"], "file")
+        if not _inside(src, base):
+            raise LwjvmError(
+                f"{where(('files', i, 'src'))}: {entry['src']!r} is outside the manifest's "
+                f"directory {base}: expected a path inside it"
+            )
+        files.append(FileCopy(src, entry["dst"]))
+
+    vm = data.get("vm", {})
+    memory = parse_size(vm["memory"]) if "memory" in vm else DEFAULT_MEMORY
+    if memory < MIN_MEMORY:
+        raise LwjvmError(
+            f"{where(('vm', 'memory'))}: {vm['memory']} is too small: expected at least "
+            f"{format_size(MIN_MEMORY)}"
+        )
+    for i, port in enumerate(vm.get("ports", [])):
+        if not all(1 <= int(p) <= 65535 for p in port.split(":")):
+            raise LwjvmError(f"{where(('vm', 'ports', i))}: {port!r}: ports run from 1 to 65535")
+
+    volumes = [
+        Volume(v["name"], parse_size(v["size"]), v["mount"]) for v in data.get("volumes", [])
+    ]
+    health = data.get("health", {})
+    return Manifest(
+        path=mpath,
+        name=data["name"],
+        jar=jar,
+        classpath=classpath,
+        main=app.get("main"),
+        args=list(app.get("args", [])),
+        jvm_home=home,
+        modules_auto=modules_auto,
+        modules=modules,
+        jvm_options=list(jvm.get("options", [])),
+        properties={k: _scalar_text(v) for k, v in jvm.get("properties", {}).items()},
+        cds=bool(jvm.get("cds", True)),
+        env={k: _scalar_text(v) for k, v in data.get("env", {}).items()},
+        files=files,
+        memory=memory,
+        cpus=int(vm.get("cpus", 1)),
+        ports=list(vm.get("ports", [])),
+        volumes=volumes,
+        health_http=health.get("http"),
+        health_timeout=health.get("timeout"),
+        doc=doc,
+    )
+
+
+INIT_TEMPLATE = """\
+# lwjvm manifest for {jar_name}; the format is manifests/schema/lwjvm-manifest.schema.json.
+# Build the image with: lwjvm build {manifest_name}
+name: {name}
+app:
+  jar: {jar}
+{main_line}
+  # args: ["--port", "8080"]
+jvm:
+  # home: /usr/lib/jvm/java-17-openjdk-amd64   # default: JAVA_HOME, then java on PATH
+  modules: auto            # found with jdeps; or a list, which may include auto
+  # options: ["-XX:+UseSerialGC"]   # added after lwjvm's defaults
+  # properties: {{app.mode: prod}}
+  # cds: true              # class-data sharing archive built at image time
+# env: {{GREETING: hello}}
+# files: [{{src: config/, dst: /app/config/}}]
+vm:
+  memory: 256M
+  cpus: 1
+  # ports: ["8080:8080"]
+"""
+
+
+def init_text(jar: Path, manifest_path: Path, main_class: str | None) -> str:
+    """A commented starting manifest for `jar`, to be written at `manifest_path`."""
+    name = "".join(c if c.isalnum() or c in "._-" else "-" for c in jar.stem.lower()).strip("-._")
+    rel = Path(_relpath(jar, manifest_path.parent))
+    if main_class:
+        main_line = f"  main: {main_class}   # from the jar's Main-Class"
+    else:
+        main_line = (
+            "  # main: com.example.Main   # the jar has no Main-Class: name its main class here"
+        )
+    return INIT_TEMPLATE.format(
+        jar_name=jar.name,
+        manifest_name=manifest_path.name,
+        name=name or "app",
+        jar=json.dumps(str(rel)) if any(c in str(rel) for c in ":#{}[],&*!|>'\"%@`") else rel,
+        main_line=main_line,
+    )
+
+
+def _relpath(target: Path, start: Path) -> str:
+    return os.path.relpath(target.resolve(), start.resolve())
+
+
+def init_manifest(jar: Path, output: Path, force: bool = False) -> str:
+    """Write a starting manifest for `jar` at `output`; the main class read from the jar."""
+    from lwjvm.jdk import find_jdk
+    from lwjvm.jvmtools import JavaTools, main_class_from_zip
+
+    if not jar.is_file():
+        raise LwjvmError(f"{jar}: no such jar")
+    if output.exists() and not force:
+        raise LwjvmError(f"{output} already exists (use --force to overwrite it)")
+    try:
+        main_class = JavaTools(find_jdk()).main_class(jar)
+    except LwjvmError:
+        # No usable JDK here (yet): init only needs the jar's manifest, which zipfile reads.
+        main_class = main_class_from_zip(jar)
+    text = init_text(jar, output, main_class)
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise LwjvmError(f"cannot write {output}: {e.strerror}") from e
+    return text

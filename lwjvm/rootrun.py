@@ -1,0 +1,47 @@
+"""Running a program inside a root filesystem tree on the host, as the guest would see it.
+
+`unshare` gives the program private mount and PID namespaces, mounts a fresh /proc inside the tree
+(the JVM and ld.so read /proc/self/exe), changes root to the tree and the working directory to
+`cwd`. Nothing outside the tree is visible, so a run proves the tree holds everything the program
+needs. As root this is a plain chroot; another user needs unprivileged user namespaces.
+lwjvm uses it for the CDS training run at build time and the tests use it to check images.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from lwjvm.errors import LwjvmError
+
+
+def root_command(root: Path, argv: list[str], cwd: str = "/") -> list[str]:
+    """The host command line that runs `argv` with `root` as `/` and `cwd` as working directory."""
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    if not Path(unshare).exists():
+        raise LwjvmError("unshare not found: install util-linux")
+    (root / "proc").mkdir(exist_ok=True)
+    cmd = [unshare, "--mount", "--pid", "--fork", "--kill-child", "--mount-proc=/proc"]
+    if os.geteuid() != 0:
+        cmd.append("--map-root-user")
+    return [*cmd, f"--root={root}", f"--wd={cwd}", *argv]
+
+
+def run_in_root(
+    root: Path,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str = "/",
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `argv` inside `root` with exactly `env`; its output captured as bytes.
+
+    Raises subprocess.TimeoutExpired (the program killed) if it runs longer than `timeout`.
+    """
+    cmd = root_command(root, argv, cwd)
+    try:
+        return subprocess.run(cmd, env=env, capture_output=True, timeout=timeout, check=False)
+    except OSError as e:
+        raise LwjvmError(f"cannot run {cmd[0]}: {e.strerror}") from e

@@ -26,6 +26,7 @@ static void stop(uint8_t how)
 
 void vm_exit(int code)
 {
+    klog_start_line();
     kprintf("\x1elwjvm:exit code=%d\n", code & 0xff);
     stop(0);
     __builtin_unreachable();
@@ -93,6 +94,7 @@ void panic(const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     __asm__ volatile("cli");
+    klog_start_line();
     kprintf("kernel panic: %s\n", buf);
     uint64_t *fp = __builtin_frame_address(0);
     backtrace(fp[1] - 1, fp[0]);
@@ -104,6 +106,7 @@ void panic(const char *fmt, ...)
 void panic_regs(const struct regs *r, const char *what)
 {
     __asm__ volatile("cli");
+    klog_start_line();
     kprintf("kernel panic: %s (vector %lu, error code 0x%lx)\n", what, r->vector, r->error);
     dump_regs(r);
     backtrace(r->rip, r->rbp);

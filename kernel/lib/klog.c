@@ -2,7 +2,21 @@
 #include "arch/x86_64/serial.h"
 #include "lib/printf.h"
 
-void klog_write(const char *s, size_t len) { serial_write(SERIAL_KLOG, s, len); }
+static char last = '\n';
+
+void klog_write(const char *s, size_t len)
+{
+    if (!len)
+        return;
+    serial_write(SERIAL_KLOG, s, len);
+    last = s[len - 1];
+}
+
+void klog_start_line(void)
+{
+    if (last != '\n')
+        klog_write("\n", 1);
+}
 
 void kprintf(const char *fmt, ...)
 {

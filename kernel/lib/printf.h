@@ -11,3 +11,5 @@ int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format
 /* Prints to the kernel log (COM3). */
 void kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void klog_write(const char *s, size_t len);
+/* Ends a partial line on the kernel log, so that what follows starts a line. */
+void klog_start_line(void);

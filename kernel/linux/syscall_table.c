@@ -95,17 +95,18 @@ void syscall_dispatch(struct regs *r)
     if (syscall_trace)
         trace_call(name, d ? d->args : 0, a);
     long rc;
+    int report = 0;
     if (d && d->fn) {
         rc = d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
     } else {
         rc = -ENOSYS;
-        if (nr >= SYSCALL_MAX || !(enosys_reported[nr / 8] & (1 << (nr % 8)))) {
-            if (nr < SYSCALL_MAX)
-                enosys_reported[nr / 8] |= (uint8_t)(1 << (nr % 8));
-            kprintf("lwjvm: syscall %s (%lu) is not implemented: -ENOSYS\n", name, nr);
-        }
+        report = nr >= SYSCALL_MAX || !(enosys_reported[nr / 8] & (1 << (nr % 8)));
+        if (nr < SYSCALL_MAX)
+            enosys_reported[nr / 8] |= (uint8_t)(1 << (nr % 8));
     }
     if (syscall_trace)
         trace_result(d ? d->args : 0, rc);
+    if (report)
+        kprintf("lwjvm: syscall %s (%lu) is not implemented: -ENOSYS\n", name, nr);
     r->rax = (uint64_t)rc;
 }

@@ -1,0 +1,245 @@
+/* Host unit tests for kernel logic with no hardware dependency: the buddy page allocator
+ * (kernel/mm/palloc.c), ELF checks (kernel/loader/elf.c) and the boot configuration parser
+ * (kernel/core/bootconf.c). Built with ASan/UBSan by tests/kernel/test_kernel_logic.py.
+ * Usage: logic_test palloc | elf FILE... | bootconf */
+#include "core/bootconf.h"
+#include "errno.h"
+#include "loader/elf.h"
+#include "mm/palloc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(c)                                                                                  \
+    do {                                                                                          \
+        if (!(c)) {                                                                               \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                \
+            failures++;                                                                           \
+        }                                                                                         \
+    } while (0)
+
+#define NPAGES 4096
+
+static unsigned char owner[NPAGES]; /* shadow map: which frames are handed out */
+
+static int in_ram(uint64_t pfn)
+{
+    /* The test's "RAM": frames [16, 1000) and [1024, 4000); the rest is reserved. */
+    return (pfn >= 16 && pfn < 1000) || (pfn >= 1024 && pfn < 4000);
+}
+
+static void take(uint64_t phys, unsigned order)
+{
+    uint64_t pfn = phys >> PAGE_SHIFT;
+    CHECK(phys % (PAGE_SIZE << order) == 0);
+    for (uint64_t i = 0; i < (1ull << order); i++) {
+        CHECK(pfn + i < NPAGES && in_ram(pfn + i));
+        CHECK(!owner[pfn + i]);
+        owner[pfn + i] = 1;
+    }
+}
+
+static void give(uint64_t phys, unsigned order)
+{
+    uint64_t pfn = phys >> PAGE_SHIFT;
+    for (uint64_t i = 0; i < (1ull << order); i++)
+        owner[pfn + i] = 0;
+    palloc_free(phys, order);
+}
+
+static void test_palloc(void)
+{
+    static struct page meta[NPAGES];
+    palloc_init(meta, NPAGES);
+    palloc_add_range(16 * PAGE_SIZE, 1000 * PAGE_SIZE);
+    palloc_add_range(1024 * PAGE_SIZE + 1, 4000 * PAGE_SIZE + 100); /* rounded inwards */
+    palloc_add_range(1024 * PAGE_SIZE, 1025 * PAGE_SIZE);
+    uint64_t total = 984 + 2976;
+    CHECK(palloc_total_pages() == total);
+    CHECK(palloc_free_pages() == total);
+
+    /* Exhaust with single pages; every frame is in RAM and handed out once. */
+    static uint64_t got[NPAGES];
+    uint64_t n = 0, p;
+    while ((p = palloc_alloc(0)) != 0) {
+        take(p, 0);
+        got[n++] = p;
+    }
+    CHECK(n == total);
+    CHECK(palloc_free_pages() == 0);
+    for (uint64_t i = 0; i < n; i++)
+        give(got[i], 0);
+    CHECK(palloc_free_pages() == total);
+    /* Coalescing: a 4 MiB block exists again inside [1024, 4000). */
+    p = palloc_alloc(PALLOC_MAX_ORDER);
+    CHECK(p != 0);
+    if (p) {
+        take(p, PALLOC_MAX_ORDER);
+        give(p, PALLOC_MAX_ORDER);
+    }
+    CHECK(palloc_alloc(PALLOC_MAX_ORDER + 1) == 0);
+
+    /* Random mix of orders against the shadow map. */
+    struct {
+        uint64_t phys;
+        unsigned order;
+    } live[2000];
+    int nlive = 0;
+    srand(7);
+    for (int step = 0; step < 200000; step++) {
+        if (nlive < 2000 && (rand() % 3 != 0 || nlive == 0)) {
+            unsigned order = (unsigned)(rand() % 6);
+            uint64_t ph = palloc_alloc(order);
+            if (ph) {
+                take(ph, order);
+                CHECK(palloc_page(ph)->refcount == 1);
+                live[nlive].phys = ph;
+                live[nlive++].order = order;
+            }
+        } else {
+            int k = rand() % nlive;
+            give(live[k].phys, live[k].order);
+            live[k] = live[--nlive];
+        }
+    }
+    while (nlive) {
+        nlive--;
+        give(live[nlive].phys, live[nlive].order);
+    }
+    CHECK(palloc_free_pages() == total);
+    CHECK(palloc_page((uint64_t)NPAGES << PAGE_SHIFT) == 0);
+}
+
+static void test_elf_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f != 0);
+    if (!f)
+        return;
+    static unsigned char buf[64 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    const struct elf64_ehdr *eh = (const void *)buf;
+    CHECK(elf_check_header(eh, len) == 0);
+    uint64_t lo, hi;
+    CHECK(elf_check_phdrs((const void *)(buf + eh->phoff), eh->phnum, len, &lo, &hi) == 0);
+    CHECK(lo < hi && lo % 4096 == 0 && hi % 4096 == 0);
+
+    /* Corruptions of a copy of the real header are refused. */
+    struct elf64_ehdr bad;
+    memcpy(&bad, eh, sizeof bad);
+    bad.ident[1] = 'X';
+    CHECK(elf_check_header(&bad, len) == -ENOEXEC);
+    memcpy(&bad, eh, sizeof bad);
+    bad.ident[4] = 1; /* ELFCLASS32 */
+    CHECK(elf_check_header(&bad, len) == -ENOEXEC);
+    memcpy(&bad, eh, sizeof bad);
+    bad.machine = 183; /* aarch64 */
+    CHECK(elf_check_header(&bad, len) == -ENOEXEC);
+    memcpy(&bad, eh, sizeof bad);
+    bad.type = 1; /* ET_REL */
+    CHECK(elf_check_header(&bad, len) == -ENOEXEC);
+    memcpy(&bad, eh, sizeof bad);
+    bad.phoff = len - 8;
+    CHECK(elf_check_header(&bad, len) == -ENOEXEC);
+    memcpy(&bad, eh, sizeof bad);
+    bad.phnum = 0;
+    CHECK(elf_check_header(&bad, len) == -ENOEXEC);
+    CHECK(elf_check_header(eh, 32) == -ENOEXEC);
+
+    struct elf64_phdr ph[ELF_MAX_PHNUM];
+    memcpy(ph, buf + eh->phoff, sizeof(struct elf64_phdr) * eh->phnum);
+    for (unsigned i = 0; i < eh->phnum; i++) {
+        if (ph[i].type != PT_LOAD)
+            continue;
+        struct elf64_phdr saved = ph[i];
+        ph[i].filesz = ph[i].memsz + 1;
+        CHECK(elf_check_phdrs(ph, eh->phnum, len, &lo, &hi) == -ENOEXEC);
+        ph[i] = saved;
+        ph[i].offset += 1;
+        CHECK(elf_check_phdrs(ph, eh->phnum, len, &lo, &hi) == -ENOEXEC);
+        ph[i] = saved;
+        ph[i].vaddr = 0x7ffffffff000ull;
+        ph[i].offset = 0;
+        ph[i].memsz = 0x2000;
+        CHECK(elf_check_phdrs(ph, eh->phnum, len, &lo, &hi) == -ENOEXEC);
+        ph[i] = saved;
+        ph[i].offset = len;
+        ph[i].vaddr = len;
+        CHECK(elf_check_phdrs(ph, eh->phnum, len, &lo, &hi) == -ENOEXEC);
+        ph[i] = saved;
+        break;
+    }
+}
+
+/* The parser's arrays live for the kernel's lifetime; here they come from a bump arena. */
+static void *arena_alloc(size_t n)
+{
+    static _Alignas(16) char arena[1 << 16];
+    static size_t used;
+    n = (n + 15) & ~(size_t)15;
+    if (used + n > sizeof arena)
+        return 0;
+    used += n;
+    return arena + used - n;
+}
+
+static int parse(const char *text, struct bootconf *bc, char *err)
+{
+    static char buf[4096];
+    size_t len = strlen(text);
+    memcpy(buf, text, len + 1);
+    return bootconf_parse(buf, len, bc, arena_alloc, err, 128);
+}
+
+static void test_bootconf(void)
+{
+    struct bootconf bc;
+    char err[128];
+    CHECK(parse("lwjvm-boot 1\n# comment\n\nexec=/bin/hello\narg=hello\narg=two\\nlines\\\\x\n"
+                "env=A=b=c\nenv=EMPTY=\ncwd=/tmp\n",
+                &bc, err) == 0);
+    CHECK(!strcmp(bc.exec, "/bin/hello"));
+    CHECK(bc.argc == 2 && !strcmp(bc.argv[0], "hello") && !strcmp(bc.argv[1], "two\nlines\\x"));
+    CHECK(bc.argv[2] == 0);
+    CHECK(bc.envc == 2 && !strcmp(bc.envp[0], "A=b=c") && !strcmp(bc.envp[1], "EMPTY="));
+    CHECK(!strcmp(bc.cwd, "/tmp"));
+    /* No trailing newline, default cwd. */
+    CHECK(parse("lwjvm-boot 1\nexec=/x\narg=x", &bc, err) == 0);
+    CHECK(!strcmp(bc.argv[0], "x") && !strcmp(bc.cwd, "/"));
+
+    CHECK(parse("lwjvm-boot 2\nexec=/x\narg=x\n", &bc, err) == -1);
+    CHECK(strstr(err, "line 1") != 0);
+    CHECK(parse("lwjvm-boot 1\nexec=/x\narg=x\nfoo=1\n", &bc, err) == -1);
+    CHECK(!strcmp(err, "line 4: unknown key \"foo\""));
+    CHECK(parse("lwjvm-boot 1\nexec=/x\narg=a\\tb\n", &bc, err) == -1);
+    CHECK(strstr(err, "line 3: bad escape") != 0);
+    CHECK(parse("lwjvm-boot 1\narg=x\n", &bc, err) == -1);
+    CHECK(strstr(err, "exec=") != 0);
+    CHECK(parse("lwjvm-boot 1\nexec=/x\n", &bc, err) == -1);
+    CHECK(strstr(err, "arg=") != 0);
+    CHECK(parse("lwjvm-boot 1\nexec=/x\narg=x\nenv=NOEQUALS\n", &bc, err) == -1);
+    CHECK(parse("lwjvm-boot 1\nexec=/x\narg=x\njunk\n", &bc, err) == -1);
+    CHECK(parse("", &bc, err) == -1);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "palloc"))
+        test_palloc();
+    else if (argc >= 3 && !strcmp(argv[1], "elf"))
+        for (int i = 2; i < argc; i++)
+            test_elf_file(argv[i]);
+    else if (argc >= 2 && !strcmp(argv[1], "bootconf"))
+        test_bootconf();
+    else {
+        fprintf(stderr, "usage: logic_test palloc | elf FILE... | bootconf\n");
+        return 2;
+    }
+    if (failures)
+        fprintf(stderr, "%d check(s) failed\n", failures);
+    else
+        printf("ok\n");
+    return failures ? 1 : 0;
+}

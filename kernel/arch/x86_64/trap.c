@@ -21,6 +21,7 @@ static const char *const names[32] = {
 #define SIGTRAP 5
 #define SIGBUS 7
 #define SIGFPE 8
+#define SIGKILL 9
 #define SIGSEGV 11
 
 static int signal_for(uint64_t vector)
@@ -62,6 +63,12 @@ void trap_dispatch(struct regs *r)
         int rc = mm_fault(addr, r->error);
         if (rc == 0)
             return;
+        if (rc == -ENOMEM) {
+            /* Linux's OOM killer would pick the only process there is. */
+            kprintf("lwjvm: out of memory: no free page for address %016lx (rip %016lx); "
+                    "give the VM more memory\n", addr, r->rip);
+            vm_exit(128 + SIGKILL);
+        }
         if (regs_from_user(r))
             fatal_signal(r, SIGSEGV);
         if (r->rip >= (uint64_t)uaccess_begin && r->rip < (uint64_t)uaccess_end) {

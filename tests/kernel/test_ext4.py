@@ -3,8 +3,10 @@ real `mke2fs -d` images; the staging tree seen through os.walk/os.lstat is the o
 
 import os
 import random
+import re
 import shutil
 import stat
+import struct
 import subprocess
 import zlib
 from pathlib import Path
@@ -33,9 +35,10 @@ IMAGE_KINDS = {
     "default": ["-t", "ext4"],
     # No extents: ext2/3 direct and indirect block maps.
     "ext2": ["-t", "ext2", "-b", "4096"],
-    # meta_bg with small groups, so descriptors live in several meta groups.
+    # meta_bg with small groups, so descriptors live in several meta groups; without
+    # sparse_super every group has a superblock, so they sit one block into each meta group.
     "meta_bg": ["-t", "ext4", "-b", "1024", "-g", "1024",
-                "-O", "meta_bg,^resize_inode,^has_journal"],
+                "-O", "meta_bg,^resize_inode,^has_journal,^sparse_super"],
 }
 
 S_DT = {
@@ -286,6 +289,36 @@ def test_reads_at_offsets_holes_and_past_eof(ext4_tool: Path, image: tuple[str, 
     assert pread("/frag.bin", 8192 * 399 - 1, 2) == (2, b"\0" + bytes([399 % 251 + 1]))
     assert pread("/bigdir", 0, 1) == (-21, b"")  # EISDIR
     assert pread("/fifo", 0, 1) == (-22, b"")  # EINVAL
+
+
+def test_unwritten_extents_read_as_zeros(ext4_tool: Path, tmp_path: Path) -> None:
+    """An fallocate'd (unwritten) extent maps to nothing: reads give zeros, block_ptr NULL.
+    mke2fs -d never writes one, so the test splits a file's extent in the inode by hand."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "pre.bin").write_bytes(b"P" * 12288)
+    img = tmp_path / "un.img"
+    r = _run(["mke2fs", "-q", "-F", *IMAGE_KINDS["4k"], "-d", root, img, "8M"])
+    assert r.returncode == 0, r.stderr.decode()
+    r = _run(["debugfs", "-R", "imap /pre.bin", img])
+    m = re.search(r"located at block (\d+), offset 0x([0-9a-f]+)", r.stdout.decode())
+    assert m, r.stdout.decode() + r.stderr.decode()
+    at = int(m.group(1)) * 4096 + int(m.group(2), 16) + 0x28  # i_block
+    data = bytearray(img.read_bytes())
+    magic, entries, _, depth = struct.unpack_from("<HHHH", data, at)
+    assert (magic, entries, depth) == (0xF30A, 1, 0)
+    first, length, hi, start = struct.unpack_from("<IHHI", data, at + 12)
+    assert (first, length) == (0, 3)
+    struct.pack_into("<H", data, at + 2, 2)
+    struct.pack_into("<IHHI", data, at + 12, 0, 1, hi, start)
+    struct.pack_into("<IHHI", data, at + 24, 1, 32768 + 2, hi, start + 1)  # unwritten, 2 blocks
+    img.write_bytes(bytes(data))
+    r = _run([ext4_tool, "pread", img, "/pre.bin", 4094, 6])
+    assert r.stdout.decode().split() == ["6", "505000000000"]
+    r = _run([ext4_tool, "dump", img])
+    assert r.returncode == 0, r.stderr.decode()
+    line = [x for x in r.stdout.decode().splitlines() if x.startswith(b"/pre.bin".hex())][0]
+    assert int(line.split("\t")[13], 16) == zlib.crc32(b"P" * 4096 + bytes(8192))
 
 
 @pytest.fixture(scope="session")

@@ -174,6 +174,26 @@ def guest_classpath(m: Manifest) -> list[tuple[Path, str]]:
     return out
 
 
+def app_modules(tools: JavaTools, classpath: list[Path], cache: Path | None) -> list[str]:
+    """jdeps' module list for `classpath`, cached by the JDK and the class path's contents."""
+    desc = {
+        "jdk_release_sha256": tools.jdk.release_sha256,
+        "classpath": [_tree_digest(p) for p in classpath],
+    }
+    key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
+    cached = (cache or cache_root()) / "jdeps" / f"{key}.json"
+    try:
+        return list(json.loads(cached.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+    modules = tools.jdeps_modules(classpath)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(modules), encoding="utf-8")
+    os.replace(tmp, cached)
+    return modules
+
+
 def runtime_libraries(runtime: Path) -> list[elfinfo.HostFile]:
     """The host files (interpreter and shared libraries) the runtime's ELF files load."""
     elves: list[Path] = []
@@ -252,7 +272,7 @@ def build(
         t = time.monotonic()
         modules = set(m.modules)
         if m.modules_auto:
-            modules |= set(tools.jdeps_modules(m.full_classpath()))
+            modules |= set(app_modules(tools, m.full_classpath(), cache))
         modules.add("java.base")
         missing = check_modules(jdk, sorted(modules))
         if missing:

@@ -1,1 +1,283 @@
-"""pytest plugin registered by the package (entry point `pytest11`); fixtures are added here."""
+"""pytest plugin (entry point `pytest11`): Java test programs compiled and run on the host JVM.
+
+Fixtures:
+- `java_jdk`: the JDK the tests use: $LWJVM_TEST_JDK, else what `lwjvm build` would find.
+- `javac`: compiles Java sources in-process with `javax.tools` through JPype (this process's one
+  JVM is started from `java_jdk`); compile errors fail with javac's diagnostics.
+- `make_jar`: packages a class directory into a jar (the `jar` tool in-process, fixed entry dates).
+- `java_program`: sources -> classes -> jar in one call.
+- `run_java`: runs a main class on the host JVM as the oracle: stdout, stderr and exit code.
+
+Why the run is in a child process: System.exit must end the program, not pytest, and the JVM
+cannot intercept it (the Security Manager that could is disabled for good since JDK 24, JEP 486,
+and deprecated in 17); a program's static state and threads would also outlive it in a shared
+JVM. So `run_java` starts `python -m lwjvm.testing`, which starts its own JVM through JPype with
+the program's class path and calls `main` the way the `java` launcher does: an uncaught exception
+goes to the thread's handler ("Exception in thread "main" ...") and exits 1; after `main` returns
+the JVM waits for non-daemon threads, then exits 0; System.exit(n) exits n.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lwjvm.errors import LwjvmError
+
+JAR_DATE = "1980-01-01T00:00:02Z"  # fixed entry times so a jar's bytes depend on its content
+
+
+def find_test_jdk() -> Any:
+    """The JDK for Java test programs: $LWJVM_TEST_JDK, else JAVA_HOME / java on PATH."""
+    from lwjvm.jdk import find_jdk, open_jdk
+
+    home = os.environ.get("LWJVM_TEST_JDK")
+    if home:
+        return open_jdk(Path(home), f"LWJVM_TEST_JDK={home}")
+    return find_jdk()
+
+
+class CompileError(AssertionError):
+    """javac rejected the sources; the message holds its diagnostics."""
+
+
+@dataclass(frozen=True)
+class JavaRun:
+    """What a Java program did: its exit code and its output as text."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+class Javac:
+    """javax.tools.JavaCompiler of this process's JVM."""
+
+    def __init__(self, jdk: Any) -> None:
+        from lwjvm.jvmtools import start_jvm
+
+        reason = start_jvm(jdk)
+        if reason is not None:
+            raise LwjvmError(f"cannot compile in-process: {reason}")
+        self.jdk = jdk
+
+    def compile(
+        self,
+        sources: dict[str, str] | Sequence[Path],
+        out_dir: Path,
+        classpath: Sequence[Path] = (),
+        release: int = 17,
+        src_dir: Path | None = None,
+    ) -> Path:
+        """Compile `sources` (file name -> text, or source files) into `out_dir`; returns it.
+
+        Text sources are written under `src_dir` (default: `out_dir`/../src) first, so
+        diagnostics name real files.
+        """
+        import jpype
+
+        if isinstance(sources, dict):
+            src_root = src_dir or out_dir.parent / f"{out_dir.name}-src"
+            files = []
+            for name, text in sources.items():
+                path = src_root / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                files.append(path)
+        else:
+            files = [Path(p) for p in sources]
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tool_provider = jpype.JClass("javax.tools.ToolProvider")
+        collector_cls = jpype.JClass("javax.tools.DiagnosticCollector")
+        charset = jpype.JClass("java.nio.charset.StandardCharsets").UTF_8
+        compiler = tool_provider.getSystemJavaCompiler()
+        if compiler is None:
+            raise LwjvmError(f"{self.jdk.home} has no system Java compiler (a JRE?)")
+        collector = collector_cls()
+        manager = compiler.getStandardFileManager(collector, None, charset)
+        try:
+            units = manager.getJavaFileObjects(*[str(f) for f in files])
+            options = ["--release", str(release), "-d", str(out_dir), "-encoding", "UTF-8"]
+            options += ["-implicit:class", "-Xlint:-options"]
+            if classpath:
+                options += ["-cp", os.pathsep.join(str(p) for p in classpath)]
+            joptions = jpype.JClass("java.util.List").of(*options)
+            ok = compiler.getTask(None, manager, collector, joptions, None, units).call()
+        finally:
+            manager.close()
+        if not ok:
+            diags = [str(d.toString()) for d in collector.getDiagnostics()]
+            raise CompileError("javac failed:\n" + "\n".join(diags))
+        return out_dir
+
+
+def build_jar(
+    tools: Any,
+    classes: Path,
+    jar: Path,
+    main_class: str | None = None,
+    resources: Path | None = None,
+) -> Path:
+    """Package `classes` (and `resources`) into `jar` with the jar tool; returns `jar`."""
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    jar.unlink(missing_ok=True)
+    args = ["--create", "--file", str(jar), f"--date={JAR_DATE}", "--no-manifest"]
+    if main_class:
+        args = ["--create", "--file", str(jar), f"--date={JAR_DATE}", "--main-class", main_class]
+    args += ["-C", str(classes), "."]
+    if resources:
+        args += ["-C", str(resources), "."]
+    tools.check("jar", args, f"packaging {jar.name}")
+    return jar
+
+
+def run_java(
+    jdk: Any,
+    classpath: Sequence[Path],
+    main: str,
+    args: Sequence[str] = (),
+    jvm_options: Sequence[str] = (),
+    timeout: float = 60.0,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> JavaRun:
+    """Run `main` with `args` on the host JVM of `jdk` (a child process); its exit and output."""
+    cmd = [
+        sys.executable, "-m", "lwjvm.testing", str(jdk.home),
+        os.pathsep.join(str(p) for p in classpath), str(len(jvm_options)), *jvm_options,
+        main, *args,
+    ]  # fmt: skip
+    child_env = dict(os.environ if env is None else env)
+    # The child imports lwjvm from wherever this process did.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (package_root, child_env.get("PYTHONPATH", "")) if p
+    )
+    proc = subprocess.run(cmd, capture_output=True, timeout=timeout, cwd=cwd, env=child_env)
+    return JavaRun(
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
+
+
+def _child(argv: list[str]) -> int:
+    """`python -m lwjvm.testing JAVA_HOME CLASSPATH N OPT... MAIN ARG...`: run MAIN like java."""
+    import jpype
+
+    home, classpath, n = Path(argv[0]), argv[1], int(argv[2])
+    options, main, args = argv[3 : 3 + n], argv[3 + n], argv[4 + n :]
+    libjvm = home / "lib" / "server" / "libjvm.so"
+    extra = ["-Xshare:auto"]
+    from lwjvm.jdk import open_jdk
+
+    if open_jdk(home, "JAVA_HOME").feature >= 22:
+        extra.append("--enable-native-access=ALL-UNNAMED")
+    jpype.startJVM(
+        str(libjvm),
+        *extra,
+        *options,
+        classpath=[p for p in classpath.split(os.pathsep) if p],
+        convertStrings=False,
+    )
+    thread_cls = jpype.JClass("java.lang.Thread")
+    system = jpype.JClass("java.lang.System")
+    try:
+        main_cls = jpype.JClass(main)
+    except (TypeError, jpype.JException):
+        system.err.println(f"Error: Could not find or load main class {main}")
+        system.err.flush()
+        os._exit(1)
+    try:
+        main_cls.main(jpype.JArray(jpype.JString)(list(args)))
+    except jpype.JException as ex:
+        thread = thread_cls.currentThread()
+        thread.getUncaughtExceptionHandler().uncaughtException(thread, ex)
+        system.out.flush()
+        system.err.flush()
+        os._exit(1)
+    system.out.flush()
+    system.err.flush()
+    # Like the launcher's DestroyJavaVM: wait for non-daemon threads, run shutdown hooks.
+    jpype.shutdownJVM()
+    sys.stdout.flush()
+    os._exit(0)
+
+
+@pytest.fixture(scope="session")
+def java_jdk() -> Any:
+    """The JDK that compiles and runs Java test programs."""
+    try:
+        return find_test_jdk()
+    except LwjvmError as e:
+        pytest.skip(f"no JDK for Java tests: {e}")
+
+
+@pytest.fixture(scope="session")
+def javac(java_jdk: Any) -> Javac:
+    """The in-process Java compiler (javax.tools through JPype)."""
+    return Javac(java_jdk)
+
+
+@pytest.fixture(scope="session")
+def java_tools(java_jdk: Any) -> Any:
+    """`JavaTools` of the test JDK (in-process jar, jdeps, jlink)."""
+    from lwjvm.jvmtools import JavaTools
+
+    return JavaTools(java_jdk)
+
+
+@pytest.fixture(scope="session")
+def make_jar(java_tools: Any) -> Any:
+    """`make_jar(classes_dir, jar_path, main_class=None, resources=None) -> jar_path`."""
+
+    def make(
+        classes: Path, jar: Path, main_class: str | None = None, resources: Path | None = None
+    ) -> Path:
+        return build_jar(java_tools, classes, jar, main_class, resources)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def java_program(javac: Javac, make_jar: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`java_program(name, sources, main=None, classpath=()) -> jar`: compile and package."""
+
+    def build(
+        name: str,
+        sources: dict[str, str],
+        main: str | None = None,
+        classpath: Sequence[Path] = (),
+    ) -> Path:
+        work = tmp_path_factory.mktemp(f"java-{name}")
+        classes = javac.compile(sources, work / "classes", classpath, src_dir=work / "src")
+        return make_jar(classes, work / f"{name}.jar", main)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def host_java(java_jdk: Any) -> Iterator[Any]:
+    """`host_java(classpath, main, args=(), jvm_options=()) -> JavaRun` on the test JDK."""
+
+    def run(
+        classpath: Sequence[Path],
+        main: str,
+        args: Sequence[str] = (),
+        jvm_options: Sequence[str] = (),
+        timeout: float = 60.0,
+    ) -> JavaRun:
+        return run_java(java_jdk, classpath, main, args, jvm_options, timeout)
+
+    yield run
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])

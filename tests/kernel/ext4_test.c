@@ -537,6 +537,27 @@ static int cmd_fuzz(const char *image, uint64_t seed, long rounds)
     return failures ? 1 : 0;
 }
 
+#ifdef EXT4_LIBFUZZER
+/* libFuzzer entry, for longer runs than CI's (clang is not needed by the tests):
+ *   clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -DEXT4_LIBFUZZER \
+ *     -Ikernel/include -Ikernel tests/kernel/ext4_test.c kernel/fs/ext4.c -o ext4_fuzz
+ *   ./ext4_fuzz -max_len=1048576 CORPUS_DIR   (seed CORPUS_DIR with small mke2fs images) */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct ext4_fs fs;
+    if (ext4_mount(&fs, data, size) == 0) {
+        struct budget b = {20000};
+        shake_dir(&fs, ext4_root_ino(), 0, &b);
+    }
+    if (failures)
+        abort();
+    return 0;
+}
+#define main ext4_test_main /* libFuzzer brings its own main */
+int ext4_test_main(int argc, char **argv);
+#endif
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "dump") == 0)

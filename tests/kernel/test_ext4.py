@@ -215,6 +215,14 @@ def test_ext4_compiles_freestanding_for_the_kernel(tmp_path: Path) -> None:
     assert undefined <= {"memcpy", "memset", "memcmp"}, undefined
 
 
+def test_libfuzzer_entry_point_compiles(tmp_path: Path) -> None:
+    """The libFuzzer target (see the end of ext4_test.c) stays buildable without clang."""
+    r = _run(["gcc", *CFLAGS, "-DEXT4_LIBFUZZER", "-c", SOURCES[0], "-o", tmp_path / "f.o"])
+    assert r.returncode == 0, r.stderr.decode()
+    r = _run(["nm", tmp_path / "f.o"])
+    assert " T LLVMFuzzerTestOneInput" in r.stdout.decode()
+
+
 def test_every_file_dir_and_symlink_matches_the_staging_tree(
         ext4_tool: Path, image: tuple[str, Path], staging: Path) -> None:
     kind, img = image

@@ -77,11 +77,12 @@ class Located:
     value_lines: dict[FieldPath, int] = field(default_factory=dict)
     key_lines: dict[FieldPath, int] = field(default_factory=dict)
 
-    def line(self, path: FieldPath, *, key: bool = False) -> int:
-        """The 1-based line of the field at `path` (or of its key), else of its nearest parent."""
+    def line(self, path: FieldPath) -> int:
+        """The 1-based line of the field at `path` (its key's line if it has one), else of its
+        nearest parent."""
         p = tuple(path)
         while True:
-            if key and p in self.key_lines:
+            if p in self.key_lines:
                 return self.key_lines[p]
             if p in self.value_lines:
                 return self.value_lines[p]
@@ -123,7 +124,11 @@ def _convert(
                 key = str(key)
             if key in result:
                 line = key_node.start_mark.line + 1
-                raise LwjvmError(f"{filename}:{line}: {field_name(path + (key,))}: duplicate key")
+                first = out.key_lines[path + (key,)]
+                raise LwjvmError(
+                    f"{filename}:{line}: {field_name(path + (key,))}: duplicate key "
+                    f"(first on line {first})"
+                )
             out.key_lines[path + (key,)] = key_node.start_mark.line + 1
             result[key] = _convert(loader, value_node, path + (key,), out, filename)
         return result
@@ -176,37 +181,40 @@ def _schema_error(err: jsonschema.ValidationError, doc: Located, filename: str) 
         allowed = sorted(sch.get("properties", {}))
         unknown = sorted(k for k in err.instance if k not in allowed)
         key = unknown[0]
-        line = doc.line(path + (key,), key=True)
+        line = doc.line(path + (key,))
         msg = f"unknown key '{key}'"
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        msg += (
-            f" (did you mean '{close[0]}'?)"
-            if close
-            else f"; expected one of: {', '.join(allowed)}"
-        )
+        others = _all_keys(schema())
+        elsewhere = difflib.get_close_matches(key, list(others), n=1, cutoff=0.75)
+        if close:
+            msg += f" (did you mean '{close[0]}'?)"
+        elif elsewhere:
+            msg += f" (did you mean '{others[elsewhere[0]]}'?)"
+        else:
+            msg += f"; expected one of: {', '.join(allowed)}"
         return line, f"{field_name(path + (key,))}: {msg}"
     line = doc.line(path)
-    where = field_name(path)
+    where = field_name(path) + ": " if path else ""
     if kind == "anyOf" and all(set(s) == {"required"} for s in err.validator_value):
         keys = " or ".join(f"'{k}'" for s in err.validator_value for k in s["required"])
-        return line, f"{where}: missing {keys}"
+        return line, f"{where}missing {keys}"
     if kind == "required":
         missing = err.message.split("'")[1] if "'" in err.message else str(err.validator_value)
-        return line, f"{where}: missing required key '{missing}'"
+        return line, f"{where}missing required key '{missing}'"
     if kind == "type":
-        want = _expected_types(err.validator_value)
-        return line, f"{where}: expected {want}, got {_describe(err.instance)}"
+        want = expected or _expected_types(err.validator_value)
+        return line, f"{where}expected {want}, got {_describe(err.instance)}"
     if kind == "propertyNames":
-        return line, f"{where}: bad key {err.instance!r}: expected {expected or 'a valid name'}"
+        return line, f"{where}bad key {err.instance!r}: expected {expected or 'a valid name'}"
     if kind in ("minimum", "maximum"):
-        return line, f"{where}: {err.instance} is out of range: expected {_range(sch)}"
+        return line, f"{where}{err.instance} is out of range: expected {_range(sch)}"
     if kind == "minLength":
-        return line, f"{where}: must not be empty"
+        return line, f"{where}must not be empty"
     if kind == "minItems":
-        return line, f"{where}: must not be an empty list"
+        return line, f"{where}must not be an empty list"
     if expected:
-        return line, f"{where}: expected {expected}, got {_describe(err.instance)}"
-    return line, f"{where}: {err.message}"
+        return line, f"{where}expected {expected}, got {_describe(err.instance)}"
+    return line, f"{where}{err.message}"
 
 
 def _range(sch: dict[str, Any]) -> str:
@@ -214,6 +222,20 @@ def _range(sch: dict[str, Any]) -> str:
     if lo is not None and hi is not None:
         return f"a number from {lo} to {hi}"
     return f"at least {lo}" if lo is not None else f"at most {hi}"
+
+
+def _all_keys(sch: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Every key the schema defines, mapped to its dotted path (for "did you mean")."""
+    out: dict[str, str] = {}
+    for name, sub in sch.get("properties", {}).items():
+        path = f"{prefix}.{name}" if prefix else name
+        out.setdefault(name, path)
+        if isinstance(sub, dict):
+            inner = sub.get("items", sub)
+            if isinstance(inner, dict):
+                for k, v in _all_keys(inner, path).items():
+                    out.setdefault(k, v)
+    return out
 
 
 def validate_document(doc: Located, filename: str) -> None:
@@ -331,9 +353,9 @@ def load(path: str | Path) -> Manifest:
         raise LwjvmError(f"{filename}: cannot read the manifest: {e}") from e
     doc = load_yaml(text, filename)
     if not isinstance(doc.data, dict):
-        raise LwjvmError(
-            f"{filename}:1: expected a mapping at the top level, got {_describe(doc.data)}"
-        )
+        got = _describe(doc.data)
+        line = doc.line(())
+        raise LwjvmError(f"{filename}:{line}: expected a mapping at the top level, got {got}")
     validate_document(doc, filename)
     return _resolve(doc, mpath, filename)
 

@@ -108,7 +108,9 @@ class Javac:
             options += ["-implicit:class", "-Xlint:-options"]
             if classpath:
                 options += ["-cp", os.pathsep.join(str(p) for p in classpath)]
-            joptions = jpype.JClass("java.util.List").of(*options)
+            joptions = jpype.JClass("java.util.ArrayList")()
+            for option in options:
+                joptions.add(jpype.JString(option))
             ok = compiler.getTask(None, manager, collector, joptions, None, units).call()
         finally:
             manager.close()

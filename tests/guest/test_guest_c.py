@@ -59,7 +59,37 @@ ISSUE3_CASES = [
     *both_links("sys_basics"),
 ]
 
-ISSUE4_CASES: list[Case] = []
+ISSUE4_CASES = [
+    Case("dyn_hello"),
+    Case("threads_sync"),
+    Case("threads_spin"),
+    Case("threads_many"),
+    Case("threads_fpu"),
+    Case("signal_segv"),
+    Case("signal_altstack"),
+    Case("signal_info"),
+    *[
+        Case("exit_paths", args=(mode,), exit_code=code, name=mode)
+        for mode, code in (
+            ("segv", 128 + 11),
+            ("abort", 128 + 6),
+            ("kill9", 128 + 9),
+            ("thread_exit", 7),
+            ("main_return", 3),
+            ("main_pthread_exit", 0),
+        )
+    ],
+    Case("mm_reserve"),
+    Case("mm_ops"),
+    Case("mm_file", args=("{data:paged.bin}",), files={"paged.bin": paged_file}),
+    Case("tmpfs_files"),
+    Case("fd_pipe"),
+    Case("proc_maps", args=("{data:paged.bin}",), files={"paged.bin": paged_file}),
+    Case("proc_files"),
+    Case("clocks"),
+    Case("futex_ops"),
+    Case("process_info"),
+]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES
 GUEST_READY = read_guest_ready()

@@ -45,12 +45,12 @@ static void handler(int sig, siginfo_t *si, void *ctx)
 {
     ucontext_t *uc = ctx;
     last = *si;
-    atomic_fetch_add(&count[sig], 1);
     handler_tid = (pid_t)syscall(SYS_gettid);
     sigprocmask(SIG_BLOCK, NULL, &mask_in_handler);
     uc_mask = uc->uc_sigmask;
     if (sig == SIGFPE || sig == SIGILL)
         uc->uc_mcontext.gregs[REG_RIP] = (greg_t)insn_resume;
+    atomic_fetch_add(&count[sig], 1); /* last: another thread may be waiting for it */
 }
 
 static void install(int sig, int flags, int also_block)

@@ -4,12 +4,20 @@
 #pragma once
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int check_failures;
+
+/* Line-buffered stdout: a program that crashes in the guest still shows how far it got. */
+__attribute__((constructor)) static void check_line_buffered_stdout(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+}
 
 /* Returns errno's symbolic name ("EFAULT"), or "E?<n>" for a value glibc does not know. */
 static inline const char *errno_name(int e)
@@ -88,6 +96,32 @@ __attribute__((format(printf, 3, 4))) static inline int check_detail(const char 
             exit(2);                                                                               \
         }                                                                                          \
     } while (0)
+
+/* Starts a thread or stops the program: a test that cannot make its threads cannot go on. */
+static inline void start_thread(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                                void *arg)
+{
+    int e = pthread_create(t, attr, fn, arg);
+    if (e) {
+        printf("REQUIRE failed: pthread_create: %s\n", errno_name(e));
+        exit(2);
+    }
+}
+
+/* Joins a thread, or stops the program if it has not finished within `seconds`. */
+static inline void *join_thread(pthread_t t, int seconds)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    void *ret = NULL;
+    int e = pthread_timedjoin_np(t, &ret, &deadline);
+    if (e) {
+        printf("REQUIRE failed: a thread did not finish within %d s: %s\n", seconds, errno_name(e));
+        exit(2);
+    }
+    return ret;
+}
 
 /* Returns v as a pointer the compiler cannot reason about (for deliberately bad pointers). */
 static inline void *opaque_ptr(unsigned long v)

@@ -56,15 +56,15 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "kill9") == 0) {
         kill(getpid(), SIGKILL);
     } else if (strcmp(mode, "thread_exit") == 0) {
-        pthread_create(&t, NULL, exit_seven, NULL);
+        start_thread(&t, NULL, exit_seven, NULL);
         for (;;)
             pause();
     } else if (strcmp(mode, "main_return") == 0) {
         for (int i = 0; i < 4; i++)
-            pthread_create(&t, NULL, sleeper, NULL);
+            start_thread(&t, NULL, sleeper, NULL);
         return 3;
     } else if (strcmp(mode, "main_pthread_exit") == 0) {
-        pthread_create(&t, NULL, last_thread, NULL);
+        start_thread(&t, NULL, last_thread, NULL);
         pthread_exit(NULL);
     }
     printf("not reached (unknown mode or the process survived)\n");

@@ -125,7 +125,7 @@ int main(void)
     /* 1 MiB through a blocking pipe from another thread. */
     REQUIRE(pipe(xfer) == 0);
     pthread_t t;
-    pthread_create(&t, NULL, writer, NULL);
+    start_thread(&t, NULL, writer, NULL);
     static unsigned char in[4096];
     size_t got = 0, bad = 0;
     ssize_t r;

@@ -61,7 +61,7 @@ static void start(struct waiter *w, uint32_t *addr, int op, uint32_t mask)
     w->op = op;
     w->val = *addr;
     w->mask = mask;
-    pthread_create(&w->thread, NULL, wait_once, w);
+    start_thread(&w->thread, NULL, wait_once, w);
 }
 
 /* Repeats a wake-like call until it has accounted for `want` waiters; returns the total. */
@@ -82,7 +82,7 @@ static int all_woken(struct waiter *w, int n)
 {
     int ok = 0;
     for (int i = 0; i < n; i++) {
-        pthread_join(w[i].thread, NULL);
+        join_thread(w[i].thread, 10);
         ok += w[i].result == 0;
     }
     return ok;

@@ -75,7 +75,7 @@ int main(void)
     CHECK("status has VmRSS", field(buf, "VmRSS") > 0);
     pthread_barrier_init(&gate, NULL, 2);
     pthread_t t;
-    pthread_create(&t, NULL, parked, NULL);
+    start_thread(&t, NULL, parked, NULL);
     pthread_barrier_wait(&gate);
     slurp("/proc/self/status", buf, sizeof buf);
     CHECK_EQ("status Threads is 2 with a second thread", field(buf, "Threads"), 2);

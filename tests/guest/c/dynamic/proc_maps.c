@@ -160,7 +160,7 @@ int main(int argc, char **argv)
     /* A thread's stack is an anonymous rw-p mapping. */
     pthread_t t;
     void *ret;
-    pthread_create(&t, NULL, thread_local_addr, NULL);
+    start_thread(&t, NULL, thread_local_addr, NULL);
     pthread_join(t, &ret);
     CHECK("a thread's local variable is in an anonymous rw-p mapping", ret != NULL);
     return check_done();

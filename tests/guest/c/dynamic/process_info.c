@@ -145,7 +145,7 @@ int main(void)
     CHECK("the FS base is the thread pointer", fs == (unsigned long)pthread_self());
     pthread_t t;
     void *ret;
-    pthread_create(&t, NULL, thread_fs, NULL);
+    start_thread(&t, NULL, thread_fs, NULL);
     pthread_join(t, &ret);
     CHECK("a second thread has its own FS base", ret != NULL);
 

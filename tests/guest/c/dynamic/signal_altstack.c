@@ -119,7 +119,7 @@ int main(void)
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
     pthread_t t;
-    REQUIRE(pthread_create(&t, &attr, overflow_thread, NULL) == 0);
+    start_thread(&t, &attr, overflow_thread, NULL);
     void *ret;
     pthread_join(t, &ret);
     CHECK_EQ("stack overflow was caught and escaped", (long)ret, 0);

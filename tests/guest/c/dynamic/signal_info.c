@@ -95,10 +95,10 @@ static long interrupted_read(char *c)
 {
     pthread_t t;
     reader = pthread_self();
-    pthread_create(&t, NULL, interrupter, "x");
+    start_thread(&t, NULL, interrupter, "x");
     long r = read(pipefd[0], c, 1);
     int e = errno;
-    pthread_join(t, NULL);
+    join_thread(t, 10);
     errno = e;
     return r;
 }
@@ -127,13 +127,15 @@ int main(void)
     CHECK_EQ("raise: si_code is SI_TKILL", last.si_code, SI_TKILL);
 
     pthread_t t;
-    pthread_create(&t, NULL, target_thread, NULL);
+    start_thread(&t, NULL, target_thread, NULL);
     while (!atomic_load(&target_ready))
         sched_yield();
     int before = count[SIGUSR2];
     pthread_kill(t, SIGUSR2);
-    while (count[SIGUSR2] == before)
-        sched_yield();
+    for (int i = 0; i < 5000 && count[SIGUSR2] == before; i++) {
+        struct timespec ms = {0, 1000 * 1000};
+        nanosleep(&ms, NULL);
+    }
     CHECK("pthread_kill: the handler ran on the target thread", handler_tid == target_tid);
     atomic_store(&target_done, 1);
     pthread_join(t, NULL);

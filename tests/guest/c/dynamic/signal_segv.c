@@ -138,7 +138,7 @@ int main(void)
     /* 3. The same on another thread (the handler is process-wide). */
     atomic_store(&probe_faults, 0);
     pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, probe_thread, NULL) == 0);
+    start_thread(&t, NULL, probe_thread, NULL);
     pthread_join(t, NULL);
     CHECK_EQ("RIP rewrite: wrong results on a second thread", thread_wrong, 0);
     CHECK_EQ("RIP rewrite: faults taken on a second thread", atomic_load(&probe_faults),

@@ -167,7 +167,7 @@ int main(void)
     detect();
     pthread_t t[THREADS];
     for (long i = 0; i < THREADS; i++)
-        REQUIRE(pthread_create(&t[i], NULL, worker, (void *)i) == 0);
+        start_thread(&t[i], NULL, worker, (void *)i);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
     CHECK_EQ("xmm0-15 preserved across yields and preemption", xmm_errors, 0);

@@ -50,11 +50,11 @@ static void *late_setter(void *arg)
 int main(void)
 {
     pthread_t s, w[WORKERS];
-    REQUIRE(pthread_create(&s, NULL, spinner, NULL) == 0);
+    start_thread(&s, NULL, spinner, NULL);
     while (!atomic_load(&spinner_started))
         sched_yield();
     for (int i = 0; i < WORKERS; i++)
-        REQUIRE(pthread_create(&w[i], NULL, worker, NULL) == 0);
+        start_thread(&w[i], NULL, worker, NULL);
     for (int i = 0; i < WORKERS; i++)
         pthread_join(w[i], NULL);
     CHECK_EQ("workers finished while a thread spins", atomic_load(&workers_done), WORKERS);
@@ -64,7 +64,7 @@ int main(void)
 
     /* Now main spins (no system calls) until a worker, woken by its sleep, sets the flag. */
     pthread_t l;
-    REQUIRE(pthread_create(&l, NULL, late_setter, NULL) == 0);
+    start_thread(&l, NULL, late_setter, NULL);
     unsigned long loops = 0;
     while (!atomic_load_explicit(&flag_from_worker, memory_order_relaxed))
         loops++;

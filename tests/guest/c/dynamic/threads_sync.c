@@ -164,8 +164,8 @@ int main(void)
 
     pthread_t t[THREADS];
     for (long i = 0; i < THREADS / 2; i++) {
-        pthread_create(&t[i], NULL, producer, (void *)i);
-        pthread_create(&t[THREADS / 2 + i], NULL, consumer, NULL);
+        start_thread(&t[i], NULL, producer, (void *)i);
+        start_thread(&t[THREADS / 2 + i], NULL, consumer, NULL);
     }
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);

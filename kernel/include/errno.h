@@ -64,3 +64,4 @@
 #define ECONNREFUSED 111
 #define EALREADY 114
 #define EINPROGRESS 115
+#define ERESTARTSYS 512 /* kernel-internal: restart the syscall unless a handler without SA_RESTART runs */

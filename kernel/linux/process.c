@@ -14,8 +14,8 @@
 #define RLIM_INFINITY (~0ull)
 
 SYS(exit_group) { UNUSED_ARGS(); vm_exit((int)a0); }
-/* With one thread, the thread's exit is the process's exit. */
-SYS(exit) { UNUSED_ARGS(); vm_exit((int)a0); }
+/* The last thread's exit is the process's exit. */
+SYS(exit) { UNUSED_ARGS(); thread_exit((int)a0); }
 
 SYS(getpid) { UNUSED_ARGS(); return 1; }
 SYS(getppid) { UNUSED_ARGS(); return 0; }

@@ -6,6 +6,7 @@
 #include "lib/printf.h"
 #include "linux/uaccess.h"
 #include "sched/thread.h"
+#include "signal/signal.h"
 
 #define X(nr, name, fmt) SYS(name);
 #include "linux/syscalls.def"
@@ -90,6 +91,7 @@ void syscall_dispatch(struct regs *r)
     uint64_t nr = r->rax;
     uint64_t a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
     current()->frame = r;
+    current()->syscall_nr = nr;
     const struct syscall_desc *d = nr < SYSCALL_MAX ? &syscall_table[nr] : 0;
     const char *name = nr < SYSCALL_MAX && syscall_names[nr] ? syscall_names[nr] : "unknown";
     if (syscall_trace)
@@ -109,4 +111,5 @@ void syscall_dispatch(struct regs *r)
     if (report)
         kprintf("lwjvm: syscall %s (%lu) is not implemented: -ENOSYS\n", name, nr);
     r->rax = (uint64_t)rc;
+    signal_deliver(r);
 }

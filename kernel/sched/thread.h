@@ -1,24 +1,58 @@
-/* Threads of the program: each has a kernel stack, the saved user frame of its current entry,
- * its TLS base and its thread id. */
+/* Threads of the program: each has a kernel stack (its user frame sits at the top while it is in
+ * the kernel), saved FPU/vector state, its TLS base, scheduling and signal state. */
 #pragma once
 #include <stdint.h>
 #include "arch/x86_64/percpu.h"
+#include "signal/sigtypes.h"
 
 struct regs;
+struct waitq;
 
 #define KSTACK_SIZE 16384
 
+enum thread_state { THREAD_RUNNABLE, THREAD_BLOCKED, THREAD_DEAD };
+
 struct thread {
     int tid;
-    uint64_t kstack;         /* base of the kernel stack (KSTACK_SIZE bytes) */
-    struct regs *frame;      /* the user frame of the syscall or trap being handled */
-    uint64_t fs_base;
-    uint64_t clear_child_tid; /* set_tid_address */
+    enum thread_state state;
+    uint64_t kstack;          /* base of the kernel stack (KSTACK_SIZE bytes) */
+    uint64_t ksp;             /* saved kernel stack pointer while switched out */
+    struct regs *frame;       /* the user frame of the syscall or trap being handled */
+    uint64_t syscall_nr;      /* the syscall being handled (for restarts) */
+    void *fpu;                /* XSAVE area (cpu_features.xsave_size bytes, 64-aligned) */
+    uint64_t fs_base, user_gs_base;
+    uint64_t clear_child_tid; /* set_tid_address / CLONE_CHILD_CLEARTID */
     uint64_t robust_list, robust_len;
+
+    struct thread *run_next;  /* run queue */
+    struct thread *all_next;  /* every live thread */
+    /* Blocking: the queue waited on, the link in it, the deadline, and why it woke. */
+    struct waitq *wq;
+    struct thread *wait_next;
+    uint64_t deadline_ns;
+    int wake_reason;
+    /* futex waits: the user address and bitset waited on */
+    uint64_t futex_addr;
+    uint32_t futex_bitset;
+
+    uint64_t cpu_ns;          /* time spent running */
+    uint64_t slice_start;     /* TSC when last scheduled in */
+
+    struct thread_signals sig;
 };
 
 static inline struct thread *current(void) { return percpu()->current; }
 
-/* Creates the first thread (tid 1) and makes it current; its kernel stack becomes the one
- * syscalls and traps from the program run on. */
+/* Creates the first thread (tid 1), makes it current and sets up the scheduler. */
 struct thread *thread_create_main(void);
+/* Creates a thread that will return to the program with the user frame `frame` (copied); it is
+ * runnable at once. Returns 0 when memory is exhausted. */
+struct thread *thread_create(const struct regs *frame);
+/* The thread with id tid, or 0. */
+struct thread *thread_find(int tid);
+/* The number of live threads. */
+int thread_count(void);
+/* The first live thread (for iterating with all_next). */
+struct thread *thread_first(void);
+/* Ends the current thread: it never runs again; the last thread ends the VM with `code`. */
+__attribute__((noreturn)) void thread_exit(int code);

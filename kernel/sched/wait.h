@@ -18,4 +18,6 @@ struct waitq {
 int waitq_wait(struct waitq *wq, uint64_t deadline_ns);
 /* Wakes up to n waiters (oldest first); returns how many were woken. */
 int waitq_wake(struct waitq *wq, int n);
+/* Wakes one blocked thread wherever it waits; its wait returns `reason` (0, -ETIMEDOUT, -EINTR). */
+void thread_wake(struct thread *t, int reason);
 static inline int waitq_wake_all(struct waitq *wq) { return waitq_wake(wq, 0x7fffffff); }

@@ -91,4 +91,25 @@ int map_page(uint64_t va, uint64_t phys, uint64_t flags)
     return 0;
 }
 
+volatile void *kmap_mmio(uint64_t phys)
+{
+    uint64_t va = DIRECT_MAP_BASE + (phys & ~(PAGE_SIZE - 1));
+    uint64_t *t = pml4;
+    for (int shift = 39; shift > 12; shift -= 9) {
+        unsigned idx = (va >> shift) & 511;
+        if ((t[idx] & PTE_P) && (t[idx] & PTE_PS))
+            return (volatile void *)(va + (phys & (PAGE_SIZE - 1))); /* inside a large page */
+        if (!(t[idx] & PTE_P)) {
+            uint64_t *n = alloc_table();
+            if (!n)
+                return 0;
+            t[idx] = virt_to_phys(n) | PTE_P | PTE_W;
+        }
+        t = phys_to_virt(t[idx] & PTE_ADDR);
+    }
+    t[(va >> 12) & 511] = (phys & ~(PAGE_SIZE - 1)) | PTE_P | PTE_W | PTE_NX | (1ull << 3) | (1ull << 4);
+    invlpg(va);
+    return (volatile void *)(va + (phys & (PAGE_SIZE - 1)));
+}
+
 void tlb_flush_page(uint64_t va) { invlpg(va); }

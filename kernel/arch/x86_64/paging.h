@@ -22,5 +22,8 @@ uint64_t *pte_lookup(uint64_t va, int create);
 /* Maps the 4 KiB page at va to phys with `flags` (PTE_P is added); -ENOMEM if a table cannot be
  * allocated. Replaces any earlier entry without freeing it. */
 int map_page(uint64_t va, uint64_t phys, uint64_t flags);
+/* Maps the 4 KiB device page at phys uncached into the kernel half (at its direct-map address)
+ * and returns its address, or 0 if a table cannot be allocated. */
+volatile void *kmap_mmio(uint64_t phys);
 /* Flushes the TLB entry of va. */
 void tlb_flush_page(uint64_t va);

@@ -1,12 +1,17 @@
-/* Exceptions and interrupts: page faults go to the memory manager, faults in the program become
- * fatal signals (signal delivery comes with the signal subsystem), faults in the kernel panic with
- * registers and a backtrace. */
+/* Exceptions and interrupts: page faults go to the memory manager; faults in the program become
+ * signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP with Linux's si_code); faults in the kernel
+ * panic with registers and a backtrace; the APIC timer drives the scheduler. Every return to the
+ * program passes through signal delivery. */
 #include "arch/x86_64/io.h"
+#include "arch/x86_64/lapic.h"
 #include "arch/x86_64/regs.h"
 #include "core/panic.h"
 #include "errno.h"
 #include "lib/printf.h"
 #include "mm/fault.h"
+#include "sched/sched.h"
+#include "sched/thread.h"
+#include "signal/signal.h"
 
 extern char uaccess_begin[], uaccess_end[], uaccess_fault[];
 
@@ -17,74 +22,81 @@ static const char *const names[32] = {
     "x87 floating-point error", "alignment check", "machine check", "SIMD floating-point error",
     "virtualization", "control protection"};
 
-#define SIGILL 4
-#define SIGTRAP 5
-#define SIGBUS 7
-#define SIGFPE 8
-#define SIGKILL 9
-#define SIGSEGV 11
-
-static int signal_for(uint64_t vector)
+/* Turns an exception in the program into its signal, as Linux does. */
+static void user_exception(struct regs *r)
 {
-    switch (vector) {
+    switch (r->vector) {
     case 0:
+        signal_fault(r, SIGFPE, FPE_INTDIV, r->rip);
+        return;
+    case 1:
+        signal_fault(r, SIGTRAP, TRAP_BRKPT, r->rip);
+        return;
+    case 3:
+    case 4:
+        signal_fault(r, r->vector == 3 ? SIGTRAP : SIGSEGV, SI_KERNEL, 0);
+        return;
+    case 6:
+        signal_fault(r, SIGILL, ILL_ILLOPN, r->rip);
+        return;
     case 16:
     case 19:
-        return SIGFPE;
-    case 1:
-    case 3:
-        return SIGTRAP;
-    case 6:
-        return SIGILL;
+        signal_fault(r, SIGFPE, FPE_FLTINV, r->rip);
+        return;
     case 17:
-        return SIGBUS;
-    default:
-        return SIGSEGV;
+        signal_fault(r, SIGBUS, BUS_ADRALN, 0);
+        return;
+    default: /* #GP, #SS, #NP, #BR ... */
+        signal_fault(r, SIGSEGV, SI_KERNEL, 0);
+        return;
     }
 }
 
-/* The program took a fault it has no handler for: report it like a crash and exit 128+signo. */
-static void __attribute__((noreturn)) fatal_signal(struct regs *r, int sig)
+static void page_fault(struct regs *r)
 {
-    const char *what = r->vector < 32 && names[r->vector] ? names[r->vector] : "exception";
-    kprintf("lwjvm: program killed by signal %d: %s at rip %016lx", sig, what, r->rip);
-    if (r->vector == 14)
-        kprintf(", address %016lx", read_cr2());
-    kprintf("\n");
-    dump_regs(r);
-    vm_exit(128 + sig);
+    uint64_t addr = read_cr2();
+    int rc = mm_fault(addr, r->error);
+    if (rc == 0)
+        return;
+    if (rc == -ENOMEM) {
+        /* Linux's OOM killer would pick the only process there is. */
+        klog_start_line();
+        kprintf("lwjvm: out of memory: no free page for address %016lx (rip %016lx); "
+                "give the VM more memory\n", addr, r->rip);
+        vm_exit(128 + SIGKILL);
+    }
+    if (regs_from_user(r)) {
+        signal_fault(r, SIGSEGV, rc == -EACCES ? SEGV_ACCERR : SEGV_MAPERR, addr);
+        return;
+    }
+    if (r->rip >= (uint64_t)uaccess_begin && r->rip < (uint64_t)uaccess_end) {
+        r->rip = (uint64_t)uaccess_fault;
+        return;
+    }
+    kprintf("kernel page fault at address %016lx (no mapping)\n", addr);
+    panic_regs(r, "page fault in the kernel");
 }
 
 void trap_dispatch(struct regs *r)
 {
     uint64_t v = r->vector;
+    if (regs_from_user(r))
+        current()->frame = r;
     if (v == 14) {
-        uint64_t addr = read_cr2();
-        int rc = mm_fault(addr, r->error);
-        if (rc == 0)
-            return;
-        if (rc == -ENOMEM) {
-            /* Linux's OOM killer would pick the only process there is. */
-            kprintf("lwjvm: out of memory: no free page for address %016lx (rip %016lx); "
-                    "give the VM more memory\n", addr, r->rip);
-            vm_exit(128 + SIGKILL);
-        }
-        if (regs_from_user(r))
-            fatal_signal(r, SIGSEGV);
-        if (r->rip >= (uint64_t)uaccess_begin && r->rip < (uint64_t)uaccess_end) {
-            r->rip = (uint64_t)uaccess_fault;
-            return;
-        }
-        kprintf("kernel page fault at address %016lx (%s)\n", addr,
-                rc == -ENOMEM ? "out of memory" : "no mapping");
-        panic_regs(r, "page fault in the kernel");
+        page_fault(r);
+    } else if (v < 32) {
+        if (!regs_from_user(r) || v == 2 || v == 7 || v == 8 || v == 18)
+            panic_regs(r, names[v] ? names[v] : "reserved exception");
+        user_exception(r);
+    } else if (v == VECTOR_TIMER) {
+        lapic_eoi();
+        sched_timer_tick();
+    } else if (v != VECTOR_SPURIOUS) {
+        static int reported;
+        if (!reported++)
+            kprintf("lwjvm: unexpected interrupt vector %lu (ignored)\n", v);
+        lapic_eoi();
     }
-    if (v < 32) {
-        if (regs_from_user(r) && v != 8 && v != 18)
-            fatal_signal(r, signal_for(v));
-        panic_regs(r, names[v] ? names[v] : "reserved exception");
-    }
-    static int reported;
-    if (!reported++)
-        kprintf("lwjvm: unexpected interrupt vector %lu (ignored)\n", v);
+    if (regs_from_user(r))
+        signal_deliver(r);
 }

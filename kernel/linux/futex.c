@@ -1,0 +1,209 @@
+/* futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET and WAKE_BITSET, private or not
+ * (one address space, so both key on the address), with relative or absolute timeouts on the
+ * monotonic or real-time clock. Waiters sit on hashed wait queues. With interrupts off in the
+ * kernel, the value check and the sleep are one atomic step, as Linux requires. */
+#include "linux/futex.h"
+#include "arch/x86_64/tsc.h"
+#include "core/clock.h"
+#include "errno.h"
+#include "linux/syscall.h"
+#include "linux/uaccess.h"
+#include "sched/thread.h"
+#include "sched/wait.h"
+
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define FUTEX_REQUEUE 3
+#define FUTEX_CMP_REQUEUE 4
+#define FUTEX_WAKE_OP 5
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_WAKE_BITSET 10
+#define FUTEX_PRIVATE_FLAG 128
+#define FUTEX_CLOCK_REALTIME 256
+#define FUTEX_BITSET_ALL 0xffffffffu
+
+#define NBUCKETS 64
+static struct waitq buckets[NBUCKETS];
+
+static struct waitq *bucket(uint64_t addr) { return &buckets[(addr >> 2) % NBUCKETS]; }
+
+static int wake(uint64_t addr, int n, uint32_t bitset)
+{
+    struct waitq *wq = bucket(addr);
+    int woken = 0;
+    struct thread *t = wq->head;
+    while (t && woken < n) {
+        struct thread *next = t->wait_next;
+        if (t->futex_addr == addr && (t->futex_bitset & bitset)) {
+            thread_wake(t, 0);
+            woken++;
+        }
+        t = next;
+    }
+    return woken;
+}
+
+int futex_wake_addr(uint64_t addr, int n) { return wake(addr, n, FUTEX_BITSET_ALL); }
+
+struct timespec64 {
+    int64_t sec, nsec;
+};
+
+/* Converts the timeout argument into a monotonic deadline (0 for none). */
+static long deadline_of(uint64_t utime, int absolute, int realtime, uint64_t *deadline)
+{
+    *deadline = WAIT_FOREVER;
+    if (!utime)
+        return 0;
+    struct timespec64 ts;
+    if (copy_from_user(&ts, (const void *)utime, sizeof ts))
+        return -EFAULT;
+    if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000)
+        return -EINVAL;
+    uint64_t t = (uint64_t)ts.sec * 1000000000ull + (uint64_t)ts.nsec;
+    uint64_t mono = tsc_ns_since_boot();
+    if (!absolute) {
+        *deadline = mono + t;
+    } else if (realtime) {
+        uint64_t real = clock_realtime_ns();
+        *deadline = t > real ? mono + (t - real) : mono;
+    } else {
+        *deadline = t;
+    }
+    if (!*deadline)
+        *deadline = 1; /* 0 means "no deadline": an already-expired one must still expire */
+    return 0;
+}
+
+static long futex_wait(uint64_t addr, uint32_t val, uint64_t deadline, uint32_t bitset)
+{
+    uint32_t cur;
+    if (addr & 3)
+        return -EINVAL;
+    if (copy_from_user(&cur, (const void *)addr, sizeof cur))
+        return -EFAULT;
+    if (cur != val)
+        return -EAGAIN;
+    if (deadline && deadline <= tsc_ns_since_boot())
+        return -ETIMEDOUT;
+    struct thread *t = current();
+    t->futex_addr = addr;
+    t->futex_bitset = bitset;
+    int rc = waitq_wait(bucket(addr), deadline);
+    t->futex_addr = 0;
+    return rc;
+}
+
+static long requeue(uint64_t from, uint64_t to, int nwake, int nmove)
+{
+    int done = wake(from, nwake, FUTEX_BITSET_ALL);
+    struct waitq *src = bucket(from), *dst = bucket(to);
+    int moved = 0;
+    struct thread **pp = &src->head;
+    while (*pp && moved < nmove) {
+        struct thread *t = *pp;
+        if (t->futex_addr != from) {
+            pp = &t->wait_next;
+            continue;
+        }
+        *pp = t->wait_next;
+        t->futex_addr = to;
+        t->wq = dst;
+        t->wait_next = 0;
+        struct thread **tail = &dst->head;
+        while (*tail)
+            tail = &(*tail)->wait_next;
+        *tail = t;
+        moved++;
+    }
+    return done + moved;
+}
+
+static int32_t sext12(uint32_t v) { return (int32_t)(v << 20) >> 20; }
+
+static long wake_op(uint64_t addr1, int n1, uint64_t addr2, int n2, uint32_t op)
+{
+    uint32_t kind = (op >> 28) & 7, cmp = (op >> 24) & 15;
+    int32_t oparg = sext12(op >> 12), cmparg = sext12(op);
+    if ((op >> 28) & 8)
+        oparg = 1 << (oparg & 31);
+    if (addr2 & 3)
+        return -EINVAL;
+    int32_t old;
+    if (copy_from_user(&old, (const void *)addr2, sizeof old))
+        return -EFAULT;
+    int32_t nv;
+    switch (kind) {
+    case 0: nv = oparg; break;
+    case 1: nv = (int32_t)((uint32_t)old + (uint32_t)oparg); break;
+    case 2: nv = old | oparg; break;
+    case 3: nv = old & ~oparg; break;
+    case 4: nv = old ^ oparg; break;
+    default: return -ENOSYS;
+    }
+    if (copy_to_user((void *)addr2, &nv, sizeof nv))
+        return -EFAULT;
+    int hit;
+    switch (cmp) {
+    case 0: hit = old == cmparg; break;
+    case 1: hit = old != cmparg; break;
+    case 2: hit = old < cmparg; break;
+    case 3: hit = old <= cmparg; break;
+    case 4: hit = old > cmparg; break;
+    case 5: hit = old >= cmparg; break;
+    default: return -ENOSYS;
+    }
+    int woken = wake(addr1, n1, FUTEX_BITSET_ALL);
+    if (hit)
+        woken += wake(addr2, n2, FUTEX_BITSET_ALL);
+    return woken;
+}
+
+SYS(futex)
+{
+    UNUSED_ARGS();
+    uint64_t addr = a0, utime = a3, addr2 = a4;
+    int op = (int)a1 & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    int realtime = (a1 & FUTEX_CLOCK_REALTIME) != 0;
+    uint32_t val = (uint32_t)a2, val3 = (uint32_t)a5;
+    uint64_t deadline;
+    long rc;
+    if (realtime && op != FUTEX_WAIT_BITSET && op != FUTEX_WAIT)
+        return -ENOSYS;
+    switch (op) {
+    case FUTEX_WAIT:
+        if ((rc = deadline_of(utime, 0, 0, &deadline)))
+            return rc;
+        return futex_wait(addr, val, deadline, FUTEX_BITSET_ALL);
+    case FUTEX_WAIT_BITSET:
+        if (!val3)
+            return -EINVAL;
+        if ((rc = deadline_of(utime, 1, realtime, &deadline)))
+            return rc;
+        return futex_wait(addr, val, deadline, val3);
+    case FUTEX_WAKE:
+        return wake(addr, (int)val, FUTEX_BITSET_ALL);
+    case FUTEX_WAKE_BITSET:
+        if (!val3)
+            return -EINVAL;
+        return wake(addr, (int)val, val3);
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+        if ((int)val < 0 || (int64_t)utime < 0)
+            return -EINVAL;
+        if (op == FUTEX_CMP_REQUEUE) {
+            uint32_t cur;
+            if (copy_from_user(&cur, (const void *)addr, sizeof cur))
+                return -EFAULT;
+            if (cur != val3)
+                return -EAGAIN;
+        }
+        /* for requeue, the fourth argument is the number of waiters to move */
+        return requeue(addr, addr2, (int)val, (int)(utime > 0x7fffffff ? 0x7fffffff : utime));
+    }
+    case FUTEX_WAKE_OP:
+        return wake_op(addr, (int)val, addr2, (int)(uint32_t)utime, val3);
+    default:
+        return -ENOSYS;
+    }
+}

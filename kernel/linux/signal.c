@@ -1,0 +1,176 @@
+/* Signal syscalls: rt_sigaction, rt_sigprocmask, sigaltstack, rt_sigreturn, rt_sigpending,
+ * rt_sigsuspend, kill, tkill, tgkill. */
+#include "arch/x86_64/regs.h"
+#include "errno.h"
+#include "lib/string.h"
+#include "linux/syscall.h"
+#include "linux/uaccess.h"
+#include "sched/thread.h"
+#include "sched/wait.h"
+#include "signal/signal.h"
+
+#define SIG_BLOCK 0
+#define SIG_UNBLOCK 1
+#define SIG_SETMASK 2
+#define UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP))
+#define OUR_PID 1
+
+SYS(rt_sigaction)
+{
+    UNUSED_ARGS();
+    int sig = (int)a0;
+    if (a3 != 8 || sig < 1 || sig > NSIG)
+        return -EINVAL;
+    if (a1 && (sig == SIGKILL || sig == SIGSTOP))
+        return -EINVAL;
+    struct linux_sigaction old = sig_actions[sig], nact;
+    if (a1) {
+        if (copy_from_user(&nact, (const void *)a1, sizeof nact))
+            return -EFAULT;
+        nact.mask &= ~UNBLOCKABLE;
+    }
+    if (a2 && copy_to_user((void *)a2, &old, sizeof old))
+        return -EFAULT;
+    if (a1)
+        sig_actions[sig] = nact;
+    return 0;
+}
+
+SYS(rt_sigprocmask)
+{
+    UNUSED_ARGS();
+    struct thread *t = current();
+    if (a3 != 8)
+        return -EINVAL;
+    uint64_t old = t->sig.mask, set;
+    if (a1) {
+        if (copy_from_user(&set, (const void *)a1, sizeof set))
+            return -EFAULT;
+        switch (a0) {
+        case SIG_BLOCK:
+            t->sig.mask |= set;
+            break;
+        case SIG_UNBLOCK:
+            t->sig.mask &= ~set;
+            break;
+        case SIG_SETMASK:
+            t->sig.mask = set;
+            break;
+        default:
+            return -EINVAL;
+        }
+        t->sig.mask &= ~UNBLOCKABLE;
+    }
+    if (a2 && copy_to_user((void *)a2, &old, sizeof old))
+        return -EFAULT;
+    return 0;
+}
+
+SYS(rt_sigpending)
+{
+    UNUSED_ARGS();
+    if (a1 != 8)
+        return -EINVAL;
+    uint64_t set = signal_pending_set(current()) & current()->sig.mask;
+    return copy_to_user((void *)a0, &set, sizeof set) ? -EFAULT : 0;
+}
+
+SYS(rt_sigsuspend)
+{
+    UNUSED_ARGS();
+    if (a1 != 8)
+        return -EINVAL;
+    uint64_t set;
+    if (copy_from_user(&set, (const void *)a0, sizeof set))
+        return -EFAULT;
+    struct thread *t = current();
+    /* The handler's frame records the caller's mask, so sigreturn restores it. */
+    t->sig.saved_mask = t->sig.mask;
+    t->sig.has_saved_mask = 1;
+    t->sig.mask = set & ~UNBLOCKABLE;
+    struct waitq never = {0};
+    while (!signal_pending(t))
+        waitq_wait(&never, WAIT_FOREVER);
+    return -EINTR;
+}
+
+SYS(sigaltstack)
+{
+    UNUSED_ARGS();
+    struct thread *t = current();
+    uint64_t sp = t->frame->rsp;
+    int on = t->sig.altstack_size && sp > t->sig.altstack_sp &&
+             sp <= t->sig.altstack_sp + t->sig.altstack_size;
+    struct linux_stack old = {t->sig.altstack_sp, 0, 0, t->sig.altstack_size};
+    old.ss_flags = !t->sig.altstack_size ? SS_DISABLE : on ? SS_ONSTACK : t->sig.altstack_flags;
+    if (a0) {
+        struct linux_stack ss;
+        if (copy_from_user(&ss, (const void *)a0, sizeof ss))
+            return -EFAULT;
+        if (on)
+            return -EPERM;
+        int mode = ss.ss_flags & ~(int)(1u << 31); /* SS_AUTODISARM */
+        if (mode != 0 && mode != SS_DISABLE && mode != SS_ONSTACK)
+            return -EINVAL;
+        if (mode == SS_DISABLE) {
+            t->sig.altstack_sp = t->sig.altstack_size = 0;
+            t->sig.altstack_flags = SS_DISABLE;
+        } else {
+            if (ss.ss_size < MINSIGSTKSZ)
+                return -ENOMEM;
+            t->sig.altstack_sp = ss.ss_sp;
+            t->sig.altstack_size = ss.ss_size;
+            t->sig.altstack_flags = 0;
+        }
+    }
+    if (a1 && copy_to_user((void *)a1, &old, sizeof old))
+        return -EFAULT;
+    return 0;
+}
+
+SYS(rt_sigreturn) { UNUSED_ARGS(); return signal_return(current()->frame); }
+
+static void user_info(struct linux_siginfo *info, int sig, int code)
+{
+    memset(info, 0, sizeof *info);
+    info->si_signo = sig;
+    info->si_code = code;
+    info->kill.pid = OUR_PID;
+    info->kill.uid = 0;
+}
+
+SYS(kill)
+{
+    UNUSED_ARGS();
+    int pid = (int)a0, sig = (int)a1;
+    if (sig < 0 || sig > NSIG)
+        return -EINVAL;
+    if (pid != OUR_PID && pid != 0 && pid != -1)
+        return -ESRCH;
+    if (!sig)
+        return 0;
+    struct linux_siginfo info;
+    user_info(&info, sig, SI_USER);
+    signal_send_process(sig, &info);
+    return 0;
+}
+
+static long thread_kill(int tgid, int tid, int sig)
+{
+    if (sig < 0 || sig > NSIG || tid <= 0)
+        return -EINVAL;
+    if (tgid != -1 && tgid != OUR_PID)
+        return -ESRCH;
+    struct thread *t = thread_find(tid);
+    if (!t)
+        return -ESRCH;
+    if (!sig)
+        return 0;
+    struct linux_siginfo info;
+    user_info(&info, sig, SI_TKILL);
+    signal_send_thread(t, sig, &info);
+    return 0;
+}
+
+SYS(tgkill) { UNUSED_ARGS(); return thread_kill((int)a0, (int)a1, (int)a2); }
+SYS(tkill) { UNUSED_ARGS(); return thread_kill(-1, (int)a0, (int)a1); }

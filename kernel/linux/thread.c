@@ -1,0 +1,70 @@
+/* Thread syscalls: clone (the flags glibc's pthread_create uses), sched_yield. clone3 is left
+ * unimplemented (-ENOSYS) so glibc falls back to clone; process-creating clones (fork, vfork,
+ * posix_spawn) are refused with -ENOSYS: there is one process. */
+#include "arch/x86_64/regs.h"
+#include "errno.h"
+#include "lib/printf.h"
+#include "linux/syscall.h"
+#include "linux/uaccess.h"
+#include "sched/sched.h"
+#include "sched/thread.h"
+
+#define CLONE_VM 0x00000100
+#define CLONE_FS 0x00000200
+#define CLONE_FILES 0x00000400
+#define CLONE_SIGHAND 0x00000800
+#define CLONE_PIDFD 0x00001000
+#define CLONE_VFORK 0x00004000
+#define CLONE_THREAD 0x00010000
+#define CLONE_SYSVSEM 0x00040000
+#define CLONE_SETTLS 0x00080000
+#define CLONE_PARENT_SETTID 0x00100000
+#define CLONE_CHILD_CLEARTID 0x00200000
+#define CLONE_DETACHED 0x00400000
+#define CLONE_CHILD_SETTID 0x01000000
+
+#define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD)
+#define KNOWN_FLAGS (THREAD_FLAGS | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | \
+                     CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID)
+
+SYS(clone)
+{
+    UNUSED_ARGS();
+    uint64_t flags = a0, newsp = a1, ptid = a2, ctid = a3, tls = a4;
+    if ((flags & THREAD_FLAGS) != THREAD_FLAGS || (flags & ~(uint64_t)KNOWN_FLAGS & ~0xffull)) {
+        static int told;
+        if (!told++)
+            kprintf("lwjvm: clone flags %lx would create a process: -ENOSYS (one process only)\n",
+                    flags);
+        return -ENOSYS;
+    }
+    if ((flags & CLONE_SETTLS) && tls >= USER_TOP)
+        return -EPERM;
+    struct thread *parent = current();
+    struct regs child = *parent->frame;
+    child.rax = 0;
+    if (newsp)
+        child.rsp = newsp;
+    struct thread *t = thread_create(&child);
+    if (!t)
+        return -EAGAIN;
+    t->fs_base = (flags & CLONE_SETTLS) ? tls : parent->fs_base;
+    t->user_gs_base = parent->user_gs_base;
+    t->sig.mask = parent->sig.mask;
+    t->sig.altstack_flags = SS_DISABLE;
+    if (flags & CLONE_CHILD_CLEARTID)
+        t->clear_child_tid = ctid;
+    uint32_t tid = (uint32_t)t->tid;
+    if ((flags & CLONE_PARENT_SETTID) && copy_to_user((void *)ptid, &tid, sizeof tid))
+        return -EFAULT;
+    if ((flags & CLONE_CHILD_SETTID) && copy_to_user((void *)ctid, &tid, sizeof tid))
+        return -EFAULT;
+    return t->tid;
+}
+
+SYS(sched_yield)
+{
+    UNUSED_ARGS();
+    sched_yield_current();
+    return 0;
+}

@@ -1,0 +1,358 @@
+/* Signal queueing and delivery (see signal/signal.h). The frame is Linux's x86_64 rt_sigframe:
+ * return address (sa_restorer), ucontext with sigcontext and signal mask, siginfo, and the XSAVE
+ * image (with the FP_XSTATE magic words) 64-byte aligned above it. */
+#include "signal/signal.h"
+#include "arch/x86_64/cpuinfo.h"
+#include "arch/x86_64/fpu.h"
+#include "arch/x86_64/io.h"
+#include "arch/x86_64/regs.h"
+#include "core/panic.h"
+#include "errno.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "linux/uaccess.h"
+#include "mm/kheap.h"
+#include "sched/thread.h"
+#include "sched/wait.h"
+
+#define UNBLOCKABLE (SIGBIT(SIGKILL) | SIGBIT(SIGSTOP))
+#define FP_XSTATE_MAGIC1 0x46505853u
+#define FP_XSTATE_MAGIC2 0x46505845u
+#define UC_FP_XSTATE 1
+#define UC_SIGCONTEXT_SS 2
+#define UC_STRICT_RESTORE_SS 4
+#define FIX_EFLAGS 0x50dd5ull /* AC OF DF TF SF ZF AF PF CF RF: the flags a frame may change */
+
+struct linux_sigaction sig_actions[NSIG + 1];
+static uint64_t proc_pending;
+static struct sigqueue *proc_queue;
+
+static const char *const sig_names[32] = {
+    0, "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
+    "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
+    "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
+    "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS"};
+
+uint64_t signal_pending_set(struct thread *t) { return t->sig.pending | proc_pending; }
+
+int signal_pending(struct thread *t) { return ((t->sig.pending | proc_pending) & ~t->sig.mask) != 0; }
+
+static void enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const struct linux_siginfo *info)
+{
+    /* Standard signals are not queued twice; real-time ones are. */
+    if (sig < 32 && (*pending & SIGBIT(sig)))
+        return;
+    struct sigqueue *q = kzalloc(sizeof *q);
+    if (!q)
+        return;
+    q->info = *info;
+    q->info.si_signo = sig;
+    struct sigqueue **pp = queue;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = q;
+    *pending |= SIGBIT(sig);
+}
+
+static int ignored(int sig)
+{
+    uint64_t h = sig_actions[sig].handler;
+    if (h == SIG_IGN)
+        return 1;
+    return h == SIG_DFL && (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT);
+}
+
+void signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *info)
+{
+    if (ignored(sig) && !(t->sig.mask & SIGBIT(sig)))
+        return;
+    enqueue(&t->sig.pending, &t->sig.queue, sig, info);
+    if (!(t->sig.mask & SIGBIT(sig)) && t->state == THREAD_BLOCKED)
+        thread_wake(t, -EINTR);
+}
+
+void signal_send_process(int sig, const struct linux_siginfo *info)
+{
+    struct thread *cur = current(), *target = 0;
+    if (!(cur->sig.mask & SIGBIT(sig)))
+        target = cur;
+    for (struct thread *t = thread_first(); t && !target; t = t->all_next)
+        if (!(t->sig.mask & SIGBIT(sig)))
+            target = t;
+    if (ignored(sig))
+        return;
+    enqueue(&proc_pending, &proc_queue, sig, info);
+    if (target && target->state == THREAD_BLOCKED)
+        thread_wake(target, -EINTR);
+}
+
+void signal_send_self(int sig)
+{
+    struct linux_siginfo info;
+    memset(&info, 0, sizeof info);
+    info.si_code = SI_KERNEL;
+    signal_send_thread(current(), sig, &info);
+}
+
+/* Takes the lowest unblocked pending signal off t's queue or the process queue; 0 if none. */
+static int dequeue(struct thread *t, struct linux_siginfo *info)
+{
+    uint64_t *pend[2] = {&t->sig.pending, &proc_pending};
+    struct sigqueue **queues[2] = {&t->sig.queue, &proc_queue};
+    for (int k = 0; k < 2; k++) {
+        uint64_t ready = *pend[k] & ~t->sig.mask;
+        if (!ready)
+            continue;
+        int sig = __builtin_ctzll(ready) + 1;
+        int more = 0;
+        for (struct sigqueue **pp = queues[k]; *pp;) {
+            struct sigqueue *q = *pp;
+            if (q->info.si_signo == sig && info) {
+                *info = q->info;
+                *pp = q->next;
+                kfree(q);
+                info = 0;
+                continue;
+            }
+            if (q->info.si_signo == sig)
+                more = 1;
+            pp = &q->next;
+        }
+        if (!more)
+            *pend[k] &= ~SIGBIT(sig);
+        return sig;
+    }
+    return 0;
+}
+
+void signal_thread_exit(struct thread *t)
+{
+    while (t->sig.queue) {
+        struct sigqueue *q = t->sig.queue;
+        t->sig.queue = q->next;
+        kfree(q);
+    }
+}
+
+/* The default action of a fatal signal: report it like a crash and end the program. */
+static void __attribute__((noreturn)) die(struct regs *r, int sig, const struct linux_siginfo *info)
+{
+    klog_start_line();
+    kprintf("lwjvm: program killed by signal %d (%s)", sig, sig < 32 ? sig_names[sig] : "SIGRT");
+    if (r->vector < 32) {
+        kprintf(" at rip %016lx", r->rip);
+        if (sig == SIGSEGV || sig == SIGBUS)
+            kprintf(", address %016lx", info->fault.addr);
+        kprintf(", thread %d\n", current()->tid);
+        dump_regs(r);
+    } else {
+        kprintf(", thread %d\n", current()->tid);
+    }
+    vm_exit(128 + sig);
+}
+
+static int on_altstack(const struct thread *t, uint64_t sp)
+{
+    return t->sig.altstack_size && sp > t->sig.altstack_sp &&
+           sp <= t->sig.altstack_sp + t->sig.altstack_size;
+}
+
+/* Builds the handler frame; returns 0, or -EFAULT if the stack is unusable. */
+static int setup_frame(struct regs *r, int sig, const struct linux_siginfo *info,
+                       const struct linux_sigaction *act, uint64_t oldmask)
+{
+    struct thread *t = current();
+    uint64_t sp = r->rsp - 128; /* the red zone */
+    if ((act->flags & SA_ONSTACK) && t->sig.altstack_size && !(t->sig.altstack_flags & SS_DISABLE) &&
+        !on_altstack(t, r->rsp))
+        sp = t->sig.altstack_sp + t->sig.altstack_size;
+    uint32_t fsz = fpu_size();
+    uint64_t fp = (sp - (fsz + 4)) & ~63ull;
+    uint64_t frame = ((fp - sizeof(struct rt_sigframe)) & ~15ull) - 8;
+
+    uint8_t *fpbuf = kmalloc(fsz + 4 < 512 ? 512 : fsz + 4);
+    struct rt_sigframe *f = kzalloc(sizeof *f);
+    if (!fpbuf || !f) {
+        kfree(fpbuf);
+        kfree(f);
+        return -EFAULT;
+    }
+    fpu_save(fpbuf);
+    if (cpu_features.xsave) {
+        uint32_t *sw = (uint32_t *)(fpbuf + 464);
+        memset(sw, 0, 48);
+        sw[0] = FP_XSTATE_MAGIC1;
+        sw[1] = fsz + 4;
+        *(uint64_t *)(fpbuf + 472) = cpu_features.xcr0;
+        sw[4] = fsz;
+        *(uint32_t *)(fpbuf + fsz) = FP_XSTATE_MAGIC2;
+    }
+    f->pretcode = act->restorer;
+    f->uc.uc_flags = UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS | (cpu_features.xsave ? UC_FP_XSTATE : 0);
+    f->uc.uc_stack.ss_sp = t->sig.altstack_sp;
+    f->uc.uc_stack.ss_size = t->sig.altstack_size;
+    f->uc.uc_stack.ss_flags = !t->sig.altstack_size ? SS_DISABLE
+                              : on_altstack(t, r->rsp) ? SS_ONSTACK
+                                                       : t->sig.altstack_flags;
+    struct linux_sigcontext *sc = &f->uc.uc_mcontext;
+    sc->r8 = r->r8, sc->r9 = r->r9, sc->r10 = r->r10, sc->r11 = r->r11;
+    sc->r12 = r->r12, sc->r13 = r->r13, sc->r14 = r->r14, sc->r15 = r->r15;
+    sc->rdi = r->rdi, sc->rsi = r->rsi, sc->rbp = r->rbp, sc->rbx = r->rbx;
+    sc->rdx = r->rdx, sc->rax = r->rax, sc->rcx = r->rcx, sc->rsp = r->rsp;
+    sc->rip = r->rip, sc->eflags = r->rflags;
+    sc->cs = SEL_UCODE, sc->ss = SEL_UDATA;
+    if (r->vector < 32) {
+        sc->err = r->error;
+        sc->trapno = r->vector;
+        sc->cr2 = r->vector == 14 ? info->fault.addr : 0;
+    }
+    sc->oldmask = oldmask;
+    sc->fpstate = fp;
+    f->uc.uc_sigmask = oldmask;
+    f->info = *info;
+    int bad = copy_to_user((void *)fp, fpbuf, fsz + (cpu_features.xsave ? 4 : 0)) ||
+              copy_to_user((void *)frame, f, sizeof *f);
+    kfree(fpbuf);
+    kfree(f);
+    if (bad)
+        return -EFAULT;
+    /* The handler starts with a clean FPU state, as on Linux. */
+    void *init = fpu_alloc();
+    if (init) {
+        fpu_restore(init);
+        fpu_free(init);
+    }
+    r->rip = act->handler;
+    r->rsp = frame;
+    r->rdi = (uint64_t)sig;
+    r->rsi = frame + __builtin_offsetof(struct rt_sigframe, info);
+    r->rdx = frame + __builtin_offsetof(struct rt_sigframe, uc);
+    r->rax = 0;
+    r->rflags &= ~((1ull << 8) | (1ull << 10)); /* TF, DF */
+    r->cs = SEL_UCODE;
+    r->ss = SEL_UDATA;
+    return 0;
+}
+
+/* Runs the action for sig: a handler frame, the default action, or nothing if ignored. Returns 1
+ * if a handler frame was built. */
+static int act_on(struct regs *r, int sig, struct linux_siginfo *info)
+{
+    struct thread *t = current();
+    struct linux_sigaction act = sig_actions[sig];
+    if (act.handler == SIG_IGN)
+        return 0;
+    if (act.handler == SIG_DFL) {
+        if (ignored(sig) || sig == SIGSTOP || sig == SIGTSTP || sig == 21 || sig == 22)
+            return 0; /* no job control: stop signals are ignored */
+        die(r, sig, info);
+    }
+    uint64_t oldmask = t->sig.has_saved_mask ? t->sig.saved_mask : t->sig.mask;
+    t->sig.has_saved_mask = 0;
+    if (setup_frame(r, sig, info, &act, oldmask)) {
+        kprintf("lwjvm: cannot build the frame for signal %d (bad stack %016lx)\n", sig, r->rsp);
+        die(r, SIGSEGV, info);
+    }
+    if (act.flags & SA_RESETHAND)
+        sig_actions[sig].handler = SIG_DFL;
+    t->sig.mask |= act.mask | ((act.flags & SA_NODEFER) ? 0 : SIGBIT(sig));
+    t->sig.mask &= ~UNBLOCKABLE;
+    return 1;
+}
+
+void signal_deliver(struct regs *r)
+{
+    struct thread *t = current();
+    int restart = r->vector == VECTOR_SYSCALL && (int64_t)r->rax == -ERESTARTSYS;
+    struct linux_siginfo info;
+    int sig = dequeue(t, &info);
+    if (sig) {
+        if (restart) {
+            uint64_t flags = sig_actions[sig].flags;
+            int handled = sig_actions[sig].handler > SIG_IGN;
+            if (handled && !(flags & SA_RESTART)) {
+                r->rax = (uint64_t)-EINTR;
+                restart = 0;
+            }
+        }
+        if (restart) {
+            r->rax = t->syscall_nr;
+            r->rip -= 2;
+            restart = 0;
+        }
+        act_on(r, sig, &info);
+    }
+    if (restart) {
+        r->rax = t->syscall_nr;
+        r->rip -= 2;
+    }
+    if (t->sig.has_saved_mask) { /* rt_sigsuspend woke without running a handler */
+        t->sig.mask = t->sig.saved_mask;
+        t->sig.has_saved_mask = 0;
+    }
+}
+
+void signal_fault(struct regs *r, int sig, int code, uint64_t addr)
+{
+    struct thread *t = current();
+    struct linux_siginfo info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = sig;
+    info.si_code = code;
+    info.fault.addr = addr;
+    /* A fault the program blocks or ignores cannot be handled: Linux kills it. */
+    if ((t->sig.mask & SIGBIT(sig)) || sig_actions[sig].handler == SIG_IGN)
+        die(r, sig, &info);
+    act_on(r, sig, &info);
+}
+
+long signal_return(struct regs *r)
+{
+    struct thread *t = current();
+    uint64_t frame = r->rsp - 8;
+    struct linux_ucontext uc;
+    struct linux_siginfo info;
+    memset(&info, 0, sizeof info);
+    if (copy_from_user(&uc, (const void *)(frame + __builtin_offsetof(struct rt_sigframe, uc)),
+                       sizeof uc)) {
+        kprintf("lwjvm: rt_sigreturn with a bad frame at %016lx\n", frame);
+        die(r, SIGSEGV, &info);
+    }
+    struct linux_sigcontext *sc = &uc.uc_mcontext;
+    r->r8 = sc->r8, r->r9 = sc->r9, r->r10 = sc->r10, r->r11 = sc->r11;
+    r->r12 = sc->r12, r->r13 = sc->r13, r->r14 = sc->r14, r->r15 = sc->r15;
+    r->rdi = sc->rdi, r->rsi = sc->rsi, r->rbp = sc->rbp, r->rbx = sc->rbx;
+    r->rdx = sc->rdx, r->rcx = sc->rcx, r->rsp = sc->rsp, r->rip = sc->rip;
+    r->rflags = (r->rflags & ~FIX_EFLAGS) | (sc->eflags & FIX_EFLAGS) | (1ull << 9);
+    r->cs = SEL_UCODE;
+    r->ss = SEL_UDATA;
+    r->vector = 0; /* not a syscall any more: no restart on the way out */
+    t->sig.mask = uc.uc_sigmask & ~UNBLOCKABLE;
+    uint32_t fsz = fpu_size();
+    uint8_t *fpbuf = fpu_alloc();
+    if (fpbuf) {
+        if (sc->fpstate && !copy_from_user(fpbuf, (const void *)sc->fpstate, fsz)) {
+            /* Sanitise what the program may have written so XRSTOR cannot fault. */
+            *(uint32_t *)(fpbuf + 28) = 0xffff; /* MXCSR_MASK is ignored by FXRSTOR */
+            *(uint32_t *)(fpbuf + 24) &= 0xffbf;
+            if (cpu_features.xsave) {
+                *(uint64_t *)(fpbuf + 512) &= cpu_features.xcr0;
+                memset(fpbuf + 520, 0, 56); /* XCOMP_BV and reserved header bytes */
+            }
+        } else if (sc->fpstate) {
+            memset(fpbuf, 0, fsz);
+            fpu_free(fpbuf);
+            fpbuf = fpu_alloc();
+        }
+        if (fpbuf)
+            fpu_restore(fpbuf);
+        fpu_free(fpbuf);
+    }
+    if (!(uc.uc_stack.ss_flags & SS_DISABLE) && uc.uc_stack.ss_size >= MINSIGSTKSZ &&
+        !on_altstack(t, r->rsp)) {
+        t->sig.altstack_sp = uc.uc_stack.ss_sp;
+        t->sig.altstack_size = uc.uc_stack.ss_size;
+        t->sig.altstack_flags = 0;
+    }
+    return (long)sc->rax;
+}

@@ -1,0 +1,30 @@
+/* Signals: queueing to threads or the process, delivery with a Linux-identical frame before the
+ * return to the program, default actions, and faults turned into signals. */
+#pragma once
+#include <stdint.h>
+#include "signal/sigtypes.h"
+
+struct regs;
+struct thread;
+
+/* True if t has a signal pending that it does not block. */
+int signal_pending(struct thread *t);
+/* The signals pending for t, blocked or not (its own and the process's). */
+uint64_t signal_pending_set(struct thread *t);
+/* Queues sig to thread t (waking it if it waits and does not block sig). */
+void signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *info);
+/* Queues sig to the process (any thread that does not block it takes it). */
+void signal_send_process(int sig, const struct linux_siginfo *info);
+/* Queues sig to the current thread with si_code SI_KERNEL (e.g. SIGPIPE on a broken pipe). */
+void signal_send_self(int sig);
+/* A fault in the program: delivers sig now, or ends the program if it cannot be handled. */
+void signal_fault(struct regs *r, int sig, int code, uint64_t addr);
+/* Delivers a pending signal, if any, by building a handler frame in r; called on every return
+ * to the program. Also finishes syscall restarts. */
+void signal_deliver(struct regs *r);
+/* Frees t's queued signals. */
+void signal_thread_exit(struct thread *t);
+/* rt_sigreturn: restores the frame at the program's stack; returns the restored rax. */
+long signal_return(struct regs *r);
+/* The action table (rt_sigaction). */
+extern struct linux_sigaction sig_actions[NSIG + 1];

@@ -13,6 +13,7 @@
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 #include "loader/elf.h"
+#include "loader/vdso.h"
 #include "mm/kheap.h"
 #include "mm/palloc.h"
 #include "mm/vma.h"
@@ -150,8 +151,8 @@ static int count(char *const v[])
     return n;
 }
 
-static int build_stack(const struct loaded *prog, const struct loaded *interp, const char *path,
-                       char *const argv[], char *const envp[], uint64_t *sp_out)
+static int build_stack(const struct loaded *prog, const struct loaded *interp, uint64_t vdso,
+                       const char *path, char *const argv[], char *const envp[], uint64_t *sp_out)
 {
     uint64_t sp = STACK_TOP;
     int argc = count(argv), envc = count(envp);
@@ -177,6 +178,7 @@ static int build_stack(const struct loaded *prog, const struct loaded *interp, c
     uint32_t c[4];
     cpuid(1, 0, c);
     uint64_t aux[][2] = {
+        {AT_SYSINFO_EHDR, vdso},
         {AT_HWCAP, c[3]},
         {AT_PAGESZ, PAGE_SIZE},
         {AT_CLKTCK, 100},
@@ -235,6 +237,11 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
     if (!vma_map(current_mm, STACK_TOP - STACK_RESERVE, STACK_TOP, VM_READ | VM_WRITE | VM_GROWSDOWN,
                  0, 0, "[stack]"))
         return -ENOMEM;
+    /* The vDSO goes right below the stack area (and a guard page), so the interpreter lands
+     * just below it, as on Linux. */
+    uint64_t vdso = vdso_map(current_mm, STACK_TOP - STACK_RESERVE - PAGE_SIZE);
+    if (!vdso)
+        return -ENOMEM;
     struct loaded prog, interp;
     int rc = load_elf(path, 0, &prog);
     if (rc)
@@ -246,7 +253,7 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
     }
     the_mm.brk_start = the_mm.brk = prog.end;
     uint64_t sp;
-    rc = build_stack(&prog, prog.interp[0] ? &interp : 0, path, argv, envp, &sp);
+    rc = build_stack(&prog, prog.interp[0] ? &interp : 0, vdso, path, argv, envp, &sp);
     if (rc)
         return rc;
     memset(frame, 0, sizeof *frame);

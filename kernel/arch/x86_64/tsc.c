@@ -1,11 +1,14 @@
-/* TSC frequency discovery and conversion (see arch/x86_64/tsc.h). Under QEMU TCG the TSC runs at
- * the host's rate and CPUID leaves 0x15/0x16 are usually empty, so the PIT measures it. */
+/* TSC frequency discovery and conversion (see arch/x86_64/tsc.h). Under KVM, kvmclock gives the
+ * host's exact conversion. Under QEMU TCG the TSC runs at the host's rate and CPUID leaves
+ * 0x15/0x16 are usually empty, so the PIT measures it. */
 #include "arch/x86_64/tsc.h"
 #include "arch/x86_64/io.h"
+#include "arch/x86_64/kvmclock.h"
 #include "lib/printf.h"
 
 uint64_t tsc_hz;
-static uint64_t mult; /* ns = ticks * mult >> 32 */
+uint64_t tsc_mult;
+uint32_t tsc_shift;
 
 static uint64_t from_cpuid(void)
 {
@@ -55,23 +58,32 @@ static uint64_t from_pit(void)
 
 void tsc_init(void)
 {
-    const char *src = "cpuid";
-    tsc_hz = from_cpuid();
-    if (!tsc_hz) {
-        tsc_hz = from_pit();
-        src = "pit";
+    const char *src = "kvmclock";
+    if (kvmclock_init() == 0) {
+        tsc_mult = kvmclock_mult;
+        tsc_shift = kvmclock_shift;
+        uint64_t q = (1000000000ull << 32) / tsc_mult; /* the rate if the shift were 32 */
+        tsc_hz = tsc_shift >= 32 ? q << (tsc_shift - 32) : q >> (32 - tsc_shift);
+    } else {
+        src = "cpuid";
+        tsc_hz = from_cpuid();
+        if (!tsc_hz) {
+            tsc_hz = from_pit();
+            src = "pit";
+        }
+        if (!tsc_hz) {
+            tsc_hz = 1000000000;
+            src = "assumed (no PIT)";
+        }
+        tsc_shift = 32;
+        tsc_mult = (1000000000ull << 32) / tsc_hz;
     }
-    if (!tsc_hz) {
-        tsc_hz = 1000000000;
-        src = "assumed (no PIT)";
-    }
-    mult = (1000000000ull << 32) / tsc_hz;
     kprintf("lwjvm: tsc %lu kHz (%s)\n", tsc_hz / 1000, src);
 }
 
 uint64_t tsc_to_ns(uint64_t ticks)
 {
-    return (uint64_t)(((unsigned __int128)ticks * mult) >> 32);
+    return (uint64_t)(((unsigned __int128)ticks * tsc_mult) >> tsc_shift);
 }
 
 uint64_t tsc_ns_since_boot(void) { return tsc_to_ns(rdtsc() - boot_tsc); }

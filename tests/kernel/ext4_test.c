@@ -508,11 +508,22 @@ static int cmd_fuzz(const char *image, uint64_t seed, long rounds)
             uint64_t at = (rng() % 5 != 0 && ncand) ? cand[rng() % ncand] : rng() % len;
             if (at >= len)
                 continue;
-            switch (rng() % 4) {
+            static const uint32_t words[] = {0,          1,          2,          0xffff,
+                                             0x8000,     0xffffffff, 0x7fffffff, 0x80000000,
+                                             0x10000,    0xF30A};
+            uint32_t w;
+            switch (rng() % 6) {
             case 0: copy[at] ^= (uint8_t)(1u << (rng() % 8)); break;
             case 1: copy[at] = (uint8_t)rng(); break;
             case 2: copy[at] = 0xff; break;
-            default: copy[at] = 0; break;
+            case 3: copy[at] = 0; break;
+            default: /* an interesting little-endian word, aligned as most fields are */
+                w = (rng() % 3 == 0) ? (uint32_t)(rng() % (fs.blocks_count + 8))
+                                     : words[rng() % (sizeof words / sizeof words[0])];
+                at &= ~(uint64_t)1;
+                for (int k2 = 0; k2 < 4 && at + (uint64_t)k2 < len; k2++)
+                    copy[at + (uint64_t)k2] = (uint8_t)(w >> (8 * k2));
+                break;
             }
         }
         struct ext4_fs f;

@@ -9,6 +9,8 @@ exit code `lwjvm exec` ends with, per protocol section 5.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import re
 import selectors
@@ -16,9 +18,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -303,7 +306,8 @@ def run_vm(
             stdout=qerr_w,
             stderr=qerr_w,
             pass_fds=write_ends,
-            start_new_session=True,  # Ctrl-C reaches us, and we stop QEMU
+            start_new_session=True,  # Ctrl-C reaches us only, and we stop QEMU
+            preexec_fn=_die_with_parent,
         )
     except OSError as e:
         for r, w in pipes:
@@ -314,7 +318,21 @@ def run_vm(
         raise LwjvmError(f"cannot start {qemu}: {e.strerror}") from None
     for w in write_ends + [qerr_w]:
         os.close(w)
+    with _signals_raise():
+        return _wait(proc, cfg, pipes, qerr_r, log, out, err, t0)
 
+
+def _wait(
+    proc: subprocess.Popen[bytes],
+    cfg: VmConfig,
+    pipes: list[tuple[int, int]],
+    qerr_r: int,
+    log: KernelLog,
+    out: Callable[[bytes], None],
+    err: Callable[[bytes], None],
+    t0: float,
+) -> VmResult:
+    """Reads the consoles until QEMU has gone, enforcing the timeout; kills QEMU on any error."""
     sel = selectors.DefaultSelector()
     sinks: dict[int, str] = {}
     for (r, _), name in zip(pipes, ("com1", "com2", "com3"), strict=True):
@@ -386,6 +404,42 @@ def run_vm(
         t_qemu_exit=t_exit,
         qemu_stderr=qemu_err.decode(errors="replace"),
     )
+
+
+def _find_prctl() -> Callable[..., int] | None:
+    try:
+        fn: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return fn
+
+
+_PRCTL = _find_prctl()  # looked up in the parent, so the child between fork and exec only calls it
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the QEMU child: ask Linux to SIGKILL it if lwjvm dies (prctl PR_SET_PDEATHSIG)."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """While QEMU runs, SIGTERM and SIGHUP raise SystemExit(128+S) so QEMU is stopped first."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

@@ -68,7 +68,10 @@ class Outcome:
 
 
 def read_guest_ready() -> set[str]:
-    """The programs expected to pass in the guest today (GUEST_READY: a name a line, # comments)."""
+    """The programs (or single cases, as `program:case`) expected to pass in the guest today.
+
+    GUEST_READY holds one name a line; `#` starts a comment.
+    """
     names = set()
     for line in GUEST_READY_FILE.read_text().splitlines():
         line = line.split("#", 1)[0].strip()

@@ -355,7 +355,7 @@ def test_corrupt_images_never_crash_the_reader(
     ASan/UBSan reports and hangs are not."""
     img = tmp_path / f"{kind}.img"
     r = _run(["mke2fs", "-q", "-F", *IMAGE_KINDS[kind], "-N", "512", "-d", small_staging, img,
-              "8M"])
+              "4M"])
     assert r.returncode == 0, r.stderr.decode()
     _run(["e2fsck", "-fyD", img])
     r = _run([ext4_tool, "fuzz", img, seed, FUZZ_ROUNDS], timeout=60)

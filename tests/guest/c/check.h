@@ -68,7 +68,8 @@ __attribute__((format(printf, 3, 4))) static inline int check_detail(const char 
                      errno_name(check_e_), errno_name(err), __LINE__);                             \
     })
 
-/* CHECK_OK(name, expr): expr must not return -1 (a syscall wrapper succeeded). Yields the result. */
+/* CHECK_OK(name, expr): expr must not return -1 (a syscall wrapper succeeded). Yields the result.
+ */
 #define CHECK_OK(name, expr)                                                                       \
     ({                                                                                             \
         errno = 0;                                                                                 \

@@ -1,5 +1,5 @@
-/* Probing memory without dying: probe_read/probe_write touch one byte and report whether it faulted,
- * with the signal, si_code and si_addr of the fault. Uses SIGSEGV and SIGBUS handlers and
+/* Probing memory without dying: probe_read/probe_write touch one byte and report whether it
+ * faulted, with the signal, si_code and si_addr of the fault. Uses SIGSEGV and SIGBUS handlers and
  * siglongjmp; call probe_init() once. Single-threaded use only. */
 #pragma once
 

@@ -1,5 +1,5 @@
-/* Clocks and sleeps, printed as booleans: MONOTONIC never goes back (vDSO and syscall), REALTIME is a
- * plausible date and agrees with gettimeofday and time, the COARSE and CPU-time clocks behave,
+/* Clocks and sleeps, printed as booleans: MONOTONIC never goes back (vDSO and syscall), REALTIME is
+ * a plausible date and agrees with gettimeofday and time, the COARSE and CPU-time clocks behave,
  * resolutions are sane, and relative and absolute sleeps last at least as asked (and not absurdly
  * longer). */
 #include <stdint.h>

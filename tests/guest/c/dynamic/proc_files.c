@@ -1,6 +1,6 @@
 /* The /proc and /sys files the JVM reads, reduced to facts true on any Linux: /proc/self/status,
- * /proc/self/exe, /proc/cpuinfo, /proc/meminfo, /proc/stat, /sys/devices/system/cpu/{online,possible}
- * agreeing with sysconf and with each other. */
+ * /proc/self/exe, /proc/cpuinfo, /proc/meminfo, /proc/stat,
+ * /sys/devices/system/cpu/{online,possible} agreeing with sysconf and with each other. */
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>

@@ -94,7 +94,8 @@ int main(void)
     CHECK("stack soft limit <= hard limit", rl.rlim_cur <= rl.rlim_max);
     struct rlimit pl;
     CHECK_OK("prlimit STACK", prlimit(0, RLIMIT_STACK, NULL, &pl));
-    CHECK("prlimit agrees with getrlimit", pl.rlim_cur == rl.rlim_cur && pl.rlim_max == rl.rlim_max);
+    CHECK("prlimit agrees with getrlimit",
+          pl.rlim_cur == rl.rlim_cur && pl.rlim_max == rl.rlim_max);
     CHECK_OK("getrlimit NOFILE", getrlimit(RLIMIT_NOFILE, &rl));
     CHECK("at least 64 files may be open", rl.rlim_cur >= 64 && rl.rlim_cur <= rl.rlim_max);
     struct rlimit lower = {64, rl.rlim_max};

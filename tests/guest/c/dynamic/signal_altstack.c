@@ -1,6 +1,6 @@
-/* sigaltstack: a handler installed with SA_ONSTACK runs on the alternate stack (and sees SS_ONSTACK),
- * one without it runs on the normal stack, and a thread that overflows its stack into the guard
- * page is rescued by a SIGSEGV handler running on its own alternate stack. */
+/* sigaltstack: a handler installed with SA_ONSTACK runs on the alternate stack (and sees
+ * SS_ONSTACK), one without it runs on the normal stack, and a thread that overflows its stack into
+ * the guard page is rescued by a SIGSEGV handler running on its own alternate stack. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>

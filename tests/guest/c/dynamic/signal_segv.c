@@ -15,8 +15,8 @@
 #define PROTECT_ROUNDS 2000
 #define PROBE_ROUNDS 3000
 
-/* long probe_load(const long *p): returns *p. A fault at probe_load_insn is resumed by the handler at
- * probe_resume with RAX set to the fault marker. probe_store(long *p, long v) likewise. */
+/* long probe_load(const long *p): returns *p. A fault at probe_load_insn is resumed by the handler
+ * at probe_resume with RAX set to the fault marker. probe_store(long *p, long v) likewise. */
 __asm__(".text\n"
         ".globl probe_load\n"
         "probe_load:\n"

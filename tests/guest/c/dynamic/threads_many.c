@@ -1,6 +1,6 @@
-/* Hundreds of threads: 300 alive at once (default attributes, so 300 default-size stacks), each with
- * its own thread id and thread-local storage; then 1000 short-lived threads created and joined in
- * turn, so thread exit gives its resources back. */
+/* Hundreds of threads: 300 alive at once (default attributes, so 300 default-size stacks), each
+ * with its own thread id and thread-local storage; then 1000 short-lived threads created and joined
+ * in turn, so thread exit gives its resources back. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

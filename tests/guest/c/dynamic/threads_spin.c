@@ -1,6 +1,7 @@
 /* A thread that spins without ever entering the kernel must not starve the others: only a
  * preemptive scheduler (timer interrupts) lets this program finish. Two shapes: a spinning worker
- * while other workers sleep and compute, and a spinning main thread waiting for a sleeping worker. */
+ * while other workers sleep and compute, and a spinning main thread waiting for a sleeping worker.
+ */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* Echoes argc, every argument and every environment entry, in order, plus what the initial stack
- * says about them (argv[argc] is NULL, envp follows argv). argv[0] is printed as its basename, since
- * the directory differs between the host and the image. */
+ * says about them (argv[argc] is NULL, envp follows argv). argv[0] is printed as its basename,
+ * since the directory differs between the host and the image. */
 #include <stdio.h>
 #include <string.h>
 

@@ -49,7 +49,8 @@ int main(void)
     for (size_t i = 0; i < pages; i++) {
         uint64_t *pg = p + i * WORDS_PER_PAGE;
         for (size_t w = 0; w < WORDS_PER_PAGE; w++) {
-            int written = i % 64 == 0 || w == 0 || w == WORDS_PER_PAGE / 2 || w == WORDS_PER_PAGE - 1;
+            int written =
+                i % 64 == 0 || w == 0 || w == WORDS_PER_PAGE / 2 || w == WORDS_PER_PAGE - 1;
             uint64_t want = written ? pattern(i, w) : 0;
             bad += pg[w] != want;
             sum = sum * 31 + pg[w];

@@ -1,6 +1,6 @@
 /* Reads the file named by argv[1] three ways (stdio, read() in odd-sized chunks, lseek+read) and
- * prints its size, a checksum and its first line. The harness puts the same bytes on the host and in
- * the image, so the output does not depend on where the file lives. */
+ * prints its size, a checksum and its first line. The harness puts the same bytes on the host and
+ * in the image, so the output does not depend on where the file lives. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -144,3 +144,54 @@ SYS(madvise)
     vma_drop_pages(a0, end);
     return 0;
 }
+
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+#define MREMAP_DONTUNMAP 4
+
+SYS(mremap)
+{
+    UNUSED_ARGS();
+    uint64_t old = a0, old_len = PAGE_ALIGN(a1), new_len = PAGE_ALIGN(a2), flags = a3, want = a4;
+    struct mm *mm = current_mm;
+    if ((old & (PAGE_SIZE - 1)) || (flags & ~7ull) || !new_len)
+        return -EINVAL;
+    if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+        return -EINVAL;
+    if (flags & MREMAP_DONTUNMAP)
+        return -EINVAL; /* not supported: no program we run needs it */
+    if ((flags & MREMAP_FIXED) && (want & (PAGE_SIZE - 1)))
+        return -EINVAL;
+    struct vma *v = vma_find(mm, old);
+    if (!v || old + old_len > v->end || old + old_len < old)
+        return -EFAULT;
+    if (!(flags & MREMAP_FIXED)) {
+        if (new_len <= old_len) {
+            if (new_len < old_len)
+                vma_unmap(mm, old + new_len, old + old_len);
+            return (long)old;
+        }
+        /* Grow in place when the area ends here and the space after it is free. */
+        if (v->end == old + old_len && old + new_len <= USER_TOP &&
+            vma_range_free(mm, v->end, old + new_len)) {
+            v->end = old + new_len;
+            return (long)old;
+        }
+        if (!(flags & MREMAP_MAYMOVE))
+            return -ENOMEM;
+    }
+    uint64_t to = (flags & MREMAP_FIXED) ? want : vma_find_gap(mm, new_len);
+    if (!to || to + new_len > USER_TOP || to + new_len < to)
+        return -ENOMEM;
+    if (to < old + old_len && old < to + new_len)
+        return -EINVAL; /* the ranges overlap */
+    uint64_t pgoff = v->pgoff + ((old - v->start) >> PAGE_SHIFT);
+    if (!vma_map(mm, to, to + new_len, v->flags, v->inode, pgoff, v->name))
+        return -ENOMEM;
+    if (vma_move_pages(old, to, old_len < new_len ? old_len : new_len)) {
+        vma_unmap(mm, to, to + new_len);
+        return -ENOMEM;
+    }
+    vma_unmap(mm, old, old + old_len);
+    return (long)to;
+}

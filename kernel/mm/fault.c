@@ -48,6 +48,8 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
         return 0;
     }
     uint64_t index = v->pgoff + ((page - v->start) >> PAGE_SHIFT);
+    if (index * PAGE_SIZE >= v->inode->size)
+        return -ERANGE; /* wholly past the end of the file: SIGBUS */
     if (!write || (v->flags & VM_SHARED)) {
         const void *direct = inode_page_ptr(v->inode, index);
         if (direct) {

@@ -8,7 +8,8 @@
 
 /* Resolves a fault at addr with x86 error code `err`: 0 when the page is now mapped, -EFAULT when
  * the address is not mapped (SIGSEGV, SEGV_MAPERR), -EACCES when the access is not allowed
- * (SEGV_ACCERR), -ENOMEM when no frame is left. */
+ * (SEGV_ACCERR), -ERANGE for a file page wholly past the end of its file (SIGBUS, BUS_ADRERR),
+ * -ENOMEM when no frame is left. */
 int mm_fault(uint64_t addr, uint64_t err);
 /* Makes sure [start, end) is mapped and, if write is set, writable, as if touched. */
 int mm_populate(uint64_t start, uint64_t end, int write);

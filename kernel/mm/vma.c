@@ -156,6 +156,26 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
     return 0;
 }
 
+int vma_move_pages(uint64_t from, uint64_t to, uint64_t len)
+{
+    /* First make every destination table exist, so the move itself cannot fail half-way. */
+    for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+        uint64_t *src = pte_lookup(from + off, 0);
+        if (src && (*src & PTE_P) && !pte_lookup(to + off, 1))
+            return -ENOMEM;
+    }
+    for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
+        uint64_t *src = pte_lookup(from + off, 0);
+        if (!src || !(*src & PTE_P))
+            continue;
+        *pte_lookup(to + off, 0) = *src;
+        *src = 0;
+        tlb_flush_page(from + off);
+        tlb_flush_page(to + off);
+    }
+    return 0;
+}
+
 uint64_t vma_find_gap(struct mm *mm, uint64_t len)
 {
     /* Walk areas from the top: collect candidate gaps below mmap_base. */

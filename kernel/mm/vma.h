@@ -46,6 +46,9 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot);
 /* Drops the pages of [start, end) from the page table (freeing frames no one else holds); the
  * areas stay, so the next touch faults in fresh pages. */
 void vma_drop_pages(uint64_t start, uint64_t end);
+/* Moves the page-table entries of [from, from+len) to [to, to+len) (frames move with them);
+ * returns 0, or -ENOMEM (nothing moved) if a page table cannot be allocated. */
+int vma_move_pages(uint64_t from, uint64_t to, uint64_t len);
 /* Finds a free gap of len bytes, highest first below mm->mmap_base; returns 0 if none. */
 uint64_t vma_find_gap(struct mm *mm, uint64_t len);
 /* True if no area intersects [start, end). */

@@ -66,7 +66,10 @@ static void page_fault(struct regs *r)
         vm_exit(128 + SIGKILL);
     }
     if (regs_from_user(r)) {
-        signal_fault(r, SIGSEGV, rc == -EACCES ? SEGV_ACCERR : SEGV_MAPERR, addr);
+        if (rc == -ERANGE)
+            signal_fault(r, SIGBUS, BUS_ADRERR, addr);
+        else
+            signal_fault(r, SIGSEGV, rc == -EACCES ? SEGV_ACCERR : SEGV_MAPERR, addr);
         return;
     }
     if (r->rip >= (uint64_t)uaccess_begin && r->rip < (uint64_t)uaccess_end) {

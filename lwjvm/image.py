@@ -246,8 +246,11 @@ def _size_blocks(root: Path, entries: list[Path]) -> tuple[int, int, int]:
     return content, blocks, inodes
 
 
+SBIN_DIRS = ("/usr/sbin", "/sbin")  # searched after PATH: e2fsprogs lives there
+
+
 def _tool(name: str) -> str:
-    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    path = os.pathsep.join([os.environ.get("PATH", ""), *SBIN_DIRS])
     found = shutil.which(name, path=path)
     if found is None:
         raise LwjvmError(f"{name} not found: install e2fsprogs (make setup)")

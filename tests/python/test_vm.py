@@ -1,0 +1,154 @@
+"""Booting and the exit protocol (lwjvm/vm.py): record parsing, outcome mapping, and real QEMU
+runs of a generated guest (lwjvm/miniguest.py) that writes chosen bytes on the three consoles."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from lwjvm import miniguest, vm
+from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
+
+COM1, COM2, COM3 = (base for base, _ in vm.UARTS)
+
+
+def test_parse_record() -> None:
+    assert vm.parse_record(b"\x1elwjvm:exit code=42") == ("exit", {"code": "42"})
+    assert vm.parse_record(b"\x1elwjvm:boot tsc_hz=3 entry_to_user_ns=7") == (
+        "boot",
+        {"tsc_hz": "3", "entry_to_user_ns": "7"},
+    )
+    assert vm.parse_record(b"lwjvm:exit code=1") is None
+    assert vm.parse_record(b"plain log line") is None
+
+
+def test_kernel_log_consumes_records_split_across_reads() -> None:
+    shown: list[bytes] = []
+    log = vm.KernelLog(shown.append, live=True)
+    chunks = [b"banner\n\x1elwjvm:bo", b"ot tsc_hz=1000 entry_to_user_ns=5\r\n", b"\x1elwjvm:exi"]
+    for chunk in chunks:
+        log.feed(chunk)
+    log.feed(b"t code=300\n")
+    assert shown == [b"banner\n"]
+    assert log.boot == vm.BootTiming(1000, 5)
+    assert log.exit_code == 300 & 0xFF
+
+
+def test_kernel_log_holds_lines_until_a_panic() -> None:
+    shown: list[bytes] = []
+    log = vm.KernelLog(shown.append, live=False)
+    log.feed(b"banner\nPANIC: bad thing\nrip=0x1\n")
+    assert shown == []
+    log.feed(b"\x1elwjvm:panic\n")
+    assert shown == [b"banner\n", b"PANIC: bad thing\n", b"rip=0x1\n"]
+    assert log.panicked
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "panicked", "timed_out", "status", "expected"),
+    [
+        (0, False, False, 1, ("exit", 0)),
+        (42, False, False, 1, ("exit", 42)),
+        (137, False, False, 1, ("exit", 137)),  # killed by SIGKILL: the record says 128+9
+        (5, False, False, 0, ("exit", 5)),  # the record wins over QEMU's status
+        (5, False, True, None, ("exit", 5)),  # hung after exiting: the program still exited
+        (None, True, False, 3, ("panic", EXIT_PANIC)),
+        (None, False, False, 3, ("panic", EXIT_PANIC)),  # debug-exit 1 without the record
+        (None, False, True, 0, ("timeout", EXIT_TIMEOUT)),
+        (None, False, False, 1, ("no-record", EXIT_NO_RECORD)),
+        (None, False, False, -9, ("no-record", EXIT_NO_RECORD)),
+    ],
+)
+def test_decide_outcome(
+    exit_code: int | None,
+    panicked: bool,
+    timed_out: bool,
+    status: int | None,
+    expected: tuple[str, int],
+) -> None:
+    assert vm.decide_outcome(exit_code, panicked, timed_out, status) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "mib"), [("128M", 128), ("1G", 1024), ("512MiB", 512), ("256", 256), ("65536k", 64)]
+)
+def test_parse_memory(text: str, mib: int) -> None:
+    assert vm.parse_memory(text) == mib
+
+
+@pytest.mark.parametrize("text", ["", "12X", "-1M", "1.5G", "8M", "100000T", "1000k"])
+def test_parse_memory_rejects(text: str) -> None:
+    with pytest.raises(LwjvmError, match="bad memory size"):
+        vm.parse_memory(text)
+
+
+def test_qemu_command_has_three_uarts_and_debug_exit(tmp_path: Path) -> None:
+    cfg = vm.VmConfig(kernel=tmp_path / "k", initrd=tmp_path / "r", memory_mib=64, append=["a=1"])
+    cmd = vm.qemu_command("qemu", cfg, [7, 8, 9])
+    line = " ".join(cmd)
+    assert "-M microvm -nodefaults -no-user-config" in line
+    assert "-device isa-debug-exit,iobase=0xf4,iosize=4" in line
+    for i, (fd, base) in enumerate([(7, "0x3f8"), (8, "0x2f8"), (9, "0x3e8")], start=1):
+        assert f"-chardev file,id=com{i},path=/dev/fd/{fd}" in line
+        assert f"-device isa-serial,chardev=com{i},iobase={base}" in line
+    assert cmd[cmd.index("-append") + 1] == "a=1"
+    assert cmd[cmd.index("-m") + 1] == "64M"
+
+
+def boot(
+    tmp_path: Path, writes: list[tuple[int, bytes]], exit_byte: int | None, timeout: float
+) -> tuple[vm.VmResult, bytes, bytes]:
+    """Boots a miniguest that makes `writes` and exits with `exit_byte` (None: hangs)."""
+    kernel = miniguest.write(tmp_path / "guest.elf", writes, exit_byte)
+    out, err = io.BytesIO(), io.BytesIO()
+    cfg = vm.VmConfig(kernel=kernel, accel="tcg", memory_mib=32, timeout=timeout)
+    return vm.run_vm(cfg, stdout=out, stderr=err), out.getvalue(), err.getvalue()
+
+
+def test_guest_output_and_exit_record_reach_the_host(tmp_path: Path) -> None:
+    writes = [
+        (COM3, b"banner\n\x1elwjvm:boot tsc_hz=2000000000 entry_to_user_ns=1234\n"),
+        (COM1, b"to stdout\n"),
+        (COM2, b"to stderr\n"),
+        (COM3, b"\x1elwjvm:exit code=42\n"),
+    ]
+    r, out, err = boot(tmp_path, writes, 0, timeout=30)
+    assert (r.outcome, r.exit_code, r.qemu_status) == ("exit", 42, 1)
+    assert out == b"to stdout\n"
+    assert err == b"to stderr\n"  # the banner is held back without live_log
+    assert r.boot == vm.BootTiming(2000000000, 1234)
+    assert r.t_first_output is not None and r.t_first_output <= r.t_qemu_exit
+
+
+def test_panic_shows_the_kernel_log(tmp_path: Path) -> None:
+    writes = [(COM3, b"PANIC: page fault at 0x0\n\x1elwjvm:panic\n")]
+    r, out, err = boot(tmp_path, writes, 1, timeout=30)
+    assert (r.outcome, r.exit_code, r.qemu_status) == ("panic", EXIT_PANIC, 3)
+    assert err == b"PANIC: page fault at 0x0\n"
+
+
+def test_vm_without_exit_record(tmp_path: Path) -> None:
+    r, _, err = boot(tmp_path, [(COM3, b"last words\n")], 0, timeout=30)
+    assert (r.outcome, r.exit_code) == ("no-record", EXIT_NO_RECORD)
+    assert err == b"last words\n"
+
+
+def test_timeout_kills_the_guest(tmp_path: Path) -> None:
+    r, out, _ = boot(tmp_path, [(COM1, b"started\n")], None, timeout=1.0)
+    assert (r.outcome, r.exit_code) == ("timeout", EXIT_TIMEOUT)
+    assert out == b"started\n"
+    assert 1.0 <= r.t_qemu_exit < 10
+
+
+def test_missing_kernel_says_run_make_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LWJVM_KERNEL", str(tmp_path / "nope.elf"))
+    with pytest.raises(LwjvmError, match="no such file"):
+        vm.find_kernel()
+    monkeypatch.delenv("LWJVM_KERNEL")
+    monkeypatch.setattr(vm, "repo_root", lambda: tmp_path)
+    with pytest.raises(LwjvmError, match="run make kernel"):
+        vm.find_kernel()

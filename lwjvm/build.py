@@ -57,6 +57,7 @@ ETC_FILES = {
 }
 MOUNT_POINTS = ["/proc", "/sys", "/dev", "/tmp", "/root"]
 DEFAULT_ENV = {"LANG": "C.UTF-8"}
+C_UTF8_LOCALE = "/usr/lib/locale/C.utf8"
 
 
 class Progress:
@@ -338,6 +339,11 @@ def _build_image(
                 staging.stage_bytes(text.encode(), path)
         for path in MOUNT_POINTS:
             staging.mkdir(path)
+        # LANG=C.UTF-8 (the default) needs glibc's C.utf8 locale files, or the JVM falls back
+        # to ASCII for arguments and output.
+        env_lang = m.env.get("LANG", DEFAULT_ENV["LANG"])
+        if env_lang == "C.UTF-8" and Path(C_UTF8_LOCALE).is_dir():
+            staging.stage_tree(Path(C_UTF8_LOCALE), C_UTF8_LOCALE)
     timings["staging"] = time.monotonic() - t
 
     staged_bytes = sum(

@@ -17,6 +17,20 @@ from pathlib import Path
 from lwjvm.errors import LwjvmError
 
 
+def unavailable() -> str | None:
+    """None if this process can run programs in a root tree, else why not."""
+    if shutil.which("unshare") is None:
+        return "unshare not found: install util-linux"
+    if os.geteuid() == 0:
+        return None
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "true"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        return "running a program in the image's root tree needs root or user namespaces"
+    return None
+
+
 def root_command(root: Path, argv: list[str], cwd: str = "/") -> list[str]:
     """The host command line that runs `argv` with `root` as `/` and `cwd` as working directory."""
     unshare = shutil.which("unshare") or "/usr/bin/unshare"

@@ -202,8 +202,9 @@ def _child(argv: list[str]) -> int:
     except jpype.JException as ex:
         thread = thread_cls.currentThread()
         thread.getUncaughtExceptionHandler().uncaughtException(thread, ex)
-        system.out.flush()
-        system.err.flush()
+        # The launcher then still waits for non-daemon threads and runs the shutdown hooks.
+        jpype.shutdownJVM()
+        sys.stdout.flush()
         os._exit(1)
     system.out.flush()
     system.err.flush()
@@ -267,7 +268,7 @@ def java_program(javac: Javac, make_jar: Any, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture(scope="session")
 def host_java(java_jdk: Any) -> Iterator[Any]:
-    """`host_java(classpath, main, args=(), jvm_options=()) -> JavaRun` on the test JDK."""
+    """`host_java(classpath, main, args=(), jvm_options=(), timeout, env) -> JavaRun`."""
 
     def run(
         classpath: Sequence[Path],
@@ -275,8 +276,9 @@ def host_java(java_jdk: Any) -> Iterator[Any]:
         args: Sequence[str] = (),
         jvm_options: Sequence[str] = (),
         timeout: float = 60.0,
+        env: dict[str, str] | None = None,
     ) -> JavaRun:
-        return run_java(java_jdk, classpath, main, args, jvm_options, timeout)
+        return run_java(java_jdk, classpath, main, args, jvm_options, timeout, env=env)
 
     yield run
 

@@ -7,7 +7,6 @@ workers of a run, so a runtime is linked once per run; lwjvm/runtime.py makes th
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +81,7 @@ def lwjvm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent
-    path = base / "lwjvm-cache"
+    path = base / "xdg-cache" / "lwjvm"  # laid out as $XDG_CACHE_HOME/lwjvm
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -98,13 +97,3 @@ def greeter_jars(java_program: Any) -> tuple[Path, Path]:
     lib = java_program("text-utils", TEXT_LIB)
     app = java_program("greeter", GREETER, main="com.example.greeter.Main", classpath=[lib])
     return app, lib
-
-
-def can_chroot() -> str | None:
-    """None if this process can run a program in a root tree (see lwjvm/rootrun.py), else why."""
-    if os.geteuid() == 0:
-        return None
-    probe = subprocess.run(["unshare", "--user", "--map-root-user", "true"], capture_output=True)
-    if probe.returncode == 0:
-        return None
-    return "needs root or unprivileged user namespaces"

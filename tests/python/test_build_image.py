@@ -1,0 +1,202 @@
+"""`lwjvm build` end to end: reproducible images that run, extracted, with chroot like host java."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from lwjvm import bootconf, inspect, jvmflags, rootrun
+from lwjvm.build import BuildResult, build
+from lwjvm.cli import cli
+from lwjvm.errors import LwjvmError
+from lwjvm.manifest import parse_size
+
+pytestmark = pytest.mark.skipif(
+    rootrun.unavailable() is not None, reason=str(rootrun.unavailable())
+)
+
+HELLO_ARGS = ["one", "two words", "três"]
+# The image's environment has LANG=C.UTF-8; the host run gets the same locale.
+GUEST_LOCALE = {
+    **{k: v for k, v in os.environ.items() if not k.startswith("LC_")},
+    "LANG": "C.UTF-8",
+}
+
+
+def _project(root: Path, jars: list[Path], yaml: str) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for jar in jars:
+        shutil.copy(jar, root / jar.name)
+    (root / "app.yaml").write_text(yaml, encoding="utf-8")
+    return root / "app.yaml"
+
+
+def _hello_yaml(jdk: Any) -> str:
+    args = json.dumps(HELLO_ARGS, ensure_ascii=False)
+    return f"name: hello\napp:\n  jar: hello.jar\n  args: {args}\njvm:\n  home: {jdk.home}\n"
+
+
+@pytest.fixture(scope="module")
+def hello_build(
+    tmp_path_factory: pytest.TempPathFactory, hello_jar: Path, java_jdk: Any, lwjvm_cache: Path
+) -> BuildResult:
+    work = tmp_path_factory.mktemp("hello")
+    manifest = _project(work / "src", [hello_jar], _hello_yaml(java_jdk))
+    return build(manifest, work / "out", None, cache=lwjvm_cache)
+
+
+@pytest.fixture(scope="module")
+def greeter_build(
+    tmp_path_factory: pytest.TempPathFactory,
+    greeter_jars: tuple[Path, Path],
+    java_jdk: Any,
+    lwjvm_cache: Path,
+) -> BuildResult:
+    work = tmp_path_factory.mktemp("greeter")
+    app, lib = greeter_jars
+    yaml = (
+        "name: greeter\napp:\n  jar: greeter.jar\n  classpath: [text-utils.jar]\n"
+        f"  args: [lwjvm]\njvm:\n  home: {java_jdk.home}\n  properties: {{greeter.mode: test}}\n"
+    )
+    return build(_project(work / "src", [app, lib], yaml), work / "out", None, cache=lwjvm_cache)
+
+
+def _run_image(result: BuildResult, tmp_path: Path, share: str | None = None) -> Any:
+    """Extract the root image and run its boot.conf command in it; the completed process."""
+    root = tmp_path / "root"
+    inspect.extract_root(result.root_image, root)
+    conf = bootconf.parse((root / "etc" / "lwjvm" / "boot.conf").read_bytes())
+    argv = [a.decode() for a in conf.argv]
+    if share:
+        argv = [share if a == "-Xshare:auto" else a for a in argv]
+    env = dict(e.decode().split("=", 1) for e in conf.env)
+    return rootrun.run_in_root(root, argv, env, conf.cwd.decode(), timeout=120)
+
+
+def test_hello_image_runs_in_chroot_as_on_host_java(
+    hello_build: BuildResult, hello_jar: Path, host_java: Any, tmp_path: Path
+) -> None:
+    guest = _run_image(hello_build, tmp_path)
+    host = host_java([hello_jar], "Hello", HELLO_ARGS, env=GUEST_LOCALE)
+    assert guest.returncode == host.exit_code == 0
+    assert guest.stdout.decode() == host.stdout
+    assert guest.stderr.decode() == host.stderr == "to stderr\n"
+
+
+def test_hello_image_maps_its_cds_archive(hello_build: BuildResult, tmp_path: Path) -> None:
+    # -Xshare:on makes the JVM fail instead of silently running without the archive.
+    guest = _run_image(hello_build, tmp_path, share="-Xshare:on")
+    assert guest.returncode == 0, guest.stderr.decode()
+    assert guest.stdout.decode().startswith("Hello from lwjvm\n")
+    cds = hello_build.descriptor["cds"]
+    assert cds["archive"] == "/app/app.jsa" and cds["size"] > 1 << 20
+
+
+def test_app_with_dependencies_runs_in_chroot_as_on_host_java(
+    greeter_build: BuildResult,
+    greeter_jars: tuple[Path, Path],
+    host_java: Any,
+    tmp_path: Path,
+) -> None:
+    guest = _run_image(greeter_build, tmp_path)
+    host = host_java(
+        list(greeter_jars),
+        "com.example.greeter.Main",
+        ["lwjvm"],
+        ["-Dgreeter.mode=test"],
+        env=GUEST_LOCALE,
+    )
+    assert (guest.returncode, guest.stdout.decode(), guest.stderr.decode()) == (
+        host.exit_code,
+        host.stdout,
+        host.stderr,
+    )
+    assert host.exit_code == 3 and "HELLO-LWJVM" in host.stdout and "xml: en" in host.stdout
+    desc = greeter_build.descriptor
+    assert desc["runtime"]["modules"] == ["java.base", "java.xml"]
+    assert [e["path"] for e in desc["app"]["classpath"]] == [
+        "/app/greeter.jar",
+        "/app/lib/text-utils.jar",
+    ]
+
+
+def test_same_inputs_give_the_same_image_from_the_cache(
+    hello_build: BuildResult, hello_jar: Path, java_jdk: Any, lwjvm_cache: Path, tmp_path: Path
+) -> None:
+    manifest = _project(tmp_path / "again", [hello_jar], _hello_yaml(java_jdk))
+    again = build(manifest, tmp_path / "out", None, cache=lwjvm_cache)
+    assert again.runtime.cache_hit and again.cds_cache_hit
+    assert (tmp_path / "out" / "root.img").read_bytes() == hello_build.root_image.read_bytes()
+    assert (tmp_path / "out" / "image.json").read_bytes() == (
+        hello_build.out_dir / "image.json"
+    ).read_bytes()
+
+
+def test_cli_build_and_inspect(
+    hello_jar: Path,
+    java_jdk: Any,
+    lwjvm_cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(lwjvm_cache.parent))
+    manifest = _project(tmp_path / "src", [hello_jar], _hello_yaml(java_jdk))
+    out = tmp_path / "img"
+    built = CliRunner().invoke(cli, ["build", str(manifest), "-o", str(out), "--no-kernel"])
+    assert built.exit_code == 0, built.output
+    assert "runtime (jlink or cache): ok" in built.output
+    shown = CliRunner().invoke(cli, ["inspect", str(out / "root.img")])
+    assert shown.exit_code == 0, shown.output
+    text = shown.output
+    assert "main class:  Hello\n" in text and "modules:     java.base\n" in text
+    assert "sha256 ok" in text
+    assert "command:     /opt/java/bin/java -Xmx" in text
+    assert "-cp /app/hello.jar Hello one 'two words' 'três'\n" in text
+
+
+def test_unknown_module_names_the_manifest_line(
+    hello_jar: Path, java_jdk: Any, lwjvm_cache: Path, tmp_path: Path
+) -> None:
+    yaml = _hello_yaml(java_jdk) + "  modules: [auto, jdk.nosuchmodule]\n"
+    manifest = _project(tmp_path, [hello_jar], yaml)
+    with pytest.raises(LwjvmError) as info:
+        build(manifest, tmp_path / "out", None, cache=lwjvm_cache)
+    assert str(info.value).startswith(f"{manifest}:7: jvm.modules: ")
+    assert str(info.value).endswith("has no module jdk.nosuchmodule")
+
+
+def test_memory_plan_follows_vm_memory() -> None:
+    small = jvmflags.plan_memory(parse_size("256M"), 50 << 20, 100)
+    big = jvmflags.plan_memory(parse_size("2G"), 50 << 20, 100)
+    assert 40 << 20 < small.heap < 128 << 20
+    assert big.heap > 1536 << 20
+    assert big.code_cache == 240 << 20 and small.code_cache == 32 << 20
+
+
+def test_vm_memory_too_small_for_the_image() -> None:
+    with pytest.raises(LwjvmError, match="vm.memory 128M is too small for this application"):
+        jvmflags.plan_memory(parse_size("128M"), 90 << 20, 100)
+
+
+def test_gc_by_cpus_and_memory() -> None:
+    assert jvmflags.choose_gc(parse_size("256M"), 4) == "-XX:+UseSerialGC"
+    assert jvmflags.choose_gc(parse_size("4G"), 1) == "-XX:+UseSerialGC"
+    assert jvmflags.choose_gc(parse_size("2G"), 2) == "-XX:+UseG1GC"
+
+
+def test_manifest_options_replace_the_defaults_they_override() -> None:
+    plan = jvmflags.plan_memory(parse_size("512M"), 50 << 20, 100)
+    defaults = jvmflags.default_flags(plan, 1)
+    merged = jvmflags.merge(
+        defaults, ["-XX:+UseParallelGC", "-Xmx100M", "-XX:+UsePerfData", "-Dx=1"]
+    )
+    assert "-XX:+UseSerialGC" not in merged and "-XX:-UsePerfData" not in merged
+    assert [f for f in merged if f.startswith("-Xmx")] == ["-Xmx100M"]
+    assert merged[-4:] == ["-XX:+UseParallelGC", "-Xmx100M", "-XX:+UsePerfData", "-Dx=1"]
+    assert "-XX:-UseContainerSupport" in merged and "-XX:ActiveProcessorCount=1" in merged

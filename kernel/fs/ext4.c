@@ -20,6 +20,9 @@ int memcmp(const void *a, const void *b, size_t n);
 /* Superblock field offsets. */
 #define SB_INODES_COUNT 0x00
 #define SB_BLOCKS_COUNT_LO 0x04
+#define SB_R_BLOCKS_COUNT_LO 0x08
+#define SB_FREE_BLOCKS_COUNT_LO 0x0C
+#define SB_FREE_INODES_COUNT 0x10
 #define SB_FIRST_DATA_BLOCK 0x14
 #define SB_LOG_BLOCK_SIZE 0x18
 #define SB_BLOCKS_PER_GROUP 0x20
@@ -32,7 +35,10 @@ int memcmp(const void *a, const void *b, size_t n);
 #define SB_FEATURE_RO_COMPAT 0x64
 #define SB_DESC_SIZE 0xFE
 #define SB_FIRST_META_BG 0x104
+#define SB_UUID 0x68
 #define SB_BLOCKS_COUNT_HI 0x150
+#define SB_R_BLOCKS_COUNT_HI 0x154
+#define SB_FREE_BLOCKS_COUNT_HI 0x158
 #define SB_BACKUP_BGS 0x24C
 
 #define COMPAT_SPARSE_SUPER2 0x0200u
@@ -245,6 +251,28 @@ int ext4_mount(struct ext4_fs *fs, const uint8_t *image, uint64_t size)
         return -EIO;
     *fs = f;
     return 0;
+}
+
+void ext4_statfs(const struct ext4_fs *fs, struct ext4_statfs *out)
+{
+    const uint8_t *sb = fs->image + SB_OFFSET;
+    uint64_t free_blocks = le32(sb + SB_FREE_BLOCKS_COUNT_LO);
+    uint64_t reserved = le32(sb + SB_R_BLOCKS_COUNT_LO);
+    if (fs->feature_incompat & INCOMPAT_64BIT) {
+        free_blocks |= (uint64_t)le32(sb + SB_FREE_BLOCKS_COUNT_HI) << 32;
+        reserved |= (uint64_t)le32(sb + SB_R_BLOCKS_COUNT_HI) << 32;
+    }
+    if (free_blocks > fs->blocks_count)
+        free_blocks = fs->blocks_count;
+    out->block_size = fs->block_size;
+    out->blocks = fs->blocks_count;
+    out->free_blocks = free_blocks;
+    out->avail_blocks = free_blocks > reserved ? free_blocks - reserved : 0;
+    out->inodes = fs->inodes_count;
+    out->free_inodes = le32(sb + SB_FREE_INODES_COUNT);
+    if (out->free_inodes > fs->inodes_count)
+        out->free_inodes = fs->inodes_count;
+    memcpy(out->uuid, sb + SB_UUID, sizeof out->uuid);
 }
 
 /* Reads inode ino into *in; returns 0, -EINVAL for an ino outside the filesystem, -EIO if the

@@ -68,10 +68,24 @@ struct ext4_dirent {
     char name[EXT4_NAME_MAX + 1];
 };
 
+/* Filesystem totals for statfs(2), from the superblock (exact for images made by mke2fs). */
+struct ext4_statfs {
+    uint32_t block_size;
+    uint64_t blocks;
+    uint64_t free_blocks;
+    uint64_t avail_blocks; /* free minus the blocks reserved for root */
+    uint32_t inodes;
+    uint32_t free_inodes;
+    uint8_t uuid[16];
+};
+
 /* Checks the superblock of the image at `image` (size bytes) and fills *fs; returns 0, -EINVAL
  * if it is not an ext4/ext3/ext2 image we can read (bad magic, unknown incompat feature, bad
  * geometry, image shorter than the filesystem), or -EIO if the group descriptors are unreadable. */
 int ext4_mount(struct ext4_fs *fs, const uint8_t *image, uint64_t size);
+
+/* Fills *out with the mounted filesystem's totals; cannot fail. */
+void ext4_statfs(const struct ext4_fs *fs, struct ext4_statfs *out);
 
 /* Returns the root directory's inode number (2). */
 static inline uint32_t ext4_root_ino(void) { return EXT4_ROOT_INO; }

@@ -3,6 +3,7 @@
  * Commands (IMAGE is an ext4 image file, mapped read-only):
  *   dump IMAGE            one line per file/dir/symlink below / (see dump_entry), after checking
  *                         ext4_read against ext4_block_ptr, lookup against readdir, and cookies
+ *   statfs IMAGE          ext4_statfs's fields
  *   cat IMAGE PATH        the content of PATH (symlinks followed) on stdout
  *   resolve IMAGE PATH    "ino mode" of PATH (symlinks followed), or "error N"
  *   pread IMAGE PATH OFF LEN   ext4_read's result and the bytes (hex), or "error N"
@@ -317,6 +318,25 @@ static int cmd_dump(const char *image)
     return failures ? 1 : 0;
 }
 
+static int cmd_statfs(const char *image)
+{
+    uint64_t size;
+    const uint8_t *img = map_image(image, &size);
+    struct ext4_fs fs;
+    int rc = ext4_mount(&fs, img, size);
+    if (rc < 0) {
+        fprintf(stderr, "mount: %d\n", rc);
+        return 1;
+    }
+    struct ext4_statfs sf;
+    ext4_statfs(&fs, &sf);
+    printf("%u %" PRIu64 " %" PRIu64 " %" PRIu64 " %u %u ", sf.block_size, sf.blocks,
+           sf.free_blocks, sf.avail_blocks, sf.inodes, sf.free_inodes);
+    print_hex(sf.uuid, sizeof sf.uuid);
+    putchar('\n');
+    return 0;
+}
+
 static int cmd_cat(const char *image, const char *path)
 {
     uint64_t size;
@@ -573,6 +593,8 @@ int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "dump") == 0)
         return cmd_dump(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "statfs") == 0)
+        return cmd_statfs(argv[2]);
     if (argc == 4 && strcmp(argv[1], "cat") == 0)
         return cmd_cat(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "resolve") == 0)
@@ -581,7 +603,7 @@ int main(int argc, char **argv)
         return cmd_pread(argv[2], argv[3], strtoull(argv[4], NULL, 0), strtoull(argv[5], NULL, 0));
     if (argc == 5 && strcmp(argv[1], "fuzz") == 0)
         return cmd_fuzz(argv[2], strtoull(argv[3], NULL, 0), strtol(argv[4], NULL, 0));
-    fprintf(stderr, "usage: %s dump IMAGE | cat IMAGE PATH | resolve IMAGE PATH | "
+    fprintf(stderr, "usage: %s dump IMAGE | statfs IMAGE | cat IMAGE PATH | resolve IMAGE PATH | "
                     "fuzz IMAGE SEED ROUNDS\n", argv[0]);
     return 2;
 }

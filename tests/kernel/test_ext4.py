@@ -165,6 +165,7 @@ def image(request: pytest.FixtureRequest, staging: Path,
 
 
 def dump(tool: Path, img: Path) -> dict:
+    """Runs `ext4_test dump`: {path: fields}."""
     r = _run([tool, "dump", img])
     assert r.returncode == 0, r.stderr.decode()
     entries = {}
@@ -239,6 +240,23 @@ def test_every_file_dir_and_symlink_matches_the_staging_tree(
     assert got[b"/sparse.bin"]["blocks"] * 512 < 1 << 20
     assert got[b"/multi.bin"]["blocks"] * 512 >= 50_000
     assert got[b"/times.txt"]["atime"] == "1234567890.000000000"
+
+
+def test_statfs_matches_dumpe2fs(ext4_tool: Path, image: tuple[str, Path]) -> None:
+    _, img = image
+    r = _run(["dumpe2fs", "-h", img])
+    sb = dict(line.split(":", 1) for line in r.stdout.decode().splitlines() if ":" in line)
+    sb = {k.strip(): v.strip() for k, v in sb.items()}
+    r = _run([ext4_tool, "statfs", img])
+    assert r.returncode == 0, r.stderr.decode()
+    bs, blocks, free, avail, inodes, free_inodes, uuid = r.stdout.decode().split()
+    assert int(bs) == int(sb["Block size"])
+    assert int(blocks) == int(sb["Block count"])
+    assert int(free) == int(sb["Free blocks"])
+    assert int(avail) == int(sb["Free blocks"]) - int(sb["Reserved block count"])
+    assert int(inodes) == int(sb["Inode count"])
+    assert int(free_inodes) == int(sb["Free inodes"])
+    assert uuid == sb["Filesystem UUID"].replace("-", "")
 
 
 def test_directory_indexes_and_extent_trees_are_really_exercised(image: tuple[str, Path]) -> None:

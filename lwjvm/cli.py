@@ -36,6 +36,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 @click.option("--env", "env", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeat).")
 @click.option("--add", "adds", multiple=True, metavar="HOST:GUEST", help="Add a file or tree.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Kill the guest after this long.")
+@click.option(
+    "--kernel-arg", "kernel_args", multiple=True, metavar="WORD", help="Add a kernel command word."
+)
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -47,6 +50,7 @@ def exec_cmd(
     env: tuple[str, ...],
     adds: tuple[str, ...],
     timeout: float | None,
+    kernel_args: tuple[str, ...],
     program: str,
     args: tuple[str, ...],
 ) -> None:
@@ -66,6 +70,7 @@ def exec_cmd(
         accel=accel,
         timeout=timeout,
         verbose=bool(ctx.obj and ctx.obj.get("verbose")),
+        kernel_args=list(kernel_args),
     )
     ctx.exit(exec_program(req).exit_code)
 

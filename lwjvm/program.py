@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from lwjvm import accel, bootconf, elfinfo, vm
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
@@ -33,6 +34,7 @@ class ExecRequest:
     accel: str | None = None
     timeout: float | None = None
     verbose: bool = False
+    kernel_args: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -91,13 +93,21 @@ def stage_program(staging: Staging, req: ExecRequest, prog: elfinfo.ElfProgram) 
     return guest_exec
 
 
-def exec_program(req: ExecRequest) -> ExecResult:
-    """Runs the request; LwjvmError for bad input, a missing tool, a panic, timeout or lost VM."""
+def exec_program(
+    req: ExecRequest, stdout: BinaryIO | None = None, stderr: BinaryIO | None = None
+) -> ExecResult:
+    """Runs the request; LwjvmError for bad input, a missing tool, a panic, timeout or lost VM.
+
+    The guest's stdout and stderr go to `stdout` and `stderr` (default: ours) as they arrive.
+    """
     memory_mib = vm.parse_memory(req.memory)
     env = [parse_env(e) for e in req.env]
     req.env = env
     for spec in req.adds:
         parse_add(spec)
+    for word in req.kernel_args:
+        if not word or any(c.isspace() for c in word):
+            raise LwjvmError(f"bad --kernel-arg {word!r}: one word without spaces")
     if req.timeout is not None and req.timeout <= 0:
         raise LwjvmError(f"bad --timeout {req.timeout}: must be positive")
     prog = elfinfo.check_program(find_program(req.program))
@@ -118,6 +128,7 @@ def exec_program(req: ExecRequest) -> ExecResult:
             append.append("lwjvm.trace=1")
         if not req.verbose:
             append.append("lwjvm.quiet=1")
+        append += req.kernel_args
         cfg = vm.VmConfig(
             kernel=kernel,
             initrd=image,
@@ -126,7 +137,7 @@ def exec_program(req: ExecRequest) -> ExecResult:
             append=append,
             timeout=req.timeout,
         )
-        result = vm.run_vm(cfg, live_log=req.verbose or req.trace_syscalls)
+        result = vm.run_vm(cfg, stdout, stderr, live_log=req.verbose or req.trace_syscalls)
 
     if result.outcome == vm.OUTCOME_PANIC:
         raise LwjvmError("the guest kernel panicked (see the kernel log above)", EXIT_PANIC)

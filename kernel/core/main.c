@@ -16,6 +16,8 @@
 #include "errno.h"
 #include "fs/console.h"
 #include "fs/ext4_vfs.h"
+#include "fs/mounts.h"
+#include "fs/procfs.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "linux/syscall.h"
@@ -214,6 +216,9 @@ void kmain(uint32_t start_info_phys)
         panic("cannot mount the root image: %s", errno_name(-rc));
     vfs_set_root(root);
     inode_put(root);
+    rc = fs_mount_boot();
+    if (rc)
+        panic("cannot mount /dev, /proc, /sys and /tmp: %s", errno_name(-rc));
 
     uint64_t len;
     char *text = read_boot_conf(&len);
@@ -227,6 +232,7 @@ void kmain(uint32_t start_info_phys)
     if (console_install_std_fds())
         panic("cannot open the consoles");
 
+    procfs_set_args(bc.argv, bc.envp);
     struct regs *frame = (struct regs *)(t->kstack + KSTACK_SIZE - sizeof(struct regs));
     rc = exec_load(bc.exec, bc.argv, bc.envp, frame);
     if (rc)

@@ -1,5 +1,5 @@
-/* Inodes, path lookup with symlinks, the working directory, open files and the descriptor table
- * (see fs/vfs.h). */
+/* Inodes, path lookup with symlinks and mounts, the working directory, open files and the
+ * descriptor table (see fs/vfs.h). */
 #include "fs/vfs.h"
 #include "errno.h"
 #include "lib/string.h"
@@ -14,13 +14,46 @@ static struct inode *cwd;
 static char cwd_path[PATH_MAX] = "/";
 static struct file *fds[MAX_FDS];
 static uint8_t fd_cloexec[MAX_FDS];
+static struct mount mounts[MAX_MOUNTS];
+static int nmounts;
 
 void inode_get(struct inode *ino) { ino->refcount++; }
 
 void inode_put(struct inode *ino)
 {
-    if (ino && --ino->refcount == 0 && ino->ops->release)
+    if (!ino || --ino->refcount)
+        return;
+    kfree(ino->path);
+    ino->path = 0;
+    if (ino->ops->release)
         ino->ops->release(ino);
+}
+
+static char *kstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = kmalloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+int vfs_same_inode(const struct inode *a, const struct inode *b)
+{
+    return a == b || (a->ops == b->ops && a->fs == b->fs && a->ino == b->ino);
+}
+
+void vfs_set_child_path(struct inode *ino, const struct inode *dir, const char *name)
+{
+    if (ino->path || !dir->path)
+        return;
+    size_t d = strlen(dir->path), n = strlen(name);
+    if (d + n + 2 > PATH_MAX || !(ino->path = kmalloc(d + n + 2)))
+        return;
+    memcpy(ino->path, dir->path, d);
+    if (d > 1)
+        ino->path[d++] = '/';
+    memcpy(ino->path + d, name, n + 1);
 }
 
 int64_t inode_read(struct inode *ino, uint64_t off, void *buf, uint64_t len)
@@ -41,20 +74,84 @@ void vfs_set_root(struct inode *r)
     root = r;
     inode_get(r);
     cwd = r;
+    if (!r->path)
+        r->path = kstrdup("/");
 }
+
+struct inode *vfs_root(void) { return root; }
+struct inode *vfs_cwd(void) { return cwd; }
 
 static int is_dir(const struct inode *i) { return (i->mode & S_IFMT) == S_IFDIR; }
 
-/* Walks `path` from `dir` (a reference the walk consumes). `buf` holds the remaining path and is
- * rewritten in place when a symlink is expanded. */
-static int walk(struct inode *dir, char *buf, int follow_last, struct inode **out)
+/* Looks `name` up in dir, seeing mounts: a mountpoint name gives the mounted root, ".." of a
+ * mounted root gives the mountpoint's parent, "." gives dir itself. */
+static int lookup_one(struct inode *dir, const char *name, size_t len, struct inode **out)
 {
-    int links = 0;
+    int dotdot = len == 2 && name[0] == '.' && name[1] == '.';
+    if (len == 1 && name[0] == '.') {
+        inode_get(dir);
+        *out = dir;
+        return 0;
+    }
+    for (int i = 0; i < nmounts; i++) {
+        struct mount *m = &mounts[i];
+        struct inode *hit = 0;
+        if (dotdot && vfs_same_inode(m->root, dir))
+            hit = m->parent;
+        else if (!dotdot && strlen(m->name) == len && !memcmp(m->name, name, len) &&
+                 vfs_same_inode(m->parent, dir))
+            hit = m->root;
+        if (hit) {
+            inode_get(hit);
+            *out = hit;
+            return 0;
+        }
+    }
+    return dir->ops->lookup(dir, name, len, out);
+}
+
+/* Moves the tracked absolute path `abs` (PATH_MAX bytes; "" when unknown) one component down,
+ * or up for "..". */
+static void path_step(char *abs, const char *name, size_t len)
+{
+    if (!abs[0] || (len == 1 && name[0] == '.'))
+        return;
+    size_t n = strlen(abs);
+    if (len == 2 && name[0] == '.' && name[1] == '.') {
+        while (n > 1 && abs[n - 1] != '/')
+            n--;
+        if (n > 1)
+            n--;
+        abs[n] = 0;
+        return;
+    }
+    if (n + len + 2 > PATH_MAX) {
+        abs[0] = 0;
+        return;
+    }
+    if (n > 1)
+        abs[n++] = '/';
+    memcpy(abs + n, name, len);
+    abs[n + len] = 0;
+}
+
+/* Walks `path` from `dir` (a reference the walk consumes). `buf` holds the remaining path and is
+ * rewritten in place when a symlink is expanded. `abs` holds dir's absolute path ("" if unknown)
+ * and follows the walk; the inode found gets it as its path if it has none. */
+static int walk(struct inode *dir, char *buf, int follow_last, struct inode **out, char *abs)
+{
+    int links = 0, must_be_dir = 0;
     char *p = buf;
     for (;;) {
         while (*p == '/')
             p++;
         if (!*p) {
+            if (must_be_dir && !is_dir(dir)) {
+                inode_put(dir);
+                return -ENOTDIR;
+            }
+            if (!dir->path && abs[0])
+                dir->path = kstrdup(abs);
             *out = dir;
             return 0;
         }
@@ -71,7 +168,7 @@ static int walk(struct inode *dir, char *buf, int follow_last, struct inode **ou
             return -ENOTDIR;
         }
         struct inode *next;
-        int rc = dir->ops->lookup(dir, p, len, &next);
+        int rc = lookup_one(dir, p, len, &next);
         if (rc) {
             inode_put(dir);
             return rc;
@@ -106,9 +203,12 @@ static int walk(struct inode *dir, char *buf, int follow_last, struct inode **ou
                 inode_put(dir);
                 dir = root;
                 inode_get(dir);
+                abs[0] = '/', abs[1] = 0;
             }
             continue;
         }
+        path_step(abs, p, len);
+        must_be_dir = *end == '/';
         inode_put(dir);
         dir = next;
         p = end;
@@ -122,16 +222,87 @@ int vfs_lookup(struct inode *base, const char *path, int follow_last, struct ino
         return -ENOENT;
     if (len >= PATH_MAX)
         return -ENAMETOOLONG;
+    char *buf = kmalloc(2 * PATH_MAX);
+    if (!buf)
+        return -ENOMEM;
+    char *abs = buf + PATH_MAX;
+    memcpy(buf, path, len + 1);
+    struct inode *start = path[0] == '/' ? root : base ? base : cwd;
+    const char *start_path = path[0] == '/' ? "/" : base ? base->path : cwd_path;
+    abs[0] = 0;
+    if (start_path)
+        memcpy(abs, start_path, strlen(start_path) + 1);
+    inode_get(start);
+    int rc = walk(start, buf, follow_last, out, abs);
+    kfree(buf);
+    return rc;
+}
+
+int vfs_lookup_parent(struct inode *base, const char *path, struct inode **dir, char *name)
+{
+    size_t len = strnlen(path, PATH_MAX);
+    if (len == 0)
+        return -ENOENT;
+    if (len >= PATH_MAX)
+        return -ENAMETOOLONG;
     char *buf = kmalloc(PATH_MAX);
     if (!buf)
         return -ENOMEM;
     memcpy(buf, path, len + 1);
-    struct inode *start = path[0] == '/' ? root : base ? base : cwd;
-    inode_get(start);
-    int rc = walk(start, buf, follow_last, out);
+    while (len > 1 && buf[len - 1] == '/')
+        buf[--len] = 0;
+    char *slash = 0;
+    for (char *q = buf; *q; q++)
+        if (*q == '/')
+            slash = q;
+    char *last = slash ? slash + 1 : buf;
+    int rc = 0;
+    if (strlen(last) > NAME_MAX) {
+        rc = -ENAMETOOLONG;
+    } else {
+        memcpy(name, last, strlen(last) + 1);
+        if (!slash) {
+            *dir = base ? base : cwd;
+            inode_get(*dir);
+        } else {
+            if (slash == buf)
+                slash[1] = 0; /* the parent is "/" */
+            else
+                *slash = 0;
+            rc = vfs_lookup(base, buf, 1, dir);
+            if (!rc && !is_dir(*dir)) {
+                inode_put(*dir);
+                rc = -ENOTDIR;
+            }
+        }
+    }
     kfree(buf);
     return rc;
 }
+
+int vfs_mount(const char *path, struct inode *mroot, const char *fstype, const char *source,
+              const char *options, uint32_t dev)
+{
+    if (nmounts == MAX_MOUNTS || strlen(path) >= sizeof mounts[0].path)
+        return -ENOMEM;
+    struct mount *m = &mounts[nmounts];
+    int rc = vfs_lookup_parent(0, path, &m->parent, m->name);
+    if (rc)
+        return rc;
+    inode_get(mroot);
+    m->root = mroot;
+    if (!mroot->path)
+        mroot->path = kstrdup(path);
+    memcpy(m->path, path, strlen(path) + 1);
+    m->fstype = fstype;
+    m->source = source;
+    m->options = options;
+    m->dev = dev;
+    nmounts++;
+    return 0;
+}
+
+const struct mount *vfs_mount_at(int i) { return i >= 0 && i < nmounts ? &mounts[i] : 0; }
 
 /* Appends `path` to the absolute `cwd_path`, folding "." and ".." lexically. */
 static void update_cwd_path(const char *path)
@@ -190,6 +361,18 @@ int vfs_chdir(const char *path)
 
 const char *vfs_getcwd(void) { return cwd_path; }
 
+int vfs_fchdir(struct inode *dir)
+{
+    if (!is_dir(dir))
+        return -ENOTDIR;
+    inode_get(dir);
+    inode_put(cwd);
+    cwd = dir;
+    if (dir->path)
+        memcpy(cwd_path, dir->path, strlen(dir->path) + 1);
+    return 0;
+}
+
 struct file *file_new(const struct file_ops *ops, struct inode *ino, uint32_t flags)
 {
     struct file *f = kzalloc(sizeof *f);
@@ -208,6 +391,8 @@ void file_put(struct file *f)
 {
     if (--f->refcount)
         return;
+    if (f->ops->release)
+        f->ops->release(f);
     if (f->inode)
         inode_put(f->inode);
     kfree(f);
@@ -294,40 +479,103 @@ static int64_t inode_file_read(struct file *f, void *ubuf, uint64_t len)
 
 static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len)
 {
-    (void)f, (void)ubuf, (void)len;
-    return -EBADF; /* opened read-only: the root filesystem is read-only */
+    struct inode *ino = f->inode;
+    if (!ino->ops->write)
+        return -EROFS;
+    if (f->flags & O_APPEND)
+        f->pos = ino->size;
+    char *bounce = kmalloc(4096);
+    if (!bounce)
+        return -ENOMEM;
+    uint64_t done = 0;
+    int64_t rc = 0;
+    while (done < len) {
+        uint64_t n = len - done < 4096 ? len - done : 4096;
+        if (copy_from_user(bounce, (const char *)ubuf + done, n)) {
+            rc = -EFAULT;
+            break;
+        }
+        int64_t w = ino->ops->write(ino, f->pos, bounce, n);
+        if (w <= 0) {
+            rc = w;
+            break;
+        }
+        done += (uint64_t)w;
+        f->pos += (uint64_t)w;
+        if ((uint64_t)w < n)
+            break;
+    }
+    kfree(bounce);
+    return done ? (int64_t)done : rc;
 }
 
 const struct file_ops inode_file_ops = {.read = inode_file_read, .write = inode_file_write};
 
-int vfs_open(struct inode *base, const char *path, uint32_t flags, struct file **out)
+/* Creates the regular file `path` (its last component absent). */
+static int create_file(struct inode *base, const char *path, uint32_t mode, struct inode **out)
+{
+    char *name = kmalloc(NAME_MAX + 1);
+    if (!name)
+        return -ENOMEM;
+    struct inode *dir;
+    int rc = vfs_lookup_parent(base, path, &dir, name);
+    if (!rc) {
+        size_t plen = strlen(path);
+        if (!name[0] || path[plen - 1] == '/')
+            rc = -EISDIR;
+        else if (!dir->ops->create)
+            rc = -EROFS;
+        else
+            rc = dir->ops->create(dir, name, strlen(name), S_IFREG | (mode & 07777), out);
+        if (!rc)
+            vfs_set_child_path(*out, dir, name);
+        inode_put(dir);
+    }
+    kfree(name);
+    return rc;
+}
+
+int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode, struct file **out)
 {
     struct inode *ino;
-    int rc = vfs_lookup(base, path, !(flags & O_NOFOLLOW), &ino);
+    int rc = vfs_lookup(base, path, !(flags & O_NOFOLLOW) && !(flags & O_EXCL), &ino);
     if (rc == -ENOENT && (flags & O_CREAT))
-        return -EROFS;
+        rc = create_file(base, path, mode, &ino);
+    else if (!rc && (flags & O_CREAT) && (flags & O_EXCL)) {
+        inode_put(ino);
+        rc = -EEXIST;
+    }
     if (rc)
         return rc;
-    if ((flags & O_CREAT) && (flags & O_EXCL)) {
-        inode_put(ino);
-        return -EEXIST;
+    uint32_t type = ino->mode & S_IFMT;
+    rc = 0;
+    if (type == S_IFLNK && !(flags & O_PATH))
+        rc = -ELOOP;
+    else if ((flags & O_DIRECTORY) && type != S_IFDIR)
+        rc = -ENOTDIR;
+    else if (!(flags & O_PATH) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) &&
+             type == S_IFDIR)
+        rc = -EISDIR;
+    else if (!(flags & O_PATH) && (flags & O_ACCMODE) != O_RDONLY && type == S_IFREG &&
+             !ino->ops->write)
+        rc = -EROFS;
+    else if (!(flags & O_PATH) && (flags & O_TRUNC) && type == S_IFREG && ino->size)
+        rc = ino->ops->truncate ? ino->ops->truncate(ino, 0) : -EROFS;
+    struct file *f = 0;
+    if (!rc) {
+        f = file_new(&inode_file_ops, ino, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC));
+        rc = f ? 0 : -ENOMEM;
     }
-    if ((ino->mode & S_IFMT) == S_IFLNK) {
-        inode_put(ino);
-        return -ELOOP;
+    if (!rc && ino->ops->open && !(flags & O_PATH)) {
+        rc = ino->ops->open(ino, f);
+        if (rc) {
+            f->ops = &inode_file_ops;
+            file_put(f);
+        }
     }
-    if ((flags & O_DIRECTORY) && !is_dir(ino)) {
-        inode_put(ino);
-        return -ENOTDIR;
-    }
-    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
-        inode_put(ino);
-        return is_dir(ino) ? -EISDIR : -EROFS;
-    }
-    struct file *f = file_new(&inode_file_ops, ino, flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC));
     inode_put(ino);
-    if (!f)
-        return -ENOMEM;
+    if (rc)
+        return rc;
     *out = f;
     return 0;
 }

@@ -1,5 +1,5 @@
 /* The virtual filesystem: inodes with per-filesystem operations, open files, the descriptor
- * table, and path lookup with symlinks. */
+ * table, path lookup with symlinks, and the mount table. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -7,6 +7,7 @@
 struct inode;
 struct file;
 struct linux_stat;
+struct vfs_attr;
 
 #define PATH_MAX 4096
 #define NAME_MAX 255
@@ -31,6 +32,40 @@ struct inode_ops {
     int (*readdir)(struct inode *ino, uint64_t *cookie, struct vfs_dirent *out);
     int (*stat)(struct inode *ino, struct linux_stat *st);
     void (*release)(struct inode *ino);
+
+    /* Writable filesystems only (0 elsewhere: the VFS answers -EROFS). */
+    /* Copies a kernel buffer into the file at `off`, growing it; returns bytes written. */
+    int64_t (*write)(struct inode *ino, uint64_t off, const void *buf, uint64_t len);
+    int (*truncate)(struct inode *ino, uint64_t size);
+    /* Creates `name` in dir: a regular file or a directory (by S_IFMT of mode); -EEXIST if the
+     * name exists. Sets *out (a new reference). */
+    int (*create)(struct inode *dir, const char *name, size_t len, uint32_t mode,
+                  struct inode **out);
+    int (*symlink)(struct inode *dir, const char *name, size_t len, const char *target);
+    int (*link)(struct inode *dir, const char *name, size_t len, struct inode *target);
+    /* Removes `name`: a non-directory (rmdir 0: -EISDIR for a directory) or an empty directory
+     * (rmdir 1: -ENOTDIR, -ENOTEMPTY). */
+    int (*unlink)(struct inode *dir, const char *name, size_t len, int rmdir);
+    /* Moves a name within the filesystem, replacing a compatible target, as rename(2). */
+    int (*rename)(struct inode *odir, const char *oname, size_t olen, struct inode *ndir,
+                  const char *nname, size_t nlen);
+    int (*setattr)(struct inode *ino, const struct vfs_attr *attr);
+    /* Called when a file is opened on the inode (after the VFS checks): may set f->ops and
+     * f->priv. Returns 0 or -errno. */
+    int (*open)(struct inode *ino, struct file *f);
+    /* For shared mappings: the physical frame of file page `index` (allocated if it is a hole),
+     * with a page reference (struct page.refcount) taken for the caller, or 0. */
+    uint64_t (*page_share)(struct inode *ino, uint64_t index);
+};
+
+/* Metadata changes (chmod, utimensat); fields apply when their bit is in `mask`. */
+#define VFS_ATTR_MODE 1
+#define VFS_ATTR_ATIME 2
+#define VFS_ATTR_MTIME 4
+struct vfs_attr {
+    uint32_t mask;
+    uint32_t mode; /* permission bits */
+    uint64_t atime_ns, mtime_ns;
 };
 
 struct inode {
@@ -40,12 +75,18 @@ struct inode {
     uint64_t size;
     uint32_t refcount;
     void *fs;      /* the filesystem's own data */
+    char *path;    /* absolute path it was first found by (kmalloc'd, freed with it), or 0:
+                    * for /proc/self/maps and /proc/self/fd */
 };
 
 struct file_ops {
     /* Reads into / writes from a user buffer; return bytes or -errno. */
     int64_t (*read)(struct file *f, void *ubuf, uint64_t len);
     int64_t (*write)(struct file *f, const void *ubuf, uint64_t len);
+    /* Optional: the last reference to the open file is gone. */
+    void (*release)(struct file *f);
+    /* Optional: device-specific ioctl (the VFS answers -ENOTTY without it). */
+    long (*ioctl)(struct file *f, uint32_t cmd, uint64_t arg);
 };
 
 struct file {
@@ -54,6 +95,7 @@ struct file {
     uint64_t pos;
     uint32_t flags; /* O_* status flags */
     uint32_t refcount;
+    void *priv; /* the file ops' own data */
 };
 
 void inode_get(struct inode *ino);
@@ -80,7 +122,38 @@ struct file *fd_get(int fd);
 int fd_close(int fd);
 int fd_get_cloexec(int fd);
 void fd_set_cloexec(int fd, int on);
-/* Opens `path` with O_* flags for reading (the root filesystem is read-only); returns the file. */
-int vfs_open(struct inode *base, const char *path, uint32_t flags, struct file **out);
+/* Opens `path` with O_* flags (O_CREAT makes a regular file with permission bits `mode`, already
+ * masked by the umask); sets *out. */
+int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode, struct file **out);
+/* Resolves all but the last component of `path` (following symlinks): sets *dir (a new reference
+ * to a directory) and copies the last component into name (NAME_MAX + 1 bytes; "" for "/",
+ * trailing slashes dropped). */
+int vfs_lookup_parent(struct inode *base, const char *path, struct inode **dir, char *name);
+/* The same inode (filesystem and number), even through two lookups. */
+int vfs_same_inode(const struct inode *a, const struct inode *b);
+/* Sets ino->path to dir's path joined with name, if ino has no path yet and dir has one. */
+void vfs_set_child_path(struct inode *ino, const struct inode *dir, const char *name);
+
+/* Mounts: a filesystem root over the name `path` (absolute; its parent must exist, the name
+ * itself need not exist in the parent filesystem). */
+struct mount {
+    struct inode *parent; /* the directory holding the mountpoint */
+    char name[NAME_MAX + 1];
+    struct inode *root;
+    char path[64];
+    const char *fstype, *source, *options;
+    uint32_t dev; /* st_dev of the mounted filesystem */
+};
+#define MAX_MOUNTS 16
+int vfs_mount(const char *path, struct inode *root, const char *fstype, const char *source,
+              const char *options, uint32_t dev);
+/* Mount i (0 is the first mount after the root), or 0 past the end. */
+const struct mount *vfs_mount_at(int i);
+/* The root directory (no new reference). */
+struct inode *vfs_root(void);
+/* The working directory (no new reference). */
+struct inode *vfs_cwd(void);
+/* Changes the working directory to an inode whose path is known (fchdir). */
+int vfs_fchdir(struct inode *dir);
 /* The operations of files opened on an inode. */
 extern const struct file_ops inode_file_ops;

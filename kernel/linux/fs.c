@@ -50,7 +50,17 @@ static long dirfd_inode(int dirfd, const char *path, struct inode **base)
     return 0;
 }
 
-static long do_openat(int dirfd, uint64_t upath, uint64_t flags)
+static uint32_t umask_bits = 022;
+
+SYS(umask)
+{
+    UNUSED_ARGS();
+    uint32_t old = umask_bits;
+    umask_bits = (uint32_t)a0 & 0777;
+    return old;
+}
+
+static long do_openat(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
 {
     char *path;
     long rc = get_path(upath, &path);
@@ -60,7 +70,7 @@ static long do_openat(int dirfd, uint64_t upath, uint64_t flags)
     struct file *f;
     rc = dirfd_inode(dirfd, path, &base);
     if (!rc)
-        rc = vfs_open(base, path, (uint32_t)flags, &f);
+        rc = vfs_open(base, path, (uint32_t)flags, (uint32_t)mode & 07777 & ~umask_bits, &f);
     kfree(path);
     if (rc)
         return rc;
@@ -70,8 +80,9 @@ static long do_openat(int dirfd, uint64_t upath, uint64_t flags)
     return rc;
 }
 
-SYS(openat) { UNUSED_ARGS(); return do_openat((int)a0, a1, a2); }
-SYS(open) { UNUSED_ARGS(); return do_openat(AT_FDCWD, a0, a1); }
+SYS(openat) { UNUSED_ARGS(); return do_openat((int)a0, a1, a2, a3); }
+SYS(open) { UNUSED_ARGS(); return do_openat(AT_FDCWD, a0, a1, a2); }
+SYS(creat) { UNUSED_ARGS(); return do_openat(AT_FDCWD, a0, O_CREAT | O_WRONLY | O_TRUNC, a1); }
 SYS(close) { UNUSED_ARGS(); return fd_close((int)a0); }
 
 SYS(read)

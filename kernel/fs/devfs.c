@@ -1,0 +1,119 @@
+/* devfs (mounted at /dev): the character devices a program expects: null, zero, full, random,
+ * urandom and console (which writes to the program's stdout, COM1), with Linux's device
+ * numbers, plus the stdin/stdout/stderr/fd links into /proc/self/fd. */
+#include "fs/devfs.h"
+#include "arch/x86_64/serial.h"
+#include "core/random.h"
+#include "errno.h"
+#include "fs/pseudo.h"
+#include "lib/string.h"
+#include "linux/uaccess.h"
+
+static int64_t read_eof(struct file *f, void *ubuf, uint64_t len)
+{
+    (void)f, (void)ubuf, (void)len;
+    return 0;
+}
+
+static int64_t write_sink(struct file *f, const void *ubuf, uint64_t len)
+{
+    (void)f, (void)ubuf;
+    return (int64_t)len;
+}
+
+static int64_t read_zeros(struct file *f, void *ubuf, uint64_t len)
+{
+    (void)f;
+    return clear_user(ubuf, len) ? -EFAULT : (int64_t)len;
+}
+
+static int64_t write_full(struct file *f, const void *ubuf, uint64_t len)
+{
+    (void)f, (void)ubuf, (void)len;
+    return -ENOSPC;
+}
+
+static int64_t read_random(struct file *f, void *ubuf, uint64_t len)
+{
+    (void)f;
+    char buf[256];
+    uint64_t done = 0;
+    while (done < len) {
+        uint64_t n = len - done < sizeof buf ? len - done : sizeof buf;
+        random_bytes(buf, n);
+        if (copy_to_user((char *)ubuf + done, buf, n))
+            return done ? (int64_t)done : -EFAULT;
+        done += n;
+    }
+    return (int64_t)done;
+}
+
+static int64_t write_console(struct file *f, const void *ubuf, uint64_t len)
+{
+    (void)f;
+    char buf[512];
+    uint64_t done = 0;
+    while (done < len) {
+        uint64_t n = len - done < sizeof buf ? len - done : sizeof buf;
+        if (copy_from_user(buf, (const char *)ubuf + done, n))
+            return done ? (int64_t)done : -EFAULT;
+        serial_write(SERIAL_STDOUT, buf, n);
+        done += n;
+    }
+    return (int64_t)done;
+}
+
+static const struct file_ops null_ops = {.read = read_eof, .write = write_sink};
+static const struct file_ops zero_ops = {.read = read_zeros, .write = write_sink};
+static const struct file_ops full_ops = {.read = read_zeros, .write = write_full};
+static const struct file_ops random_ops = {.read = read_random, .write = write_sink};
+static const struct file_ops console_ops = {.read = read_eof, .write = write_console};
+
+static int link_text(const char *text, char *buf, size_t size)
+{
+    size_t n = strlen(text);
+    if (n > size)
+        n = size;
+    memcpy(buf, text, n);
+    return (int)n;
+}
+
+static int link_fd(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return link_text("/proc/self/fd", buf, size);
+}
+static int link_stdin(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return link_text("/proc/self/fd/0", buf, size);
+}
+static int link_stdout(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return link_text("/proc/self/fd/1", buf, size);
+}
+static int link_stderr(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return link_text("/proc/self/fd/2", buf, size);
+}
+
+int devfs_new(uint32_t dev, struct inode **root)
+{
+    struct pseudo_node *r = pseudo_new_fs(dev);
+    if (!r)
+        return -ENOMEM;
+    int ok = pseudo_chardev(r, "null", 0666, 1, 3, &null_ops) &&
+             pseudo_chardev(r, "zero", 0666, 1, 5, &zero_ops) &&
+             pseudo_chardev(r, "full", 0666, 1, 7, &full_ops) &&
+             pseudo_chardev(r, "random", 0666, 1, 8, &random_ops) &&
+             pseudo_chardev(r, "urandom", 0666, 1, 9, &random_ops) &&
+             pseudo_chardev(r, "console", 0600, 5, 1, &console_ops) &&
+             pseudo_symlink(r, "fd", link_fd) && pseudo_symlink(r, "stdin", link_stdin) &&
+             pseudo_symlink(r, "stdout", link_stdout) && pseudo_symlink(r, "stderr", link_stderr);
+    if (!ok)
+        return -ENOMEM;
+    *root = &r->inode;
+    return 0;
+}

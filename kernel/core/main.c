@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/panic.h"
 #include "core/random.h"
+#include "core/stats.h"
 #include "errno.h"
 #include "fs/console.h"
 #include "fs/ext4_vfs.h"
@@ -78,6 +79,8 @@ static void parse_cmdline(const char *s)
         size_t n = (size_t)(e - s);
         if (n == 13 && !strncmp(s, "lwjvm.trace=1", n))
             opts.trace = 1;
+        else if (n == 13 && !strncmp(s, "lwjvm.stats=1", n))
+            kstats_enabled = 1;
         else if (n == 13 && !strncmp(s, "lwjvm.quiet=1", n))
             opts.quiet = 1;
         else if (n == 13 && !strncmp(s, "lwjvm.probe=1", n))

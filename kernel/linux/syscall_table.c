@@ -2,6 +2,9 @@
  * tracing (lwjvm.trace=1), and the -ENOSYS report, once per unknown syscall, by name. */
 #include "linux/syscall.h"
 #include "arch/x86_64/regs.h"
+#include "arch/x86_64/tsc.h"
+#include "arch/x86_64/io.h"
+#include "core/stats.h"
 #include "errno.h"
 #include "lib/printf.h"
 #include "linux/uaccess.h"
@@ -63,7 +66,8 @@ static void trace_arg(char kind, uint64_t v)
 
 static void trace_call(const char *name, const char *fmt, const uint64_t a[6])
 {
-    kprintf("[pid 1] %s(", name);
+    uint64_t us = tsc_ns_since_boot() / 1000;
+    kprintf("[%4lu.%06lu %3d] %s(", us / 1000000, us % 1000000, current()->tid, name);
     for (int i = 0; fmt && fmt[i] && fmt[i] != '='; i++) {
         if (i)
             kprintf(", ");
@@ -98,6 +102,10 @@ void syscall_dispatch(struct regs *r)
         trace_call(name, d ? d->args : 0, a);
     long rc;
     int report = 0;
+    struct thread *self = current();
+    /* CPU time, not wall time: a blocking call is charged only for the time it ran. */
+    uint64_t t0 = rdtsc() - self->slice_start + self->cpu_tsc;
+    kstats.syscalls++;
     if (d && d->fn) {
         rc = d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
     } else {
@@ -106,6 +114,7 @@ void syscall_dispatch(struct regs *r)
         if (nr < SYSCALL_MAX)
             enosys_reported[nr / 8] |= (uint8_t)(1 << (nr % 8));
     }
+    kstats.syscall_tsc += rdtsc() - self->slice_start + self->cpu_tsc - t0;
     if (syscall_trace)
         trace_result(d ? d->args : 0, rc);
     if (report)

@@ -4,6 +4,7 @@
  * page held by one mapping is simply made writable. */
 #include "mm/fault.h"
 #include "arch/x86_64/paging.h"
+#include "core/stats.h"
 #include "errno.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
@@ -44,6 +45,7 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
         uint64_t phys = new_page();
         if (!phys)
             return -ENOMEM;
+        kstats.zero_fills++;
         *pte = phys | PTE_OWNED | pte_flags(v, v->flags & VM_WRITE);
         return 0;
     }
@@ -55,6 +57,7 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
         if (direct) {
             /* Map the image page itself, read-only; a write to a private mapping copies it. */
             *pte = virt_to_phys(direct) | pte_flags(v, 0);
+            kstats.file_maps++;
             return 0;
         }
     }
@@ -86,6 +89,7 @@ static int copy_on_write(struct vma *v, uint64_t *pte)
     if (!phys)
         return -ENOMEM;
     memcpy(phys_to_virt(phys), phys_to_virt(old), PAGE_SIZE);
+    kstats.cow_copies++;
     if (e & PTE_OWNED) {
         struct page *pg = palloc_page(old);
         pg->refcount--;

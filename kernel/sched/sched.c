@@ -7,6 +7,7 @@
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/tsc.h"
 #include "core/panic.h"
+#include "core/stats.h"
 #include "errno.h"
 #include "mm/kheap.h"
 #include "sched/thread.h"
@@ -102,6 +103,7 @@ static void switch_to(struct thread *prev, struct thread *next)
 {
     uint64_t now = rdtsc();
     prev->cpu_ns += tsc_to_ns(now - prev->slice_start);
+    prev->cpu_tsc += now - prev->slice_start;
     next->slice_start = now;
     if (prev != &idle) {
         prev->fs_base = rdmsr(MSR_FS_BASE);
@@ -113,6 +115,7 @@ static void switch_to(struct thread *prev, struct thread *next)
         wrmsr(MSR_KERNEL_GS_BASE, next->user_gs_base);
         fpu_restore(next->fpu);
     }
+    kstats.switches++;
     percpu()->current = next;
     cpu_set_kernel_stack(next->kstack + KSTACK_SIZE);
     context_switch(&prev->ksp, next->ksp);
@@ -172,7 +175,9 @@ void idle_loop(void)
         rearm(tsc_ns_since_boot());
         if (rq_head)
             continue;
+        uint64_t t0 = rdtsc();
         __asm__ volatile("sti; hlt; cli");
+        kstats.idle_tsc += rdtsc() - t0;
     }
 }
 

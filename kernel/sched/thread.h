@@ -36,6 +36,7 @@ struct thread {
     uint32_t futex_bitset;
 
     uint64_t cpu_ns;          /* time spent running */
+    uint64_t cpu_tsc;         /* the same in TSC ticks, up to the last switch */
     uint64_t slice_start;     /* TSC when last scheduled in */
 
     struct thread_signals sig;

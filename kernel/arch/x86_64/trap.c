@@ -6,6 +6,7 @@
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/regs.h"
 #include "core/panic.h"
+#include "core/stats.h"
 #include "errno.h"
 #include "lib/printf.h"
 #include "mm/fault.h"
@@ -55,7 +56,10 @@ static void user_exception(struct regs *r)
 static void page_fault(struct regs *r)
 {
     uint64_t addr = read_cr2();
+    uint64_t t0 = rdtsc();
     int rc = mm_fault(addr, r->error);
+    kstats.faults++;
+    kstats.fault_tsc += rdtsc() - t0;
     if (rc == 0)
         return;
     if (rc == -ENOMEM) {
@@ -93,6 +97,7 @@ void trap_dispatch(struct regs *r)
         user_exception(r);
     } else if (v == VECTOR_TIMER) {
         lapic_eoi();
+        kstats.timer_irqs++;
         sched_timer_tick();
     } else if (v != VECTOR_SPURIOUS) {
         static int reported;

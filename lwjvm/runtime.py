@@ -4,12 +4,14 @@ A runtime is keyed by the SHA-256 of what determines its bytes: the JDK's `relea
 module set and the jlink options (plus `FORMAT`, bumped when this module changes its output). It
 lives under `$XDG_CACHE_HOME/lwjvm/runtimes/KEY/runtime`, with `info.json` beside it; a build that
 finds the key reuses the directory and runs no jlink. A runtime is built in a private temporary
-directory and renamed into place, so concurrent builds (pytest-xdist workers) never see half of one.
+directory and renamed into place, so concurrent builds (pytest-xdist workers) never see half of one;
+a lock file per key makes a second builder of the same runtime wait instead of linking it again.
 The jlink options come from jvm-port/profile.json (see jvm-port/README.md for the measurements).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -103,9 +105,31 @@ def assemble(
     key = runtime_key(jdk, mods, options)
     root = (cache or cache_root()) / "runtimes"
     final = root / key
-    if (final / "info.json").is_file() and (final / "runtime" / "bin" / "java").is_file():
+    if _complete(final):
         return Runtime(final / "runtime", key, mods, options, cache_hit=True)
     root.mkdir(parents=True, exist_ok=True)
+    # One jlink per key at a time: a concurrent build of the same runtime waits for it.
+    with open(root / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _complete(final):
+            return Runtime(final / "runtime", key, mods, options, cache_hit=True)
+        return _link(tools, mods, options, key, root, final, on_jlink)
+
+
+def _complete(final: Path) -> bool:
+    return (final / "info.json").is_file() and (final / "runtime" / "bin" / "java").is_file()
+
+
+def _link(
+    tools: JavaTools,
+    mods: list[str],
+    options: list[str],
+    key: str,
+    root: Path,
+    final: Path,
+    on_jlink: Callable[[], None] | None,
+) -> Runtime:
+    jdk = tools.jdk
     if on_jlink:
         on_jlink()
     work = Path(tempfile.mkdtemp(prefix=f".{key[:16]}-", dir=root))

@@ -107,3 +107,5 @@ _Static_assert(sizeof(struct linux_dirent64) == 24, "struct linux_dirent64 heade
 #define SEEK_SET 0
 #define SEEK_CUR 1
 #define SEEK_END 2
+#define SEEK_DATA 3
+#define SEEK_HOLE 4

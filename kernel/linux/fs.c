@@ -1,12 +1,13 @@
-/* File syscalls: open/read/write/close, stat family, lseek, readlink, getdents64, getcwd/chdir,
- * access, dup family, fcntl and ioctl, with Linux errno values. */
+/* File syscalls: open/read/write/close (and the positioned and vectored forms), stat family,
+ * lseek, readlink, getdents64, getcwd/chdir, access, dup family, fcntl and ioctl, umask, with
+ * Linux errno values. Names and metadata are in linux/fs_dir.c. */
 #include "errno.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
+#include "linux/fspath.h"
 #include "linux/syscall.h"
 #include "linux/uaccess.h"
 #include "linux_abi.h"
-#include "loader/exec.h"
 #include "mm/kheap.h"
 
 #define F_DUPFD 0
@@ -14,14 +15,28 @@
 #define F_SETFD 2
 #define F_GETFL 3
 #define F_SETFL 4
+#define F_GETLK 5
+#define F_SETLK 6
+#define F_SETLKW 7
+#define F_SETOWN 8
+#define F_GETOWN 9
+#define F_OFD_GETLK 36
+#define F_OFD_SETLK 37
+#define F_OFD_SETLKW 38
 #define F_DUPFD_CLOEXEC 1030
+#define F_SETPIPE_SZ 1031
+#define F_GETPIPE_SZ 1032
+#define F_UNLCK 2
+#define FIONREAD 0x541b
+#define FIONBIO 0x5421
+#define FIONCLEX 0x5450
+#define FIOCLEX 0x5451
 #define FD_CLOEXEC 1
 #define TCGETS 0x5401
 #define TIOCGWINSZ 0x5413
 #define IOV_MAX 1024
 
-/* Copies a path argument into a kmalloc'd buffer (*out); returns 0 or -errno. */
-static long get_path(uint64_t upath, char **out)
+long fs_get_path(uint64_t upath, char **out)
 {
     char *buf = kmalloc(PATH_MAX);
     if (!buf)
@@ -35,8 +50,7 @@ static long get_path(uint64_t upath, char **out)
     return 0;
 }
 
-/* The directory a *at() call resolves relative paths against: 0 for the cwd. */
-static long dirfd_inode(int dirfd, const char *path, struct inode **base)
+long fs_dirfd_inode(int dirfd, const char *path, struct inode **base)
 {
     *base = 0;
     if (path[0] == '/' || dirfd == AT_FDCWD)
@@ -52,6 +66,8 @@ static long dirfd_inode(int dirfd, const char *path, struct inode **base)
 
 static uint32_t umask_bits = 022;
 
+uint32_t fs_umask(void) { return umask_bits; }
+
 SYS(umask)
 {
     UNUSED_ARGS();
@@ -63,12 +79,12 @@ SYS(umask)
 static long do_openat(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
 {
     char *path;
-    long rc = get_path(upath, &path);
+    long rc = fs_get_path(upath, &path);
     if (rc)
         return rc;
     struct inode *base;
     struct file *f;
-    rc = dirfd_inode(dirfd, path, &base);
+    rc = fs_dirfd_inode(dirfd, path, &base);
     if (!rc)
         rc = vfs_open(base, path, (uint32_t)flags, (uint32_t)mode & 07777 & ~umask_bits, &f);
     kfree(path);
@@ -85,11 +101,27 @@ SYS(open) { UNUSED_ARGS(); return do_openat(AT_FDCWD, a0, a1, a2); }
 SYS(creat) { UNUSED_ARGS(); return do_openat(AT_FDCWD, a0, O_CREAT | O_WRONLY | O_TRUNC, a1); }
 SYS(close) { UNUSED_ARGS(); return fd_close((int)a0); }
 
+/* The open file at fd if it may be read (is_write 0) or written (1), else 0 (-EBADF). */
+static struct file *io_file(int fd, int is_write)
+{
+    struct file *f = fd_get(fd);
+    if (!f || (f->flags & O_PATH))
+        return 0;
+    uint32_t acc = f->flags & O_ACCMODE;
+    return (is_write ? acc == O_RDONLY : acc == O_WRONLY) ? 0 : f;
+}
+
+/* Pipes and consoles have no file offset. */
+static int seekable(const struct file *f)
+{
+    return f->inode && (f->inode->mode & S_IFMT) != S_IFIFO;
+}
+
 SYS(read)
 {
     UNUSED_ARGS();
-    struct file *f = fd_get((int)a0);
-    if (!f || (f->flags & O_ACCMODE) == O_WRONLY)
+    struct file *f = io_file((int)a0, 0);
+    if (!f)
         return -EBADF;
     if (!user_range_ok((void *)a1, a2))
         return -EFAULT;
@@ -99,36 +131,38 @@ SYS(read)
 SYS(write)
 {
     UNUSED_ARGS();
-    struct file *f = fd_get((int)a0);
-    if (!f || (f->flags & O_ACCMODE) == O_RDONLY)
+    struct file *f = io_file((int)a0, 1);
+    if (!f)
         return -EBADF;
     if (!user_range_ok((void *)a1, a2))
         return -EFAULT;
     return f->ops->write(f, (const void *)a1, a2);
 }
 
-SYS(pread64)
+/* Reads or writes at offset `off`, leaving the file offset alone. */
+static long at_offset(int fd, uint64_t ubuf, uint64_t len, int64_t off, int is_write)
 {
-    UNUSED_ARGS();
-    struct file *f = fd_get((int)a0);
-    if (!f || (f->flags & O_ACCMODE) == O_WRONLY)
+    struct file *f = io_file(fd, is_write);
+    if (!f)
         return -EBADF;
-    if ((int64_t)a3 < 0)
+    if (off < 0)
         return -EINVAL;
-    if (!f->inode)
+    if (!seekable(f))
         return -ESPIPE;
+    if (!user_range_ok((void *)ubuf, len))
+        return -EFAULT;
     uint64_t saved = f->pos;
-    f->pos = a3;
-    long rc = f->ops->read(f, (void *)a1, a2);
+    f->pos = (uint64_t)off;
+    long rc = is_write ? f->ops->write(f, (const void *)ubuf, len) : f->ops->read(f, (void *)ubuf, len);
     f->pos = saved;
     return rc;
 }
 
-static long do_iov(int fd, uint64_t uiov, int64_t cnt, int is_write)
+SYS(pread64) { UNUSED_ARGS(); return at_offset((int)a0, a1, a2, (int64_t)a3, 0); }
+SYS(pwrite64) { UNUSED_ARGS(); return at_offset((int)a0, a1, a2, (int64_t)a3, 1); }
+
+static long do_iov(struct file *f, uint64_t uiov, int64_t cnt, int is_write)
 {
-    struct file *f = fd_get(fd);
-    if (!f || (f->flags & O_ACCMODE) == (is_write ? O_RDONLY : O_WRONLY))
-        return -EBADF;
     if (cnt < 0 || cnt > IOV_MAX)
         return -EINVAL;
     long total = 0;
@@ -138,6 +172,8 @@ static long do_iov(int fd, uint64_t uiov, int64_t cnt, int is_write)
             return total ? total : -EFAULT;
         if (!v.len)
             continue;
+        if (!user_range_ok((void *)v.base, v.len))
+            return total ? total : -EFAULT;
         long n = is_write ? f->ops->write(f, (const void *)v.base, v.len)
                           : f->ops->read(f, (void *)v.base, v.len);
         if (n < 0)
@@ -149,8 +185,28 @@ static long do_iov(int fd, uint64_t uiov, int64_t cnt, int is_write)
     return total;
 }
 
-SYS(readv) { UNUSED_ARGS(); return do_iov((int)a0, a1, (int64_t)a2, 0); }
-SYS(writev) { UNUSED_ARGS(); return do_iov((int)a0, a1, (int64_t)a2, 1); }
+static long iov_at(int fd, uint64_t uiov, int64_t cnt, int64_t off, int is_write)
+{
+    struct file *f = io_file(fd, is_write);
+    if (!f)
+        return -EBADF;
+    if (off == -1)
+        return do_iov(f, uiov, cnt, is_write);
+    if (off < 0)
+        return -EINVAL;
+    if (!seekable(f))
+        return -ESPIPE;
+    uint64_t saved = f->pos;
+    f->pos = (uint64_t)off;
+    long rc = do_iov(f, uiov, cnt, is_write);
+    f->pos = saved;
+    return rc;
+}
+
+SYS(readv) { UNUSED_ARGS(); return iov_at((int)a0, a1, (int64_t)a2, -1, 0); }
+SYS(writev) { UNUSED_ARGS(); return iov_at((int)a0, a1, (int64_t)a2, -1, 1); }
+SYS(preadv) { UNUSED_ARGS(); return iov_at((int)a0, a1, (int64_t)a2, (int64_t)a3, 0); }
+SYS(pwritev) { UNUSED_ARGS(); return iov_at((int)a0, a1, (int64_t)a2, (int64_t)a3, 1); }
 
 SYS(lseek)
 {
@@ -158,9 +214,10 @@ SYS(lseek)
     struct file *f = fd_get((int)a0);
     if (!f)
         return -EBADF;
-    if (!f->inode)
+    if (!seekable(f))
         return -ESPIPE;
     int64_t off = (int64_t)a1, base;
+    int64_t size = (int64_t)f->inode->size;
     switch (a2) {
     case SEEK_SET:
         base = 0;
@@ -169,8 +226,16 @@ SYS(lseek)
         base = (int64_t)f->pos;
         break;
     case SEEK_END:
-        base = (int64_t)f->inode->size;
+        base = size;
         break;
+    case SEEK_DATA: /* every byte of our files counts as data */
+    case SEEK_HOLE:
+        if ((f->inode->mode & S_IFMT) != S_IFREG)
+            return -EINVAL;
+        if (off < 0 || off >= size)
+            return -ENXIO;
+        f->pos = a2 == SEEK_DATA ? (uint64_t)off : (uint64_t)size;
+        return (long)f->pos;
     default:
         return -EINVAL;
     }
@@ -206,7 +271,7 @@ static long do_fstatat(int dirfd, uint64_t upath, uint64_t ust, uint64_t flags)
     if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | 0x800 /* AT_NO_AUTOMOUNT */))
         return -EINVAL;
     char *path;
-    long rc = get_path(upath, &path);
+    long rc = fs_get_path(upath, &path);
     if (rc)
         return rc;
     if (!path[0]) {
@@ -224,7 +289,7 @@ static long do_fstatat(int dirfd, uint64_t upath, uint64_t ust, uint64_t flags)
         return stat_inode(f->inode, ust);
     }
     struct inode *base, *ino;
-    rc = dirfd_inode(dirfd, path, &base);
+    rc = fs_dirfd_inode(dirfd, path, &base);
     if (!rc)
         rc = vfs_lookup(base, path, !(flags & AT_SYMLINK_NOFOLLOW), &ino);
     kfree(path);
@@ -276,7 +341,7 @@ SYS(statx)
     /* Resolve through newfstatat into a kernel buffer, then convert. */
     struct linux_stat st;
     char *path;
-    long rc = get_path(a1, &path);
+    long rc = fs_get_path(a1, &path);
     if (rc)
         return rc;
     struct inode *ino = 0;
@@ -293,7 +358,7 @@ SYS(statx)
         rc = -ENOENT;
     } else {
         struct inode *base;
-        rc = dirfd_inode((int)a0, path, &base);
+        rc = fs_dirfd_inode((int)a0, path, &base);
         if (!rc)
             rc = vfs_lookup(base, path, !(a2 & AT_SYMLINK_NOFOLLOW), &ino);
     }
@@ -332,20 +397,16 @@ static long do_readlinkat(int dirfd, uint64_t upath, uint64_t ubuf, int64_t size
     if (size <= 0)
         return -EINVAL;
     char *path;
-    long rc = get_path(upath, &path);
+    long rc = fs_get_path(upath, &path);
     if (rc)
         return rc;
     char *target = kmalloc(PATH_MAX);
     long n;
     if (!target) {
         n = -ENOMEM;
-    } else if (!strcmp(path, "/proc/self/exe")) {
-        /* procfs proper comes with the file-system work of the Linux ABI issue. */
-        n = (long)strlen(exec_path());
-        memcpy(target, exec_path(), (size_t)n);
     } else {
         struct inode *base, *ino;
-        n = dirfd_inode(dirfd, path, &base);
+        n = fs_dirfd_inode(dirfd, path, &base);
         if (!n)
             n = vfs_lookup(base, path, 0, &ino);
         if (!n) {
@@ -373,19 +434,20 @@ static long do_faccessat(int dirfd, uint64_t upath, uint64_t mode, uint64_t flag
     if (mode & ~7ull)
         return -EINVAL;
     char *path;
-    long rc = get_path(upath, &path);
+    long rc = fs_get_path(upath, &path);
     if (rc)
         return rc;
     struct inode *base, *ino;
-    rc = dirfd_inode(dirfd, path, &base);
+    rc = fs_dirfd_inode(dirfd, path, &base);
     if (!rc)
         rc = vfs_lookup(base, path, !(flags & AT_SYMLINK_NOFOLLOW), &ino);
     kfree(path);
     if (rc)
         return rc;
-    /* We run as root: only write access to the read-only root filesystem is refused, and
-     * execute needs an x bit somewhere (as for root on Linux). */
-    if ((mode & 2) && (ino->mode & S_IFMT) != S_IFCHR)
+    /* We run as root: only write access to a read-only filesystem is refused, and execute
+     * needs an x bit somewhere (as for root on Linux). */
+    uint32_t type = ino->mode & S_IFMT;
+    if ((mode & 2) && ((type == S_IFREG && !ino->ops->write) || (type == S_IFDIR && !ino->ops->create)))
         rc = -EROFS;
     else if ((mode & 1) && (ino->mode & S_IFMT) != S_IFDIR && !(ino->mode & 0111))
         rc = -EACCES;
@@ -455,7 +517,7 @@ SYS(chdir)
 {
     UNUSED_ARGS();
     char *path;
-    long rc = get_path(a0, &path);
+    long rc = fs_get_path(a0, &path);
     if (rc)
         return rc;
     rc = vfs_chdir(path);
@@ -545,6 +607,27 @@ SYS(fcntl)
         f->flags = (f->flags & ~changeable) | ((uint32_t)a2 & changeable);
         return 0;
     }
+    case F_GETLK:
+    case F_OFD_GETLK: {
+        /* One process holds every lock: nothing ever conflicts. */
+        int16_t type = F_UNLCK;
+        return copy_to_user((void *)a2, &type, sizeof type) ? -EFAULT : 0;
+    }
+    case F_SETLK:
+    case F_SETLKW:
+    case F_OFD_SETLK:
+    case F_OFD_SETLKW: {
+        int16_t type;
+        return copy_from_user(&type, (const void *)a2, sizeof type) ? -EFAULT : 0;
+    }
+    case F_SETOWN:
+    case F_GETOWN:
+        return 0;
+    case F_GETPIPE_SZ:
+    case F_SETPIPE_SZ:
+        if (!f->ops->ioctl)
+            return -EBADF;
+        return f->ops->ioctl(f, (uint32_t)a1, a2);
     default:
         return -EINVAL;
     }
@@ -556,6 +639,29 @@ SYS(ioctl)
     struct file *f = fd_get((int)a0);
     if (!f)
         return -EBADF;
+    uint32_t cmd = (uint32_t)a1;
+    int value;
+    switch (cmd) {
+    case FIOCLEX:
+    case FIONCLEX:
+        fd_set_cloexec((int)a0, cmd == FIOCLEX);
+        return 0;
+    case FIONBIO:
+        if (copy_from_user(&value, (const void *)a2, sizeof value))
+            return -EFAULT;
+        f->flags = value ? f->flags | O_NONBLOCK : f->flags & ~(uint32_t)O_NONBLOCK;
+        return 0;
+    case FIONREAD:
+        if (f->inode && (f->inode->mode & S_IFMT) == S_IFREG) {
+            value = f->pos < f->inode->size ? (int)(f->inode->size - f->pos) : 0;
+            return copy_to_user((void *)a2, &value, sizeof value) ? -EFAULT : 0;
+        }
+        break;
+    default:
+        break;
+    }
+    if (f->ops->ioctl)
+        return f->ops->ioctl(f, cmd, a2);
     /* No descriptor is a terminal: TCGETS and TIOCGWINSZ answer as for a pipe or file. */
     (void)TCGETS, (void)TIOCGWINSZ;
     return -ENOTTY;

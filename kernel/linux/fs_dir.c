@@ -1,0 +1,525 @@
+/* File syscalls that change names and metadata: mkdir, unlink, rmdir, rename, symlink, link (and
+ * their *at forms), chmod/chown, utimensat, truncate/ftruncate, fsync, flock, fchdir, statfs.
+ * Linux errno values; a read-only filesystem answers -EROFS once the names check out. */
+#include "errno.h"
+#include "fs/vfs.h"
+#include "lib/string.h"
+#include "linux/fspath.h"
+#include "linux/syscall.h"
+#include "linux/uaccess.h"
+#include "linux_abi.h"
+#include "core/clock.h"
+#include "mm/kheap.h"
+#include "mm/palloc.h"
+
+#define AT_REMOVEDIR 0x200
+#define AT_SYMLINK_FOLLOW 0x400
+#define RENAME_NOREPLACE 1
+#define RENAME_EXCHANGE 2
+#define RENAME_WHITEOUT 4
+#define UTIME_NOW ((1l << 30) - 1)
+#define UTIME_OMIT ((1l << 30) - 2)
+#define LOCK_SH 1
+#define LOCK_EX 2
+#define LOCK_NB 4
+#define LOCK_UN 8
+
+/* A path argument resolved to its parent directory and last name. */
+struct parent {
+    char *path;
+    struct inode *dir;
+    char name[NAME_MAX + 1];
+};
+
+/* Resolves dirfd/upath to *p (free with put_parent); returns 0 or -errno. */
+static long get_parent(int dirfd, uint64_t upath, struct parent *p)
+{
+    p->dir = 0;
+    long rc = fs_get_path(upath, &p->path);
+    if (rc)
+        return rc;
+    struct inode *base;
+    rc = fs_dirfd_inode(dirfd, p->path, &base);
+    if (!rc)
+        rc = vfs_lookup_parent(base, p->path, &p->dir, p->name);
+    if (rc) {
+        kfree(p->path);
+        p->dir = 0;
+    }
+    return rc;
+}
+
+static void put_parent(struct parent *p)
+{
+    inode_put(p->dir);
+    kfree(p->path);
+}
+
+static int is_dot(const char *n) { return !strcmp(n, ".") || !strcmp(n, ".."); }
+
+/* The inode `name` names in p->dir (a new reference), or -errno. */
+static int child(struct parent *p, struct inode **out)
+{
+    return vfs_lookup(p->dir, p->name, 0, out);
+}
+
+static int exists(struct parent *p)
+{
+    struct inode *ino;
+    if (child(p, &ino))
+        return 0;
+    inode_put(ino);
+    return 1;
+}
+
+static long do_mkdirat(int dirfd, uint64_t upath, uint64_t mode)
+{
+    struct parent p;
+    long rc = get_parent(dirfd, upath, &p);
+    if (rc)
+        return rc;
+    if (!p.name[0] || is_dot(p.name) || exists(&p)) {
+        rc = -EEXIST;
+    } else if (!p.dir->ops->create) {
+        rc = -EROFS;
+    } else {
+        struct inode *ino;
+        rc = p.dir->ops->create(p.dir, p.name, strlen(p.name),
+                                S_IFDIR | ((uint32_t)mode & 07777 & ~fs_umask()), &ino);
+        if (!rc)
+            inode_put(ino);
+    }
+    put_parent(&p);
+    return rc;
+}
+
+SYS(mkdirat) { UNUSED_ARGS(); return do_mkdirat((int)a0, a1, a2); }
+SYS(mkdir) { UNUSED_ARGS(); return do_mkdirat(AT_FDCWD, a0, a1); }
+
+static long do_unlinkat(int dirfd, uint64_t upath, uint64_t flags)
+{
+    if (flags & ~(uint64_t)AT_REMOVEDIR)
+        return -EINVAL;
+    int rmdir = (flags & AT_REMOVEDIR) != 0;
+    struct parent p;
+    long rc = get_parent(dirfd, upath, &p);
+    if (rc)
+        return rc;
+    size_t plen = strlen(p.path);
+    struct inode *ino = 0;
+    if (!p.name[0]) {
+        rc = rmdir ? -EBUSY : -EISDIR;
+    } else if (rmdir && !strcmp(p.name, ".")) {
+        rc = -EINVAL;
+    } else if (rmdir && !strcmp(p.name, "..")) {
+        rc = -ENOTEMPTY;
+    } else if ((rc = child(&p, &ino)) == 0) {
+        uint32_t type = ino->mode & S_IFMT;
+        if (!rmdir && p.path[plen - 1] == '/' && type != S_IFDIR)
+            rc = -ENOTDIR;
+        else if (!rmdir && type == S_IFDIR)
+            rc = -EISDIR;
+        else if (rmdir && type != S_IFDIR)
+            rc = -ENOTDIR;
+        else if (ino->fs != p.dir->fs || ino->ops != p.dir->ops)
+            rc = -EBUSY; /* a mountpoint */
+        else if (!p.dir->ops->unlink)
+            rc = -EROFS;
+        else
+            rc = p.dir->ops->unlink(p.dir, p.name, strlen(p.name), rmdir);
+        inode_put(ino);
+    }
+    put_parent(&p);
+    return rc;
+}
+
+SYS(unlinkat) { UNUSED_ARGS(); return do_unlinkat((int)a0, a1, a2); }
+SYS(unlink) { UNUSED_ARGS(); return do_unlinkat(AT_FDCWD, a0, 0); }
+SYS(rmdir) { UNUSED_ARGS(); return do_unlinkat(AT_FDCWD, a0, AT_REMOVEDIR); }
+
+static long do_renameat2(int odfd, uint64_t uold, int ndfd, uint64_t unew, uint64_t flags)
+{
+    if (flags & ~(uint64_t)(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
+        return -EINVAL;
+    if ((flags & RENAME_EXCHANGE) && (flags & RENAME_NOREPLACE))
+        return -EINVAL;
+    if (flags & (RENAME_EXCHANGE | RENAME_WHITEOUT))
+        return -EINVAL; /* not supported by our filesystems */
+    struct parent o, n;
+    long rc = get_parent(odfd, uold, &o);
+    if (rc)
+        return rc;
+    rc = get_parent(ndfd, unew, &n);
+    if (rc) {
+        put_parent(&o);
+        return rc;
+    }
+    struct inode *src = 0;
+    if (!o.name[0] || !n.name[0] || is_dot(o.name) || is_dot(n.name))
+        rc = -EBUSY;
+    else if ((rc = child(&o, &src)) != 0)
+        ;
+    else if (src->fs != o.dir->fs || src->ops != o.dir->ops)
+        rc = -EBUSY; /* a mountpoint */
+    else if ((flags & RENAME_NOREPLACE) && exists(&n))
+        rc = -EEXIST;
+    else if (o.dir->ops != n.dir->ops || o.dir->fs != n.dir->fs)
+        rc = -EXDEV;
+    else if (!o.dir->ops->rename)
+        rc = -EROFS;
+    else
+        rc = o.dir->ops->rename(o.dir, o.name, strlen(o.name), n.dir, n.name, strlen(n.name));
+    inode_put(src);
+    put_parent(&n);
+    put_parent(&o);
+    return rc;
+}
+
+SYS(renameat2) { UNUSED_ARGS(); return do_renameat2((int)a0, a1, (int)a2, a3, a4); }
+SYS(renameat) { UNUSED_ARGS(); return do_renameat2((int)a0, a1, (int)a2, a3, 0); }
+SYS(rename) { UNUSED_ARGS(); return do_renameat2(AT_FDCWD, a0, AT_FDCWD, a1, 0); }
+
+static long do_symlinkat(uint64_t utarget, int dirfd, uint64_t upath)
+{
+    char *target;
+    long rc = fs_get_path(utarget, &target);
+    if (rc)
+        return rc;
+    struct parent p;
+    if (!target[0]) {
+        rc = -ENOENT;
+    } else if ((rc = get_parent(dirfd, upath, &p)) == 0) {
+        if (!p.name[0] || is_dot(p.name) || exists(&p))
+            rc = -EEXIST;
+        else if (!p.dir->ops->symlink)
+            rc = -EROFS;
+        else
+            rc = p.dir->ops->symlink(p.dir, p.name, strlen(p.name), target);
+        put_parent(&p);
+    }
+    kfree(target);
+    return rc;
+}
+
+SYS(symlinkat) { UNUSED_ARGS(); return do_symlinkat(a0, (int)a1, a2); }
+SYS(symlink) { UNUSED_ARGS(); return do_symlinkat(a0, AT_FDCWD, a1); }
+
+static long do_linkat(int odfd, uint64_t uold, int ndfd, uint64_t unew, uint64_t flags)
+{
+    if (flags & ~(uint64_t)(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    char *path;
+    long rc = fs_get_path(uold, &path);
+    if (rc)
+        return rc;
+    struct inode *base, *src = 0;
+    rc = fs_dirfd_inode(odfd, path, &base);
+    if (!rc)
+        rc = vfs_lookup(base, path, (flags & AT_SYMLINK_FOLLOW) != 0, &src);
+    kfree(path);
+    if (rc)
+        return rc;
+    struct parent n;
+    rc = get_parent(ndfd, unew, &n);
+    if (!rc) {
+        if (!n.name[0] || is_dot(n.name) || exists(&n))
+            rc = -EEXIST;
+        else if ((src->mode & S_IFMT) == S_IFDIR)
+            rc = -EPERM;
+        else if (src->ops != n.dir->ops || src->fs != n.dir->fs)
+            rc = -EXDEV;
+        else if (!n.dir->ops->link)
+            rc = -EROFS;
+        else
+            rc = n.dir->ops->link(n.dir, n.name, strlen(n.name), src);
+        put_parent(&n);
+    }
+    inode_put(src);
+    return rc;
+}
+
+SYS(linkat) { UNUSED_ARGS(); return do_linkat((int)a0, a1, (int)a2, a3, a4); }
+SYS(link) { UNUSED_ARGS(); return do_linkat(AT_FDCWD, a0, AT_FDCWD, a1, 0); }
+
+/* Resolves dirfd/upath (or the descriptor itself for an empty path with AT_EMPTY_PATH, or a null
+ * path when null_is_fd) to *out, a new reference. */
+static long get_inode(int dirfd, uint64_t upath, uint64_t flags, int null_is_fd, struct inode **out)
+{
+    if (!upath && null_is_fd) {
+        struct file *f = fd_get(dirfd);
+        if (!f)
+            return -EBADF;
+        if (!f->inode)
+            return -EPERM;
+        inode_get(f->inode);
+        *out = f->inode;
+        return 0;
+    }
+    char *path;
+    long rc = fs_get_path(upath, &path);
+    if (rc)
+        return rc;
+    if (!path[0]) {
+        kfree(path);
+        if (!(flags & AT_EMPTY_PATH))
+            return -ENOENT;
+        return get_inode(dirfd, 0, 0, 1, out);
+    }
+    struct inode *base;
+    rc = fs_dirfd_inode(dirfd, path, &base);
+    if (!rc)
+        rc = vfs_lookup(base, path, !(flags & AT_SYMLINK_NOFOLLOW), out);
+    kfree(path);
+    return rc;
+}
+
+static long set_attr(struct inode *ino, const struct vfs_attr *a)
+{
+    long rc = ino->ops->setattr ? ino->ops->setattr(ino, a) : -EROFS;
+    inode_put(ino);
+    return rc;
+}
+
+static long do_fchmodat(int dirfd, uint64_t upath, uint64_t mode, uint64_t flags)
+{
+    if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    struct inode *ino;
+    long rc = get_inode(dirfd, upath, flags, 0, &ino);
+    if (rc)
+        return rc;
+    if ((ino->mode & S_IFMT) == S_IFLNK) {
+        inode_put(ino);
+        return -EOPNOTSUPP;
+    }
+    struct vfs_attr a = {VFS_ATTR_MODE, (uint32_t)mode & 07777, 0, 0};
+    return set_attr(ino, &a);
+}
+
+SYS(fchmodat) { UNUSED_ARGS(); return do_fchmodat((int)a0, a1, a2, 0); }
+SYS(fchmodat2) { UNUSED_ARGS(); return do_fchmodat((int)a0, a1, a2, a3); }
+SYS(chmod) { UNUSED_ARGS(); return do_fchmodat(AT_FDCWD, a0, a1, 0); }
+
+SYS(fchmod)
+{
+    UNUSED_ARGS();
+    struct inode *ino;
+    long rc = get_inode((int)a0, 0, 0, 1, &ino);
+    if (rc)
+        return rc;
+    struct vfs_attr a = {VFS_ATTR_MODE, (uint32_t)a1 & 07777, 0, 0};
+    return set_attr(ino, &a);
+}
+
+/* Everything belongs to root (0:0) and stays so: chown succeeds where it could apply. */
+static long do_fchownat(int dirfd, uint64_t upath, uint64_t flags, int null_is_fd)
+{
+    if (flags & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    struct inode *ino;
+    long rc = get_inode(dirfd, upath, flags, null_is_fd, &ino);
+    if (rc)
+        return rc;
+    rc = ino->ops->setattr ? 0 : -EROFS;
+    inode_put(ino);
+    return rc;
+}
+
+SYS(fchownat) { UNUSED_ARGS(); return do_fchownat((int)a0, a1, a4, 0); }
+SYS(chown) { UNUSED_ARGS(); return do_fchownat(AT_FDCWD, a0, 0, 0); }
+SYS(lchown) { UNUSED_ARGS(); return do_fchownat(AT_FDCWD, a0, AT_SYMLINK_NOFOLLOW, 0); }
+SYS(fchown) { UNUSED_ARGS(); return do_fchownat((int)a0, 0, 0, 1); }
+
+struct linux_timespec {
+    int64_t sec, nsec;
+};
+
+SYS(utimensat)
+{
+    UNUSED_ARGS();
+    if (a3 & ~(uint64_t)(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    struct linux_timespec ts[2];
+    uint64_t now = clock_realtime_ns();
+    struct vfs_attr a = {VFS_ATTR_ATIME | VFS_ATTR_MTIME, 0, now, now};
+    if (a2) {
+        if (copy_from_user(ts, (const void *)a2, sizeof ts))
+            return -EFAULT;
+        for (int k = 0; k < 2; k++) {
+            uint64_t *t = k ? &a.mtime_ns : &a.atime_ns;
+            if (ts[k].nsec == UTIME_OMIT)
+                a.mask &= ~(uint32_t)(k ? VFS_ATTR_MTIME : VFS_ATTR_ATIME);
+            else if (ts[k].nsec == UTIME_NOW)
+                *t = now;
+            else if (ts[k].nsec < 0 || ts[k].nsec >= 1000000000)
+                return -EINVAL;
+            else
+                *t = (uint64_t)ts[k].sec * 1000000000 + (uint64_t)ts[k].nsec;
+        }
+    }
+    struct inode *ino;
+    long rc = get_inode((int)a0, a1, a3, 1, &ino);
+    if (rc)
+        return rc;
+    return set_attr(ino, &a);
+}
+
+static long truncate_inode(struct inode *ino, int64_t len)
+{
+    uint32_t type = ino->mode & S_IFMT;
+    if (type == S_IFDIR)
+        return -EISDIR;
+    if (type != S_IFREG)
+        return -EINVAL;
+    return ino->ops->truncate ? ino->ops->truncate(ino, (uint64_t)len) : -EROFS;
+}
+
+SYS(truncate)
+{
+    UNUSED_ARGS();
+    if ((int64_t)a1 < 0)
+        return -EINVAL;
+    struct inode *ino;
+    long rc = get_inode(AT_FDCWD, a0, 0, 0, &ino);
+    if (rc)
+        return rc;
+    rc = truncate_inode(ino, (int64_t)a1);
+    inode_put(ino);
+    return rc;
+}
+
+SYS(ftruncate)
+{
+    UNUSED_ARGS();
+    struct file *f = fd_get((int)a0);
+    if (!f || (f->flags & O_PATH))
+        return -EBADF;
+    if ((int64_t)a1 < 0 || !f->inode || (f->flags & O_ACCMODE) == O_RDONLY)
+        return -EINVAL;
+    return truncate_inode(f->inode, (int64_t)a1);
+}
+
+SYS(fallocate)
+{
+    UNUSED_ARGS();
+    struct file *f = fd_get((int)a0);
+    if (!f)
+        return -EBADF;
+    if ((int64_t)a2 < 0 || (int64_t)a3 <= 0)
+        return -EINVAL;
+    if ((f->flags & O_ACCMODE) == O_RDONLY)
+        return -EBADF;
+    if (!f->inode || (f->inode->mode & S_IFMT) == S_IFIFO)
+        return -ESPIPE;
+    if (a1 & ~1ull) /* only mode 0 and FALLOC_FL_KEEP_SIZE */
+        return -EOPNOTSUPP;
+    uint64_t end = a2 + a3;
+    if ((a1 & 1) || end <= f->inode->size)
+        return 0;
+    return truncate_inode(f->inode, (int64_t)end);
+}
+
+/* Files live in memory or in the read-only image: there is nothing to flush. */
+static long sync_fd(int fd)
+{
+    struct file *f = fd_get(fd);
+    if (!f)
+        return -EBADF;
+    if (f->inode && (f->inode->mode & S_IFMT) == S_IFIFO)
+        return -EINVAL;
+    return 0;
+}
+
+SYS(fsync) { UNUSED_ARGS(); return sync_fd((int)a0); }
+SYS(fdatasync) { UNUSED_ARGS(); return sync_fd((int)a0); }
+SYS(syncfs) { UNUSED_ARGS(); return fd_get((int)a0) ? 0 : -EBADF; }
+SYS(sync) { UNUSED_ARGS(); return 0; }
+
+/* One process: an advisory lock never conflicts with another holder. */
+SYS(flock)
+{
+    UNUSED_ARGS();
+    if (!fd_get((int)a0))
+        return -EBADF;
+    uint64_t op = a1 & ~(uint64_t)LOCK_NB;
+    if (op != LOCK_SH && op != LOCK_EX && op != LOCK_UN)
+        return -EINVAL;
+    return 0;
+}
+
+SYS(fchdir)
+{
+    UNUSED_ARGS();
+    struct file *f = fd_get((int)a0);
+    if (!f)
+        return -EBADF;
+    if (!f->inode)
+        return -ENOTDIR;
+    return vfs_fchdir(f->inode);
+}
+
+struct linux_statfs {
+    int64_t f_type, f_bsize;
+    uint64_t f_blocks, f_bfree, f_bavail, f_files, f_ffree;
+    int32_t f_fsid[2];
+    int64_t f_namelen, f_frsize, f_flags, f_spare[4];
+};
+_Static_assert(sizeof(struct linux_statfs) == 120, "struct statfs");
+
+#define ST_RDONLY 1
+#define ST_NOSUID 2
+#define ST_NODEV 4
+#define ST_NOEXEC 8
+
+static long statfs_inode(struct inode *ino, uint64_t ubuf)
+{
+    struct linux_stat st;
+    long rc = ino->ops->stat(ino, &st);
+    inode_put(ino);
+    if (rc)
+        return rc;
+    struct linux_statfs s;
+    memset(&s, 0, sizeof s);
+    s.f_type = 0xef53; /* the ext4 root unless a mount says otherwise */
+    s.f_flags = ST_RDONLY;
+    s.f_bsize = s.f_frsize = 4096;
+    s.f_namelen = NAME_MAX;
+    const struct mount *m;
+    for (int i = 0; (m = vfs_mount_at(i)); i++) {
+        if (m->dev != st.st_dev)
+            continue;
+        if (!strcmp(m->fstype, "tmpfs") || !strcmp(m->fstype, "devtmpfs"))
+            s.f_type = 0x01021994;
+        else if (!strcmp(m->fstype, "proc"))
+            s.f_type = 0x9fa0;
+        else if (!strcmp(m->fstype, "sysfs"))
+            s.f_type = 0x62656572;
+        s.f_flags = ST_NOSUID | ST_NODEV | (strcmp(m->fstype, "tmpfs") ? ST_NOEXEC : 0);
+        if (!strcmp(m->fstype, "tmpfs")) {
+            s.f_blocks = palloc_total_pages() / 2; /* Linux's default: half of RAM */
+            s.f_bfree = s.f_bavail = palloc_free_pages() < s.f_blocks ? palloc_free_pages()
+                                                                      : s.f_blocks;
+            s.f_files = s.f_ffree = s.f_blocks;
+        }
+    }
+    s.f_fsid[0] = (int32_t)st.st_dev;
+    return copy_to_user((void *)ubuf, &s, sizeof s) ? -EFAULT : 0;
+}
+
+SYS(statfs)
+{
+    UNUSED_ARGS();
+    struct inode *ino;
+    long rc = get_inode(AT_FDCWD, a0, 0, 0, &ino);
+    return rc ? rc : statfs_inode(ino, a1);
+}
+
+SYS(fstatfs)
+{
+    UNUSED_ARGS();
+    struct inode *ino;
+    long rc = get_inode((int)a0, 0, 0, 1, &ino);
+    if (rc == -EPERM)
+        return -EINVAL;
+    return rc ? rc : statfs_inode(ino, a1);
+}

@@ -31,7 +31,7 @@ from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
 QEMU = "qemu-system-x86_64"
 RECORD_PREFIX = b"\x1elwjvm:"
 # (I/O base, IRQ) of COM1, COM2, COM3; COM3 shares IRQ 4 with COM1 as on a PC (output-only).
-UARTS = ((0x3F8, 4), (0x2F8, 3), (0x3E8, 4))
+UARTS = ((0x3F8, 4), (0x2F8, 3), (0x3E8, 5))  # COM3 on IRQ 5 of its own: it receives
 DEBUG_EXIT_PORT = 0xF4
 # After the exit record, how long QEMU gets to stop by itself before it is killed.
 EXIT_GRACE_S = 5.0

@@ -87,6 +87,9 @@ def measure(jdk_home: Path | None = None) -> dict[str, Any]:
 
             out["hello_image_cds_ms"] = _median_ms(lambda: in_image(argv))
             out["hello_image_no_cds_ms"] = _median_ms(lambda: in_image(no_cds))
+            # unshare + /proc + chroot alone (ld.so printing its version), to subtract.
+            interp = [lib["path"] for lib in desc["libraries"] if "ld-linux" in lib["path"]]
+            out["chroot_overhead_ms"] = _median_ms(lambda: in_image([interp[0], "--version"]))
         host = [str(jdk.java), "-cp", str(work / "hello.jar"), "Hello"]
         out["hello_host_full_jdk_ms"] = _median_ms(
             lambda: subprocess.run(host, capture_output=True, check=True)

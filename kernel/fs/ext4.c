@@ -601,6 +601,30 @@ struct raw_dirent {
     const uint8_t *name;
 };
 
+/* Decodes the record at offset o of directory block b into *out and its length into *rec_len;
+ * returns false if the record is malformed (length, alignment, name outside the record). */
+static bool parse_record(const struct ext4_fs *fs, const uint8_t *b, uint32_t o,
+                         struct raw_dirent *out, uint32_t *rec_len)
+{
+    const uint32_t bs = fs->block_size;
+    if ((o & 3) || o + 12 > bs)
+        return false;
+    uint32_t len = le16(b + o + 4);
+    if (bs >= 65536) /* 64 KiB blocks store 65536 as 65535 (or 0), and use the low bits */
+        len = (len == 65535 || len == 0) ? bs : (len & 65532) | ((len & 3) << 16);
+    uint32_t name_len = b[o + 6];
+    if (!(fs->feature_incompat & INCOMPAT_FILETYPE))
+        name_len |= (uint32_t)b[o + 7] << 8;
+    if (len < 12 || (len & 3) || len > bs - o || ((name_len + 8 + 3) & ~3u) > len)
+        return false;
+    out->ino = le32(b + o);
+    out->name_len = name_len;
+    out->file_type = (fs->feature_incompat & INCOMPAT_FILETYPE) ? b[o + 7] : 0;
+    out->name = b + o + 8;
+    *rec_len = len;
+    return true;
+}
+
 /* Reads the directory's in-use record at or after byte *pos and moves *pos past it; returns
  * 1 with *out filled, 0 at the end of the directory, or -EIO on a malformed block. */
 static int dir_next(const struct ext4_fs *fs, const struct inode *dir, uint64_t *pos,
@@ -609,7 +633,7 @@ static int dir_next(const struct ext4_fs *fs, const struct inode *dir, uint64_t 
     const uint32_t bs = fs->block_size;
     while (*pos < dir->size) {
         uint64_t lblk = *pos / bs, pblk, run;
-        uint32_t want = (uint32_t)(*pos % bs);
+        uint32_t want = (uint32_t)(*pos % bs), o = 0, rec_len;
         int rc = map_block(fs, dir, lblk, &pblk, &run);
         if (rc < 0)
             return rc;
@@ -618,31 +642,20 @@ static int dir_next(const struct ext4_fs *fs, const struct inode *dir, uint64_t 
             continue;
         }
         const uint8_t *b = fs->image + pblk * bs;
-        /* Walk from the block start so a cookie in the middle of a record still lands on
-         * a record boundary. */
-        uint32_t o = 0;
-        while (o + 8 <= bs) {
-            uint32_t rec_len = le16(b + o + 4);
-            if (bs >= 65536) /* 64 KiB blocks store 65536 as 0 or 65535 */
-                rec_len = (rec_len == 65535 || rec_len == 0) ? bs
-                                                             : (rec_len & 65532) | ((rec_len & 3) << 16);
-            uint32_t name_len = b[o + 6];
-            if (!(fs->feature_incompat & INCOMPAT_FILETYPE))
-                name_len |= (uint32_t)b[o + 7] << 8;
-            if (rec_len < 12 || (rec_len & 3) || rec_len > bs - o ||
-                ((name_len + 8 + 3) & ~3u) > rec_len)
+        /* Cookies we hand out are record boundaries (the directory never changes), so resume
+         * there; any other offset that does not hold a valid record walks from the block
+         * start to the first boundary at or after it. */
+        if (want != 0 && parse_record(fs, b, want, out, &rec_len))
+            o = want;
+        while (o < bs) {
+            if (!parse_record(fs, b, o, out, &rec_len))
                 return -EIO;
-            uint32_t ino = le32(b + o);
-            if (o >= want && ino != 0 && name_len != 0) {
-                if (ino > fs->inodes_count || name_len > EXT4_NAME_MAX)
+            if (o >= want && out->ino != 0 && out->name_len != 0) {
+                if (out->ino > fs->inodes_count || out->name_len > EXT4_NAME_MAX)
                     return -EIO;
-                for (uint32_t k = 0; k < name_len; k++) /* no NUL or '/' in a name */
-                    if (b[o + 8 + k] == '\0' || b[o + 8 + k] == '/')
+                for (uint32_t k = 0; k < out->name_len; k++) /* no NUL or '/' in a name */
+                    if (out->name[k] == '\0' || out->name[k] == '/')
                         return -EIO;
-                out->ino = ino;
-                out->name_len = name_len;
-                out->file_type = (fs->feature_incompat & INCOMPAT_FILETYPE) ? b[o + 7] : 0;
-                out->name = b + o + 8;
                 *pos = lblk * bs + o + rec_len;
                 return 1;
             }

@@ -260,6 +260,12 @@ static void dump_dir(const struct ext4_fs *fs, uint32_t dir, uint32_t parent, co
         if (ext4_readdir(fs, dir, &c2, &again) != 1 || again.ino != d.ino || c2 != cookie ||
             strcmp(again.name, d.name) != 0)
             fail("%s: resuming at cookie %" PRIu64 " differs", path, prev);
+        /* An offset inside this record (not a boundary) resumes at the next record. */
+        struct ext4_dirent next1, next2;
+        uint64_t c3 = cookie - 1, c4 = cookie;
+        int r3 = ext4_readdir(fs, dir, &c3, &next1), r4 = ext4_readdir(fs, dir, &c4, &next2);
+        if (r3 != r4 || c3 != c4 || (r3 == 1 && next1.ino != next2.ino))
+            fail("%s: resuming inside a record at %" PRIu64 " differs", path, cookie - 1);
         prev = cookie;
         n++;
         if (strlen(d.name) != d.name_len)
@@ -281,8 +287,6 @@ static void dump_dir(const struct ext4_fs *fs, uint32_t dir, uint32_t parent, co
         }
         char child[8192];
         snprintf(child, sizeof child, "%s/%s", path, d.name);
-        if (strcmp(path, "") == 0 && strcmp(d.name, "lost+found") == 0)
-            continue;
         dump_entry(fs, &d, dir, child);
     }
     if (rc != 0)

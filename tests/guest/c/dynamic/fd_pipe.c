@@ -143,7 +143,7 @@ int main(void)
     REQUIRE(pipe(p) == 0);
     struct iovec out[3] = {{"one ", 4}, {"two ", 4}, {"three", 5}};
     CHECK_EQ("writev gathers", writev(p[1], out, 3), 13);
-    char a[6] = {0}, b[8] = {0};
+    char a[6] = {0}, b[9] = {0}; /* b: 8 bytes read and the NUL strcmp needs */
     struct iovec iv[2] = {{a, 5}, {b, 8}};
     CHECK_EQ("readv scatters", readv(p[0], iv, 2), 13);
     CHECK("readv filled both", strcmp(a, "one t") == 0 && strcmp(b, "wo three") == 0);

@@ -365,6 +365,12 @@ def _build_image(
     cds_flags: list[str] = []
     cds_hit: bool | None = None
     if m.cds:
+        why_not = rootrun.unavailable()
+        if why_not:
+            raise LwjvmError(
+                f"{m.where(('jvm', 'cds'))}: the class-data archive is made by a training run in "
+                f"the image's root tree, and {why_not}: run as root or set jvm.cds: false"
+            )
         epoch = image.source_date_epoch()
         archive = prof["cds_archive"]
         t = time.monotonic()
@@ -442,7 +448,13 @@ def _build_image(
             "env": env_list,
             "cwd": app_dir,
         },
-        "vm": {"memory": plan.total, "cpus": m.cpus, "ports": m.ports},
+        "vm": {
+            "memory": plan.total,
+            "cpus": m.cpus,
+            "ports": m.ports,
+            "volumes": [{"name": v.name, "size": v.size, "mount": v.mount} for v in m.volumes],
+            "health": {"http": m.health_http, "timeout": m.health_timeout},
+        },
         "files": {
             ROOT_IMAGE: {
                 "sha256": sha256_file(root_img),

@@ -268,7 +268,7 @@ def java_program(javac: Javac, make_jar: Any, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture(scope="session")
 def host_java(java_jdk: Any) -> Iterator[Any]:
-    """`host_java(classpath, main, args=(), jvm_options=(), timeout, env) -> JavaRun`."""
+    """`host_java(classpath, main, args=(), jvm_options=(), timeout, env, cwd) -> JavaRun`."""
 
     def run(
         classpath: Sequence[Path],
@@ -277,8 +277,9 @@ def host_java(java_jdk: Any) -> Iterator[Any]:
         jvm_options: Sequence[str] = (),
         timeout: float = 60.0,
         env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> JavaRun:
-        return run_java(java_jdk, classpath, main, args, jvm_options, timeout, env=env)
+        return run_java(java_jdk, classpath, main, args, jvm_options, timeout, cwd, env)
 
     yield run
 

@@ -68,6 +68,9 @@ public class Main {
             .parse(new ByteArrayInputStream(xml.getBytes(StandardCharsets.UTF_8)));
         System.out.println("xml: " + doc.getDocumentElement().getAttribute("lang"));
         System.out.println("property: " + System.getProperty("greeter.mode"));
+        System.out.println("env: " + System.getenv("GREETING"));
+        java.nio.file.Path config = java.nio.file.Paths.get("config", "greeting.txt");
+        System.out.println("config: " + java.nio.file.Files.readString(config).trim());
         System.exit(3);
     }
 }

@@ -63,8 +63,12 @@ def greeter_build(
     yaml = (
         "name: greeter\napp:\n  jar: greeter.jar\n  classpath: [text-utils.jar]\n"
         f"  args: [lwjvm]\njvm:\n  home: {java_jdk.home}\n  properties: {{greeter.mode: test}}\n"
+        "env: {GREETING: bonjour}\nfiles: [{src: config/, dst: /app/config/}]\n"
     )
-    return build(_project(work / "src", [app, lib], yaml), work / "out", None, cache=lwjvm_cache)
+    manifest = _project(work / "src", [app, lib], yaml)
+    (work / "src" / "config").mkdir()
+    (work / "src" / "config" / "greeting.txt").write_text("from a file\n")
+    return build(manifest, work / "out", None, cache=lwjvm_cache)
 
 
 def _run_image(result: BuildResult, tmp_path: Path, share: str | None = None) -> Any:
@@ -110,7 +114,8 @@ def test_app_with_dependencies_runs_in_chroot_as_on_host_java(
         "com.example.greeter.Main",
         ["lwjvm"],
         ["-Dgreeter.mode=test"],
-        env=GUEST_LOCALE,
+        env={**GUEST_LOCALE, "GREETING": "bonjour"},
+        cwd=greeter_build.out_dir.parent / "src",
     )
     assert (guest.returncode, guest.stdout.decode(), guest.stderr.decode()) == (
         host.exit_code,
@@ -118,6 +123,7 @@ def test_app_with_dependencies_runs_in_chroot_as_on_host_java(
         host.stderr,
     )
     assert host.exit_code == 3 and "HELLO-LWJVM" in host.stdout and "xml: en" in host.stdout
+    assert "env: bonjour\nconfig: from a file\n" in host.stdout
     desc = greeter_build.descriptor
     assert desc["runtime"]["modules"] == ["java.base", "java.xml"]
     assert [e["path"] for e in desc["app"]["classpath"]] == [

@@ -142,10 +142,10 @@ int main(int argc, char **argv)
     REQUIRE(s != MAP_FAILED);
     mprotect(s + PG, PG, PROT_READ);
     load_maps();
-    CHECK("mprotect of the middle page splits it", exact(s + PG, PG, "r--p") &&
-                                                       find(s)->end == (uintptr_t)s + PG &&
-                                                       find(s + 2 * PG)->start ==
-                                                           (uintptr_t)s + 2 * PG);
+    const struct region *lo = find(s), *hi = find(s + 2 * PG);
+    CHECK("mprotect of the middle page splits it", exact(s + PG, PG, "r--p") && lo && hi &&
+                                                       lo->end == (uintptr_t)s + PG &&
+                                                       hi->start == (uintptr_t)s + 2 * PG);
     mprotect(s + PG, PG, PROT_READ | PROT_WRITE);
     load_maps();
     r = find(s);

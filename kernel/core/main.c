@@ -11,6 +11,7 @@
 #include "arch/x86_64/tsc.h"
 #include "core/bootconf.h"
 #include "core/clock.h"
+#include "core/control.h"
 #include "core/panic.h"
 #include "core/random.h"
 #include "core/stats.h"
@@ -210,6 +211,7 @@ void kmain(uint32_t start_info_phys)
     if (opts.panic_test)
         panic("deliberate panic requested by lwjvm.panic_test=1");
     struct thread *t = thread_create_main();
+    control_init();
 
     if (!module.end)
         panic("no root image: pass one with -initrd");

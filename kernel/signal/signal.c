@@ -74,7 +74,7 @@ void signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *i
 void signal_send_process(int sig, const struct linux_siginfo *info)
 {
     struct thread *cur = current(), *target = 0;
-    if (!(cur->sig.mask & SIGBIT(sig)))
+    if (cur->tid && !(cur->sig.mask & SIGBIT(sig))) /* tid 0: the idle thread, in an interrupt */
         target = cur;
     for (struct thread *t = thread_first(); t && !target; t = t->all_next)
         if (!(t->sig.mask & SIGBIT(sig)))

@@ -1,5 +1,6 @@
-/* 16550 UART output: COM1 carries the program's stdout, COM2 its stderr, COM3 the kernel log
- * (docs/protocol.md, section 4). Output only, polled. */
+/* 16550 UARTs: COM1 carries the program's stdout, COM2 its stderr, COM3 the kernel log and, in
+ * the other direction, the host's control lines (docs/protocol.md, section 4). Output is polled;
+ * input raises an interrupt. */
 #include "arch/x86_64/serial.h"
 #include "arch/x86_64/io.h"
 
@@ -17,6 +18,22 @@ void serial_init(void)
         outb(p + 3, 0x03); /* 8N1 */
         outb(p + 2, 0xc7); /* FIFO on, cleared */
     }
+}
+
+void serial_enable_rx_irq(enum serial_port which)
+{
+    uint16_t p = port_base[which];
+    outb(p + 4, 0x0b); /* DTR, RTS, OUT2 (which gates the interrupt on PCs) */
+    outb(p + 1, 0x01); /* interrupt when data is received */
+}
+
+int serial_read_byte(enum serial_port which, char *c)
+{
+    uint16_t p = port_base[which];
+    if (!(inb(p + 5) & 0x01))
+        return 0;
+    *c = (char)inb(p);
+    return 1;
 }
 
 /* Writes len bytes to the UART `which`; waits for the transmitter only on real hardware. */

@@ -5,6 +5,7 @@
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/regs.h"
+#include "core/control.h"
 #include "core/panic.h"
 #include "core/stats.h"
 #include "errno.h"
@@ -99,6 +100,9 @@ void trap_dispatch(struct regs *r)
         lapic_eoi();
         kstats.timer_irqs++;
         sched_timer_tick();
+    } else if (v == VECTOR_CONTROL) {
+        control_irq();
+        lapic_eoi();
     } else if (v != VECTOR_SPURIOUS) {
         static int reported;
         if (!reported++)

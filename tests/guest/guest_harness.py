@@ -167,26 +167,22 @@ class GuestRunner:
     def __init__(self, command: list[str]) -> None:
         self.command = command
 
-    def exec_argv(self, case: Case, workdir: Path, extra: tuple[str, ...] = ()) -> list[str]:
-        """The `lwjvm exec` command line for the case (its data files written into `workdir`)."""
+    def run(self, case: Case, corpus: Path, workdir: Path) -> Outcome:
+        """Boots the guest on the case (its data files written into `workdir`) and waits for it."""
         paths = _write_files(case, workdir)
-        argv = [*self.command, "exec", "--accel", "tcg", "--timeout", str(GUEST_TIMEOUT_S), *extra]
+        argv = [*self.command, "exec", "--accel", "tcg", "--timeout", str(GUEST_TIMEOUT_S)]
         for name, p in paths.items():
             argv += ["--add", f"{p}:{GUEST_DATA_DIR}/{name}"]
         for k, v in case.env:
             argv += ["--env", f"{k}={v}"]
         guest_paths = {name: f"{GUEST_DATA_DIR}/{name}" for name in paths}
-        argv += ["--", str(BUILD_DIR / case.program), *_substitute(case.args, guest_paths)]
-        return argv
-
-    def run(self, case: Case, workdir: Path, extra: tuple[str, ...] = ()) -> Outcome:
-        """Boots the guest on the case and waits for it."""
-        argv = self.exec_argv(case, workdir, extra)
+        argv += ["--", str(corpus / case.program), *_substitute(case.args, guest_paths)]
+        backstop = GUEST_TIMEOUT_S + 60
         try:
-            r = subprocess.run(argv, cwd=workdir, capture_output=True, timeout=GUEST_TIMEOUT_S + 60)
+            r = subprocess.run(argv, cwd=workdir, capture_output=True, timeout=backstop)
         except subprocess.TimeoutExpired as e:
             pytest.fail(
-                f"guest run did not finish in {GUEST_TIMEOUT_S} s: {' '.join(argv)}\n"
+                f"lwjvm exec did not return within {backstop} s: {' '.join(argv)}\n"
                 f"stdout so far:\n{(e.stdout or b'').decode(errors='replace')}\n"
                 f"stderr so far:\n{(e.stderr or b'').decode(errors='replace')}",
                 pytrace=False,

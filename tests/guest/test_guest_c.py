@@ -124,7 +124,7 @@ def test_guest_output_matches_host(
     (tmp_path / "host").mkdir()
     (tmp_path / "guest").mkdir()
     host = run_on_host(case, corpus, tmp_path / "host")
-    out = guest.run(case, tmp_path / "guest")
+    out = guest.run(case, corpus, tmp_path / "guest")
     assert (out.exit_code, out.stdout) == (host.exit_code, host.stdout), describe_mismatch(
         case, host, out
     )

@@ -304,6 +304,34 @@ int vfs_mount(const char *path, struct inode *mroot, const char *fstype, const c
 
 const struct mount *vfs_mount_at(int i) { return i >= 0 && i < nmounts ? &mounts[i] : 0; }
 
+int vfs_readdir(struct inode *ino, uint64_t *cookie, struct vfs_dirent *out)
+{
+    if (*cookie < VFS_MOUNT_COOKIE) {
+        int rc = ino->ops->readdir(ino, cookie, out);
+        if (rc)
+            return rc;
+        *cookie = VFS_MOUNT_COOKIE;
+    }
+    for (uint64_t i = *cookie - VFS_MOUNT_COOKIE; i < (uint64_t)nmounts; i++) {
+        struct mount *m = &mounts[i];
+        struct inode *there;
+        if (!vfs_same_inode(m->parent, ino))
+            continue;
+        if (!ino->ops->lookup(ino, m->name, strlen(m->name), &there)) {
+            inode_put(there); /* listed by the filesystem itself */
+            continue;
+        }
+        out->ino = m->root->ino;
+        out->type = 4; /* DT_DIR */
+        out->name_len = (uint8_t)strlen(m->name);
+        memcpy(out->name, m->name, (size_t)out->name_len + 1);
+        *cookie = VFS_MOUNT_COOKIE + i + 1;
+        return 1;
+    }
+    *cookie = VFS_MOUNT_COOKIE + (uint64_t)nmounts;
+    return 0;
+}
+
 /* Appends `path` to the absolute `cwd_path`, folding "." and ".." lexically. */
 static void update_cwd_path(const char *path)
 {

@@ -149,6 +149,10 @@ int vfs_mount(const char *path, struct inode *root, const char *fstype, const ch
               const char *options, uint32_t dev);
 /* Mount i (0 is the first mount after the root), or 0 past the end. */
 const struct mount *vfs_mount_at(int i);
+/* Reads directory entries as the filesystem's readdir does, then the mountpoints in ino that
+ * its filesystem lacks (cookies from VFS_MOUNT_COOKIE on). */
+#define VFS_MOUNT_COOKIE (1ull << 62)
+int vfs_readdir(struct inode *ino, uint64_t *cookie, struct vfs_dirent *out);
 /* The root directory (no new reference). */
 struct inode *vfs_root(void);
 /* The working directory (no new reference). */

@@ -474,7 +474,7 @@ SYS(getdents64)
     long rc = 0;
     for (;;) {
         uint64_t cookie = f->pos;
-        int r = f->inode->ops->readdir(f->inode, &cookie, d);
+        int r = vfs_readdir(f->inode, &cookie, d);
         if (r <= 0) {
             rc = r;
             break;

@@ -523,3 +523,46 @@ SYS(fstatfs)
         return -EINVAL;
     return rc ? rc : statfs_inode(ino, a1);
 }
+
+/* Extended attributes: our filesystems keep none, and take none. */
+static long xattr_target(int fd, uint64_t upath, int follow)
+{
+    struct inode *ino;
+    long rc = upath ? get_inode(AT_FDCWD, upath, follow ? 0 : AT_SYMLINK_NOFOLLOW, 0, &ino)
+                    : get_inode(fd, 0, 0, 1, &ino);
+    if (rc == -EPERM)
+        rc = -EOPNOTSUPP; /* a console has no inode */
+    if (!rc)
+        inode_put(ino);
+    return rc;
+}
+
+static long xattr_get(int fd, uint64_t upath, int follow)
+{
+    long rc = xattr_target(fd, upath, follow);
+    return rc ? rc : -ENODATA;
+}
+
+static long xattr_list(int fd, uint64_t upath, int follow)
+{
+    return xattr_target(fd, upath, follow);
+}
+
+static long xattr_set(int fd, uint64_t upath, int follow)
+{
+    long rc = xattr_target(fd, upath, follow);
+    return rc ? rc : -EOPNOTSUPP;
+}
+
+SYS(getxattr) { UNUSED_ARGS(); return xattr_get(0, a0, 1); }
+SYS(lgetxattr) { UNUSED_ARGS(); return xattr_get(0, a0, 0); }
+SYS(fgetxattr) { UNUSED_ARGS(); return xattr_get((int)a0, 0, 0); }
+SYS(listxattr) { UNUSED_ARGS(); return xattr_list(0, a0, 1); }
+SYS(llistxattr) { UNUSED_ARGS(); return xattr_list(0, a0, 0); }
+SYS(flistxattr) { UNUSED_ARGS(); return xattr_list((int)a0, 0, 0); }
+SYS(setxattr) { UNUSED_ARGS(); return xattr_set(0, a0, 1); }
+SYS(lsetxattr) { UNUSED_ARGS(); return xattr_set(0, a0, 0); }
+SYS(fsetxattr) { UNUSED_ARGS(); return xattr_set((int)a0, 0, 0); }
+SYS(removexattr) { UNUSED_ARGS(); return xattr_get(0, a0, 1); }
+SYS(lremovexattr) { UNUSED_ARGS(); return xattr_get(0, a0, 0); }
+SYS(fremovexattr) { UNUSED_ARGS(); return xattr_get((int)a0, 0, 0); }

@@ -39,6 +39,35 @@ static int read_file_page(const struct vma *v, uint64_t index, uint64_t phys)
     return n < 0 ? (int)n : 0;
 }
 
+#define FAULT_AROUND_PAGES 16
+
+/* After a read fault on a file page mapped straight from the image, maps the other image pages of
+ * the same aligned 16-page window that are in the area and not present yet, read-only: a program
+ * reading a file mapping sequentially then takes one fault per 64 KiB, not per 4 KiB. */
+static void fault_around(struct vma *v, uint64_t page)
+{
+    uint64_t lo = page & ~(FAULT_AROUND_PAGES * PAGE_SIZE - 1);
+    uint64_t hi = lo + FAULT_AROUND_PAGES * PAGE_SIZE;
+    if (lo < v->start)
+        lo = v->start;
+    if (hi > v->end)
+        hi = v->end;
+    for (uint64_t va = lo; va < hi; va += PAGE_SIZE) {
+        if (va == page)
+            continue;
+        uint64_t *pte = pte_lookup(va, 0);
+        if (!pte || (*pte & PTE_P))
+            continue;
+        uint64_t index = v->pgoff + ((va - v->start) >> PAGE_SHIFT);
+        if (index * PAGE_SIZE >= v->inode->size)
+            break;
+        const void *direct = inode_page_ptr(v->inode, index);
+        if (!direct)
+            continue;
+        *pte = virt_to_phys(direct) | pte_flags(v, 0);
+    }
+}
+
 static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
 {
     if (!v->inode) {
@@ -58,6 +87,7 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
             /* Map the image page itself, read-only; a write to a private mapping copies it. */
             *pte = virt_to_phys(direct) | pte_flags(v, 0);
             kstats.file_maps++;
+            fault_around(v, page);
             return 0;
         }
     }

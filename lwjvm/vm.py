@@ -16,12 +16,13 @@ import re
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -252,7 +253,8 @@ def accel_args(accel: str) -> list[str]:
 
 
 def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
-    """The QEMU command line; `console_fds` are the write ends for COM1, COM2, COM3."""
+    """The QEMU command line; `console_fds` are QEMU's ends for COM1, COM2 (pipes) and COM3 (a
+    socket: the kernel log out, control lines in)."""
     cmd = [
         qemu, "-M", "microvm", "-nodefaults", "-no-user-config", "-nographic",
         "-display", "none", "-no-reboot", "-smp", "1", "-m", f"{cfg.memory_mib}M",
@@ -264,9 +266,17 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
     cmd += ["-append", " ".join(cfg.append)]
     cmd += ["-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=4"]
     for i, ((base, irq), fd) in enumerate(zip(UARTS, console_fds, strict=True), start=1):
-        cmd += ["-chardev", f"file,id=com{i},path=/dev/fd/{fd}"]
+        if i == 3:
+            cmd += ["-chardev", f"socket,id=com{i},fd={fd}"]
+        else:
+            cmd += ["-chardev", f"file,id=com{i},path=/dev/fd/{fd}"]
         cmd += ["-device", f"isa-serial,chardev=com{i},iobase={base:#x},irq={irq}"]
     return cmd
+
+
+def control_line(signum: int) -> bytes:
+    """The COM3 control line that asks the kernel to send signal `signum` to the program."""
+    return f"lwjvm:signal num={signum}\n".encode()
 
 
 def _writer(stream: BinaryIO) -> Callable[[bytes], None]:
@@ -275,6 +285,87 @@ def _writer(stream: BinaryIO) -> Callable[[bytes], None]:
         stream.flush()
 
     return write
+
+
+class _Consoles:
+    """The host ends (read) and QEMU ends of COM1, COM2, COM3 and QEMU's own stderr."""
+
+    def __init__(self) -> None:
+        self.child: list[int] = []
+        self.ours: dict[int, str] = {}
+        try:
+            for name in ("com1", "com2"):
+                r, w = os.pipe()
+                self.ours[r] = name
+                self.child.append(w)
+            host, guest = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            host.setblocking(False)
+            self.com3 = host.detach()
+            self.ours[self.com3] = "com3"
+            self.child.append(guest.detach())
+            r, w = os.pipe()
+            self.ours[r] = "qemu"
+            self.qemu_w = w
+        except BaseException:
+            self.close()
+            raise
+
+    def close_child_ends(self) -> None:
+        for fd in self.child + [self.qemu_w]:
+            os.close(fd)
+        self.child = []
+        self.qemu_w = -1
+
+    def close(self) -> None:
+        for fd in self.child + list(self.ours) + [getattr(self, "qemu_w", -1)]:
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.child = []
+        self.ours = {}
+        self.qemu_w = -1
+
+
+class _Signals:
+    """While QEMU runs: SIGINT, SIGTERM and SIGHUP are noted, not acted on, and wake the loop.
+
+    The loop forwards the first one to the program (a COM3 control line) and kills QEMU on the
+    second. Only the main thread can do this; elsewhere `fd` is None and signals act as usual.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __enter__(self) -> _Signals:
+        self.fd: int | None = None
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fd, self._w = r, w
+        self._old_wakeup = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        self._old = {s: signal.signal(s, _note_signal) for s in self.SIGNALS}
+        return self
+
+    def read(self) -> list[int]:
+        """The signals received since the last call."""
+        if self.fd is None:
+            return []
+        try:
+            return list(os.read(self.fd, 64))
+        except BlockingIOError:
+            return []
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is None:
+            return
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        signal.set_wakeup_fd(self._old_wakeup)
+        os.close(self.fd)
+        os.close(self._w)
+
+
+def _note_signal(_signum: int, _frame: object) -> None:
+    """A Python-level handler, so the signal reaches the wakeup fd; the loop acts on it."""
 
 
 def run_vm(
@@ -287,46 +378,43 @@ def run_vm(
 
     COM1 goes to `stdout`, COM2 and the kernel log lines that are shown to `stderr` (default: ours).
     Kernel log lines are shown as they come with `live_log`, else only on a panic or when the VM
-    stops without an exit record. Raises LwjvmError if QEMU cannot be started. On
-    KeyboardInterrupt QEMU is killed and the interrupt re-raised.
+    stops without an exit record. Raises LwjvmError if QEMU cannot be started.
+    In the main thread, a first SIGINT/SIGTERM/SIGHUP is sent on to the program (COM3 control
+    line) and the run goes on to the program's exit; a second one kills QEMU and raises
+    KeyboardInterrupt (SIGINT) or SystemExit(128 + signal).
     """
     out = _writer(stdout if stdout is not None else sys.stdout.buffer)
     err = _writer(stderr if stderr is not None else sys.stderr.buffer)
     qemu = find_qemu()
-    pipes = [os.pipe() for _ in UARTS]
-    qerr_r, qerr_w = os.pipe()
-    write_ends = [w for _, w in pipes]
-    cmd = qemu_command(qemu, cfg, write_ends)
     log = KernelLog(err, live_log)
-    t0 = time.monotonic()
+    cons = _Consoles()
     try:
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=qerr_w,
-            stderr=qerr_w,
-            pass_fds=write_ends,
-            start_new_session=True,  # Ctrl-C reaches us only, and we stop QEMU
-            preexec_fn=_die_with_parent,
-        )
-    except OSError as e:
-        for r, w in pipes:
-            os.close(r)
-            os.close(w)
-        os.close(qerr_r)
-        os.close(qerr_w)
-        raise LwjvmError(f"cannot start {qemu}: {e.strerror}") from None
-    for w in write_ends + [qerr_w]:
-        os.close(w)
-    with _signals_raise():
-        return _wait(proc, cfg, pipes, qerr_r, log, out, err, t0)
+        cmd = qemu_command(qemu, cfg, cons.child)
+        with _Signals() as sigs:
+            t0 = time.monotonic()
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=cons.qemu_w,
+                    stderr=cons.qemu_w,
+                    pass_fds=cons.child,
+                    start_new_session=True,  # the terminal's Ctrl-C reaches us only
+                    preexec_fn=_die_with_parent,
+                )
+            except OSError as e:
+                raise LwjvmError(f"cannot start {qemu}: {e.strerror}") from None
+            cons.close_child_ends()
+            return _wait(proc, cfg, cons, sigs, log, out, err, t0)
+    finally:
+        cons.close()
 
 
 def _wait(
     proc: subprocess.Popen[bytes],
     cfg: VmConfig,
-    pipes: list[tuple[int, int]],
-    qerr_r: int,
+    cons: _Consoles,
+    sigs: _Signals,
     log: KernelLog,
     out: Callable[[bytes], None],
     err: Callable[[bytes], None],
@@ -334,16 +422,16 @@ def _wait(
 ) -> VmResult:
     """Reads the consoles until QEMU has gone, enforcing the timeout; kills QEMU on any error."""
     sel = selectors.DefaultSelector()
-    sinks: dict[int, str] = {}
-    for (r, _), name in zip(pipes, ("com1", "com2", "com3"), strict=True):
-        sel.register(r, selectors.EVENT_READ)
-        sinks[r] = name
-    sel.register(qerr_r, selectors.EVENT_READ)
-    sinks[qerr_r] = "qemu"
+    sinks = dict(cons.ours)
+    for fd in sinks:
+        sel.register(fd, selectors.EVENT_READ)
+    if sigs.fd is not None:
+        sel.register(sigs.fd, selectors.EVENT_READ)
     qemu_err = bytearray()
     first_output: float | None = None
     timed_out = False
     killed = False
+    forwarded: int | None = None
     deadline = t0 + cfg.timeout if cfg.timeout is not None else None
     try:
         while sinks:
@@ -358,15 +446,22 @@ def _wait(
             if not events and limit is not None and time.monotonic() >= limit:
                 timed_out = deadline is not None and time.monotonic() >= deadline
                 _kill(proc)
-                killed = True  # QEMU is gone: every pipe reaches EOF, drain them
+                killed = True  # QEMU is gone: every console reaches EOF, drain them
                 continue
             for key, _ in events:
                 fd = int(key.fd)
-                data = os.read(fd, 65536)
+                if fd == sigs.fd:
+                    forwarded = _on_signals(sigs.read(), forwarded, proc, cons.com3, err)
+                    continue
+                try:
+                    data = os.read(fd, 65536)
+                except ConnectionResetError:
+                    data = b""  # QEMU closed COM3 with our control line unread: end of file
+                except BlockingIOError:
+                    continue
                 now = time.monotonic() - t0
                 if not data:
                     sel.unregister(fd)
-                    os.close(fd)
                     del sinks[fd]
                     continue
                 name = sinks[fd]
@@ -383,8 +478,6 @@ def _wait(
         status = proc.wait()
     except BaseException:
         _kill(proc)
-        for fd in list(sinks):
-            os.close(fd)
         raise
     finally:
         sel.close()
@@ -406,6 +499,34 @@ def _wait(
     )
 
 
+def _on_signals(
+    signums: list[int],
+    forwarded: int | None,
+    proc: subprocess.Popen[bytes],
+    com3: int,
+    err: Callable[[bytes], None],
+) -> int | None:
+    """Forwards the first signal to the program; on a second, kills QEMU and raises."""
+    for signum in signums:
+        if forwarded is None:
+            forwarded = signum
+            _send(com3, control_line(signum))
+            name = signal.Signals(signum).name
+            err(f"lwjvm: sent {name} to the program; again to stop the VM\n".encode())
+            continue
+        _kill(proc)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+    return forwarded
+
+
+def _send(fd: int, data: bytes) -> None:
+    """Writes a control line to COM3; a guest that is gone or not reading is not an error."""
+    with contextlib.suppress(OSError):
+        os.write(fd, data)
+
+
 def _find_prctl() -> Callable[..., int] | None:
     try:
         fn: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
@@ -422,24 +543,6 @@ def _die_with_parent() -> None:
     """In the QEMU child: ask Linux to SIGKILL it if lwjvm dies (prctl PR_SET_PDEATHSIG)."""
     if _PRCTL is not None:
         _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-
-
-@contextlib.contextmanager
-def _signals_raise() -> Iterator[None]:
-    """While QEMU runs, SIGTERM and SIGHUP raise SystemExit(128+S) so QEMU is stopped first."""
-
-    def handler(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

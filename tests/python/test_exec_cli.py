@@ -7,6 +7,7 @@ $LWJVM_KERNEL, so they pin the host side only; tests/guest runs the real kernel.
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import subprocess
 import sys
@@ -123,3 +124,28 @@ def test_program_args_pass_through_untouched(hello: Path, tmp_path: Path) -> Non
     kernel = miniguest.write(tmp_path / "k.elf", [(COM3, b"\x1elwjvm:exit code=0\n")])
     r = lwjvm("exec", "--accel", "tcg", str(hello), "-h", "--x", env={"LWJVM_KERNEL": str(kernel)})
     assert r.returncode == 0, r.stderr
+
+
+def test_first_signal_goes_to_the_program_second_stops_the_vm(hello: Path, tmp_path: Path) -> None:
+    """The generated guest ignores the control line, so the second SIGTERM must stop QEMU."""
+    kernel = miniguest.write(tmp_path / "k.elf", [(COM1, b"up\n")], None)
+    p = subprocess.Popen(
+        [sys.executable, "-c", "from lwjvm.cli import main; main()", "exec", "--accel", "tcg"]
+        + [str(hello)],
+        env=dict(os.environ, LWJVM_KERNEL=str(kernel)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert p.stdout is not None and p.stderr is not None
+    assert p.stdout.readline() == b"up\n"  # QEMU runs the guest
+    p.send_signal(signal.SIGTERM)
+    assert p.stderr.readline() == b"lwjvm: sent SIGTERM to the program; again to stop the VM\n"
+    assert p.poll() is None
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=30) == 143
+    p.stdout.close()
+    p.stderr.close()
+
+
+def test_control_line_format() -> None:
+    assert vm.control_line(15) == b"lwjvm:signal num=15\n"

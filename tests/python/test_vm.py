@@ -91,7 +91,9 @@ def test_qemu_command_has_three_uarts_and_debug_exit(tmp_path: Path) -> None:
     assert "-M microvm -nodefaults -no-user-config" in line
     assert "-device isa-debug-exit,iobase=0xf4,iosize=4" in line
     for i, (fd, base) in enumerate([(7, "0x3f8"), (8, "0x2f8"), (9, "0x3e8")], start=1):
-        assert f"-chardev file,id=com{i},path=/dev/fd/{fd}" in line
+        kind = "socket" if i == 3 else "file"
+        path = f"fd={fd}" if i == 3 else f"path=/dev/fd/{fd}"
+        assert f"-chardev {kind},id=com{i},{path}" in line
         assert f"-device isa-serial,chardev=com{i},iobase={base}" in line
     assert cmd[cmd.index("-append") + 1] == "a=1"
     assert cmd[cmd.index("-m") + 1] == "64M"

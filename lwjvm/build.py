@@ -256,12 +256,18 @@ def build(
     progress: Progress | None = None,
     tools_mode: Mode = "auto",
     cache: Path | None = None,
+    args: list[str] | None = None,
 ) -> BuildResult:
-    """Build the image for the manifest at `manifest_path` into `out_dir`."""
+    """Build the image for the manifest at `manifest_path` into `out_dir`.
+
+    `args`, when given, replace the manifest's app.args (`lwjvm run app.yaml -- ARGS`).
+    """
     progress = progress or Progress(enabled=False)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     m = manifest_mod.load(manifest_path)
+    if args is not None:
+        m.args = list(args)
     jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
     tools = JavaTools(jdk, tools_mode)
     if tools.fallback_reason and tools_mode == "auto":

@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
+from lwjvm.errors import (
+    EXIT_NO_RECORD,
+    EXIT_PANIC,
+    EXIT_STOP_TIMEOUT,
+    EXIT_TIMEOUT,
+    LwjvmError,
+)
 
 QEMU = "qemu-system-x86_64"
 RECORD_PREFIX = b"\x1elwjvm:"
@@ -37,6 +43,8 @@ DEBUG_EXIT_PORT = 0xF4
 # After the exit record, how long QEMU gets to stop by itself before it is killed.
 EXIT_GRACE_S = 5.0
 KERNEL_LOG_TAIL = 200
+# Default for how long a program sent SIGINT/SIGTERM gets to stop (`lwjvm run --stop-timeout`).
+STOP_TIMEOUT_S = 10.0
 
 
 def repo_root() -> Path:
@@ -120,6 +128,11 @@ def _int(v: str | None) -> int | None:
         return None
 
 
+_ENOSYS = re.compile(r"^lwjvm: syscall (\w+) \((\d+)\) is not implemented: -ENOSYS")
+OOM_PREFIX = "lwjvm: out of memory"
+STATS_PREFIX = "lwjvm: stats:"
+
+
 class KernelLog:
     """Splits COM3 into lines, consumes control records and routes the other lines.
 
@@ -139,6 +152,10 @@ class KernelLog:
         self.exit_at: float | None = None
         self.end_at: float | None = None  # time of the exit or panic record
         self.unknown_records: list[bytes] = []
+        self.tail: deque[bytes] = deque(maxlen=40)  # the last lines, shown or not
+        self.enosys: list[str] = []  # "NAME (N)" of each syscall the kernel said it lacks
+        self.out_of_memory: str | None = None  # the kernel's out-of-memory line
+        self.stats: dict[str, int] = {}  # the `lwjvm: stats:` line (lwjvm.stats=1)
 
     def feed(self, data: bytes, now: float = 0.0) -> None:
         """Takes bytes from COM3; complete lines are handled at once."""
@@ -159,6 +176,7 @@ class KernelLog:
     def _line(self, line: bytes, now: float) -> None:
         rec = parse_record(line.rstrip(b"\r\n"))
         if rec is None:
+            self._notice(line)
             if self.live:
                 self.echo(line)
             else:
@@ -175,11 +193,43 @@ class KernelLog:
             self.panicked = True
             self.end_at = now
             self.show_held()
+        elif kind in ("fatal", "oom"):
+            # The program was killed (a fault without handler, or no memory left): the lines
+            # before this record say where; show them as a panic's would be.
+            self.show_held()
+        elif kind in ("fatal", "oom"):
+            self.show_held()  # why the program died: the lines before the record
         elif kind == "boot":
             self.boot = BootTiming(_int(fields.get("tsc_hz")), _int(fields.get("entry_to_user_ns")))
             self.boot_at = now
         else:
             self.unknown_records.append(line)
+
+    def _notice(self, line: bytes) -> None:
+        """Remembers the lines the host reports on: -ENOSYS notices, out of memory, stats."""
+        text = line.decode(errors="replace").strip()
+        self.tail.append(line)
+        m = _ENOSYS.match(text)
+        if m:
+            name = f"{m.group(1)} ({m.group(2)})"
+            if name not in self.enosys:
+                self.enosys.append(name)
+        elif text.startswith(OOM_PREFIX):
+            self.out_of_memory = text
+        elif text.startswith(STATS_PREFIX):
+            for word in text[len(STATS_PREFIX) :].split():
+                k, _, v = word.partition("=")
+                n = _int(v)
+                if n is not None:
+                    self.stats[k] = n
+
+    def panic_line(self) -> str | None:
+        """The kernel's `kernel panic: ...` line, if it printed one."""
+        for line in reversed(self.tail):
+            text = line.decode(errors="replace").strip()
+            if text.startswith("kernel panic:"):
+                return text
+        return None
 
     def show_held(self) -> None:
         """Echoes the lines held back so far (panic text, or the log of a VM that died)."""
@@ -195,20 +245,28 @@ OUTCOME_EXIT = "exit"
 OUTCOME_PANIC = "panic"
 OUTCOME_TIMEOUT = "timeout"
 OUTCOME_NO_RECORD = "no-record"
+OUTCOME_STOP_TIMEOUT = "stop-timeout"
 
 
 def decide_outcome(
-    exit_code: int | None, panicked: bool, timed_out: bool, qemu_status: int | None
+    exit_code: int | None,
+    panicked: bool,
+    timed_out: bool,
+    qemu_status: int | None,
+    stop_killed: bool = False,
 ) -> tuple[str, int]:
     """(outcome, lwjvm exit code) from what the kernel log said and how QEMU ended.
 
     The program's code comes from the exit record, never from QEMU's status (protocol section 5).
     A QEMU status of 3 (debug-exit byte 1) without a record still counts as a panic.
+    `stop_killed`: a signal was forwarded and the guest killed when it had not stopped in time.
     """
     if panicked:
         return OUTCOME_PANIC, EXIT_PANIC
     if exit_code is not None:
         return OUTCOME_EXIT, exit_code
+    if stop_killed:
+        return OUTCOME_STOP_TIMEOUT, EXIT_STOP_TIMEOUT
     if timed_out:
         return OUTCOME_TIMEOUT, EXIT_TIMEOUT
     if qemu_status == 3:
@@ -226,6 +284,8 @@ class VmConfig:
     accel: str = "tcg"
     append: list[str] = field(default_factory=list)
     timeout: float | None = None
+    # Seconds the program gets to stop after a signal was forwarded to it; None: no limit.
+    stop_timeout: float | None = None
 
 
 @dataclass
@@ -241,6 +301,8 @@ class VmResult:
     t_exit_record: float | None
     t_qemu_exit: float
     qemu_stderr: str
+    log: KernelLog | None = None
+    signal_sent: int | None = None  # the signal forwarded to the program, if any
 
 
 def accel_args(accel: str) -> list[str]:
@@ -433,6 +495,8 @@ def _wait(
     killed = False
     forwarded: int | None = None
     deadline = t0 + cfg.timeout if cfg.timeout is not None else None
+    stop_deadline: float | None = None
+    stop_killed = False
     try:
         while sinks:
             limit = None
@@ -441,17 +505,27 @@ def _wait(
                 if log.end_at is not None:
                     grace = t0 + log.end_at + EXIT_GRACE_S
                     limit = grace if limit is None else min(limit, grace)
+                elif stop_deadline is not None:
+                    limit = stop_deadline if limit is None else min(limit, stop_deadline)
             wait = None if limit is None else max(0.0, limit - time.monotonic())
             events = sel.select(wait)
             if not events and limit is not None and time.monotonic() >= limit:
                 timed_out = deadline is not None and time.monotonic() >= deadline
+                stop_killed = (
+                    stop_deadline is not None
+                    and log.end_at is None
+                    and time.monotonic() >= stop_deadline
+                )
                 _kill(proc)
                 killed = True  # QEMU is gone: every console reaches EOF, drain them
                 continue
             for key, _ in events:
                 fd = int(key.fd)
                 if fd == sigs.fd:
+                    was = forwarded
                     forwarded = _on_signals(sigs.read(), forwarded, proc, cons.com3, err)
+                    if was is None and forwarded is not None and cfg.stop_timeout is not None:
+                        stop_deadline = time.monotonic() + cfg.stop_timeout
                     continue
                 try:
                     data = os.read(fd, 65536)
@@ -483,7 +557,7 @@ def _wait(
         sel.close()
     t_exit = time.monotonic() - t0
     log.close(t_exit)
-    outcome, code = decide_outcome(log.exit_code, log.panicked, timed_out, status)
+    outcome, code = decide_outcome(log.exit_code, log.panicked, timed_out, status, stop_killed)
     if outcome == OUTCOME_NO_RECORD or outcome == OUTCOME_PANIC:
         log.show_held()
     return VmResult(
@@ -496,6 +570,8 @@ def _wait(
         t_exit_record=log.exit_at,
         t_qemu_exit=t_exit,
         qemu_stderr=qemu_err.decode(errors="replace"),
+        log=log,
+        signal_sent=forwarded,
     )
 
 

@@ -46,6 +46,16 @@ def test_kernel_log_holds_lines_until_a_panic() -> None:
     assert log.panicked
 
 
+@pytest.mark.parametrize("record", [b"fatal signal=11", b"oom"])
+def test_kernel_log_shows_why_a_program_was_killed(record: bytes) -> None:
+    shown: list[bytes] = []
+    log = vm.KernelLog(shown.append, live=False)
+    log.feed(b"banner\nSIGSEGV at rip=0x401000 addr=0x0\n\x1elwjvm:" + record + b"\n")
+    assert shown == [b"banner\n", b"SIGSEGV at rip=0x401000 addr=0x0\n"]
+    log.feed(b"\x1elwjvm:exit code=139\n")
+    assert log.exit_code == 139 and not log.panicked
+
+
 @pytest.mark.parametrize(
     ("exit_code", "panicked", "timed_out", "status", "expected"),
     [

@@ -3,6 +3,7 @@
 Exit codes are documented in docs/protocol.md (section 5); keep the two in step.
 """
 
+EXIT_STOP_TIMEOUT = 121  # sent a stop signal, the guest did not finish in time and was killed
 EXIT_NO_RECORD = 122  # the VM stopped without an exit record
 EXIT_PANIC = 123  # the guest kernel panicked or took a fatal exception
 EXIT_TIMEOUT = 124  # the guest did not finish in time and was killed

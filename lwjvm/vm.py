@@ -145,6 +145,7 @@ class KernelLog:
         self.live = live
         self.buf = b""
         self.held: deque[bytes] = deque(maxlen=KERNEL_LOG_TAIL)
+        self.boot_lines: deque[bytes] = deque(maxlen=KERNEL_LOG_TAIL)  # held, before boot record
         self.exit_code: int | None = None
         self.panicked = False
         self.boot: BootTiming | None = None
@@ -198,8 +199,10 @@ class KernelLog:
             # before this record say where; show them as a panic's would be.
             self.show_held()
         elif kind in ("fatal", "oom"):
-            self.show_held()  # why the program died: the lines before the record
+            self.show_held(since_boot=True)  # why the program died: the lines before the record
         elif kind == "boot":
+            self.boot_lines += self.held
+            self.held.clear()
             self.boot = BootTiming(_int(fields.get("tsc_hz")), _int(fields.get("entry_to_user_ns")))
             self.boot_at = now
         else:
@@ -231,8 +234,13 @@ class KernelLog:
                 return text
         return None
 
-    def show_held(self) -> None:
-        """Echoes the lines held back so far (panic text, or the log of a VM that died)."""
+    def show_held(self, since_boot: bool = False) -> None:
+        """Echoes the lines held back so far (panic text, or the log of a VM that died); with
+        `since_boot`, only those after the boot record."""
+        if not since_boot:
+            for line in self.boot_lines:
+                self.echo(line)
+            self.boot_lines.clear()
         while self.held:
             self.echo(self.held.popleft())
 

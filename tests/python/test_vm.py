@@ -39,7 +39,7 @@ def test_kernel_log_consumes_records_split_across_reads() -> None:
 def test_kernel_log_holds_lines_until_a_panic() -> None:
     shown: list[bytes] = []
     log = vm.KernelLog(shown.append, live=False)
-    log.feed(b"banner\nPANIC: bad thing\nrip=0x1\n")
+    log.feed(b"banner\n\x1elwjvm:boot tsc_hz=1 entry_to_user_ns=1\nPANIC: bad thing\nrip=0x1\n")
     assert shown == []
     log.feed(b"\x1elwjvm:panic\n")
     assert shown == [b"banner\n", b"PANIC: bad thing\n", b"rip=0x1\n"]
@@ -50,8 +50,9 @@ def test_kernel_log_holds_lines_until_a_panic() -> None:
 def test_kernel_log_shows_why_a_program_was_killed(record: bytes) -> None:
     shown: list[bytes] = []
     log = vm.KernelLog(shown.append, live=False)
-    log.feed(b"banner\nSIGSEGV at rip=0x401000 addr=0x0\n\x1elwjvm:" + record + b"\n")
-    assert shown == [b"banner\n", b"SIGSEGV at rip=0x401000 addr=0x0\n"]
+    log.feed(b"banner\n\x1elwjvm:boot tsc_hz=1 entry_to_user_ns=1\n")
+    log.feed(b"SIGSEGV at rip=0x401000 addr=0x0\n\x1elwjvm:" + record + b"\n")
+    assert shown == [b"SIGSEGV at rip=0x401000 addr=0x0\n"]
     log.feed(b"\x1elwjvm:exit code=139\n")
     assert log.exit_code == 139 and not log.panicked
 

@@ -196,10 +196,8 @@ class KernelLog:
             self.show_held()
         elif kind in ("fatal", "oom"):
             # The program was killed (a fault without handler, or no memory left): the lines
-            # before this record say where; show them as a panic's would be.
-            self.show_held()
-        elif kind in ("fatal", "oom"):
-            self.show_held(since_boot=True)  # why the program died: the lines before the record
+            # since the boot record say where.
+            self.show_held(since_boot=True)
         elif kind == "boot":
             self.boot_lines += self.held
             self.held.clear()

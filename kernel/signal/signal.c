@@ -148,6 +148,7 @@ static void __attribute__((noreturn)) die(struct regs *r, int sig, const struct 
     } else {
         kprintf(", thread %d\n", current()->tid);
     }
+    kprintf("\x1elwjvm:fatal signal=%d\n", sig);
     vm_exit(128 + sig);
 }
 

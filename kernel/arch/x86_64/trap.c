@@ -68,6 +68,7 @@ static void page_fault(struct regs *r)
         klog_start_line();
         kprintf("lwjvm: out of memory: no free page for address %016lx (rip %016lx); "
                 "give the VM more memory\n", addr, r->rip);
+        kprintf("\x1elwjvm:oom\n");
         vm_exit(128 + SIGKILL);
     }
     if (regs_from_user(r)) {

@@ -1,0 +1,41 @@
+"""How the guest kernel reports its own failures and fatal faults in the program, as documented in
+docs/protocol.md (section 5): a panic gives exit code 123 with the panic text and a symbolised
+backtrace on stderr; a program killed by a signal exits 128+signo with the faulting context."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from guest_harness import GuestRunner
+
+
+def _exec(guest: GuestRunner, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [*guest.command, "exec", "--accel", "tcg", "--timeout", "60", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def test_kernel_panic_exits_123_with_text_and_symbolised_backtrace(
+    guest: GuestRunner, corpus: Path
+) -> None:
+    r = _exec(guest, "--kernel-arg", "lwjvm.panic_test=1", str(corpus / "hello-static"))
+    assert r.returncode == 123, r.stderr
+    assert "kernel panic: deliberate panic requested by lwjvm.panic_test=1" in r.stderr
+    assert "backtrace:" in r.stderr
+    assert "kmain+0x" in r.stderr  # addresses are resolved to kernel function names
+    assert r.stdout == ""
+
+
+def test_program_fault_without_handler_exits_128_plus_signal_with_context(
+    guest: GuestRunner, tmp_path: Path
+) -> None:
+    src = tmp_path / "crash.c"
+    src.write_text("int main(void) { *(volatile int *)16 = 1; return 0; }\n")
+    exe = tmp_path / "crash"
+    subprocess.run(["gcc", "-static", "-O0", str(src), "-o", str(exe)], check=True)
+    host = subprocess.run([str(exe)], capture_output=True)
+    assert host.returncode == -11  # the oracle: SIGSEGV on the host
+    r = _exec(guest, str(exe))
+    assert r.returncode == 128 + 11, r.stderr
+    assert "program killed by signal 11 (SIGSEGV)" in r.stderr
+    assert "address 0000000000000010" in r.stderr

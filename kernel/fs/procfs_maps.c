@@ -5,7 +5,8 @@
 #include "lib/string.h"
 
 #define PAGE 4096ul
-#define PAD_TO 72 /* Linux pads the fixed fields to 25 + 6 * sizeof(void *) - 1 chars, then a space */
+/* Linux pads the fixed fields to 25 + 6 * sizeof(void *) - 1 chars, then adds a space. */
+#define PAD_TO 72
 
 /* Appends to buf at *len (always counting, writing only within size). */
 static void put(char *buf, size_t size, size_t *len, const char *s, size_t n)

@@ -10,7 +10,8 @@
  * length, which may exceed size (the caller then retries with a larger buffer). */
 struct pseudo_node;
 typedef int (*pseudo_gen_fn)(struct pseudo_node *n, char *buf, size_t size);
-/* Writes a symlink target into buf (size bytes, not NUL-terminated); returns its length or -errno. */
+/* Writes a symlink target into buf (size bytes, not NUL-terminated); returns its length or
+ * -errno. */
 typedef int (*pseudo_link_fn)(struct pseudo_node *n, char *buf, size_t size);
 
 struct pseudo_node {

@@ -563,7 +563,8 @@ static int create_file(struct inode *base, const char *path, uint32_t mode, stru
     return rc;
 }
 
-int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode, struct file **out)
+int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode,
+             struct file **out)
 {
     struct inode *ino;
     int rc = vfs_lookup(base, path, !(flags & O_NOFOLLOW) && !(flags & O_EXCL), &ino);

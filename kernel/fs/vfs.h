@@ -124,7 +124,8 @@ int fd_get_cloexec(int fd);
 void fd_set_cloexec(int fd, int on);
 /* Opens `path` with O_* flags (O_CREAT makes a regular file with permission bits `mode`, already
  * masked by the umask); sets *out. */
-int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode, struct file **out);
+int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode,
+             struct file **out);
 /* Resolves all but the last component of `path` (following symlinks): sets *dir (a new reference
  * to a directory) and copies the last component into name (NAME_MAX + 1 bytes; "" for "/",
  * trailing slashes dropped). */

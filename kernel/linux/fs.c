@@ -153,7 +153,8 @@ static long at_offset(int fd, uint64_t ubuf, uint64_t len, int64_t off, int is_w
         return -EFAULT;
     uint64_t saved = f->pos;
     f->pos = (uint64_t)off;
-    long rc = is_write ? f->ops->write(f, (const void *)ubuf, len) : f->ops->read(f, (void *)ubuf, len);
+    long rc = is_write ? f->ops->write(f, (const void *)ubuf, len)
+                       : f->ops->read(f, (void *)ubuf, len);
     f->pos = saved;
     return rc;
 }
@@ -447,7 +448,8 @@ static long do_faccessat(int dirfd, uint64_t upath, uint64_t mode, uint64_t flag
     /* We run as root: only write access to a read-only filesystem is refused, and execute
      * needs an x bit somewhere (as for root on Linux). */
     uint32_t type = ino->mode & S_IFMT;
-    if ((mode & 2) && ((type == S_IFREG && !ino->ops->write) || (type == S_IFDIR && !ino->ops->create)))
+    if ((mode & 2) &&
+        ((type == S_IFREG && !ino->ops->write) || (type == S_IFDIR && !ino->ops->create)))
         rc = -EROFS;
     else if ((mode & 1) && (ino->mode & S_IFMT) != S_IFDIR && !(ino->mode & 0111))
         rc = -EACCES;

@@ -436,6 +436,10 @@ static void shake_dir(const struct ext4_fs *fs, uint32_t dir, int depth, struct 
     while (b->ops-- > 0 && (rc = ext4_readdir(fs, dir, &cookie, &d)) == 1) {
         if (d.name_len != strlen(d.name))
             fail("fuzz: name_len %u vs strlen %zu", d.name_len, strlen(d.name));
+        struct ext4_dirent other; /* from an arbitrary offset (a bogus lseek): no crash */
+        uint64_t any = rng() % (1u << 20);
+        if (ext4_readdir(fs, dir, &any, &other) == 1 && other.name_len != strlen(other.name))
+            fail("fuzz: name_len %u vs strlen %zu", other.name_len, strlen(other.name));
         uint32_t found;
         rc = (b->ops % 8 == 0) ? ext4_lookup(fs, dir, d.name, d.name_len, &found) : 0;
         if (rc != 0 && rc != -EIO)

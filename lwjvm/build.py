@@ -479,6 +479,23 @@ def _bytes_under(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
+def normalize_classlist(text: str) -> tuple[str, bool]:
+    """A training run's class list in a canonical order, and whether it could be sorted.
+
+    Threads make the load order, and with it the list, differ between runs. When every class
+    came from the built-in loaders (no `super:`/`source:` lines, which refer to classes by the
+    `id:` numbers given in load order) the ids are dropped and the lines sorted, so the same
+    application gives the same list; JDK 25's dump of the same list is byte-identical (17's is
+    not: see jvm-port/README.md). Otherwise the list is kept as it is.
+    """
+    lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+    if any(" super: " in ln or " source: " in ln for ln in lines):
+        return "\n".join(lines) + "\n", False
+    classes = sorted({ln.split(" id: ")[0] for ln in lines if not ln.startswith("@")})
+    specials = sorted(set(ln for ln in lines if ln.startswith("@")))
+    return "\n".join(classes + specials) + "\n", True
+
+
 def _make_cds(
     staging: image.Staging,
     runtime: Runtime,
@@ -537,11 +554,9 @@ def _make_cds(
             "the CDS training run wrote no class list (set jvm.cds: false to build without an "
             f"archive): {detail or info['training']}"
         )
-    info["classes"] = sum(
-        1
-        for line in classlist.read_text(errors="replace").splitlines()
-        if line and not line.startswith(("#", "@"))
-    )
+    text, info["classlist_sorted"] = normalize_classlist(classlist.read_text(errors="replace"))
+    classlist.write_text(text)
+    info["classes"] = sum(1 for line in text.splitlines() if not line.startswith("@"))
     dump = [
         java,
         *flags,

@@ -144,6 +144,20 @@ def test_same_inputs_give_the_same_image_from_the_cache(
     ).read_bytes()
 
 
+def test_same_inputs_give_the_same_image_without_the_cds_cache(
+    hello_build: BuildResult, hello_jar: Path, java_jdk: Any, lwjvm_cache: Path, tmp_path: Path
+) -> None:
+    # A fresh CDS cache (the runtime is shared): the training run and the dump happen again.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "runtimes").symlink_to(lwjvm_cache / "runtimes")
+    manifest = _project(tmp_path / "again", [hello_jar], _hello_yaml(java_jdk))
+    again = build(manifest, tmp_path / "out", None, cache=cache)
+    assert again.cds_cache_hit is False
+    assert again.descriptor["cds"]["classlist_sorted"] is True
+    assert (tmp_path / "out" / "root.img").read_bytes() == hello_build.root_image.read_bytes()
+
+
 def test_cli_build_and_inspect(
     hello_jar: Path,
     java_jdk: Any,

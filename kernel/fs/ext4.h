@@ -7,6 +7,13 @@
  * Every function is safe on a corrupt image: all offsets are bounds-checked against the image,
  * loops are bounded, and corruption is reported as -EIO. Errors are negative errno values
  * (kernel/include/errno.h). Checksums (metadata_csum, gdt_csum) are not verified.
+ *
+ * Images: block sizes 1 KiB to 64 KiB; incompat features filetype, extents, 64bit, flex_bg,
+ * meta_bg, mmp, ea_inode, csum_seed, largedir (anything else, e.g. inline_data, encrypt,
+ * casefold or a journal needing recovery, is refused at mount); every ro_compat feature, as
+ * a read-only reader may. A journal is ignored (the image is assumed clean). Lookups scan the
+ * directory linearly (htree indexes are not used). Nothing is cached: each call re-reads the
+ * inode, which is cheap on an in-memory image.
  */
 #pragma once
 
@@ -118,8 +125,9 @@ int ext4_lookup(const struct ext4_fs *fs, uint32_t dir_ino, const char *name, si
 
 /* Reads the directory entry at or after *cookie (start with 0) into *out and advances *cookie
  * past it; returns 1 for an entry, 0 at the end, -ENOTDIR, or -EIO on corruption. The cookie is
- * a byte offset in the directory (usable as getdents64's d_off and for lseek); "." and ".."
- * are included, deleted and internal (htree, checksum) records are skipped. */
+ * a byte offset in the directory (usable as getdents64's d_off and for lseek; an offset inside a
+ * record resumes at the next one); "." and ".." are included, deleted and internal (htree,
+ * checksum) records are skipped. */
 int ext4_readdir(const struct ext4_fs *fs, uint32_t dir_ino, uint64_t *cookie,
                  struct ext4_dirent *out);
 

@@ -75,6 +75,71 @@ def exec_cmd(
     ctx.exit(exec_program(req).exit_code)
 
 
+@cli.command("run")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build directory (default: build/NAME).",
+)
+@click.option("--memory", help="Boot with this much memory instead of vm.memory (e.g. 64M).")
+@click.option("--accel", type=click.Choice(["kvm", "tcg"]), help="Force an accelerator.")
+@click.option("--timeout", type=float, metavar="SECONDS", help="Kill the guest after this long.")
+@click.option(
+    "--stop-timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="After Ctrl-C or SIGTERM, how long the app gets to stop before the VM is killed.",
+)
+@click.option(
+    "--kernel-arg", "kernel_args", multiple=True, metavar="WORD", help="Add a kernel command word."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
+@click.option("--verbose", "run_verbose", is_flag=True, help="Show the kernel log.")
+@click.pass_context
+def run_cmd(
+    ctx: click.Context,
+    manifest: Path,
+    args: tuple[str, ...],
+    output: Path | None,
+    memory: str | None,
+    accel: str | None,
+    timeout: float | None,
+    stop_timeout: float,
+    kernel_args: tuple[str, ...],
+    quiet: bool,
+    run_verbose: bool,
+) -> None:
+    """Run the app of MANIFEST on the kernel, in the foreground; exit with its exit code.
+
+    Rebuilds the image first when the manifest, jars, JDK or kernel changed. ARGS (after --)
+    replace app.args. Ctrl-C or SIGTERM is passed to the app (its shutdown hooks run); a second
+    Ctrl-C kills the VM at once.
+    """
+    from lwjvm.run import RunRequest, run_app
+
+    req = RunRequest(
+        manifest=manifest,
+        args=list(args) if args else None,
+        output=output,
+        memory=memory,
+        accel=accel,
+        timeout=timeout,
+        stop_timeout=stop_timeout,
+        verbose=run_verbose or bool(ctx.obj and ctx.obj.get("verbose")),
+        quiet=quiet,
+        kernel_args=list(kernel_args),
+    )
+    result = run_app(req)
+    if result.cause:
+        click.echo(f"lwjvm: {result.cause}", err=True)
+    ctx.exit(result.exit_code)
+
+
 @cli.command("init")
 @click.argument("jar", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(

@@ -1,0 +1,258 @@
+"""`lwjvm run`: bring the image up to date, boot it in the foreground, exit with the app's code.
+
+The image lives in the build directory (`build/NAME`, as `lwjvm build` writes it). Beside it,
+`run-inputs.json` records what the image was built from: the manifest's bytes, the digests of the
+class path and `files:` sources (build.py's content digests), the JDK's `release` digest, the
+kernel's digest, the JVM port profile and lwjvm's own source. When any of them differs, or the
+image is missing, `lwjvm run` rebuilds (jlinked runtimes, jdeps results and CDS archives come from
+build.py's caches, so that takes about a second); otherwise it says the image is up to date.
+
+Failures of the guest become one line on stderr and a distinct exit code (docs/protocol.md,
+section 5): a kernel panic (123), a JVM crash (134, the hs_err report above on the console), the VM
+out of memory (137), a guest killed while stopping (121), plus the program's own code with the
+system calls the kernel lacked named when the program failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from lwjvm import __version__, accel, vm
+from lwjvm import build as build_mod
+from lwjvm import manifest as manifest_mod
+from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_STOP_TIMEOUT, EXIT_TIMEOUT, LwjvmError
+from lwjvm.jdk import find_jdk
+from lwjvm.runtime import PROFILE_PATH
+
+INPUTS = "run-inputs.json"
+EXIT_JVM_CRASH = 134  # 128 + SIGABRT: HotSpot aborts after writing its fatal error report
+EXIT_OUT_OF_MEMORY = 137  # 128 + SIGKILL: the kernel ends the program as Linux's OOM killer would
+# The kernel reports these on every JVM start and glibc falls back by design (rseq registration
+# is optional, clone3 falls back to clone), so they never explain a failure.
+BENIGN_ENOSYS = ("rseq", "clone3")
+HS_ERR_MARK = b"A fatal error has been detected by the Java Runtime Environment"
+OUTPUT_TAIL = 1 << 16
+
+
+@dataclass
+class RunRequest:
+    """Everything `lwjvm run` was asked to do."""
+
+    manifest: Path
+    args: list[str] | None = None  # replaces app.args when given
+    output: Path | None = None
+    memory: str | None = None  # overrides vm.memory for this boot
+    accel: str | None = None
+    timeout: float | None = None
+    stop_timeout: float = vm.STOP_TIMEOUT_S
+    verbose: bool = False
+    quiet: bool = False
+    kernel_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    """How the run went: the exit code lwjvm ends with, the cause line if it failed, the boot."""
+
+    exit_code: int
+    cause: str | None
+    rebuilt: bool
+    out_dir: Path
+    memory_mib: int
+    accel: str
+    vm: vm.VmResult
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _source_digest() -> str:
+    """SHA-256 over lwjvm's own Python files: a new lwjvm may build a different image."""
+    h = hashlib.sha256(__version__.encode())
+    for p in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def image_inputs(manifest_path: Path, args: list[str] | None, kernel: Path) -> dict[str, object]:
+    """What decides the image's bytes, each by content; equal inputs give an equal image."""
+    m = manifest_mod.load(manifest_path)
+    jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
+    return {
+        "manifest": _digest(Path(manifest_path).read_bytes()),
+        "args": args,
+        "classpath": [build_mod._tree_digest(p) for p in m.full_classpath()],
+        "files": [build_mod._tree_digest(c.src) for c in m.files],
+        "jdk": jdk.release_sha256,
+        "kernel": build_mod.sha256_file(kernel),
+        "profile": _digest(PROFILE_PATH.read_bytes()),
+        "lwjvm": _source_digest(),
+    }
+
+
+_WHAT_CHANGED = {
+    "manifest": "the manifest changed",
+    "args": "the app arguments changed",
+    "classpath": "the app's jars changed",
+    "files": "the app's files changed",
+    "jdk": "the JDK changed",
+    "kernel": "the kernel changed",
+    "profile": "the JVM port profile changed",
+    "lwjvm": "lwjvm changed",
+}
+
+
+def stale_reason(out_dir: Path, inputs: dict[str, object]) -> str | None:
+    """Why the image in `out_dir` must be rebuilt for `inputs`, or None if it is up to date."""
+    for name in (build_mod.ROOT_IMAGE, build_mod.KERNEL, build_mod.DESCRIPTOR):
+        if not (out_dir / name).is_file():
+            return "no image yet" if name == build_mod.ROOT_IMAGE else f"{name} missing"
+    try:
+        old = json.loads((out_dir / INPUTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "built by lwjvm build, not lwjvm run"
+    for key, what in _WHAT_CHANGED.items():
+        if old.get(key) != inputs.get(key):
+            return what
+    return None
+
+
+def ensure_image(
+    manifest_path: Path,
+    out_dir: Path,
+    args: list[str] | None,
+    kernel: Path,
+    quiet: bool = False,
+    note: BinaryIO | None = None,
+) -> bool:
+    """Rebuilds the image in `out_dir` if it is stale; True if it did. Says which on `note`."""
+    stream = note if note is not None else sys.stderr.buffer
+    inputs = image_inputs(manifest_path, args, kernel)
+    reason = stale_reason(out_dir, inputs)
+    if reason is None:
+        if not quiet:
+            stream.write(f"lwjvm: image {out_dir} up to date\n".encode())
+            stream.flush()
+        return False
+    if not quiet:
+        stream.write(f"lwjvm: building {out_dir} ({reason})\n".encode())
+        stream.flush()
+    (out_dir / INPUTS).unlink(missing_ok=True)
+    build_mod.build(
+        manifest_path, out_dir, kernel, build_mod.Progress(enabled=not quiet), args=args
+    )
+    tmp = out_dir / f".{INPUTS}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out_dir / INPUTS)
+    return True
+
+
+class _Tee:
+    """A binary stream that writes through to `sink` and keeps the last OUTPUT_TAIL bytes."""
+
+    def __init__(self, sink: BinaryIO) -> None:
+        self.sink = sink
+        self.tail = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.sink.write(data)
+        self.tail += data
+        if len(self.tail) > OUTPUT_TAIL:
+            del self.tail[: len(self.tail) - OUTPUT_TAIL]
+        return len(data)
+
+    def flush(self) -> None:
+        self.sink.flush()
+
+
+def explain(
+    result: vm.VmResult,
+    output_tail: bytes,
+    memory_mib: int,
+    timeout: float | None,
+    stop_timeout: float = vm.STOP_TIMEOUT_S,
+) -> tuple[int, str | None]:
+    """(lwjvm's exit code, the one-line cause or None) for how the guest ended."""
+    log = result.log
+    if result.outcome == vm.OUTCOME_PANIC:
+        line = log.panic_line() if log is not None else None
+        return EXIT_PANIC, f"the guest kernel panicked{': ' + line if line else ''}"
+    if result.outcome == vm.OUTCOME_STOP_TIMEOUT:
+        return EXIT_STOP_TIMEOUT, (
+            f"the app did not stop within {stop_timeout:g} s of the signal; the VM was killed"
+        )
+    if result.outcome == vm.OUTCOME_TIMEOUT:
+        return EXIT_TIMEOUT, f"the guest did not finish within {timeout:g} s; killed"
+    if result.outcome == vm.OUTCOME_NO_RECORD:
+        said = result.qemu_stderr.strip().splitlines()
+        detail = f": {said[-1]}" if said else ""
+        return EXIT_NO_RECORD, (
+            f"the VM stopped without an exit record (QEMU status {result.qemu_status}){detail}"
+        )
+    code = result.exit_code
+    if log is not None and log.out_of_memory is not None:
+        return EXIT_OUT_OF_MEMORY, f"the VM ran out of memory ({memory_mib} MiB); raise vm.memory"
+    if code == EXIT_JVM_CRASH and HS_ERR_MARK in output_tail:
+        return EXIT_JVM_CRASH, "the JVM crashed (hs_err above)"
+    if code == 0 or (result.signal_sent is not None and code == 128 + result.signal_sent):
+        return code, None
+    missing = [n for n in (log.enosys if log else []) if n.split(" ")[0] not in BENIGN_ENOSYS]
+    if missing:
+        return code, (
+            f"the app exited with {code}; the kernel does not implement system calls it "
+            f"called: {', '.join(missing)}"
+        )
+    return code, None
+
+
+def run_app(
+    req: RunRequest, stdout: BinaryIO | None = None, stderr: BinaryIO | None = None
+) -> RunResult:
+    """Builds the image if stale and boots it; LwjvmError for bad input or a missing tool.
+
+    The guest's stdout and stderr go to `stdout` and `stderr` (default: ours) as they arrive.
+    Guest failures are not raised: they are in `RunResult.cause` and `exit_code`.
+    """
+    if req.timeout is not None and req.timeout <= 0:
+        raise LwjvmError(f"bad --timeout {req.timeout:g}: must be positive")
+    if req.stop_timeout <= 0:
+        raise LwjvmError(f"bad --stop-timeout {req.stop_timeout:g}: must be positive")
+    for word in req.kernel_args:
+        if not word or any(c.isspace() for c in word):
+            raise LwjvmError(f"bad --kernel-arg {word!r}: one word without spaces")
+    override_mib = vm.parse_memory(req.memory) if req.memory is not None else None
+    kernel = vm.find_kernel()
+    vm.find_qemu()
+    out_dir = req.output or build_mod.default_output(req.manifest)
+    err_stream = stderr if stderr is not None else sys.stderr.buffer
+    rebuilt = ensure_image(req.manifest, out_dir, req.args, kernel, req.quiet, err_stream)
+
+    desc = json.loads((out_dir / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
+    memory_mib = override_mib or int(desc["vm"]["memory"]) // (1 << 20)
+    chosen = accel.choose(out_dir / build_mod.KERNEL, req.accel)
+    append = [] if req.verbose else ["lwjvm.quiet=1"]
+    append += req.kernel_args
+    cfg = vm.VmConfig(
+        kernel=out_dir / build_mod.KERNEL,
+        initrd=out_dir / build_mod.ROOT_IMAGE,
+        memory_mib=memory_mib,
+        accel=chosen,
+        append=append,
+        timeout=req.timeout,
+        stop_timeout=req.stop_timeout,
+    )
+    out = _Tee(stdout if stdout is not None else sys.stdout.buffer)
+    err = _Tee(err_stream)
+    result = vm.run_vm(cfg, out, err, live_log=req.verbose)  # type: ignore[arg-type]
+    if req.verbose and result.qemu_stderr.strip():
+        err_stream.write(result.qemu_stderr.encode())
+    tail = bytes(out.tail) + bytes(err.tail)
+    code, cause = explain(result, tail, memory_mib, req.timeout, req.stop_timeout)
+    return RunResult(code, cause, rebuilt, out_dir, memory_mib, chosen, result)

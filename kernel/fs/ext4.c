@@ -116,6 +116,7 @@ int memcmp(const void *a, const void *b, size_t n);
 /* Blocks beyond any mapping (logical block numbers are at most 32 bits). */
 #define HOLE_FOREVER ((uint64_t)1 << 32)
 
+/* Little-endian loads from possibly unaligned image bytes. */
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 static uint32_t le32(const uint8_t *p)
@@ -185,6 +186,7 @@ static const uint8_t *group_desc(const struct ext4_fs *fs, uint32_t g)
     return b + (g % per_block) * fs->desc_size;
 }
 
+/* Validates the superblock and geometry; 0, -EINVAL (not ours) or -EIO (see ext4.h). */
 int ext4_mount(struct ext4_fs *fs, const uint8_t *image, uint64_t size)
 {
     if (!fs || !image || size < SB_OFFSET + 1024)
@@ -253,6 +255,7 @@ int ext4_mount(struct ext4_fs *fs, const uint8_t *image, uint64_t size)
     return 0;
 }
 
+/* Copies the superblock totals, clamped to the geometry checked at mount. */
 void ext4_statfs(const struct ext4_fs *fs, struct ext4_statfs *out)
 {
     const uint8_t *sb = fs->image + SB_OFFSET;
@@ -480,6 +483,7 @@ static bool is_fast_symlink(const struct ext4_fs *fs, const struct inode *in)
     return in->size < I_BLOCK_BYTES && blocks == acl_blocks;
 }
 
+/* Decodes inode ino for stat(2); 0, -EINVAL (bad ino) or -EIO. */
 int ext4_stat(const struct ext4_fs *fs, uint32_t ino, struct ext4_stat *out)
 {
     struct inode in;
@@ -524,6 +528,7 @@ int ext4_stat(const struct ext4_fs *fs, uint32_t ino, struct ext4_stat *out)
     return 0;
 }
 
+/* Copies file or symlink content, holes as zeros; bytes copied, 0 at EOF, or -errno. */
 int64_t ext4_read(const struct ext4_fs *fs, uint32_t ino, uint64_t off, void *buf, uint64_t len)
 {
     struct inode in;
@@ -551,6 +556,7 @@ int64_t ext4_read(const struct ext4_fs *fs, uint32_t ino, uint64_t off, void *bu
     return (int64_t)len;
 }
 
+/* Gives the in-image address of one file block (NULL for a hole or past EOF); 0 or -errno. */
 int ext4_block_ptr(const struct ext4_fs *fs, uint32_t ino, uint64_t file_block, const void **out,
                    uint64_t *run)
 {
@@ -579,6 +585,7 @@ int ext4_block_ptr(const struct ext4_fs *fs, uint32_t ino, uint64_t file_block, 
     return 0;
 }
 
+/* Maps S_IFMT bits to DT_*; DT_UNKNOWN for anything else. */
 uint8_t ext4_mode_to_dt(uint32_t mode)
 {
     switch (mode & S_IFMT_) {
@@ -680,6 +687,7 @@ static int get_dir(const struct ext4_fs *fs, uint32_t dir_ino, struct inode *dir
     return 0;
 }
 
+/* Scans directory dir_ino for name; 0 with *ino_out, or -ENOENT/-ENOTDIR/-ENAMETOOLONG/-EIO. */
 int ext4_lookup(const struct ext4_fs *fs, uint32_t dir_ino, const char *name, size_t namelen,
                 uint32_t *ino_out)
 {
@@ -710,6 +718,7 @@ static uint8_t ftype_to_dt(uint8_t ft)
     return ft < 8 ? dt[ft] : EXT4_DT_UNKNOWN;
 }
 
+/* Returns the next in-use entry at or after *cookie (1), the end (0), or -errno. */
 int ext4_readdir(const struct ext4_fs *fs, uint32_t dir_ino, uint64_t *cookie,
                  struct ext4_dirent *out)
 {
@@ -734,6 +743,7 @@ int ext4_readdir(const struct ext4_fs *fs, uint32_t dir_ino, uint64_t *cookie,
     return 1;
 }
 
+/* Copies a symlink target (fast: from i_block; slow: from its block); length or -errno. */
 int ext4_readlink(const struct ext4_fs *fs, uint32_t ino, char *buf, size_t bufsz)
 {
     struct inode in;

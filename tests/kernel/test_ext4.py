@@ -366,6 +366,66 @@ def small_staging(staging: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return small
 
 
+def _inode_at(img: Path, path: str) -> int:
+    """Byte offset of path's inode record in a 4 KiB-block image."""
+    r = _run(["debugfs", "-R", f"imap {path}", img])
+    m = re.search(r"located at block (\d+), offset 0x([0-9a-f]+)", r.stdout.decode())
+    assert m, r.stdout.decode() + r.stderr.decode()
+    return int(m.group(1)) * 4096 + int(m.group(2), 16)
+
+
+def _block_at(img: Path, path: str, lblk: int) -> int:
+    r = _run(["debugfs", "-R", f"bmap {path} {lblk}", img])
+    return int(r.stdout.decode().split()[0]) * 4096
+
+
+# name: (where, struct format, value, command, path, expected first word of the output)
+CORRUPTIONS = {
+    "bad superblock magic": (lambda i: 1024 + 0x38, "<H", 0, "resolve", "/", "error 22"),
+    "unknown incompat feature (inline_data)":
+        (lambda i: 1024 + 0x60, "<I", 0x8000 | 0x2C2, "resolve", "/", "error 22"),
+    "inode table past the end": (lambda i: 4096 + 8, "<I", 0xFFFFFF00, "resolve", "/", "error 5"),
+    "extent index past the end":
+        (lambda i: _inode_at(i, "/frag.bin") + 0x28 + 16, "<I", 0xFFFFFF00,
+         "pread", "/frag.bin", "-5"),
+    "extent tree deeper than 5":
+        (lambda i: _inode_at(i, "/frag.bin") + 0x28 + 6, "<H", 6, "pread", "/frag.bin", "-5"),
+    "extent child at the wrong depth":
+        (lambda i: _inode_at(i, "/frag.bin") + 0x28 + 6, "<H", 2, "pread", "/frag.bin", "-5"),
+    "directory record length 0":
+        (lambda i: _block_at(i, "/nested", 0) + 4, "<H", 0, "resolve", "/nested/a", "error 5"),
+    "directory entry past the inode count":
+        (lambda i: _block_at(i, "/nested", 0), "<I", 0xFFFFFFF0, "resolve", "/nested/a",
+         "error 5"),
+    "directory larger than the filesystem":
+        (lambda i: _inode_at(i, "/nested") + 0x6C, "<I", 1 << 10, "resolve", "/nested/a",
+         "error 5"),
+    "symlink longer than a block":
+        (lambda i: _inode_at(i, "/links/slow") + 4, "<I", 100_000, "resolve", "/links/slow",
+         "error 5"),
+    "extra inode size past the record":
+        (lambda i: _inode_at(i, "/small.txt") + 0x80, "<H", 300, "resolve", "/small.txt",
+         "error 5"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_specific_corruptions_are_reported_not_followed(
+        ext4_tool: Path, small_staging: Path, tmp_path: Path, name: str) -> None:
+    where, fmt, value, command, path, expected = CORRUPTIONS[name]
+    img = tmp_path / "c.img"
+    r = _run(["mke2fs", "-q", "-F", *IMAGE_KINDS["4k"], "-N", "512", "-d", small_staging, img,
+              "4M"])
+    assert r.returncode == 0, r.stderr.decode()
+    data = bytearray(img.read_bytes())
+    struct.pack_into(fmt, data, where(img), value)
+    img.write_bytes(bytes(data))
+    args = [path, 0, 10] if command == "pread" else [path]
+    r = _run([ext4_tool, command, img, *args])
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.decode().startswith(expected), r.stdout.decode()
+
+
 FUZZ_ROUNDS = 150
 
 

@@ -90,6 +90,7 @@ ISSUE4_CASES = [
     Case("clocks"),
     Case("futex_ops"),
     Case("process_info"),
+    Case("jvm_surface"),
 ]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES

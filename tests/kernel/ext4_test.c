@@ -187,8 +187,7 @@ static uint32_t check_content(const struct ext4_fs *fs, uint32_t ino, const stru
     return crc;
 }
 
-static void dump_dir(const struct ext4_fs *fs, uint32_t dir, uint32_t parent, const char *path,
-                     int depth);
+static void dump_dir(const struct ext4_fs *fs, uint32_t dir, uint32_t parent, const char *path);
 
 /* Prints: path(hex) ino dt mode nlink uid gid size blocks atime mtime ctime flags crc target(hex)
  * (times as sec.nsec), then recurses into directories. */
@@ -233,7 +232,7 @@ static void dump_entry(const struct ext4_fs *fs, const struct ext4_dirent *d, ui
         int64_t r = ext4_read(fs, d->ino, 0, buf[0], sizeof buf[0]);
         if (r != -EISDIR)
             fail("%s: read of a directory returned %" PRId64, path, r);
-        dump_dir(fs, d->ino, dir, path, 0);
+        dump_dir(fs, d->ino, dir, path);
     } else {
         uint32_t x;
         if (ext4_lookup(fs, d->ino, "a", 1, &x) != -ENOTDIR)
@@ -243,10 +242,8 @@ static void dump_entry(const struct ext4_fs *fs, const struct ext4_dirent *d, ui
 
 /* Lists directory dir (whose parent is parent): checks ".", "..", lookups and cookie resumption,
  * dumps each entry. */
-static void dump_dir(const struct ext4_fs *fs, uint32_t dir, uint32_t parent, const char *path,
-                     int depth)
+static void dump_dir(const struct ext4_fs *fs, uint32_t dir, uint32_t parent, const char *path)
 {
-    (void)depth;
     uint64_t cookie = 0, prev = 0;
     struct ext4_dirent d;
     int rc, n = 0;
@@ -318,7 +315,7 @@ static int cmd_dump(const char *image)
     struct ext4_stat st;
     if (ext4_stat(&fs, 0, &st) != -EINVAL || ext4_stat(&fs, fs.inodes_count + 1, &st) != -EINVAL)
         fail("stat of an out-of-range inode did not fail with EINVAL");
-    dump_dir(&fs, ext4_root_ino(), ext4_root_ino(), "", 0);
+    dump_dir(&fs, ext4_root_ino(), ext4_root_ino(), "");
     return failures ? 1 : 0;
 }
 

@@ -1,0 +1,140 @@
+/* socketpair(AF_UNIX, SOCK_STREAM): two connected stream sockets made of two pipes, one per
+ * direction. The JVM needs one at start-up (FileDispatcherImpl's pre-close descriptor); the full
+ * socket layer comes with networking. Other domains and types answer as Linux does when a family
+ * or type is unavailable. */
+#include "errno.h"
+#include "fs/pipe.h"
+#include "fs/vfs.h"
+#include "lib/string.h"
+#include "linux/syscall.h"
+#include "linux/uaccess.h"
+#include "linux_abi.h"
+#include "mm/kheap.h"
+
+#define AF_UNIX 1
+#define SOCK_STREAM 1
+#define SOCK_TYPE_MASK 0xf
+#define SOCK_NONBLOCK 04000
+#define SOCK_CLOEXEC 02000000
+#define S_IFSOCK 0140000
+
+struct end {
+    struct inode inode; /* what fstat sees: a socket */
+    struct file *rx, *tx;
+};
+
+static struct end *end_of(struct file *f) { return f->priv; }
+
+static int64_t end_read(struct file *f, void *ubuf, uint64_t len)
+{
+    struct file *rx = end_of(f)->rx;
+    rx->flags = (rx->flags & ~O_NONBLOCK) | (f->flags & O_NONBLOCK);
+    return rx->ops->read(rx, ubuf, len);
+}
+
+static int64_t end_write(struct file *f, const void *ubuf, uint64_t len)
+{
+    struct file *tx = end_of(f)->tx;
+    tx->flags = (tx->flags & ~O_NONBLOCK) | (f->flags & O_NONBLOCK);
+    return tx->ops->write(tx, ubuf, len);
+}
+
+static void end_release(struct file *f)
+{
+    struct end *e = end_of(f);
+    file_put(e->rx);
+    file_put(e->tx);
+    f->priv = 0; /* e itself goes with its inode, which file_put releases next */
+}
+
+static int end_stat(struct inode *ino, struct linux_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 8;
+    st->st_ino = ino->ino;
+    st->st_nlink = 1;
+    st->st_mode = ino->mode;
+    st->st_blksize = 4096;
+    return 0;
+}
+
+static void end_free(struct inode *ino) { kfree(ino); }
+
+static const struct inode_ops end_inode_ops = {.stat = end_stat, .release = end_free};
+static const struct file_ops end_ops = {.read = end_read, .write = end_write, .release = end_release};
+
+static struct file *make_end(struct file *rx, struct file *tx, uint32_t flags, uint64_t ino)
+{
+    struct end *e = kzalloc(sizeof *e);
+    if (!e)
+        return 0;
+    e->inode = (struct inode){.ops = &end_inode_ops, .ino = ino, .mode = S_IFSOCK | 0777, .refcount = 1};
+    struct file *f = file_new(&end_ops, &e->inode, O_RDWR | flags);
+    inode_put(&e->inode); /* the file holds it now (or it is freed) */
+    if (!f)
+        return 0;
+    e->rx = rx;
+    e->tx = tx;
+    f->priv = e;
+    return f;
+}
+
+SYS(socketpair)
+{
+    UNUSED_ARGS();
+    static uint64_t next_ino = 1;
+    int domain = (int)a0, type = (int)a1;
+    if (domain != AF_UNIX)
+        return -EAFNOSUPPORT;
+    if (type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC))
+        return -EINVAL;
+    if ((type & SOCK_TYPE_MASK) != SOCK_STREAM)
+        return -EOPNOTSUPP; /* datagram and seqpacket pairs are not there yet */
+    if (a2 != 0)
+        return -EPROTONOSUPPORT;
+    uint32_t nb = (type & SOCK_NONBLOCK) ? O_NONBLOCK : 0;
+    struct file *r1, *w1, *r2, *w2;
+    int rc = pipe_create(0, &r1, &w1);
+    if (rc)
+        return rc;
+    rc = pipe_create(0, &r2, &w2);
+    if (rc) {
+        file_put(r1);
+        file_put(w1);
+        return rc;
+    }
+    /* End A reads what B writes (pipe 1) and writes what B reads (pipe 2). */
+    struct file *a = make_end(r1, w2, nb, next_ino++);
+    struct file *b = a ? make_end(r2, w1, nb, next_ino++) : 0;
+    if (!a || !b) {
+        if (a)
+            file_put(a);
+        else {
+            file_put(r1);
+            file_put(w2);
+        }
+        file_put(r2);
+        file_put(w1);
+        return -ENFILE;
+    }
+    int cloexec = (type & SOCK_CLOEXEC) != 0;
+    int fa = fd_install(a, 0, cloexec);
+    if (fa < 0) {
+        file_put(a);
+        file_put(b);
+        return fa;
+    }
+    int fb = fd_install(b, 0, cloexec);
+    if (fb < 0) {
+        fd_close(fa);
+        file_put(b);
+        return fb;
+    }
+    int sv[2] = {fa, fb};
+    if (copy_to_user((void *)a3, sv, sizeof sv)) {
+        fd_close(fa);
+        fd_close(fb);
+        return -EFAULT;
+    }
+    return 0;
+}

@@ -49,11 +49,13 @@ __attribute__((format(printf, 3, 4))) static inline int check_detail(const char 
     return 0;
 }
 
-/* CHECK(name, cond): cond must hold; the failure line quotes the condition and errno. */
+/* CHECK(name, cond): cond must hold; the failure line quotes the condition and errno as it is
+ * after the condition ran (it may be stale when the condition made no failing call). */
 #define CHECK(name, cond)                                                                          \
     ({                                                                                             \
+        int check_ok_ = !!(cond);                                                                  \
         int check_errno_ = errno;                                                                  \
-        check_detail((name), !!(cond), "%s at line %d, errno=%s", #cond, __LINE__,                 \
+        check_detail((name), check_ok_, "%s at line %d, errno=%s", #cond, __LINE__,                \
                      errno_name(check_errno_));                                                    \
     })
 

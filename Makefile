@@ -46,9 +46,11 @@ $(SETUP_STAMP): pyproject.toml
 kernel:
 	$(MAKE) -C kernel
 
+# ruff first, but a lint error does not stop the tests; either failing fails the target.
 test: setup kernel
-	$(VENV)/bin/ruff check lwjvm tests
-	$(VENV)/bin/pytest $(PYTEST_ARGS) tests
+	@lint=0; $(VENV)/bin/ruff check lwjvm tests || lint=1; \
+	$(VENV)/bin/pytest $(PYTEST_ARGS) tests || exit $$?; \
+	if [ $$lint != 0 ]; then echo "make test: ruff check failed (above)" >&2; exit 1; fi
 
 $(DEMO_DIR)/hello: samples/hello-c/hello.c
 	@mkdir -p $(DEMO_DIR)

@@ -9,8 +9,9 @@
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
-APT_PACKAGES := qemu-system-x86 e2fsprogs binutils strace gdb gcc make \
+APT_PACKAGES := qemu-system-x86 e2fsprogs binutils strace gdb gcc libc6-dev make \
 	openjdk-17-jdk-headless python3-venv
+# libc6-dev is only a recommendation of gcc, and the tests link programs with -static.
 # Debian 12's openjdk-17-jdk-headless ships the jmods jlink needs; checked below.
 JMODS := /usr/lib/jvm/java-17-openjdk-amd64/jmods/java.base.jmod
 SETUP_STAMP := $(VENV)/.lwjvm-setup
@@ -38,7 +39,7 @@ apt:
 
 venv: $(SETUP_STAMP)
 
-$(SETUP_STAMP): pyproject.toml
+$(SETUP_STAMP): pyproject.toml | apt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
 	touch $@

@@ -505,6 +505,19 @@ int ext4_stat(const struct ext4_fs *fs, uint32_t ino, struct ext4_stat *out)
             blocks *= fs->block_size / 512;
     }
     out->blocks = blocks;
+    out->rdev_major = out->rdev_minor = 0;
+    uint32_t type = in.mode & S_IFMT_;
+    if (type == S_IFCHR_ || type == S_IFBLK_) {
+        /* Old 8:8 encoding in i_block[0], else Linux's new 12:20 encoding in i_block[1]. */
+        uint32_t old_dev = le32(r + I_BLOCK), new_dev = le32(r + I_BLOCK + 4);
+        if (old_dev) {
+            out->rdev_major = (old_dev >> 8) & 0xff;
+            out->rdev_minor = old_dev & 0xff;
+        } else {
+            out->rdev_major = (new_dev & 0xfff00) >> 8;
+            out->rdev_minor = (new_dev & 0xff) | ((new_dev >> 12) & 0xfff00);
+        }
+    }
 
     /* Seconds are signed 32-bit; the extra field adds two epoch bits and 30 bits of ns. */
     static const struct {

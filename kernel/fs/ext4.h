@@ -65,6 +65,7 @@ struct ext4_stat {
     int64_t atime_sec, mtime_sec, ctime_sec;
     uint32_t atime_nsec, mtime_nsec, ctime_nsec;
     uint32_t flags;  /* ext4 inode flags (EXT4_*_FL), for diagnostics */
+    uint32_t rdev_major, rdev_minor; /* character and block devices only, else 0 */
 };
 
 /* One directory entry, as returned by ext4_readdir. name is NUL-terminated. */

@@ -190,7 +190,7 @@ static uint32_t check_content(const struct ext4_fs *fs, uint32_t ino, const stru
 static void dump_dir(const struct ext4_fs *fs, uint32_t dir, uint32_t parent, const char *path);
 
 /* Prints: path(hex) ino dt mode nlink uid gid size blocks atime mtime ctime flags crc target(hex)
- * (times as sec.nsec), then recurses into directories. */
+ * rdev(major:minor) (times as sec.nsec), then recurses into directories. */
 static void dump_entry(const struct ext4_fs *fs, const struct ext4_dirent *d, uint32_t dir,
                        const char *path)
 {
@@ -226,7 +226,7 @@ static void dump_entry(const struct ext4_fs *fs, const struct ext4_dirent *d, ui
     printf("\t%" PRId64 ".%09u\t%" PRId64 ".%09u\t%" PRId64 ".%09u\t%x\t%08x\t", st.atime_sec,
            st.atime_nsec, st.mtime_sec, st.mtime_nsec, st.ctime_sec, st.ctime_nsec, st.flags, crc);
     print_hex(target, (size_t)tlen);
-    putchar('\n');
+    printf("\t%u:%u\n", st.rdev_major, st.rdev_minor);
     if (d->type == EXT4_DT_DIR) {
         char buf[2][64];
         int64_t r = ext4_read(fs, d->ino, 0, buf[0], sizeof buf[0]);

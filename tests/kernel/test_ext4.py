@@ -129,6 +129,10 @@ def build_staging(root: Path) -> None:
     if os.geteuid() == 0:
         (root / "owned").write_bytes(b"o\n")
         os.chown(root / "owned", 1000, 70000)  # gid needs the high 16 bits
+        devs = root / "dev"
+        devs.mkdir()
+        os.mknod(devs / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # old 8:8 encoding
+        os.mknod(devs / "big", stat.S_IFBLK | 0o600, os.makedev(259, 70000))  # new encoding
 
 
 def set_times(root: Path) -> None:
@@ -179,7 +183,7 @@ def dump(tool: Path, img: Path) -> dict:
             "ino": int(f[1]), "dt": int(f[2]), "mode": int(f[3], 8), "nlink": int(f[4]),
             "uid": int(f[5]), "gid": int(f[6]), "size": int(f[7]), "blocks": int(f[8]),
             "atime": f[9], "mtime": f[10], "flags": int(f[12], 16), "crc": int(f[13], 16),
-            "target": target,
+            "target": target, "rdev": f[15],
         }
     return entries
 
@@ -200,6 +204,8 @@ def expected_tree(staging: Path) -> dict:
                 e["size"] = st.st_size
                 if st.st_size <= 64 << 20:
                     e["crc"] = zlib.crc32(p.read_bytes())
+            if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                e["rdev"] = f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
             if stat.S_ISLNK(st.st_mode):
                 e["target"] = os.fsencode(os.readlink(p))
                 e["size"] = len(e["target"])

@@ -1,4 +1,5 @@
-"""pytest plugin (entry point `pytest11`): Java test programs compiled and run on the host JVM.
+"""pytest plugin (entry point `pytest11`): Java test programs compiled, run on the host JVM (the
+oracle) and in the guest (`lwjvm run`), and compared.
 
 Fixtures:
 - `java_jdk`: the JDK the tests use: $LWJVM_TEST_JDK, else what `lwjvm build` would find.
@@ -7,6 +8,13 @@ Fixtures:
 - `make_jar`: packages a class directory into a jar (the `jar` tool in-process, fixed entry dates).
 - `java_program`: sources -> classes -> jar in one call.
 - `run_java`: runs a main class on the host JVM as the oracle: stdout, stderr and exit code.
+- `guest_java`: runs a main class in the guest: an app.yaml for the jar, then `lwjvm run` (which
+  builds the image; runtimes, jdeps results and CDS archives come from lwjvm's caches, so only
+  the first build of a JDK and module set links a runtime). Skips when there is no kernel or QEMU.
+- `java_guest_and_host`: sources -> jar -> (host run, guest run), for `assert_same_run`.
+
+Guest runs are independent of each other: each has its own directory, manifest and image, and
+lwjvm's caches are safe to share between processes, so tests may run under pytest-xdist.
 
 Why the run is in a child process: System.exit must end the program, not pytest, and the JVM
 cannot intercept it (the Security Manager that could is disabled for good since JDK 24, JEP 486,
@@ -214,6 +222,119 @@ def _child(argv: list[str]) -> int:
     os._exit(0)
 
 
+GUEST_TIMEOUT_S = 300.0  # a TCG boot of a JVM on a loaded 2-CPU machine, with lots of headroom
+
+
+def lwjvm_command() -> list[str]:
+    """The command that runs the lwjvm CLI of this very package (a new Python process)."""
+    return [sys.executable, "-c", "from lwjvm.cli import main; main()"]
+
+
+def write_manifest(
+    directory: Path,
+    name: str,
+    jar: Path,
+    main: str | None = None,
+    args: Sequence[str] = (),
+    jdk_home: Path | None = None,
+    jvm_options: Sequence[str] = (),
+    modules: Sequence[str] | None = None,
+    cds: bool = True,
+    memory: str | None = None,
+) -> Path:
+    """Writes `directory`/app.yaml for `jar`; returns its path. JSON is YAML, so it is JSON."""
+    import json
+
+    app: dict[str, Any] = {"jar": str(jar)}
+    if main:
+        app["main"] = main
+    if args:
+        app["args"] = list(args)
+    jvm: dict[str, Any] = {"cds": cds}
+    if jdk_home is not None:
+        jvm["home"] = str(jdk_home)
+    if jvm_options:
+        jvm["options"] = list(jvm_options)
+    if modules is not None:
+        jvm["modules"] = list(modules)
+    doc: dict[str, Any] = {"name": name, "app": app, "jvm": jvm}
+    if memory:
+        doc["vm"] = {"memory": memory}
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "app.yaml"
+    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def guest_unavailable() -> str | None:
+    """None if guest runs are possible here, else why not (no kernel, no QEMU)."""
+    import shutil
+
+    from lwjvm import vm
+
+    try:
+        vm.find_kernel()
+    except LwjvmError as e:
+        return str(e)
+    if shutil.which(vm.QEMU) is None:
+        return f"{vm.QEMU} not installed"
+    return None
+
+
+def run_in_guest(
+    manifest: Path,
+    out_dir: Path,
+    run_options: Sequence[str] = (),
+    timeout: float = GUEST_TIMEOUT_S,
+    keep_image: bool = False,
+) -> JavaRun:
+    """`lwjvm run` of `manifest` with its image in `out_dir`, under TCG; the app's run.
+
+    TCG because it is the same everywhere (KVM here may be unusable, see lwjvm/accel.py). The
+    stderr holds the guest's stderr and lwjvm's own lines (a cause line on failure). The image
+    (tens of MiB) is deleted afterwards unless `keep_image`.
+    """
+    cmd = [
+        *lwjvm_command(), "run", "-q", "--accel", "tcg", "--timeout", f"{timeout:g}",
+        "-o", str(out_dir), *run_options, str(manifest),
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=timeout + 120)
+    finally:
+        if not keep_image:
+            (out_dir / "root.img").unlink(missing_ok=True)
+    return JavaRun(
+        proc.returncode,
+        proc.stdout.decode("utf-8", "replace"),
+        proc.stderr.decode("utf-8", "replace"),
+    )
+
+
+def describe_difference(host: JavaRun, guest: JavaRun) -> str:
+    """A readable account of how the guest run differs from the host run."""
+    import difflib
+
+    lines = ["guest differs from host"]
+    if host.exit_code != guest.exit_code:
+        lines.append(f"exit code: host {host.exit_code}, guest {guest.exit_code}")
+    if host.stdout != guest.stdout:
+        lines += difflib.unified_diff(
+            host.stdout.splitlines(), guest.stdout.splitlines(), "host", "guest", lineterm=""
+        )
+    tail = guest.stderr.splitlines()[-30:]
+    if tail:
+        lines.append("guest stderr (last 30 lines):")
+        lines += tail
+    return "\n".join(lines)
+
+
+def assert_same_run(host: JavaRun, guest: JavaRun) -> None:
+    """The guest run printed the same stdout and ended with the same exit code as the host."""
+    assert (guest.exit_code, guest.stdout) == (host.exit_code, host.stdout), describe_difference(
+        host, guest
+    )
+
+
 @pytest.fixture(scope="session")
 def java_jdk() -> Any:
     """The JDK that compiles and runs Java test programs."""
@@ -282,6 +403,69 @@ def host_java(java_jdk: Any) -> Iterator[Any]:
         return run_java(java_jdk, classpath, main, args, jvm_options, timeout, cwd, env)
 
     yield run
+
+
+@pytest.fixture(scope="session")
+def guest_java(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`guest_java(jar, main=None, args=(), jdk=None, jvm_options=(), modules=None, cds=True,
+    memory=None, run_options=()) -> JavaRun`: the class run in the guest by `lwjvm run`.
+
+    `jdk` is the JDK to build the image from (a `Jdk`; default: what `lwjvm build` finds).
+    """
+    reason = guest_unavailable()
+    if reason is not None:
+        pytest.skip(f"no guest: {reason}")
+
+    def run(
+        jar: Path,
+        main: str | None = None,
+        args: Sequence[str] = (),
+        jdk: Any = None,
+        jvm_options: Sequence[str] = (),
+        modules: Sequence[str] | None = None,
+        cds: bool = True,
+        memory: str | None = None,
+        run_options: Sequence[str] = (),
+    ) -> JavaRun:
+        work = tmp_path_factory.mktemp(f"guest-{jar.stem}")
+        manifest = write_manifest(
+            work,
+            jar.stem.lower().replace("_", "-") or "app",
+            jar,
+            main,
+            args,
+            jdk.home if jdk is not None else None,
+            jvm_options,
+            modules,
+            cds,
+            memory,
+        )
+        return run_in_guest(manifest, work / "image", run_options)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def java_guest_and_host(java_program: Any, guest_java: Any, java_jdk: Any) -> Any:
+    """`java_guest_and_host(name, sources, main, args=(), jvm_options=(), jdk=None, modules=None,
+    cds=True) -> (host JavaRun, guest JavaRun)`: compiled once, run on both sides."""
+
+    def run(
+        name: str,
+        sources: dict[str, str],
+        main: str,
+        args: Sequence[str] = (),
+        jvm_options: Sequence[str] = (),
+        jdk: Any = None,
+        modules: Sequence[str] | None = None,
+        cds: bool = True,
+    ) -> tuple[JavaRun, JavaRun]:
+        jar = java_program(name, sources, main)
+        host = run_java(jdk or java_jdk, [jar], main, args, jvm_options)
+        guest = guest_java(jar, main, args, jdk, jvm_options, modules, cds)
+        return host, guest
+
+    return run
 
 
 if __name__ == "__main__":

@@ -354,6 +354,61 @@ static int fd_readdir(struct pseudo_node *dir, uint64_t index, struct vfs_dirent
     return 0;
 }
 
+/* A decimal name as a number, or -1. */
+static long parse_number(const char *name, size_t len)
+{
+    long v = 0;
+    if (len == 0 || len > 9)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return -1;
+        v = v * 10 + (name[i] - '0');
+    }
+    return v;
+}
+
+static struct pseudo_node *process_dir, *thread_dir;
+
+/* /proc/TID for any thread: Linux lets a thread id be looked up (not listed) as a process. */
+static int root_lookup(struct pseudo_node *dir, const char *name, size_t len, struct inode **out)
+{
+    (void)dir;
+    long tid = parse_number(name, len);
+    if (tid <= 0 || !thread_find((int)tid))
+        return -ENOENT;
+    inode_get(&process_dir->inode);
+    *out = &process_dir->inode;
+    return 0;
+}
+
+/* /proc/self/task/TID: one directory per live thread (all alike for now). */
+static int task_lookup(struct pseudo_node *dir, const char *name, size_t len, struct inode **out)
+{
+    (void)dir;
+    long tid = parse_number(name, len);
+    if (tid <= 0 || !thread_find((int)tid))
+        return -ENOENT;
+    inode_get(&thread_dir->inode);
+    *out = &thread_dir->inode;
+    return 0;
+}
+
+static int task_readdir(struct pseudo_node *dir, uint64_t index, struct vfs_dirent *d)
+{
+    (void)dir;
+    uint64_t k = 0;
+    for (struct thread *t = thread_first(); t; t = t->all_next) {
+        if (k++ != index)
+            continue;
+        d->ino = 0x20000 + (uint64_t)t->tid;
+        d->type = 4; /* DT_DIR */
+        d->name_len = (uint8_t)snprintf(d->name, sizeof d->name, "%d", t->tid);
+        return 1;
+    }
+    return 0;
+}
+
 /* CPUID feature bits by Linux's flag names, in the order /proc/cpuinfo lists them. */
 struct cpu_flag_word {
     uint32_t leaf, sub;
@@ -592,7 +647,7 @@ int procfs_new(uint32_t dev, struct inode **root)
         return -ENOMEM;
     struct pseudo_node *p = pseudo_dir(r, "1");
     struct pseudo_node *task = p ? pseudo_dir(p, "task") : 0;
-    struct pseudo_node *t1 = task ? pseudo_dir(task, "1") : 0;
+    struct pseudo_node *t1 = task ? pseudo_new_fs(dev) : 0; /* found through task_lookup */
     struct pseudo_node *sys = pseudo_dir(r, "sys");
     struct pseudo_node *kernel = sys ? pseudo_dir(sys, "kernel") : 0;
     struct pseudo_node *vm = sys ? pseudo_dir(sys, "vm") : 0;
@@ -624,6 +679,14 @@ int procfs_new(uint32_t dev, struct inode **root)
              pseudo_file(core, "somaxconn", 0644, gen_somaxconn);
     if (!ok)
         return -ENOMEM;
+    t1->parent = task;
+    t1->name = "1";
+    t1->inode.fs = r->inode.fs;
+    r->dyn_lookup = root_lookup;
+    task->dyn_lookup = task_lookup;
+    task->dyn_readdir = task_readdir;
+    process_dir = p;
+    thread_dir = t1;
     *root = &r->inode;
     return 0;
 }

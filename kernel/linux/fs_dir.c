@@ -391,10 +391,12 @@ SYS(truncate)
 SYS(ftruncate)
 {
     UNUSED_ARGS();
+    if ((int64_t)a1 < 0)
+        return -EINVAL;
     struct file *f = fd_get((int)a0);
     if (!f || (f->flags & O_PATH))
         return -EBADF;
-    if ((int64_t)a1 < 0 || !f->inode || (f->flags & O_ACCMODE) == O_RDONLY)
+    if (!f->inode || (f->flags & O_ACCMODE) == O_RDONLY)
         return -EINVAL;
     return truncate_inode(f->inode, (int64_t)a1);
 }

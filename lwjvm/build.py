@@ -560,13 +560,18 @@ def _make_cds(
     dump = [
         java,
         *flags,
+        # No JIT during the dump: compiler threads racing the dump make the archive's bytes
+        # differ from run to run (measured: 2 of 5 dumps differ under load; with -Xint none).
+        # The execution mode is not part of what an archive must match at run time.
+        "-Xint",
         "-Xshare:dump",
         f"-XX:SharedClassListFile={CLASSLIST}",
         f"-XX:SharedArchiveFile={archive}",
         "-cp",
         classpath,
     ]
-    proc = rootrun.run_in_root(root, dump, env, app_dir, timeout=300)
+    # Fixed addresses: with randomization the archived heap (G1) differs from dump to dump.
+    proc = rootrun.run_in_root(root, dump, env, app_dir, timeout=300, fixed_addresses=True)
     made = staging.host_path(archive)
     classlist.unlink()
     if proc.returncode != 0 or not made.is_file():

@@ -10,6 +10,7 @@ lwjvm uses it for the CDS training run at build time and the tests use it to che
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,13 +32,24 @@ def unavailable() -> str | None:
     return None
 
 
-def root_command(root: Path, argv: list[str], cwd: str = "/") -> list[str]:
-    """The host command line that runs `argv` with `root` as `/` and `cwd` as working directory."""
+def root_command(
+    root: Path, argv: list[str], cwd: str = "/", fixed_addresses: bool = False
+) -> list[str]:
+    """The host command line that runs `argv` with `root` as `/` and `cwd` as working directory.
+
+    `fixed_addresses` turns address-space randomization off for the program (setarch -R), so
+    that what it lays out in memory, and writes out from there, is the same on every run.
+    """
     unshare = shutil.which("unshare") or "/usr/bin/unshare"
     if not Path(unshare).exists():
         raise LwjvmError("unshare not found: install util-linux")
     (root / "proc").mkdir(exist_ok=True)
     cmd = [unshare, "--mount", "--pid", "--fork", "--kill-child", "--mount-proc=/proc"]
+    if fixed_addresses:
+        setarch = shutil.which("setarch")
+        if setarch is None:
+            raise LwjvmError("setarch not found: install util-linux")
+        cmd = [setarch, platform.machine(), "-R", *cmd]
     if os.geteuid() != 0:
         cmd.append("--map-root-user")
     return [*cmd, f"--root={root}", f"--wd={cwd}", *argv]
@@ -49,12 +61,13 @@ def run_in_root(
     env: dict[str, str],
     cwd: str = "/",
     timeout: float | None = None,
+    fixed_addresses: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `argv` inside `root` with exactly `env`; its output captured as bytes.
 
     Raises subprocess.TimeoutExpired (the program killed) if it runs longer than `timeout`.
     """
-    cmd = root_command(root, argv, cwd)
+    cmd = root_command(root, argv, cwd, fixed_addresses)
     try:
         return subprocess.run(cmd, env=env, capture_output=True, timeout=timeout, check=False)
     except OSError as e:

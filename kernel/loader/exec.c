@@ -6,6 +6,7 @@
 #include "arch/x86_64/paging.h"
 #include "arch/x86_64/regs.h"
 #include "arch/x86_64/cpuinfo.h"
+#include "core/cputime.h"
 #include "core/random.h"
 #include "errno.h"
 #include "fs/vfs.h"
@@ -257,6 +258,7 @@ int exec_load(const char *path, char *const argv[], char *const envp[], struct r
     if (rc)
         return rc;
     memset(frame, 0, sizeof *frame);
+    cputime_start();
     frame->rip = prog.interp[0] ? interp.entry : prog.entry;
     frame->rsp = sp;
     frame->cs = SEL_UCODE;

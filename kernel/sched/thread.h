@@ -23,6 +23,7 @@ struct thread {
     uint64_t fs_base, user_gs_base;
     uint64_t clear_child_tid; /* set_tid_address / CLONE_CHILD_CLEARTID */
     uint64_t robust_list, robust_len;
+    char comm[16];            /* prctl(PR_SET_NAME); empty: the executable's base name */
 
     struct thread *run_next;  /* run queue */
     struct thread *all_next;  /* every live thread */

@@ -63,7 +63,7 @@ static inline int read_mono(uint64_t *ns, int64_t *realtime_offset)
 }
 
 /* Nanoseconds of `id`, or 0 if the syscall must answer (a clock we do not compute here). */
-static inline int read_clock(long id, uint64_t *ns)
+static inline int read_clock(int id, uint64_t *ns)
 {
     uint64_t mono;
     int64_t off;
@@ -87,7 +87,7 @@ static inline int read_clock(long id, uint64_t *ns)
     }
 }
 
-int __vdso_clock_gettime(long id, struct vdso_timespec *ts)
+int __vdso_clock_gettime(int id, struct vdso_timespec *ts)
 {
     uint64_t ns;
     if (!read_clock(id, &ns))
@@ -120,7 +120,7 @@ int64_t __vdso_time(int64_t *t)
     return s;
 }
 
-int __vdso_clock_getres(long id, struct vdso_timespec *res)
+int __vdso_clock_getres(int id, struct vdso_timespec *res)
 {
     int ours = id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE || id == CLOCK_MONOTONIC ||
                id == CLOCK_MONOTONIC_RAW || id == CLOCK_MONOTONIC_COARSE || id == CLOCK_BOOTTIME;
@@ -145,8 +145,8 @@ long __vdso_getcpu(unsigned *cpu, unsigned *node, void *unused)
 }
 
 /* The unprefixed names Linux's vDSO also exports. */
-int clock_gettime(long, struct vdso_timespec *) __attribute__((weak, alias("__vdso_clock_gettime")));
+int clock_gettime(int, struct vdso_timespec *) __attribute__((weak, alias("__vdso_clock_gettime")));
 int gettimeofday(struct vdso_timeval *, void *) __attribute__((weak, alias("__vdso_gettimeofday")));
 int64_t time(int64_t *) __attribute__((weak, alias("__vdso_time")));
-int clock_getres(long, struct vdso_timespec *) __attribute__((weak, alias("__vdso_clock_getres")));
+int clock_getres(int, struct vdso_timespec *) __attribute__((weak, alias("__vdso_clock_getres")));
 long getcpu(unsigned *, unsigned *, void *) __attribute__((weak, alias("__vdso_getcpu")));

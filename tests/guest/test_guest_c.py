@@ -90,6 +90,7 @@ ISSUE4_CASES = [
     Case("clocks"),
     Case("futex_ops"),
     Case("process_info"),
+    Case("time_vdso"),
     Case("jvm_surface"),
 ]
 

@@ -153,6 +153,7 @@ class KernelLog:
         self.exit_at: float | None = None
         self.end_at: float | None = None  # time of the exit or panic record
         self.unknown_records: list[bytes] = []
+        self.sent_signals: set[int] = set()  # signals the host sent the program (control lines)
         self.tail: deque[bytes] = deque(maxlen=40)  # the last lines, shown or not
         self.enosys: list[str] = []  # "NAME (N)" of each syscall the kernel said it lacks
         self.out_of_memory: str | None = None  # the kernel's out-of-memory line
@@ -196,8 +197,9 @@ class KernelLog:
             self.show_held()
         elif kind in ("fatal", "oom"):
             # The program was killed (a fault without handler, or no memory left): the lines
-            # since the boot record say where.
-            self.show_held(since_boot=True)
+            # since the boot record say where. Not for a signal the host sent: that is no news.
+            if _int(fields.get("signal")) not in self.sent_signals:
+                self.show_held(since_boot=True)
         elif kind == "boot":
             self.boot_lines += self.held
             self.held.clear()
@@ -347,10 +349,28 @@ def control_line(signum: int) -> bytes:
     return f"lwjvm:signal num={signum}\n".encode()
 
 
-def _writer(stream: BinaryIO) -> Callable[[bytes], None]:
+def _writer(stream: BinaryIO, on_broken: Callable[[], None]) -> Callable[[bytes], None]:
+    """A function writing guest output to `stream` as it comes. If the reader goes away (a closed
+    pipe, as `| head` does), later output is dropped and `on_broken` runs once."""
+    broken = False
+
     def write(data: bytes) -> None:
-        stream.write(data)
-        stream.flush()
+        nonlocal broken
+        if broken:
+            return
+        try:
+            stream.write(data)
+            stream.flush()
+        except BrokenPipeError:
+            broken = True
+            with contextlib.suppress(OSError, ValueError):
+                # Our own stdout/stderr: point the fd at /dev/null so the flush at exit is quiet.
+                fd = stream.fileno()
+                if fd in (1, 2):
+                    null = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(null, fd)
+                    os.close(null)
+            on_broken()
 
     return write
 
@@ -451,12 +471,17 @@ def run_vm(
     line) and the run goes on to the program's exit; a second one kills QEMU and raises
     KeyboardInterrupt (SIGINT) or SystemExit(128 + signal).
     """
-    out = _writer(stdout if stdout is not None else sys.stdout.buffer)
-    err = _writer(stderr if stderr is not None else sys.stderr.buffer)
     qemu = find_qemu()
-    log = KernelLog(err, live_log)
     cons = _Consoles()
     try:
+        # A program whose stdout or stderr reader has gone gets SIGPIPE, as on the host.
+        def sigpipe() -> None:
+            log.sent_signals.add(signal.SIGPIPE)
+            _send(cons.com3, control_line(signal.SIGPIPE))
+
+        out = _writer(stdout if stdout is not None else sys.stdout.buffer, sigpipe)
+        err = _writer(stderr if stderr is not None else sys.stderr.buffer, sigpipe)
+        log = KernelLog(err, live_log)
         cmd = qemu_command(qemu, cfg, cons.child)
         with _Signals() as sigs:
             t0 = time.monotonic()
@@ -530,6 +555,8 @@ def _wait(
                 if fd == sigs.fd:
                     was = forwarded
                     forwarded = _on_signals(sigs.read(), forwarded, proc, cons.com3, err)
+                    if forwarded is not None:
+                        log.sent_signals.add(forwarded)
                     if was is None and forwarded is not None and cfg.stop_timeout is not None:
                         stop_deadline = time.monotonic() + cfg.stop_timeout
                     continue

@@ -165,3 +165,28 @@ def test_missing_kernel_says_run_make_kernel(
     monkeypatch.setattr(vm, "repo_root", lambda: tmp_path)
     with pytest.raises(LwjvmError, match="run make kernel"):
         vm.find_kernel()
+
+
+def test_fatal_record_for_a_signal_the_host_sent_stays_quiet() -> None:
+    shown: list[bytes] = []
+    log = vm.KernelLog(shown.append, live=False)
+    log.sent_signals.add(15)
+    log.feed(b"\x1elwjvm:boot tsc_hz=1 entry_to_user_ns=1\nkilled by signal 15\n")
+    log.feed(b"\x1elwjvm:fatal signal=15\n\x1elwjvm:exit code=143\n")
+    assert shown == [] and log.exit_code == 143
+
+
+class _ClosedPipe(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, _data: object) -> int:
+        raise BrokenPipeError
+
+
+def test_a_reader_that_goes_away_gets_the_program_a_sigpipe_once() -> None:
+    calls: list[str] = []
+    write = vm._writer(_ClosedPipe(), lambda: calls.append("sigpipe"))  # type: ignore[arg-type]
+    write(b"one\n")
+    write(b"two\n")
+    assert calls == ["sigpipe"]

@@ -15,6 +15,7 @@
 #include "core/panic.h"
 #include "core/random.h"
 #include "core/stats.h"
+#include "drivers/pci.h"
 #include "errno.h"
 #include "fs/console.h"
 #include "fs/ext4_vfs.h"
@@ -31,6 +32,8 @@
 #define BOOT_CONF "/etc/lwjvm/boot.conf"
 #define HVM_START_MAGIC 0x336ec578
 #define E820_RAM 1
+#define PCI_VENDOR_REDHAT 0x1af4
+#define PCI_DEVICE_IVSHMEM 0x1110
 
 struct hvm_start_info {
     uint32_t magic, version, flags, nr_modules;
@@ -163,6 +166,29 @@ static void __attribute__((noreturn)) run_probe(void)
     vm_exit(0);
 }
 
+/* The root image (docs/protocol.md, section 1): the memory of an ivshmem PCI device (the image
+ * file mapped by the host, shared and read-only, costing no guest RAM), else the first PVH module.
+ * Returns 0 if there is neither. */
+static int find_root_image(const struct range *module, const uint8_t **image, uint64_t *size)
+{
+    struct pci_dev dev;
+    if (!pci_find(PCI_VENDOR_REDHAT, PCI_DEVICE_IVSHMEM, &dev)) {
+        uint64_t bar_size, bar = pci_map_bar64(&dev, 2, &bar_size);
+        if (!bar)
+            panic("the ivshmem device's memory BAR cannot be mapped");
+        *image = kmap_ram(bar, bar_size);
+        if (!*image)
+            panic("cannot map the root image (%lu MiB at %lx)", bar_size >> 20, bar);
+        *size = bar_size;
+        return 1;
+    }
+    if (!module->end)
+        return 0;
+    *image = phys_to_virt(module->start);
+    *size = module->end - module->start;
+    return 1;
+}
+
 static char *read_boot_conf(uint64_t *len)
 {
     struct inode *ino;
@@ -213,10 +239,12 @@ void kmain(uint32_t start_info_phys)
     struct thread *t = thread_create_main();
     control_init();
 
-    if (!module.end)
-        panic("no root image: pass one with -initrd");
+    const uint8_t *image;
+    uint64_t image_size;
+    if (!find_root_image(&module, &image, &image_size))
+        panic("no root image: give one as an ivshmem device or with -initrd");
     struct inode *root;
-    int rc = ext4_vfs_mount(phys_to_virt(module.start), module.end - module.start, &root);
+    int rc = ext4_vfs_mount(image, image_size, &root);
     if (rc)
         panic("cannot mount the root image: %s", errno_name(-rc));
     vfs_set_root(root);

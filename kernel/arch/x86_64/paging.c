@@ -112,4 +112,30 @@ volatile void *kmap_mmio(uint64_t phys)
     return (volatile void *)(va + (phys & (PAGE_SIZE - 1)));
 }
 
+void *kmap_ram(uint64_t phys, uint64_t size)
+{
+    const uint64_t huge = 1ull << 21;
+    if ((phys | size) & (huge - 1))
+        return 0;
+    for (uint64_t off = 0; off < size; off += huge) {
+        uint64_t va = DIRECT_MAP_BASE + phys + off;
+        uint64_t *t = pml4;
+        for (int shift = 39; shift > 21; shift -= 9) {
+            unsigned idx = (va >> shift) & 511;
+            if ((t[idx] & PTE_P) && (t[idx] & PTE_PS))
+                return 0; /* already covered by a 1 GiB page of RAM: not device memory */
+            if (!(t[idx] & PTE_P)) {
+                uint64_t *n = alloc_table();
+                if (!n)
+                    return 0;
+                t[idx] = virt_to_phys(n) | PTE_P | PTE_W;
+            }
+            t = phys_to_virt(t[idx] & PTE_ADDR);
+        }
+        t[(va >> 21) & 511] = (phys + off) | PTE_P | PTE_W | PTE_PS | PTE_NX;
+        invlpg(va);
+    }
+    return (void *)(DIRECT_MAP_BASE + phys);
+}
+
 void tlb_flush_page(uint64_t va) { invlpg(va); }

@@ -25,5 +25,9 @@ int map_page(uint64_t va, uint64_t phys, uint64_t flags);
 /* Maps the 4 KiB device page at phys uncached into the kernel half (at its direct-map address)
  * and returns its address, or 0 if a table cannot be allocated. */
 volatile void *kmap_mmio(uint64_t phys);
+/* Maps [phys, phys+size) (2 MiB aligned, write-back, like RAM) into the direct map and returns
+ * its address there, or 0 if a table cannot be allocated. For device memory that holds data, such
+ * as the root image in a PCI BAR. */
+void *kmap_ram(uint64_t phys, uint64_t size);
 /* Flushes the TLB entry of va. */
 void tlb_flush_page(uint64_t va);

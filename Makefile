@@ -3,7 +3,7 @@
 #   make setup   apt packages (only the missing ones) + .venv with lwjvm installed editable
 #   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
 #   make test    setup + kernel, then pytest over tests/ and ruff
-#   make demo    setup + kernel, then a static hello under `lwjvm exec`
+#   make demo    setup + kernel, then samples/hello (a Java app) built and run with `lwjvm run`
 #   make bench   setup + kernel, then python -m lwjvm.bench
 
 SHELL := /bin/bash
@@ -15,7 +15,7 @@ APT_PACKAGES := qemu-system-x86 e2fsprogs binutils strace gdb gcc libc6-dev make
 # Debian 12's openjdk-17-jdk-headless ships the jmods jlink needs; checked below.
 JMODS := /usr/lib/jvm/java-17-openjdk-amd64/jmods/java.base.jmod
 SETUP_STAMP := $(VENV)/.lwjvm-setup
-DEMO_DIR := build/demo
+DEMO_JAR := samples/hello/target/hello.jar
 PYTEST_ARGS ?= -n auto
 
 .PHONY: setup apt venv kernel test demo bench clean
@@ -53,16 +53,15 @@ test: setup kernel
 	$(VENV)/bin/pytest $(PYTEST_ARGS) tests || exit $$?; \
 	if [ $$lint != 0 ]; then echo "make test: ruff check failed (above)" >&2; exit 1; fi
 
-$(DEMO_DIR)/hello: samples/hello-c/hello.c
-	@mkdir -p $(DEMO_DIR)
-	gcc -static -O2 -o $@ $<
+$(DEMO_JAR): $(wildcard samples/hello/src/hello/*.java) samples/hello/build.sh
+	samples/hello/build.sh
 
-demo: setup kernel $(DEMO_DIR)/hello
-	$(VENV)/bin/lwjvm exec $(DEMO_DIR)/hello
+demo: setup kernel $(DEMO_JAR)
+	$(VENV)/bin/lwjvm run samples/hello/app.yaml
 
 bench: setup kernel
 	$(VENV)/bin/python -m lwjvm.bench
 
 clean:
-	rm -rf build tests/build
+	rm -rf build tests/build samples/hello/target
 	$(MAKE) -C kernel clean

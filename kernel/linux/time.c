@@ -49,7 +49,6 @@ struct timeval64 {
 /* Reads clock `id` into *ns; 0, or -EINVAL for a clock that does not exist. */
 static int clock_read(int64_t id, int64_t *ns)
 {
-    clock_poll();
     if (id < 0) {
         if ((id & CPUCLOCK_TYPE_MASK) == CPUCLOCK_MAX)
             return -EINVAL;
@@ -140,7 +139,6 @@ SYS(clock_settime)
 SYS(gettimeofday)
 {
     UNUSED_ARGS();
-    clock_poll();
     if (a0) {
         int64_t ns = (int64_t)clock_realtime_ns();
         struct timeval64 tv = {ns / NSEC_PER_SEC, ns % NSEC_PER_SEC / 1000};
@@ -158,7 +156,6 @@ SYS(gettimeofday)
 SYS(time)
 {
     UNUSED_ARGS();
-    clock_poll();
     int64_t t = (int64_t)(clock_realtime_ns() / NSEC_PER_SEC);
     if (a0 && copy_to_user((void *)a0, &t, sizeof t))
         return -EFAULT;

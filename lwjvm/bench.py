@@ -1,4 +1,4 @@
-"""`make bench`: how long `lwjvm exec` of a static hello takes, and where the time goes.
+"""`make bench`: how long a static hello and a Java Hello take on the kernel, and where time goes.
 
 In one run, interleaved, RUNS times each:
 - `lwjvm exec` wall time, measured around the real command (a new Python process each time);
@@ -8,6 +8,15 @@ In one run, interleaved, RUNS times each:
 - the empty-guest baseline: the same QEMU command line booting a guest that does nothing but write
   to isa-debug-exit (lwjvm/miniguest.py; no root image), so QEMU's own start-up and teardown
   cost stands beside ours.
+Then the Java Hello (issue 6), RUNS times each: the host's `java -cp hello.jar Hello`; `lwjvm run`
+of the same jar (image already built) from process start to exit; the same boot in-process with
+`lwjvm.stats=1`, for QEMU start to the first line printed and where the time went, from
+timestamps: QEMU start to the kernel's boot record (host clock), of which kernel entry to the
+program (the record's own TSC figure; QEMU start to kernel entry is what is left), the JVM from its
+first instruction to the first line (start-up, class loading, main), to the exit record, and to
+QEMU's exit; and the kernel's counters (faults, syscall CPU time, idle time, switches). Then the
+smallest memory that runs Hello, found by bisection over MiB with real boots (`--memory`), and the
+image's size.
 Prints median, min and max of each, and writes them to build/bench/results.json. Nothing is
 asserted: these are measurements.
 """
@@ -22,9 +31,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from lwjvm import accel, miniguest, program, vm
+from lwjvm import run as run_mod
 from lwjvm.errors import LwjvmError
+from lwjvm.jdk import find_jdk
 
 RUNS = 10
 HELLO_SRC = Path("samples/hello-c/hello.c")
@@ -143,10 +155,204 @@ def _print(results: dict[str, object]) -> None:
     print("results: build/bench/results.json")
 
 
+JAVA_HELLO = """public class Hello {
+    public static void main(String[] args) {
+        System.out.println("Hello from lwjvm!");
+    }
+}
+"""
+JAVA_MANIFEST = "name: bench-hello\napp:\n  jar: hello.jar\n"
+MIN_MEMORY_MIB = 16  # vm.parse_memory's floor
+
+
+def _build_java_hello(out_dir: Path) -> tuple[Path, Path, Path]:
+    """build/bench/java/{Hello.java, hello.jar, app.yaml}; (jar, manifest, java) of the JDK."""
+    jdk = find_jdk()
+    work = out_dir / "java"
+    (work / "classes").mkdir(parents=True, exist_ok=True)
+    src = work / "Hello.java"
+    src.write_text(JAVA_HELLO)
+    jar = work / "hello.jar"
+    subprocess.run(
+        [str(jdk.tool("javac")), "--release", "17", "-d", str(work / "classes"), str(src)],
+        check=True,
+    )
+    subprocess.run(
+        [str(jdk.tool("jar")), "--create", "--file", str(jar), "--main-class", "Hello",
+         "--date=1980-01-01T00:00:02Z", "-C", str(work / "classes"), "."],
+        check=True,
+    )  # fmt: skip
+    manifest = work / "app.yaml"
+    manifest.write_text(JAVA_MANIFEST)
+    return jar, manifest, jdk.java
+
+
+def _boot_java(manifest: Path, image: Path, chosen: str, memory: str | None, stats: bool) -> Any:
+    sink = io.BytesIO()
+    req = run_mod.RunRequest(
+        manifest=manifest,
+        output=image,
+        memory=memory,
+        accel=chosen,
+        quiet=True,
+        timeout=300,
+        kernel_args=["lwjvm.stats=1"] if stats else [],
+    )
+    res = run_mod.run_app(req, sink, sink)
+    return res, sink.getvalue()
+
+
+def _smallest_memory(manifest: Path, image: Path, chosen: str, hi: int) -> int | None:
+    """The fewest MiB with which Hello prints and exits 0, by bisection with real boots."""
+
+    def runs(mib: int) -> bool:
+        res, out = _boot_java(manifest, image, chosen, f"{mib}M", False)
+        return res.exit_code == 0 and EXPECTED in out
+
+    if not runs(hi):
+        return None
+    lo = MIN_MEMORY_MIB - 1  # below the floor: never tried, counts as failing
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if runs(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def run_java(runs: int = RUNS) -> dict[str, object]:
+    """The Java Hello measurements (see the module docstring); printed and returned."""
+    root = vm.repo_root()
+    out_dir = root / "build" / "bench"
+    jar, manifest, java = _build_java_hello(out_dir)
+    image = out_dir / "java" / "image"
+    kernel = vm.find_kernel()
+    chosen = accel.choose(kernel)
+    run_mod.ensure_image(manifest, image, None, kernel, quiet=True)
+    lwjvm_cmd = [sys.executable, "-c", "from lwjvm.cli import main; main()"]
+    series: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "host_java", "lwjvm_run_wall", "qemu_start_to_first_line", "qemu_start_to_exit",
+            "qemu_start_to_boot_record", "kernel_entry_to_user", "qemu_start_to_kernel_entry",
+            "jvm_start_to_first_line", "first_line_to_exit_record", "exit_record_to_qemu_exit",
+        )
+    }  # fmt: skip
+    counters: dict[str, list[float]] = {}
+    for _ in range(runs):
+        t = time.monotonic()
+        h = subprocess.run([str(java), "-cp", str(jar), "Hello"], capture_output=True)
+        series["host_java"].append(time.monotonic() - t)
+        if h.returncode != 0 or h.stdout != EXPECTED:
+            raise LwjvmError(f"host java Hello failed (exit {h.returncode}): {h.stderr[-300:]!r}")
+
+        t = time.monotonic()
+        r = subprocess.run(
+            [*lwjvm_cmd, "run", "-q", "--accel", chosen, "-o", str(image), str(manifest)],
+            capture_output=True,
+        )
+        series["lwjvm_run_wall"].append(time.monotonic() - t)
+        if r.returncode != 0 or r.stdout != EXPECTED:
+            raise LwjvmError(f"lwjvm run Hello failed (exit {r.returncode}): {r.stderr[-300:]!r}")
+
+        res, out = _boot_java(manifest, image, chosen, None, True)
+        v = res.vm
+        if res.exit_code != 0 or out != EXPECTED:
+            raise LwjvmError(f"in-process Hello failed (exit {res.exit_code}): {out[-300:]!r}")
+        series["qemu_start_to_exit"].append(v.t_qemu_exit)
+        log = v.log
+        boot_at = log.boot_at if log is not None else None
+        e2u = v.boot.entry_to_user_ns / 1e9 if v.boot and v.boot.entry_to_user_ns else None
+        if v.t_first_output is not None:
+            series["qemu_start_to_first_line"].append(v.t_first_output)
+        if boot_at is not None:
+            series["qemu_start_to_boot_record"].append(boot_at)
+            if e2u is not None:
+                series["kernel_entry_to_user"].append(e2u)
+                series["qemu_start_to_kernel_entry"].append(max(0.0, boot_at - e2u))
+            if v.t_first_output is not None:
+                series["jvm_start_to_first_line"].append(v.t_first_output - boot_at)
+        if v.t_first_output is not None and v.t_exit_record is not None:
+            series["first_line_to_exit_record"].append(v.t_exit_record - v.t_first_output)
+        if v.t_exit_record is not None:
+            series["exit_record_to_qemu_exit"].append(v.t_qemu_exit - v.t_exit_record)
+        for k, n in (log.stats if log is not None else {}).items():
+            counters.setdefault(k, []).append(float(n))
+
+    desc = json.loads((image / "image.json").read_text())
+    planned = int(desc["vm"]["memory"]) // (1 << 20)
+    smallest = _smallest_memory(manifest, image, chosen, planned)
+    results: dict[str, object] = {
+        "accel": chosen,
+        "runs": runs,
+        "seconds": {k: _stats(v) for k, v in series.items() if v},
+        "kernel_stats": {k: _stats(v) for k, v in counters.items()},
+        "smallest_memory_mib": smallest,
+        "planned_memory_mib": planned,
+        "image_bytes": (image / "root.img").stat().st_size,
+        "kernel_bytes": (image / "kernel.elf").stat().st_size,
+        "jvm_argv": desc["jvm"]["argv"],
+    }
+    _print_java(results)
+    return results
+
+
+def _print_java(results: dict[str, Any]) -> None:
+    secs = results["seconds"]
+    print()
+    print(f"lwjvm bench: Java Hello, {results['runs']} runs, accel {results['accel']}")
+    print(f"{'measure':<44} {'median':>9} {'min':>9} {'max':>9}")
+    labels = {
+        "host_java": "host: java -cp hello.jar Hello",
+        "lwjvm_run_wall": "lwjvm run, process start to exit",
+        "qemu_start_to_exit": "  QEMU start to exit (in-process)",
+        "qemu_start_to_first_line": "  QEMU start to first line printed",
+        "qemu_start_to_boot_record": "    QEMU start to boot record (host clock)",
+        "qemu_start_to_kernel_entry": "      QEMU start to kernel entry (the rest)",
+        "kernel_entry_to_user": "      kernel entry to JVM's first instr (TSC)",
+        "jvm_start_to_first_line": "    JVM start to first line (init, classes)",
+        "first_line_to_exit_record": "    first line to exit record (JVM exit)",
+        "exit_record_to_qemu_exit": "    exit record to QEMU exit",
+    }
+    for key, label in labels.items():
+        s = secs.get(key)
+        if s is None:
+            print(f"{label:<44} {'n/a':>9}")
+            continue
+        print(
+            f"{label:<44} {s['median'] * 1e3:>7.1f}ms {s['min'] * 1e3:>7.1f}ms "
+            f"{s['max'] * 1e3:>7.1f}ms"
+        )
+    ks = results["kernel_stats"]
+    if ks:
+        print("kernel counters (lwjvm.stats=1), median [min, max]:")
+        for k, s in ks.items():
+            print(f"  {k:<14} {s['median']:>12.0f} [{s['min']:.0f}, {s['max']:.0f}]")
+    smallest = results["smallest_memory_mib"]
+    if smallest is None:
+        found = "none up to the planned size"
+    elif smallest == MIN_MEMORY_MIB:
+        found = f"{smallest} MiB or less ({MIN_MEMORY_MIB} MiB is the least lwjvm boots with)"
+    else:
+        found = f"{smallest} MiB"
+    print(
+        f"smallest memory that runs Hello: {found} "
+        f"(image built for vm.memory {results['planned_memory_mib']} MiB; --memory per boot)"
+    )
+    print(
+        f"image: root.img {results['image_bytes'] / (1 << 20):.1f} MiB, "
+        f"kernel.elf {results['kernel_bytes'] / (1 << 10):.0f} KiB"
+    )
+
+
 def main() -> None:
     """Entry point of `python -m lwjvm.bench`."""
     try:
-        run()
+        results = run()
+        results["java"] = run_java()
+        out = vm.repo_root() / "build" / "bench" / "results.json"
+        out.write_text(json.dumps(results, indent=2) + "\n")
     except LwjvmError as e:
         print(f"lwjvm bench: error: {e}", file=sys.stderr)
         sys.exit(e.code)

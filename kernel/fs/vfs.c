@@ -2,6 +2,7 @@
  * descriptor table (see fs/vfs.h). */
 #include "fs/vfs.h"
 #include "errno.h"
+#include "fs/flock.h"
 #include "lib/string.h"
 #include "linux_abi.h"
 #include "linux/uaccess.h"
@@ -421,6 +422,7 @@ void file_put(struct file *f)
         return;
     if (f->ops->release)
         f->ops->release(f);
+    flock_release(f);
     if (f->inode)
         inode_put(f->inode);
     kfree(f);

@@ -2,6 +2,7 @@
  * their *at forms), chmod/chown, utimensat, truncate/ftruncate, fsync, flock, fchdir, statfs.
  * Linux errno values; a read-only filesystem answers -EROFS once the names check out. */
 #include "errno.h"
+#include "fs/flock.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
 #include "linux/fspath.h"
@@ -19,10 +20,6 @@
 #define RENAME_WHITEOUT 4
 #define UTIME_NOW ((1l << 30) - 1)
 #define UTIME_OMIT ((1l << 30) - 2)
-#define LOCK_SH 1
-#define LOCK_EX 2
-#define LOCK_NB 4
-#define LOCK_UN 8
 
 /* A path argument resolved to its parent directory and last name. */
 struct parent {
@@ -437,16 +434,13 @@ SYS(fdatasync) { UNUSED_ARGS(); return sync_fd((int)a0); }
 SYS(syncfs) { UNUSED_ARGS(); return fd_get((int)a0) ? 0 : -EBADF; }
 SYS(sync) { UNUSED_ARGS(); return 0; }
 
-/* One process: an advisory lock never conflicts with another holder. */
 SYS(flock)
 {
     UNUSED_ARGS();
-    if (!fd_get((int)a0))
+    struct file *f = fd_get((int)a0);
+    if (!f || (f->flags & O_PATH))
         return -EBADF;
-    uint64_t op = a1 & ~(uint64_t)LOCK_NB;
-    if (op != LOCK_SH && op != LOCK_EX && op != LOCK_UN)
-        return -EINVAL;
-    return 0;
+    return flock_apply(f, (int)a1);
 }
 
 SYS(fchdir)

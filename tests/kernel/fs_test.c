@@ -8,11 +8,13 @@
 #include <string.h>
 
 #include "errno.h"
+#include "fs/flock.h"
 #include "fs/procfs_maps.h"
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "linux_abi.h"
 #include "mm/kheap.h"
+#include "sched/wait.h"
 
 #define EXPECT(cond)                                                                               \
     do {                                                                                           \
@@ -83,6 +85,21 @@ void tmpfs_host_page_unref(uint64_t phys)
     }
 }
 uint64_t tmpfs_host_now_ns(void) { return 1700000000ull * 1000000000ull; }
+
+/* One thread here: a wait would never end. */
+static int wakeups;
+int waitq_wait(struct waitq *wq, uint64_t deadline_ns)
+{
+    (void)wq, (void)deadline_ns;
+    fprintf(stderr, "waitq_wait called\n");
+    exit(1);
+}
+int waitq_wake(struct waitq *wq, int n)
+{
+    (void)wq, (void)n;
+    wakeups++;
+    return 0;
+}
 
 /* ---- helpers over the VFS ---- */
 static struct file *open_at(const char *path, uint32_t flags)
@@ -365,6 +382,29 @@ static void test_tmpfs(void)
     EXPECT_EQ(open_rc("new", O_RDWR | O_CREAT), -ENOENT);
 }
 
+/* flock: locks belong to open files; the same file through two lookups is one file. */
+static void test_flock(void)
+{
+    mount_roots();
+    struct file *a = open_at("/tmp/lock", O_RDWR | O_CREAT);
+    struct file *b = open_at("/tmp/lock", O_RDWR);
+    EXPECT_EQ(flock_apply(a, 2 | 4), 0);          /* LOCK_EX | LOCK_NB */
+    EXPECT_EQ(flock_apply(a, 2 | 4), 0);          /* again: already held */
+    EXPECT_EQ(flock_apply(b, 2 | 4), -EAGAIN);
+    EXPECT_EQ(flock_apply(b, 1 | 4), -EAGAIN);    /* LOCK_SH */
+    EXPECT_EQ(flock_apply(a, 1 | 4), 0);          /* convert to shared */
+    EXPECT_EQ(flock_apply(b, 1 | 4), 0);          /* two shared locks */
+    EXPECT_EQ(flock_apply(b, 2 | 4), -EAGAIN);
+    EXPECT_EQ(flock_apply(a, 8), 0);              /* LOCK_UN */
+    EXPECT_EQ(flock_apply(b, 2 | 4), 0);
+    EXPECT_EQ(flock_apply(a, 0), -EINVAL);
+    int before = wakeups;
+    file_put(b); /* closing drops the lock */
+    EXPECT(wakeups > before);
+    EXPECT_EQ(flock_apply(a, 2 | 4), 0);
+    file_put(a);
+}
+
 /* /proc/self/maps lines, byte for byte as Linux prints them. */
 static struct inode fake_file = {.ino = 247026};
 
@@ -428,6 +468,8 @@ int main(int argc, char **argv)
         test_tmpfs();
     else if (!strcmp(argv[1], "maps"))
         test_maps();
+    else if (!strcmp(argv[1], "flock"))
+        test_flock();
     else
         return 2;
     printf("ok\n");

@@ -13,6 +13,7 @@ SOURCES = [
     ROOT / "kernel/fs/vfs.c",
     ROOT / "kernel/fs/tmpfs.c",
     ROOT / "kernel/fs/procfs_maps.c",
+    ROOT / "kernel/fs/flock.c",
 ]
 CFLAGS = [
     "-std=gnu11", "-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
@@ -44,3 +45,7 @@ def test_tmpfs_names_data_holes_unlinked_files_and_rename_rules(fs_test: Path) -
 
 def test_proc_maps_lines_match_linux_byte_for_byte(fs_test: Path) -> None:
     _run(fs_test, "maps")
+
+
+def test_flock_locks_belong_to_open_files_and_go_with_them(fs_test: Path) -> None:
+    _run(fs_test, "flock")

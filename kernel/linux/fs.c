@@ -430,23 +430,13 @@ static long do_readlinkat(int dirfd, uint64_t upath, uint64_t ubuf, int64_t size
 SYS(readlinkat) { UNUSED_ARGS(); return do_readlinkat((int)a0, a1, a2, (int64_t)a3); }
 SYS(readlink) { UNUSED_ARGS(); return do_readlinkat(AT_FDCWD, a0, a1, (int64_t)a2); }
 
-static long do_faccessat(int dirfd, uint64_t upath, uint64_t mode, uint64_t flags)
+#define AT_EACCESS 0x200
+
+/* Checks `mode` access to ino (consuming the reference): as root, only write access to a
+ * read-only filesystem is refused, and execute needs an x bit somewhere. */
+static long access_check(struct inode *ino, uint64_t mode)
 {
-    if (mode & ~7ull)
-        return -EINVAL;
-    char *path;
-    long rc = fs_get_path(upath, &path);
-    if (rc)
-        return rc;
-    struct inode *base, *ino;
-    rc = fs_dirfd_inode(dirfd, path, &base);
-    if (!rc)
-        rc = vfs_lookup(base, path, !(flags & AT_SYMLINK_NOFOLLOW), &ino);
-    kfree(path);
-    if (rc)
-        return rc;
-    /* We run as root: only write access to a read-only filesystem is refused, and execute
-     * needs an x bit somewhere (as for root on Linux). */
+    long rc = 0;
     uint32_t type = ino->mode & S_IFMT;
     if ((mode & 2) &&
         ((type == S_IFREG && !ino->ops->write) || (type == S_IFDIR && !ino->ops->create)))
@@ -455,6 +445,36 @@ static long do_faccessat(int dirfd, uint64_t upath, uint64_t mode, uint64_t flag
         rc = -EACCES;
     inode_put(ino);
     return rc;
+}
+
+static long do_faccessat(int dirfd, uint64_t upath, uint64_t mode, uint64_t flags)
+{
+    if (mode & ~7ull)
+        return -EINVAL;
+    if (flags & ~(uint64_t)(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH))
+        return -EINVAL;
+    char *path;
+    long rc = fs_get_path(upath, &path);
+    if (rc)
+        return rc;
+    struct inode *base, *ino;
+    if (!path[0] && (flags & AT_EMPTY_PATH)) {
+        struct file *f = fd_get(dirfd);
+        rc = !f ? -EBADF : !f->inode ? 0 : 1;
+        kfree(path);
+        if (rc <= 0)
+            return rc; /* a console: readable and writable */
+        ino = f->inode;
+        inode_get(ino);
+        return access_check(ino, mode);
+    }
+    rc = fs_dirfd_inode(dirfd, path, &base);
+    if (!rc)
+        rc = vfs_lookup(base, path, !(flags & AT_SYMLINK_NOFOLLOW), &ino);
+    kfree(path);
+    if (rc)
+        return rc;
+    return access_check(ino, mode);
 }
 
 SYS(access) { UNUSED_ARGS(); return do_faccessat(AT_FDCWD, a0, a1, 0); }

@@ -5,6 +5,7 @@ Boots of real Java images are in tests/guest/test_guest_java.py; these tests nee
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -176,3 +177,28 @@ def test_run_errors_are_one_line_and_125(tmp_path: Path, args: list[str], messag
     assert r.returncode == 125, r.stderr
     assert r.stderr.startswith(message), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_guest_that_does_not_stop_is_killed_after_the_stop_timeout(tmp_path: Path) -> None:
+    """SIGTERM to lwjvm goes to the guest as a control line; a guest that ignores it (this one
+    halts forever) is killed `stop_timeout` seconds later: outcome stop-timeout, exit 121."""
+    import os
+    import signal
+    import threading
+
+    from lwjvm import miniguest
+
+    kernel = miniguest.write(tmp_path / "hang.elf", [], exit_byte=None)
+    cfg = vm.VmConfig(kernel=kernel, accel="tcg", memory_mib=32, timeout=60, stop_timeout=1.0)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        r = vm.run_vm(cfg, stdout=io.BytesIO(), stderr=io.BytesIO())
+    finally:
+        timer.cancel()
+    assert (r.outcome, r.exit_code, r.signal_sent) == (
+        vm.OUTCOME_STOP_TIMEOUT,
+        EXIT_STOP_TIMEOUT,
+        signal.SIGTERM,
+    )
+    assert r.t_qemu_exit < 30

@@ -228,3 +228,15 @@ def test_manifest_options_replace_the_defaults_they_override() -> None:
     assert [f for f in merged if f.startswith("-Xmx")] == ["-Xmx100M"]
     assert merged[-4:] == ["-XX:+UseParallelGC", "-Xmx100M", "-XX:+UsePerfData", "-Dx=1"]
     assert "-XX:-UseContainerSupport" in merged and "-XX:ActiveProcessorCount=1" in merged
+
+
+def test_class_list_is_put_in_canonical_order() -> None:
+    from lwjvm.build import normalize_classlist
+
+    run1 = "# header\njava/lang/Object id: 0\nHello id: 2\njava/lang/String id: 1\n@lambda-x b\n"
+    run2 = "# header\njava/lang/Object id: 0\njava/lang/String id: 1\nHello id: 2\n@lambda-x b\n"
+    assert normalize_classlist(run1) == normalize_classlist(run2)
+    text, sorted_ = normalize_classlist(run1)
+    assert sorted_ and text == "Hello\njava/lang/Object\njava/lang/String\n@lambda-x b\n"
+    custom = "A id: 0\nB id: 1 super: 0 source: /x.jar\n"
+    assert normalize_classlist(custom) == (custom, False)

@@ -10,6 +10,7 @@
 #include "linux_abi.h"
 #include "mm/kheap.h"
 
+#define O_LARGEFILE 0100000 /* always set on 64-bit, as Linux does */
 #define F_DUPFD 0
 #define F_GETFD 1
 #define F_SETFD 2
@@ -86,7 +87,8 @@ static long do_openat(int dirfd, uint64_t upath, uint64_t flags, uint64_t mode)
     struct file *f;
     rc = fs_dirfd_inode(dirfd, path, &base);
     if (!rc)
-        rc = vfs_open(base, path, (uint32_t)flags, (uint32_t)mode & 07777 & ~umask_bits, &f);
+        rc = vfs_open(base, path, (uint32_t)flags | O_LARGEFILE,
+                      (uint32_t)mode & 07777 & ~umask_bits, &f);
     kfree(path);
     if (rc)
         return rc;

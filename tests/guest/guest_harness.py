@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,8 +42,9 @@ class Case:
     """One run of one program: the same on the host and in the guest.
 
     `args` may contain `{data:NAME}`, replaced by the path of data file NAME (a key of `files`) on
-    the side that runs. `env` is the whole environment of the program. `files` maps a file name to a
-    function returning its bytes. `exit_code` is what the host run must exit with.
+    the side that runs, and `{host_time}`, replaced by the host's time when the run starts. `env`
+    is the whole environment of the program. `files` maps a file name to a function returning its
+    bytes. `exit_code` is what the host run must exit with.
     """
 
     program: str
@@ -124,11 +126,14 @@ def _write_files(case: Case, directory: Path) -> dict[str, Path]:
 
 
 def _substitute(args: tuple[str, ...], paths: dict[str, str]) -> list[str]:
+    """Fills in `{data:NAME}` (the path of data file NAME on this side) and `{host_time}` (the
+    host's clock, in whole seconds since the epoch, when the run starts)."""
+    now = str(int(time.time()))
     out = []
     for a in args:
         for name, p in paths.items():
             a = a.replace("{data:" + name + "}", p)
-        out.append(a)
+        out.append(a.replace("{host_time}", now))
     return out
 
 

@@ -92,6 +92,7 @@ ISSUE4_CASES = [
     Case("process_info"),
     Case("time_vdso"),
     Case("jvm_surface"),
+    Case("wall_clock", args=("{host_time}",)),
 ]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES

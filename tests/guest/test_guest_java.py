@@ -96,7 +96,8 @@ CASES = [
     JavaCase("CdsMapped"),
 ]
 # Tests that are not a plain program run; their names in GUEST_READY are these.
-SPECIAL = ("version", "signal:SIGTERM", "signal:SIGINT", "stop-timeout")
+SPECIAL = ("version", "signal:SIGTERM", "signal:SIGINT", "stop-timeout", "crash")
+HS_ERR_MARK = "A fatal error has been detected by the Java Runtime Environment"
 
 
 def read_guest_ready() -> set[str]:
@@ -305,6 +306,24 @@ def test_an_app_that_ignores_sigterm_is_killed_after_the_stop_timeout(
     assert "lwjvm: the app did not stop within 3 s of the signal; the VM was killed" in err
 
 
+@pytest.mark.parametrize("jdk", JDK_PARAMS)
+def test_a_jvm_crash_is_reported_with_its_hs_err(
+    jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, guest_java: Any
+) -> None:
+    """A crashing JVM (Unsafe store to address 0): exit 134 as on the host, the hs_err report on
+    the console (-XX:+ErrorFileToStderr), and lwjvm's cause line."""
+    jar = corpus_jar("Crash")
+    flags = ("-XX:+ErrorFileToStderr",)
+    host = run_java(jdks[jdk], [jar], "Crash", (), flags)
+    assert host.exit_code == 134 and HS_ERR_MARK in host.stderr, host
+    _skip_unless_ready(jdk, "crash")
+    guest = guest_java(jar, "Crash", (), jdks[jdk], (), MODULES, cds=False)
+    assert guest.exit_code == 134, guest.stderr[-3000:]
+    assert guest.stdout.startswith("crashing\n")
+    assert HS_ERR_MARK in guest.stderr + guest.stdout
+    assert guest.stderr.rstrip().endswith("lwjvm: the JVM crashed (hs_err above)")
+
+
 def test_guest_ready_names_only_known_cases() -> None:
     known = {c.id for c in CASES} | {c.program for c in CASES} | set(SPECIAL)
     unknown = {n.split("/", 1)[-1] for n in GUEST_READY} - known
@@ -313,5 +332,5 @@ def test_guest_ready_names_only_known_cases() -> None:
 
 def test_every_corpus_program_has_a_case() -> None:
     programs = {p.stem for p in JAVA_DIR.glob("*.java")}
-    covered = {c.program for c in CASES} | {"IgnoreTerm"}
+    covered = {c.program for c in CASES} | {"IgnoreTerm", "Crash"}
     assert programs == covered

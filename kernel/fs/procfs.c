@@ -241,19 +241,24 @@ static int gen_coredump_filter(struct pseudo_node *n, char *buf, size_t size)
     return snprintf(buf, size, "%08x\n", coredump_filter);
 }
 
+/* Takes a number as Linux reads it here: 0x... hex, 0... octal, else decimal. */
 static int store_coredump_filter(const char *text, size_t len)
 {
-    uint32_t v = 0;
+    uint32_t v = 0, base = 10;
     size_t i = 0;
     if (len >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
-        i = 2;
+        base = 16, i = 2;
+    else if (len >= 1 && text[0] == '0')
+        base = 8;
+    if (i == len || text[i] == '\n')
+        return -EINVAL;
     for (; i < len && text[i] != '\n'; i++) {
         char c = text[i];
         int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0)
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 99;
+        if ((uint32_t)d >= base)
             return -EINVAL;
-        v = v * 16 + (uint32_t)d;
+        v = v * base + (uint32_t)d;
     }
     coredump_filter = v;
     return 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -65,6 +66,8 @@ int main(void)
     const char *execfn = (const char *)getauxval(AT_EXECFN);
     CHECK("AT_EXECFN ends with " PROG_NAME, execfn && ends_with(execfn, PROG_NAME));
     CHECK("getpid is positive", getpid() > 0);
+    CHECK_ERRNO("an unknown system call is ENOSYS", syscall(1000), ENOSYS);
+    CHECK_ERRNO("it stays ENOSYS the second time", syscall(1000), ENOSYS);
 
     /* brk through malloc: a few small blocks and one large, all writable. */
     char *small = malloc(100), *large = malloc(300000);

@@ -199,8 +199,9 @@ def explain(
     code = result.exit_code
     if log is not None and log.out_of_memory is not None:
         return EXIT_OUT_OF_MEMORY, f"the VM ran out of memory ({memory_mib} MiB); raise vm.memory"
-    if code == EXIT_JVM_CRASH and HS_ERR_MARK in output_tail:
-        return EXIT_JVM_CRASH, "the JVM crashed (hs_err above)"
+    if code != 0 and HS_ERR_MARK in output_tail:
+        # HotSpot aborts (134) after its report, or exits 1 with -XX:-CreateCoredumpOnCrash.
+        return code, "the JVM crashed (hs_err above)"
     if code == 0 or (result.signal_sent is not None and code == 128 + result.signal_sent):
         return code, None
     missing = [n for n in (log.enosys if log else []) if n.split(" ")[0] not in BENIGN_ENOSYS]

@@ -171,8 +171,9 @@ def run_java(
         p for p in (package_root, child_env.get("PYTHONPATH", "")) if p
     )
     proc = subprocess.run(cmd, capture_output=True, timeout=timeout, cwd=cwd, env=child_env)
+    # A death by signal S counts as 128+S, as a shell (and the guest's exit record) report it.
     return JavaRun(
-        proc.returncode,
+        proc.returncode if proc.returncode >= 0 else 128 - proc.returncode,
         proc.stdout.decode("utf-8", "replace"),
         proc.stderr.decode("utf-8", "replace"),
     )

@@ -92,6 +92,7 @@ def test_jvm_crash_is_134_with_hs_err_above() -> None:
     tail = b"#\n# A fatal error has been detected by the Java Runtime Environment:\n#\n"
     crashed = (134, "the JVM crashed (hs_err above)")
     assert run.explain(_result(code=134), tail, 256, None) == crashed
+    assert run.explain(_result(code=1), tail, 256, None) == (1, crashed[1])
     assert run.explain(_result(code=134), b"Aborted\n", 256, None) == (134, None)
 
 

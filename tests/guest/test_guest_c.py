@@ -87,6 +87,7 @@ ISSUE4_CASES = [
     Case("fd_pipe"),
     Case("proc_maps", args=("{data:paged.bin}",), files={"paged.bin": paged_file}),
     Case("proc_files"),
+    Case("fs_mounts", args=("hello",)),
     Case("clocks"),
     Case("futex_ops"),
     Case("process_info"),

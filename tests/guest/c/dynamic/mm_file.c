@@ -101,6 +101,22 @@ int main(int argc, char **argv)
     CHECK("at the address touched", probe_last.addr == big + 4 * PG + 8);
     munmap(big, 6 * PG);
 
+    /* Mapped with MAP_FIXED into a PROT_NONE reservation, as the JVM maps its CDS archive. */
+    unsigned char *res = mmap(NULL, 16 * PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                              -1, 0);
+    REQUIRE(res != MAP_FAILED);
+    unsigned char *fx = mmap(res + 4 * PG, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED,
+                             fd, PG);
+    CHECK("a file mapped MAP_FIXED into a reservation lands there", fx == res + 4 * PG);
+    if (fx == res + 4 * PG) {
+        CHECK_EQ("it holds the file's bytes from the offset", mismatches(fx, PG, 2 * PG), 0);
+        fx[10] = 0x11;
+        CHECK("and takes private writes", fx[10] == 0x11);
+        CHECK_EQ("the reservation around it stays inaccessible",
+                 !!probe_read(res + 3 * PG) + !!probe_read(res + 6 * PG), 2);
+    }
+    munmap(res, 16 * PG);
+
     /* The mapping outlives the descriptor. */
     unsigned char *keep = mmap(NULL, SIZE, PROT_READ, MAP_PRIVATE, fd, 2 * PG);
     REQUIRE(keep != MAP_FAILED);

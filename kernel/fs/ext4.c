@@ -332,8 +332,10 @@ static int map_extents(const struct ext4_fs *fs, const struct inode *in, uint64_
 
     *pblk = 0;
     *run = 1;
-    if (lblk >= HOLE_FOREVER)
+    if (lblk >= HOLE_FOREVER) { /* beyond any 32-bit logical block: one endless hole */
+        *run = HOLE_FOREVER;
         return 0;
+    }
     for (uint32_t level = 0; level <= EXT_MAX_DEPTH; level++) {
         if (le16(node) != EXT_MAGIC)
             return -EIO;

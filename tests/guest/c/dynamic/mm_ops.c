@@ -102,6 +102,16 @@ int main(void)
     CHECK_EQ("the data survived the protection changes", holds(d, 2, 30), 2);
     CHECK_ERRNO("mprotect of an unaligned address is EINVAL", mprotect(d + 1, PG, PROT_READ),
                 EINVAL);
+    CHECK_OK("mprotect across two mappings with different protections",
+             mprotect(d, 2 * PG, PROT_READ));
+    CHECK_EQ("both pages are now read-only",
+             !!probe_write(d, 1) + !!probe_write(d + PG, 1), 2);
+    mprotect(d, 2 * PG, RW);
+    char *h = map(NULL, 3 * PG, RW, 0);
+    REQUIRE(h != MAP_FAILED);
+    munmap(h + PG, PG);
+    CHECK_ERRNO("mprotect across a hole is ENOMEM", mprotect(h, 3 * PG, PROT_READ), ENOMEM);
+    munmap(h, 3 * PG);
     munmap(d, 2 * PG);
     CHECK_ERRNO("mprotect of an unmapped range is ENOMEM", mprotect(d, PG, PROT_READ), ENOMEM);
 

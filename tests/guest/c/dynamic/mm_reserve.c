@@ -91,6 +91,13 @@ int main(void)
     CHECK_EQ("churn: every commit read zero", zero_pages, 16 * (16 * MiB / PG));
     CHECK_EQ("churn: every commit held its data", data_ok, 16 * (16 * MiB / PG));
 
+    /* A hint far from everything else is honoured (the JVM asks for its class space this way). */
+    char *hint = (char *)(64 * GiB);
+    char *at = mmap(hint, GiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    CHECK("a 1 GiB reservation at a free 64 GiB hint lands there", at == hint);
+    if (at != MAP_FAILED)
+        munmap(at, GiB);
+
     /* Give it all back; a second big reservation then works as well. */
     CHECK_OK("munmap the reservation", munmap(r, RESERVE));
     CHECK_EQ("released memory faults", probe_read(r), SIGSEGV);

@@ -45,7 +45,6 @@ ROOT_IMAGE = "root.img"
 KERNEL = "kernel.elf"
 DESCRIPTOR_FORMAT = 1
 CLASSLIST = "/tmp/lwjvm-classes.lst"
-CDS_TRAINING_TIMEOUT = 60.0
 
 ETC_FILES = {
     "/etc/passwd": (
@@ -381,9 +380,11 @@ def _build_image(
         archive = prof["cds_archive"]
         t = time.monotonic()
         with progress.step("class-data archive (training run + dump)"):
+            training_args = m.args if m.cds_args is None else m.cds_args
             cds, cds_hit = _make_cds(
-                staging, runtime, cp, flags, classpath, main, m.args, env, archive, epoch, cache
-            )
+                staging, runtime, cp, flags, classpath, main, m.args, env, archive, epoch, cache,
+                training_args, m.cds_timeout,
+            )  # fmt: skip
         timings["cds"] = time.monotonic() - t
         cds_flags = ["-Xshare:auto", f"-XX:SharedArchiveFile={archive}"]
 
@@ -508,6 +509,8 @@ def _make_cds(
     archive: str,
     epoch: int,
     cache: Path | None,
+    training_args: list[str],
+    training_timeout: float,
 ) -> tuple[dict[str, Any], bool]:
     """Stage the app's CDS archive at `archive`: from the cache, or a training run and a dump.
 
@@ -524,6 +527,8 @@ def _make_cds(
         "flags": flags,
         "main": main,
         "args": args,
+        "training_args": training_args,
+        "training_timeout": training_timeout,
         "env": sorted(env.items()),
         "epoch": epoch,
         "archive": archive,
@@ -539,15 +544,15 @@ def _make_cds(
     root = staging.root
     _set_times(root, epoch)
     staging.mkdir("/tmp")
-    train = [java, *flags, f"-XX:DumpLoadedClassList={CLASSLIST}", "-cp", classpath, main, *args]
+    train = [java, *flags, f"-XX:DumpLoadedClassList={CLASSLIST}", "-cp", classpath, main]
+    train += training_args
     app_dir = profile()["app_dir"]
-    detail = ""
-    try:
-        proc = rootrun.run_in_root(root, train, env, app_dir, timeout=CDS_TRAINING_TIMEOUT)
-        info["training"] = f"exit {proc.returncode}"
-        detail = (proc.stderr or proc.stdout).decode(errors="replace").strip()[-300:]
-    except subprocess.TimeoutExpired:
-        info["training"] = f"stopped after {CDS_TRAINING_TIMEOUT:.0f}s"
+    run = rootrun.run_in_root(root, train, env, app_dir, stop_after=training_timeout)
+    if run.stopped:
+        info["training"] = f"stopped after {training_timeout:g}s"
+    else:
+        info["training"] = f"exit {run.returncode}"
+    detail = (run.stderr or run.stdout).decode(errors="replace").strip()[-300:]
     classlist = staging.host_path(CLASSLIST)
     if not classlist.is_file() or classlist.stat().st_size == 0:
         raise LwjvmError(
@@ -571,7 +576,7 @@ def _make_cds(
         classpath,
     ]
     # Fixed addresses: with randomization the archived heap (G1) differs from dump to dump.
-    proc = rootrun.run_in_root(root, dump, env, app_dir, timeout=300, fixed_addresses=True)
+    proc = rootrun.run_in_root(root, dump, env, app_dir, stop_after=600, fixed_addresses=True)
     made = staging.host_path(archive)
     classlist.unlink()
     if proc.returncode != 0 or not made.is_file():

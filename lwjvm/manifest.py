@@ -31,6 +31,7 @@ FieldPath = tuple[str | int, ...]
 
 _SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MIN_MEMORY = 64 << 20
+DEFAULT_CDS_TIMEOUT = "30s"
 DEFAULT_MEMORY = 256 << 20
 
 
@@ -59,6 +60,14 @@ def parse_size(text: str) -> int:
     if len(text) < 2 or text[-1] not in _SIZE_UNITS or not text[:-1].isdigit():
         raise ValueError(text)
     return int(text[:-1]) * _SIZE_UNITS[text[-1]]
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as `500ms`, `30s` or `2m`; ValueError if malformed."""
+    for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if text.endswith(suffix) and text[: -len(suffix)].isdigit():
+            return int(text[: -len(suffix)]) * scale
+    raise ValueError(text)
 
 
 def format_size(n: int) -> str:
@@ -198,6 +207,17 @@ def _schema_error(err: jsonschema.ValidationError, doc: Located, filename: str) 
     if kind == "anyOf" and all(set(s) == {"required"} for s in err.validator_value):
         keys = " or ".join(f"'{k}'" for s in err.validator_value for k in s["required"])
         return line, f"{where}missing {keys}"
+    if kind == "anyOf":
+        # A branch whose type matched but whose content did not says more than the x-expected
+        # summary: report the deepest error from such a branch.
+        inner = [
+            e
+            for e in err.context or []
+            if e.relative_path or e.validator not in ("type", "const", "enum")
+        ]
+        if inner:
+            best = max(inner, key=lambda e: len(e.absolute_path))
+            return _schema_error(best, doc, filename)
     if kind == "required":
         missing = err.message.split("'")[1] if "'" in err.message else str(err.validator_value)
         return line, f"{where}missing required key '{missing}'"
@@ -287,6 +307,8 @@ class Manifest:
     jvm_options: list[str]
     properties: dict[str, str]
     cds: bool
+    cds_args: list[str] | None
+    cds_timeout: float
     env: dict[str, str]
     files: list[FileCopy]
     memory: int
@@ -416,6 +438,7 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
         Volume(v["name"], parse_size(v["size"]), v["mount"]) for v in data.get("volumes", [])
     ]
     health = data.get("health", {})
+    cds_raw = jvm.get("cds", True)
     return Manifest(
         path=mpath,
         name=data["name"],
@@ -428,7 +451,13 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
         modules=modules,
         jvm_options=list(jvm.get("options", [])),
         properties={k: _scalar_text(v) for k, v in jvm.get("properties", {}).items()},
-        cds=bool(jvm.get("cds", True)),
+        cds=bool(cds_raw) if isinstance(cds_raw, bool) else True,
+        cds_args=list(cds_raw["args"]) if isinstance(cds_raw, dict) and "args" in cds_raw else None,
+        cds_timeout=parse_duration(
+            cds_raw.get("timeout", DEFAULT_CDS_TIMEOUT)
+            if isinstance(cds_raw, dict)
+            else DEFAULT_CDS_TIMEOUT
+        ),
         env={k: _scalar_text(v) for k, v in data.get("env", {}).items()},
         files=files,
         memory=memory,

@@ -80,7 +80,7 @@ def _run_image(result: BuildResult, tmp_path: Path, share: str | None = None) ->
     if share:
         argv = [share if a == "-Xshare:auto" else a for a in argv]
     env = dict(e.decode().split("=", 1) for e in conf.env)
-    return rootrun.run_in_root(root, argv, env, conf.cwd.decode(), timeout=120)
+    return rootrun.run_in_root(root, argv, env, conf.cwd.decode(), stop_after=120)
 
 
 def test_hello_image_runs_in_chroot_as_on_host_java(
@@ -240,3 +240,36 @@ def test_class_list_is_put_in_canonical_order() -> None:
     assert sorted_ and text == "Hello\njava/lang/Object\njava/lang/String\n@lambda-x b\n"
     custom = "A id: 0\nB id: 1 super: 0 source: /x.jar\n"
     assert normalize_classlist(custom) == (custom, False)
+
+
+SERVER = {
+    "Server.java": """
+public class Server {
+    public static void main(String[] args) throws Exception {
+        java.util.Map<String, Integer> hits = new java.util.concurrent.ConcurrentHashMap<>();
+        hits.merge("start", 1, Integer::sum);
+        System.out.println("serving " + hits);
+        if (args.length == 0) {
+            Thread.sleep(3_600_000);  // a server: runs until it is stopped
+        }
+    }
+}
+""",
+}
+
+
+def test_training_run_of_a_server_is_stopped_and_its_classes_archived(
+    java_program: Any, java_jdk: Any, lwjvm_cache: Path, tmp_path: Path
+) -> None:
+    jar = java_program("server", SERVER, main="Server")
+    yaml = (
+        f"name: server\napp:\n  jar: server.jar\n  args: [once]\njvm:\n  home: {java_jdk.home}\n"
+        "  cds: {args: [], timeout: 2s}\n"
+    )
+    result = build(_project(tmp_path / "src", [jar], yaml), tmp_path / "out", None,
+                   cache=lwjvm_cache)  # fmt: skip
+    cds = result.descriptor["cds"]
+    assert cds["training"] == "stopped after 2s"
+    assert cds["classes"] > 300
+    guest = _run_image(result, tmp_path, share="-Xshare:on")
+    assert (guest.returncode, guest.stdout) == (0, b"serving {start=1}\n")

@@ -4,6 +4,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "../check.h"
 
@@ -146,6 +147,11 @@ static void *sem_worker(void *arg)
     return NULL;
 }
 
+static void *timedlock_worker(void *arg)
+{
+    return (void *)(long)pthread_mutex_timedlock(&mutex, arg);
+}
+
 static int run_all(void *(*fn)(void *))
 {
     pthread_t t[THREADS];
@@ -189,5 +195,39 @@ int main(void)
     int v;
     sem_getvalue(&sem, &v);
     CHECK_EQ("semaphore: value restored", v, 4);
+    /* Timed waits on CLOCK_MONOTONIC, as the JVM's parkers use them: they time out, not early. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_t cond;
+    pthread_cond_init(&cond, &ca);
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    struct timespec start, deadline, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    deadline = start;
+    deadline.tv_nsec += 20 * 1000 * 1000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&m);
+    int rc = 0;
+    while (rc == 0) /* a spurious wake-up may return 0 early: wait again */
+        rc = pthread_cond_timedwait(&cond, &m, &deadline);
+    pthread_mutex_unlock(&m);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    CHECK_EQ("pthread_cond_timedwait (MONOTONIC) times out", rc, ETIMEDOUT);
+    CHECK("not before its deadline", end.tv_sec > deadline.tv_sec ||
+                                         (end.tv_sec == deadline.tv_sec &&
+                                          end.tv_nsec >= deadline.tv_nsec));
+    pthread_mutex_lock(&mutex);
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    rt.tv_sec += 1; /* held by us: the attempt from another thread must time out */
+    pthread_t locker;
+    start_thread(&locker, NULL, timedlock_worker, &rt);
+    void *ret = join_thread(locker, 30);
+    pthread_mutex_unlock(&mutex);
+    CHECK_EQ("pthread_mutex_timedlock on a held mutex times out", (long)ret, ETIMEDOUT);
     return check_done();
 }

@@ -223,7 +223,11 @@ int main(void)
     pthread_mutex_lock(&mutex);
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
-    rt.tv_sec += 1; /* held by us: the attempt from another thread must time out */
+    rt.tv_nsec += 50 * 1000 * 1000; /* held by us: the attempt from another thread times out */
+    if (rt.tv_nsec >= 1000000000) {
+        rt.tv_sec++;
+        rt.tv_nsec -= 1000000000;
+    }
     pthread_t locker;
     start_thread(&locker, NULL, timedlock_worker, &rt);
     void *ret = join_thread(locker, 30);

@@ -1,10 +1,13 @@
-/* The program's standard streams: fd 0 reads end-of-file, fd 1 writes to COM1, fd 2 to COM2
- * (docs/protocol.md, section 4). */
+/* The program's standard streams: the serial consoles as character devices (/dev/ttyS0 writes to
+ * COM1, the program's stdout; /dev/ttyS1 to COM2, its stderr; reads give end-of-file), and fds
+ * 0, 1 and 2 opened on them (docs/protocol.md, section 4). No console is a terminal. */
 #include "fs/console.h"
 #include "arch/x86_64/serial.h"
 #include "errno.h"
 #include "linux/uaccess.h"
 #include "linux_abi.h"
+
+#define FIONREAD 0x541b
 
 static int64_t con_read(struct file *f, void *ubuf, uint64_t len)
 {
@@ -35,24 +38,38 @@ static int64_t err_write(struct file *f, const void *ubuf, uint64_t len)
 {
     return con_write(f, ubuf, len, SERIAL_STDERR);
 }
-static int64_t in_write(struct file *f, const void *ubuf, uint64_t len)
+
+/* Nothing is ever waiting to be read; TCGETS, TIOCGWINSZ and the rest: not a terminal. */
+static long con_ioctl(struct file *f, uint32_t cmd, uint64_t arg)
 {
-    (void)f, (void)ubuf, (void)len;
-    return -EBADF;
+    (void)f;
+    if (cmd != FIONREAD)
+        return -ENOTTY;
+    int zero = 0;
+    return copy_to_user((void *)arg, &zero, sizeof zero) ? -EFAULT : 0;
 }
 
-static const struct file_ops stdin_ops = {.read = con_read, .write = in_write};
-static const struct file_ops stdout_ops = {.read = con_read, .write = out_write};
-static const struct file_ops stderr_ops = {.read = con_read, .write = err_write};
+const struct file_ops console_out_ops = {.read = con_read, .write = out_write, .ioctl = con_ioctl};
+const struct file_ops console_err_ops = {.read = con_read, .write = err_write, .ioctl = con_ioctl};
+
+/* Opens `path` as descriptor fd, or a device-less file on ops when /dev is not there. */
+static int open_std(int fd, const char *path, uint32_t flags, const struct file_ops *ops)
+{
+    struct file *f;
+    if (vfs_open(0, path, flags, 0, &f)) {
+        f = file_new(ops, 0, flags);
+        if (!f)
+            return -ENOMEM;
+    }
+    return fd_install(f, fd, 0) == fd ? 0 : -EBADF;
+}
 
 int console_install_std_fds(void)
 {
-    struct file *in = file_new(&stdin_ops, 0, O_RDONLY);
-    struct file *out = file_new(&stdout_ops, 0, O_WRONLY);
-    struct file *err = file_new(&stderr_ops, 0, O_WRONLY);
-    if (!in || !out || !err)
-        return -ENOMEM;
-    if (fd_install(in, 0, 0) != 0 || fd_install(out, 1, 0) != 1 || fd_install(err, 2, 0) != 2)
-        return -EBADF;
-    return 0;
+    int rc = open_std(0, "/dev/ttyS0", O_RDONLY, &console_out_ops);
+    if (!rc)
+        rc = open_std(1, "/dev/ttyS0", O_WRONLY, &console_out_ops);
+    if (!rc)
+        rc = open_std(2, "/dev/ttyS1", O_WRONLY, &console_err_ops);
+    return rc;
 }

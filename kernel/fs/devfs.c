@@ -1,9 +1,10 @@
 /* devfs (mounted at /dev): the character devices a program expects: null, zero, full, random,
- * urandom and console (which writes to the program's stdout, COM1), with Linux's device
- * numbers, plus the stdin/stdout/stderr/fd links into /proc/self/fd. */
+ * urandom, the serial consoles ttyS0 (the program's stdout, COM1) and ttyS1 (its stderr, COM2),
+ * and console (as ttyS0), with Linux's device numbers, plus the stdin/stdout/stderr/fd links
+ * into /proc/self/fd. */
 #include "fs/devfs.h"
-#include "arch/x86_64/serial.h"
 #include "core/random.h"
+#include "fs/console.h"
 #include "errno.h"
 #include "fs/pseudo.h"
 #include "lib/string.h"
@@ -48,26 +49,10 @@ static int64_t read_random(struct file *f, void *ubuf, uint64_t len)
     return (int64_t)done;
 }
 
-static int64_t write_console(struct file *f, const void *ubuf, uint64_t len)
-{
-    (void)f;
-    char buf[512];
-    uint64_t done = 0;
-    while (done < len) {
-        uint64_t n = len - done < sizeof buf ? len - done : sizeof buf;
-        if (copy_from_user(buf, (const char *)ubuf + done, n))
-            return done ? (int64_t)done : -EFAULT;
-        serial_write(SERIAL_STDOUT, buf, n);
-        done += n;
-    }
-    return (int64_t)done;
-}
-
 static const struct file_ops null_ops = {.read = read_eof, .write = write_sink};
 static const struct file_ops zero_ops = {.read = read_zeros, .write = write_sink};
 static const struct file_ops full_ops = {.read = read_zeros, .write = write_full};
 static const struct file_ops random_ops = {.read = read_random, .write = write_sink};
-static const struct file_ops console_ops = {.read = read_eof, .write = write_console};
 
 static int link_text(const char *text, char *buf, size_t size)
 {
@@ -109,7 +94,9 @@ int devfs_new(uint32_t dev, struct inode **root)
              pseudo_chardev(r, "full", 0666, 1, 7, &full_ops) &&
              pseudo_chardev(r, "random", 0666, 1, 8, &random_ops) &&
              pseudo_chardev(r, "urandom", 0666, 1, 9, &random_ops) &&
-             pseudo_chardev(r, "console", 0600, 5, 1, &console_ops) &&
+             pseudo_chardev(r, "console", 0600, 5, 1, &console_out_ops) &&
+             pseudo_chardev(r, "ttyS0", 0660, 4, 64, &console_out_ops) &&
+             pseudo_chardev(r, "ttyS1", 0660, 4, 65, &console_err_ops) &&
              pseudo_symlink(r, "fd", link_fd) && pseudo_symlink(r, "stdin", link_stdin) &&
              pseudo_symlink(r, "stdout", link_stdout) && pseudo_symlink(r, "stderr", link_stderr);
     if (!ok)

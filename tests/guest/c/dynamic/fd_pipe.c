@@ -80,6 +80,9 @@ int main(void)
     fcntl(fd, F_SETFL, O_RDONLY);
     CHECK_EQ("F_SETFL cannot change the access mode", fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
     CHECK_EQ("F_GETFD is 0 by default", fcntl(fd, F_GETFD), 0);
+    int ce = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK_EQ("open with O_CLOEXEC sets FD_CLOEXEC", fcntl(ce, F_GETFD), FD_CLOEXEC);
+    close(ce);
     CHECK_OK("F_SETFD FD_CLOEXEC", fcntl(fd, F_SETFD, FD_CLOEXEC));
     CHECK_EQ("F_GETFD shows it", fcntl(fd, F_GETFD), FD_CLOEXEC);
     CHECK_EQ("the dup keeps its own FD flags", fcntl(d, F_GETFD), 0);

@@ -50,6 +50,9 @@ _MKE2FS_CONF = f"""[defaults]
 """
 
 
+MIN_IMAGE_FILE = 2 << 20
+
+
 def source_date_epoch() -> int:
     """The image timestamp: $SOURCE_DATE_EPOCH if set (and >= 1), else DEFAULT_EPOCH."""
     raw = os.environ.get("SOURCE_DATE_EPOCH", "")
@@ -312,6 +315,10 @@ def build_image(staging: Path, out: Path, epoch: int | None = None) -> ImageStat
         if errors:
             tmp.unlink(missing_ok=True)
             raise LwjvmError(f"debugfs could not fix up the image: {errors[0]}")
+    # The guest sees the file as the memory of an ivshmem PCI device, whose size must be a power of
+    # two (and at least 2 MiB, the pages it is mapped with): the padding is a sparse hole.
+    size = tmp.stat().st_size
+    os.truncate(tmp, max(1 << (size - 1).bit_length(), MIN_IMAGE_FILE))
     tmp.replace(out)
     return ImageStats(entries=len(entries), content_blocks=content, blocks=blocks, inodes=inodes)
 

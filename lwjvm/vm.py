@@ -326,13 +326,20 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
     """The QEMU command line; `console_fds` are QEMU's ends for COM1, COM2 (pipes) and COM3 (a
     socket: the kernel log out, control lines in)."""
     cmd = [
-        qemu, "-M", "microvm", "-nodefaults", "-no-user-config", "-nographic",
+        qemu, "-M", "microvm,pcie=on", "-nodefaults", "-no-user-config", "-nographic",
         "-display", "none", "-no-reboot", "-smp", "1", "-m", f"{cfg.memory_mib}M",
         *accel_args(cfg.accel),
         "-kernel", str(cfg.kernel),
     ]  # fmt: skip
     if cfg.initrd is not None:
-        cmd += ["-initrd", str(cfg.initrd)]
+        # The root image is the memory of an ivshmem device: the file mapped shared and read-only
+        # (docs/protocol.md, section 1), so it costs no guest RAM and VMs share its page cache.
+        size = cfg.initrd.stat().st_size
+        cmd += [
+            "-object", f"memory-backend-file,id=rootimg,mem-path={cfg.initrd},size={size},"
+            "share=on,readonly=on",
+            "-device", "ivshmem-plain,memdev=rootimg",
+        ]  # fmt: skip
     cmd += ["-append", " ".join(cfg.append)]
     cmd += ["-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=4"]
     for i, ((base, irq), fd) in enumerate(zip(UARTS, console_fds, strict=True), start=1):

@@ -8,6 +8,8 @@ In one run, interleaved, RUNS times each:
 - the empty-guest baseline: the same QEMU command line booting a guest that does nothing but write
   to isa-debug-exit (lwjvm/miniguest.py; no root image), so QEMU's own start-up and teardown
   cost stands beside ours.
+Then the micro-benchmarks (lwjvm/microbench.py: a null syscall, clock_gettime through the vDSO and
+through the syscall, a futex ping-pong), guest against host.
 Then the Java Hello (issue 6), RUNS times each: the host's `java -cp hello.jar Hello`; `lwjvm run`
 of the same jar (image already built) from process start to exit; the same boot in-process with
 `lwjvm.stats=1`, for QEMU start to the first line printed and where the time went, from
@@ -33,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, miniguest, program, vm
+from lwjvm import accel, microbench, miniguest, program, vm
 from lwjvm import run as run_mod
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import find_jdk
@@ -350,6 +352,7 @@ def main() -> None:
     """Entry point of `python -m lwjvm.bench`."""
     try:
         results = run()
+        results["micro"] = microbench.run(vm.repo_root() / "build" / "bench", str(results["accel"]))
         results["java"] = run_java()
         out = vm.repo_root() / "build" / "bench" / "results.json"
         out.write_text(json.dumps(results, indent=2) + "\n")

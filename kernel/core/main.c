@@ -227,9 +227,12 @@ void kmain(uint32_t start_info_phys)
         panic("the PVH start info has no memory map");
     uint64_t max_phys = memory_init(si, &module);
     paging_init(max_phys);
+    uint64_t t_mem = rdtsc();
     tsc_init();
+    uint64_t t_tsc = rdtsc();
     clock_init();
     random_init();
+    uint64_t t_clock = rdtsc();
     syscall_trace = opts.trace;
     if (!opts.quiet)
         kprintf("lwjvm kernel: %lu MiB RAM, %lu MiB free, xsave %u bytes\n", max_phys >> 20,
@@ -238,6 +241,7 @@ void kmain(uint32_t start_info_phys)
         panic("deliberate panic requested by lwjvm.panic_test=1");
     struct thread *t = thread_create_main();
     control_init();
+    uint64_t t_sched = rdtsc();
 
     const uint8_t *image;
     uint64_t image_size;
@@ -267,9 +271,16 @@ void kmain(uint32_t start_info_phys)
 
     procfs_set_args(bc.argv, bc.envp);
     struct regs *frame = (struct regs *)(t->kstack + KSTACK_SIZE - sizeof(struct regs));
+    uint64_t t_fs = rdtsc();
     rc = exec_load(bc.exec, bc.argv, bc.envp, frame);
     if (rc)
         panic("cannot start %s: %s", bc.exec, errno_name(-rc));
+    if (kstats_enabled)
+        kprintf("lwjvm: boot phases (us): memory %lu, tsc %lu, clocks %lu, scheduler %lu, "
+                "root and boot.conf %lu, exec %lu\n",
+                tsc_to_ns(t_mem - boot_tsc) / 1000, tsc_to_ns(t_tsc - t_mem) / 1000,
+                tsc_to_ns(t_clock - t_tsc) / 1000, tsc_to_ns(t_sched - t_clock) / 1000,
+                tsc_to_ns(t_fs - t_sched) / 1000, tsc_to_ns(rdtsc() - t_fs) / 1000);
     kprintf("\x1elwjvm:boot tsc_hz=%lu entry_to_user_ns=%lu\n", tsc_hz, tsc_ns_since_boot());
     enter_user(frame);
 }

@@ -128,6 +128,11 @@ static int gen_maps(struct pseudo_node *n, char *buf, size_t size)
 static int gen_status(struct pseudo_node *n, char *buf, size_t size)
 {
     (void)n;
+    char cpu_list[16];
+    if (NCPUS == 1)
+        snprintf(cpu_list, sizeof cpu_list, "0");
+    else
+        snprintf(cpu_list, sizeof cpu_list, "0-%d", NCPUS - 1);
     char name[16];
     comm(name);
     struct mem_use u;
@@ -151,10 +156,10 @@ static int gen_status(struct pseudo_node *n, char *buf, size_t size)
         "SigIgn:\t0000000000000000\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\n"
         "CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n"
         "CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n"
-        "Speculation_Store_Bypass:\tnot vulnerable\nCpus_allowed:\t%x\nCpus_allowed_list:\t0%s\n"
+        "Speculation_Store_Bypass:\tnot vulnerable\nCpus_allowed:\t%x\nCpus_allowed_list:\t%s\n"
         "Mems_allowed:\t00000001\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t0\n"
         "nonvoluntary_ctxt_switches:\t0\n",
-        threads(), 0x7fff, (1u << NCPUS) - 1, NCPUS > 1 ? "-N" : "");
+        threads(), 0x7fff, (1u << NCPUS) - 1, cpu_list);
     return (int)len;
 }
 

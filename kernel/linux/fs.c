@@ -487,7 +487,7 @@ SYS(getdents64)
 {
     UNUSED_ARGS();
     struct file *f = fd_get((int)a0);
-    if (!f)
+    if (!f || (f->flags & O_PATH))
         return -EBADF;
     if (!f->inode || (f->inode->mode & S_IFMT) != S_IFDIR)
         return -ENOTDIR;

@@ -351,13 +351,7 @@ def _build_image(
             staging.stage_tree(Path(C_UTF8_LOCALE), C_UTF8_LOCALE)
     timings["staging"] = time.monotonic() - t
 
-    staged_bytes = sum(
-        p.stat().st_size for p in staging_dir.rglob("*") if p.is_file() and not p.is_symlink()
-    )
-    cds_estimate = manifest_mod.parse_size(prof["memory"]["cds_archive_estimate"]) if m.cds else 0
-    plan = jvmflags.plan_memory(
-        m.memory, staged_bytes + cds_estimate, count_classes([host for host, _ in cp])
-    )
+    plan = jvmflags.plan_memory(m.memory, count_classes([host for host, _ in cp]))
     flags = jvmflags.merge(jvmflags.default_flags(plan, m.cpus), m.jvm_options)
     flags += [f"-D{k}={v}" for k, v in m.properties.items()]
     classpath = ":".join(guest for _, guest in cp)
@@ -447,7 +441,6 @@ def _build_image(
             "direct": plan.direct,
             "thread_stacks": plan.stacks,
             "kernel_reserve": plan.kernel,
-            "image_estimate": plan.image,
         },
         "jvm": {
             "exec": java,

@@ -1,10 +1,11 @@
 """Default JVM flags for a single-application VM, and how the manifest's options override them.
 
 Memory follows the Paketo (Cloud Foundry) memory calculator: the heap is what is left of the VM's
-memory once the fixed regions are counted: the guest kernel and the root image (which the guest
-holds in RAM), direct memory, metaspace (from the number of classes), the code cache and the thread
-stacks. The constants are in jvm-port/profile.json and explained in jvm-port/README.md. The GC
-follows the JVM's own "server-class machine" rule: G1 with 2+ CPUs and 1792M+, else Serial.
+memory once the fixed regions are counted: the guest kernel, direct memory, metaspace (from the
+number of classes), the code cache and the thread stacks. The root image takes no guest RAM (it is
+ivshmem device memory, docs/protocol.md section 1). The constants are in jvm-port/profile.json and
+explained in jvm-port/README.md. The GC follows the JVM's own "server-class machine" rule: G1 with
+2+ CPUs and 1792M+, else Serial.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ class MemoryPlan:
 
     total: int
     kernel: int
-    image: int
     direct: int
     metaspace: int
     code_cache: int
@@ -35,8 +35,8 @@ class MemoryPlan:
     classes: int
 
 
-def plan_memory(memory: int, image_bytes: int, app_classes: int) -> MemoryPlan:
-    """Divide `memory` for an image of `image_bytes` whose app has `app_classes` classes."""
+def plan_memory(memory: int, app_classes: int) -> MemoryPlan:
+    """Divide `memory` for an application of `app_classes` classes."""
     m = profile()["memory"]
     kernel = parse_size(m["kernel_reserve"])
     direct = parse_size(m["direct_memory"])
@@ -49,18 +49,17 @@ def plan_memory(memory: int, image_bytes: int, app_classes: int) -> MemoryPlan:
     thread_stack = parse_size(m["thread_stack"])
     stacks = m["thread_count"] * thread_stack
     headroom = memory * m["headroom_percent"] // 100
-    image = _round_mib(image_bytes)
-    fixed = kernel + image + direct + metaspace + code_cache + stacks + headroom
+    fixed = kernel + direct + metaspace + code_cache + stacks + headroom
     heap = (memory - fixed) // MiB * MiB
     if heap < parse_size(m["min_heap"]):
         raise LwjvmError(
-            f"vm.memory {format_size(memory)} is too small for this application: the kernel, the "
-            f"{format_size(image)} image, metaspace, code cache and {m['thread_count']} thread "
-            f"stacks take {format_size(fixed)}, leaving {max(heap, 0) // MiB}M of heap "
+            f"vm.memory {format_size(memory)} is too small for this application: the kernel, "
+            f"direct memory, metaspace, code cache and {m['thread_count']} thread stacks take "
+            f"{format_size(fixed)}, leaving {max(heap, 0) // MiB}M of heap "
             f"(at least {m['min_heap']} needed): raise vm.memory"
         )
     return MemoryPlan(
-        memory, kernel, image, direct, metaspace, code_cache, stacks, thread_stack, heap, classes
+        memory, kernel, direct, metaspace, code_cache, stacks, thread_stack, heap, classes
     )
 
 

@@ -200,16 +200,21 @@ def test_unknown_module_names_the_manifest_line(
 
 
 def test_memory_plan_follows_vm_memory() -> None:
-    small = jvmflags.plan_memory(parse_size("256M"), 50 << 20, 100)
-    big = jvmflags.plan_memory(parse_size("2G"), 50 << 20, 100)
-    assert 40 << 20 < small.heap < 128 << 20
+    small = jvmflags.plan_memory(parse_size("256M"), 100)
+    big = jvmflags.plan_memory(parse_size("2G"), 100)
+    assert small.heap == 256 - 8 - 10 - 28 - 32 - 50 << 20
     assert big.heap > 1536 << 20
     assert big.code_cache == 240 << 20 and small.code_cache == 32 << 20
 
 
-def test_vm_memory_too_small_for_the_image() -> None:
-    with pytest.raises(LwjvmError, match="vm.memory 128M is too small for this application"):
-        jvmflags.plan_memory(parse_size("128M"), 90 << 20, 100)
+def test_vm_memory_too_small_for_the_fixed_regions() -> None:
+    with pytest.raises(LwjvmError) as info:
+        jvmflags.plan_memory(parse_size("128M"), 100)
+    assert str(info.value) == (
+        "vm.memory 128M is too small for this application: the kernel, direct memory, "
+        "metaspace, code cache and 50 thread stacks take 128M, leaving 0M of heap "
+        "(at least 16M needed): raise vm.memory"
+    )
 
 
 def test_gc_by_cpus_and_memory() -> None:
@@ -219,7 +224,7 @@ def test_gc_by_cpus_and_memory() -> None:
 
 
 def test_manifest_options_replace_the_defaults_they_override() -> None:
-    plan = jvmflags.plan_memory(parse_size("512M"), 50 << 20, 100)
+    plan = jvmflags.plan_memory(parse_size("512M"), 100)
     defaults = jvmflags.default_flags(plan, 1)
     merged = jvmflags.merge(
         defaults, ["-XX:+UseParallelGC", "-Xmx100M", "-XX:+UsePerfData", "-Dx=1"]

@@ -75,14 +75,16 @@ int kvmclock_init(void)
     /* Registering fills the record before we run again; the wall clock is written at once. */
     wrmsr(msr_time, image_phys(&time_info) | 1);
     wrmsr(msr_wall, image_phys(&wall));
-    uint32_t v;
+    /* Each record is consistent when its version is even and unchanged across the read; a host
+     * that never settles one makes us fall back to the TSC and the RTC. */
+    uint32_t v, tries = 0;
     struct pvclock_time_info ti;
     do {
         v = time_info.version;
         __asm__ volatile("" ::: "memory");
         ti = *(const struct pvclock_time_info *)&time_info;
         __asm__ volatile("" ::: "memory");
-    } while ((v & 1) || v != time_info.version);
+    } while (((v & 1) || v != time_info.version) && ++tries < 1000000);
     uint32_t wsec, wnsec;
     do {
         v = wall.version;
@@ -90,9 +92,10 @@ int kvmclock_init(void)
         wsec = wall.sec;
         wnsec = wall.nsec;
         __asm__ volatile("" ::: "memory");
-    } while ((v & 1) || v != wall.version);
+    } while (((v & 1) || v != wall.version) && ++tries < 2000000);
     wrmsr(msr_time, 0); /* the host stops writing into the kernel image */
-    if (!ti.tsc_to_system_mul || ti.tsc_shift > 31 || ti.tsc_shift < -31)
+    if (tries >= 1000000 || !ti.version || !wsec || !ti.tsc_to_system_mul || ti.tsc_shift > 31 ||
+        ti.tsc_shift < -31)
         return -1;
     /* ns = (tsc << s) * mul >> 32 = tsc * mul >> (32 - s), for either sign of s */
     kvmclock_mult = ti.tsc_to_system_mul;

@@ -194,8 +194,21 @@ def app_modules(tools: JavaTools, classpath: list[Path], cache: Path | None) -> 
     return modules
 
 
-def runtime_libraries(runtime: Path) -> list[elfinfo.HostFile]:
-    """The host files (interpreter and shared libraries) the runtime's ELF files load."""
+@dataclass(frozen=True)
+class Libraries:
+    """The host files the runtime loads, and the libraries of optional parts the host lacks."""
+
+    files: list[elfinfo.HostFile]
+    missing: dict[str, list[str]]  # library name -> runtime files (relative) that want it
+
+
+def runtime_libraries(runtime: Path) -> Libraries:
+    """The host files (interpreter and shared libraries) the runtime's ELF files load.
+
+    A library the host does not have (say libX11 for java.desktop's libawt_xawt.so on a server)
+    is reported in `missing`, not an error: the JDK loads such parts only when they are used, and
+    they would fail the same way on the host.
+    """
     elves: list[Path] = []
     lib_dirs: set[Path] = set()
     for dirpath, dirnames, filenames in os.walk(runtime):
@@ -219,6 +232,7 @@ def runtime_libraries(runtime: Path) -> list[elfinfo.HostFile]:
     # LD_LIBRARY_PATH lets ldd resolve them so only host libraries are left to collect.
     env = dict(os.environ, LD_LIBRARY_PATH=":".join(str(d) for d in sorted(lib_dirs)))
     wanted: list[str] = []
+    missing: dict[str, list[str]] = {}
     java = elfinfo.check_program(runtime / "bin" / "java")
     if java.interp:
         wanted.append(java.interp)
@@ -228,7 +242,14 @@ def runtime_libraries(runtime: Path) -> list[elfinfo.HostFile]:
             continue
         if proc.returncode != 0:
             raise LwjvmError(f"ldd {p} failed: {(proc.stderr or proc.stdout).strip()}")
-        wanted += elfinfo.parse_ldd(proc.stdout)
+        found = []
+        for line in proc.stdout.splitlines():
+            if "=> not found" in line:
+                name = line.split("=>")[0].strip()
+                missing.setdefault(name, []).append(str(p.relative_to(runtime)))
+            else:
+                found.append(line)
+        wanted += elfinfo.parse_ldd("\n".join(found))
     root = str(runtime.resolve())
     seen: set[str] = set()
     out: list[elfinfo.HostFile] = []
@@ -237,7 +258,9 @@ def runtime_libraries(runtime: Path) -> list[elfinfo.HostFile]:
             continue
         seen.add(path)
         out.append(elfinfo.resolve_chain(path))
-    return out
+    if "bin/java" in {f for users in missing.values() for f in users}:
+        raise LwjvmError(f"{runtime}/bin/java needs {', '.join(missing)}, not on this host")
+    return Libraries(out, missing)
 
 
 def _set_times(root: Path, epoch: int) -> None:
@@ -329,9 +352,12 @@ def _build_image(
     t = time.monotonic()
     with progress.step("staging"):
         staging.stage_tree(runtime.path, java_dir)
-        libs = runtime_libraries(runtime.path)
+        found = runtime_libraries(runtime.path)
+        libs = found.files
         for lib in libs:
             staging.stage_host_file(lib.links, lib.real)
+        for name, users in sorted(found.missing.items()):
+            progress.note(f"not on this host: {name}, wanted by {', '.join(users)} (left out)")
         for host, guest in cp:
             staging.stage(host, guest)
         for copy in m.files:
@@ -431,6 +457,7 @@ def _build_image(
         },
         "libraries": [{"path": lib.path, "real": lib.real} for lib in libs],
         "libraries_size": lib_bytes,
+        "libraries_missing": found.missing,
         "cds": cds,
         "memory": {
             "vm": plan.total,

@@ -278,3 +278,30 @@ def test_training_run_of_a_server_is_stopped_and_its_classes_archived(
     assert cds["classes"] > 300
     guest = _run_image(result, tmp_path, share="-Xshare:on")
     assert (guest.returncode, guest.stdout) == (0, b"serving {start=1}\n")
+
+
+def test_library_missing_on_the_host_is_left_out_and_reported(
+    java_jdk: Any, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from lwjvm.build import runtime_libraries
+
+    rt = tmp_path / "runtime"
+    (rt / "bin").mkdir(parents=True)
+    (rt / "lib").mkdir()
+    shutil.copy(java_jdk.java, rt / "bin" / "java")
+    shutil.copy(java_jdk.home / "lib" / "libjli.so", rt / "lib" / "libjli.so")
+    gone, user = tmp_path / "gone.c", tmp_path / "user.c"
+    gone.write_text("int gone(void) { return 1; }\n")
+    user.write_text("int gone(void);\nint user(void) { return gone(); }\n")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", tmp_path / "libgone.so", gone], check=True)
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", "-o", rt / "lib" / "libuser.so", user,
+         f"-L{tmp_path}", "-lgone"],
+        check=True,
+    )  # fmt: skip
+    (tmp_path / "libgone.so").unlink()
+    libs = runtime_libraries(rt)
+    assert libs.missing == {"libgone.so": ["lib/libuser.so"]}
+    assert any(f.path.endswith("libc.so.6") for f in libs.files)

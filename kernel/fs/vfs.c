@@ -541,17 +541,43 @@ static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len)
 
 const struct file_ops inode_file_ops = {.read = inode_file_read, .write = inode_file_write};
 
-/* Creates the regular file `path` (its last component absent). */
-static int create_file(struct inode *base, const char *path, uint32_t mode, struct inode **out)
+/* Creates the regular file `path` (its last component absent, or with follow, a dangling
+ * symlink: then its target is created, as Linux does). */
+static int create_file(struct inode *base, const char *path, uint32_t mode, int follow,
+                       struct inode **out)
 {
-    char *name = kmalloc(NAME_MAX + 1);
-    if (!name)
+    char *buf = kmalloc(PATH_MAX + NAME_MAX + 1);
+    if (!buf)
         return -ENOMEM;
-    struct inode *dir;
-    int rc = vfs_lookup_parent(base, path, &dir, name);
-    if (!rc) {
-        size_t plen = strlen(path);
-        if (!name[0] || path[plen - 1] == '/')
+    char *name = buf + PATH_MAX;
+    memcpy(buf, path, strlen(path) + 1);
+    struct inode *held = 0; /* keeps base alive once it is a symlink's directory */
+    int rc;
+    for (int links = 0;; links++) {
+        struct inode *dir, *link;
+        rc = vfs_lookup_parent(base, buf, &dir, name);
+        if (rc)
+            break;
+        size_t plen = strlen(buf);
+        if (follow && name[0] && buf[plen - 1] != '/' &&
+            !lookup_one(dir, name, strlen(name), &link)) {
+            int is_link = (link->mode & S_IFMT) == S_IFLNK;
+            int n = !is_link ? -EEXIST
+                    : links >= MAX_SYMLINKS ? -ELOOP
+                    : link->ops->readlink ? link->ops->readlink(link, buf, PATH_MAX - 1)
+                                          : -EINVAL;
+            inode_put(link);
+            if (n <= 0) {
+                inode_put(dir);
+                rc = n ? n : -ENOENT;
+                break;
+            }
+            buf[n] = 0;
+            inode_put(held);
+            held = base = dir; /* a relative target starts at the link's directory */
+            continue;
+        }
+        if (!name[0] || buf[plen - 1] == '/')
             rc = -EISDIR;
         else if (!dir->ops->create)
             rc = -EROFS;
@@ -560,8 +586,10 @@ static int create_file(struct inode *base, const char *path, uint32_t mode, stru
         if (!rc)
             vfs_set_child_path(*out, dir, name);
         inode_put(dir);
+        break;
     }
-    kfree(name);
+    inode_put(held);
+    kfree(buf);
     return rc;
 }
 
@@ -569,9 +597,10 @@ int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode
              struct file **out)
 {
     struct inode *ino;
-    int rc = vfs_lookup(base, path, !(flags & O_NOFOLLOW) && !(flags & O_EXCL), &ino);
+    int follow = !(flags & O_NOFOLLOW) && !(flags & O_EXCL);
+    int rc = vfs_lookup(base, path, follow, &ino);
     if (rc == -ENOENT && (flags & O_CREAT))
-        rc = create_file(base, path, mode, &ino);
+        rc = create_file(base, path, mode, follow, &ino);
     else if (!rc && (flags & O_CREAT) && (flags & O_EXCL)) {
         inode_put(ino);
         rc = -EEXIST;

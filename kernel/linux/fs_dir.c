@@ -158,6 +158,9 @@ static long do_renameat2(int odfd, uint64_t uold, int ndfd, uint64_t unew, uint6
         ;
     else if (src->fs != o.dir->fs || src->ops != o.dir->ops)
         rc = -EBUSY; /* a mountpoint */
+    else if ((src->mode & S_IFMT) != S_IFDIR &&
+             (o.path[strlen(o.path) - 1] == '/' || n.path[strlen(n.path) - 1] == '/'))
+        rc = -ENOTDIR; /* a trailing slash names a directory */
     else if ((flags & RENAME_NOREPLACE) && exists(&n))
         rc = -EEXIST;
     else if (o.dir->ops != n.dir->ops || o.dir->fs != n.dir->fs)

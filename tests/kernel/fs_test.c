@@ -246,7 +246,13 @@ static void test_vfs(void)
     EXPECT_EQ(dir->ops->symlink(dir, "rel", 3, "f"), 0);
     EXPECT_EQ(dir->ops->symlink(dir, "abs", 3, "/tmp/d"), 0);
     EXPECT_EQ(dir->ops->symlink(dir, "loop", 4, "loop"), 0);
+    EXPECT_EQ(dir->ops->symlink(dir, "dangling", 8, "made-by-link"), 0);
     inode_put(dir);
+    /* O_CREAT through a dangling symlink makes its target; O_EXCL refuses the link itself. */
+    EXPECT_EQ(open_rc("/tmp/d/dangling", O_WRONLY | O_CREAT | O_EXCL), -EEXIST);
+    EXPECT_EQ(open_rc("/tmp/d/dangling", O_WRONLY | O_CREAT), 0);
+    EXPECT_EQ(stat_path("/tmp/d/made-by-link").st_ino, stat_path("/tmp/d/dangling").st_ino);
+    EXPECT_EQ(open_rc("/tmp/d/loop", O_WRONLY | O_CREAT), -ELOOP);
     EXPECT_EQ(stat_path("/tmp/d/rel").st_ino, stat_path("/tmp/d/f").st_ino);
     EXPECT_EQ(stat_path("/tmp/d/abs/abs/rel").st_ino, stat_path("/tmp/d/f").st_ino);
     struct inode *ino;

@@ -25,6 +25,7 @@
 #include "lib/string.h"
 #include "linux/syscall.h"
 #include "loader/exec.h"
+#include "mm/fault.h"
 #include "mm/kheap.h"
 #include "mm/palloc.h"
 #include "sched/thread.h"
@@ -83,6 +84,8 @@ static void parse_cmdline(const char *s)
         size_t n = (size_t)(e - s);
         if (n == 13 && !strncmp(s, "lwjvm.trace=1", n))
             opts.trace = 1;
+        else if (n == 17 && !strncmp(s, "lwjvm.hugepages=", 16))
+            mm_hugepages = s[16] == '1';
         else if (n == 13 && !strncmp(s, "lwjvm.stats=1", n))
             kstats_enabled = 1;
         else if (n == 13 && !strncmp(s, "lwjvm.quiet=1", n))

@@ -8,7 +8,7 @@ struct kstats {
     uint64_t syscalls, syscall_tsc;
     uint64_t idle_tsc;
     uint64_t switches, timer_irqs;
-    uint64_t cow_copies, zero_fills, file_maps;
+    uint64_t cow_copies, zero_fills, file_maps, huge_fills;
 };
 extern struct kstats kstats;
 extern int kstats_enabled;

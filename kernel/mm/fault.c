@@ -4,6 +4,7 @@
  * page held by one mapping is simply made writable. */
 #include "mm/fault.h"
 #include "arch/x86_64/paging.h"
+#include "arch/x86_64/cpuinfo.h"
 #include "core/stats.h"
 #include "errno.h"
 #include "fs/vfs.h"
@@ -128,6 +129,35 @@ static int copy_on_write(struct vma *v, uint64_t *pte)
     return 0;
 }
 
+int mm_hugepages = -1; /* -1: decided at the first fault */
+
+/* Maps the whole 2 MiB block around page with one zeroed 2 MiB page when the area covers it and
+ * nothing in it is mapped yet (large anonymous areas: the Java heap). Returns 0 if it did. */
+static int map_anon_huge(struct vma *v, uint64_t page)
+{
+    uint64_t base = page & ~(HUGE_PAGE_SIZE - 1);
+    if (mm_hugepages < 0) {
+        /* QEMU's TCG flushes its whole TLB on any invlpg inside a large page's range, which costs
+         * more than the faults large pages save: there they stay off unless asked for. */
+        mm_hugepages = cpu_features.hypervisor != HV_TCG;
+    }
+    if (!mm_hugepages || base < v->start || base + HUGE_PAGE_SIZE > v->end)
+        return -1;
+    uint64_t *pde = pde_lookup(base, 0);
+    if (pde && *pde)
+        return -1;
+    uint64_t phys = palloc_alloc(HUGE_PAGE_ORDER);
+    if (!phys)
+        return -1; /* fragmented or short of memory: 4 KiB pages will do */
+    memset(phys_to_virt(phys), 0, HUGE_PAGE_SIZE);
+    if (map_huge_page(base, phys, PTE_OWNED | pte_flags(v, v->flags & VM_WRITE))) {
+        palloc_free(phys, HUGE_PAGE_ORDER);
+        return -1;
+    }
+    kstats.huge_fills++;
+    return 0;
+}
+
 int mm_fault(uint64_t addr, uint64_t err)
 {
     struct mm *mm = current_mm;
@@ -144,6 +174,13 @@ int mm_fault(uint64_t addr, uint64_t err)
     if (!(v->flags & (VM_READ | VM_WRITE | VM_EXEC)))
         return -EACCES;
     uint64_t page = addr & ~(PAGE_SIZE - 1);
+    uint64_t now = pte_peek(page);
+    if ((now & PTE_P) && (now & PTE_U) && (!write || (now & PTE_W))) {
+        tlb_flush_page(page); /* already resolved: a stale TLB entry */
+        return 0;
+    }
+    if (!(now & PTE_P) && !v->inode && map_anon_huge(v, page) == 0)
+        return 0;
     uint64_t *pte = pte_lookup(page, 1);
     if (!pte)
         return -ENOMEM;
@@ -163,8 +200,8 @@ int mm_fault(uint64_t addr, uint64_t err)
 int mm_populate(uint64_t start, uint64_t end, int write)
 {
     for (uint64_t va = start & ~(PAGE_SIZE - 1); va < end; va += PAGE_SIZE) {
-        uint64_t *pte = pte_lookup(va, 0);
-        if (pte && (*pte & PTE_P) && (!write || (*pte & PTE_W)))
+        uint64_t e = pte_peek(va);
+        if ((e & PTE_P) && (!write || (e & PTE_W)))
             continue;
         int rc = mm_fault(va, write ? FAULT_WRITE : 0);
         if (rc)

@@ -11,5 +11,8 @@
  * (SEGV_ACCERR), -ERANGE for a file page wholly past the end of its file (SIGBUS, BUS_ADRERR),
  * -ENOMEM when no frame is left. */
 int mm_fault(uint64_t addr, uint64_t err);
+/* Whether large anonymous areas get 2 MiB pages: by default yes, except under QEMU's TCG;
+ * lwjvm.hugepages=0 or =1 on the command line decides. */
+extern int mm_hugepages;
 /* Makes sure [start, end) is mapped and, if write is set, writable, as if touched. */
 int mm_populate(uint64_t start, uint64_t end, int write);

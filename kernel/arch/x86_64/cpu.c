@@ -90,8 +90,21 @@ static void enable_features(void)
     uint32_t r[4];
     cpuid(1, 0, r);
     cpu_features.xsave = (r[2] >> 26) & 1;
+    int hv = (r[2] >> 31) & 1;
     cpuid(7, 0, r);
     cpu_features.fsgsbase = r[1] & 1;
+    cpu_features.hypervisor = HV_NONE;
+    if (hv) {
+        cpuid(0x40000000, 0, r);
+        char sig[13];
+        memcpy(sig, &r[1], 4);
+        memcpy(sig + 4, &r[2], 4);
+        memcpy(sig + 8, &r[3], 4);
+        sig[12] = 0;
+        cpu_features.hypervisor = !memcmp(sig, "KVMKVMKVM", 9)      ? HV_KVM
+                                  : !memcmp(sig, "TCGTCGTCGTCG", 12) ? HV_TCG
+                                                                     : HV_OTHER;
+    }
 
     uint64_t cr0 = read_cr0();
     cr0 &= ~(1ull << 2);              /* EM off: x87/SSE present */

@@ -2,8 +2,11 @@
 #pragma once
 #include <stdint.h>
 
+enum hypervisor { HV_NONE, HV_KVM, HV_TCG, HV_OTHER };
+
 struct cpu_features {
     int xsave, fsgsbase;
+    enum hypervisor hypervisor; /* from CPUID 0x40000000 */
     uint64_t xcr0;      /* the XSAVE state components enabled */
     uint32_t xsave_size; /* bytes needed to save that state */
 };

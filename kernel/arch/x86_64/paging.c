@@ -8,6 +8,7 @@
 #include "lib/string.h"
 #include "mm/palloc.h"
 
+
 static uint64_t *pml4;
 
 static uint64_t *alloc_table(void)
@@ -69,17 +70,79 @@ static uint64_t *next_level(uint64_t *table, unsigned idx, int create)
     return t;
 }
 
-uint64_t *pte_lookup(uint64_t va, int create)
+/* Replaces the 2 MiB mapping at *pde by a table of 512 4 KiB entries with the same rights; a frame
+ * the mapping owned becomes 512 frames of one page each. Returns the table, or 0 without memory. */
+static uint64_t *split_huge(uint64_t *pde, uint64_t va)
+{
+    uint64_t e = *pde;
+    uint64_t *t = alloc_table();
+    if (!t)
+        return 0;
+    uint64_t base = e & PTE_ADDR & ~(HUGE_PAGE_SIZE - 1);
+    uint64_t flags = e & (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_OWNED);
+    for (unsigned i = 0; i < 512; i++)
+        t[i] = (base + i * PAGE_SIZE) | flags;
+    if (e & PTE_OWNED) {
+        for (unsigned i = 0; i < 512; i++) {
+            struct page *pg = palloc_page(base + i * PAGE_SIZE);
+            pg->refcount = 1;
+            pg->order = 0;
+        }
+    }
+    *pde = virt_to_phys(t) | PTE_P | PTE_W | PTE_U;
+    invlpg(va & ~(HUGE_PAGE_SIZE - 1));
+    return t;
+}
+
+uint64_t *pde_lookup(uint64_t va, int create)
 {
     if (va >= USER_TOP)
         return 0;
     uint64_t *t = pml4;
-    for (int shift = 39; shift > 12; shift -= 9) {
+    for (int shift = 39; shift > 21; shift -= 9) {
         t = next_level(t, (va >> shift) & 511, create);
         if (!t)
             return 0;
     }
-    return &t[(va >> 12) & 511];
+    return &t[(va >> 21) & 511];
+}
+
+uint64_t *pte_lookup(uint64_t va, int create)
+{
+    uint64_t *pde = pde_lookup(va, create);
+    if (!pde)
+        return 0;
+    uint64_t *t;
+    if ((*pde & (PTE_P | PTE_PS)) == (PTE_P | PTE_PS))
+        t = split_huge(pde, va);
+    else
+        t = next_level(pde, 0, create);
+    return t ? &t[(va >> 12) & 511] : 0;
+}
+
+uint64_t pte_peek(uint64_t va)
+{
+    uint64_t *pde = pde_lookup(va, 0);
+    if (!pde || !(*pde & PTE_P))
+        return 0;
+    if (*pde & PTE_PS) {
+        uint64_t base = *pde & PTE_ADDR & ~(HUGE_PAGE_SIZE - 1);
+        uint64_t page = base + (va & (HUGE_PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+        return page | (*pde & (PTE_P | PTE_W | PTE_U | PTE_NX | PTE_OWNED));
+    }
+    uint64_t *t = phys_to_virt(*pde & PTE_ADDR);
+    return t[(va >> 12) & 511];
+}
+
+int map_huge_page(uint64_t va, uint64_t phys, uint64_t flags)
+{
+    uint64_t *pde = pde_lookup(va, 1);
+    if (!pde)
+        return -ENOMEM;
+    if (*pde)
+        return -EEXIST;
+    *pde = phys | flags | PTE_P | PTE_PS;
+    return 0;
 }
 
 int map_page(uint64_t va, uint64_t phys, uint64_t flags)

@@ -10,6 +10,8 @@
 #define PTE_OWNED (1ull << 9) /* software: the frame is a refcounted allocator page */
 #define PTE_NX (1ull << 63)
 #define PTE_ADDR 0x000ffffffffff000ull
+#define HUGE_PAGE_SIZE (1ull << 21)
+#define HUGE_PAGE_ORDER 9
 
 static inline void *phys_to_virt(uint64_t phys) { return (void *)(phys + DIRECT_MAP_BASE); }
 static inline uint64_t virt_to_phys(const void *p) { return (uint64_t)p - DIRECT_MAP_BASE; }
@@ -17,8 +19,18 @@ static inline uint64_t virt_to_phys(const void *p) { return (uint64_t)p - DIRECT
 /* Builds the final kernel page table: direct map of [0, max_phys), the kernel image, no lower half. */
 void paging_init(uint64_t max_phys);
 /* Returns the 4 KiB page-table entry for user address va, creating the intermediate tables when
- * `create` is set; returns 0 if they are missing (or cannot be allocated). */
+ * `create` is set; returns 0 if they are missing (or cannot be allocated). A 2 MiB mapping there
+ * is split into 4 KiB entries first. */
 uint64_t *pte_lookup(uint64_t va, int create);
+/* The page-directory entry covering user address va (creating the upper tables when `create` is
+ * set), or 0. */
+uint64_t *pde_lookup(uint64_t va, int create);
+/* The 4 KiB entry that translates va, read without changing anything: a 2 MiB mapping is
+ * reported as the entry its page would have; 0 if nothing is mapped. */
+uint64_t pte_peek(uint64_t va);
+/* Maps the 2 MiB page at va (aligned) to phys with `flags`; -EEXIST if anything is mapped or a
+ * page table exists for that range, -ENOMEM without memory. */
+int map_huge_page(uint64_t va, uint64_t phys, uint64_t flags);
 /* Maps the 4 KiB page at va to phys with `flags` (PTE_P is added); -ENOMEM if a table cannot be
  * allocated. Replaces any earlier entry without freeing it. */
 int map_page(uint64_t va, uint64_t phys, uint64_t flags);

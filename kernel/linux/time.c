@@ -162,8 +162,8 @@ SYS(time)
     return t;
 }
 
-/* Sleeps until clock `id` (REALTIME or MONOTONIC-like) reaches `deadline` ns. Returns 0, or
- * -EINTR with *left set to what remained when a signal came. */
+/* Sleeps until clock `id` reaches `deadline` ns; the clock must advance no faster than
+ * CLOCK_MONOTONIC. Returns 0, or -EINTR with *left set to what remained when a signal came. */
 static long sleep_until(int64_t id, int64_t deadline, int64_t *left)
 {
     struct waitq wq = {0};
@@ -172,7 +172,8 @@ static long sleep_until(int64_t id, int64_t deadline, int64_t *left)
         clock_read(id, &now);
         if (now >= deadline)
             return 0;
-        /* Both clocks advance with CLOCK_MONOTONIC; a REALTIME step is seen on the next turn. */
+        /* The clock cannot get there before MONOTONIC has advanced as much; a REALTIME step or a
+         * slower CPU clock is seen on the next turn. */
         uint64_t mono_deadline = clock_monotonic_ns() + (uint64_t)(deadline - now);
         if (waitq_wait(&wq, mono_deadline) == -EINTR) {
             clock_read(id, &now);
@@ -221,11 +222,13 @@ SYS(clock_nanosleep)
     int64_t id = (int32_t)a0, ns;
     if (clock_read(id, &ns))
         return -EINVAL;
-    /* Linux: sleeping on a thread's CPU clock is EINVAL; the coarse, raw and (here) process CPU
-     * clocks cannot be slept on. */
+    /* Linux: sleeping on a thread's CPU clock is EINVAL, and the coarse and raw clocks cannot be
+     * slept on. The process CPU clock can: it advances no faster than MONOTONIC (one CPU), so
+     * sleep_until's wake-ups come early rather than late. */
     if (id == CLOCK_THREAD_CPUTIME_ID || (id < 0 && (id & CPUCLOCK_PERTHREAD)))
         return -EINVAL;
-    if (id != CLOCK_REALTIME && id != CLOCK_MONOTONIC && id != CLOCK_BOOTTIME && id != CLOCK_TAI)
+    if (id != CLOCK_REALTIME && id != CLOCK_MONOTONIC && id != CLOCK_BOOTTIME && id != CLOCK_TAI &&
+        id != CLOCK_PROCESS_CPUTIME_ID && id >= 0)
         return -EOPNOTSUPP;
     return do_sleep(id, a1, a2, a3);
 }

@@ -194,6 +194,17 @@ int main(void)
                 EINVAL);
     CHECK_EQ("clock_nanosleep_thread_cputime_einval",
              clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, 0, &d, NULL), EINVAL);
+    CHECK_EQ("clock_nanosleep_raw_eopnotsupp", clock_nanosleep(CLOCK_MONOTONIC_RAW, 0, &d, NULL),
+             EOPNOTSUPP);
+    /* Sleeping on the process CPU clock ends once the other thread has burnt that much. */
+    stop_spin = 0;
+    pthread_create(&spin, NULL, spinner, NULL);
+    struct timespec cpu_d = {0, 40 * MS};
+    int64_t pc0 = clk(CLOCK_PROCESS_CPUTIME_ID);
+    CHECK_EQ("clock_nanosleep_process_cputime", clock_nanosleep(CLOCK_PROCESS_CPUTIME_ID, 0, &cpu_d, NULL), 0);
+    CHECK("process_cputime_sleep_lasted", clk(CLOCK_PROCESS_CPUTIME_ID) - pc0 >= 40 * MS);
+    stop_spin = 1;
+    pthread_join(spin, NULL);
 
     /* A signal interrupts nanosleep; the remaining time comes back. */
     struct sigaction sa;

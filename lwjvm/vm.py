@@ -311,6 +311,7 @@ class VmResult:
     qemu_stderr: str
     log: KernelLog | None = None
     signal_sent: int | None = None  # the signal forwarded to the program, if any
+    command: list[str] = field(default_factory=list)  # the QEMU command line that ran
 
 
 def accel_args(accel: str) -> list[str]:
@@ -505,7 +506,9 @@ def run_vm(
             except OSError as e:
                 raise LwjvmError(f"cannot start {qemu}: {e.strerror}") from None
             cons.close_child_ends()
-            return _wait(proc, cfg, cons, sigs, log, out, err, t0)
+            result = _wait(proc, cfg, cons, sigs, log, out, err, t0)
+            result.command = cmd
+            return result
     finally:
         cons.close()
 

@@ -89,6 +89,7 @@ ISSUE4_CASES = [
     Case("proc_maps", args=("{data:paged.bin}",), files={"paged.bin": paged_file}),
     Case("proc_files"),
     Case("fs_mounts", args=("hello",)),
+    Case("fs_edge_cases"),
     Case("clocks"),
     Case("futex_ops"),
     Case("process_info"),

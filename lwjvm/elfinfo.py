@@ -165,6 +165,13 @@ def dependencies(prog: ElfProgram) -> list[HostFile]:
     paths = parse_ldd(proc.stdout)
     if prog.interp not in paths:
         paths.insert(0, prog.interp)
+    # glibc dlopens libgcc_s.so.1 for pthread_exit, pthread_cancel and backtrace(): ldd cannot see
+    # that, so it comes along with libc wherever the host has it beside libc.
+    for p in list(paths):
+        if Path(p).name == "libc.so.6":
+            gcc_s = Path(p).with_name("libgcc_s.so.1")
+            if gcc_s.exists() and str(gcc_s) not in paths:
+                paths.append(str(gcc_s))
     seen: set[str] = set()
     out: list[HostFile] = []
     for p in paths:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import accel
+from lwjvm import accel, miniguest, vm
 from lwjvm.errors import LwjvmError
+
+COM3 = vm.UARTS[2][0]
 
 
 @pytest.fixture
@@ -77,3 +79,15 @@ def test_probe_result_is_cached_per_kernel(
     monkeypatch.setattr(accel, "probe_kvm", lambda k: True)
     assert accel.choose(kernel) == "kvm"
     assert (tmp_path / "state" / "lwjvm" / "kvm-probe.json").is_file()
+
+
+@pytest.mark.skipif(accel.kvm_usable() not in (None, "kvm-pvm"), reason="no usable /dev/kvm")
+def test_probe_passes_only_a_guest_that_exits_0_under_kvm(tmp_path: Path) -> None:
+    """The probe boots its guest under KVM; here a generated guest stands in for the kernel's
+    `lwjvm.probe=1` run (our kernel's own probe is what fails under kvm-pvm)."""
+    exit_0 = miniguest.write(tmp_path / "ok.elf", [(COM3, b"\x1elwjvm:exit code=0\n")])
+    exit_1 = miniguest.write(tmp_path / "bad.elf", [(COM3, b"\x1elwjvm:exit code=1\n")])
+    silent = miniguest.write(tmp_path / "silent.elf")
+    assert accel.probe_kvm(exit_0) is True
+    assert accel.probe_kvm(exit_1) is False
+    assert accel.probe_kvm(silent) is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,7 @@ def test_probe_result_is_cached_per_kernel(
     assert (tmp_path / "state" / "lwjvm" / "kvm-probe.json").is_file()
 
 
-@pytest.mark.skipif(accel.kvm_usable() not in (None, "kvm-pvm"), reason="no usable /dev/kvm")
+@pytest.mark.skipif(not os.access("/dev/kvm", os.R_OK | os.W_OK), reason="no usable /dev/kvm")
 def test_probe_passes_only_a_guest_that_exits_0_under_kvm(tmp_path: Path) -> None:
     """The probe boots its guest under KVM; here a generated guest stands in for the kernel's
     `lwjvm.probe=1` run (our kernel's own probe is what fails under kvm-pvm)."""

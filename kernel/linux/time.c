@@ -34,6 +34,7 @@
 #define NSEC_PER_SEC 1000000000ll
 #define COARSE_RES_NS 4000000 /* Linux's tick at HZ=250 */
 #define USER_HZ 100
+#define MAX_WAIT_NS NSEC_PER_SEC /* longer timer deadlines overflow ns * tsc_hz (lapic.c) */
 
 #define RUSAGE_SELF 0
 #define RUSAGE_CHILDREN (-1)
@@ -174,7 +175,10 @@ static long sleep_until(int64_t id, int64_t deadline, int64_t *left)
             return 0;
         /* The clock cannot get there before MONOTONIC has advanced as much; a REALTIME step or a
          * slower CPU clock is seen on the next turn. */
-        uint64_t mono_deadline = clock_monotonic_ns() + (uint64_t)(deadline - now);
+        int64_t step = deadline - now;
+        if (step > MAX_WAIT_NS) /* long sleeps go in steps: timer arithmetic stays small */
+            step = MAX_WAIT_NS;
+        uint64_t mono_deadline = clock_monotonic_ns() + (uint64_t)step;
         if (waitq_wait(&wq, mono_deadline) == -EINTR) {
             clock_read(id, &now);
             *left = deadline > now ? deadline - now : 0;

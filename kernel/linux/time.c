@@ -22,6 +22,8 @@
 #define CLOCK_REALTIME_COARSE 5
 #define CLOCK_MONOTONIC_COARSE 6
 #define CLOCK_BOOTTIME 7
+#define CLOCK_REALTIME_ALARM 8
+#define CLOCK_BOOTTIME_ALARM 9
 #define CLOCK_TAI 11
 #define TIMER_ABSTIME 1
 
@@ -69,6 +71,7 @@ static int clock_read(int64_t id, int64_t *ns)
     switch (id) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
+    case CLOCK_REALTIME_ALARM:
     case CLOCK_TAI: /* Linux's TAI offset is 0 until someone sets it */
         *ns = (int64_t)clock_realtime_ns();
         return 0;
@@ -76,6 +79,7 @@ static int clock_read(int64_t id, int64_t *ns)
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:
     case CLOCK_BOOTTIME: /* never suspended */
+    case CLOCK_BOOTTIME_ALARM:
         *ns = (int64_t)clock_monotonic_ns();
         return 0;
     case CLOCK_PROCESS_CPUTIME_ID:
@@ -231,10 +235,68 @@ SYS(clock_nanosleep)
      * sleep_until's wake-ups come early rather than late. */
     if (id == CLOCK_THREAD_CPUTIME_ID || (id < 0 && (id & CPUCLOCK_PERTHREAD)))
         return -EINVAL;
+    if (id == CLOCK_REALTIME_ALARM)
+        id = CLOCK_REALTIME; /* nothing suspends, so the alarm clocks sleep like the others */
+    if (id == CLOCK_BOOTTIME_ALARM)
+        id = CLOCK_BOOTTIME;
     if (id != CLOCK_REALTIME && id != CLOCK_MONOTONIC && id != CLOCK_BOOTTIME && id != CLOCK_TAI &&
         id != CLOCK_PROCESS_CPUTIME_ID && id >= 0)
         return -EOPNOTSUPP;
     return do_sleep(id, a1, a2, a3);
+}
+
+/* The kernel clock's discipline, read-only: no NTP runs here (the host keeps the time). */
+struct linux_timex {
+    uint32_t modes;
+    int32_t pad0;
+    int64_t offset, freq, maxerror, esterror;
+    int32_t status, pad1;
+    int64_t constant, precision, tolerance;
+    struct timeval64 time;
+    int64_t tick, ppsfreq, jitter;
+    int32_t shift, pad2;
+    int64_t stabil, jitcnt, calcnt, errcnt, stbcnt;
+    int32_t tai;
+    int32_t pad3[11];
+};
+_Static_assert(sizeof(struct linux_timex) == 208, "struct timex");
+
+#define ADJ_OFFSET_SS_READ 0xa001
+#define STA_UNSYNC 0x40
+#define TIME_ERROR 5 /* the state Linux reports while STA_UNSYNC is set */
+
+static long read_timex(uint64_t utx)
+{
+    struct linux_timex tx;
+    if (copy_from_user(&tx, (const void *)utx, sizeof tx))
+        return -EFAULT;
+    if (tx.modes != 0 && tx.modes != ADJ_OFFSET_SS_READ)
+        return -EPERM; /* like a guest without CAP_SYS_TIME: the host owns the clock */
+    memset(&tx, 0, sizeof tx);
+    int64_t ns = (int64_t)clock_realtime_ns();
+    tx.status = STA_UNSYNC;
+    tx.maxerror = tx.esterror = 16000000; /* Linux's NTP_PHASE_LIMIT, in us */
+    tx.constant = 2;
+    tx.precision = 1;
+    tx.tolerance = 500ll << 16; /* 500 ppm, scaled */
+    tx.time = (struct timeval64){ns / NSEC_PER_SEC, ns % NSEC_PER_SEC / 1000};
+    tx.tick = 1000000 / USER_HZ;
+    if (copy_to_user((void *)utx, &tx, sizeof tx))
+        return -EFAULT;
+    return TIME_ERROR;
+}
+
+SYS(adjtimex) { UNUSED_ARGS(); return read_timex(a0); }
+
+SYS(clock_adjtime)
+{
+    UNUSED_ARGS();
+    int64_t ns;
+    if (clock_read((int32_t)a0, &ns))
+        return -EINVAL;
+    if ((int32_t)a0 != CLOCK_REALTIME)
+        return -EOPNOTSUPP;
+    return read_timex(a1);
 }
 
 struct linux_tms {

@@ -19,6 +19,7 @@
 #include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <sys/times.h>
+#include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -164,6 +165,12 @@ int main(void)
     CHECK_OK("gettimeofday_with_tz", gettimeofday(&tv, &tz));
     int64_t tai = clk(CLOCK_TAI), rt = clk(CLOCK_REALTIME);
     CHECK("tai_near_realtime", tai - rt < 60000 * MS && rt - tai < 60000 * MS);
+    struct timex tx;
+    memset(&tx, 0, sizeof tx);
+    int state = adjtimex(&tx);
+    CHECK("adjtimex_reads", state >= 0 && tx.tick == 10000);
+    CHECK("adjtimex_time_is_realtime", tx.time.tv_sec - clk(CLOCK_REALTIME) / 1000000000 <= 1 &&
+                                           clk(CLOCK_REALTIME) / 1000000000 - tx.time.tv_sec <= 1);
 
     /* CPU-time clocks. */
     pthread_t spin, sleep_t;

@@ -154,14 +154,19 @@ int map_page(uint64_t va, uint64_t phys, uint64_t flags)
     return 0;
 }
 
-volatile void *kmap_mmio(uint64_t phys)
+/* Walks the kernel half down to the table whose entries map `leaf_shift`-sized pages at va,
+ * creating supervisor tables on the way. Returns that table; 0 without memory, or with *large set
+ * when a large page on the way already maps va. */
+static uint64_t *kernel_table(uint64_t va, int leaf_shift, int *large)
 {
-    uint64_t va = DIRECT_MAP_BASE + (phys & ~(PAGE_SIZE - 1));
     uint64_t *t = pml4;
-    for (int shift = 39; shift > 12; shift -= 9) {
+    *large = 0;
+    for (int shift = 39; shift > leaf_shift; shift -= 9) {
         unsigned idx = (va >> shift) & 511;
-        if ((t[idx] & PTE_P) && (t[idx] & PTE_PS))
-            return (volatile void *)(va + (phys & (PAGE_SIZE - 1))); /* inside a large page */
+        if ((t[idx] & PTE_P) && (t[idx] & PTE_PS)) {
+            *large = 1;
+            return 0;
+        }
         if (!(t[idx] & PTE_P)) {
             uint64_t *n = alloc_table();
             if (!n)
@@ -170,31 +175,32 @@ volatile void *kmap_mmio(uint64_t phys)
         }
         t = phys_to_virt(t[idx] & PTE_ADDR);
     }
-    t[(va >> 12) & 511] = (phys & ~(PAGE_SIZE - 1)) | PTE_P | PTE_W | PTE_NX | (1ull << 3) | (1ull << 4);
+    return t;
+}
+
+volatile void *kmap_mmio(uint64_t phys)
+{
+    uint64_t va = DIRECT_MAP_BASE + (phys & ~(PAGE_SIZE - 1));
+    volatile void *mapped = (volatile void *)(va + (phys & (PAGE_SIZE - 1)));
+    int large;
+    uint64_t *t = kernel_table(va, 12, &large);
+    if (!t)
+        return large ? mapped : 0; /* inside a large page of the direct map already */
+    t[(va >> 12) & 511] = (phys & ~(PAGE_SIZE - 1)) | PTE_P | PTE_W | PTE_NX | PTE_PWT | PTE_PCD;
     invlpg(va);
-    return (volatile void *)(va + (phys & (PAGE_SIZE - 1)));
+    return mapped;
 }
 
 void *kmap_ram(uint64_t phys, uint64_t size)
 {
-    const uint64_t huge = 1ull << 21;
-    if ((phys | size) & (huge - 1))
+    if ((phys | size) & (HUGE_PAGE_SIZE - 1))
         return 0;
-    for (uint64_t off = 0; off < size; off += huge) {
+    for (uint64_t off = 0; off < size; off += HUGE_PAGE_SIZE) {
         uint64_t va = DIRECT_MAP_BASE + phys + off;
-        uint64_t *t = pml4;
-        for (int shift = 39; shift > 21; shift -= 9) {
-            unsigned idx = (va >> shift) & 511;
-            if ((t[idx] & PTE_P) && (t[idx] & PTE_PS))
-                return 0; /* already covered by a 1 GiB page of RAM: not device memory */
-            if (!(t[idx] & PTE_P)) {
-                uint64_t *n = alloc_table();
-                if (!n)
-                    return 0;
-                t[idx] = virt_to_phys(n) | PTE_P | PTE_W;
-            }
-            t = phys_to_virt(t[idx] & PTE_ADDR);
-        }
+        int large;
+        uint64_t *t = kernel_table(va, 21, &large);
+        if (!t)
+            return 0; /* no memory, or RAM's own large pages: not device memory */
         t[(va >> 21) & 511] = (phys + off) | PTE_P | PTE_W | PTE_PS | PTE_NX;
         invlpg(va);
     }

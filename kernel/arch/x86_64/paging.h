@@ -6,6 +6,8 @@
 #define PTE_P (1ull << 0)
 #define PTE_W (1ull << 1)
 #define PTE_U (1ull << 2)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
 #define PTE_PS (1ull << 7)
 #define PTE_OWNED (1ull << 9) /* software: the frame is a refcounted allocator page */
 #define PTE_NX (1ull << 63)

@@ -114,7 +114,11 @@ def render(desc: dict[str, Any]) -> str:
         f"jdk:         {jdk['implementor']} {jdk['version']} ({jdk['home']})",
         f"modules:     {', '.join(rt['modules'])}",
         f"jlink:       {' '.join(rt['jlink_options'])}",
-        f"libraries:   {len(desc['libraries'])} from the host, {_mb(desc['libraries_size'])}",
+        f"libraries:   {len(desc['libraries'])} from the host, {_mb(desc['libraries_size'])}"
+        + "".join(
+            f"\n             not on the host: {name} (for {', '.join(users)})"
+            for name, users in sorted(desc.get("libraries_missing", {}).items())
+        ),
         "sizes:",
         f"  root.img   {_mb(files[ROOT_IMAGE]['size'])}"
         f" ({'sha256 ok' if ok[ROOT_IMAGE] else 'sha256 MISMATCH'})",

@@ -186,7 +186,8 @@ def app_modules(tools: JavaTools, classpath: list[Path], cache: Path | None) -> 
         return list(json.loads(cached.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         pass
-    modules = tools.jdeps_modules(classpath)
+    with tempfile.TemporaryDirectory(prefix="lwjvm-jdeps-") as td:
+        modules = tools.jdeps_modules(classpath + nested_jars(classpath, Path(td)))
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(modules), encoding="utf-8")
@@ -200,6 +201,28 @@ class Libraries:
 
     files: list[elfinfo.HostFile]
     missing: dict[str, list[str]]  # library name -> runtime files (relative) that want it
+
+
+NESTED_LIB_DIRS = ("BOOT-INF/lib/", "WEB-INF/lib/", "lib/")
+
+
+def nested_jars(classpath: list[Path], work: Path) -> list[Path]:
+    """The jars inside class path jars (Spring Boot's BOOT-INF/lib, a war's WEB-INF/lib, a
+    one-jar's lib/), copied out under `work` so jdeps can read them: jdeps reads a jar's own
+    classes wherever they sit (BOOT-INF/classes too) but not the jars nested in it."""
+    out: list[Path] = []
+    for i, entry in enumerate(classpath):
+        if not entry.is_file() or not zipfile.is_zipfile(entry):
+            continue
+        with zipfile.ZipFile(entry) as zf:
+            for name in sorted(zf.namelist()):
+                if name.startswith(NESTED_LIB_DIRS) and name.endswith(".jar"):
+                    dest = work / str(i) / name
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(name) as src, open(dest, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                    out.append(dest)
+    return out
 
 
 def runtime_libraries(runtime: Path) -> Libraries:

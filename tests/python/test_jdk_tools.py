@@ -167,3 +167,29 @@ def test_jdk_25_without_jmods_links_through_the_executable_fallback(
         [rt.java, "-cp", hello_jar, "Hello", "x"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("Hello from lwjvm\nargs: x\n")
+
+
+def test_jdeps_sees_the_jars_nested_in_a_spring_boot_style_jar(
+    java_program: Any, java_jdk: Any, tmp_path: Path
+) -> None:
+    import zipfile
+
+    from lwjvm.build import app_modules
+
+    lib = java_program(
+        "xmllib",
+        {
+            "lib/Xml.java": "package lib; public class Xml { public static Object f() throws "
+            "Exception { return javax.xml.parsers.DocumentBuilderFactory.newInstance(); } }"
+        },
+    )
+    app = java_program("bootapp", {"app/App.java": "package app; public class App {}"})
+    fat = tmp_path / "fat.jar"
+    with zipfile.ZipFile(fat, "w") as out, zipfile.ZipFile(app) as inner:
+        for name in inner.namelist():
+            target = name if name.startswith("META-INF/") else f"BOOT-INF/classes/{name}"
+            out.writestr(target, inner.read(name))
+        out.write(lib, "BOOT-INF/lib/xmllib.jar")
+    tools = JavaTools(java_jdk)
+    assert tools.jdeps_modules([fat]) == ["java.base"]  # jdeps alone misses the nested jar
+    assert app_modules(tools, [fat], tmp_path / "cache") == ["java.base", "java.xml"]

@@ -6,6 +6,7 @@
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/tsc.h"
+#include "core/timer.h"
 #include "core/panic.h"
 #include "core/stats.h"
 #include "errno.h"
@@ -25,6 +26,12 @@ static void arm(uint64_t deadline)
 {
     armed = deadline;
     lapic_timer_arm(deadline);
+}
+
+void sched_timer_at(uint64_t deadline_ns)
+{
+    if (!armed || armed > deadline_ns)
+        arm(deadline_ns);
 }
 
 static uint64_t slice_end(const struct thread *t)
@@ -73,11 +80,11 @@ static void reap(void)
 
 void sched_set_zombie(struct thread *t) { zombie = t; }
 
-/* Wakes every blocked thread whose deadline has passed; returns the earliest remaining deadline
- * (0 if none). */
+/* Runs the kernel timers due (core/timer.h) and wakes every blocked thread whose deadline has
+ * passed; returns the earliest remaining deadline of either (0 if none). */
 static uint64_t expire_deadlines(uint64_t now)
 {
-    uint64_t next = 0;
+    uint64_t next = timers_expire(now); /* first: a timer's signal may wake a waiter */
     for (struct thread *t = thread_first(); t; t = t->all_next) {
         if (t->state != THREAD_BLOCKED || !t->deadline_ns)
             continue;

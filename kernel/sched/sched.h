@@ -16,5 +16,7 @@ void sched_make_runnable(struct thread *t);
 void schedule(void);
 /* Puts the current thread at the back of the run queue and runs the others (sched_yield). */
 void sched_yield_current(void);
+/* Makes sure the timer interrupt comes by deadline_ns (CLOCK_MONOTONIC): for a new kernel timer. */
+void sched_timer_at(uint64_t deadline_ns);
 /* The timer interrupt: wakes expired waits and preempts a thread whose slice is over. */
 void sched_timer_tick(void);

@@ -94,6 +94,7 @@ ISSUE4_CASES = [
     Case("futex_ops"),
     Case("process_info"),
     Case("time_vdso"),
+    Case("timers"),
     Case("jvm_surface"),
     Case("wall_clock", args=("{host_time}",)),
 ]

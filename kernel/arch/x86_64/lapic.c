@@ -66,6 +66,8 @@ void lapic_timer_arm(uint64_t deadline_ns)
         }
         uint64_t now = tsc_ns_since_boot();
         uint64_t delta = deadline_ns > now ? deadline_ns - now : 0;
+        if (delta > 1000000000ull) /* delta * tsc_hz overflows past ~8 s; an early tick re-arms */
+            delta = 1000000000ull;
         wrmsr(MSR_TSC_DEADLINE, rdtsc() + delta * tsc_hz / 1000000000ull + 1);
         return;
     }

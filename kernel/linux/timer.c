@@ -1,0 +1,322 @@
+/* Timers that signal the program: alarm, setitimer/getitimer (ITIMER_REAL) and the POSIX timers
+ * (timer_create and friends) on the wall and monotonic clocks. Each is a kernel timer
+ * (core/timer.h) whose expiry queues a signal to the process or to one thread
+ * (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD builds on); while that signal is still pending,
+ * further expiries only count as overruns, as on Linux. */
+#include "core/clock.h"
+#include "core/timer.h"
+#include "errno.h"
+#include "lib/string.h"
+#include "linux/syscall.h"
+#include "linux/uaccess.h"
+#include "mm/kheap.h"
+#include "sched/thread.h"
+#include "signal/signal.h"
+
+#define CLOCK_REALTIME 0
+#define CLOCK_MONOTONIC 1
+#define CLOCK_BOOTTIME 7
+#define CLOCK_REALTIME_ALARM 8
+#define CLOCK_BOOTTIME_ALARM 9
+#define CLOCK_TAI 11
+#define TIMER_ABSTIME 1
+
+#define SIGEV_SIGNAL 0
+#define SIGEV_NONE 1
+#define SIGEV_THREAD_ID 4
+#define SI_TIMER (-2)
+
+#define ITIMER_REAL 0
+#define ITIMER_VIRTUAL 1
+#define ITIMER_PROF 2
+
+#define NSEC_PER_SEC 1000000000ll
+#define MAX_TIMERS 256
+
+struct timespec64 {
+    int64_t sec, nsec;
+};
+struct timeval64 {
+    int64_t sec, usec;
+};
+struct itimerspec64 {
+    struct timespec64 interval, value;
+};
+struct itimerval64 {
+    struct timeval64 interval, value;
+};
+struct linux_sigevent {
+    uint64_t value;
+    int32_t signo, notify;
+    union {
+        int32_t tid;
+        int32_t pad[12];
+    };
+};
+_Static_assert(sizeof(struct linux_sigevent) == 64, "struct sigevent");
+
+struct ptimer {
+    struct ktimer kt; /* first: the callback gets it back */
+    int id;           /* the POSIX timer id, or -1 for ITIMER_REAL */
+    int clock;
+    int notify, signo, tid;
+    uint64_t value;       /* sigev_value */
+    uint64_t expires;     /* the armed deadline (CLOCK_MONOTONIC ns), 0 if disarmed */
+    uint64_t interval_ns; /* 0: one-shot */
+    int overrun;          /* expiries while the last signal was still pending */
+};
+
+static struct ptimer *timers[MAX_TIMERS];
+static struct ptimer itimer_real = {.id = -1, .notify = SIGEV_SIGNAL, .signo = SIGALRM};
+
+/* The thread that takes the timer's signal in a pending check: its target, or any thread. */
+static struct thread *signal_target(const struct ptimer *p)
+{
+    return p->notify == SIGEV_THREAD_ID ? thread_find(p->tid) : thread_first();
+}
+
+static void send(struct ptimer *p)
+{
+    if (p->notify == SIGEV_NONE)
+        return;
+    struct thread *t = signal_target(p);
+    if (!t)
+        return;
+    if (signal_pending_set(t) & SIGBIT(p->signo)) {
+        p->overrun++;
+        return;
+    }
+    struct linux_siginfo info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = p->signo;
+    if (p->id < 0) {
+        info.si_code = SI_KERNEL; /* as Linux sends the ITIMER_REAL SIGALRM */
+    } else {
+        info.si_code = SI_TIMER;
+        int32_t tid_overrun[2] = {p->id, p->overrun};
+        memcpy(info.raw, tid_overrun, sizeof tid_overrun);
+        memcpy(info.raw + 8, &p->value, sizeof p->value);
+    }
+    p->overrun = 0;
+    if (p->notify == SIGEV_THREAD_ID)
+        signal_send_thread(t, p->signo, &info);
+    else
+        signal_send_process(p->signo, &info);
+}
+
+static void fire(struct ktimer *kt)
+{
+    struct ptimer *p = (struct ptimer *)kt;
+    uint64_t due = p->expires;
+    p->expires = 0;
+    if (p->interval_ns) {
+        uint64_t now = clock_monotonic_ns(), next = due + p->interval_ns;
+        if (next <= now) { /* we are late: the periods missed are overruns */
+            uint64_t missed = (now - due) / p->interval_ns;
+            p->overrun += (int)(missed > 0x7fffffff ? 0x7fffffff : missed);
+            next = due + (missed + 1) * p->interval_ns;
+        }
+        p->expires = next;
+        ktimer_arm(&p->kt, next);
+    }
+    send(p);
+}
+
+/* Current value of clock (one of the timer clocks) in ns. */
+static int64_t clock_now(int clock)
+{
+    if (clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_ALARM || clock == CLOCK_TAI)
+        return (int64_t)clock_realtime_ns();
+    return (int64_t)clock_monotonic_ns();
+}
+
+static int timer_clock_ok(int clock)
+{
+    return clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC || clock == CLOCK_BOOTTIME ||
+           clock == CLOCK_REALTIME_ALARM || clock == CLOCK_BOOTTIME_ALARM || clock == CLOCK_TAI;
+}
+
+static int64_t ts_ns(struct timespec64 ts) { return ts.sec * NSEC_PER_SEC + ts.nsec; }
+static struct timespec64 ns_ts(uint64_t ns)
+{
+    return (struct timespec64){(int64_t)(ns / NSEC_PER_SEC), (int64_t)(ns % NSEC_PER_SEC)};
+}
+static int ts_ok(struct timespec64 ts)
+{
+    return ts.sec >= 0 && ts.nsec >= 0 && ts.nsec < NSEC_PER_SEC && ts.sec < (1ll << 31) * 64;
+}
+
+/* The remaining time and interval of p. */
+static struct itimerspec64 current_setting(const struct ptimer *p)
+{
+    struct itimerspec64 cur = {ns_ts(p->interval_ns), {0, 0}};
+    if (p->expires) {
+        uint64_t now = clock_monotonic_ns();
+        /* an armed timer never reads 0 left: Linux reports at least 1 ns */
+        cur.value = ns_ts(p->expires > now ? p->expires - now : 1);
+    }
+    return cur;
+}
+
+/* Arms p for `value` ns (absolute on p's clock when abs), repeating every interval ns;
+ * value 0 disarms. */
+static void set(struct ptimer *p, int64_t value, int abs, uint64_t interval)
+{
+    ktimer_cancel(&p->kt);
+    p->expires = 0;
+    p->interval_ns = 0;
+    p->overrun = 0;
+    if (!value)
+        return;
+    int64_t now = clock_now(p->clock);
+    int64_t left = abs ? value - now : value;
+    uint64_t mono = clock_monotonic_ns();
+    p->expires = mono + (uint64_t)(left > 0 ? left : 0);
+    if (p->expires == 0)
+        p->expires = 1;
+    p->interval_ns = interval;
+    p->kt.fire = fire;
+    ktimer_arm(&p->kt, p->expires);
+}
+
+static struct ptimer *lookup(uint64_t id)
+{
+    return id < MAX_TIMERS ? timers[id] : 0;
+}
+
+SYS(timer_create)
+{
+    UNUSED_ARGS();
+    int clock = (int32_t)a0;
+    if (!timer_clock_ok(clock))
+        return clock == 2 || clock == 3 || clock < 0 ? -EOPNOTSUPP : -EINVAL;
+    struct linux_sigevent ev = {.value = 0, .signo = SIGALRM, .notify = SIGEV_SIGNAL};
+    if (a1 && copy_from_user(&ev, (const void *)a1, sizeof ev))
+        return -EFAULT;
+    if (ev.notify != SIGEV_SIGNAL && ev.notify != SIGEV_NONE && ev.notify != SIGEV_THREAD_ID)
+        return -EINVAL;
+    if (ev.notify != SIGEV_NONE && (ev.signo < 1 || ev.signo > NSIG))
+        return -EINVAL;
+    if (ev.notify == SIGEV_THREAD_ID && !thread_find(ev.tid))
+        return -EINVAL;
+    int id = 0;
+    while (id < MAX_TIMERS && timers[id])
+        id++;
+    if (id == MAX_TIMERS)
+        return -EAGAIN;
+    struct ptimer *p = kzalloc(sizeof *p);
+    if (!p)
+        return -EAGAIN;
+    p->id = id;
+    p->clock = clock;
+    p->notify = ev.notify;
+    p->signo = ev.signo;
+    p->tid = ev.tid;
+    p->value = a1 ? ev.value : (uint64_t)id; /* no sigevent: sigev_value is the timer id */
+    if (copy_to_user((void *)a2, &id, sizeof id)) {
+        kfree(p);
+        return -EFAULT;
+    }
+    timers[id] = p;
+    return 0;
+}
+
+SYS(timer_settime)
+{
+    UNUSED_ARGS();
+    struct ptimer *p = lookup(a0);
+    if (!p)
+        return -EINVAL;
+    struct itimerspec64 n;
+    if (copy_from_user(&n, (const void *)a2, sizeof n))
+        return -EFAULT;
+    if (!ts_ok(n.value) || !ts_ok(n.interval))
+        return -EINVAL;
+    struct itimerspec64 old = current_setting(p);
+    set(p, ts_ns(n.value), (a1 & TIMER_ABSTIME) != 0, (uint64_t)ts_ns(n.interval));
+    if (a3 && copy_to_user((void *)a3, &old, sizeof old))
+        return -EFAULT;
+    return 0;
+}
+
+SYS(timer_gettime)
+{
+    UNUSED_ARGS();
+    struct ptimer *p = lookup(a0);
+    if (!p)
+        return -EINVAL;
+    struct itimerspec64 cur = current_setting(p);
+    return copy_to_user((void *)a1, &cur, sizeof cur) ? -EFAULT : 0;
+}
+
+/* The expiries since the last signal was queued: called from the handler, the overruns of the
+ * signal just delivered, as on Linux. */
+SYS(timer_getoverrun)
+{
+    UNUSED_ARGS();
+    struct ptimer *p = lookup(a0);
+    return p ? p->overrun : -EINVAL;
+}
+
+SYS(timer_delete)
+{
+    UNUSED_ARGS();
+    struct ptimer *p = lookup(a0);
+    if (!p)
+        return -EINVAL;
+    ktimer_cancel(&p->kt);
+    timers[a0] = 0;
+    kfree(p);
+    return 0;
+}
+
+static struct itimerval64 itimer_value(void)
+{
+    struct itimerspec64 s = current_setting(&itimer_real);
+    return (struct itimerval64){{s.interval.sec, s.interval.nsec / 1000},
+                                {s.value.sec, (s.value.nsec + 999) / 1000}};
+}
+
+SYS(getitimer)
+{
+    UNUSED_ARGS();
+    struct itimerval64 v = {{0, 0}, {0, 0}};
+    if (a0 == ITIMER_REAL)
+        v = itimer_value();
+    else if (a0 != ITIMER_VIRTUAL && a0 != ITIMER_PROF)
+        return -EINVAL;
+    return copy_to_user((void *)a1, &v, sizeof v) ? -EFAULT : 0;
+}
+
+SYS(setitimer)
+{
+    UNUSED_ARGS();
+    struct itimerval64 n = {{0, 0}, {0, 0}}; /* no new value: disarm, as Linux does */
+    if (a1 && copy_from_user(&n, (const void *)a1, sizeof n))
+        return -EFAULT;
+    if (a0 == ITIMER_VIRTUAL || a0 == ITIMER_PROF)
+        return -EINVAL; /* CPU-time interval timers are not implemented */
+    if (a0 != ITIMER_REAL)
+        return -EINVAL;
+    if (n.value.sec < 0 || n.value.usec < 0 || n.value.usec >= 1000000 || n.interval.sec < 0 ||
+        n.interval.usec < 0 || n.interval.usec >= 1000000)
+        return -EINVAL;
+    struct itimerval64 old = itimer_value();
+    set(&itimer_real, n.value.sec * NSEC_PER_SEC + n.value.usec * 1000, 0,
+        (uint64_t)(n.interval.sec * NSEC_PER_SEC + n.interval.usec * 1000));
+    if (a2 && copy_to_user((void *)a2, &old, sizeof old))
+        return -EFAULT;
+    return 0;
+}
+
+SYS(alarm)
+{
+    UNUSED_ARGS();
+    struct itimerval64 old = itimer_value();
+    set(&itimer_real, (int64_t)(a0 & 0xffffffff) * NSEC_PER_SEC, 0, 0);
+    /* Linux rounds the old remainder to the nearest second, but never down to 0. */
+    int64_t secs = old.value.sec;
+    if ((!secs && old.value.usec) || old.value.usec >= 500000)
+        secs++;
+    return secs;
+}

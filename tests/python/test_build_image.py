@@ -305,3 +305,29 @@ def test_library_missing_on_the_host_is_left_out_and_reported(
     libs = runtime_libraries(rt)
     assert libs.missing == {"libgone.so": ["lib/libuser.so"]}
     assert any(f.path.endswith("libc.so.6") for f in libs.files)
+
+
+TEMURIN_25 = Path("/usr/lib/jvm/temurin-25-jdk-amd64")
+
+
+@pytest.mark.skipif(not TEMURIN_25.is_dir(), reason="Temurin 25 not installed")
+def test_temurin_25_image_runs_in_chroot_as_on_its_host_java(
+    hello_jar: Path, lwjvm_cache: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    yaml = f"name: hello25\napp:\n  jar: hello.jar\n  args: [a, b]\njvm:\n  home: {TEMURIN_25}\n"
+    result = build(_project(tmp_path / "src", [hello_jar], yaml), tmp_path / "out", None,
+                   cache=lwjvm_cache)  # fmt: skip
+    assert result.descriptor["jdk"]["version"].startswith("25")
+    guest = _run_image(result, tmp_path, share="-Xshare:on")
+    host = subprocess.run(
+        [TEMURIN_25 / "bin" / "java", "-cp", hello_jar, "Hello", "a", "b"],
+        capture_output=True,
+        env=GUEST_LOCALE,
+    )
+    assert (guest.returncode, guest.stdout, guest.stderr) == (
+        host.returncode,
+        host.stdout,
+        host.stderr,
+    )

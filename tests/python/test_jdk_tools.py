@@ -153,7 +153,7 @@ def test_runtime_cache_hit_skips_jlink(java_jdk: Any, tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not TEMURIN_25.is_dir(), reason="Temurin 25 not installed")
 def test_jdk_25_without_jmods_links_through_the_executable_fallback(
-    java_jdk: Any, hello_jar: Path, tmp_path: Path
+    java_jdk: Any, hello_jar: Path, lwjvm_cache: Path
 ) -> None:
     jdk25 = open_jdk(TEMURIN_25, "test")
     assert not jdk25.has_jmods
@@ -162,7 +162,7 @@ def test_jdk_25_without_jmods_links_through_the_executable_fallback(
         # This process's one JVM is the test JDK: JPype cannot start Temurin 25 beside it.
         assert tools.mode == "exec" and "already" in (tools.fallback_reason or "")
     assert tools.jdeps_modules([hello_jar]) == ["java.base"]
-    rt = runtime.assemble(tools, ["java.base"], runtime.jlink_options(jdk25, True), tmp_path)
+    rt = runtime.assemble(tools, ["java.base"], runtime.jlink_options(jdk25, True), lwjvm_cache)
     out = subprocess.run(
         [rt.java, "-cp", hello_jar, "Hello", "x"], capture_output=True, text=True, check=True
     )

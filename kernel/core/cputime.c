@@ -3,6 +3,7 @@
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/tsc.h"
 #include "core/stats.h"
+#include "sched/sched.h"
 #include "sched/thread.h"
 
 static uint64_t start_tsc;
@@ -11,12 +12,14 @@ static uint64_t idle_at_start;
 void cputime_start(void)
 {
     start_tsc = rdtsc();
-    idle_at_start = kstats.idle_tsc;
+    idle_at_start = sched_idle_tsc();
 }
 
 uint64_t cputime_process_ns(void)
 {
-    uint64_t ran = rdtsc() - start_tsc, idle = kstats.idle_tsc - idle_at_start;
+    /* The idle thread's time counts from when it is switched in, so a timer interrupt that
+     * arrives while it halts does not see the halt so far as the program's. */
+    uint64_t idle = sched_idle_tsc() - idle_at_start, ran = rdtsc() - start_tsc;
     return tsc_to_ns(ran > idle ? ran - idle : 0);
 }
 

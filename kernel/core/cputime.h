@@ -1,7 +1,7 @@
 /* CPU time of the program and its threads, for the CPU-time clocks, getrusage and times. With one
  * CPU, everything the CPU does after the program starts, except halting idle, is the program's:
- * the scheduler accounts per-thread time (thread.cpu_tsc, slice_start) and idle time
- * (kstats.idle_tsc); this file turns them into answers. */
+ * the scheduler accounts per-thread time (thread.cpu_tsc, slice_start) and the idle thread's
+ * (sched_idle_tsc); this file turns them into answers. */
 #pragma once
 #include <stdint.h>
 

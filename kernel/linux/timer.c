@@ -1,9 +1,12 @@
-/* Timers that signal the program: alarm, setitimer/getitimer (ITIMER_REAL) and the POSIX timers
- * (timer_create and friends) on the wall and monotonic clocks. Each is a kernel timer
- * (core/timer.h) whose expiry queues a signal to the process or to one thread
- * (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD builds on); while that signal is still pending,
- * further expiries only count as overruns, as on Linux. */
+/* Timers that signal the program: alarm, setitimer/getitimer and the POSIX timers (timer_create
+ * and friends), on the wall and monotonic clocks and on the CPU-time clocks (ITIMER_VIRTUAL and
+ * ITIMER_PROF too). Each is a kernel timer (core/timer.h) whose expiry queues a signal to the
+ * process or to one thread (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD builds on); while that
+ * signal is still pending, further expiries only count as overruns, as on Linux. A CPU-time
+ * timer is a kernel timer set for the CPU time left, as wall time (with one CPU, CPU time runs
+ * no faster), that re-arms itself for what is still left until the CPU time is really there. */
 #include "core/clock.h"
+#include "core/cputime.h"
 #include "core/timer.h"
 #include "errno.h"
 #include "lib/string.h"
@@ -15,6 +18,8 @@
 
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
+#define CLOCK_PROCESS_CPUTIME_ID 2
+#define CLOCK_THREAD_CPUTIME_ID 3
 #define CLOCK_BOOTTIME 7
 #define CLOCK_REALTIME_ALARM 8
 #define CLOCK_BOOTTIME_ALARM 9
@@ -29,6 +34,13 @@
 #define ITIMER_REAL 0
 #define ITIMER_VIRTUAL 1
 #define ITIMER_PROF 2
+#define SIGVTALRM 26
+#define SIGPROF 27
+#define CPUCLOCK_PERTHREAD 4
+#define CPUCLOCK_TYPE_MASK 3
+
+/* What a timer counts. */
+enum { ON_WALL, ON_PROCESS_CPU, ON_USER_CPU, ON_THREAD_CPU };
 
 #define NSEC_PER_SEC 1000000000ll
 #define MAX_TIMERS 256
@@ -57,8 +69,11 @@ _Static_assert(sizeof(struct linux_sigevent) == 64, "struct sigevent");
 
 struct ptimer {
     struct ktimer kt; /* first: the callback gets it back */
-    int id;           /* the POSIX timer id, or -1 for ITIMER_REAL */
+    int id;           /* the POSIX timer id, or -1 for the interval timers */
     int clock;
+    int counts;       /* ON_*: the clock the deadline is on */
+    int cpu_tid;      /* ON_THREAD_CPU: the thread */
+    uint64_t cpu_deadline; /* CPU-time timers: the deadline on their clock, 0 if disarmed */
     int notify, signo, tid;
     uint64_t value;       /* sigev_value */
     uint64_t expires;     /* the armed deadline (CLOCK_MONOTONIC ns), 0 if disarmed */
@@ -67,7 +82,34 @@ struct ptimer {
 };
 
 static struct ptimer *timers[MAX_TIMERS];
-static struct ptimer itimer_real = {.id = -1, .notify = SIGEV_SIGNAL, .signo = SIGALRM};
+static struct ptimer itimers[3] = {
+    {.id = -1, .counts = ON_WALL, .notify = SIGEV_SIGNAL, .signo = SIGALRM},
+    {.id = -1, .counts = ON_USER_CPU, .notify = SIGEV_SIGNAL, .signo = SIGVTALRM},
+    {.id = -1, .counts = ON_PROCESS_CPU, .notify = SIGEV_SIGNAL, .signo = SIGPROF},
+};
+#define itimer_real itimers[ITIMER_REAL]
+
+/* The CPU time a CPU-time timer counts, in ns; -1 if its thread is gone. */
+static int64_t cpu_now(const struct ptimer *p)
+{
+    if (p->counts == ON_THREAD_CPU) {
+        struct thread *t = thread_find(p->cpu_tid);
+        return t ? (int64_t)cputime_thread_ns(t) : -1;
+    }
+    uint64_t total = cputime_process_ns(), user, sys;
+    if (p->counts == ON_PROCESS_CPU)
+        return (int64_t)total;
+    cputime_split(total, &user, &sys);
+    return (int64_t)user;
+}
+
+/* Arms the kernel timer of a CPU-time timer for the CPU time left, as wall time. */
+static void arm_cpu(struct ptimer *p, int64_t now_cpu)
+{
+    uint64_t left = p->cpu_deadline > (uint64_t)now_cpu ? p->cpu_deadline - (uint64_t)now_cpu : 0;
+    p->expires = clock_monotonic_ns() + (left ? left : 1);
+    ktimer_arm(&p->kt, p->expires);
+}
 
 /* The thread that takes the timer's signal in a pending check: its target, or any thread. */
 static struct thread *signal_target(const struct ptimer *p)
@@ -104,11 +146,37 @@ static void send(struct ptimer *p)
         signal_send_process(p->signo, &info);
 }
 
+static void fire_cpu(struct ptimer *p)
+{
+    int64_t now = cpu_now(p);
+    if (now < 0) { /* its thread exited */
+        p->cpu_deadline = 0;
+        return;
+    }
+    if ((uint64_t)now < p->cpu_deadline) { /* the CPU time is not there yet */
+        arm_cpu(p, now);
+        return;
+    }
+    if (p->interval_ns) {
+        uint64_t missed = ((uint64_t)now - p->cpu_deadline) / p->interval_ns;
+        p->overrun += (int)(missed > 0x7fffffff ? 0x7fffffff : missed);
+        p->cpu_deadline += (missed + 1) * p->interval_ns;
+        arm_cpu(p, now);
+    } else {
+        p->cpu_deadline = 0;
+    }
+    send(p);
+}
+
 static void fire(struct ktimer *kt)
 {
     struct ptimer *p = (struct ptimer *)kt;
     uint64_t due = p->expires;
     p->expires = 0;
+    if (p->counts != ON_WALL) {
+        fire_cpu(p);
+        return;
+    }
     if (p->interval_ns) {
         uint64_t now = clock_monotonic_ns(), next = due + p->interval_ns;
         if (next <= now) { /* we are late: the periods missed are overruns */
@@ -150,7 +218,11 @@ static int ts_ok(struct timespec64 ts)
 static struct itimerspec64 current_setting(const struct ptimer *p)
 {
     struct itimerspec64 cur = {ns_ts(p->interval_ns), {0, 0}};
-    if (p->expires) {
+    if (p->counts != ON_WALL) {
+        int64_t now = cpu_now(p);
+        if (p->cpu_deadline && now >= 0)
+            cur.value = ns_ts(p->cpu_deadline > (uint64_t)now ? p->cpu_deadline - (uint64_t)now : 1);
+    } else if (p->expires) {
         uint64_t now = clock_monotonic_ns();
         /* an armed timer never reads 0 left: Linux reports at least 1 ns */
         cur.value = ns_ts(p->expires > now ? p->expires - now : 1);
@@ -164,18 +236,27 @@ static void set(struct ptimer *p, int64_t value, int abs, uint64_t interval)
 {
     ktimer_cancel(&p->kt);
     p->expires = 0;
+    p->cpu_deadline = 0;
     p->interval_ns = 0;
     p->overrun = 0;
     if (!value)
         return;
+    p->kt.fire = fire;
+    p->interval_ns = interval;
+    if (p->counts != ON_WALL) {
+        int64_t now = cpu_now(p);
+        if (now < 0)
+            return;
+        p->cpu_deadline = abs ? (uint64_t)value : (uint64_t)now + (uint64_t)value;
+        arm_cpu(p, now);
+        return;
+    }
     int64_t now = clock_now(p->clock);
     int64_t left = abs ? value - now : value;
     uint64_t mono = clock_monotonic_ns();
     p->expires = mono + (uint64_t)(left > 0 ? left : 0);
     if (p->expires == 0)
         p->expires = 1;
-    p->interval_ns = interval;
-    p->kt.fire = fire;
     ktimer_arm(&p->kt, p->expires);
 }
 
@@ -187,9 +268,30 @@ static struct ptimer *lookup(uint64_t id)
 SYS(timer_create)
 {
     UNUSED_ARGS();
-    int clock = (int32_t)a0;
-    if (!timer_clock_ok(clock))
-        return clock == 2 || clock == 3 || clock < 0 ? -EOPNOTSUPP : -EINVAL;
+    int clock = (int32_t)a0, counts = ON_WALL, cpu_tid = 0;
+    if (clock == CLOCK_PROCESS_CPUTIME_ID) {
+        counts = ON_PROCESS_CPU;
+    } else if (clock == CLOCK_THREAD_CPUTIME_ID) {
+        counts = ON_THREAD_CPU;
+        cpu_tid = current()->tid;
+    } else if (clock < 0) { /* a CPU clock id of the process or one of its threads */
+        int pid = ~(clock >> 3);
+        if ((clock & CPUCLOCK_TYPE_MASK) == CPUCLOCK_TYPE_MASK)
+            return -EINVAL;
+        if (clock & CPUCLOCK_PERTHREAD) {
+            struct thread *t = pid ? thread_find(pid) : current();
+            if (!t)
+                return -EINVAL;
+            counts = ON_THREAD_CPU;
+            cpu_tid = t->tid;
+        } else {
+            if (pid != 0 && pid != 1)
+                return -EINVAL;
+            counts = ON_PROCESS_CPU;
+        }
+    } else if (!timer_clock_ok(clock)) {
+        return -EINVAL;
+    }
     struct linux_sigevent ev = {.value = 0, .signo = SIGALRM, .notify = SIGEV_SIGNAL};
     if (a1 && copy_from_user(&ev, (const void *)a1, sizeof ev))
         return -EFAULT;
@@ -209,6 +311,8 @@ SYS(timer_create)
         return -EAGAIN;
     p->id = id;
     p->clock = clock;
+    p->counts = counts;
+    p->cpu_tid = cpu_tid;
     p->notify = ev.notify;
     p->signo = ev.signo;
     p->tid = ev.tid;
@@ -270,9 +374,9 @@ SYS(timer_delete)
     return 0;
 }
 
-static struct itimerval64 itimer_value(void)
+static struct itimerval64 itimer_value(struct ptimer *p)
 {
-    struct itimerspec64 s = current_setting(&itimer_real);
+    struct itimerspec64 s = current_setting(p);
     return (struct itimerval64){{s.interval.sec, s.interval.nsec / 1000},
                                 {s.value.sec, (s.value.nsec + 999) / 1000}};
 }
@@ -280,11 +384,9 @@ static struct itimerval64 itimer_value(void)
 SYS(getitimer)
 {
     UNUSED_ARGS();
-    struct itimerval64 v = {{0, 0}, {0, 0}};
-    if (a0 == ITIMER_REAL)
-        v = itimer_value();
-    else if (a0 != ITIMER_VIRTUAL && a0 != ITIMER_PROF)
+    if (a0 > ITIMER_PROF)
         return -EINVAL;
+    struct itimerval64 v = itimer_value(&itimers[a0]);
     return copy_to_user((void *)a1, &v, sizeof v) ? -EFAULT : 0;
 }
 
@@ -294,15 +396,13 @@ SYS(setitimer)
     struct itimerval64 n = {{0, 0}, {0, 0}}; /* no new value: disarm, as Linux does */
     if (a1 && copy_from_user(&n, (const void *)a1, sizeof n))
         return -EFAULT;
-    if (a0 == ITIMER_VIRTUAL || a0 == ITIMER_PROF)
-        return -EINVAL; /* CPU-time interval timers are not implemented */
-    if (a0 != ITIMER_REAL)
+    if (a0 > ITIMER_PROF)
         return -EINVAL;
     if (n.value.sec < 0 || n.value.usec < 0 || n.value.usec >= 1000000 || n.interval.sec < 0 ||
         n.interval.usec < 0 || n.interval.usec >= 1000000)
         return -EINVAL;
-    struct itimerval64 old = itimer_value();
-    set(&itimer_real, n.value.sec * NSEC_PER_SEC + n.value.usec * 1000, 0,
+    struct itimerval64 old = itimer_value(&itimers[a0]);
+    set(&itimers[a0], n.value.sec * NSEC_PER_SEC + n.value.usec * 1000, 0,
         (uint64_t)(n.interval.sec * NSEC_PER_SEC + n.interval.usec * 1000));
     if (a2 && copy_to_user((void *)a2, &old, sizeof old))
         return -EFAULT;
@@ -312,7 +412,7 @@ SYS(setitimer)
 SYS(alarm)
 {
     UNUSED_ARGS();
-    struct itimerval64 old = itimer_value();
+    struct itimerval64 old = itimer_value(&itimer_real);
     set(&itimer_real, (int64_t)(a0 & 0xffffffff) * NSEC_PER_SEC, 0, 0);
     /* Linux rounds the old remainder to the nearest second, but never down to 0. */
     int64_t secs = old.value.sec;

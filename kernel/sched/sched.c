@@ -28,6 +28,14 @@ static void arm(uint64_t deadline)
     lapic_timer_arm(deadline);
 }
 
+uint64_t sched_idle_tsc(void)
+{
+    uint64_t t = idle.cpu_tsc;
+    if (current() == &idle)
+        t += rdtsc() - idle.slice_start;
+    return t;
+}
+
 void sched_timer_at(uint64_t deadline_ns)
 {
     if (!armed || armed > deadline_ns)

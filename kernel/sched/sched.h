@@ -16,6 +16,9 @@ void sched_make_runnable(struct thread *t);
 void schedule(void);
 /* Puts the current thread at the back of the run queue and runs the others (sched_yield). */
 void sched_yield_current(void);
+/* TSC ticks the idle thread has been running (halted or about to halt), up to now: the CPU time
+ * that is not the program's (core/cputime.c). */
+uint64_t sched_idle_tsc(void);
 /* Makes sure the timer interrupt comes by deadline_ns (CLOCK_MONOTONIC): for a new kernel timer. */
 void sched_timer_at(uint64_t deadline_ns);
 /* The timer interrupt: wakes expired waits and preempts a thread whose slice is over. */

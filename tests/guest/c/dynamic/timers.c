@@ -1,5 +1,6 @@
 /* Timers that signal: alarm and setitimer (ITIMER_REAL: SIGALRM while the program computes, one-shot
- * and periodic, remaining time), POSIX timers (SIGEV_SIGNAL with si_code SI_TIMER and the
+ * and periodic, remaining time; ITIMER_PROF and ITIMER_VIRTUAL count CPU time, not sleep), POSIX
+ * timers (also on the thread CPU clock) (SIGEV_SIGNAL with si_code SI_TIMER and the
  * sigev_value, absolute deadlines, timer_gettime, overruns counted while the signal is blocked,
  * SIGEV_THREAD_ID aimed at one thread, timer_delete) and a sleep cut short by SIGALRM. Output is
  * booleans: the host is the oracle. */
@@ -24,9 +25,18 @@ static int64_t mono(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static volatile int alarms, rt_hits, rt_code, rt_value, thread_hit_tid;
+static volatile int alarms, profs, vtalrms, rt_hits, rt_code, rt_value, thread_hit_tid;
 
 static void on_alarm(int sig) { (void)sig; alarms++; }
+static void on_prof(int sig) { (void)sig; profs++; }
+static void on_vtalrm(int sig) { (void)sig; vtalrms++; }
+
+static int64_t cpu(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void on_rt(int sig, siginfo_t *si, void *ctx)
 {
@@ -173,6 +183,43 @@ int main(void)
     worker_stop = 1;
     pthread_join(w, NULL);
     sigprocmask(SIG_UNBLOCK, &rt, NULL);
+
+    /* CPU-time timers: they count running, not sleeping. */
+    signal(SIGPROF, on_prof);
+    signal(SIGVTALRM, on_vtalrm);
+    struct itimerval prof = {{0, 0}, {0, 50000}};
+    CHECK_OK("setitimer_prof", setitimer(ITIMER_PROF, &prof, NULL));
+    struct timespec nap = {0, 200 * MS};
+    CHECK_OK("prof_quiet_while_sleeping", nanosleep(&nap, NULL));
+    CHECK_EQ("no_sigprof_during_sleep", profs, 0);
+    int64_t c0 = cpu(CLOCK_PROCESS_CPUTIME_ID);
+    spin_until(&profs, 1, 5000 * MS);
+    CHECK("sigprof_after_cpu_time", profs == 1 && cpu(CLOCK_PROCESS_CPUTIME_ID) - c0 >= 5 * MS);
+    struct itimerval prof_per = {{0, 10000}, {0, 10000}};
+    profs = 0;
+    setitimer(ITIMER_PROF, &prof_per, NULL);
+    spin_until(&profs, 5, 5000 * MS);
+    setitimer(ITIMER_PROF, &off, NULL);
+    CHECK("periodic_sigprof", profs >= 5);
+    struct itimerval vt = {{0, 0}, {0, 30000}};
+    CHECK_OK("setitimer_virtual", setitimer(ITIMER_VIRTUAL, &vt, NULL));
+    spin_until(&vtalrms, 1, 5000 * MS);
+    CHECK_EQ("sigvtalrm", vtalrms, 1);
+    timer_t ct;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGRTMIN;
+    ev.sigev_value.sival_int = 7;
+    CHECK_OK("timer_create_thread_cputime", timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &ct));
+    rt_hits = 0;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_nsec = 20 * MS;
+    int64_t tc0 = cpu(CLOCK_THREAD_CPUTIME_ID);
+    timer_settime(ct, 0, &its, NULL);
+    spin_until(&rt_hits, 1, 5000 * MS);
+    CHECK("cputime_timer_fired", rt_hits == 1 && rt_value == 7);
+    CHECK("cputime_timer_after_20ms_cpu", cpu(CLOCK_THREAD_CPUTIME_ID) - tc0 >= 20 * MS);
+    timer_delete(ct);
 
     CHECK_OK("timer_delete", timer_delete(tt));
     CHECK_OK("timer_delete_2", timer_delete(tm));

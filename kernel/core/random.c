@@ -1,7 +1,9 @@
 /* The kernel's random source (see core/random.h). */
 #include "core/random.h"
 #include "arch/x86_64/io.h"
+#include "errno.h"
 #include "lib/printf.h"
+#include "linux/uaccess.h"
 #include <stdint.h>
 
 static int have_rdrand;
@@ -43,4 +45,18 @@ void random_bytes(void *buf, size_t n)
         for (int i = 0; i < 8 && n; i++, n--, v >>= 8)
             *p++ = (uint8_t)v;
     }
+}
+
+int64_t random_to_user(void *ubuf, uint64_t len)
+{
+    uint8_t buf[256];
+    uint64_t done = 0;
+    while (done < len) {
+        uint64_t n = len - done < sizeof buf ? len - done : sizeof buf;
+        random_bytes(buf, n);
+        if (copy_to_user((char *)ubuf + done, buf, n))
+            return done ? (int64_t)done : -EFAULT;
+        done += n;
+    }
+    return (int64_t)done;
 }

@@ -1,8 +1,12 @@
 /* Random bytes for AT_RANDOM, getrandom and /dev/urandom. */
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 /* Fills buf with n random bytes: RDRAND/RDSEED when the CPU has them, else a ChaCha-free
  * xorshift generator seeded from the TSC (not cryptographic; logged once at boot). */
 void random_bytes(void *buf, size_t n);
 void random_init(void);
+/* Fills len bytes of program memory at ubuf; returns len, the bytes done before a bad address, or
+ * -EFAULT if none. */
+int64_t random_to_user(void *ubuf, uint64_t len);

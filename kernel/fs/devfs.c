@@ -37,16 +37,7 @@ static int64_t write_full(struct file *f, const void *ubuf, uint64_t len)
 static int64_t read_random(struct file *f, void *ubuf, uint64_t len)
 {
     (void)f;
-    char buf[256];
-    uint64_t done = 0;
-    while (done < len) {
-        uint64_t n = len - done < sizeof buf ? len - done : sizeof buf;
-        random_bytes(buf, n);
-        if (copy_to_user((char *)ubuf + done, buf, n))
-            return done ? (int64_t)done : -EFAULT;
-        done += n;
-    }
-    return (int64_t)done;
+    return random_to_user(ubuf, len);
 }
 
 static const struct file_ops null_ops = {.read = read_eof, .write = write_sink};

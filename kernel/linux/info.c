@@ -36,17 +36,7 @@ SYS(getrandom)
         return -EINVAL;
     if ((a2 & GRND_INSECURE) && (a2 & GRND_RANDOM))
         return -EINVAL;
-    uint64_t len = a1 > 0x1ffffff ? 0x1ffffff : a1;
-    uint8_t buf[256];
-    uint64_t done = 0;
-    while (done < len) {
-        uint64_t n = len - done < sizeof buf ? len - done : sizeof buf;
-        random_bytes(buf, n);
-        if (copy_to_user((char *)a0 + done, buf, n))
-            return done ? (long)done : -EFAULT;
-        done += n;
-    }
-    return (long)done;
+    return random_to_user((void *)a0, a1 > 0x1ffffff ? 0x1ffffff : a1);
 }
 
 struct linux_sysinfo {

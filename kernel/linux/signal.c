@@ -1,6 +1,7 @@
 /* Signal syscalls: rt_sigaction, rt_sigprocmask, sigaltstack, rt_sigreturn, rt_sigpending,
  * rt_sigsuspend, kill, tkill, tgkill. */
 #include "arch/x86_64/regs.h"
+#include "arch/x86_64/tsc.h"
 #include "errno.h"
 #include "lib/string.h"
 #include "linux/syscall.h"
@@ -174,3 +175,47 @@ static long thread_kill(int tgid, int tid, int sig)
 
 SYS(tgkill) { UNUSED_ARGS(); return thread_kill((int)a0, (int)a1, (int)a2); }
 SYS(tkill) { UNUSED_ARGS(); return thread_kill(-1, (int)a0, (int)a1); }
+
+struct timespec64 {
+    int64_t sec, nsec;
+};
+
+SYS(rt_sigtimedwait)
+{
+    UNUSED_ARGS();
+    if (a3 != 8)
+        return -EINVAL;
+    uint64_t set;
+    if (copy_from_user(&set, (const void *)a0, sizeof set))
+        return -EFAULT;
+    set &= ~UNBLOCKABLE;
+    uint64_t deadline = WAIT_FOREVER;
+    if (a2) {
+        struct timespec64 ts;
+        if (copy_from_user(&ts, (const void *)a2, sizeof ts))
+            return -EFAULT;
+        if (ts.sec < 0 || ts.nsec < 0 || ts.nsec >= 1000000000)
+            return -EINVAL;
+        deadline = tsc_ns_since_boot() + (uint64_t)ts.sec * 1000000000ull + (uint64_t)ts.nsec;
+    }
+    struct thread *t = current();
+    struct waitq never = {0};
+    for (;;) {
+        struct linux_siginfo info;
+        int sig = signal_dequeue(t, set, &info);
+        if (sig) {
+            if (a1 && copy_to_user((void *)a1, &info, sizeof info))
+                return -EFAULT;
+            return sig;
+        }
+        if (a2 && tsc_ns_since_boot() >= deadline)
+            return -EAGAIN;
+        /* While waiting, the awaited signals wake us even though the caller blocks them. */
+        uint64_t saved = t->sig.mask;
+        t->sig.mask &= ~set;
+        int rc = waitq_wait(&never, a2 ? deadline : WAIT_FOREVER);
+        t->sig.mask = saved;
+        if (rc == -EINTR && !(signal_pending_set(t) & set))
+            return -EINTR; /* another signal: its handler runs on the way out */
+    }
+}

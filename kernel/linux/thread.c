@@ -4,6 +4,7 @@
 #include "arch/x86_64/regs.h"
 #include "errno.h"
 #include "lib/printf.h"
+#include "lib/string.h"
 #include "linux/syscall.h"
 #include "linux/uaccess.h"
 #include "sched/sched.h"
@@ -51,6 +52,7 @@ SYS(clone)
     t->fs_base = (flags & CLONE_SETTLS) ? tls : parent->fs_base;
     t->user_gs_base = parent->user_gs_base;
     t->sig.mask = parent->sig.mask;
+    memcpy(t->comm, parent->comm, sizeof t->comm); /* as Linux: a new thread inherits the name */
     t->sig.altstack_flags = SS_DISABLE;
     if (flags & CLONE_CHILD_CLEARTID)
         t->clear_child_tid = ctid;

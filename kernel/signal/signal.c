@@ -94,13 +94,12 @@ void signal_send_self(int sig)
     signal_send_thread(current(), sig, &info);
 }
 
-/* Takes the lowest unblocked pending signal off t's queue or the process queue; 0 if none. */
-static int dequeue(struct thread *t, struct linux_siginfo *info)
+int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info)
 {
     uint64_t *pend[2] = {&t->sig.pending, &proc_pending};
     struct sigqueue **queues[2] = {&t->sig.queue, &proc_queue};
     for (int k = 0; k < 2; k++) {
-        uint64_t ready = *pend[k] & ~t->sig.mask;
+        uint64_t ready = *pend[k] & set;
         if (!ready)
             continue;
         int sig = __builtin_ctzll(ready) + 1;
@@ -266,7 +265,7 @@ void signal_deliver(struct regs *r)
     struct thread *t = current();
     int restart = r->vector == VECTOR_SYSCALL && (int64_t)r->rax == -ERESTARTSYS;
     struct linux_siginfo info;
-    int sig = dequeue(t, &info);
+    int sig = signal_dequeue(t, ~t->sig.mask, &info);
     if (sig) {
         if (restart) {
             uint64_t flags = sig_actions[sig].flags;

@@ -22,6 +22,9 @@ void signal_fault(struct regs *r, int sig, int code, uint64_t addr);
 /* Delivers a pending signal, if any, by building a handler frame in r; called on every return
  * to the program. Also finishes syscall restarts. */
 void signal_deliver(struct regs *r);
+/* Takes the lowest pending signal in `set` off t's queue or the process queue (its siginfo into
+ * *info); returns it, or 0 if none. */
+int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info);
 /* Frees t's queued signals. */
 void signal_thread_exit(struct thread *t);
 /* rt_sigreturn: restores the frame at the program's stack; returns the restored rax. */

@@ -70,6 +70,7 @@ ISSUE4_CASES = [
     Case("signal_altstack"),
     Case("signal_info"),
     Case("signal_frame"),
+    Case("signal_wait"),
     *[
         Case("exit_paths", args=(mode,), exit_code=code, name=mode)
         for mode, code in (

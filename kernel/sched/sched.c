@@ -24,6 +24,8 @@ static uint64_t armed; /* the deadline the timer is armed for, 0 if disarmed */
 
 static void arm(uint64_t deadline)
 {
+    if (deadline == armed)
+        return; /* already armed for it (an APIC register write is a VM exit) */
     armed = deadline;
     lapic_timer_arm(deadline);
 }

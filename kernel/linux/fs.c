@@ -103,6 +103,28 @@ SYS(open) { UNUSED_ARGS(); return do_openat(AT_FDCWD, a0, a1, a2); }
 SYS(creat) { UNUSED_ARGS(); return do_openat(AT_FDCWD, a0, O_CREAT | O_WRONLY | O_TRUNC, a1); }
 SYS(close) { UNUSED_ARGS(); return fd_close((int)a0); }
 
+#define CLOSE_RANGE_UNSHARE 2
+#define CLOSE_RANGE_CLOEXEC 4
+
+/* Closes (or marks close-on-exec) every open descriptor in [first, last]. One process shares
+ * one table: CLOSE_RANGE_UNSHARE has nothing to unshare. */
+SYS(close_range)
+{
+    UNUSED_ARGS();
+    uint32_t first = (uint32_t)a0, last = (uint32_t)a1;
+    if (a2 & ~(uint64_t)(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) || first > last)
+        return -EINVAL;
+    for (uint32_t fd = first; fd < MAX_FDS && fd <= last; fd++) {
+        if (!fd_get((int)fd))
+            continue;
+        if (a2 & CLOSE_RANGE_CLOEXEC)
+            fd_set_cloexec((int)fd, 1);
+        else
+            fd_close((int)fd);
+    }
+    return 0;
+}
+
 /* The open file at fd if it may be read (is_write 0) or written (1), else 0 (-EBADF). */
 static struct file *io_file(int fd, int is_write)
 {

@@ -44,7 +44,8 @@ class Case:
     `args` may contain `{data:NAME}`, replaced by the path of data file NAME (a key of `files`) on
     the side that runs, and `{host_time}`, replaced by the host's time when the run starts. `env`
     is the whole environment of the program. `files` maps a file name to a function returning its
-    bytes. `exit_code` is what the host run must exit with.
+    bytes. `exit_code` is what the host run must exit with. `kernel_args` are words added to the
+    guest kernel's command line (the host run ignores them).
     """
 
     program: str
@@ -53,6 +54,7 @@ class Case:
     files: dict[str, Callable[[], bytes]] = field(default_factory=dict, hash=False)
     exit_code: int = 0
     name: str = ""
+    kernel_args: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -180,6 +182,8 @@ class GuestRunner:
             argv += ["--add", f"{p}:{GUEST_DATA_DIR}/{name}"]
         for k, v in case.env:
             argv += ["--env", f"{k}={v}"]
+        for word in case.kernel_args:
+            argv += ["--kernel-arg", word]
         guest_paths = {name: f"{GUEST_DATA_DIR}/{name}" for name in paths}
         argv += ["--", str(corpus / case.program), *_substitute(case.args, guest_paths)]
         backstop = GUEST_TIMEOUT_S + 60

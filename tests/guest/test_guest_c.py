@@ -56,6 +56,7 @@ ISSUE3_CASES = [
     ),
     *both_links("read_file", args=("{data:input.txt}",), files={"input.txt": text_file}),
     *both_links("mmap_anon"),
+    Case("mmap_anon-static", name="hugepages", kernel_args=("lwjvm.hugepages=1",)),
     *both_links("efault"),
     *both_links("sys_basics"),
 ]
@@ -84,6 +85,10 @@ ISSUE4_CASES = [
     ],
     Case("mm_reserve"),
     Case("mm_ops"),
+    # 2 MiB pages are off under TCG by default (kernel/mm/fault.c says why): force them on, so that
+    # mapping, splitting (partial munmap, mprotect, madvise, mremap) and freeing them run here too.
+    Case("mm_reserve", name="hugepages", kernel_args=("lwjvm.hugepages=1",)),
+    Case("mm_ops", name="hugepages", kernel_args=("lwjvm.hugepages=1",)),
     Case("mm_file", args=("{data:paged.bin}",), files={"paged.bin": paged_file}),
     Case("tmpfs_files"),
     Case("fd_pipe"),

@@ -16,6 +16,7 @@ output paths), so two builds of the same inputs give the same bytes.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -563,7 +564,6 @@ def _make_cds(
     byte-for-byte repeatable (the archived heap differs between runs), so the archive is cached
     by everything it depends on: a rebuild with the same inputs reuses the same bytes.
     """
-    java = f"{profile()['runtime_dir']}/bin/java"
     key_desc = {
         "runtime": runtime.key,
         "classpath": [[guest, _tree_digest(host)] for host, guest in cp],
@@ -579,11 +579,37 @@ def _make_cds(
     key = hashlib.sha256(json.dumps(key_desc, sort_keys=True).encode()).hexdigest()
     cached = (cache or cache_root()) / "cds" / f"{key}.jsa"
     cached_info = cached.with_suffix(".json")
-    if cached.is_file() and cached_info.is_file():
-        staging.stage_file(cached, archive)
-        return json.loads(cached_info.read_text(encoding="utf-8")), True
-    info: dict[str, Any] = {"archive": archive, "key": key, "dump_flags": flags}
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    # One training run and dump per key at a time: a concurrent build of the same inputs waits
+    # and then takes the cached archive, so both builds stage the same bytes.
+    with open(cached.parent / f".{key}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if cached.is_file() and cached_info.is_file():
+            staging.stage_file(cached, archive)
+            return json.loads(cached_info.read_text(encoding="utf-8")), True
+        info: dict[str, Any] = {"archive": archive, "key": key, "dump_flags": flags}
+        return _train_and_dump(
+            staging, flags, classpath, main, env, archive, epoch, training_args,
+            training_timeout, cached, info,
+        ), False  # fmt: skip
 
+
+def _train_and_dump(
+    staging: image.Staging,
+    flags: list[str],
+    classpath: str,
+    main: str,
+    env: dict[str, str],
+    archive: str,
+    epoch: int,
+    training_args: list[str],
+    training_timeout: float,
+    cached: Path,
+    info: dict[str, Any],
+) -> dict[str, Any]:
+    """The training run and the dump (see _make_cds); the archive is also stored at `cached`."""
+    java = f"{profile()['runtime_dir']}/bin/java"
+    cached_info = cached.with_suffix(".json")
     root = staging.root
     _set_times(root, epoch)
     staging.mkdir("/tmp")
@@ -628,14 +654,13 @@ def _make_cds(
             f"the CDS dump failed ({text[-1] if text else f'exit {proc.returncode}'}); "
             "set jvm.cds: false to build without an archive"
         )
-    cached.parent.mkdir(parents=True, exist_ok=True)
     info["size"] = made.stat().st_size
     # The archive first, then its info: a reader that finds the info finds a whole archive.
     for src_bytes, dest in ((made.read_bytes(), cached), (json.dumps(info).encode(), cached_info)):
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.write_bytes(src_bytes)
         os.replace(tmp, dest)
-    return info, False
+    return info
 
 
 def default_output(manifest_path: Path) -> Path:

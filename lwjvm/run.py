@@ -6,6 +6,8 @@ class path and `files:` sources (build.py's content digests), the JDK's `release
 kernel's digest, the JVM port profile and lwjvm's own source. When any of them differs, or the
 image is missing, `lwjvm run` rebuilds (jlinked runtimes, jdeps results and CDS archives come from
 build.py's caches, so that takes about a second); otherwise it says the image is up to date.
+A lock file in the build directory keeps a rebuild from rewriting an image a running VM has mapped:
+runs of an up-to-date image share it, a rebuild waits for them (and says so).
 
 Failures of the guest become one line on stderr and a distinct exit code (docs/protocol.md,
 section 5): a kernel panic (123), a JVM crash (134, the hs_err report above on the console), the VM
@@ -15,13 +17,14 @@ system calls the kernel lacked named when the program failed.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 from lwjvm import __version__, accel, vm
 from lwjvm import build as build_mod
@@ -31,6 +34,7 @@ from lwjvm.jdk import find_jdk
 from lwjvm.runtime import PROFILE_PATH
 
 INPUTS = "run-inputs.json"
+LOCK = ".lwjvm-run.lock"
 EXIT_JVM_CRASH = 134  # 128 + SIGABRT: HotSpot aborts after writing its fatal error report
 EXIT_OUT_OF_MEMORY = 137  # 128 + SIGKILL: the kernel ends the program as Linux's OOM killer would
 # The kernel reports these on every JVM start and glibc falls back by design (rseq registration
@@ -233,8 +237,34 @@ def run_app(
     vm.find_qemu()
     out_dir = req.output or build_mod.default_output(req.manifest)
     err_stream = stderr if stderr is not None else sys.stderr.buffer
-    rebuilt = ensure_image(req.manifest, out_dir, req.args, kernel, req.quiet, err_stream)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / LOCK, "w") as lock:
+        # Exclusive while checking and rebuilding; shared while booting, so runs of an up-to-date
+        # image go on side by side and a rebuild never rewrites an image a VM has mapped.
+        _lock(lock, fcntl.LOCK_EX, out_dir, err_stream)
+        rebuilt = ensure_image(req.manifest, out_dir, req.args, kernel, req.quiet, err_stream)
+        fcntl.flock(lock, fcntl.LOCK_SH)
+        return _boot(req, out_dir, rebuilt, override_mib, stdout, err_stream)
 
+
+def _lock(lock: TextIO, how: int, out_dir: Path, note: BinaryIO) -> None:
+    """Takes the lock, saying on `note` that it waits when another run holds it."""
+    try:
+        fcntl.flock(lock, how | fcntl.LOCK_NB)
+    except BlockingIOError:
+        note.write(f"lwjvm: waiting for another lwjvm run of {out_dir} to finish\n".encode())
+        note.flush()
+        fcntl.flock(lock, how)
+
+
+def _boot(
+    req: RunRequest,
+    out_dir: Path,
+    rebuilt: bool,
+    override_mib: int | None,
+    stdout: BinaryIO | None,
+    err_stream: BinaryIO,
+) -> RunResult:
     desc = json.loads((out_dir / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
     memory_mib = override_mib or int(desc["vm"]["memory"]) // (1 << 20)
     chosen = accel.choose(out_dir / build_mod.KERNEL, req.accel)

@@ -21,6 +21,7 @@ void tmpfs_host_page_unref(uint64_t phys);
 void tmpfs_host_page_ref(uint64_t phys);
 uint64_t tmpfs_host_now_ns(void);
 static uint64_t page_new(void) { return tmpfs_host_page_new(); }
+static uint64_t ram_pages(void) { return 1 << 20; }
 static void *page_addr(uint64_t phys) { return tmpfs_host_page_addr(phys); }
 static void page_unref(uint64_t phys) { tmpfs_host_page_unref(phys); }
 static void page_ref(uint64_t phys) { tmpfs_host_page_ref(phys); }
@@ -45,12 +46,14 @@ static void page_unref(uint64_t phys)
         palloc_free(phys, 0);
 }
 static void page_ref(uint64_t phys) { palloc_page(phys)->refcount++; }
+static uint64_t ram_pages(void) { return palloc_total_pages(); }
 static uint64_t now_ns(void) { return clock_realtime_ns(); }
 #endif
 
 struct tmpfs {
     uint32_t dev;
     uint64_t next_ino;
+    uint64_t max_pages, used_pages; /* Linux's default size: half of RAM */
 };
 
 struct tnode;
@@ -104,8 +107,10 @@ static struct tnode *node_new(struct tmpfs *fs, uint32_t mode)
 static void drop_pages(struct tnode *n, uint64_t from)
 {
     for (uint64_t k = from; k < n->npages; k++) {
-        if (n->pages[k])
+        if (n->pages[k]) {
             page_unref(n->pages[k]);
+            n->fs->used_pages--;
+        }
         n->pages[k] = 0;
     }
 }
@@ -224,8 +229,12 @@ static uint64_t page_at(struct tnode *n, uint64_t idx)
 {
     if (grow_slots(n, idx + 1))
         return 0;
-    if (!n->pages[idx])
+    if (!n->pages[idx]) {
+        if (n->fs->used_pages >= n->fs->max_pages)
+            return 0; /* full: ENOSPC */
         n->pages[idx] = page_new();
+        n->fs->used_pages += n->pages[idx] != 0;
+    }
     return n->pages[idx];
 }
 
@@ -559,6 +568,7 @@ int tmpfs_new(uint32_t dev, uint32_t mode, struct inode **root)
         return -ENOMEM;
     fs->dev = dev;
     fs->next_ino = 1;
+    fs->max_pages = ram_pages() / 2;
     struct tnode *n = node_new(fs, S_IFDIR | (mode & 07777));
     if (!n) {
         kfree(fs);
@@ -566,5 +576,15 @@ int tmpfs_new(uint32_t dev, uint32_t mode, struct inode **root)
     }
     n->nlink = 2;
     *root = &n->i;
+    return 0;
+}
+
+int tmpfs_statfs(struct inode *ino, uint64_t *pages, uint64_t *free_pages)
+{
+    if (ino->ops != &tmpfs_ops)
+        return -EINVAL;
+    struct tmpfs *fs = T(ino)->fs;
+    *pages = fs->max_pages;
+    *free_pages = fs->max_pages - fs->used_pages;
     return 0;
 }

@@ -3,6 +3,7 @@
  * Linux errno values; a read-only filesystem answers -EROFS once the names check out. */
 #include "errno.h"
 #include "fs/flock.h"
+#include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
 #include "linux/fspath.h"
@@ -473,7 +474,9 @@ _Static_assert(sizeof(struct linux_statfs) == 120, "struct statfs");
 static long statfs_inode(struct inode *ino, uint64_t ubuf)
 {
     struct linux_stat st;
+    uint64_t tmp_pages = 0, tmp_free = 0;
     long rc = ino->ops->stat(ino, &st);
+    int on_tmpfs = !rc && !tmpfs_statfs(ino, &tmp_pages, &tmp_free);
     inode_put(ino);
     if (rc)
         return rc;
@@ -494,11 +497,10 @@ static long statfs_inode(struct inode *ino, uint64_t ubuf)
         else if (!strcmp(m->fstype, "sysfs"))
             s.f_type = 0x62656572;
         s.f_flags = ST_NOSUID | ST_NODEV | (strcmp(m->fstype, "tmpfs") ? ST_NOEXEC : 0);
-        if (!strcmp(m->fstype, "tmpfs")) {
-            s.f_blocks = palloc_total_pages() / 2; /* Linux's default: half of RAM */
-            s.f_bfree = s.f_bavail = palloc_free_pages() < s.f_blocks ? palloc_free_pages()
-                                                                      : s.f_blocks;
-            s.f_files = s.f_ffree = s.f_blocks;
+        if (on_tmpfs) {
+            uint64_t ram_free = palloc_free_pages();
+            s.f_blocks = s.f_files = tmp_pages;
+            s.f_bfree = s.f_bavail = s.f_ffree = tmp_free < ram_free ? tmp_free : ram_free;
         }
     }
     s.f_fsid[0] = (int32_t)st.st_dev;

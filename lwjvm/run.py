@@ -37,9 +37,10 @@ INPUTS = "run-inputs.json"
 LOCK = ".lwjvm-run.lock"
 EXIT_JVM_CRASH = 134  # 128 + SIGABRT: HotSpot aborts after writing its fatal error report
 EXIT_OUT_OF_MEMORY = 137  # 128 + SIGKILL: the kernel ends the program as Linux's OOM killer would
-# The kernel reports these on every JVM start and glibc falls back by design (rseq registration
-# is optional, clone3 falls back to clone), so they never explain a failure.
-BENIGN_ENOSYS = ("rseq", "clone3")
+# The kernel reports these on every JVM start, and they never explain a failure: glibc falls back
+# by design (rseq registration is optional, clone3 falls back to clone), and socket is glibc's
+# nscd probe, which must fail (the guest has no network yet).
+BENIGN_ENOSYS = ("rseq", "clone3", "socket")
 HS_ERR_MARK = b"A fatal error has been detected by the Java Runtime Environment"
 OUTPUT_TAIL = 1 << 16
 

@@ -101,6 +101,7 @@ def test_a_failed_app_names_the_missing_syscalls_but_not_the_benign_ones() -> No
         [
             b"lwjvm: syscall rseq (334) is not implemented: -ENOSYS\n",
             b"lwjvm: syscall clone3 (435) is not implemented: -ENOSYS\n",
+            b"lwjvm: syscall socket (41) is not implemented: -ENOSYS\n",
             b"lwjvm: syscall inotify_init1 (294) is not implemented: -ENOSYS\n",
         ]
     )

@@ -145,7 +145,7 @@ def _main_class_in_process(jar: Path) -> str | None:
     try:
         jar_file: Any = jar_file_cls(str(jar))
     except jpype.JException as e:
-        raise LwjvmError(f"{jar}: not a readable jar: {e.message()}") from e
+        raise LwjvmError(f"{jar}: not a readable jar: {e.getMessage()}") from e
     try:
         manifest = jar_file.getManifest()
         if manifest is None:

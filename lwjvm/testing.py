@@ -38,14 +38,14 @@ from typing import Any
 import pytest
 
 from lwjvm.errors import LwjvmError
+from lwjvm.jdk import Jdk, find_jdk, open_jdk
+from lwjvm.jvmtools import JavaTools, start_jvm
 
 JAR_DATE = "1980-01-01T00:00:02Z"  # fixed entry times so a jar's bytes depend on its content
 
 
-def find_test_jdk() -> Any:
+def find_test_jdk() -> Jdk:
     """The JDK for Java test programs: $LWJVM_TEST_JDK, else JAVA_HOME / java on PATH."""
-    from lwjvm.jdk import find_jdk, open_jdk
-
     home = os.environ.get("LWJVM_TEST_JDK")
     if home:
         return open_jdk(Path(home), f"LWJVM_TEST_JDK={home}")
@@ -68,9 +68,7 @@ class JavaRun:
 class Javac:
     """javax.tools.JavaCompiler of this process's JVM."""
 
-    def __init__(self, jdk: Any) -> None:
-        from lwjvm.jvmtools import start_jvm
-
+    def __init__(self, jdk: Jdk) -> None:
         reason = start_jvm(jdk)
         if reason is not None:
             raise LwjvmError(f"cannot compile in-process: {reason}")
@@ -129,7 +127,7 @@ class Javac:
 
 
 def build_jar(
-    tools: Any,
+    tools: JavaTools,
     classes: Path,
     jar: Path,
     main_class: str | None = None,
@@ -149,7 +147,7 @@ def build_jar(
 
 
 def run_java(
-    jdk: Any,
+    jdk: Jdk,
     classpath: Sequence[Path],
     main: str,
     args: Sequence[str] = (),
@@ -187,8 +185,6 @@ def _child(argv: list[str]) -> int:
     options, main, args = argv[3 : 3 + n], argv[3 + n], argv[4 + n :]
     libjvm = home / "lib" / "server" / "libjvm.so"
     extra = ["-Xshare:auto"]
-    from lwjvm.jdk import open_jdk
-
     if open_jdk(home, "JAVA_HOME").feature >= 22:
         extra.append("--enable-native-access=ALL-UNNAMED")
     jpype.startJVM(
@@ -337,7 +333,7 @@ def assert_same_run(host: JavaRun, guest: JavaRun) -> None:
 
 
 @pytest.fixture(scope="session")
-def java_jdk() -> Any:
+def java_jdk() -> Jdk:
     """The JDK that compiles and runs Java test programs."""
     try:
         return find_test_jdk()
@@ -346,21 +342,19 @@ def java_jdk() -> Any:
 
 
 @pytest.fixture(scope="session")
-def javac(java_jdk: Any) -> Javac:
+def javac(java_jdk: Jdk) -> Javac:
     """The in-process Java compiler (javax.tools through JPype)."""
     return Javac(java_jdk)
 
 
 @pytest.fixture(scope="session")
-def java_tools(java_jdk: Any) -> Any:
+def java_tools(java_jdk: Jdk) -> JavaTools:
     """`JavaTools` of the test JDK (in-process jar, jdeps, jlink)."""
-    from lwjvm.jvmtools import JavaTools
-
     return JavaTools(java_jdk)
 
 
 @pytest.fixture(scope="session")
-def make_jar(java_tools: Any) -> Any:
+def make_jar(java_tools: JavaTools) -> Any:
     """`make_jar(classes_dir, jar_path, main_class=None, resources=None) -> jar_path`."""
 
     def make(
@@ -389,7 +383,7 @@ def java_program(javac: Javac, make_jar: Any, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
-def host_java(java_jdk: Any) -> Iterator[Any]:
+def host_java(java_jdk: Jdk) -> Iterator[Any]:
     """`host_java(classpath, main, args=(), jvm_options=(), timeout, env, cwd) -> JavaRun`."""
 
     def run(

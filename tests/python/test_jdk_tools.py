@@ -193,3 +193,11 @@ def test_jdeps_sees_the_jars_nested_in_a_spring_boot_style_jar(
     tools = JavaTools(java_jdk)
     assert tools.jdeps_modules([fat]) == ["java.base"]  # jdeps alone misses the nested jar
     assert app_modules(tools, [fat], tmp_path / "cache") == ["java.base", "java.xml"]
+
+
+def test_a_file_that_is_not_a_jar_is_a_clear_error(java_jdk: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jar"
+    bad.write_text("not a zip\n")
+    for mode in ("auto", "exec"):
+        with pytest.raises(LwjvmError, match=f"{bad}: not a readable jar"):
+            JavaTools(java_jdk, mode).main_class(bad)  # type: ignore[arg-type]

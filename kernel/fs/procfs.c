@@ -620,6 +620,7 @@ static int gen_filesystems(struct pseudo_node *n, char *buf, size_t size)
     }
 GEN_NUMBER(gen_overcommit, "0")
 GEN_NUMBER(gen_max_map_count, "65530")
+GEN_NUMBER(gen_mmap_min_addr, "65536")
 GEN_NUMBER(gen_pid_max, "4194304")
 GEN_NUMBER(gen_threads_max, "31424")
 GEN_NUMBER(gen_osrelease, "6.1.0-lwjvm")
@@ -680,6 +681,7 @@ int procfs_new(uint32_t dev, struct inode **root)
              pseudo_file(r, "filesystems", 0444, gen_filesystems) &&
              pseudo_file(vm, "overcommit_memory", 0644, gen_overcommit) &&
              pseudo_file(vm, "max_map_count", 0644, gen_max_map_count) &&
+             pseudo_file(vm, "mmap_min_addr", 0644, gen_mmap_min_addr) &&
              pseudo_file(kernel, "pid_max", 0644, gen_pid_max) &&
              pseudo_file(kernel, "threads-max", 0644, gen_threads_max) &&
              pseudo_file(kernel, "osrelease", 0444, gen_osrelease) &&

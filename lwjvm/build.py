@@ -161,18 +161,39 @@ def count_classes(classpath: list[Path]) -> int:
 
 
 def guest_classpath(m: Manifest) -> list[tuple[Path, str]]:
-    """(host path, guest path) of every class path entry: the jar in /app, the rest in /app/lib."""
+    """(host path, guest path) of every class path entry: the jar in /app, the rest in /app/lib.
+
+    A class directory becomes a jar (NAME.jar, see `jar_directory`): CDS archives classes from
+    jars only (a dump with a non-empty directory on the class path fails).
+    """
     app_dir = profile()["app_dir"]
     out: list[tuple[Path, str]] = []
     used: set[str] = set()
     for i, host in enumerate(m.full_classpath()):
         folder = app_dir if (i == 0 and m.jar is not None) else f"{app_dir}/lib"
-        guest = f"{folder}/{host.name}"
+        name = f"{host.name}.jar" if host.is_dir() else host.name
+        guest = f"{folder}/{name}"
         if guest in used:
-            guest = f"{folder}/{i}-{host.name}"
+            guest = f"{folder}/{i}-{name}"
         used.add(guest)
         out.append((host, guest))
     return out
+
+
+JAR_ENTRY_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: entries carry no host time
+
+
+def jar_directory(directory: Path, jar: Path) -> None:
+    """Pack a class directory into `jar`: entries sorted, fixed times and modes, so the same
+    directory gives the same bytes."""
+    jar.parent.mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    with zipfile.ZipFile(jar, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in files:
+            info = zipfile.ZipInfo(p.relative_to(directory).as_posix(), JAR_ENTRY_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, p.read_bytes())
 
 
 def app_modules(tools: JavaTools, classpath: list[Path], cache: Path | None) -> list[str]:
@@ -383,7 +404,10 @@ def _build_image(
         for name, users in sorted(found.missing.items()):
             progress.note(f"not on this host: {name}, wanted by {', '.join(users)} (left out)")
         for host, guest in cp:
-            staging.stage(host, guest)
+            if host.is_dir():
+                jar_directory(host, staging.host_path(guest))
+            else:
+                staging.stage(host, guest)
         for copy in m.files:
             dst = copy.dst
             if copy.src.is_file() and dst.endswith("/"):

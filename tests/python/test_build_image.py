@@ -331,3 +331,39 @@ def test_temurin_25_image_runs_in_chroot_as_on_its_host_java(
         host.stdout,
         host.stderr,
     )
+
+
+def test_class_directory_on_the_class_path_becomes_a_jar_in_the_image(
+    greeter_jars: tuple[Path, Path],
+    java_jdk: Any,
+    host_java: Any,
+    lwjvm_cache: Path,
+    tmp_path: Path,
+) -> None:
+    import zipfile
+
+    app, lib = greeter_jars
+    classes = tmp_path / "src" / "text-classes"
+    with zipfile.ZipFile(lib) as zf:
+        zf.extractall(classes)
+    yaml = (
+        "name: greeter-dir\napp:\n  jar: greeter.jar\n  classpath: [text-classes/]\n"
+        f"  args: [dir]\njvm:\n  home: {java_jdk.home}\n"
+        "env: {GREETING: hi}\nfiles: [{src: config/, dst: /app/config/}]\n"
+    )
+    manifest = _project(tmp_path / "src", [app], yaml)
+    (tmp_path / "src" / "config").mkdir()
+    (tmp_path / "src" / "config" / "greeting.txt").write_text("dir\n")
+    result = build(manifest, tmp_path / "out", None, cache=lwjvm_cache)
+    paths = [e["path"] for e in result.descriptor["app"]["classpath"]]
+    assert paths == ["/app/greeter.jar", "/app/lib/text-classes.jar"]
+    guest = _run_image(result, tmp_path, share="-Xshare:on")
+    host = host_java(
+        [app, classes],
+        "com.example.greeter.Main",
+        ["dir"],
+        env={**GUEST_LOCALE, "GREETING": "hi"},
+        cwd=tmp_path / "src",
+    )
+    assert (guest.returncode, guest.stdout.decode()) == (host.exit_code, host.stdout)
+    assert "HELLO-DIR" in host.stdout

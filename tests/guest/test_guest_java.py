@@ -108,7 +108,7 @@ CASES = [
     JavaCase("CdsMapped"),
 ]
 # Tests that are not a plain program run; their names in GUEST_READY are these.
-SPECIAL = ("version", "signal:SIGTERM", "signal:SIGINT", "stop-timeout", "crash")
+SPECIAL = ("version", "signal:SIGTERM", "signal:SIGINT", "stop-timeout", "crash", "inline")
 HS_ERR_MARK = "A fatal error has been detected by the Java Runtime Environment"
 
 
@@ -352,6 +352,31 @@ def test_a_jvm_crash_is_reported_with_its_hs_err(
     assert guest.stdout.startswith("crashing\n")
     assert HS_ERR_MARK in guest.stderr + guest.stdout
     assert guest.stderr.rstrip().endswith("lwjvm: the JVM crashed (hs_err above)")
+
+
+PROPERTIES_SOURCE = """
+public class Props {
+    public static void main(String[] args) {
+        for (String k : new String[] {"os.name", "os.arch", "file.encoding", "sun.jnu.encoding",
+                "java.specification.version", "line.separator", "file.separator"}) {
+            System.out.println(k + "=" + System.getProperty(k).replace("\\n", "\\\\n"));
+        }
+        System.out.println("caf\u00e9 \u2713");
+        System.exit(args.length);
+    }
+}
+"""
+
+
+def test_inline_sources_run_the_same_in_guest_and_host(java_guest_and_host: Any) -> None:
+    """The harness end to end from Java source text: system properties the JVM derives from the
+    kernel and the locale, UTF-8 output, and an exit code from the arguments."""
+    _skip_unless_ready("17", "inline")
+    host, guest = java_guest_and_host(
+        "props", {"Props.java": PROPERTIES_SOURCE}, "Props", ("a", "b"), modules=MODULES
+    )
+    assert host.exit_code == 2 and "os.name=Linux" in host.stdout, host
+    assert_same_run(host, guest)
 
 
 def test_guest_ready_names_only_known_cases() -> None:

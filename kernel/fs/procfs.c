@@ -6,6 +6,7 @@
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/tsc.h"
 #include "core/clock.h"
+#include "core/cputime.h"
 #include "errno.h"
 #include "fs/procfs_maps.h"
 #include "fs/pseudo.h"
@@ -21,6 +22,7 @@
 #define PID 1
 #define NCPUS 1
 #define USER_HZ 100
+#define NS_PER_TICK (1000000000ul / USER_HZ)
 #define DT_LNK 10
 
 
@@ -170,14 +172,16 @@ static int gen_stat(struct pseudo_node *n, char *buf, size_t size)
     comm(name);
     struct mem_use u;
     mem_use(&u);
-    uint64_t ticks = tsc_ns_since_boot() / (1000000000 / USER_HZ);
+    uint64_t user, sys;
+    cputime_split(cputime_process_ns(), &user, &sys);
     uint64_t brk = current_mm ? current_mm->brk_start : 0;
     uint64_t stack = current_mm ? current_mm->stack_top : 0;
     size_t len = 0;
     out(buf, size, &len,
-        "%d (%s) R 0 %d %d 0 -1 4194560 0 0 0 0 %lu 0 0 0 20 0 %d 0 0 %lu %lu "
+        "%d (%s) R 0 %d %d 0 -1 4194560 0 0 0 0 %lu %lu 0 0 20 0 %d 0 0 %lu %lu "
         "18446744073709551615 0 0 %lu 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 %lu 0 0 0 0 0\n",
-        PID, name, PID, PID, ticks, threads(), u.size, u.rss / 4096ul, stack, brk);
+        PID, name, PID, PID, user / NS_PER_TICK, sys / NS_PER_TICK, threads(), u.size,
+        u.rss / 4096ul, stack, brk);
     return (int)len;
 }
 
@@ -566,13 +570,20 @@ static int gen_meminfo(struct pseudo_node *n, char *buf, size_t size)
 static int gen_proc_stat(struct pseudo_node *n, char *buf, size_t size)
 {
     (void)n;
-    uint64_t up = tsc_ns_since_boot();
-    uint64_t ticks = up / (1000000000 / USER_HZ);
+    uint64_t up = tsc_ns_since_boot(), busy = cputime_process_ns(), user, sys;
+    uint64_t idle = up > busy ? up - busy : 0;
+    cputime_split(busy, &user, &sys);
     uint64_t btime = (clock_realtime_ns() - up) / 1000000000;
     size_t len = 0;
-    out(buf, size, &len, "cpu  %lu 0 0 0 0 0 0 0 0 0\n", ticks);
-    for (int cpu = 0; cpu < NCPUS; cpu++)
-        out(buf, size, &len, "cpu%d %lu 0 0 0 0 0 0 0 0 0\n", cpu, ticks / NCPUS);
+    /* One CPU: the program's time is the CPU's, the rest is idle. */
+    for (int cpu = -1; cpu < NCPUS; cpu++) {
+        if (cpu < 0)
+            out(buf, size, &len, "cpu ");
+        else
+            out(buf, size, &len, "cpu%d", cpu);
+        out(buf, size, &len, " %lu 0 %lu %lu 0 0 0 0 0 0\n", user / NS_PER_TICK / NCPUS,
+            sys / NS_PER_TICK / NCPUS, idle / NS_PER_TICK / NCPUS);
+    }
     out(buf, size, &len,
         "intr 0\nctxt 0\nbtime %lu\nprocesses 1\nprocs_running 1\nprocs_blocked 0\n"
         "softirq 0 0 0 0 0 0 0 0 0 0 0\n",
@@ -583,8 +594,10 @@ static int gen_proc_stat(struct pseudo_node *n, char *buf, size_t size)
 static int gen_uptime(struct pseudo_node *n, char *buf, size_t size)
 {
     (void)n;
-    uint64_t cs = tsc_ns_since_boot() / 10000000;
-    return snprintf(buf, size, "%lu.%02lu 0.00\n", cs / 100, cs % 100);
+    uint64_t up = tsc_ns_since_boot(), busy = cputime_process_ns();
+    uint64_t cs = up / 10000000, idle = (up > busy ? up - busy : 0) / 10000000;
+    return snprintf(buf, size, "%lu.%02lu %lu.%02lu\n", cs / 100, cs % 100, idle / 100,
+                    idle % 100);
 }
 
 static int gen_loadavg(struct pseudo_node *n, char *buf, size_t size)

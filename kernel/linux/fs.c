@@ -552,6 +552,10 @@ SYS(getdents64)
 SYS(getcwd)
 {
     UNUSED_ARGS();
+    struct linux_stat st;
+    struct inode *dir = vfs_cwd();
+    if (dir->ops->stat && !dir->ops->stat(dir, &st) && st.st_nlink == 0)
+        return -ENOENT; /* the working directory was removed */
     const char *cwd = vfs_getcwd();
     uint64_t n = strlen(cwd) + 1;
     if (a1 < n)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -160,6 +161,12 @@ JAVA_HELLO = """public class Hello {
 }
 """
 JAVA_MANIFEST = "name: bench-hello\napp:\n  jar: hello.jar\n"
+# The same app with HotSpot's own start-up phase timings on stderr (separate boots and image).
+PHASES_MANIFEST = (
+    "name: bench-hello-phases\napp:\n  jar: hello.jar\n"
+    'jvm:\n  options: ["-Xlog:startuptime:stderr"]\n'
+)
+_PHASE = re.compile(rb"\[info\]\[startuptime\] ([^,]+), ([0-9.]+) secs")
 MIN_MEMORY_MIB = 16  # vm.parse_memory's floor
 
 
@@ -182,7 +189,53 @@ def _build_java_hello(out_dir: Path) -> tuple[Path, Path, Path]:
     )  # fmt: skip
     manifest = work / "app.yaml"
     manifest.write_text(JAVA_MANIFEST)
+    (work / "phases.yaml").write_text(PHASES_MANIFEST)
     return jar, manifest, jdk.java
+
+
+def _jvm_phases(manifest: Path, image: Path, chosen: str, runs: int) -> dict[str, list[float]]:
+    """Seconds of HotSpot's start-up phases in the guest (-Xlog:startuptime, on stderr), and the
+    time from the end of Create VM to the first line (the launcher loading the main class, and
+    main), from the boot record, Create VM's duration and the first output."""
+    series: dict[str, list[float]] = {}
+    for _ in range(runs):
+        out, err = _TimedSink(), _TimedSink()
+        req = run_mod.RunRequest(
+            manifest=manifest, output=image, accel=chosen, quiet=True, timeout=300
+        )
+        res = run_mod.run_app(req, out, err)  # type: ignore[arg-type]
+        if res.exit_code != 0 or out.getvalue() != EXPECTED:
+            raise LwjvmError(f"Hello with -Xlog:startuptime failed (exit {res.exit_code})")
+        phases = {m.group(1).decode(): float(m.group(2)) for m in _PHASE.finditer(err.getvalue())}
+        for name, secs in phases.items():
+            series.setdefault(f"phase: {name}", []).append(secs)
+        created = err.time_of(b"] Create VM, ")
+        if created is not None and out.writes:
+            series.setdefault("end of Create VM to first line", []).append(
+                out.writes[0][0] - created
+            )
+    return series
+
+
+class _TimedSink(io.BytesIO):
+    """A BytesIO that remembers when (host monotonic clock) each chunk arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[float, bytes]] = []
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes.append((time.monotonic(), bytes(data)))
+        return super().write(data)
+
+    def time_of(self, needle: bytes) -> float | None:
+        """When the bytes holding `needle` had all arrived."""
+        seen = b""
+        for t, chunk in self.writes:
+            seen += chunk
+            if needle in seen:
+                return t
+        return None
 
 
 def _boot_java(manifest: Path, image: Path, chosen: str, memory: str | None, stats: bool) -> Any:
@@ -278,6 +331,11 @@ def run_java(runs: int = RUNS) -> dict[str, object]:
         for k, n in (log.stats if log is not None else {}).items():
             counters.setdefault(k, []).append(float(n))
 
+    phases_image = out_dir / "java" / "phases-image"
+    phases_manifest = manifest.with_name("phases.yaml")
+    run_mod.ensure_image(phases_manifest, phases_image, None, kernel, quiet=True)
+    phases = _jvm_phases(phases_manifest, phases_image, chosen, runs)
+
     desc = json.loads((image / "image.json").read_text())
     planned = int(desc["vm"]["memory"]) // (1 << 20)
     smallest = _smallest_memory(manifest, image, chosen, planned)
@@ -286,6 +344,7 @@ def run_java(runs: int = RUNS) -> dict[str, object]:
         "runs": runs,
         "seconds": {k: _stats(v) for k, v in series.items() if v},
         "kernel_stats": {k: _stats(v) for k, v in counters.items()},
+        "jvm_phases": {k: _stats(v) for k, v in phases.items()},
         "smallest_memory_mib": smallest,
         "planned_memory_mib": planned,
         "image_bytes": (image / "root.img").stat().st_size,
@@ -322,6 +381,14 @@ def _print_java(results: dict[str, Any]) -> None:
             f"{label:<44} {s['median'] * 1e3:>7.1f}ms {s['min'] * 1e3:>7.1f}ms "
             f"{s['max'] * 1e3:>7.1f}ms"
         )
+    phases = results["jvm_phases"]
+    if phases:
+        print("JVM start-up in the guest (separate boots with -Xlog:startuptime):")
+        for k, s in phases.items():
+            print(
+                f"  {k:<42} {s['median'] * 1e3:>7.1f}ms {s['min'] * 1e3:>7.1f}ms "
+                f"{s['max'] * 1e3:>7.1f}ms"
+            )
     ks = results["kernel_stats"]
     if ks:
         print("kernel counters (lwjvm.stats=1), median [min, max]:")

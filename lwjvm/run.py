@@ -78,11 +78,19 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# The modules whose code decides an image's bytes (lwjvm build and what it calls).
+IMAGE_MODULES = (
+    "bootconf", "build", "elfinfo", "image", "jdk", "jvmflags", "jvmtools", "manifest", "rootrun",
+    "runtime",
+)  # fmt: skip
+
+
 def _source_digest() -> str:
-    """SHA-256 over lwjvm's own Python files: a new lwjvm may build a different image."""
+    """SHA-256 over the code that builds images: a changed lwjvm may build a different image."""
     h = hashlib.sha256(__version__.encode())
-    for p in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    here = Path(__file__).resolve().parent
+    for name in IMAGE_MODULES:
+        h.update(name.encode() + b"\0" + (here / f"{name}.py").read_bytes())
     return h.hexdigest()
 
 

@@ -204,3 +204,17 @@ def test_a_guest_that_does_not_stop_is_killed_after_the_stop_timeout(tmp_path: P
         signal.SIGTERM,
     )
     assert r.t_qemu_exit < 30
+
+
+def test_image_modules_cover_what_build_imports() -> None:
+    """A change to any lwjvm module `lwjvm build` uses makes `lwjvm run` rebuild."""
+    import ast
+
+    build_py = Path(run.__file__).with_name("build.py")
+    used: set[str] = set()
+    for node in ast.walk(ast.parse(build_py.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "lwjvm":
+            used |= {a.name for a in node.names if a.name != "__version__"}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lwjvm."):
+            used.add((node.module or "").split(".")[1])
+    assert used - {"errors"} <= set(run.IMAGE_MODULES)

@@ -145,6 +145,30 @@ def _tree_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+# Where else a jar may hold its classes: multi-release versions, Spring Boot and war layouts.
+CLASS_PREFIXES = ("META-INF/versions/", "BOOT-INF/classes/", "WEB-INF/classes/")
+
+
+def has_class(classpath: list[Path], name: str) -> bool:
+    """Whether the class `name` (a.b.C, or a.b.C$D) is in a jar or directory of `classpath`."""
+    entry = name.replace(".", "/") + ".class"
+    for p in classpath:
+        if p.is_dir():
+            if (p / entry).is_file():
+                return True
+            continue
+        try:
+            with zipfile.ZipFile(p) as zf:
+                names = set(zf.namelist())
+        except (OSError, zipfile.BadZipFile) as e:
+            raise LwjvmError(f"{p}: not a readable jar: {e}") from e
+        if entry in names or any(
+            n.endswith("/" + entry) and n.startswith(CLASS_PREFIXES) for n in names
+        ):
+            return True
+    return False
+
+
 def count_classes(classpath: list[Path]) -> int:
     """The number of .class files in the jars and directories of `classpath`."""
     n = 0
@@ -340,6 +364,12 @@ def build(
     if tools.fallback_reason and tools_mode == "auto":
         progress.note(f"running the JDK tools as executables: {tools.fallback_reason}")
     main = m.resolve_main(tools.main_class)
+    if not has_class(m.full_classpath(), main):
+        field = ("app", "main") if m.main else ("app", "jar")
+        raise LwjvmError(
+            f"{m.where(field)}: main class {main} is not in the class path "
+            f"({', '.join(p.name for p in m.full_classpath())})"
+        )
     cp = guest_classpath(m)
 
     with progress.step("modules (jdeps)"):

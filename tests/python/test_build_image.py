@@ -367,3 +367,15 @@ def test_class_directory_on_the_class_path_becomes_a_jar_in_the_image(
     )
     assert (guest.returncode, guest.stdout.decode()) == (host.exit_code, host.stdout)
     assert "HELLO-DIR" in host.stdout
+
+
+def test_main_class_missing_from_the_class_path_names_the_manifest_line(
+    hello_jar: Path, java_jdk: Any, lwjvm_cache: Path, tmp_path: Path
+) -> None:
+    yaml = _hello_yaml(java_jdk).replace("  jar: hello.jar\n", "  jar: hello.jar\n  main: Helo\n")
+    manifest = _project(tmp_path, [hello_jar], yaml)
+    with pytest.raises(LwjvmError) as info:
+        build(manifest, tmp_path / "out", None, cache=lwjvm_cache)
+    assert str(info.value) == (
+        f"{manifest}:4: app.main: main class Helo is not in the class path (hello.jar)"
+    )

@@ -9,9 +9,9 @@ The image's layout (all owned by root, timestamps fixed by lwjvm/image.py):
   /etc/passwd, group, nsswitch.conf, hosts           what the JVM and glibc read
   /etc/lwjvm/boot.conf       exec=/opt/java/bin/java and the full JVM command line
   /proc /sys /dev /tmp       empty mount points
-The output directory holds root.img, kernel.elf and image.json (what `lwjvm inspect` shows). Every
-input that decides a byte of the output is in image.json, and nothing else is (no times, no
-output paths), so two builds of the same inputs give the same bytes.
+The output directory holds root.img, kernel.elf and image.json (what `lwjvm inspect` shows:
+class path digests, the runtime's cache key, the JVM command line, sizes; docs/build.md). It holds
+no times and no output paths, so two builds of the same inputs give the same bytes in all three.
 """
 
 from __future__ import annotations

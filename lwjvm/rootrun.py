@@ -39,8 +39,9 @@ def root_command(
 ) -> list[str]:
     """The host command line that runs `argv` with `root` as `/` and `cwd` as working directory.
 
-    unshare mounts /proc and changes root, then execs the program, so the program keeps the
-    command's process id and can be stopped with a signal. `fixed_addresses` turns address-space
+    As root, unshare mounts /proc and changes root, then execs the program, so the program keeps
+    the command's process id and can be stopped with a signal; as another user it forks the
+    program into a new PID namespace and forwards SIGTERM. `fixed_addresses` turns address-space
     randomization off (setarch -R), so what the program lays out in memory, and writes out from
     there, is the same on every run.
     """
@@ -55,7 +56,9 @@ def root_command(
             raise LwjvmError("setarch not found: install util-linux")
         cmd = [setarch, platform.machine(), "-R", *cmd]
     if os.geteuid() != 0:
-        cmd.append("--map-root-user")
+        # A user namespace may mount /proc only for a PID namespace it owns; unshare then forks,
+        # and passes a SIGTERM it gets on to the program as it dies.
+        cmd += ["--map-root-user", "--pid", "--fork", "--kill-child=SIGTERM"]
     return [*cmd, f"--root={root}", f"--wd={cwd}", *argv]
 
 

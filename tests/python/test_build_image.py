@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -379,3 +380,33 @@ def test_main_class_missing_from_the_class_path_names_the_manifest_line(
     assert str(info.value) == (
         f"{manifest}:4: app.main: main class Helo is not in the class path (hello.jar)"
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="drops root privileges to test a user's build")
+def test_a_user_without_root_builds_the_same_cds_archive(
+    hello_build: BuildResult, hello_jar: Path, java_jdk: Any
+) -> None:
+    import subprocess
+    import tempfile
+
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run([*nobody, sys.executable, "-c", "import lwjvm"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("user nobody cannot run this checkout's python and lwjvm")
+    # pytest's own temporary directories are private to root: use one "nobody" can enter.
+    work = Path(tempfile.mkdtemp(prefix="lwjvm-user-"))
+    try:
+        work.chmod(0o777)
+        manifest = _project(work, [hello_jar], _hello_yaml(java_jdk))
+        for p in work.iterdir():
+            p.chmod(0o644)
+        env = {**GUEST_LOCALE, "HOME": str(work), "XDG_CACHE_HOME": str(work / "cache")}
+        cmd = [*nobody, sys.executable, "-m", "lwjvm", "build", str(manifest),
+               "-o", str(work / "out"), "--no-kernel", "-q"]  # fmt: skip
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        desc = json.loads((work / "out" / "image.json").read_text())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert desc["cds"]["key"] == hello_build.descriptor["cds"]["key"]
+    assert desc["cds"]["classes"] == hello_build.descriptor["cds"]["classes"]

@@ -67,8 +67,11 @@ SYS(mmap)
             return -ENODEV;
         if ((f->flags & O_ACCMODE) == O_WRONLY)
             return -EACCES;
-        if (type != MAP_PRIVATE && (prot & PROT_WRITE))
-            return -EACCES; /* the root filesystem is read-only */
+        /* A shared writable mapping writes to the file: it needs a descriptor open for reading
+         * and writing, on a filesystem whose pages can be shared (tmpfs; the root is read-only). */
+        if (type != MAP_PRIVATE && (prot & PROT_WRITE) &&
+            ((f->flags & O_ACCMODE) != O_RDWR || !f->inode->ops->page_share))
+            return -EACCES;
         ino = f->inode;
     }
     uint64_t start;
@@ -194,4 +197,27 @@ SYS(mremap)
     }
     vma_unmap(mm, old, old + old_len);
     return (long)to;
+}
+
+#define MS_ASYNC 1
+#define MS_INVALIDATE 2
+#define MS_SYNC 4
+
+/* Shared mappings map the file's own pages (tmpfs) or the read-only image: there is nothing to
+ * write back, so msync only checks its arguments and that the range is mapped. */
+SYS(msync)
+{
+    UNUSED_ARGS();
+    if ((a0 & (PAGE_SIZE - 1)) || (a2 & ~7ull) || ((a2 & MS_ASYNC) && (a2 & MS_SYNC)))
+        return -EINVAL;
+    uint64_t end = a0 + PAGE_ALIGN(a1);
+    if (end < a0)
+        return -ENOMEM;
+    for (uint64_t a = a0; a < end;) {
+        struct vma *v = vma_find(current_mm, a);
+        if (!v)
+            return -ENOMEM;
+        a = v->end;
+    }
+    return 0;
 }

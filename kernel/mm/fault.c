@@ -82,6 +82,15 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
     uint64_t index = v->pgoff + ((page - v->start) >> PAGE_SHIFT);
     if (index * PAGE_SIZE >= v->inode->size)
         return -ERANGE; /* wholly past the end of the file: SIGBUS */
+    if ((v->flags & VM_SHARED) && v->inode->ops->page_share) {
+        /* The file's own page (allocated if a hole), so writes through the mapping and write(2)
+         * see each other; the mapping holds a reference on it. */
+        uint64_t phys = v->inode->ops->page_share(v->inode, index);
+        if (!phys)
+            return -ENOMEM;
+        *pte = phys | PTE_OWNED | pte_flags(v, v->flags & VM_WRITE);
+        return 0;
+    }
     if (!write || (v->flags & VM_SHARED)) {
         const void *direct = inode_page_ptr(v->inode, index);
         if (direct) {
@@ -187,7 +196,10 @@ int mm_fault(uint64_t addr, uint64_t err)
     int rc;
     if (!(*pte & PTE_P))
         rc = fault_in(v, page, pte, write);
-    else if (write && !(*pte & PTE_W))
+    else if (write && !(*pte & PTE_W) && (v->flags & VM_SHARED)) {
+        *pte |= PTE_W; /* a shared page is written in place, never copied */
+        rc = 0;
+    } else if (write && !(*pte & PTE_W))
         rc = copy_on_write(v, pte);
     else
         rc = 0; /* already resolved (e.g. a stale TLB entry) */

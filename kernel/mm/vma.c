@@ -147,7 +147,8 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
                 e &= ~PTE_U; /* PROT_NONE: keep the frame, trap every access from the program */
             if (!(prot & VM_EXEC))
                 e |= PTE_NX;
-            if ((prot & VM_WRITE) && (e & PTE_OWNED) && palloc_page(e & PTE_ADDR)->refcount == 1)
+            if ((prot & VM_WRITE) && (e & PTE_OWNED) &&
+                ((v->flags & VM_SHARED) || palloc_page(e & PTE_ADDR)->refcount == 1))
                 e |= PTE_W;
             *pte = e;
             tlb_flush_page(va);

@@ -191,6 +191,7 @@ def explain(
     memory_mib: int,
     timeout: float | None,
     stop_timeout: float = vm.STOP_TIMEOUT_S,
+    memory_overridden: bool = False,
 ) -> tuple[int, str | None]:
     """(lwjvm's exit code, the one-line cause or None) for how the guest ended."""
     log = result.log
@@ -211,7 +212,8 @@ def explain(
         )
     code = result.exit_code
     if log is not None and log.out_of_memory is not None:
-        return EXIT_OUT_OF_MEMORY, f"the VM ran out of memory ({memory_mib} MiB); raise vm.memory"
+        knob = "--memory" if memory_overridden else "vm.memory"
+        return EXIT_OUT_OF_MEMORY, f"the VM ran out of memory ({memory_mib} MiB); raise {knob}"
     if code != 0 and HS_ERR_MARK in output_tail:
         # HotSpot aborts (134) after its report, or exits 1 with -XX:-CreateCoredumpOnCrash.
         return code, "the JVM crashed (hs_err above)"
@@ -294,5 +296,7 @@ def _boot(
     if req.verbose and result.qemu_stderr.strip():
         err_stream.write(result.qemu_stderr.encode())
     tail = bytes(out.tail) + bytes(err.tail)
-    code, cause = explain(result, tail, memory_mib, req.timeout, req.stop_timeout)
+    code, cause = explain(
+        result, tail, memory_mib, req.timeout, req.stop_timeout, override_mib is not None
+    )
     return RunResult(code, cause, rebuilt, out_dir, memory_mib, chosen, result)

@@ -86,6 +86,8 @@ def test_out_of_memory_is_137_and_says_raise_vm_memory() -> None:
     log = _log([b"lwjvm: out of memory: no free page for address 1000 (rip 2000)\n"])
     code, cause = run.explain(_result(code=137, log=log), b"", 48, None)
     assert (code, cause) == (137, "the VM ran out of memory (48 MiB); raise vm.memory")
+    _, cause = run.explain(_result(code=137, log=log), b"", 48, None, memory_overridden=True)
+    assert cause == "the VM ran out of memory (48 MiB); raise --memory"
 
 
 def test_jvm_crash_is_134_with_hs_err_above() -> None:

@@ -484,11 +484,13 @@ static int t_rename(struct inode *odir, const char *oname, size_t olen, struct i
     if (!oe)
         return -ENOENT;
     struct tnode *n = oe->node;
+    if (is_dir(n) && is_ancestor(n, nd))
+        return -EINVAL; /* into itself */
     struct tdirent *ne = find(nd, nname, nlen, &nlink);
+    if (ne && is_dir(ne->node) && is_ancestor(ne->node, od))
+        return -ENOTEMPTY; /* over a directory holding the source */
     if (ne && ne->node == n)
         return 0; /* both names are the same file: nothing to do */
-    if (is_dir(n) && is_ancestor(n, nd))
-        return -EINVAL;
     if (ne) {
         struct tnode *t = ne->node;
         if (is_dir(n) && !is_dir(t))

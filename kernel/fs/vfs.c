@@ -598,6 +598,23 @@ int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode
 {
     struct inode *ino;
     int follow = !(flags & O_NOFOLLOW) && !(flags & O_EXCL);
+    size_t plen = strnlen(path, PATH_MAX);
+    if ((flags & O_CREAT) && plen > 1 && plen < PATH_MAX && path[plen - 1] == '/') {
+        /* O_CREAT makes regular files: a trailing slash is EISDIR once the parent resolves */
+        char *name = kmalloc(NAME_MAX + 1);
+        if (!name)
+            return -ENOMEM;
+        struct inode *dir;
+        int rc = vfs_lookup_parent(base, path, &dir, name);
+        int dots = !strcmp(name, ".") || !strcmp(name, "..");
+        kfree(name);
+        if (rc)
+            return rc;
+        inode_put(dir);
+        if (!dots)
+            return -EISDIR;
+        /* "." and "..": an existing directory, refused below */
+    }
     int rc = vfs_lookup(base, path, follow, &ino);
     if (rc == -ENOENT && (flags & O_CREAT))
         rc = create_file(base, path, mode, follow, &ino);
@@ -613,7 +630,8 @@ int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode
         rc = -ELOOP;
     else if ((flags & O_DIRECTORY) && type != S_IFDIR)
         rc = -ENOTDIR;
-    else if (!(flags & O_PATH) && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) &&
+    else if (!(flags & O_PATH) &&
+             ((flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_CREAT))) &&
              type == S_IFDIR)
         rc = -EISDIR;
     else if (!(flags & O_PATH) && (flags & O_ACCMODE) != O_RDONLY && type == S_IFREG &&

@@ -192,6 +192,8 @@ static long do_symlinkat(uint64_t utarget, int dirfd, uint64_t upath)
     } else if ((rc = get_parent(dirfd, upath, &p)) == 0) {
         if (!p.name[0] || is_dot(p.name) || exists(&p))
             rc = -EEXIST;
+        else if (p.path[strlen(p.path) - 1] == '/')
+            rc = -ENOENT; /* a trailing slash asks for a directory, and there is none */
         else if (!p.dir->ops->symlink)
             rc = -EROFS;
         else
@@ -225,6 +227,8 @@ static long do_linkat(int odfd, uint64_t uold, int ndfd, uint64_t unew, uint64_t
     if (!rc) {
         if (!n.name[0] || is_dot(n.name) || exists(&n))
             rc = -EEXIST;
+        else if (n.path[strlen(n.path) - 1] == '/')
+            rc = -ENOENT; /* a trailing slash asks for a directory, and there is none */
         else if ((src->mode & S_IFMT) == S_IFDIR)
             rc = -EPERM;
         else if (src->ops != n.dir->ops || src->fs != n.dir->fs)

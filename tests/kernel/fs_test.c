@@ -13,7 +13,10 @@
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "linux_abi.h"
+#include "core/clock.h"
+#include "linux/syscall.h"
 #include "mm/kheap.h"
+#include "mm/palloc.h"
 #include "sched/wait.h"
 
 #define EXPECT(cond)                                                                               \
@@ -85,6 +88,8 @@ void tmpfs_host_page_unref(uint64_t phys)
     }
 }
 uint64_t tmpfs_host_now_ns(void) { return 1700000000ull * 1000000000ull; }
+uint64_t clock_realtime_ns(void) { return tmpfs_host_now_ns(); }
+uint64_t palloc_free_pages(void) { return 1 << 20; }
 
 /* One thread here: a wait would never end. */
 static int wakeups;
@@ -411,6 +416,166 @@ static void test_flock(void)
     file_put(a);
 }
 
+/* Runs operations read from stdin, one per line, through the file syscalls (linux/fs.c,
+ * linux/fs_dir.c) on a fresh tmpfs at /tmp, and prints one result line per operation: "ok",
+ * "-ERRNO", or data. test_fs.py runs the same script with Linux's system calls on Linux's tmpfs
+ * and compares. */
+#define X(nr, name, fmt) SYS(name);
+#include "linux/syscalls.def"
+#undef X
+
+static void print_rc(long rc)
+{
+    if (rc < 0)
+        printf("%ld\n", rc);
+    else
+        printf("ok\n");
+}
+
+static uint32_t crc_bytes(const unsigned char *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(a, b); }
+
+#define U(p) ((uint64_t)(uintptr_t)(p))
+
+static void run_script(void)
+{
+    mount_roots();
+    sys_umask(0, 0, 0, 0, 0, 0);
+    char line[1024], op[32], a[512], b[512];
+    long x, y, z;
+    while (fgets(line, sizeof line, stdin)) {
+        x = y = z = 0;
+        if (sscanf(line, "%31s", op) != 1)
+            continue;
+        if (!strcmp(op, "mkdir") && sscanf(line, "%*s %511s %lo", a, &x) == 2) {
+            print_rc(sys_mkdir(U(a), (uint64_t)x, 0, 0, 0, 0));
+        } else if (!strcmp(op, "rmdir") && sscanf(line, "%*s %511s", a) == 1) {
+            print_rc(sys_rmdir(U(a), 0, 0, 0, 0, 0));
+        } else if (!strcmp(op, "unlink") && sscanf(line, "%*s %511s", a) == 1) {
+            print_rc(sys_unlink(U(a), 0, 0, 0, 0, 0));
+        } else if (!strcmp(op, "rename") && sscanf(line, "%*s %511s %511s", a, b) == 2) {
+            print_rc(sys_rename(U(a), U(b), 0, 0, 0, 0));
+        } else if (!strcmp(op, "link") && sscanf(line, "%*s %511s %511s", a, b) == 2) {
+            print_rc(sys_link(U(a), U(b), 0, 0, 0, 0));
+        } else if (!strcmp(op, "symlink") && sscanf(line, "%*s %511s %511s", a, b) == 2) {
+            print_rc(sys_symlink(U(a), U(b), 0, 0, 0, 0));
+        } else if (!strcmp(op, "write") &&
+                   sscanf(line, "%*s %511s %ld %ld %ld", a, &x, &y, &z) == 4) {
+            long fd = sys_open(U(a), O_WRONLY | O_CREAT, 0644, 0, 0, 0);
+            if (fd < 0) {
+                print_rc(fd);
+                continue;
+            }
+            unsigned char *buf = malloc((size_t)y + 1);
+            for (long i = 0; i < y; i++)
+                buf[i] = (unsigned char)(z + i * 7);
+            long w = sys_pwrite64((uint64_t)fd, U(buf), (uint64_t)y, (uint64_t)x, 0, 0);
+            print_rc(w == y ? 0 : w < 0 ? w : -EIO);
+            free(buf);
+            sys_close((uint64_t)fd, 0, 0, 0, 0, 0);
+        } else if (!strcmp(op, "append") && sscanf(line, "%*s %511s %ld %ld", a, &y, &z) == 3) {
+            long fd = sys_open(U(a), O_WRONLY | O_APPEND | O_CREAT, 0644, 0, 0, 0);
+            if (fd < 0) {
+                print_rc(fd);
+                continue;
+            }
+            unsigned char *buf = malloc((size_t)y + 1);
+            for (long i = 0; i < y; i++)
+                buf[i] = (unsigned char)(z + i * 7);
+            long w = sys_write((uint64_t)fd, U(buf), (uint64_t)y, 0, 0, 0);
+            print_rc(w == y ? 0 : w < 0 ? w : -EIO);
+            free(buf);
+            sys_close((uint64_t)fd, 0, 0, 0, 0, 0);
+        } else if ((!strcmp(op, "excl") || !strcmp(op, "trunc")) &&
+                   sscanf(line, "%*s %511s", a) == 1) {
+            uint64_t flags = op[0] == 'e' ? O_CREAT | O_EXCL : O_TRUNC;
+            long fd = sys_open(U(a), O_WRONLY | flags, 0600, 0, 0, 0);
+            if (fd >= 0)
+                sys_close((uint64_t)fd, 0, 0, 0, 0, 0);
+            print_rc(fd);
+        } else if (!strcmp(op, "readlink") && sscanf(line, "%*s %511s", a) == 1) {
+            long n = sys_readlink(U(a), U(b), sizeof b - 1, 0, 0, 0);
+            if (n < 0) {
+                print_rc(n);
+                continue;
+            }
+            b[n] = 0;
+            printf("=%s\n", b);
+        } else if (!strcmp(op, "chmod") && sscanf(line, "%*s %511s %lo", a, &x) == 2) {
+            print_rc(sys_chmod(U(a), (uint64_t)x, 0, 0, 0, 0));
+        } else if (!strcmp(op, "truncate") && sscanf(line, "%*s %511s %ld", a, &x) == 2) {
+            print_rc(sys_truncate(U(a), (uint64_t)x, 0, 0, 0, 0));
+        } else if (!strcmp(op, "read") && sscanf(line, "%*s %511s", a) == 1) {
+            long fd = sys_open(U(a), O_RDONLY, 0, 0, 0, 0);
+            if (fd < 0) {
+                print_rc(fd);
+                continue;
+            }
+            size_t cap = 1 << 16, len = 0;
+            unsigned char *buf = malloc(cap);
+            long r;
+            while ((r = sys_read((uint64_t)fd, U(buf + len), cap - len, 0, 0, 0)) > 0) {
+                len += (size_t)r;
+                if (len == cap)
+                    buf = realloc(buf, cap *= 2);
+            }
+            if (r < 0)
+                print_rc(r);
+            else
+                printf("%zu %08x\n", len, crc_bytes(buf, len));
+            free(buf);
+            sys_close((uint64_t)fd, 0, 0, 0, 0, 0);
+        } else if (!strcmp(op, "list") && sscanf(line, "%*s %511s", a) == 1) {
+            long fd = sys_open(U(a), O_RDONLY | O_DIRECTORY, 0, 0, 0, 0);
+            if (fd < 0) {
+                print_rc(fd);
+                continue;
+            }
+            char names[64][NAME_MAX + 8];
+            int n = 0;
+            char dbuf[512];
+            long got;
+            while ((got = sys_getdents64((uint64_t)fd, U(dbuf), sizeof dbuf, 0, 0, 0)) > 0) {
+                for (long off = 0; off < got;) {
+                    struct linux_dirent64 *d = (struct linux_dirent64 *)(dbuf + off);
+                    if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") && n < 64)
+                        snprintf(names[n++], sizeof names[0], "%s:%d", d->d_name, d->d_type);
+                    off += d->d_reclen;
+                }
+            }
+            sys_close((uint64_t)fd, 0, 0, 0, 0, 0);
+            if (got < 0) {
+                print_rc(got);
+                continue;
+            }
+            qsort(names, (size_t)n, sizeof names[0], cmp_names);
+            for (int i = 0; i < n; i++)
+                printf("%s%s", i ? " " : "", names[i]);
+            printf("|\n");
+        } else if (!strcmp(op, "stat") && sscanf(line, "%*s %511s", a) == 1) {
+            struct linux_stat st;
+            long rc = sys_lstat(U(a), U(&st), 0, 0, 0, 0);
+            if (rc) {
+                print_rc(rc);
+                continue;
+            }
+            uint32_t t = st.st_mode & S_IFMT;
+            printf("%o %lu %ld\n", st.st_mode, (unsigned long)st.st_nlink,
+                   t == S_IFDIR ? 0L : (long)st.st_size);
+        } else {
+            fprintf(stderr, "bad script line: %s", line);
+            exit(2);
+        }
+    }
+}
+
 /* /proc/self/maps lines, byte for byte as Linux prints them. */
 static struct inode fake_file = {.ino = 247026};
 
@@ -476,6 +641,10 @@ int main(int argc, char **argv)
         test_maps();
     else if (!strcmp(argv[1], "flock"))
         test_flock();
+    else if (!strcmp(argv[1], "script")) {
+        run_script();
+        return 0;
+    }
     else
         return 2;
     printf("ok\n");

@@ -4,7 +4,7 @@
 #   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
 #   make test    setup + kernel, then pytest over tests/ and ruff
 #   make demo    setup + kernel, then samples/hello (a Java app) built and run with `lwjvm run`
-#   make bench   setup + kernel, then python -m lwjvm.bench
+#   make bench   setup + kernel, then python -m lwjvm.bench and python -m lwjvm.buildbench
 
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
@@ -61,6 +61,7 @@ demo: setup kernel $(DEMO_JAR)
 
 bench: setup kernel
 	$(VENV)/bin/python -m lwjvm.bench
+	$(VENV)/bin/python -m lwjvm.buildbench
 
 clean:
 	rm -rf build tests/build samples/hello/target

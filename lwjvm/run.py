@@ -184,6 +184,9 @@ class _Tee:
     def flush(self) -> None:
         self.sink.flush()
 
+    def fileno(self) -> int:
+        return self.sink.fileno()
+
 
 def explain(
     result: vm.VmResult,

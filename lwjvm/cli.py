@@ -84,7 +84,9 @@ def exec_cmd(
     type=click.Path(file_okay=False, path_type=Path),
     help="Build directory (default: build/NAME).",
 )
-@click.option("--memory", help="Boot with this much memory instead of vm.memory (e.g. 64M).")
+@click.option(
+    "--memory", metavar="SIZE", help="Boot with this much memory instead of vm.memory (e.g. 64M)."
+)
 @click.option("--accel", type=click.Choice(["kvm", "tcg"]), help="Force an accelerator.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Kill the guest after this long.")
 @click.option(

@@ -152,20 +152,23 @@ static long do_renameat2(int odfd, uint64_t uold, int ndfd, uint64_t unew, uint6
         put_parent(&o);
         return rc;
     }
+    /* The checks in Linux's order. */
     struct inode *src = 0;
-    if (!o.name[0] || !n.name[0] || is_dot(o.name) || is_dot(n.name))
+    if (o.dir->ops != n.dir->ops || o.dir->fs != n.dir->fs)
+        rc = -EXDEV;
+    else if (!o.name[0] || is_dot(o.name))
         rc = -EBUSY;
+    else if (!n.name[0] || is_dot(n.name))
+        rc = (flags & RENAME_NOREPLACE) ? -EEXIST : -EBUSY;
     else if ((rc = child(&o, &src)) != 0)
         ;
-    else if (src->fs != o.dir->fs || src->ops != o.dir->ops)
-        rc = -EBUSY; /* a mountpoint */
+    else if ((flags & RENAME_NOREPLACE) && exists(&n))
+        rc = -EEXIST;
     else if ((src->mode & S_IFMT) != S_IFDIR &&
              (o.path[strlen(o.path) - 1] == '/' || n.path[strlen(n.path) - 1] == '/'))
         rc = -ENOTDIR; /* a trailing slash names a directory */
-    else if ((flags & RENAME_NOREPLACE) && exists(&n))
-        rc = -EEXIST;
-    else if (o.dir->ops != n.dir->ops || o.dir->fs != n.dir->fs)
-        rc = -EXDEV;
+    else if (src->fs != o.dir->fs || src->ops != o.dir->ops)
+        rc = -EBUSY; /* a mountpoint */
     else if (!o.dir->ops->rename)
         rc = -EROFS;
     else

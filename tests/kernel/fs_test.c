@@ -559,9 +559,18 @@ static void run_script(void)
             for (int i = 0; i < n; i++)
                 printf("%s%s", i ? " " : "", names[i]);
             printf("|\n");
-        } else if (!strcmp(op, "stat") && sscanf(line, "%*s %511s", a) == 1) {
+        } else if (!strcmp(op, "opendir") && sscanf(line, "%*s %511s", a) == 1) {
+            long fd = sys_open(U(a), O_RDONLY | O_DIRECTORY, 0, 0, 0, 0);
+            if (fd >= 0)
+                sys_close((uint64_t)fd, 0, 0, 0, 0, 0);
+            print_rc(fd);
+        } else if (!strcmp(op, "renamenr") && sscanf(line, "%*s %511s %511s", a, b) == 2) {
+            print_rc(sys_renameat2((uint64_t)AT_FDCWD, U(a), (uint64_t)AT_FDCWD, U(b), 1, 0));
+        } else if ((!strcmp(op, "stat") || !strcmp(op, "statf")) &&
+                   sscanf(line, "%*s %511s", a) == 1) {
             struct linux_stat st;
-            long rc = sys_lstat(U(a), U(&st), 0, 0, 0, 0);
+            long rc = op[4] ? sys_stat(U(a), U(&st), 0, 0, 0, 0)
+                            : sys_lstat(U(a), U(&st), 0, 0, 0, 0);
             if (rc) {
                 print_rc(rc);
                 continue;

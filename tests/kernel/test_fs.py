@@ -3,6 +3,7 @@ formatter, compiled for the host with ASan/UBSan (tests/kernel/fs_test.c); Linux
 its formats and errno values, and its own tmpfs running the same random scripts of file
 operations (LWJVM_FS_SEEDS sets how many; 12 by default)."""
 
+import ctypes
 import os
 import random
 import shutil
@@ -80,18 +81,20 @@ def _random_script(rng: random.Random, n: int) -> list[str]:
         p, q = _random_path(rng), _random_path(rng)
         kind = rng.choices(
             ["mkdir", "rmdir", "unlink", "rename", "link", "symlink", "write", "truncate",
-             "read", "list", "stat", "append", "excl", "trunc", "readlink", "chmod"],
-            weights=[6, 3, 3, 4, 2, 2, 6, 2, 3, 3, 3, 2, 2, 1, 1, 1],
+             "read", "list", "stat", "append", "excl", "trunc", "readlink", "chmod", "statf",
+             "opendir", "renamenr"],
+            weights=[6, 3, 3, 4, 2, 2, 6, 2, 3, 3, 3, 2, 2, 1, 1, 1, 2, 1, 1],
         )[0]
         if kind == "mkdir":
             ops.append(f"mkdir {p} {rng.choice(['755', '700'])}")
-        elif kind in ("rmdir", "unlink", "read", "list", "stat", "excl", "trunc", "readlink"):
+        elif kind in ("rmdir", "unlink", "read", "list", "stat", "excl", "trunc", "readlink",
+                      "statf", "opendir"):
             ops.append(f"{kind} {p}")
         elif kind == "append":
             ops.append(f"append {p} {rng.choice([1, 100, 5000])} {rng.randint(0, 255)}")
         elif kind == "chmod":
             ops.append(f"chmod {p} {rng.choice(['600', '755', '1777'])}")
-        elif kind in ("rename", "link"):
+        elif kind in ("rename", "link", "renamenr"):
             ops.append(f"{kind} {p} {q}")
         elif kind == "symlink":
             target = "/".join(rng.choice(NAMES) for _ in range(rng.randint(1, 2)))
@@ -103,6 +106,13 @@ def _random_script(rng: random.Random, n: int) -> list[str]:
         else:
             ops.append(f"truncate {p} {rng.choice([0, 1, 4095, 4097, 20000])}")
     return ops
+
+
+def libc_renameat2(old: str, new: str, flags: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.renameat2(-100, old.encode(), -100, new.encode(), flags) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
 
 
 def _oracle(root: Path, ops: list[str]) -> list[str]:
@@ -180,8 +190,14 @@ def _oracle(root: Path, ops: list[str]) -> list[str]:
                         t = 10 if e.is_symlink() else 4 if e.is_dir() else 8
                         entries.append(f"{e.name}:{t}")
                 out.append(" ".join(sorted(entries)) + "|")
-            elif op == "stat":
-                st = os.lstat(at(args[0]))
+            elif op == "opendir":
+                os.close(os.open(at(args[0]), os.O_RDONLY | os.O_DIRECTORY))
+                out.append("ok")
+            elif op == "renamenr":
+                libc_renameat2(at(args[0]), at(args[1]), 1)  # RENAME_NOREPLACE
+                out.append("ok")
+            elif op in ("stat", "statf"):
+                st = os.lstat(at(args[0])) if op == "stat" else os.stat(at(args[0]))
                 size = 0 if stat.S_ISDIR(st.st_mode) else st.st_size
                 out.append(f"{st.st_mode:o} {st.st_nlink} {size}")
         except OSError as e:
@@ -218,7 +234,7 @@ def _absolute(ops: list[str]) -> str:
     lines = []
     for line in ops:
         op, *args = line.split()
-        paths = {"symlink": [1], "rename": [0, 1], "link": [0, 1]}.get(op, [0])
+        paths = {"symlink": [1], "rename": [0, 1], "renamenr": [0, 1], "link": [0, 1]}.get(op, [0])
         args = [f"/tmp/{a}" if i in paths else a for i, a in enumerate(args)]
         lines.append(" ".join([op, *args]) + "\n")
     return "".join(lines)

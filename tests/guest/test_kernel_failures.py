@@ -39,3 +39,29 @@ def test_program_fault_without_handler_exits_128_plus_signal_with_context(
     assert r.returncode == 128 + 11, r.stderr
     assert "program killed by signal 11 (SIGSEGV)" in r.stderr
     assert "address 0000000000000010" in r.stderr
+
+
+def test_root_image_as_initrd_module_still_boots(
+    guest: GuestRunner, corpus: Path, tmp_path: Path
+) -> None:
+    """The fallback of protocol section 1: the image as the PVH module (-initrd) instead of the
+    ivshmem device, for running the kernel by hand."""
+    from lwjvm import bootconf, vm
+    from lwjvm.image import Staging, build_image
+
+    staging = Staging(tmp_path / "stage")
+    staging.stage_file(corpus / "hello-static", "/bin/hello")
+    conf = bootconf.BootConfig.make("/bin/hello", ["hello"])
+    staging.stage_bytes(conf.render(), bootconf.PATH)
+    image = tmp_path / "root.img"
+    build_image(tmp_path / "stage", image)
+    out = tmp_path / "out"
+    cmd = [
+        vm.find_qemu(), "-M", "microvm", "-nodefaults", "-no-user-config", "-display", "none",
+        "-no-reboot", "-m", "64M", *vm.accel_args("tcg"), "-kernel", str(vm.find_kernel()),
+        "-initrd", str(image), "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
+        "-chardev", f"file,id=c1,path={out}", "-device", "isa-serial,chardev=c1,iobase=0x3f8,irq=4",
+    ]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, timeout=120)
+    assert r.returncode == 1, r.stderr  # debug-exit byte 0: the exit record path
+    assert out.read_bytes() == b"Hello from lwjvm!\n"

@@ -186,7 +186,13 @@ def build_cmd(
     if not no_kernel and kernel is None:
         kernel = find_kernel()
     out = output or default_output(manifest)
-    result = build(manifest, out, None if no_kernel else kernel, Progress(enabled=not quiet))
+    if no_kernel or kernel is None:
+        result = build(manifest, out, None, Progress(enabled=not quiet))
+    else:
+        from lwjvm.run import build_recorded
+
+        # Recorded, so `lwjvm run` of the same manifest finds the image up to date.
+        result = build_recorded(manifest, out, kernel, Progress(enabled=not quiet))
     size = result.descriptor["files"]["root.img"]["size"] / (1 << 20)
     click.echo(f"{out}: root.img {size:.1f} MiB in {result.timings['total']:.1f}s")
 

@@ -157,14 +157,29 @@ def ensure_image(
     if not quiet:
         stream.write(f"lwjvm: building {out_dir} ({reason})\n".encode())
         stream.flush()
+    build_recorded(manifest_path, out_dir, kernel, build_mod.Progress(enabled=not quiet), args)
+    return True
+
+
+def build_recorded(
+    manifest_path: Path,
+    out_dir: Path,
+    kernel: Path,
+    progress: build_mod.Progress,
+    args: list[str] | None = None,
+) -> build_mod.BuildResult:
+    """`lwjvm build`, recording its inputs in `out_dir` so `lwjvm run` knows the image is current.
+
+    The record is removed first and written only after a whole build; the inputs are taken
+    before the build, so a file changed during it makes the next run rebuild.
+    """
+    inputs = image_inputs(manifest_path, args, kernel)
     (out_dir / INPUTS).unlink(missing_ok=True)
-    build_mod.build(
-        manifest_path, out_dir, kernel, build_mod.Progress(enabled=not quiet), args=args
-    )
+    result = build_mod.build(manifest_path, out_dir, kernel, progress, args=args)
     tmp = out_dir / f".{INPUTS}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out_dir / INPUTS)
-    return True
+    return result
 
 
 class _Tee:

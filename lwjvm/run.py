@@ -130,7 +130,7 @@ def stale_reason(out_dir: Path, inputs: dict[str, object]) -> str | None:
     try:
         old = json.loads((out_dir / INPUTS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return "built by lwjvm build, not lwjvm run"
+        return "no record of what it was built from"
     for key, what in _WHAT_CHANGED.items():
         if old.get(key) != inputs.get(key):
             return what

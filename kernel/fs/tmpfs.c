@@ -545,6 +545,20 @@ static uint64_t t_page_share(struct inode *i, uint64_t index)
     return phys;
 }
 
+/* Data is the pages written (or shared); holes are pages never allocated, as Linux's tmpfs. */
+static int64_t t_seek_data(struct inode *i, uint64_t off, int hole)
+{
+    struct tnode *n = T(i);
+    for (uint64_t idx = off / PAGE; idx * PAGE < i->size; idx++) {
+        int present = idx < n->npages && n->pages[idx];
+        if (present != hole) {
+            uint64_t at = idx * PAGE > off ? idx * PAGE : off;
+            return (int64_t)(at < i->size ? at : i->size);
+        }
+    }
+    return hole ? (int64_t)i->size : -ENXIO;
+}
+
 static const struct inode_ops tmpfs_ops = {
     .lookup = t_lookup,
     .read = t_read,
@@ -561,6 +575,7 @@ static const struct inode_ops tmpfs_ops = {
     .rename = t_rename,
     .setattr = t_setattr,
     .page_share = t_page_share,
+    .seek_data = t_seek_data,
 };
 
 int tmpfs_new(uint32_t dev, uint32_t mode, struct inode **root)

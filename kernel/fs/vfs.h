@@ -56,6 +56,9 @@ struct inode_ops {
     /* For shared mappings: the physical frame of file page `index` (allocated if it is a hole),
      * with a page reference (struct page.refcount) taken for the caller, or 0. */
     uint64_t (*page_share)(struct inode *ino, uint64_t index);
+    /* lseek SEEK_DATA/SEEK_HOLE from off (< size): the offset found, or -ENXIO. Without it the
+     * whole file is data. */
+    int64_t (*seek_data)(struct inode *ino, uint64_t off, int hole);
 };
 
 /* Metadata changes (chmod, utimensat); fields apply when their bit is in `mask`. */

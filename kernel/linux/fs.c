@@ -251,16 +251,23 @@ SYS(lseek)
         base = (int64_t)f->pos;
         break;
     case SEEK_END:
+        if ((f->inode->mode & S_IFMT) == S_IFDIR)
+            return -EINVAL; /* as tmpfs directories on Linux */
         base = size;
         break;
-    case SEEK_DATA: /* every byte of our files counts as data */
-    case SEEK_HOLE:
+    case SEEK_DATA:
+    case SEEK_HOLE: {
         if ((f->inode->mode & S_IFMT) != S_IFREG)
             return -EINVAL;
         if (off < 0 || off >= size)
             return -ENXIO;
-        f->pos = a2 == SEEK_DATA ? (uint64_t)off : (uint64_t)size;
+        int64_t at = !f->inode->ops->seek_data ? (a2 == SEEK_DATA ? off : size)
+                     : f->inode->ops->seek_data(f->inode, (uint64_t)off, a2 == SEEK_HOLE);
+        if (at < 0)
+            return at;
+        f->pos = (uint64_t)at;
         return (long)f->pos;
+    }
     default:
         return -EINVAL;
     }

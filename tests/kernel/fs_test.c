@@ -449,12 +449,76 @@ static void run_script(void)
     mount_roots();
     sys_umask(0, 0, 0, 0, 0, 0);
     char line[1024], op[32], a[512], b[512];
-    long x, y, z;
+    long x, y, z, k;
+    long slots[8];
+    for (int i = 0; i < 8; i++)
+        slots[i] = -1;
     while (fgets(line, sizeof line, stdin)) {
-        x = y = z = 0;
+        x = y = z = k = 0;
         if (sscanf(line, "%31s", op) != 1)
             continue;
-        if (!strcmp(op, "mkdir") && sscanf(line, "%*s %511s %lo", a, &x) == 2) {
+        int fd_op = !strcmp(op, "fwrite") || !strcmp(op, "fread") || !strcmp(op, "fseek") ||
+                    !strcmp(op, "ftrunc") || !strcmp(op, "fstat") || !strcmp(op, "fclose");
+        if (fd_op && (sscanf(line, "%*s %ld", &k) != 1 || k < 0 || k >= 8 || slots[k] < 0)) {
+            printf("nofd\n");
+            continue;
+        }
+        uint64_t sfd = fd_op ? (uint64_t)slots[k] : 0;
+        if (!strcmp(op, "open") && sscanf(line, "%*s %ld %511s %31s", &k, a, b) == 3) {
+            static const struct {
+                const char *name;
+                uint64_t flags;
+            } modes[] = {{"r", O_RDONLY}, {"w", O_WRONLY}, {"rw", O_RDWR},
+                         {"wc", O_WRONLY | O_CREAT}, {"rwa", O_RDWR | O_APPEND | O_CREAT},
+                         {"rwt", O_RDWR | O_TRUNC}};
+            uint64_t flags = ~0ull;
+            for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+                if (!strcmp(modes[i].name, b))
+                    flags = modes[i].flags;
+            if (slots[k] >= 0)
+                sys_close((uint64_t)slots[k], 0, 0, 0, 0, 0);
+            slots[k] = sys_open(U(a), flags, 0640, 0, 0, 0);
+            print_rc(slots[k]);
+        } else if (!strcmp(op, "fwrite") && sscanf(line, "%*s %*d %ld %ld", &y, &z) == 2) {
+            unsigned char *buf = malloc((size_t)y + 1);
+            for (long i = 0; i < y; i++)
+                buf[i] = (unsigned char)(z + i * 3);
+            long w = sys_write(sfd, U(buf), (uint64_t)y, 0, 0, 0);
+            free(buf);
+            if (w < 0)
+                print_rc(w);
+            else
+                printf("%ld\n", w);
+        } else if (!strcmp(op, "fread") && sscanf(line, "%*s %*d %ld", &y) == 1) {
+            unsigned char *buf = malloc((size_t)y + 1);
+            long r = sys_read(sfd, U(buf), (uint64_t)y, 0, 0, 0);
+            if (r < 0)
+                print_rc(r);
+            else
+                printf("%ld %08x\n", r, crc_bytes(buf, (size_t)r));
+            free(buf);
+        } else if (!strcmp(op, "fseek") && sscanf(line, "%*s %*d %ld %ld", &x, &y) == 2) {
+            long r = sys_lseek(sfd, (uint64_t)x, (uint64_t)y, 0, 0, 0);
+            if (r < 0)
+                print_rc(r);
+            else
+                printf("%ld\n", r);
+        } else if (!strcmp(op, "ftrunc") && sscanf(line, "%*s %*d %ld", &x) == 1) {
+            print_rc(sys_ftruncate(sfd, (uint64_t)x, 0, 0, 0, 0));
+        } else if (!strcmp(op, "fstat")) {
+            struct linux_stat st;
+            long rc = sys_fstat(sfd, U(&st), 0, 0, 0, 0);
+            if (rc) {
+                print_rc(rc);
+                continue;
+            }
+            uint32_t t = st.st_mode & S_IFMT;
+            printf("%o %lu %ld\n", st.st_mode, (unsigned long)st.st_nlink,
+                   t == S_IFDIR ? 0L : (long)st.st_size);
+        } else if (!strcmp(op, "fclose")) {
+            print_rc(sys_close(sfd, 0, 0, 0, 0, 0));
+            slots[k] = -1;
+        } else if (!strcmp(op, "mkdir") && sscanf(line, "%*s %511s %lo", a, &x) == 2) {
             print_rc(sys_mkdir(U(a), (uint64_t)x, 0, 0, 0, 0));
         } else if (!strcmp(op, "rmdir") && sscanf(line, "%*s %511s", a) == 1) {
             print_rc(sys_rmdir(U(a), 0, 0, 0, 0, 0));
@@ -583,6 +647,9 @@ static void run_script(void)
             exit(2);
         }
     }
+    for (int i = 0; i < 8; i++)
+        if (slots[i] >= 0)
+            sys_close((uint64_t)slots[i], 0, 0, 0, 0, 0);
 }
 
 /* /proc/self/maps lines, byte for byte as Linux prints them. */

@@ -63,6 +63,15 @@ def test_flock_locks_belong_to_open_files_and_go_with_them(fs_test: Path) -> Non
 # Differential test: random scripts of name and data operations run on our tmpfs (fs_test script)
 # and on Linux's own tmpfs (a fresh directory in /dev/shm) must give the same results line by line.
 NAMES = ("a", "b", "c")
+FD_SLOTS = 3
+OPEN_FLAGS = {
+    "r": os.O_RDONLY,
+    "w": os.O_WRONLY,
+    "rw": os.O_RDWR,
+    "wc": os.O_WRONLY | os.O_CREAT,
+    "rwa": os.O_RDWR | os.O_APPEND | os.O_CREAT,
+    "rwt": os.O_RDWR | os.O_TRUNC,
+}
 
 
 def _random_path(rng: random.Random) -> str:
@@ -82,9 +91,12 @@ def _random_script(rng: random.Random, n: int) -> list[str]:
         kind = rng.choices(
             ["mkdir", "rmdir", "unlink", "rename", "link", "symlink", "write", "truncate",
              "read", "list", "stat", "append", "excl", "trunc", "readlink", "chmod", "statf",
-             "opendir", "renamenr"],
-            weights=[6, 3, 3, 4, 2, 2, 6, 2, 3, 3, 3, 2, 2, 1, 1, 1, 2, 1, 1],
+             "opendir", "renamenr", "open", "fwrite", "fread", "fseek", "ftrunc", "fstat",
+             "fclose"],
+            weights=[6, 3, 3, 4, 2, 2, 6, 2, 3, 3, 3, 2, 2, 1, 1, 1, 2, 1, 1, 4, 3, 3, 2, 1, 2,
+                     1],
         )[0]
+        k = rng.randrange(FD_SLOTS)
         if kind == "mkdir":
             ops.append(f"mkdir {p} {rng.choice(['755', '700'])}")
         elif kind in ("rmdir", "unlink", "read", "list", "stat", "excl", "trunc", "readlink",
@@ -92,6 +104,19 @@ def _random_script(rng: random.Random, n: int) -> list[str]:
             ops.append(f"{kind} {p}")
         elif kind == "append":
             ops.append(f"append {p} {rng.choice([1, 100, 5000])} {rng.randint(0, 255)}")
+        elif kind == "open":
+            ops.append(f"open {k} {p} {rng.choice(sorted(OPEN_FLAGS))}")
+        elif kind == "fwrite":
+            ops.append(f"fwrite {k} {rng.choice([1, 100, 4096, 5000])} {rng.randint(0, 255)}")
+        elif kind == "fread":
+            ops.append(f"fread {k} {rng.choice([1, 100, 4096, 20000])}")
+        elif kind == "fseek":
+            off = rng.choice([0, 1, 100, 4096, 9000, -1, -100])
+            ops.append(f"fseek {k} {off} {rng.choice([0, 1, 2, 3, 4])}")
+        elif kind == "ftrunc":
+            ops.append(f"ftrunc {k} {rng.choice([0, 10, 4097, -1])}")
+        elif kind in ("fstat", "fclose"):
+            ops.append(f"{kind} {k}")
         elif kind == "chmod":
             ops.append(f"chmod {p} {rng.choice(['600', '755', '1777'])}")
         elif kind in ("rename", "link", "renamenr"):
@@ -118,14 +143,47 @@ def libc_renameat2(old: str, new: str, flags: int) -> None:
 def _oracle(root: Path, ops: list[str]) -> list[str]:
     """Runs the script with Linux system calls under root (a tmpfs directory)."""
     out = []
+    fds: dict[int, int] = {}
 
     def at(p: str) -> str:
         return f"{root}/{p}"  # not pathlib: it would fold "." components away
 
     for line in ops:
         op, *args = line.split()
+        if op in ("fwrite", "fread", "fseek", "ftrunc", "fstat", "fclose") and \
+                int(args[0]) not in fds:
+            out.append("nofd")
+            continue
         try:
-            if op == "mkdir":
+            if op == "open":
+                k = int(args[0])
+                if k in fds:
+                    os.close(fds.pop(k))
+                fds[k] = os.open(at(args[1]), OPEN_FLAGS[args[2]], 0o640)
+                out.append("ok")
+            elif op == "fwrite":
+                n, seed = int(args[1]), int(args[2])
+                out.append(str(os.write(fds[int(args[0])],
+                                        bytes((seed + i * 3) & 0xFF for i in range(n)))))
+            elif op == "fread":
+                data = os.read(fds[int(args[0])], int(args[1]))
+                h = 2166136261
+                for byte in data:
+                    h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+                out.append(f"{len(data)} {h:08x}")
+            elif op == "fseek":
+                out.append(str(os.lseek(fds[int(args[0])], int(args[1]), int(args[2]))))
+            elif op == "ftrunc":
+                os.ftruncate(fds[int(args[0])], int(args[1]))
+                out.append("ok")
+            elif op == "fstat":
+                st = os.fstat(fds[int(args[0])])
+                size = 0 if stat.S_ISDIR(st.st_mode) else st.st_size
+                out.append(f"{st.st_mode:o} {st.st_nlink} {size}")
+            elif op == "fclose":
+                os.close(fds.pop(int(args[0])))
+                out.append("ok")
+            elif op == "mkdir":
                 os.mkdir(at(args[0]), int(args[1], 8))
                 out.append("ok")
             elif op == "rmdir":
@@ -202,6 +260,8 @@ def _oracle(root: Path, ops: list[str]) -> list[str]:
                 out.append(f"{st.st_mode:o} {st.st_nlink} {size}")
         except OSError as e:
             out.append(f"-{e.errno}")
+    for fd in fds.values():
+        os.close(fd)
     return out
 
 
@@ -234,7 +294,9 @@ def _absolute(ops: list[str]) -> str:
     lines = []
     for line in ops:
         op, *args = line.split()
-        paths = {"symlink": [1], "rename": [0, 1], "renamenr": [0, 1], "link": [0, 1]}.get(op, [0])
+        paths = {"symlink": [1], "rename": [0, 1], "renamenr": [0, 1], "link": [0, 1],
+                 "open": [1], "fwrite": [], "fread": [], "fseek": [], "ftrunc": [], "fstat": [],
+                 "fclose": []}.get(op, [0])
         args = [f"/tmp/{a}" if i in paths else a for i, a in enumerate(args)]
         lines.append(" ".join([op, *args]) + "\n")
     return "".join(lines)

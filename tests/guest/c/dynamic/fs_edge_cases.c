@@ -80,7 +80,8 @@ int main(void)
     int fd = open(".", O_RDONLY | O_DIRECTORY);
     REQUIRE(fd >= 0);
     CHECK_ERRNO("write(fd, \"x\", 1)", write(fd, "x", 1), EBADF);
-    CHECK("lseek(fd, 0, SEEK_END) >= 0", lseek(fd, 0, SEEK_END) >= 0);
+    /* (SEEK_END on a directory depends on the filesystem: EINVAL on tmpfs, allowed on ext4.) */
+    CHECK("lseek(fd, 0, SEEK_SET) on a directory", lseek(fd, 0, SEEK_SET) == 0);
     CHECK_ERRNO("ftruncate(fd, 0)", ftruncate(fd, 0), EINVAL);
     CHECK_OK("fsync(fd)", fsync(fd));
     CHECK_OK("unlinkat(fd, \"h\", 0)", unlinkat(fd, "h", 0));

@@ -311,7 +311,13 @@ def build_image(staging: Path, out: Path, epoch: int | None = None) -> ImageStat
             lines.append(f"sif {q} gid 0")
         script.write_text("\n".join(lines) + "\n")
         res = _run([debugfs, "-w", "-f", str(script), str(tmp)], env, "debugfs")
-        errors = [ln for ln in res.splitlines() if ln.startswith("sif:") or "rror" in ln]
+        # debugfs prints its version, then echoes each command as "debugfs: CMD" (file names and
+        # all); any other line is the message of a command that failed.
+        errors = [
+            ln
+            for ln in res.splitlines()
+            if ln.strip() and not ln.startswith(("debugfs:", "debugfs "))
+        ]
         if errors:
             tmp.unlink(missing_ok=True)
             raise LwjvmError(f"debugfs could not fix up the image: {errors[0]}")

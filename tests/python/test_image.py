@@ -76,6 +76,16 @@ def test_image_holds_files_modes_and_symlinks(tmp_path: Path) -> None:
     subprocess.run(["e2fsck", "-fn", str(img)], capture_output=True, check=True)
 
 
+def test_file_names_that_look_like_messages_are_not_errors(tmp_path: Path) -> None:
+    """debugfs echoes every command with its file name: a name with "error" in it is no error."""
+    stage = tmp_path / "s"
+    (stage / "bin").mkdir(parents=True)
+    (stage / "bin" / "my_errors_prog").write_text("x")
+    img = tmp_path / "root.img"
+    build_image(stage, img)
+    assert debugfs(img, "cat /bin/my_errors_prog") == "x"
+
+
 def test_image_format_is_the_documented_one(tmp_path: Path) -> None:
     stage_sample(tmp_path / "s")
     img = tmp_path / "root.img"

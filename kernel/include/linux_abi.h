@@ -14,6 +14,17 @@ struct linux_stat {
 _Static_assert(sizeof(struct linux_stat) == 144, "struct stat");
 _Static_assert(__builtin_offsetof(struct linux_stat, st_size) == 48, "st_size");
 
+/* struct timespec (and the kernel's __kernel_timespec) on x86_64. */
+struct timespec64 {
+    int64_t sec, nsec;
+};
+_Static_assert(sizeof(struct timespec64) == 16, "struct timespec");
+
+struct timeval64 {
+    int64_t sec, usec;
+};
+_Static_assert(sizeof(struct timeval64) == 16, "struct timeval");
+
 struct linux_iovec {
     uint64_t base, len;
 };

@@ -10,6 +10,7 @@
 #include "linux/uaccess.h"
 #include "sched/thread.h"
 #include "sched/wait.h"
+#include "linux_abi.h"
 
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -45,9 +46,6 @@ static int wake(uint64_t addr, int n, uint32_t bitset)
 
 int futex_wake_addr(uint64_t addr, int n) { return wake(addr, n, FUTEX_BITSET_ALL); }
 
-struct timespec64 {
-    int64_t sec, nsec;
-};
 
 /* Converts the timeout argument into a monotonic deadline (0 for none). */
 static long deadline_of(uint64_t utime, int absolute, int realtime, uint64_t *deadline)

@@ -9,6 +9,7 @@
 #include "sched/thread.h"
 #include "sched/wait.h"
 #include "signal/signal.h"
+#include "linux_abi.h"
 
 #define SIG_BLOCK 0
 #define SIG_UNBLOCK 1
@@ -176,9 +177,6 @@ static long thread_kill(int tgid, int tid, int sig)
 SYS(tgkill) { UNUSED_ARGS(); return thread_kill((int)a0, (int)a1, (int)a2); }
 SYS(tkill) { UNUSED_ARGS(); return thread_kill(-1, (int)a0, (int)a1); }
 
-struct timespec64 {
-    int64_t sec, nsec;
-};
 
 SYS(rt_sigtimedwait)
 {

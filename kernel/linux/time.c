@@ -13,6 +13,7 @@
 #include "mm/palloc.h"
 #include "sched/thread.h"
 #include "sched/wait.h"
+#include "linux_abi.h"
 
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
@@ -42,12 +43,6 @@
 #define RUSAGE_CHILDREN (-1)
 #define RUSAGE_THREAD 1
 
-struct timespec64 {
-    int64_t sec, nsec;
-};
-struct timeval64 {
-    int64_t sec, usec;
-};
 
 /* Reads clock `id` into *ns; 0, or -EINVAL for a clock that does not exist. */
 static int clock_read(int64_t id, int64_t *ns)

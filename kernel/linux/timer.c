@@ -15,6 +15,7 @@
 #include "mm/kheap.h"
 #include "sched/thread.h"
 #include "signal/signal.h"
+#include "linux_abi.h"
 
 #define CLOCK_REALTIME 0
 #define CLOCK_MONOTONIC 1
@@ -45,12 +46,6 @@ enum { ON_WALL, ON_PROCESS_CPU, ON_USER_CPU, ON_THREAD_CPU };
 #define NSEC_PER_SEC 1000000000ll
 #define MAX_TIMERS 256
 
-struct timespec64 {
-    int64_t sec, nsec;
-};
-struct timeval64 {
-    int64_t sec, usec;
-};
 struct itimerspec64 {
     struct timespec64 interval, value;
 };

@@ -27,7 +27,7 @@ from lwjvm.errors import LwjvmError
 from lwjvm.jdk import Jdk
 from lwjvm.jvmtools import JavaTools
 
-FORMAT = 1
+FORMAT = 2  # 2: jlink always as its own process (runtimes made in-process differ)
 PROFILE_PATH = Path(__file__).resolve().parent.parent / "jvm-port" / "profile.json"
 
 
@@ -138,7 +138,13 @@ def _link(
         args = ["--add-modules", ",".join(mods), *options, "--output", str(out)]
         if jdk.has_jmods:
             args = ["--module-path", str(jdk.home / "jmods"), *args]
-        tools.check("jlink", args, f"linking the runtime from {jdk.describe()} (jlink)")
+        # jlink always runs as its own process: its generate-jli-classes plugin writes the
+        # java.lang.invoke species classes the *running* JVM produces, and a JVM that already did
+        # other work (the in-process one) produces different bytes. A fresh jlink gives the same
+        # runtime every time; it runs only on a cache miss.
+        JavaTools(jdk, mode="exec").check(
+            "jlink", args, f"linking the runtime from {jdk.describe()} (jlink)"
+        )
         info = {
             "format": FORMAT,
             "jdk_home": str(jdk.home),
@@ -146,7 +152,7 @@ def _link(
             "jdk_release_sha256": jdk.release_sha256,
             "modules": mods,
             "jlink_options": options,
-            "jlink_mode": tools.mode,
+            "jlink_mode": "exec",
         }
         (work / "info.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         try:

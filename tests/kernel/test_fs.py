@@ -284,7 +284,7 @@ def test_tmpfs_matches_linux_tmpfs_on_random_scripts(fs_test: Path, seed: int) -
     r = subprocess.run([str(fs_test), "script"], input=script, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     got = r.stdout.splitlines()
-    for i, (line, w, g) in enumerate(zip(ops, want, got)):
+    for i, (line, w, g) in enumerate(zip(ops, want, got, strict=False)):
         assert g == w, f"op {i}: {line}: tmpfs gave {g!r}, Linux {w!r}"
     assert len(got) == len(want)
 

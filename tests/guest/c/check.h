@@ -4,12 +4,14 @@
 #pragma once
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int check_failures;
 
@@ -134,6 +136,21 @@ static inline void *opaque_ptr(unsigned long v)
 }
 
 /* Prints the summary line and returns the exit code: 0 when every check passed, else 1. */
+/* Reads a whole small file into buf (NUL-terminated); returns its length or -1. */
+static inline long slurp(const char *path, char *buf, size_t n)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    size_t len = 0;
+    long r;
+    while (len < n - 1 && (r = read(fd, buf + len, n - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    buf[len] = 0;
+    return (long)len;
+}
+
 static inline int check_done(void)
 {
     if (check_failures)

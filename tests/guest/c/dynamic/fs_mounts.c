@@ -19,20 +19,6 @@
 #define PROC_SUPER_MAGIC 0x9fa0
 #define SYSFS_MAGIC 0x62656572
 
-static long slurp(const char *path, char *buf, size_t n)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    long r;
-    while (len < n - 1 && (r = read(fd, buf + len, n - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    buf[len] = 0;
-    return (long)len;
-}
-
 /* True if mountinfo has a line mounting `fstype` at `point`. */
 static int mounted(const char *info, const char *point, const char *fstype)
 {

@@ -11,21 +11,6 @@
 
 #include "../check.h"
 
-/* Reads a whole small file into buf (NUL-terminated); returns its length or -1. */
-static long slurp(const char *path, char *buf, size_t n)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return -1;
-    size_t len = 0;
-    long r;
-    while (len < n - 1 && (r = read(fd, buf + len, n - 1 - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    buf[len] = 0;
-    return (long)len;
-}
-
 /* The number after "key:" in a "key:\tvalue" file, or -1. */
 static long field(const char *text, const char *key)
 {

@@ -8,6 +8,7 @@ struct inode;
 struct file;
 struct linux_stat;
 struct vfs_attr;
+struct waitq;
 
 #define PATH_MAX 4096
 #define NAME_MAX 255
@@ -90,6 +91,11 @@ struct file_ops {
     void (*release)(struct file *f);
     /* Optional: device-specific ioctl (the VFS answers -ENOTTY without it). */
     long (*ioctl)(struct file *f, uint32_t cmd, uint64_t arg);
+    /* Optional: the EPOLL* events ready now (EPOLLIN, EPOLLOUT, EPOLLRDHUP, EPOLLHUP, EPOLLERR);
+     * never blocks. Sets *wq to the wait queue the file wakes (waitq_wake_all) whenever they may
+     * have changed, or 0 if they never change. Without it a file is always readable and writable,
+     * as a regular file is on Linux. poll, select, epoll and blocking reads all go through it. */
+    uint32_t (*poll)(struct file *f, struct waitq **wq);
 };
 
 struct file {

@@ -1,0 +1,61 @@
+/* Spinlocks: the lock type every shared kernel structure is under. Taking one saves the interrupt
+ * flag and disables interrupts; releasing it restores the flag, so a lock may be taken from an
+ * interrupt handler and from code that already runs with interrupts off. Each lock has a name
+ * (for the panic a self-deadlock gives) and is declared beside the data it guards, with a comment
+ * saying what that is. Lock order: docs/kernel-locking.md. */
+#pragma once
+#include <stdint.h>
+
+#include "arch/x86_64/percpu.h"
+#include "core/panic.h"
+
+struct spinlock {
+    volatile uint32_t locked;
+    uint32_t owner_cpu; /* valid while locked: for the double-acquire check */
+    const char *name;
+};
+
+#define SPINLOCK_NO_OWNER 0xffffffffu
+#define SPINLOCK_INIT(n) {0, SPINLOCK_NO_OWNER, (n)}
+
+static inline uint64_t irq_save(void)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
+    return flags;
+}
+
+static inline void irq_restore(uint64_t flags)
+{
+    if (flags & (1u << 9))
+        __asm__ volatile("sti" ::: "memory");
+}
+
+/* Takes l with interrupts disabled; returns the interrupt flag to give back to the unlock. A CPU
+ * taking a lock it already holds panics with the lock's name instead of spinning forever. */
+static inline uint64_t spin_lock_irqsave(struct spinlock *l)
+{
+    uint64_t flags = irq_save();
+    unsigned cpu = percpu()->cpu;
+    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+        if (l->owner_cpu == cpu)
+            panic("lock %s taken twice on cpu %u", l->name ? l->name : "?", cpu);
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+            __asm__ volatile("pause");
+    }
+    l->owner_cpu = cpu;
+    return flags;
+}
+
+static inline void spin_unlock_irqrestore(struct spinlock *l, uint64_t flags)
+{
+    l->owner_cpu = SPINLOCK_NO_OWNER;
+    __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+    irq_restore(flags);
+}
+
+/* 1 if l is held (by any CPU): for assertions in code that must be called under it. */
+static inline int spin_is_locked(const struct spinlock *l)
+{
+    return __atomic_load_n(&l->locked, __ATOMIC_RELAXED) != 0;
+}

@@ -88,6 +88,14 @@ int bootconf_parse(char *text, size_t len, struct bootconf *out, void *(*alloc)(
             out->envp[out->envc++] = val;
         } else if (klen == 3 && !strncmp(line, "cwd", 3)) {
             out->cwd = val;
+        } else if (klen == 8 && !strncmp(line, "net.ipv4", 8)) {
+            out->net_ipv4 = val;
+        } else if (klen == 11 && !strncmp(line, "net.gateway", 11)) {
+            out->net_gateway = val;
+        } else if (klen == 7 && !strncmp(line, "net.dns", 7)) {
+            out->net_dns = val;
+        } else if (klen == 12 && !strncmp(line, "net.hostname", 12)) {
+            out->net_hostname = val;
         } else {
             snprintf(err, errlen, "line %d: unknown key \"%.*s\"", lineno, (int)klen, line);
             return -1;

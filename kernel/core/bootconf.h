@@ -8,6 +8,9 @@ struct bootconf {
     char **envp; /* NULL-terminated */
     char *cwd;
     int argc, envc;
+    /* Network (0 when absent: no address configured): net.ipv4=A.B.C.D/LEN, net.gateway=A.B.C.D,
+     * net.dns=A.B.C.D, net.hostname=NAME. Parsed by net/netconf.c. */
+    char *net_ipv4, *net_gateway, *net_dns, *net_hostname;
 };
 
 /* Parses `text` (len bytes, modified in place: values are unescaped and NUL-terminated) into *out,

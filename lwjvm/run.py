@@ -237,6 +237,8 @@ def explain(
         return code, "the JVM crashed (hs_err above)"
     if code == 0 or (result.signal_sent is not None and code == 128 + result.signal_sent):
         return code, None
+    if log is not None and log.process_refused:
+        return code, process_cause("app", code, log.process_refused)
     missing = [n for n in (log.enosys if log else []) if n.split(" ")[0] not in BENIGN_ENOSYS]
     if missing:
         return code, (
@@ -244,6 +246,14 @@ def explain(
             f"called: {', '.join(missing)}"
         )
     return code, None
+
+
+def process_cause(who: str, code: int, call: str) -> str:
+    """The cause line for a program that failed after the kernel refused to start a process."""
+    return (
+        f"the {who} exited with {code} after it tried to start a process ({call}); "
+        "a lwjvm VM runs one process, so fork, vfork and posix_spawn fail with EPERM"
+    )
 
 
 def run_app(

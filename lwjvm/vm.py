@@ -130,6 +130,7 @@ def _int(v: str | None) -> int | None:
 
 _ENOSYS = re.compile(r"^lwjvm: syscall (\w+) \((\d+)\) is not implemented: -ENOSYS")
 OOM_PREFIX = "lwjvm: out of memory"
+PROCESS_PREFIX = "lwjvm: process creation refused: "
 STATS_PREFIX = "lwjvm: stats:"
 
 
@@ -157,6 +158,7 @@ class KernelLog:
         self.tail: deque[bytes] = deque(maxlen=40)  # the last lines, shown or not
         self.enosys: list[str] = []  # "NAME (N)" of each syscall the kernel said it lacks
         self.out_of_memory: str | None = None  # the kernel's out-of-memory line
+        self.process_refused: str | None = None  # "clone (flags 0x...)", refused by the kernel
         self.stats: dict[str, int] = {}  # the `lwjvm: stats:` line (lwjvm.stats=1)
 
     def feed(self, data: bytes, now: float = 0.0) -> None:
@@ -219,6 +221,8 @@ class KernelLog:
                 self.enosys.append(name)
         elif text.startswith(OOM_PREFIX):
             self.out_of_memory = text
+        elif text.startswith(PROCESS_PREFIX) and self.process_refused is None:
+            self.process_refused = text[len(PROCESS_PREFIX) :].split(": -")[0]
         elif text.startswith(STATS_PREFIX):
             for word in text[len(STATS_PREFIX) :].split():
                 k, _, v = word.partition("=")

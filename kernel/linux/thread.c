@@ -1,6 +1,10 @@
-/* Thread syscalls: clone (the flags glibc's pthread_create uses), sched_yield. clone3 is left
- * unimplemented (-ENOSYS) so glibc falls back to clone; process-creating clones (fork, vfork,
- * posix_spawn) are refused with -ENOSYS: there is one process. */
+/* Thread syscalls: clone (the flags glibc's pthread_create uses), sched_yield, and the refusal of
+ * process creation. clone3 is left unimplemented (-ENOSYS) so glibc falls back to clone. fork,
+ * vfork and process-creating clones (posix_spawn, system, ProcessBuilder) fail with -EPERM, Linux's
+ * answer to a caller not permitted to create processes (a seccomp sandbox gives the same): the VM
+ * runs one process. EPERM rather than RLIMIT_NPROC's EAGAIN because callers retry on EAGAIN (bash
+ * sleeps and retries fork) and "Operation not permitted" says it will not change. The kernel log
+ * names the call once, with its flags; the host turns that line into its cause line. */
 #include "arch/x86_64/regs.h"
 #include "errno.h"
 #include "lib/printf.h"
@@ -28,17 +32,37 @@
 #define KNOWN_FLAGS (THREAD_FLAGS | CLONE_SYSVSEM | CLONE_SETTLS | CLONE_PARENT_SETTID | \
                      CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_CHILD_SETTID)
 
+/* Logs the first refused process creation (the host's cause line reads it) and returns -EPERM. */
+static long refuse_process(const char *call, int has_flags, uint64_t flags)
+{
+    static int told;
+    char detail[40] = "";
+    if (has_flags)
+        snprintf(detail, sizeof detail, " (flags 0x%lx)", flags);
+    if (!told++)
+        kprintf("lwjvm: process creation refused: %s%s: -EPERM (a lwjvm VM runs one process)\n",
+                call, detail);
+    return -EPERM;
+}
+
+SYS(fork)
+{
+    UNUSED_ARGS();
+    return refuse_process("fork", 0, 0);
+}
+
+SYS(vfork)
+{
+    UNUSED_ARGS();
+    return refuse_process("vfork", 0, 0);
+}
+
 SYS(clone)
 {
     UNUSED_ARGS();
     uint64_t flags = a0, newsp = a1, ptid = a2, ctid = a3, tls = a4;
-    if ((flags & THREAD_FLAGS) != THREAD_FLAGS || (flags & ~(uint64_t)KNOWN_FLAGS & ~0xffull)) {
-        static int told;
-        if (!told++)
-            kprintf("lwjvm: clone flags %lx would create a process: -ENOSYS (one process only)\n",
-                    flags);
-        return -ENOSYS;
-    }
+    if ((flags & THREAD_FLAGS) != THREAD_FLAGS || (flags & ~(uint64_t)KNOWN_FLAGS & ~0xffull))
+        return refuse_process("clone", 1, flags);
     if ((flags & CLONE_SETTLS) && tls >= USER_TOP)
         return -EPERM;
     struct thread *parent = current();

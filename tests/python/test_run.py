@@ -116,6 +116,25 @@ def test_a_failed_app_names_the_missing_syscalls_but_not_the_benign_ones() -> No
     assert run.explain(_result(code=0, log=log), b"", 256, None) == (0, None)
 
 
+def test_a_failed_app_that_tried_to_start_a_process_is_told_so_with_the_flags() -> None:
+    log = _log(
+        [
+            b"lwjvm: syscall clone3 (435) is not implemented: -ENOSYS\n",
+            b"lwjvm: process creation refused: clone (flags 0x4111): -EPERM (a lwjvm VM runs one "
+            b"process)\n",
+            b"lwjvm: syscall inotify_init1 (294) is not implemented: -ENOSYS\n",
+        ]
+    )
+    assert log.process_refused == "clone (flags 0x4111)"
+    code, cause = run.explain(_result(code=3, log=log), b"", 256, None)
+    assert code == 3
+    assert cause == (
+        "the app exited with 3 after it tried to start a process (clone (flags 0x4111)); a lwjvm "
+        "VM runs one process, so fork, vfork and posix_spawn fail with EPERM"
+    )
+    assert run.explain(_result(code=0, log=log), b"", 256, None) == (0, None)
+
+
 def test_timeouts_and_a_lost_vm_have_their_own_codes() -> None:
     code, cause = run.explain(_result(vm.OUTCOME_TIMEOUT, EXIT_TIMEOUT), b"", 256, 30.0)
     assert (code, cause) == (EXIT_TIMEOUT, "the guest did not finish within 30 s; killed")

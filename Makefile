@@ -1,6 +1,8 @@
 # lwjvm top-level targets. `make demo` and `make test` are the two entry points (see README.md).
 #
 #   make setup   apt packages (only the missing ones) + .venv with lwjvm installed editable
+#                + make plugins
+#   make plugins the Maven plugin (and the Gradle plugin) installed into the local Maven repository
 #   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
 #   make test    setup + kernel, then pytest over tests/ and ruff
 #   make demo    setup + kernel, then samples/hello (a Java app) built and run with `lwjvm run`
@@ -10,7 +12,7 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 APT_PACKAGES := qemu-system-x86 e2fsprogs binutils strace gdb gcc libc6-dev make \
-	openjdk-17-jdk-headless python3-venv
+	openjdk-17-jdk-headless python3-venv maven
 # libc6-dev is only a recommendation of gcc, and the tests link programs with -static.
 # Debian 12's openjdk-17-jdk-headless ships the jmods jlink needs; checked below.
 JMODS := /usr/lib/jvm/java-17-openjdk-amd64/jmods/java.base.jmod
@@ -18,9 +20,9 @@ SETUP_STAMP := $(VENV)/.lwjvm-setup
 DEMO_JAR := samples/hello/target/hello.jar
 PYTEST_ARGS ?= -n auto
 
-.PHONY: setup apt venv kernel test demo bench clean
+.PHONY: setup apt venv plugins kernel test demo bench clean
 
-setup: apt venv
+setup: apt venv plugins
 
 # Installs only what is missing; runs apt-get update only when something is.
 apt:
@@ -44,6 +46,21 @@ $(SETUP_STAMP): pyproject.toml | apt
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
 	touch $@
 
+# The plugins go into Maven's local repository (its default place unless settings.xml moves it,
+# then set M2_REPO), so any project can name them by coordinates. Offline first: after the first
+# fetch from Maven Central a rebuild needs no network. Rebuilt only when their sources change.
+M2_REPO ?= $(HOME)/.m2/repository
+PLUGIN_VERSION := 0.1.0
+MAVEN_PLUGIN_JAR := $(M2_REPO)/dev/lwjvm/lwjvm-maven-plugin/$(PLUGIN_VERSION)/lwjvm-maven-plugin-$(PLUGIN_VERSION).jar
+MVN_INSTALL := mvn -B -q -Dstyle.color=never install -Dinvoker.skip=true
+
+plugins: $(MAVEN_PLUGIN_JAR)
+
+$(MAVEN_PLUGIN_JAR): plugins/maven/pom.xml $(shell find plugins/maven/src/main -type f 2>/dev/null) | apt
+	@echo "make plugins: lwjvm-maven-plugin $(PLUGIN_VERSION) -> $(M2_REPO)"
+	cd plugins/maven && { $(MVN_INSTALL) -o >/dev/null 2>&1 || $(MVN_INSTALL); }
+	test -f $@ && touch $@
+
 kernel:
 	$(MAKE) -C kernel
 
@@ -64,5 +81,5 @@ bench: setup kernel
 	$(VENV)/bin/python -m lwjvm.buildbench
 
 clean:
-	rm -rf build tests/build samples/hello/target
+	rm -rf build tests/build samples/hello/target plugins/maven/target
 	$(MAKE) -C kernel clean

@@ -1,0 +1,44 @@
+package dev.lwjvm.maven;
+
+import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.apache.maven.plugin.MojoExecutionException;
+import org.apache.maven.plugin.MojoFailureException;
+import org.apache.maven.plugins.annotations.Mojo;
+import org.apache.maven.plugins.annotations.Parameter;
+
+/**
+ * Stops the deployed application ({@code lwjvm stop NAME}): SIGTERM to the JVM, so its shutdown
+ * hooks run; killed after stopTimeout. The name is the name setting, the manifest's, or the
+ * artifactId's.
+ */
+@Mojo(name = "stop", threadSafe = true)
+public class StopMojo extends AbstractLwjvmMojo {
+    /** Seconds the app gets to stop before its VM is killed (lwjvm stop -t). */
+    @Parameter(property = "lwjvm.stopTimeout")
+    protected Integer stopTimeout;
+
+    @Override
+    protected boolean needsManifest() {
+        return false;
+    }
+
+    @Override
+    protected void execute(File manifestFile) throws MojoExecutionException, MojoFailureException {
+        List<String> a = new ArrayList<>();
+        a.add("stop");
+        if (stopTimeout != null) {
+            a.add("-t");
+            a.add(String.valueOf(stopTimeout));
+        }
+        a.add(appName());
+        lwjvm(a, true);
+    }
+
+    @Override
+    protected String goalName() {
+        return "stop";
+    }
+}

@@ -14,6 +14,8 @@ from lwjvm.errors import LwjvmError
 
 PATH = "/etc/lwjvm/boot.conf"
 HEADER = b"lwjvm-boot 1"
+# The network keys (protocol section 2), in the order they are written.
+NET_KEYS = (b"net.ipv4", b"net.gateway", b"net.dns", b"net.hostname")
 
 
 def escape(value: bytes) -> bytes:
@@ -51,12 +53,14 @@ def _b(s: str | bytes) -> bytes:
 
 @dataclass
 class BootConfig:
-    """What the kernel runs: `exec` with `argv` and exactly the environment `env`, in `cwd`."""
+    """What the kernel runs: `exec` with `argv` and exactly the environment `env`, in `cwd`;
+    `net` holds the network keys (NET_KEYS) when the VM has a network device."""
 
     exec: bytes
     argv: list[bytes]
     env: list[bytes] = field(default_factory=list)
     cwd: bytes = b"/"
+    net: dict[bytes, bytes] = field(default_factory=dict)
 
     @classmethod
     def make(
@@ -65,9 +69,16 @@ class BootConfig:
         argv: list[str] | list[bytes],
         env: list[str] | list[bytes] | None = None,
         cwd: str | bytes = "/",
+        net: list[tuple[str, str]] | None = None,
     ) -> BootConfig:
         """Builds a config from host strings (or bytes) and checks it."""
-        conf = cls(_b(exec), [_b(a) for a in argv], [_b(e) for e in env or []], _b(cwd))
+        conf = cls(
+            _b(exec),
+            [_b(a) for a in argv],
+            [_b(e) for e in env or []],
+            _b(cwd),
+            {_b(k): _b(v) for k, v in net or []},
+        )
         conf.check()
         return conf
 
@@ -85,6 +96,11 @@ class BootConfig:
             name, eq, _ = e.partition(b"=")
             if not eq or not name:
                 raise LwjvmError(f"environment entry must be NAME=VALUE, got {os.fsdecode(e)!r}")
+        for k, v in self.net.items():
+            if k not in NET_KEYS:
+                raise LwjvmError(f"unknown network key {os.fsdecode(k)!r}")
+            if not v or b"\n" in v:
+                raise LwjvmError(f"{os.fsdecode(k)} needs a one-line value, got {v!r}")
 
     def render(self) -> bytes:
         """The bytes of boot.conf."""
@@ -93,6 +109,7 @@ class BootConfig:
         lines += [b"arg=" + escape(a) for a in self.argv]
         lines += [b"env=" + escape(e) for e in self.env]
         lines.append(b"cwd=" + escape(self.cwd))
+        lines += [k + b"=" + escape(self.net[k]) for k in NET_KEYS if k in self.net]
         return b"\n".join(lines) + b"\n"
 
 
@@ -107,6 +124,7 @@ def parse(data: bytes) -> BootConfig:
     argv: list[bytes] = []
     env: list[bytes] = []
     cwd = b"/"
+    net: dict[bytes, bytes] = {}
     for lineno, line in enumerate(lines[1:], start=2):
         if not line or line.startswith(b"#"):
             continue
@@ -122,11 +140,13 @@ def parse(data: bytes) -> BootConfig:
             env.append(value)
         elif key == b"cwd":
             cwd = value
+        elif key in NET_KEYS:
+            net[key] = value
         else:
             name = key.decode(errors="replace")
             raise LwjvmError(f"boot.conf line {lineno}: unknown key {name!r}")
     if exec_ is None:
         raise LwjvmError("boot.conf: no exec= line")
-    conf = BootConfig(exec_, argv, env, cwd)
+    conf = BootConfig(exec_, argv, env, cwd, net)
     conf.check()
     return conf

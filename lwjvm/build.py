@@ -6,7 +6,7 @@ The image's layout (all owned by root, timestamps fixed by lwjvm/image.py):
   /app/app.jsa               the application's CDS archive (when jvm.cds is on)
   /lib64/ld-linux..., /usr/lib/x86_64-linux-gnu/...  the host's glibc files the runtime needs,
                              at their host paths with the host's symlinks
-  /etc/passwd, group, nsswitch.conf, hosts           what the JVM and glibc read
+  /etc/passwd, group, nsswitch.conf, hosts, hostname, resolv.conf   what the JVM and glibc read
   /etc/lwjvm/boot.conf       exec=/opt/java/bin/java and the full JVM command line
   /proc /sys /dev /tmp       empty mount points
 The output directory holds root.img, kernel.elf and image.json (what `lwjvm inspect` shows:
@@ -16,6 +16,7 @@ no times and no output paths, so two builds of the same inputs give the same byt
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from lwjvm import __version__, bootconf, elfinfo, image, jvmflags, rootrun
+from lwjvm import __version__, bootconf, elfinfo, image, jvmflags, network, rootrun
 from lwjvm import manifest as manifest_mod
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import Jdk, find_jdk
@@ -52,9 +53,7 @@ ETC_FILES = {
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n"
     ),
     "/etc/group": "root:x:0:\nnogroup:x:65534:\n",
-    "/etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
-    "/etc/hosts": "127.0.0.1 localhost\n::1 localhost\n",
-}
+}  # and network.etc_files(): hosts, hostname, nsswitch.conf, resolv.conf
 MOUNT_POINTS = ["/proc", "/sys", "/dev", "/tmp", "/root"]
 DEFAULT_ENV = {"LANG": "C.UTF-8"}
 C_UTF8_LOCALE = "/usr/lib/locale/C.utf8"
@@ -443,7 +442,9 @@ def _build_image(
             if copy.src.is_file() and dst.endswith("/"):
                 dst += copy.src.name
             staging.stage(copy.src, dst.rstrip("/") or "/")
-        for path, text in ETC_FILES.items():
+        etc = dict(ETC_FILES)
+        etc.update(network.etc_files(m.name, m.network))
+        for path, text in etc.items():
             if not staging.host_path(path).exists():
                 staging.stage_bytes(text.encode(), path)
         for path in MOUNT_POINTS:
@@ -488,7 +489,8 @@ def _build_image(
 
     argv = [java, *flags, *cds_flags, "-cp", classpath, main, *m.args]
     env_list = [f"{k}={v}" for k, v in env.items()]
-    conf = bootconf.BootConfig.make(java, argv, env_list, app_dir)
+    net_keys = network.boot_keys(m.name) if m.network != network.NETWORK_NONE else None
+    conf = bootconf.BootConfig.make(java, argv, env_list, app_dir, net_keys)
     staging.stage_bytes(conf.render(), bootconf.PATH)
 
     t = time.monotonic()
@@ -556,9 +558,11 @@ def _build_image(
         "vm": {
             "memory": plan.total,
             "cpus": m.cpus,
-            "ports": m.ports,
+            "ports": [p.to_json() for p in m.ports],
+            "network": m.network,
             "volumes": [{"name": v.name, "size": v.size, "mount": v.mount} for v in m.volumes],
-            "health": {"http": m.health_http, "timeout": m.health_timeout},
+            "health": dataclasses.asdict(m.health),
+            "restart": str(m.restart),
         },
         "files": {
             ROOT_IMAGE: {

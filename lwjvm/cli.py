@@ -100,6 +100,14 @@ def exec_cmd(
 @click.option(
     "--kernel-arg", "kernel_args", multiple=True, metavar="WORD", help="Add a kernel command word."
 )
+@click.option(
+    "-p",
+    "--publish",
+    "ports",
+    multiple=True,
+    metavar="[ADDR:]HOST:GUEST",
+    help="Forward host port HOST (on 127.0.0.1 unless ADDR) to GUEST in the VM (repeat).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
 @click.option("--verbose", "run_verbose", is_flag=True, help="Show the kernel log.")
 @click.pass_context
@@ -113,6 +121,7 @@ def run_cmd(
     timeout: float | None,
     stop_timeout: float,
     kernel_args: tuple[str, ...],
+    ports: tuple[str, ...],
     quiet: bool,
     run_verbose: bool,
 ) -> None:
@@ -135,6 +144,7 @@ def run_cmd(
         verbose=run_verbose or bool(ctx.obj and ctx.obj.get("verbose")),
         quiet=quiet,
         kernel_args=list(kernel_args),
+        ports=list(ports),
     )
     result = run_app(req)
     if result.cause:

@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from lwjvm.errors import LwjvmError
+from lwjvm.network import NETWORK_NONE, NETWORK_USER, PortMap, parse_port
 
 SCHEMA_PATH = (
     Path(__file__).resolve().parent.parent / "manifests" / "schema" / "lwjvm-manifest.schema.json"
@@ -33,6 +34,42 @@ _SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MIN_MEMORY = 64 << 20
 DEFAULT_CDS_TIMEOUT = "30s"
 DEFAULT_MEMORY = 256 << 20
+DEFAULT_HEALTH_TIMEOUT = 60.0
+DEFAULT_HEALTH_INTERVAL = 1.0
+DEFAULT_START_PERIOD = 5.0
+
+
+@dataclass(frozen=True)
+class Health:
+    """When a deployed app counts as healthy (manifest `health:`; docs/deploy.md)."""
+
+    http: str | None = None  # GET this path over the forward of `port`: 2xx is healthy
+    tcp: int | None = None  # a guest port that accepts and keeps a connection
+    port: int | None = None  # the guest port `http` is checked on (default: the first forward)
+    timeout: float = DEFAULT_HEALTH_TIMEOUT  # how long deploy waits for healthy
+    interval: float = DEFAULT_HEALTH_INTERVAL
+    start_period: float = DEFAULT_START_PERIOD  # with no http/tcp: running this long is healthy
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """`restart:` of the manifest: no, on-failure[:N] or always."""
+
+    mode: str = "no"
+    max_restarts: int | None = None  # on-failure:N
+
+    @classmethod
+    def parse(cls, text: str) -> RestartPolicy:
+        """The policy spelt `text`; ValueError if it is not one."""
+        mode, _, n = text.partition(":")
+        if mode not in ("no", "always", "on-failure") or (n and mode != "on-failure"):
+            raise ValueError(text)
+        if n and (not n.isdigit() or int(n) < 1):
+            raise ValueError(text)
+        return cls(mode, int(n) if n else None)
+
+    def __str__(self) -> str:
+        return self.mode + (f":{self.max_restarts}" if self.max_restarts else "")
 
 
 @lru_cache(maxsize=1)
@@ -313,10 +350,11 @@ class Manifest:
     files: list[FileCopy]
     memory: int
     cpus: int
-    ports: list[str]
+    ports: list[PortMap]
+    network: str
     volumes: list[Volume]
-    health_http: str | None
-    health_timeout: str | None
+    health: Health
+    restart: RestartPolicy
     doc: Located = field(repr=False)
 
     @property
@@ -430,14 +468,20 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
             f"{where(('vm', 'memory'))}: {vm['memory']} is too small: expected at least "
             f"{format_size(MIN_MEMORY)}"
         )
-    for i, port in enumerate(vm.get("ports", [])):
-        if not all(1 <= int(p) <= 65535 for p in port.split(":")):
-            raise LwjvmError(f"{where(('vm', 'ports', i))}: {port!r}: ports run from 1 to 65535")
+    ports = [parse_port(p, where(("vm", "ports", i))) for i, p in enumerate(vm.get("ports", []))]
+    network = vm.get("network", NETWORK_USER)
+    if network == NETWORK_NONE and ports:
+        raise LwjvmError(
+            f"{where(('vm', 'ports'))}: port forwards need a network: remove them or "
+            "vm.network: none"
+        )
 
     volumes = [
         Volume(v["name"], parse_size(v["size"]), v["mount"]) for v in data.get("volumes", [])
     ]
     health = data.get("health", {})
+    if "http" in health and "tcp" in health:
+        raise LwjvmError(f"{where(('health', 'tcp'))}: give health.http or health.tcp, not both")
     cds_raw = jvm.get("cds", True)
     return Manifest(
         path=mpath,
@@ -462,10 +506,18 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
         files=files,
         memory=memory,
         cpus=int(vm.get("cpus", 1)),
-        ports=list(vm.get("ports", [])),
+        ports=ports,
+        network=network,
         volumes=volumes,
-        health_http=health.get("http"),
-        health_timeout=health.get("timeout"),
+        health=Health(
+            http=health.get("http"),
+            tcp=health.get("tcp"),
+            port=health.get("port"),
+            timeout=parse_duration(health.get("timeout", f"{DEFAULT_HEALTH_TIMEOUT:g}s")),
+            interval=parse_duration(health.get("interval", f"{DEFAULT_HEALTH_INTERVAL:g}s")),
+            start_period=parse_duration(health.get("start_period", f"{DEFAULT_START_PERIOD:g}s")),
+        ),
+        restart=RestartPolicy.parse(data.get("restart", "no")),
         doc=doc,
     )
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from lwjvm import __version__, accel, vm
+from lwjvm import __version__, accel, network, vm
 from lwjvm import build as build_mod
 from lwjvm import manifest as manifest_mod
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_STOP_TIMEOUT, EXIT_TIMEOUT, LwjvmError
@@ -59,6 +59,7 @@ class RunRequest:
     verbose: bool = False
     quiet: bool = False
     kernel_args: list[str] = field(default_factory=list)
+    ports: list[str] = field(default_factory=list)  # -p [ADDR:]HOST:GUEST, added to vm.ports
 
 
 @dataclass
@@ -80,8 +81,8 @@ def _digest(data: bytes) -> str:
 
 # The modules whose code decides an image's bytes (lwjvm build and what it calls).
 IMAGE_MODULES = (
-    "bootconf", "build", "elfinfo", "image", "jdk", "jvmflags", "jvmtools", "manifest", "rootrun",
-    "runtime",
+    "bootconf", "build", "elfinfo", "image", "jdk", "jvmflags", "jvmtools", "manifest", "network",
+    "rootrun", "runtime",
 )  # fmt: skip
 
 
@@ -272,6 +273,7 @@ def run_app(
         if not word or any(c.isspace() for c in word):
             raise LwjvmError(f"bad --kernel-arg {word!r}: one word without spaces")
     override_mib = vm.parse_memory(req.memory) if req.memory is not None else None
+    extra_ports = [network.parse_port(p) for p in req.ports]
     kernel = vm.find_kernel()
     vm.find_qemu()
     out_dir = req.output or build_mod.default_output(req.manifest)
@@ -283,7 +285,24 @@ def run_app(
         _lock(lock, fcntl.LOCK_EX, out_dir, err_stream)
         rebuilt = ensure_image(req.manifest, out_dir, req.args, kernel, req.quiet, err_stream)
         fcntl.flock(lock, fcntl.LOCK_SH)
-        return _boot(req, out_dir, rebuilt, override_mib, stdout, err_stream)
+        return _boot(req, out_dir, rebuilt, override_mib, extra_ports, stdout, err_stream)
+
+
+def net_config(
+    desc: dict[str, object], name: str, extra_ports: list[network.PortMap]
+) -> network.NetConfig | None:
+    """The network of a boot of the image `desc` as VM `name`: its vm.network and vm.ports with
+    `extra_ports` (-p) added; None for vm.network: none. LwjvmError for -p without a network."""
+    vm_desc = desc.get("vm")
+    vm_desc = vm_desc if isinstance(vm_desc, dict) else {}
+    mode = str(vm_desc.get("network", network.NETWORK_USER))
+    if mode == network.NETWORK_NONE:
+        if extra_ports:
+            raise LwjvmError("-p needs a network, and the manifest says vm.network: none")
+        return None
+    ports = [network.parse_port(str(p), "vm.ports") for p in vm_desc.get("ports", [])]
+    ports = network.merge_ports(ports, extra_ports)
+    return network.NetConfig(mode, tuple(ports), network.mac_for(name))
 
 
 def _lock(lock: TextIO, how: int, out_dir: Path, note: BinaryIO) -> None:
@@ -301,10 +320,14 @@ def _boot(
     out_dir: Path,
     rebuilt: bool,
     override_mib: int | None,
+    extra_ports: list[network.PortMap],
     stdout: BinaryIO | None,
     err_stream: BinaryIO,
 ) -> RunResult:
     desc = json.loads((out_dir / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
+    net = net_config(desc, str(desc["name"]), extra_ports)
+    if net is not None:
+        network.check_free(list(net.ports))
     memory_mib = override_mib or int(desc["vm"]["memory"]) // (1 << 20)
     chosen = accel.choose(out_dir / build_mod.KERNEL, req.accel)
     append = [] if req.verbose else ["lwjvm.quiet=1"]
@@ -317,6 +340,7 @@ def _boot(
         append=append,
         timeout=req.timeout,
         stop_timeout=req.stop_timeout,
+        net=net,
     )
     out = _Tee(stdout if stdout is not None else sys.stdout.buffer)
     err = _Tee(err_stream)

@@ -34,6 +34,7 @@ from lwjvm.errors import (
     EXIT_TIMEOUT,
     LwjvmError,
 )
+from lwjvm.network import NetConfig
 
 QEMU = "qemu-system-x86_64"
 RECORD_PREFIX = b"\x1elwjvm:"
@@ -298,6 +299,8 @@ class VmConfig:
     timeout: float | None = None
     # Seconds the program gets to stop after a signal was forwarded to it; None: no limit.
     stop_timeout: float | None = None
+    net: NetConfig | None = None  # None: no network device
+    qmp: Path | None = None  # a QMP server on this Unix socket path
 
 
 @dataclass
@@ -345,6 +348,10 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
             "share=on,readonly=on",
             "-device", "ivshmem-plain,memdev=rootimg",
         ]  # fmt: skip
+    if cfg.net is not None:
+        cmd += cfg.net.qemu_args()
+    if cfg.qmp is not None:
+        cmd += ["-qmp", f"unix:{cfg.qmp},server=on,wait=off"]
     cmd += ["-append", " ".join(cfg.append)]
     cmd += ["-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=4"]
     for i, ((base, irq), fd) in enumerate(zip(UARTS, console_fds, strict=True), start=1):

@@ -208,6 +208,14 @@ static void test_bootconf(void)
     /* No trailing newline, default cwd. */
     CHECK(parse("lwjvm-boot 1\nexec=/x\narg=x", &bc, err) == 0);
     CHECK(!strcmp(bc.argv[0], "x") && !strcmp(bc.cwd, "/"));
+    CHECK(bc.net_ipv4 == 0 && bc.net_hostname == 0);
+    /* The network keys are stored as written. */
+    CHECK(parse("lwjvm-boot 1\nexec=/x\narg=x\nnet.ipv4=10.0.2.15/24\nnet.gateway=10.0.2.2\n"
+                "net.dns=10.0.2.3\nnet.hostname=web-1\n",
+                &bc, err) == 0);
+    CHECK(!strcmp(bc.net_ipv4, "10.0.2.15/24") && !strcmp(bc.net_gateway, "10.0.2.2"));
+    CHECK(!strcmp(bc.net_dns, "10.0.2.3") && !strcmp(bc.net_hostname, "web-1"));
+    CHECK(parse("lwjvm-boot 1\nexec=/x\narg=x\nnet.mtu=1500\n", &bc, err) == -1);
 
     CHECK(parse("lwjvm-boot 2\nexec=/x\narg=x\n", &bc, err) == -1);
     CHECK(strstr(err, "line 1") != 0);

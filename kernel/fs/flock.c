@@ -18,8 +18,10 @@ struct flock_entry {
     int exclusive;
 };
 
+/* Guards the list of locks. Taken before a wait queue's lock (waking `unlocked`). */
+static struct spinlock flock_lock = SPINLOCK_INIT("flock");
 static struct flock_entry *locks;
-static struct waitq unlocked;
+static struct waitq unlocked = WAITQ_INIT("flock waiters");
 
 static struct flock_entry **find_own(struct file *f)
 {
@@ -38,16 +40,33 @@ static int conflicts(struct file *f, int exclusive)
     return 0;
 }
 
-static void unlock(struct file *f)
+/* Drops f's lock, with flock_lock held; returns the entry to free (after the unlock: its inode
+ * reference may be the last), or 0. */
+static struct flock_entry *unlock_locked(struct file *f)
 {
     struct flock_entry **pp = find_own(f);
     struct flock_entry *e = *pp;
-    if (!e)
-        return;
-    *pp = e->next;
-    inode_put(e->inode);
-    kfree(e);
-    waitq_wake_all(&unlocked);
+    if (e) {
+        *pp = e->next;
+        waitq_wake_all(&unlocked);
+    }
+    return e;
+}
+
+static void free_entry(struct flock_entry *e)
+{
+    if (e) {
+        inode_put(e->inode);
+        kfree(e);
+    }
+}
+
+static void unlock(struct file *f)
+{
+    uint64_t fl = spin_lock_irqsave(&flock_lock);
+    struct flock_entry *e = unlock_locked(f);
+    spin_unlock_irqrestore(&flock_lock, fl);
+    free_entry(e);
 }
 
 int flock_apply(struct file *f, int op)
@@ -62,32 +81,48 @@ int flock_apply(struct file *f, int op)
         return 0;
     }
     int exclusive = kind == LOCK_EX;
-    struct flock_entry *own = *find_own(f);
-    if (own && own->exclusive == exclusive)
-        return 0;
-    /* Converting a lock drops the old one first, as Linux does. */
-    if (own)
-        unlock(f);
-    while (conflicts(f, exclusive)) {
-        if (op & LOCK_NB)
-            return -EAGAIN; /* EWOULDBLOCK */
-        if (waitq_wait(&unlocked, WAIT_FOREVER) == -EINTR)
-            return -ERESTARTSYS;
-    }
     struct flock_entry *e = kmalloc(sizeof *e);
     if (!e)
         return -ENOMEM;
-    e->inode = f->inode;
-    inode_get(f->inode);
-    e->owner = f;
-    e->exclusive = exclusive;
-    e->next = locks;
-    locks = e;
-    return 0;
+    uint64_t fl = spin_lock_irqsave(&flock_lock);
+    struct flock_entry *own = *find_own(f);
+    if (own && own->exclusive == exclusive) {
+        spin_unlock_irqrestore(&flock_lock, fl);
+        kfree(e);
+        return 0;
+    }
+    /* Converting a lock drops the old one first, as Linux does. */
+    struct flock_entry *old = own ? unlock_locked(f) : 0;
+    int rc = 0;
+    while (conflicts(f, exclusive)) {
+        if (op & LOCK_NB) {
+            rc = -EAGAIN; /* EWOULDBLOCK */
+            break;
+        }
+        int w = waitq_wait_unlock(&unlocked, &flock_lock, fl, WAIT_FOREVER);
+        fl = spin_lock_irqsave(&flock_lock);
+        if (w == -EINTR) {
+            rc = -ERESTARTSYS;
+            break;
+        }
+    }
+    if (!rc) {
+        e->inode = f->inode;
+        inode_get(f->inode);
+        e->owner = f;
+        e->exclusive = exclusive;
+        e->next = locks;
+        locks = e;
+        e = 0;
+    }
+    spin_unlock_irqrestore(&flock_lock, fl);
+    kfree(e);
+    free_entry(old);
+    return rc;
 }
 
 void flock_release(struct file *f)
 {
-    if (locks)
+    if (__atomic_load_n(&locks, __ATOMIC_RELAXED))
         unlock(f);
 }

@@ -1,8 +1,12 @@
 /* Pipes (see fs/pipe.h): reads block until data or end-of-file (no writer left), writes block
  * until there is room; writes of at most PIPE_BUF bytes are never split; writing with no reader
- * left raises SIGPIPE and fails with EPIPE. Both ends wait through sched/wait.h. */
+ * left raises SIGPIPE and fails with EPIPE. Readers wait on readq (woken by writes and by the last
+ * writer's close), writers on writeq (woken by reads and the last reader's close): the queues
+ * poll, select and epoll wait on too. */
 #include "fs/pipe.h"
 #include "errno.h"
+#include "fs/poll.h"
+#include "lib/spinlock.h"
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 #include "lib/string.h"
@@ -19,28 +23,40 @@
 
 struct pipe {
     struct inode inode; /* first: S_IFIFO, shared by both ends */
+    struct spinlock lock; /* guards buf, head, len, readers and writers */
     char *buf;
     uint32_t head, len; /* the bytes in [head, head + len) modulo PIPE_SIZE */
     uint32_t readers, writers;
     struct waitq readq, writeq; /* waiting for data, waiting for room */
 };
 
-static uint64_t next_ino = 1;
+static uint64_t next_ino = 1; /* atomic */
 
 static struct pipe *pipe_of(struct file *f) { return (struct pipe *)f->inode; }
 
+/* Copies to and from the program happen under the pipe's lock (a fault there takes the address
+ * space's lock inside it); wake-ups after it is released. */
 static int64_t pipe_read(struct file *f, void *ubuf, uint64_t len)
 {
     struct pipe *p = pipe_of(f);
     if (!len)
         return 0;
+    uint64_t fl = spin_lock_irqsave(&p->lock);
     while (!p->len) {
-        if (!p->writers)
+        if (!p->writers) {
+            spin_unlock_irqrestore(&p->lock, fl);
             return 0;
-        if (f->flags & O_NONBLOCK)
+        }
+        if (f->flags & O_NONBLOCK) {
+            spin_unlock_irqrestore(&p->lock, fl);
             return -EAGAIN;
-        if (waitq_wait(&p->readq, WAIT_FOREVER) == -EINTR)
+        }
+        int rc = waitq_wait_unlock(&p->readq, &p->lock, fl, WAIT_FOREVER);
+        fl = spin_lock_irqsave(&p->lock);
+        if (rc == -EINTR && !p->len) {
+            spin_unlock_irqrestore(&p->lock, fl);
             return -ERESTARTSYS;
+        }
     }
     uint64_t done = 0;
     while (done < len && p->len) {
@@ -48,13 +64,16 @@ static int64_t pipe_read(struct file *f, void *ubuf, uint64_t len)
         if (chunk > len - done)
             chunk = (uint32_t)(len - done);
         if (copy_to_user((char *)ubuf + done, p->buf + p->head, chunk))
-            return done ? (int64_t)done : -EFAULT;
+            break;
         p->head = (p->head + chunk) % PIPE_SIZE;
         p->len -= chunk;
         done += chunk;
     }
     if (!p->len)
         p->head = 0;
+    spin_unlock_irqrestore(&p->lock, fl);
+    if (!done)
+        return -EFAULT;
     waitq_wake_all(&p->writeq);
     return (int64_t)done;
 }
@@ -69,9 +88,13 @@ static int64_t pipe_write(struct file *f, const void *ubuf, uint64_t len)
 {
     struct pipe *p = pipe_of(f);
     uint64_t done = 0;
+    int64_t err = 0;
+    uint64_t fl = spin_lock_irqsave(&p->lock);
     while (done < len) {
-        if (!p->readers)
-            return done ? (int64_t)done : broken_pipe();
+        if (!p->readers) {
+            err = -EPIPE;
+            break;
+        }
         uint64_t want = len - done, room = PIPE_SIZE - p->len;
         /* a write of at most PIPE_BUF bytes goes in whole or waits */
         if (room && (len > PIPE_BUF || room >= want)) {
@@ -79,34 +102,75 @@ static int64_t pipe_write(struct file *f, const void *ubuf, uint64_t len)
             while (n) {
                 uint32_t tail = (p->head + p->len) % PIPE_SIZE;
                 uint32_t chunk = PIPE_SIZE - tail < n ? PIPE_SIZE - tail : (uint32_t)n;
-                if (copy_from_user(p->buf + tail, (const char *)ubuf + done, chunk))
-                    return done ? (int64_t)done : -EFAULT;
+                if (copy_from_user(p->buf + tail, (const char *)ubuf + done, chunk)) {
+                    err = -EFAULT;
+                    break;
+                }
                 p->len += chunk;
                 done += chunk;
                 n -= chunk;
             }
-            waitq_wake_all(&p->readq);
+            if (err)
+                break;
             continue;
         }
-        if (f->flags & O_NONBLOCK)
-            return done ? (int64_t)done : -EAGAIN;
-        if (waitq_wait(&p->writeq, WAIT_FOREVER) == -EINTR)
-            return done ? (int64_t)done : -ERESTARTSYS;
+        if (f->flags & O_NONBLOCK) {
+            err = -EAGAIN;
+            break;
+        }
+        /* Readers may wait for what is already written. */
+        waitq_wake_all(&p->readq);
+        int rc = waitq_wait_unlock(&p->writeq, &p->lock, fl, WAIT_FOREVER);
+        fl = spin_lock_irqsave(&p->lock);
+        if (rc == -EINTR) {
+            err = -ERESTARTSYS;
+            break;
+        }
     }
-    return (int64_t)done;
+    spin_unlock_irqrestore(&p->lock, fl);
+    if (done)
+        waitq_wake_all(&p->readq);
+    if (done)
+        return (int64_t)done;
+    return err == -EPIPE ? broken_pipe() : err;
+}
+
+static uint32_t read_end_poll(struct file *f, struct waitq **wq)
+{
+    struct pipe *p = pipe_of(f);
+    *wq = &p->readq;
+    uint64_t fl = spin_lock_irqsave(&p->lock);
+    uint32_t mask = (p->len ? EPOLLIN | EPOLLRDNORM : 0) | (!p->writers ? EPOLLHUP : 0);
+    spin_unlock_irqrestore(&p->lock, fl);
+    return mask;
+}
+
+static uint32_t write_end_poll(struct file *f, struct waitq **wq)
+{
+    struct pipe *p = pipe_of(f);
+    *wq = &p->writeq;
+    uint64_t fl = spin_lock_irqsave(&p->lock);
+    uint32_t mask = (PIPE_SIZE - p->len >= PIPE_BUF ? EPOLLOUT | EPOLLWRNORM : 0) |
+                    (!p->readers ? EPOLLERR : 0);
+    spin_unlock_irqrestore(&p->lock, fl);
+    return mask;
 }
 
 static void read_end_release(struct file *f)
 {
     struct pipe *p = pipe_of(f);
+    uint64_t fl = spin_lock_irqsave(&p->lock);
     p->readers--;
+    spin_unlock_irqrestore(&p->lock, fl);
     waitq_wake_all(&p->writeq);
 }
 
 static void write_end_release(struct file *f)
 {
     struct pipe *p = pipe_of(f);
+    uint64_t fl = spin_lock_irqsave(&p->lock);
     p->writers--;
+    spin_unlock_irqrestore(&p->lock, fl);
     waitq_wake_all(&p->readq);
 }
 
@@ -115,7 +179,7 @@ static long pipe_ioctl(struct file *f, uint32_t cmd, uint64_t arg)
     struct pipe *p = pipe_of(f);
     switch (cmd) {
     case FIONREAD: {
-        int n = (int)p->len;
+        int n = (int)__atomic_load_n(&p->len, __ATOMIC_RELAXED);
         return copy_to_user((void *)arg, &n, sizeof n) ? -EFAULT : 0;
     }
     case F_GETPIPE_SZ:
@@ -140,10 +204,16 @@ static int64_t wrong_end_read(struct file *f, void *ubuf, uint64_t len)
     return -EBADF;
 }
 
-static const struct file_ops read_end_ops = {
-    .read = pipe_read, .write = wrong_end, .release = read_end_release, .ioctl = pipe_ioctl};
-static const struct file_ops write_end_ops = {
-    .read = wrong_end_read, .write = pipe_write, .release = write_end_release, .ioctl = pipe_ioctl};
+static const struct file_ops read_end_ops = {.read = pipe_read,
+                                            .write = wrong_end,
+                                            .release = read_end_release,
+                                            .ioctl = pipe_ioctl,
+                                            .poll = read_end_poll};
+static const struct file_ops write_end_ops = {.read = wrong_end_read,
+                                             .write = pipe_write,
+                                             .release = write_end_release,
+                                             .ioctl = pipe_ioctl,
+                                             .poll = write_end_poll};
 
 static int pipe_stat(struct inode *ino, struct linux_stat *st)
 {
@@ -175,8 +245,11 @@ int pipe_create(uint32_t flags, struct file **rd, struct file **wr)
         kfree(p);
         return -ENFILE;
     }
+    p->lock = (struct spinlock)SPINLOCK_INIT("pipe");
+    waitq_init(&p->readq, "pipe readers");
+    waitq_init(&p->writeq, "pipe writers");
     p->inode.ops = &pipe_inode_ops;
-    p->inode.ino = next_ino++;
+    p->inode.ino = __atomic_fetch_add(&next_ino, 1, __ATOMIC_RELAXED);
     p->inode.mode = S_IFIFO | 0600;
     p->inode.refcount = 1;
     p->inode.fs = p;

@@ -96,7 +96,12 @@ struct mem_use {
 static void mem_use(struct mem_use *u)
 {
     memset(u, 0, sizeof *u);
-    for (const struct vma *v = current_mm ? current_mm->vmas : 0; v; v = v->next) {
+    /* Every frame in use serves this one program. */
+    u->rss = (palloc_total_pages() - palloc_free_pages()) * 4096ul;
+    if (!current_mm)
+        return;
+    uint64_t fl = spin_lock_irqsave(&current_mm->lock);
+    for (const struct vma *v = current_mm->vmas; v; v = v->next) {
         uint64_t len = v->end - v->start;
         u->size += len;
         if (v->name && !strcmp(v->name, "[stack]"))
@@ -106,8 +111,7 @@ static void mem_use(struct mem_use *u)
         else if (v->inode && (v->flags & VM_EXEC))
             u->lib += len;
     }
-    /* Every frame in use serves this one program. */
-    u->rss = (palloc_total_pages() - palloc_free_pages()) * 4096ul;
+    spin_unlock_irqrestore(&current_mm->lock, fl);
 }
 
 static void describe(const struct vma *v, struct maps_file *mf)
@@ -124,7 +128,12 @@ static void describe(const struct vma *v, struct maps_file *mf)
 static int gen_maps(struct pseudo_node *n, char *buf, size_t size)
 {
     (void)n;
-    return procfs_format_maps(buf, size, current_mm ? current_mm->vmas : 0, describe);
+    if (!current_mm)
+        return procfs_format_maps(buf, size, 0, describe);
+    uint64_t fl = spin_lock_irqsave(&current_mm->lock);
+    int len = procfs_format_maps(buf, size, current_mm->vmas, describe);
+    spin_unlock_irqrestore(&current_mm->lock, fl);
+    return len;
 }
 
 static int gen_status(struct pseudo_node *n, char *buf, size_t size)

@@ -41,11 +41,10 @@ static uint64_t page_new(void)
 static void *page_addr(uint64_t phys) { return phys_to_virt(phys); }
 static void page_unref(uint64_t phys)
 {
-    struct page *pg = palloc_page(phys);
-    if (--pg->refcount == 0)
+    if (page_put(palloc_page(phys)) == 0)
         palloc_free(phys, 0);
 }
-static void page_ref(uint64_t phys) { palloc_page(phys)->refcount++; }
+static void page_ref(uint64_t phys) { page_get(palloc_page(phys)); }
 static uint64_t ram_pages(void) { return palloc_total_pages(); }
 static uint64_t now_ns(void) { return clock_realtime_ns(); }
 #endif

@@ -3,6 +3,7 @@
 #include "fs/vfs.h"
 #include "errno.h"
 #include "fs/flock.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "linux_abi.h"
 #include "linux/uaccess.h"
@@ -10,19 +11,28 @@
 
 #define MAX_SYMLINKS 40
 
-static struct inode *root;
+static struct inode *root; /* set once at boot */
+/* Guards the working directory: cwd (a reference) and cwd_path. */
+static struct spinlock cwd_lock = SPINLOCK_INIT("cwd");
 static struct inode *cwd;
 static char cwd_path[PATH_MAX] = "/";
+/* Guards the descriptor table: fds and fd_cloexec. Nothing is called under it but file_get. */
+static struct spinlock fdtable_lock = SPINLOCK_INIT("fdtable");
 static struct file *fds[MAX_FDS];
 static uint8_t fd_cloexec[MAX_FDS];
+/* Guards adding mounts. The table only grows, and an entry is complete before nmounts counts
+ * it (release/acquire), so lookups read it without the lock. */
+static struct spinlock mounts_lock = SPINLOCK_INIT("mounts");
 static struct mount mounts[MAX_MOUNTS];
 static int nmounts;
 
-void inode_get(struct inode *ino) { ino->refcount++; }
+static int mount_count(void) { return __atomic_load_n(&nmounts, __ATOMIC_ACQUIRE); }
+
+void inode_get(struct inode *ino) { __atomic_add_fetch(&ino->refcount, 1, __ATOMIC_RELAXED); }
 
 void inode_put(struct inode *ino)
 {
-    if (!ino || --ino->refcount)
+    if (!ino || __atomic_sub_fetch(&ino->refcount, 1, __ATOMIC_ACQ_REL))
         return;
     kfree(ino->path);
     ino->path = 0;
@@ -94,7 +104,7 @@ static int lookup_one(struct inode *dir, const char *name, size_t len, struct in
         *out = dir;
         return 0;
     }
-    for (int i = 0; i < nmounts; i++) {
+    for (int i = 0, n = mount_count(); i < n; i++) {
         struct mount *m = &mounts[i];
         struct inode *hit = 0;
         if (dotdot && vfs_same_inode(m->root, dir))
@@ -228,12 +238,14 @@ int vfs_lookup(struct inode *base, const char *path, int follow_last, struct ino
         return -ENOMEM;
     char *abs = buf + PATH_MAX;
     memcpy(buf, path, len + 1);
+    uint64_t fl = spin_lock_irqsave(&cwd_lock);
     struct inode *start = path[0] == '/' ? root : base ? base : cwd;
     const char *start_path = path[0] == '/' ? "/" : base ? base->path : cwd_path;
     abs[0] = 0;
     if (start_path)
         memcpy(abs, start_path, strlen(start_path) + 1);
     inode_get(start);
+    spin_unlock_irqrestore(&cwd_lock, fl);
     int rc = walk(start, buf, follow_last, out, abs);
     kfree(buf);
     return rc;
@@ -263,8 +275,10 @@ int vfs_lookup_parent(struct inode *base, const char *path, struct inode **dir, 
     } else {
         memcpy(name, last, strlen(last) + 1);
         if (!slash) {
+            uint64_t fl = spin_lock_irqsave(&cwd_lock);
             *dir = base ? base : cwd;
             inode_get(*dir);
+            spin_unlock_irqrestore(&cwd_lock, fl);
         } else {
             if (slash == buf)
                 slash[1] = 0; /* the parent is "/" */
@@ -284,12 +298,22 @@ int vfs_lookup_parent(struct inode *base, const char *path, struct inode **dir, 
 int vfs_mount(const char *path, struct inode *mroot, const char *fstype, const char *source,
               const char *options, uint32_t dev)
 {
-    if (nmounts == MAX_MOUNTS || strlen(path) >= sizeof mounts[0].path)
+    if (strlen(path) >= sizeof mounts[0].path)
         return -ENOMEM;
-    struct mount *m = &mounts[nmounts];
-    int rc = vfs_lookup_parent(0, path, &m->parent, m->name);
+    struct inode *parent;
+    char name[NAME_MAX + 1];
+    int rc = vfs_lookup_parent(0, path, &parent, name);
     if (rc)
         return rc;
+    uint64_t fl = spin_lock_irqsave(&mounts_lock);
+    if (nmounts == MAX_MOUNTS) {
+        spin_unlock_irqrestore(&mounts_lock, fl);
+        inode_put(parent);
+        return -ENOMEM;
+    }
+    struct mount *m = &mounts[nmounts];
+    m->parent = parent;
+    memcpy(m->name, name, sizeof name);
     inode_get(mroot);
     m->root = mroot;
     if (!mroot->path)
@@ -299,11 +323,12 @@ int vfs_mount(const char *path, struct inode *mroot, const char *fstype, const c
     m->source = source;
     m->options = options;
     m->dev = dev;
-    nmounts++;
+    __atomic_store_n(&nmounts, nmounts + 1, __ATOMIC_RELEASE);
+    spin_unlock_irqrestore(&mounts_lock, fl);
     return 0;
 }
 
-const struct mount *vfs_mount_at(int i) { return i >= 0 && i < nmounts ? &mounts[i] : 0; }
+const struct mount *vfs_mount_at(int i) { return i >= 0 && i < mount_count() ? &mounts[i] : 0; }
 
 int vfs_readdir(struct inode *ino, uint64_t *cookie, struct vfs_dirent *out)
 {
@@ -313,7 +338,8 @@ int vfs_readdir(struct inode *ino, uint64_t *cookie, struct vfs_dirent *out)
             return rc;
         *cookie = VFS_MOUNT_COOKIE;
     }
-    for (uint64_t i = *cookie - VFS_MOUNT_COOKIE; i < (uint64_t)nmounts; i++) {
+    int n = mount_count();
+    for (uint64_t i = *cookie - VFS_MOUNT_COOKIE; i < (uint64_t)n; i++) {
         struct mount *m = &mounts[i];
         struct inode *there;
         if (!vfs_same_inode(m->parent, ino))
@@ -329,7 +355,7 @@ int vfs_readdir(struct inode *ino, uint64_t *cookie, struct vfs_dirent *out)
         *cookie = VFS_MOUNT_COOKIE + i + 1;
         return 1;
     }
-    *cookie = VFS_MOUNT_COOKIE + (uint64_t)nmounts;
+    *cookie = VFS_MOUNT_COOKIE + (uint64_t)n;
     return 0;
 }
 
@@ -382,9 +408,12 @@ int vfs_chdir(const char *path)
         inode_put(ino);
         return -ENOTDIR;
     }
-    inode_put(cwd);
+    uint64_t fl = spin_lock_irqsave(&cwd_lock);
+    struct inode *old = cwd;
     cwd = ino;
     update_cwd_path(path);
+    spin_unlock_irqrestore(&cwd_lock, fl);
+    inode_put(old);
     return 0;
 }
 
@@ -395,10 +424,13 @@ int vfs_fchdir(struct inode *dir)
     if (!is_dir(dir))
         return -ENOTDIR;
     inode_get(dir);
-    inode_put(cwd);
+    uint64_t fl = spin_lock_irqsave(&cwd_lock);
+    struct inode *old = cwd;
     cwd = dir;
     if (dir->path)
         memcpy(cwd_path, dir->path, strlen(dir->path) + 1);
+    spin_unlock_irqrestore(&cwd_lock, fl);
+    inode_put(old);
     return 0;
 }
 
@@ -416,9 +448,11 @@ struct file *file_new(const struct file_ops *ops, struct inode *ino, uint32_t fl
     return f;
 }
 
+void file_get(struct file *f) { __atomic_add_fetch(&f->refcount, 1, __ATOMIC_RELAXED); }
+
 void file_put(struct file *f)
 {
-    if (--f->refcount)
+    if (__atomic_sub_fetch(&f->refcount, 1, __ATOMIC_ACQ_REL))
         return;
     if (f->ops->release)
         f->ops->release(f);
@@ -430,32 +464,82 @@ void file_put(struct file *f)
 
 int fd_install(struct file *f, int min, int cloexec)
 {
+    uint64_t fl = spin_lock_irqsave(&fdtable_lock);
     for (int fd = min < 0 ? 0 : min; fd < MAX_FDS; fd++) {
         if (!fds[fd]) {
             fds[fd] = f;
             fd_cloexec[fd] = (uint8_t)(cloexec != 0);
+            spin_unlock_irqrestore(&fdtable_lock, fl);
             return fd;
         }
     }
+    spin_unlock_irqrestore(&fdtable_lock, fl);
     return -EMFILE;
 }
 
-struct file *fd_get(int fd) { return fd >= 0 && fd < MAX_FDS ? fds[fd] : 0; }
+int fd_install_at(struct file *f, int fd, int cloexec)
+{
+    if (fd < 0 || fd >= MAX_FDS)
+        return -EBADF;
+    uint64_t fl = spin_lock_irqsave(&fdtable_lock);
+    struct file *old = fds[fd];
+    fds[fd] = f;
+    fd_cloexec[fd] = (uint8_t)(cloexec != 0);
+    spin_unlock_irqrestore(&fdtable_lock, fl);
+    if (old)
+        file_put(old);
+    return fd;
+}
 
-int fd_get_cloexec(int fd) { return fd_get(fd) ? fd_cloexec[fd] : 0; }
+struct file *fd_get(int fd)
+{
+    if (fd < 0 || fd >= MAX_FDS)
+        return 0;
+    return __atomic_load_n(&fds[fd], __ATOMIC_ACQUIRE);
+}
+
+struct file *fd_file(int fd)
+{
+    if (fd < 0 || fd >= MAX_FDS)
+        return 0;
+    uint64_t fl = spin_lock_irqsave(&fdtable_lock);
+    struct file *f = fds[fd];
+    if (f)
+        file_get(f);
+    spin_unlock_irqrestore(&fdtable_lock, fl);
+    return f;
+}
+
+int fd_get_cloexec(int fd)
+{
+    if (fd < 0 || fd >= MAX_FDS)
+        return 0;
+    uint64_t fl = spin_lock_irqsave(&fdtable_lock);
+    int on = fds[fd] ? fd_cloexec[fd] : 0;
+    spin_unlock_irqrestore(&fdtable_lock, fl);
+    return on;
+}
 
 void fd_set_cloexec(int fd, int on)
 {
-    if (fd_get(fd))
+    if (fd < 0 || fd >= MAX_FDS)
+        return;
+    uint64_t fl = spin_lock_irqsave(&fdtable_lock);
+    if (fds[fd])
         fd_cloexec[fd] = (uint8_t)(on != 0);
+    spin_unlock_irqrestore(&fdtable_lock, fl);
 }
 
 int fd_close(int fd)
 {
-    struct file *f = fd_get(fd);
+    if (fd < 0 || fd >= MAX_FDS)
+        return -EBADF;
+    uint64_t fl = spin_lock_irqsave(&fdtable_lock);
+    struct file *f = fds[fd];
+    fds[fd] = 0;
+    spin_unlock_irqrestore(&fdtable_lock, fl);
     if (!f)
         return -EBADF;
-    fds[fd] = 0;
     file_put(f);
     return 0;
 }

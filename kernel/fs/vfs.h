@@ -77,7 +77,7 @@ struct inode {
     uint64_t ino;
     uint32_t mode; /* S_IFMT and permissions */
     uint64_t size;
-    uint32_t refcount;
+    uint32_t refcount; /* atomic: inode_get/inode_put */
     void *fs;      /* the filesystem's own data */
     char *path;    /* absolute path it was first found by (kmalloc'd, freed with it), or 0:
                     * for /proc/self/maps and /proc/self/fd */
@@ -103,7 +103,7 @@ struct file {
     struct inode *inode; /* 0 for the consoles */
     uint64_t pos;
     uint32_t flags; /* O_* status flags */
-    uint32_t refcount;
+    uint32_t refcount; /* atomic: file_get/file_put */
     void *priv; /* the file ops' own data */
 };
 
@@ -123,10 +123,18 @@ const char *vfs_getcwd(void);
 
 /* Open-file objects and the descriptor table. */
 struct file *file_new(const struct file_ops *ops, struct inode *ino, uint32_t flags);
+/* Takes / drops a reference to an open file (atomic); the last put releases it. */
+void file_get(struct file *f);
 void file_put(struct file *f);
 /* Installs f at the lowest free descriptor >= min; returns it or -EMFILE. Takes f's reference. */
 int fd_install(struct file *f, int min, int cloexec);
-/* The file at descriptor fd (no new reference), or 0. */
+/* Installs f at descriptor fd, closing what was there, in one step (dup2); returns fd or -EBADF.
+ * Takes f's reference. */
+int fd_install_at(struct file *f, int fd, int cloexec);
+/* The file at descriptor fd with a new reference (file_put it), or 0. */
+struct file *fd_file(int fd);
+/* The file at descriptor fd without a reference, or 0: it stays valid only while no other thread
+ * can close fd (older callers; new code uses fd_file). */
 struct file *fd_get(int fd);
 int fd_close(int fd);
 int fd_get_cloexec(int fd);

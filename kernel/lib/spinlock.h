@@ -18,6 +18,12 @@ struct spinlock {
 #define SPINLOCK_NO_OWNER 0xffffffffu
 #define SPINLOCK_INIT(n) {0, SPINLOCK_NO_OWNER, (n)}
 
+#if __STDC_HOSTED__
+/* Compiled into a host test program (tests/kernel): one CPU, no interrupt flag to touch. */
+static inline uint64_t irq_save(void) { return 0; }
+static inline void irq_restore(uint64_t flags) { (void)flags; }
+static inline unsigned spinlock_cpu(void) { return 0; }
+#else
 static inline uint64_t irq_save(void)
 {
     uint64_t flags;
@@ -30,13 +36,15 @@ static inline void irq_restore(uint64_t flags)
     if (flags & (1u << 9))
         __asm__ volatile("sti" ::: "memory");
 }
+static inline unsigned spinlock_cpu(void) { return percpu()->cpu; }
+#endif
 
 /* Takes l with interrupts disabled; returns the interrupt flag to give back to the unlock. A CPU
  * taking a lock it already holds panics with the lock's name instead of spinning forever. */
 static inline uint64_t spin_lock_irqsave(struct spinlock *l)
 {
     uint64_t flags = irq_save();
-    unsigned cpu = percpu()->cpu;
+    unsigned cpu = spinlock_cpu();
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
         if (l->owner_cpu == cpu)
             panic("lock %s taken twice on cpu %u", l->name ? l->name : "?", cpu);

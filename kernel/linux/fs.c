@@ -584,20 +584,14 @@ SYS(chdir)
 
 static long dup_to(int oldfd, int newfd, int cloexec)
 {
-    struct file *f = fd_get(oldfd);
+    struct file *f = fd_file(oldfd);
     if (!f)
         return -EBADF;
-    if (newfd < 0 || newfd >= MAX_FDS)
-        return -EBADF;
-    if (fd_get(newfd))
-        fd_close(newfd);
-    f->refcount++;
-    int fd = fd_install(f, newfd, cloexec);
-    if (fd != newfd) {
+    if (newfd < 0 || newfd >= MAX_FDS) {
         file_put(f);
-        return fd < 0 ? fd : -EBUSY;
+        return -EBADF;
     }
-    return fd;
+    return fd_install_at(f, newfd, cloexec);
 }
 
 SYS(dup)
@@ -606,7 +600,7 @@ SYS(dup)
     struct file *f = fd_get((int)a0);
     if (!f)
         return -EBADF;
-    f->refcount++;
+    file_get(f);
     long fd = fd_install(f, 0, 0);
     if (fd < 0)
         file_put(f);
@@ -645,7 +639,7 @@ SYS(fcntl)
     case F_DUPFD_CLOEXEC: {
         if ((int64_t)a2 < 0 || a2 >= MAX_FDS)
             return -EINVAL;
-        f->refcount++;
+        file_get(f);
         long nfd = fd_install(f, (int)a2, a1 == F_DUPFD_CLOEXEC);
         if (nfd < 0)
             file_put(f);

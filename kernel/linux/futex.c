@@ -1,7 +1,7 @@
 /* futex(2): WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET and WAKE_BITSET, private or not
  * (one address space, so both key on the address), with relative or absolute timeouts on the
- * monotonic or real-time clock. Waiters sit on hashed wait queues. With interrupts off in the
- * kernel, the value check and the sleep are one atomic step, as Linux requires. */
+ * monotonic or real-time clock. Waiters sit on hashed buckets, each under its own lock; the value
+ * check and the queueing are one step under it, as Linux requires. */
 #include "linux/futex.h"
 #include "arch/x86_64/tsc.h"
 #include "core/clock.h"
@@ -9,6 +9,7 @@
 #include "linux/syscall.h"
 #include "linux/uaccess.h"
 #include "sched/thread.h"
+#include "lib/spinlock.h"
 #include "sched/wait.h"
 #include "linux_abi.h"
 
@@ -24,23 +25,67 @@
 #define FUTEX_BITSET_ALL 0xffffffffu
 
 #define NBUCKETS 64
-static struct waitq buckets[NBUCKETS];
 
-static struct waitq *bucket(uint64_t addr) { return &buckets[(addr >> 2) % NBUCKETS]; }
+/* A thread waiting on a futex: on its bucket's list until a waker takes it off. */
+struct futex_waiter {
+    struct futex_waiter *next, *prev;
+    struct thread *thread;
+    uint64_t addr;
+    uint32_t bitset;
+    int queued; /* on a bucket's list (under that bucket's lock) */
+    struct futex_bucket *bucket; /* the bucket it is on (a requeue moves it) */
+};
+
+struct futex_bucket {
+    struct spinlock lock; /* guards this bucket's waiter list and each waiter's links and fields */
+    struct futex_waiter *head, *tail;
+};
+
+static struct futex_bucket buckets[NBUCKETS];
+
+static struct futex_bucket *bucket(uint64_t addr) { return &buckets[(addr >> 2) % NBUCKETS]; }
+
+static void bucket_add(struct futex_bucket *b, struct futex_waiter *w)
+{
+    w->next = 0;
+    w->prev = b->tail;
+    if (b->tail)
+        b->tail->next = w;
+    else
+        b->head = w;
+    b->tail = w;
+    w->queued = 1;
+    w->bucket = b;
+}
+
+static void bucket_del(struct futex_bucket *b, struct futex_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        b->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        b->tail = w->prev;
+    w->next = w->prev = 0;
+    w->queued = 0;
+}
 
 static int wake(uint64_t addr, int n, uint32_t bitset)
 {
-    struct waitq *wq = bucket(addr);
+    struct futex_bucket *b = bucket(addr);
     int woken = 0;
-    struct thread *t = wq->head;
-    while (t && woken < n) {
-        struct thread *next = t->wait_next;
-        if (t->futex_addr == addr && (t->futex_bitset & bitset)) {
-            thread_wake(t, 0);
+    uint64_t fl = spin_lock_irqsave(&b->lock);
+    for (struct futex_waiter *w = b->head, *next; w && woken < n; w = next) {
+        next = w->next;
+        if (w->addr == addr && (w->bitset & bitset)) {
+            bucket_del(b, w);
+            thread_wake(w->thread, 0);
             woken++;
         }
-        t = next;
     }
+    spin_unlock_irqrestore(&b->lock, fl);
     return woken;
 }
 
@@ -73,47 +118,74 @@ static long deadline_of(uint64_t utime, int absolute, int realtime, uint64_t *de
     return 0;
 }
 
+/* The value check and the queueing are one step under the bucket's lock, which every waker of
+ * the address takes: a wake after the check finds the waiter (Linux's guarantee). Reading the
+ * word may fault under the lock; the fault handler never takes a futex lock. */
 static long futex_wait(uint64_t addr, uint32_t val, uint64_t deadline, uint32_t bitset)
 {
     uint32_t cur;
     if (addr & 3)
         return -EINVAL;
-    if (copy_from_user(&cur, (const void *)addr, sizeof cur))
+    if (deadline && deadline <= tsc_ns_since_boot()) {
+        if (copy_from_user(&cur, (const void *)addr, sizeof cur))
+            return -EFAULT;
+        return cur != val ? -EAGAIN : -ETIMEDOUT;
+    }
+    struct futex_waiter w = {0, 0, current(), addr, bitset, 0, 0};
+    struct futex_bucket *b = bucket(addr);
+    uint64_t fl = spin_lock_irqsave(&b->lock);
+    if (copy_from_user(&cur, (const void *)addr, sizeof cur)) {
+        spin_unlock_irqrestore(&b->lock, fl);
         return -EFAULT;
-    if (cur != val)
+    }
+    if (cur != val) {
+        spin_unlock_irqrestore(&b->lock, fl);
         return -EAGAIN;
-    if (deadline && deadline <= tsc_ns_since_boot())
-        return -ETIMEDOUT;
-    struct thread *t = current();
-    t->futex_addr = addr;
-    t->futex_bitset = bitset;
-    int rc = waitq_wait(bucket(addr), deadline);
-    t->futex_addr = 0;
+    }
+    thread_prepare_block();
+    bucket_add(b, &w);
+    spin_unlock_irqrestore(&b->lock, fl);
+    int rc = thread_block(deadline);
+    /* Still queued: not woken by a futex wake (a timeout or a signal); a requeue may have moved
+     * it to another bucket meanwhile, so lock the one it is on now. */
+    for (;;) {
+        struct futex_bucket *on = __atomic_load_n(&w.bucket, __ATOMIC_ACQUIRE);
+        fl = spin_lock_irqsave(&on->lock);
+        if (on == w.bucket) {
+            if (w.queued)
+                bucket_del(on, &w);
+            else
+                rc = 0; /* a wake took it off: that wake counted, so report it */
+            spin_unlock_irqrestore(&on->lock, fl);
+            break;
+        }
+        spin_unlock_irqrestore(&on->lock, fl);
+    }
     return rc;
 }
 
 static long requeue(uint64_t from, uint64_t to, int nwake, int nmove)
 {
     int done = wake(from, nwake, FUTEX_BITSET_ALL);
-    struct waitq *src = bucket(from), *dst = bucket(to);
+    struct futex_bucket *src = bucket(from), *dst = bucket(to);
+    /* Two buckets: always locked in address order. */
+    struct futex_bucket *first = src < dst ? src : dst, *second = src < dst ? dst : src;
+    uint64_t fl = spin_lock_irqsave(&first->lock), fl2 = 0;
+    if (second != first)
+        fl2 = spin_lock_irqsave(&second->lock);
     int moved = 0;
-    struct thread **pp = &src->head;
-    while (*pp && moved < nmove) {
-        struct thread *t = *pp;
-        if (t->futex_addr != from) {
-            pp = &t->wait_next;
+    for (struct futex_waiter *w = src->head, *next; w && moved < nmove; w = next) {
+        next = w->next;
+        if (w->addr != from)
             continue;
-        }
-        *pp = t->wait_next;
-        t->futex_addr = to;
-        t->wq = dst;
-        t->wait_next = 0;
-        struct thread **tail = &dst->head;
-        while (*tail)
-            tail = &(*tail)->wait_next;
-        *tail = t;
+        bucket_del(src, w);
+        w->addr = to;
+        bucket_add(dst, w);
         moved++;
     }
+    if (second != first)
+        spin_unlock_irqrestore(&second->lock, fl2);
+    spin_unlock_irqrestore(&first->lock, fl);
     return done + moved;
 }
 

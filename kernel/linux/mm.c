@@ -1,5 +1,6 @@
 /* Memory syscalls: brk, mmap (anonymous and file-backed, private and read-only shared), munmap,
- * mprotect and madvise, over the areas of mm/vma.c. Pages are allocated on first touch. */
+ * mprotect and madvise, over the areas of mm/vma.c. Pages are allocated on first touch. Each
+ * runs under the address space's lock (mm->lock). */
 #include "arch/x86_64/paging.h"
 #include "errno.h"
 #include "fs/vfs.h"
@@ -12,9 +13,9 @@
 #define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 #define MADV_DONTNEED 4
 
-SYS(brk)
+static long brk_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
-    UNUSED_ARGS();
+    (void)a1, (void)a2, (void)a3, (void)a4;
     struct mm *mm = current_mm;
     uint64_t want = a0;
     if (want < mm->brk_start)
@@ -42,11 +43,9 @@ static uint32_t prot_flags(uint64_t prot)
            ((prot & PROT_EXEC) ? VM_EXEC : 0);
 }
 
-SYS(mmap)
+static long mmap_locked(uint64_t addr, uint64_t len, uint64_t prot, uint64_t flags, int fd,
+                        uint64_t off)
 {
-    UNUSED_ARGS();
-    uint64_t addr = a0, len = a1, prot = a2, flags = a3, off = a5;
-    int fd = (int)a4;
     struct mm *mm = current_mm;
     if (!len || (off & (PAGE_SIZE - 1)) || (addr & (PAGE_SIZE - 1) && (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE))))
         return -EINVAL;
@@ -96,14 +95,27 @@ SYS(mmap)
     uint32_t vf = prot_flags(prot) | (type != MAP_PRIVATE ? VM_SHARED : 0);
     if (!vma_map(mm, start, start + len, vf, ino, off >> PAGE_SHIFT, 0))
         return -ENOMEM;
-    if (flags & MAP_POPULATE)
-        mm_populate(start, start + len, (prot & PROT_WRITE) && type == MAP_PRIVATE);
     return (long)start;
 }
 
-SYS(munmap)
+SYS(mmap)
 {
     UNUSED_ARGS();
+    uint64_t len = a1, prot = a2, flags = a3;
+    uint64_t fl = spin_lock_irqsave(&current_mm->lock);
+    long rc = mmap_locked(a0, a1, a2, a3, (int)a4, a5);
+    spin_unlock_irqrestore(&current_mm->lock, fl);
+    if (rc < 0 || !(flags & MAP_POPULATE))
+        return rc;
+    uint64_t start = (uint64_t)rc, type = flags & MAP_TYPE;
+    len = PAGE_ALIGN(len);
+    mm_populate(start, start + len, (prot & PROT_WRITE) && type == MAP_PRIVATE);
+    return (long)start;
+}
+
+static long munmap_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
+{
+    (void)a1, (void)a2, (void)a3, (void)a4;
     if ((a0 & (PAGE_SIZE - 1)) || !a1)
         return -EINVAL;
     uint64_t end = a0 + PAGE_ALIGN(a1);
@@ -112,9 +124,9 @@ SYS(munmap)
     return vma_unmap(current_mm, a0, end);
 }
 
-SYS(mprotect)
+static long mprotect_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
-    UNUSED_ARGS();
+    (void)a1, (void)a2, (void)a3, (void)a4;
     if (a0 & (PAGE_SIZE - 1))
         return -EINVAL;
     if (a2 & ~(uint64_t)(PROT_READ | PROT_WRITE | PROT_EXEC | 0x01000000 /* PROT_GROWSDOWN */))
@@ -127,9 +139,9 @@ SYS(mprotect)
     return vma_protect(current_mm, a0, end, prot_flags(a2));
 }
 
-SYS(madvise)
+static long madvise_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
-    UNUSED_ARGS();
+    (void)a1, (void)a2, (void)a3, (void)a4;
     if (a0 & (PAGE_SIZE - 1))
         return -EINVAL;
     uint64_t end = a0 + PAGE_ALIGN(a1);
@@ -152,9 +164,9 @@ SYS(madvise)
 #define MREMAP_FIXED 2
 #define MREMAP_DONTUNMAP 4
 
-SYS(mremap)
+static long mremap_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
-    UNUSED_ARGS();
+    (void)a1, (void)a2, (void)a3, (void)a4;
     uint64_t old = a0, old_len = PAGE_ALIGN(a1), new_len = PAGE_ALIGN(a2), flags = a3, want = a4;
     struct mm *mm = current_mm;
     if ((old & (PAGE_SIZE - 1)) || (flags & ~7ull) || !new_len)
@@ -205,9 +217,9 @@ SYS(mremap)
 
 /* Shared mappings map the file's own pages (tmpfs) or the read-only image: there is nothing to
  * write back, so msync only checks its arguments and that the range is mapped. */
-SYS(msync)
+static long msync_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
-    UNUSED_ARGS();
+    (void)a1, (void)a2, (void)a3, (void)a4;
     if ((a0 & (PAGE_SIZE - 1)) || (a2 & ~7ull) || ((a2 & MS_ASYNC) && (a2 & MS_SYNC)))
         return -EINVAL;
     uint64_t end = a0 + PAGE_ALIGN(a1);
@@ -221,3 +233,19 @@ SYS(msync)
     }
     return 0;
 }
+
+#define LOCKED(name)                                                                               \
+    SYS(name)                                                                                      \
+    {                                                                                              \
+        (void)a5;                                                                                  \
+        uint64_t fl = spin_lock_irqsave(&current_mm->lock);                                        \
+        long rc = name##_locked(a0, a1, a2, a3, a4);                                               \
+        spin_unlock_irqrestore(&current_mm->lock, fl);                                             \
+        return rc;                                                                                 \
+    }
+LOCKED(brk)
+LOCKED(munmap)
+LOCKED(mprotect)
+LOCKED(madvise)
+LOCKED(mremap)
+LOCKED(msync)

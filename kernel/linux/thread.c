@@ -81,11 +81,12 @@ SYS(clone)
     if (flags & CLONE_CHILD_CLEARTID)
         t->clear_child_tid = ctid;
     uint32_t tid = (uint32_t)t->tid;
+    thread_start(t); /* set up: now it may run (on another CPU at once) */
     if ((flags & CLONE_PARENT_SETTID) && copy_to_user((void *)ptid, &tid, sizeof tid))
         return -EFAULT;
     if ((flags & CLONE_CHILD_SETTID) && copy_to_user((void *)ctid, &tid, sizeof tid))
         return -EFAULT;
-    return t->tid;
+    return (long)tid;
 }
 
 SYS(sched_yield)

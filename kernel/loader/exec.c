@@ -228,6 +228,7 @@ fail:
 int exec_load(const char *path, char *const argv[], char *const envp[], struct regs *frame)
 {
     memset(&the_mm, 0, sizeof the_mm);
+    the_mm.lock = (struct spinlock)SPINLOCK_INIT("mm");
     the_mm.mmap_base = MMAP_BASE;
     the_mm.stack_top = STACK_TOP;
     current_mm = &the_mm;

@@ -120,7 +120,7 @@ static int copy_on_write(struct vma *v, uint64_t *pte)
     uint64_t e = *pte, old = e & PTE_ADDR;
     if (e & PTE_OWNED) {
         struct page *pg = palloc_page(old);
-        if (pg->refcount == 1) {
+        if (page_refs(pg) == 1) {
             *pte = e | PTE_W;
             return 0;
         }
@@ -130,10 +130,8 @@ static int copy_on_write(struct vma *v, uint64_t *pte)
         return -ENOMEM;
     memcpy(phys_to_virt(phys), phys_to_virt(old), PAGE_SIZE);
     kstats.cow_copies++;
-    if (e & PTE_OWNED) {
-        struct page *pg = palloc_page(old);
-        pg->refcount--;
-    }
+    if ((e & PTE_OWNED) && page_put(palloc_page(old)) == 0)
+        palloc_free(old, 0); /* its other user let go meanwhile */
     *pte = phys | PTE_OWNED | pte_flags(v, 1);
     return 0;
 }
@@ -167,11 +165,8 @@ static int map_anon_huge(struct vma *v, uint64_t page)
     return 0;
 }
 
-int mm_fault(uint64_t addr, uint64_t err)
+static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err)
 {
-    struct mm *mm = current_mm;
-    if (!mm || addr >= USER_TOP)
-        return -EFAULT;
     struct vma *v = vma_find(mm, addr);
     if (!v)
         return -EFAULT;
@@ -206,6 +201,17 @@ int mm_fault(uint64_t addr, uint64_t err)
     if (rc == 0 && write && !(*pte & PTE_W))
         rc = copy_on_write(v, pte);
     tlb_flush_page(page);
+    return rc;
+}
+
+int mm_fault(uint64_t addr, uint64_t err)
+{
+    struct mm *mm = current_mm;
+    if (!mm || addr >= USER_TOP)
+        return -EFAULT;
+    uint64_t fl = spin_lock_irqsave(&mm->lock);
+    int rc = fault_locked(mm, addr, err);
+    spin_unlock_irqrestore(&mm->lock, fl);
     return rc;
 }
 

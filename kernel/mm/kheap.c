@@ -3,6 +3,7 @@
  * needs no header. */
 #include "mm/kheap.h"
 #include "arch/x86_64/layout.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "mm/palloc.h"
 #include <stdint.h>
@@ -12,6 +13,8 @@
 struct free_obj {
     struct free_obj *next;
 };
+/* Guards the free lists of the size classes. Taken before the page allocator's lock. */
+static struct spinlock kheap_lock = SPINLOCK_INIT("kheap");
 static struct free_obj *free_list[NCLASSES];
 
 static unsigned size_class(size_t size)
@@ -40,10 +43,13 @@ void *kmalloc(size_t size)
         return phys_to_virt(phys);
     }
     unsigned c = size_class(size);
+    uint64_t fl = spin_lock_irqsave(&kheap_lock);
     if (!free_list[c]) {
         uint64_t phys = palloc_alloc(0);
-        if (!phys)
+        if (!phys) {
+            spin_unlock_irqrestore(&kheap_lock, fl);
             return 0;
+        }
         struct page *pg = palloc_page(phys);
         pg->flags |= PAGE_SLAB;
         pg->order = (uint8_t)c;
@@ -57,6 +63,7 @@ void *kmalloc(size_t size)
     }
     struct free_obj *o = free_list[c];
     free_list[c] = o->next;
+    spin_unlock_irqrestore(&kheap_lock, fl);
     return o;
 }
 
@@ -84,6 +91,8 @@ void kfree(void *p)
     unsigned c = pg->order;
     memset(p, 0x6b, 16u << c);
     struct free_obj *o = p;
+    uint64_t fl = spin_lock_irqsave(&kheap_lock);
     o->next = free_list[c];
     free_list[c] = o;
+    spin_unlock_irqrestore(&kheap_lock, fl);
 }

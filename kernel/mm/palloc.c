@@ -2,7 +2,12 @@
  * doubly linked list threaded through the metadata array; freeing merges with the buddy while the
  * buddy is a free block of the same order. */
 #include "mm/palloc.h"
+#include "lib/spinlock.h"
 
+/* Guards the free lists, the counters and the order/flags/links of free blocks. A page's
+ * refcount is not under it: its users change it atomically (page_ref/page_unref). Taken last:
+ * nothing is locked inside it. */
+static struct spinlock palloc_lock = SPINLOCK_INIT("palloc");
 static struct page *pages;
 static uint64_t npages_total, managed, nfree;
 static uint32_t free_head[PALLOC_MAX_ORDER + 1];
@@ -61,6 +66,7 @@ static void free_block(uint64_t pfn, unsigned order)
 
 void palloc_add_range(uint64_t start, uint64_t end)
 {
+    uint64_t fl = spin_lock_irqsave(&palloc_lock);
     uint64_t first = (start + PAGE_SIZE - 1) >> PAGE_SHIFT, last = end >> PAGE_SHIFT;
     if (last > npages_total)
         last = npages_total;
@@ -72,17 +78,21 @@ void palloc_add_range(uint64_t start, uint64_t end)
         nfree++;
         free_block(pfn, 0);
     }
+    spin_unlock_irqrestore(&palloc_lock, fl);
 }
 
 uint64_t palloc_alloc(unsigned order)
 {
     if (order > PALLOC_MAX_ORDER)
         return 0;
+    uint64_t fl = spin_lock_irqsave(&palloc_lock);
     unsigned o = order;
     while (o <= PALLOC_MAX_ORDER && free_head[o] == PFN_NONE)
         o++;
-    if (o > PALLOC_MAX_ORDER)
+    if (o > PALLOC_MAX_ORDER) {
+        spin_unlock_irqrestore(&palloc_lock, fl);
         return 0;
+    }
     uint32_t pfn = free_head[o];
     list_remove(o, pfn);
     while (o > order) { /* split, keeping the lower half */
@@ -92,16 +102,19 @@ uint64_t palloc_alloc(unsigned order)
     pages[pfn].order = (uint8_t)order;
     pages[pfn].refcount = 1;
     nfree -= 1ull << order;
+    spin_unlock_irqrestore(&palloc_lock, fl);
     return (uint64_t)pfn << PAGE_SHIFT;
 }
 
 void palloc_free(uint64_t phys, unsigned order)
 {
     uint64_t pfn = phys >> PAGE_SHIFT;
+    uint64_t fl = spin_lock_irqsave(&palloc_lock);
     pages[pfn].refcount = 0;
     pages[pfn].flags &= PAGE_MANAGED;
     nfree += 1ull << order;
     free_block(pfn, order);
+    spin_unlock_irqrestore(&palloc_lock, fl);
 }
 
 struct page *palloc_page(uint64_t phys)
@@ -110,5 +123,5 @@ struct page *palloc_page(uint64_t phys)
     return pfn < npages_total ? &pages[pfn] : 0;
 }
 
-uint64_t palloc_free_pages(void) { return nfree; }
+uint64_t palloc_free_pages(void) { return __atomic_load_n(&nfree, __ATOMIC_RELAXED); }
 uint64_t palloc_total_pages(void) { return managed; }

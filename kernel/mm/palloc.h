@@ -32,6 +32,17 @@ uint64_t palloc_alloc(unsigned order);
 void palloc_free(uint64_t phys, unsigned order);
 /* The metadata of the frame holding phys, or 0 if out of range. */
 struct page *palloc_page(uint64_t phys);
+/* Takes and drops a reference on an allocated page (atomically: no lock); page_put returns the
+ * count left, so its caller frees the page at 0. */
+static inline void page_get(struct page *pg) { __atomic_add_fetch(&pg->refcount, 1, __ATOMIC_RELAXED); }
+static inline unsigned page_put(struct page *pg)
+{
+    return __atomic_sub_fetch(&pg->refcount, 1, __ATOMIC_ACQ_REL);
+}
+static inline unsigned page_refs(const struct page *pg)
+{
+    return __atomic_load_n(&pg->refcount, __ATOMIC_ACQUIRE);
+}
 /* Free and total managed frames. */
 uint64_t palloc_free_pages(void);
 uint64_t palloc_total_pages(void);

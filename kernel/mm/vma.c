@@ -48,8 +48,7 @@ void vma_drop_pages(uint64_t start, uint64_t end)
         tlb_flush_page(va);
         if (e & PTE_OWNED) {
             uint64_t phys = e & PTE_ADDR;
-            struct page *pg = palloc_page(phys);
-            if (--pg->refcount == 0)
+            if (page_put(palloc_page(phys)) == 0)
                 palloc_free(phys, 0);
         }
     }
@@ -148,7 +147,7 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
             if (!(prot & VM_EXEC))
                 e |= PTE_NX;
             if ((prot & VM_WRITE) && (e & PTE_OWNED) &&
-                ((v->flags & VM_SHARED) || palloc_page(e & PTE_ADDR)->refcount == 1))
+                ((v->flags & VM_SHARED) || page_refs(palloc_page(e & PTE_ADDR)) == 1))
                 e |= PTE_W;
             *pte = e;
             tlb_flush_page(va);

@@ -3,6 +3,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "lib/spinlock.h"
+
 struct inode;
 
 #define VM_READ 1
@@ -21,6 +23,11 @@ struct vma {
 };
 
 struct mm {
+    /* Guards the areas, brk, mmap_base and the user half of the page table (entries and the
+     * page references they hold). Taken by the page-fault handler and the memory syscalls; the
+     * fault handler takes it inside any lock held while copying to or from the program, so
+     * nothing under it touches program memory. Taken before filesystem locks (file pages). */
+    struct spinlock lock;
     struct vma *vmas; /* sorted by address, non-overlapping */
     uint64_t brk_start, brk;
     uint64_t mmap_base; /* top-down allocation starts below this */

@@ -1,6 +1,12 @@
 /* The scheduler (see sched/sched.h): round-robin over a run queue, a one-shot timer armed for the
  * nearest event (the end of the running thread's slice when others wait for the CPU, or the
- * earliest wait deadline), and an idle thread that halts until the next interrupt. */
+ * earliest kernel timer, timed waits included: core/timer.c), an idle thread that halts until the
+ * next interrupt, and the block/wake protocol of sched/wait.h.
+ *
+ * The run queue's lock is held across a context switch: the thread switched to releases it
+ * (finish_switch), after marking the one switched from as off the CPU. A thread woken while it is
+ * still on its CPU (between thread_prepare_block and the switch) is only marked runnable; its
+ * thread_block then returns without switching. */
 #include "sched/sched.h"
 #include "arch/x86_64/fpu.h"
 #include "arch/x86_64/io.h"
@@ -10,16 +16,24 @@
 #include "core/panic.h"
 #include "core/stats.h"
 #include "errno.h"
+#include "lib/spinlock.h"
 #include "mm/kheap.h"
 #include "sched/thread.h"
 #include "sched/wait.h"
+#include "signal/signal.h"
 
 extern void context_switch(uint64_t *save_ksp, uint64_t load_ksp);
 extern char idle_trampoline[];
 
+/* Guards the run queue (rq_head, rq_tail and each thread's run_next), every thread's state,
+ * on_cpu and wake_reason, and the per-CPU scheduling state below (switched_from, armed). Held
+ * across context switches. Taken after any wait queue's lock and the timer lock (it may take the
+ * timer lock inside: timers_next), before the heap's (freeing a dead thread). */
+static struct spinlock rq_lock = SPINLOCK_INIT("runqueue");
 static struct thread *rq_head, *rq_tail;
+/* Per CPU once there are several: */
 static struct thread idle;
-static struct thread *zombie;
+static struct thread *switched_from; /* the thread the last switch left, for finish_switch */
 static uint64_t armed; /* the deadline the timer is armed for, 0 if disarmed */
 
 static void arm(uint64_t deadline)
@@ -40,8 +54,10 @@ uint64_t sched_idle_tsc(void)
 
 void sched_timer_at(uint64_t deadline_ns)
 {
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
     if (!armed || armed > deadline_ns)
         arm(deadline_ns);
+    spin_unlock_irqrestore(&rq_lock, fl);
 }
 
 static uint64_t slice_end(const struct thread *t)
@@ -49,7 +65,7 @@ static uint64_t slice_end(const struct thread *t)
     return tsc_to_ns(t->slice_start - boot_tsc) + TIMESLICE_NS;
 }
 
-void sched_make_runnable(struct thread *t)
+static void enqueue_locked(struct thread *t)
 {
     t->state = THREAD_RUNNABLE;
     t->run_next = 0;
@@ -64,6 +80,13 @@ void sched_make_runnable(struct thread *t)
         arm(slice_end(cur));
 }
 
+void sched_make_runnable(struct thread *t)
+{
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    enqueue_locked(t);
+    spin_unlock_irqrestore(&rq_lock, fl);
+}
+
 static struct thread *rq_pop(void)
 {
     struct thread *t = rq_head;
@@ -76,44 +99,17 @@ static struct thread *rq_pop(void)
     return t;
 }
 
-/* Frees a thread that exited, once we are off its stack. */
-static void reap(void)
+/* Arms the timer for the nearest event: the earliest kernel timer, or the end of the running
+ * thread's slice if others wait. */
+static void rearm(void)
 {
-    if (!zombie)
-        return;
-    struct thread *z = zombie;
-    zombie = 0;
-    fpu_free(z->fpu);
-    kfree((void *)z->kstack);
-    kfree(z);
-}
-
-void sched_set_zombie(struct thread *t) { zombie = t; }
-
-/* Runs the kernel timers due (core/timer.h) and wakes every blocked thread whose deadline has
- * passed; returns the earliest remaining deadline of either (0 if none). */
-static uint64_t expire_deadlines(uint64_t now)
-{
-    uint64_t next = timers_expire(now); /* first: a timer's signal may wake a waiter */
-    for (struct thread *t = thread_first(); t; t = t->all_next) {
-        if (t->state != THREAD_BLOCKED || !t->deadline_ns)
-            continue;
-        if (t->deadline_ns <= now)
-            thread_wake(t, -ETIMEDOUT);
-        else if (!next || t->deadline_ns < next)
-            next = t->deadline_ns;
-    }
-    return next;
-}
-
-/* Arms the timer for the nearest event. */
-static void rearm(uint64_t now)
-{
-    uint64_t next = expire_deadlines(now);
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    uint64_t next = timers_next();
     struct thread *cur = current();
     if (rq_head && cur != &idle && (!next || slice_end(cur) < next))
         next = slice_end(cur);
     arm(next);
+    spin_unlock_irqrestore(&rq_lock, fl);
 }
 
 static void switch_to(struct thread *prev, struct thread *next)
@@ -133,64 +129,171 @@ static void switch_to(struct thread *prev, struct thread *next)
         fpu_restore(next->fpu);
     }
     kstats.switches++;
+    next->on_cpu = 1;
+    switched_from = prev;
     percpu()->current = next;
     cpu_set_kernel_stack(next->kstack + KSTACK_SIZE);
     context_switch(&prev->ksp, next->ksp);
-    reap();
 }
 
-void schedule(void)
+/* Runs first on the thread switched to, with the run queue's lock held: the thread switched
+ * from is off the CPU now (a dead one is freed). */
+static void finish_switch(void)
+{
+    struct thread *prev = switched_from;
+    switched_from = 0;
+    prev->on_cpu = 0;
+    if (prev->state == THREAD_DEAD) {
+        fpu_free(prev->fpu);
+        kfree((void *)prev->kstack);
+        kfree(prev);
+    }
+}
+
+/* Switches to the next runnable thread (or idle), with the run queue's lock held (taken with
+ * flags `fl`, released here). The current thread is already queued, blocked or dead. */
+static void schedule_locked(uint64_t fl)
 {
     struct thread *prev = current();
     struct thread *next = rq_pop();
     if (!next)
         next = &idle;
-    if (next != prev)
+    if (next != prev) {
         switch_to(prev, next);
-    rearm(tsc_ns_since_boot());
+        finish_switch();
+    }
+    spin_unlock_irqrestore(&rq_lock, fl);
+    rearm();
+}
+
+void thread_prepare_block(void)
+{
+    struct thread *t = current();
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    t->state = THREAD_BLOCKED;
+    t->wake_reason = 0;
+    spin_unlock_irqrestore(&rq_lock, fl);
+}
+
+void thread_unblock(void)
+{
+    struct thread *t = current();
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    if (t->state == THREAD_BLOCKED)
+        t->state = THREAD_RUNNABLE;
+    spin_unlock_irqrestore(&rq_lock, fl);
+}
+
+void thread_wake(struct thread *t, int reason)
+{
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    if (t->state == THREAD_BLOCKED) {
+        t->wake_reason = reason;
+        if (t->on_cpu)
+            t->state = THREAD_RUNNABLE; /* not switched away yet: it will not */
+        else
+            enqueue_locked(t);
+    }
+    spin_unlock_irqrestore(&rq_lock, fl);
+}
+
+static void wait_timeout(struct ktimer *kt)
+{
+    struct thread *t = (struct thread *)((char *)kt - __builtin_offsetof(struct thread, wait_timer));
+    thread_wake(t, -ETIMEDOUT);
+}
+
+void sched_thread_init(struct thread *t) { ktimer_init(&t->wait_timer, wait_timeout); }
+
+int thread_block(uint64_t deadline_ns)
+{
+    struct thread *t = current();
+    if (signal_pending(t)) {
+        thread_unblock();
+        return -EINTR;
+    }
+    if (deadline_ns) {
+        if (deadline_ns <= tsc_ns_since_boot()) {
+            thread_unblock();
+            return -ETIMEDOUT;
+        }
+        ktimer_arm(&t->wait_timer, deadline_ns);
+    }
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    if (t->state == THREAD_BLOCKED)
+        schedule_locked(fl);
+    else
+        spin_unlock_irqrestore(&rq_lock, fl);
+    if (deadline_ns)
+        ktimer_cancel(&t->wait_timer);
+    return t->wake_reason;
+}
+
+void sched_exit_current(void)
+{
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    current()->state = THREAD_DEAD;
+    schedule_locked(fl);
+    panic("a dead thread ran again");
 }
 
 void sched_yield_current(void)
 {
-    struct thread *t = current();
-    if (!rq_head)
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    if (!rq_head) {
+        spin_unlock_irqrestore(&rq_lock, fl);
         return;
-    sched_make_runnable(t);
-    schedule();
+    }
+    enqueue_locked(current());
+    schedule_locked(fl);
 }
 
 void sched_timer_tick(void)
 {
     uint64_t now = tsc_ns_since_boot();
-    expire_deadlines(now);
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    armed = 0; /* the one-shot timer has fired */
+    spin_unlock_irqrestore(&rq_lock, fl);
+    timers_expire(now);
+    fl = spin_lock_irqsave(&rq_lock);
     struct thread *cur = current();
-    armed = 0;
     if (cur != &idle && rq_head && now >= slice_end(cur)) {
-        sched_make_runnable(cur);
-        schedule();
+        enqueue_locked(cur);
+        schedule_locked(fl);
         return;
     }
-    rearm(now);
+    spin_unlock_irqrestore(&rq_lock, fl);
+    rearm();
 }
 
-/* First code a new thread runs (from thread_trampoline), before returning to the program. */
+/* First code a new thread runs (from thread_trampoline), before returning to the program: it
+ * holds the run queue's lock its switcher took. Interrupts stay off until the return. */
 void sched_first_run(void)
 {
-    reap();
-    rearm(tsc_ns_since_boot());
+    finish_switch();
+    spin_unlock_irqrestore(&rq_lock, 0);
+    rearm();
 }
 
-/* The idle thread: runs the queue when it has work, else halts until an interrupt. */
+/* The idle thread: runs the queue when it has work, else halts until an interrupt. The check and
+ * the halt cannot miss a wake-up from this CPU's interrupts: `sti; hlt` enables them only as the
+ * halt begins (another CPU's wake-up will need an IPI). */
 void idle_loop(void)
 {
-    reap();
+    finish_switch();
+    spin_unlock_irqrestore(&rq_lock, 0);
     for (;;) {
+        uint64_t fl = spin_lock_irqsave(&rq_lock);
         if (rq_head) {
-            schedule();
+            schedule_locked(fl);
             continue;
         }
-        rearm(tsc_ns_since_boot());
-        if (rq_head)
+        spin_unlock_irqrestore(&rq_lock, fl);
+        rearm();
+        fl = spin_lock_irqsave(&rq_lock);
+        int work = rq_head != 0;
+        spin_unlock_irqrestore(&rq_lock, fl);
+        if (work)
             continue;
         uint64_t t0 = rdtsc();
         __asm__ volatile("sti; hlt; cli");
@@ -211,5 +314,6 @@ void sched_init(struct thread *main_thread)
         *--sp = 0;
     idle.ksp = (uint64_t)sp;
     main_thread->slice_start = rdtsc();
+    main_thread->on_cpu = 1;
     lapic_init();
 }

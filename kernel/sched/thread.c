@@ -6,27 +6,45 @@
 #include "core/panic.h"
 #include "linux/futex.h"
 #include "linux/uaccess.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "mm/kheap.h"
 #include "sched/sched.h"
 #include "signal/signal.h"
 
 extern char thread_trampoline[];
-void sched_set_zombie(struct thread *t);
+void sched_thread_init(struct thread *t);
 
+/* Guards the list of live threads (all_threads and each all_next), nthreads and next_tid. */
+static struct spinlock threads_lock = SPINLOCK_INIT("threads");
 static struct thread *all_threads;
 static int nthreads;
 static int next_tid = 1;
 
 struct thread *thread_first(void) { return all_threads; }
-int thread_count(void) { return nthreads; }
+int thread_count(void) { return __atomic_load_n(&nthreads, __ATOMIC_RELAXED); }
 
 struct thread *thread_find(int tid)
 {
+    struct thread *found = 0;
+    uint64_t fl = spin_lock_irqsave(&threads_lock);
     for (struct thread *t = all_threads; t; t = t->all_next)
-        if (t->tid == tid)
-            return t;
-    return 0;
+        if (t->tid == tid) {
+            found = t;
+            break;
+        }
+    spin_unlock_irqrestore(&threads_lock, fl);
+    return found;
+}
+
+int thread_each(int (*fn)(struct thread *t, void *arg), void *arg)
+{
+    int rc = 0;
+    uint64_t fl = spin_lock_irqsave(&threads_lock);
+    for (struct thread *t = all_threads; t && !rc; t = t->all_next)
+        rc = fn(t, arg);
+    spin_unlock_irqrestore(&threads_lock, fl);
+    return rc;
 }
 
 static struct thread *thread_alloc(void)
@@ -42,10 +60,13 @@ static struct thread *thread_alloc(void)
         kfree(t);
         return 0;
     }
+    sched_thread_init(t);
+    uint64_t fl = spin_lock_irqsave(&threads_lock);
     t->tid = next_tid++;
     t->all_next = all_threads;
     all_threads = t;
     nthreads++;
+    spin_unlock_irqrestore(&threads_lock, fl);
     return t;
 }
 
@@ -74,14 +95,15 @@ struct thread *thread_create(const struct regs *frame)
     t->frame = f;
     /* The child starts with the parent's FPU state, as on Linux. */
     fpu_save(t->fpu);
-    sched_make_runnable(t);
     return t;
 }
+
+void thread_start(struct thread *t) { sched_make_runnable(t); }
 
 void thread_exit(int code)
 {
     struct thread *t = current();
-    if (nthreads == 1)
+    if (thread_count() == 1)
         vm_exit(code);
     if (t->clear_child_tid) {
         uint32_t zero = 0;
@@ -89,15 +111,16 @@ void thread_exit(int code)
             futex_wake_addr(t->clear_child_tid, 1);
     }
     signal_thread_exit(t);
+    uint64_t fl = spin_lock_irqsave(&threads_lock);
     for (struct thread **pp = &all_threads; *pp; pp = &(*pp)->all_next) {
         if (*pp == t) {
             *pp = t->all_next;
             break;
         }
     }
-    nthreads--;
-    t->state = THREAD_DEAD;
-    sched_set_zombie(t);
-    schedule();
-    panic("a dead thread ran again");
+    int last = --nthreads == 0;
+    spin_unlock_irqrestore(&threads_lock, fl);
+    if (last) /* the others exited meanwhile */
+        vm_exit(code);
+    sched_exit_current();
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdint.h>
 #include "arch/x86_64/percpu.h"
+#include "core/timer.h"
 #include "signal/sigtypes.h"
 
 struct regs;
@@ -25,16 +26,12 @@ struct thread {
     uint64_t robust_list, robust_len;
     char comm[16];            /* prctl(PR_SET_NAME); empty: the executable's base name */
 
+    /* Under the run queue's lock (sched/sched.c): state, run_next, on_cpu, wake_reason. */
     struct thread *run_next;  /* run queue */
-    struct thread *all_next;  /* every live thread */
-    /* Blocking: the queue waited on, the link in it, the deadline, and why it woke. */
-    struct waitq *wq;
-    struct thread *wait_next;
-    uint64_t deadline_ns;
-    int wake_reason;
-    /* futex waits: the user address and bitset waited on */
-    uint64_t futex_addr;
-    uint32_t futex_bitset;
+    int on_cpu;               /* running, or not yet switched away from */
+    int wake_reason;          /* what ended the last block: 0, -ETIMEDOUT, -EINTR */
+    struct ktimer wait_timer; /* the deadline of a timed block */
+    struct thread *all_next;  /* every live thread (under the thread list's lock) */
 
     uint64_t cpu_ns;          /* time spent running */
     uint64_t cpu_tsc;         /* the same in TSC ticks, up to the last switch */
@@ -47,14 +44,20 @@ static inline struct thread *current(void) { return percpu()->current; }
 
 /* Creates the first thread (tid 1), makes it current and sets up the scheduler. */
 struct thread *thread_create_main(void);
-/* Creates a thread that will return to the program with the user frame `frame` (copied); it is
- * runnable at once. Returns 0 when memory is exhausted. */
+/* Creates a thread that will return to the program with the user frame `frame` (copied); it
+ * runs once thread_start is called. Returns 0 when memory is exhausted. */
 struct thread *thread_create(const struct regs *frame);
+/* Makes a thread from thread_create runnable. */
+void thread_start(struct thread *t);
 /* The thread with id tid, or 0. */
 struct thread *thread_find(int tid);
 /* The number of live threads. */
 int thread_count(void);
-/* The first live thread (for iterating with all_next). */
+/* The first live thread, for walking all_next: the list may change under a walker that does not
+ * hold the thread list's lock, so new code uses thread_each. */
 struct thread *thread_first(void);
+/* Calls fn(t, arg) for every live thread, under the thread list's lock (fn must not create or
+ * end threads), until fn returns nonzero; returns that value or 0. */
+int thread_each(int (*fn)(struct thread *t, void *arg), void *arg);
 /* Ends the current thread: it never runs again; the last thread ends the VM with `code`. */
 __attribute__((noreturn)) void thread_exit(int code);

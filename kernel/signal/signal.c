@@ -9,6 +9,7 @@
 #include "core/panic.h"
 #include "errno.h"
 #include "lib/printf.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "linux/uaccess.h"
 #include "mm/kheap.h"
@@ -24,6 +25,10 @@
 #define FIX_EFLAGS 0x50dd5ull /* AC OF DF TF SF ZF AF PF CF RF: the flags a frame may change */
 
 struct linux_sigaction sig_actions[NSIG + 1];
+/* Guards the queues: proc_pending and proc_queue, and every thread's sig.pending and sig.queue.
+ * A thread's sig.mask is written only by the thread itself; others read it as one word. Taken
+ * before the run queue's lock (a send wakes its target after releasing it). */
+static struct spinlock signal_lock = SPINLOCK_INIT("signals");
 static uint64_t proc_pending;
 static struct sigqueue *proc_queue;
 
@@ -33,25 +38,35 @@ static const char *const sig_names[32] = {
     "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
     "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS"};
 
-uint64_t signal_pending_set(struct thread *t) { return t->sig.pending | proc_pending; }
+uint64_t signal_pending_set(struct thread *t)
+{
+    return __atomic_load_n(&t->sig.pending, __ATOMIC_RELAXED) |
+           __atomic_load_n(&proc_pending, __ATOMIC_RELAXED);
+}
 
-int signal_pending(struct thread *t) { return ((t->sig.pending | proc_pending) & ~t->sig.mask) != 0; }
+int signal_pending(struct thread *t) { return (signal_pending_set(t) & ~t->sig.mask) != 0; }
 
+/* Queues sig under signal_lock (the siginfo allocated before it is taken). */
 static void enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const struct linux_siginfo *info)
 {
-    /* Standard signals are not queued twice; real-time ones are. */
-    if (sig < 32 && (*pending & SIGBIT(sig)))
-        return;
     struct sigqueue *q = kzalloc(sizeof *q);
     if (!q)
         return;
     q->info = *info;
     q->info.si_signo = sig;
+    uint64_t fl = spin_lock_irqsave(&signal_lock);
+    /* Standard signals are not queued twice; real-time ones are. */
+    if (sig < 32 && (*pending & SIGBIT(sig))) {
+        spin_unlock_irqrestore(&signal_lock, fl);
+        kfree(q);
+        return;
+    }
     struct sigqueue **pp = queue;
     while (*pp)
         pp = &(*pp)->next;
     *pp = q;
-    *pending |= SIGBIT(sig);
+    __atomic_or_fetch(pending, SIGBIT(sig), __ATOMIC_RELEASE);
+    spin_unlock_irqrestore(&signal_lock, fl);
 }
 
 static int ignored(int sig)
@@ -67,23 +82,30 @@ void signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *i
     if (ignored(sig) && !(t->sig.mask & SIGBIT(sig)))
         return;
     enqueue(&t->sig.pending, &t->sig.queue, sig, info);
-    if (!(t->sig.mask & SIGBIT(sig)) && t->state == THREAD_BLOCKED)
+    if (!(t->sig.mask & SIGBIT(sig)))
         thread_wake(t, -EINTR);
+}
+
+/* Wakes t if it does not block sig (thread_each's callback: stops at the first). Waking under
+ * the thread list's lock keeps t alive meanwhile. */
+static int wake_unblocked(struct thread *t, void *arg)
+{
+    int sig = (int)(uint64_t)arg;
+    if (t->sig.mask & SIGBIT(sig))
+        return 0;
+    thread_wake(t, -EINTR);
+    return 1;
 }
 
 void signal_send_process(int sig, const struct linux_siginfo *info)
 {
-    struct thread *cur = current(), *target = 0;
-    if (cur->tid && !(cur->sig.mask & SIGBIT(sig))) /* tid 0: the idle thread, in an interrupt */
-        target = cur;
-    for (struct thread *t = thread_first(); t && !target; t = t->all_next)
-        if (!(t->sig.mask & SIGBIT(sig)))
-            target = t;
     if (ignored(sig))
         return;
     enqueue(&proc_pending, &proc_queue, sig, info);
-    if (target && target->state == THREAD_BLOCKED)
-        thread_wake(target, -EINTR);
+    struct thread *cur = current();
+    if (cur->tid && !(cur->sig.mask & SIGBIT(sig))) /* tid 0: the idle thread, in an interrupt */
+        return; /* the current thread takes it on its way back to the program */
+    thread_each(wake_unblocked, (void *)(uint64_t)sig);
 }
 
 void signal_send_self(int sig)
@@ -96,9 +118,13 @@ void signal_send_self(int sig)
 
 int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info)
 {
+    if (!(signal_pending_set(t) & set))
+        return 0; /* the common case on every return to the program: no lock */
     uint64_t *pend[2] = {&t->sig.pending, &proc_pending};
     struct sigqueue **queues[2] = {&t->sig.queue, &proc_queue};
-    for (int k = 0; k < 2; k++) {
+    int found = 0;
+    uint64_t fl = spin_lock_irqsave(&signal_lock);
+    for (int k = 0; k < 2 && !found; k++) {
         uint64_t ready = *pend[k] & set;
         if (!ready)
             continue;
@@ -118,19 +144,23 @@ int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info)
             pp = &q->next;
         }
         if (!more)
-            *pend[k] &= ~SIGBIT(sig);
-        return sig;
+            __atomic_and_fetch(pend[k], ~SIGBIT(sig), __ATOMIC_RELAXED);
+        found = sig;
     }
-    return 0;
+    spin_unlock_irqrestore(&signal_lock, fl);
+    return found;
 }
 
 void signal_thread_exit(struct thread *t)
 {
+    uint64_t fl = spin_lock_irqsave(&signal_lock);
     while (t->sig.queue) {
         struct sigqueue *q = t->sig.queue;
         t->sig.queue = q->next;
         kfree(q);
     }
+    t->sig.pending = 0;
+    spin_unlock_irqrestore(&signal_lock, fl);
 }
 
 /* The default action of a fatal signal: report it like a crash and end the program. */

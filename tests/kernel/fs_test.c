@@ -2,6 +2,7 @@
  * (fs/tmpfs.c: names, data, unlink-while-open, rename rules, shared pages) and the
  * /proc/self/maps formatter (fs/procfs_maps.c). Run with one argument: vfs, tmpfs or maps;
  * prints "ok". Kernel services are stubbed here with libc. */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,12 +92,23 @@ uint64_t tmpfs_host_now_ns(void) { return 1700000000ull * 1000000000ull; }
 uint64_t clock_realtime_ns(void) { return tmpfs_host_now_ns(); }
 uint64_t palloc_free_pages(void) { return 1 << 20; }
 
+/* The kernel's spinlocks panic on a double acquire. */
+void panic(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
 /* One thread here: a wait would never end. */
 static int wakeups;
-int waitq_wait(struct waitq *wq, uint64_t deadline_ns)
+int waitq_wait_unlock(struct waitq *wq, struct spinlock *lock, uint64_t flags, uint64_t deadline_ns)
 {
-    (void)wq, (void)deadline_ns;
-    fprintf(stderr, "waitq_wait called\n");
+    (void)wq, (void)lock, (void)flags, (void)deadline_ns;
+    fprintf(stderr, "waitq_wait_unlock called\n");
     exit(1);
 }
 int waitq_wake(struct waitq *wq, int n)

@@ -6,9 +6,22 @@
 #include "errno.h"
 #include "loader/elf.h"
 #include "mm/palloc.h"
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The kernel's spinlocks panic on a double acquire. */
+void panic(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
 
 static int failures;
 #define CHECK(c)                                                                                  \

@@ -1,6 +1,7 @@
 # lwjvm top-level targets. `make demo` and `make test` are the two entry points (see README.md).
 #
-#   make setup   apt packages (only the missing ones) + .venv with lwjvm installed editable
+#   make setup   apt packages (only the missing ones) + .venv with lwjvm installed editable + lwIP's
+#                source (Debian's source package, kernel/tools/fetch_lwip.sh)
 #                + make plugins
 #   make plugins the Maven plugin (and the Gradle plugin) installed into the local Maven repository
 #   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
@@ -20,9 +21,14 @@ SETUP_STAMP := $(VENV)/.lwjvm-setup
 DEMO_JAR := samples/hello/target/hello.jar
 PYTEST_ARGS ?= -n auto
 
-.PHONY: setup apt venv plugins kernel test demo bench clean
+.PHONY: setup apt venv plugins lwip kernel test demo bench clean
 
-setup: apt venv plugins
+setup: apt venv lwip plugins
+
+# lwIP's source from Debian's source package (a private apt configuration with a deb-src entry;
+# /etc/apt is never touched), into kernel/third_party/lwip. Nothing to do when it is there.
+lwip:
+	@kernel/tools/fetch_lwip.sh
 
 # Installs only what is missing; runs apt-get update only when something is.
 apt:
@@ -61,7 +67,7 @@ $(MAVEN_PLUGIN_JAR): plugins/maven/pom.xml $(shell find plugins/maven/src/main -
 	cd plugins/maven && { $(MVN_INSTALL) -o >/dev/null 2>&1 || $(MVN_INSTALL); }
 	test -f $@ && touch $@
 
-kernel:
+kernel: lwip
 	$(MAKE) -C kernel
 
 # ruff first, but a lint error does not stop the tests; either failing fails the target.

@@ -16,6 +16,8 @@
 #include "core/random.h"
 #include "core/stats.h"
 #include "drivers/pci.h"
+#include "drivers/virtio_pci.h"
+#include "net/stack.h"
 #include "errno.h"
 #include "fs/console.h"
 #include "fs/ext4_vfs.h"
@@ -271,6 +273,9 @@ void kmain(uint32_t start_info_phys)
         panic("cannot change to the working directory %s: %s", bc.cwd, errno_name(-rc));
     if (console_install_std_fds())
         panic("cannot open the consoles");
+
+    virtio_probe_all();
+    net_init(&bc);
 
     procfs_set_args(bc.argv, bc.envp);
     struct regs *frame = (struct regs *)(t->kstack + KSTACK_SIZE - sizeof(struct regs));

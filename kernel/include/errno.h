@@ -65,3 +65,8 @@
 #define EALREADY 114
 #define EINPROGRESS 115
 #define ERESTARTSYS 512 /* kernel-internal: restart the syscall unless a handler without SA_RESTART runs */
+#define ENETDOWN 100
+#define ESHUTDOWN 108
+#define EHOSTUNREACH 113
+#define ESOCKTNOSUPPORT 94
+#define ENETRESET 102

@@ -3,6 +3,7 @@
  * panic with registers and a backtrace; the APIC timer drives the scheduler. Every return to the
  * program passes through signal delivery. */
 #include "arch/x86_64/io.h"
+#include "arch/x86_64/irq.h"
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/regs.h"
 #include "core/control.h"
@@ -103,6 +104,8 @@ void trap_dispatch(struct regs *r)
         sched_timer_tick();
     } else if (v == VECTOR_CONTROL) {
         control_irq();
+        lapic_eoi();
+    } else if (irq_dispatch(v)) {
         lapic_eoi();
     } else if (v != VECTOR_SPURIOUS) {
         static int reported;

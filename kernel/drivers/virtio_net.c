@@ -1,0 +1,290 @@
+/* The virtio-net driver, as lwIP's Ethernet interface: feature negotiation, a receive ring of
+ * 2 KiB buffers handed to lwIP without a copy (custom pbufs that return their buffer to the ring
+ * when freed), transmit by scatter-gather straight from lwIP's pbuf chains, one notification per
+ * batch and interrupt suppression while a batch is processed. Everything here is under net_lock
+ * (net/stack.h): lwIP calls linkoutput with it held and the interrupt handler takes it. */
+#include "arch/x86_64/irq.h"
+#include "drivers/virtio_pci.h"
+#include "errno.h"
+#include "lib/printf.h"
+#include "lib/string.h"
+#include "mm/kheap.h"
+#include "mm/palloc.h"
+#include "arch/x86_64/paging.h"
+#include "net/stack.h"
+#include "lwip/etharp.h"
+#include "lwip/ethip6.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "netif/ethernet.h"
+
+#define F_MAC (1ull << 5)
+#define F_MRG_RXBUF (1ull << 15)
+#define F_STATUS (1ull << 16)
+
+#define NET_HDR 12 /* struct virtio_net_hdr with num_buffers (VERSION_1) */
+#define RXBUF_SIZE 2048
+#define RX_QUEUE 0
+#define TX_QUEUE 1
+#define RING_MAX 256
+/* Frames this small are copied so their buffer goes straight back to the ring (ACKs, ARP). */
+#define COPYBREAK 256
+
+struct rxbuf {
+    struct pbuf_custom pc; /* first: lwIP hands this back to rx_free */
+    struct vnet *vn;
+    uint8_t *mem;          /* RXBUF_SIZE bytes of DMA-able memory */
+};
+
+struct vnet {
+    struct virtio_dev vdev;
+    struct virtq rxq, txq;
+    struct netif *netif;
+    uint8_t mac[6];
+    unsigned rx_posted;  /* buffers in the receive ring */
+    unsigned rx_total;
+    int rx_kick_needed;
+    int in_batch;
+    uint64_t rx_frames, tx_frames, rx_copied, tx_copied, tx_dropped;
+};
+
+static struct vnet *the_vnet;
+
+int virtio_net_present(void) { return the_vnet != 0; }
+
+static void rx_post(struct vnet *vn, struct rxbuf *rb)
+{
+    struct virtq_sg sg = {rb->mem, RXBUF_SIZE};
+    if (virtq_add(&vn->rxq, &sg, 0, 1, rb) == 0) {
+        vn->rx_posted++;
+        vn->rx_kick_needed = 1;
+    } else {
+        kfree(rb); /* cannot happen: there is one descriptor per buffer */
+    }
+}
+
+static void rx_kick(struct vnet *vn)
+{
+    if (vn->rx_kick_needed) {
+        vn->rx_kick_needed = 0;
+        virtq_kick(&vn->rxq);
+    }
+}
+
+/* lwIP frees a received frame: its buffer goes back to the ring. */
+static void rx_free(struct pbuf *p)
+{
+    struct rxbuf *rb = (struct rxbuf *)p;
+    struct vnet *vn = rb->vn;
+    rx_post(vn, rb);
+    if (!vn->in_batch)
+        rx_kick(vn);
+}
+
+static void tx_reclaim(struct vnet *vn)
+{
+    struct pbuf *p;
+    while ((p = virtq_get(&vn->txq, 0)))
+        pbuf_free(p);
+}
+
+static struct pbuf *rx_frame(struct vnet *vn, struct rxbuf *rb, uint32_t len)
+{
+    vn->rx_posted--;
+    if (len <= NET_HDR || len > RXBUF_SIZE) {
+        rx_post(vn, rb); /* a malformed length from the device: drop the frame */
+        return 0;
+    }
+    uint16_t frame = (uint16_t)(len - NET_HDR);
+    /* Zero copy while the ring is well stocked; small frames, or a ring running dry because the
+     * program is not reading, are copied so the buffer goes straight back. */
+    if (frame > COPYBREAK && vn->rx_posted > vn->rx_total / 4) {
+        struct pbuf *p = pbuf_alloced_custom(PBUF_RAW, frame, PBUF_REF, &rb->pc, rb->mem + NET_HDR,
+                                             RXBUF_SIZE - NET_HDR);
+        if (p)
+            return p;
+    }
+    struct pbuf *p = pbuf_alloc(PBUF_RAW, frame, PBUF_RAM);
+    if (p) {
+        memcpy(p->payload, rb->mem + NET_HDR, frame);
+        vn->rx_copied++;
+    }
+    rx_post(vn, rb);
+    return p;
+}
+
+static void vnet_irq(void *arg)
+{
+    struct vnet *vn = arg;
+    uint64_t fl = net_lock_take();
+    vn->in_batch = 1;
+    for (;;) {
+        virtq_disable_irq(&vn->rxq);
+        struct rxbuf *rb;
+        uint32_t len;
+        while ((rb = virtq_get(&vn->rxq, &len))) {
+            struct pbuf *p = rx_frame(vn, rb, len);
+            if (!p)
+                continue;
+            vn->rx_frames++;
+            if (vn->netif->input(p, vn->netif) != ERR_OK)
+                pbuf_free(p);
+        }
+        rx_kick(vn);
+        if (!virtq_enable_irq(&vn->rxq))
+            break;
+    }
+    vn->in_batch = 0;
+    tx_reclaim(vn);
+    virtq_enable_irq(&vn->txq);
+    net_lock_give(fl);
+}
+
+static err_t vnet_linkoutput(struct netif *n, struct pbuf *p)
+{
+    struct vnet *vn = n->state;
+    tx_reclaim(vn);
+    unsigned segs = 0;
+    int dma_ok = 1;
+    for (struct pbuf *q = p; q; q = q->next) {
+        if (q->len) {
+            segs++;
+            if (!dma_addr(q->payload))
+                dma_ok = 0;
+        }
+    }
+    struct pbuf *out = p;
+    if (!dma_ok || segs + 1 > 16 || pbuf_add_header(p, NET_HDR)) {
+        /* Not DMA-able in place (no headroom, memory outside the direct map, a long chain): one
+         * copy into a fresh buffer. */
+        out = pbuf_alloc(PBUF_RAW, (u16_t)(p->tot_len + NET_HDR), PBUF_RAM);
+        if (!out) {
+            vn->tx_dropped++;
+            return ERR_MEM;
+        }
+        pbuf_copy_partial(p, (uint8_t *)out->payload + NET_HDR, p->tot_len, 0);
+        segs = 1;
+        vn->tx_copied++;
+    } else {
+        pbuf_ref(p);
+    }
+    memset(out->payload, 0, NET_HDR);
+    struct virtq_sg sg[17];
+    unsigned k = 0;
+    for (struct pbuf *q = out; q; q = q->next)
+        if (q->len)
+            sg[k++] = (struct virtq_sg){q->payload, q->len};
+    int rc = virtq_add(&vn->txq, sg, k, 0, out);
+    if (out == p)
+        pbuf_remove_header(p, NET_HDR); /* the descriptors hold the addresses already */
+    if (rc) {
+        pbuf_free(out);
+        vn->tx_dropped++;
+        return ERR_MEM; /* ring full: TCP retransmits */
+    }
+    virtq_kick(&vn->txq);
+    vn->tx_frames++;
+    return ERR_OK;
+}
+
+err_t virtio_net_netif_init(struct netif *n)
+{
+    struct vnet *vn = the_vnet;
+    n->state = vn;
+    n->name[0] = 'e';
+    n->name[1] = 'n';
+    n->output = etharp_output;
+    n->output_ip6 = ethip6_output;
+    n->linkoutput = vnet_linkoutput;
+    n->mtu = 1500;
+    n->mtu6 = 1500;
+    n->hwaddr_len = 6;
+    memcpy(n->hwaddr, vn->mac, 6);
+    n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_MLD6 |
+               NETIF_FLAG_LINK_UP;
+    vn->netif = n;
+    return ERR_OK;
+}
+
+static int vnet_probe(struct pci_dev *d, unsigned type)
+{
+    (void)type;
+    if (the_vnet)
+        return -EBUSY; /* one interface for now */
+    struct vnet *vn = kzalloc(sizeof *vn);
+    if (!vn)
+        return -ENOMEM;
+    int rc = virtio_pci_init(&vn->vdev, d, VIRTIO_ID_NET);
+    if (!rc)
+        rc = virtio_negotiate(&vn->vdev, F_MAC | F_STATUS | F_MRG_RXBUF | VIRTIO_F_RING_EVENT_IDX);
+    if (rc)
+        goto fail;
+    if (!vn->vdev.msix) {
+        rc = -EOPNOTSUPP; /* INTx is not wired up: the interface would never receive */
+        goto fail;
+    }
+    if (vn->vdev.features & F_MAC)
+        for (int i = 0; i < 6; i++)
+            vn->mac[i] = vn->vdev.device_cfg[i];
+    else
+        memcpy(vn->mac, (uint8_t[6]){0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, 6);
+    uint8_t vec = irq_alloc(vnet_irq, vn);
+    if (!vec) {
+        rc = -EBUSY;
+        goto fail;
+    }
+    rc = virtio_queue_setup(&vn->vdev, &vn->rxq, RX_QUEUE, RING_MAX, 0, vec);
+    if (!rc)
+        rc = virtio_queue_setup(&vn->vdev, &vn->txq, TX_QUEUE, RING_MAX, 1, vec);
+    if (rc)
+        goto fail;
+    vn->rx_total = vn->rxq.size;
+    for (unsigned i = 0; i < vn->rx_total; i++) {
+        struct rxbuf *rb = kzalloc(sizeof *rb);
+        uint64_t page = (i & 1) ? 0 : palloc_alloc(0);
+        if (!rb) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        static uint8_t *half;
+        if (page) {
+            rb->mem = phys_to_virt(page);
+            half = rb->mem + RXBUF_SIZE;
+        } else {
+            rb->mem = half;
+        }
+        if (!rb->mem) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+        rb->vn = vn;
+        rb->pc.custom_free_function = rx_free;
+        rx_post(vn, rb);
+    }
+    virtio_ready(&vn->vdev);
+    rx_kick(vn);
+    the_vnet = vn;
+    return 0;
+fail:
+    virtio_fail(&vn->vdev);
+    kfree(vn); /* queues and buffers allocated before the failure are not reclaimed (boot only) */
+    return rc;
+}
+
+/* The virtio drivers: drivers/virtio.c matches them by device type. */
+int virtio_net_probe(struct pci_dev *d, unsigned type) { return vnet_probe(d, type); }
+
+/* Counters for /proc/net/dev-style reporting and the benchmarks. */
+void virtio_net_stats(uint64_t out[5])
+{
+    struct vnet *vn = the_vnet;
+    if (!vn) {
+        memset(out, 0, 5 * sizeof *out);
+        return;
+    }
+    out[0] = vn->rx_frames;
+    out[1] = vn->tx_frames;
+    out[2] = vn->rx_copied;
+    out[3] = vn->tx_copied;
+    out[4] = vn->tx_dropped;
+}

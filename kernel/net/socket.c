@@ -1,0 +1,295 @@
+/* Sockets as files (see net/socket.h): allocation, the file operations every socket shares
+ * (read, write, poll, ioctl, close), blocking waits, and scatter-gather over program iovecs. */
+#include "net/socket.h"
+#include "core/clock.h"
+#include "errno.h"
+#include "lib/string.h"
+#include "linux/uaccess.h"
+#include "mm/kheap.h"
+#include "net/stack.h"
+#include "lwip/pbuf.h"
+#include "sched/thread.h"
+#include "signal/signal.h"
+
+#define S_IFSOCK 0140000
+#define FIONREAD 0x541b
+#define FIONBIO 0x5421
+#define EPOLLIN 0x001
+#define EPOLLOUT 0x004
+
+int uio_init(struct uio *u, const void *uiov, uint64_t cnt)
+{
+    memset(u, 0, sizeof *u);
+    if (cnt > 1024)
+        return -EINVAL;
+    if (cnt > sizeof u->iov / sizeof u->iov[0])
+        cnt = sizeof u->iov / sizeof u->iov[0]; /* the rest is not transferred: a short count */
+    if (cnt && copy_from_user(u->iov, uiov, cnt * sizeof u->iov[0]))
+        return -EFAULT;
+    u->cnt = (int)cnt;
+    for (int i = 0; i < u->cnt; i++) {
+        if ((int64_t)u->iov[i].len < 0 || u->resid + u->iov[i].len < u->resid)
+            return -EINVAL;
+        u->resid += u->iov[i].len;
+    }
+    return 0;
+}
+
+void uio_single(struct uio *u, void *ubuf, uint64_t len)
+{
+    memset(u, 0, sizeof *u);
+    u->iov[0] = (struct linux_iovec){(uint64_t)ubuf, len};
+    u->cnt = 1;
+    u->resid = len;
+}
+
+static int uio_move(struct uio *u, void *kbuf, uint64_t n, int out)
+{
+    uint8_t *k = kbuf;
+    while (n && u->idx < u->cnt) {
+        struct linux_iovec *v = &u->iov[u->idx];
+        uint64_t chunk = v->len - u->off;
+        if (chunk > n)
+            chunk = n;
+        void *up = (void *)(v->base + u->off);
+        long rc = out ? copy_to_user(up, k, chunk) : copy_from_user(k, up, chunk);
+        if (rc)
+            return -EFAULT;
+        k += chunk;
+        n -= chunk;
+        u->off += chunk;
+        u->resid -= chunk;
+        if (u->off == v->len) {
+            u->idx++;
+            u->off = 0;
+        }
+    }
+    return 0;
+}
+
+int uio_out(struct uio *u, const void *src, uint64_t n) { return uio_move(u, (void *)src, n, 1); }
+int uio_in(struct uio *u, void *dst, uint64_t n) { return uio_move(u, dst, n, 0); }
+
+static int sock_stat(struct inode *ino, struct linux_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 8;
+    st->st_ino = ino->ino;
+    st->st_nlink = 1;
+    st->st_mode = ino->mode;
+    st->st_blksize = 4096;
+    return 0;
+}
+
+/* The inode is the socket's first member: its release is the socket's end, once the protocol
+ * let go too (sock_free). */
+static void sock_inode_release(struct inode *ino) { (void)ino; }
+
+static const struct inode_ops sock_inode_ops = {.stat = sock_stat, .release = sock_inode_release};
+
+struct sock *sock_alloc(int domain, int type, int protocol, const struct sock_ops *ops)
+{
+    static uint64_t next_ino = 1u << 20; /* under net_lock via the callers */
+    struct sock *s = kzalloc(sizeof *s);
+    if (!s)
+        return 0;
+    s->inode = (struct inode){.ops = &sock_inode_ops, .ino = next_ino++, .mode = S_IFSOCK | 0777,
+                              .refcount = 1};
+    s->domain = domain;
+    s->type = type;
+    s->protocol = protocol;
+    s->ops = ops;
+    s->keepidle = 7200;
+    s->keepintvl = 75;
+    s->keepcnt = 9;
+    s->rcvbuf = 131072;
+    s->sndbuf = 16384;
+    return s;
+}
+
+void sock_free(struct sock *s) { kfree(s); }
+
+void sock_wake(struct sock *s) { waitq_wake_all(&s->wq); }
+
+int sock_rx_push(struct sock *s, struct pbuf *p, const struct kaddr *from)
+{
+    struct rxent *e = kmalloc(sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    e->next = 0;
+    e->p = p;
+    if (from)
+        e->from = *from;
+    else
+        e->from.valid = 0;
+    if (s->rx_tail)
+        s->rx_tail->next = e;
+    else
+        s->rx_head = e;
+    s->rx_tail = e;
+    s->rx_bytes += p->tot_len;
+    return 0;
+}
+
+void sock_rx_pop(struct sock *s)
+{
+    struct rxent *e = s->rx_head;
+    if (!e)
+        return;
+    s->rx_head = e->next;
+    if (!s->rx_head)
+        s->rx_tail = 0;
+    uint32_t left = e->p->tot_len - s->rx_off;
+    s->rx_bytes -= left < s->rx_bytes ? left : s->rx_bytes;
+    s->rx_off = 0;
+    pbuf_free(e->p);
+    kfree(e);
+}
+
+void sock_rx_clear(struct sock *s)
+{
+    while (s->rx_head)
+        sock_rx_pop(s);
+    s->rx_bytes = 0;
+}
+
+int pbuf_to_uio(struct pbuf *p, uint32_t off, uint32_t n, struct uio *u)
+{
+    for (struct pbuf *q = p; q && n; q = q->next) {
+        if (off >= q->len) {
+            off -= q->len;
+            continue;
+        }
+        uint32_t chunk = q->len - off;
+        if (chunk > n)
+            chunk = n;
+        if (uio_out(u, (uint8_t *)q->payload + off, chunk))
+            return -EFAULT;
+        n -= chunk;
+        off = 0;
+    }
+    return 0;
+}
+
+int sock_nonblock(const struct sock *s, int flags)
+{
+    return (flags & MSG_DONTWAIT) || (s->file && (s->file->flags & O_NONBLOCK));
+}
+
+uint64_t sock_deadline(uint64_t timeo_ns) { return timeo_ns ? clock_monotonic_ns() + timeo_ns : 0; }
+
+int sock_wait(struct sock *s, uint64_t *fl, uint64_t deadline_ns)
+{
+    net_lock_give(*fl);
+    int rc = waitq_wait(&s->wq, deadline_ns ? deadline_ns : WAIT_FOREVER);
+    *fl = net_lock_take();
+    if (rc == -ETIMEDOUT)
+        return -EAGAIN;
+    if (rc == -EINTR)
+        return deadline_ns ? -EINTR : -ERESTARTSYS;
+    return 0;
+}
+
+static struct sock *sock_of(struct file *f) { return f->priv; }
+
+static int64_t sock_read(struct file *f, void *ubuf, uint64_t len)
+{
+    struct sock *s = sock_of(f);
+    struct uio u;
+    uio_single(&u, ubuf, len);
+    uint64_t fl = net_lock_take();
+    int mflags = 0;
+    int64_t rc = s->ops->recv(s, &u, 0, 0, &mflags, &fl);
+    net_lock_give(fl);
+    return rc;
+}
+
+static int64_t sock_write(struct file *f, const void *ubuf, uint64_t len)
+{
+    struct sock *s = sock_of(f);
+    struct uio u;
+    uio_single(&u, (void *)ubuf, len);
+    uint64_t fl = net_lock_take();
+    int64_t rc = s->ops->send(s, &u, 0, 0, &fl);
+    net_lock_give(fl);
+    if (rc == -EPIPE)
+        signal_send_self(SIGPIPE);
+    return rc;
+}
+
+static uint32_t sock_poll(struct file *f, struct waitq **wq)
+{
+    struct sock *s = sock_of(f);
+    *wq = &s->wq;
+    uint64_t fl = net_lock_take();
+    uint32_t ev = s->ops->poll(s);
+    net_lock_give(fl);
+    return ev;
+}
+
+static long sock_ioctl(struct file *f, uint32_t cmd, uint64_t arg)
+{
+    struct sock *s = sock_of(f);
+    if (cmd == FIONREAD) {
+        uint64_t fl = net_lock_take();
+        int n = s->ops->nread(s);
+        net_lock_give(fl);
+        return copy_to_user((void *)arg, &n, sizeof n) ? -EFAULT : 0;
+    }
+    if (cmd == FIONBIO) {
+        int on;
+        if (copy_from_user(&on, (void *)arg, sizeof on))
+            return -EFAULT;
+        f->flags = on ? (f->flags | O_NONBLOCK) : (f->flags & ~O_NONBLOCK);
+        return 0;
+    }
+    return -ENOTTY;
+}
+
+static void sock_release(struct file *f)
+{
+    struct sock *s = sock_of(f);
+    uint64_t fl = net_lock_take();
+    s->file = 0;
+    sock_wake(s); /* pollers of this file drop it */
+    int done = s->ops->close(s);
+    if (done)
+        sock_free(s);
+    net_lock_give(fl);
+    f->priv = 0;
+    f->inode = 0; /* the inode lives inside the socket: not the VFS's to release */
+}
+
+static const struct file_ops sock_file_ops = {
+    .read = sock_read,
+    .write = sock_write,
+    .release = sock_release,
+    .ioctl = sock_ioctl,
+    .poll = sock_poll,
+};
+
+struct file *sock_file(struct sock *s, uint32_t flags)
+{
+    struct file *f = file_new(&sock_file_ops, &s->inode, O_RDWR | flags);
+    if (!f)
+        return 0;
+    f->priv = s;
+    s->file = f;
+    return f;
+}
+
+struct sock *sock_from_fd(int fd, int *err, struct file **filep)
+{
+    struct file *f = fd_get(fd);
+    if (!f) {
+        *err = -EBADF;
+        return 0;
+    }
+    if (f->ops != &sock_file_ops) {
+        *err = -ENOTSOCK;
+        return 0;
+    }
+    if (filep)
+        *filep = f;
+    return f->priv;
+}

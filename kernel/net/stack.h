@@ -1,0 +1,29 @@
+/* The network stack: lwIP (raw API, NO_SYS) under one lock, its timers on a kernel timer, and the
+ * interfaces (loopback, virtio-net) configured from boot.conf. */
+#pragma once
+#include <stdint.h>
+
+#include "lib/spinlock.h"
+
+struct bootconf;
+struct netif;
+
+/* net_lock guards everything inside lwIP (pcbs, pbufs, netifs, its timeouts), the virtio-net
+ * driver's rings, and every socket's lwIP-facing state (receive queues, accept queues, pcb
+ * pointers). Taken by system calls, by the network interrupt and by the lwIP timer. Never held
+ * while sleeping. */
+extern struct spinlock net_lock;
+uint64_t net_lock_take(void);
+/* Releases net_lock, first re-arming the lwIP timer if lwIP now wants to run sooner. */
+void net_lock_give(uint64_t flags);
+
+/* Brings lwIP up with loopback, and the virtio-net interface when there is one and boot.conf
+ * gives it an address. */
+void net_init(const struct bootconf *bc);
+/* The host name (boot.conf net.hostname, default "lwjvm"). */
+const char *net_hostname(void);
+
+/* The virtio-net driver's half (drivers/virtio_net.c): 1 if a device was found; its lwIP netif init
+ * function. */
+int virtio_net_present(void);
+signed char virtio_net_netif_init(struct netif *n);

@@ -1,6 +1,7 @@
 /* Inodes, path lookup with symlinks and mounts, the working directory, open files and the
  * descriptor table (see fs/vfs.h). */
 #include "fs/vfs.h"
+#include "fs/fsnotify.h"
 #include "errno.h"
 #include "fs/flock.h"
 #include "lib/spinlock.h"
@@ -454,6 +455,7 @@ void file_put(struct file *f)
 {
     if (__atomic_sub_fetch(&f->refcount, 1, __ATOMIC_ACQ_REL))
         return;
+    fsnotify_close(f);
     if (f->ops->release)
         f->ops->release(f);
     flock_release(f);
@@ -588,6 +590,8 @@ static int64_t inode_file_read(struct file *f, void *ubuf, uint64_t len)
             break;
     }
     kfree(bounce);
+    if (done)
+        fsnotify_inode(ino, IN_ACCESS, 0);
     return (int64_t)done;
 }
 
@@ -620,6 +624,8 @@ static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len)
             break;
     }
     kfree(bounce);
+    if (done)
+        fsnotify_inode(ino, IN_MODIFY, 0);
     return done ? (int64_t)done : rc;
 }
 
@@ -667,8 +673,10 @@ static int create_file(struct inode *base, const char *path, uint32_t mode, int 
             rc = -EROFS;
         else
             rc = dir->ops->create(dir, name, strlen(name), S_IFREG | (mode & 07777), out);
-        if (!rc)
+        if (!rc) {
             vfs_set_child_path(*out, dir, name);
+            fsnotify_name(dir, IN_CREATE, 0, name, *out);
+        }
         inode_put(dir);
         break;
     }
@@ -700,8 +708,9 @@ int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode
         /* "." and "..": an existing directory, refused below */
     }
     int rc = vfs_lookup(base, path, follow, &ino);
+    int created = 0;
     if (rc == -ENOENT && (flags & O_CREAT))
-        rc = create_file(base, path, mode, follow, &ino);
+        created = !(rc = create_file(base, path, mode, follow, &ino));
     else if (!rc && (flags & O_CREAT) && (flags & O_EXCL)) {
         inode_put(ino);
         rc = -EEXIST;
@@ -734,6 +743,12 @@ int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode
             f->ops = &inode_file_ops;
             file_put(f);
         }
+    }
+    if (!rc && !(flags & O_PATH)) {
+        /* Linux's order: IN_OPEN, then the truncation's IN_MODIFY */
+        fsnotify_inode(ino, IN_OPEN, 0);
+        if ((flags & O_TRUNC) && !created && type == S_IFREG)
+            fsnotify_inode(ino, IN_MODIFY, 0);
     }
     inode_put(ino);
     if (rc)

@@ -2,6 +2,7 @@
  * lseek, readlink, getdents64, getcwd/chdir, access, dup family, fcntl and ioctl, umask, with
  * Linux errno values. Names and metadata are in linux/fs_dir.c. */
 #include "errno.h"
+#include "fs/fsnotify.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
 #include "linux/fspath.h"
@@ -553,6 +554,8 @@ SYS(getdents64)
         f->pos = cookie;
     }
     kfree(d);
+    if (rc >= 0)
+        fsnotify_inode(f->inode, IN_ACCESS, 0);
     return rc < 0 ? rc : (long)used;
 }
 

@@ -2,6 +2,7 @@
  * (fadvise64, readahead). Copies read regular files and write regular files; other pairs answer
  * EINVAL, on which programs fall back to read and write as they do on Linux. */
 #include "errno.h"
+#include "fs/fsnotify.h"
 #include "fs/vfs.h"
 #include "linux/syscall.h"
 #include "linux/uaccess.h"
@@ -60,6 +61,10 @@ static long copy_range(struct file *in, uint64_t *in_off, struct file *out, uint
             break;
     }
     kfree(buf);
+    if (done) {
+        fsnotify_inode(in->inode, IN_ACCESS, 0);
+        fsnotify_inode(out->inode, IN_MODIFY, 0);
+    }
     return done ? (long)done : rc;
 }
 

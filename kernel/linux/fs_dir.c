@@ -3,6 +3,7 @@
  * Linux errno values; a read-only filesystem answers -EROFS once the names check out. */
 #include "errno.h"
 #include "fs/flock.h"
+#include "fs/fsnotify.h"
 #include "fs/tmpfs.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
@@ -84,8 +85,10 @@ static long do_mkdirat(int dirfd, uint64_t upath, uint64_t mode)
         struct inode *ino;
         rc = p.dir->ops->create(p.dir, p.name, strlen(p.name),
                                 S_IFDIR | ((uint32_t)mode & 07777 & ~fs_umask()), &ino);
-        if (!rc)
+        if (!rc) {
+            fsnotify_name(p.dir, IN_CREATE, 0, p.name, ino);
             inode_put(ino);
+        }
     }
     put_parent(&p);
     return rc;
@@ -93,6 +96,26 @@ static long do_mkdirat(int dirfd, uint64_t upath, uint64_t mode)
 
 SYS(mkdirat) { UNUSED_ARGS(); return do_mkdirat((int)a0, a1, a2); }
 SYS(mkdir) { UNUSED_ARGS(); return do_mkdirat(AT_FDCWD, a0, a1); }
+
+/* The number of names `ino` has left. */
+static uint64_t nlink_of(struct inode *ino)
+{
+    struct linux_stat st;
+    return ino->ops->stat && !ino->ops->stat(ino, &st) ? st.st_nlink : 1;
+}
+
+/* inotify's events for a name removed from dir, in Linux's order: the file's IN_ATTRIB (its link
+ * count changed), its IN_DELETE_SELF if that was its last name, then the directory's IN_DELETE. */
+static void notify_unlinked(struct inode *dir, const char *name, struct inode *ino, int rmdir)
+{
+    if (!fsnotify_watches)
+        return;
+    if (!rmdir)
+        fsnotify_inode(ino, IN_ATTRIB, 1);
+    if (rmdir || !nlink_of(ino))
+        fsnotify_gone(ino);
+    fsnotify_name(dir, IN_DELETE, 0, name, ino);
+}
 
 static long do_unlinkat(int dirfd, uint64_t upath, uint64_t flags)
 {
@@ -125,6 +148,8 @@ static long do_unlinkat(int dirfd, uint64_t upath, uint64_t flags)
             rc = -EROFS;
         else
             rc = p.dir->ops->unlink(p.dir, p.name, strlen(p.name), rmdir);
+        if (!rc)
+            notify_unlinked(p.dir, p.name, ino, rmdir);
         inode_put(ino);
     }
     put_parent(&p);
@@ -171,8 +196,25 @@ static long do_renameat2(int odfd, uint64_t uold, int ndfd, uint64_t unew, uint6
         rc = -EBUSY; /* a mountpoint */
     else if (!o.dir->ops->rename)
         rc = -EROFS;
-    else
+    else {
+        struct inode *target = 0;
+        if (fsnotify_watches && child(&n, &target))
+            target = 0;
         rc = o.dir->ops->rename(o.dir, o.name, strlen(o.name), n.dir, n.name, strlen(n.name));
+        if (!rc && fsnotify_watches && !(target && vfs_same_inode(target, src))) {
+            /* Linux's order: both directories' events with one cookie, the replaced file's
+             * link count, the moved inode's IN_MOVE_SELF, then the replaced file's end. */
+            uint32_t cookie = fsnotify_next_cookie();
+            fsnotify_name(o.dir, IN_MOVED_FROM, cookie, o.name, src);
+            fsnotify_name(n.dir, IN_MOVED_TO, cookie, n.name, src);
+            if (target)
+                fsnotify_inode(target, IN_ATTRIB, 1);
+            fsnotify_inode(src, IN_MOVE_SELF, 1);
+            if (target && ((target->mode & S_IFMT) == S_IFDIR || !nlink_of(target)))
+                fsnotify_gone(target);
+        }
+        inode_put(target);
+    }
     inode_put(src);
     put_parent(&n);
     put_parent(&o);
@@ -201,6 +243,8 @@ static long do_symlinkat(uint64_t utarget, int dirfd, uint64_t upath)
             rc = -EROFS;
         else
             rc = p.dir->ops->symlink(p.dir, p.name, strlen(p.name), target);
+        if (!rc)
+            fsnotify_name(p.dir, IN_CREATE, 0, p.name, 0);
         put_parent(&p);
     }
     kfree(target);
@@ -240,6 +284,10 @@ static long do_linkat(int odfd, uint64_t uold, int ndfd, uint64_t unew, uint64_t
             rc = -EROFS;
         else
             rc = n.dir->ops->link(n.dir, n.name, strlen(n.name), src);
+        if (!rc) {
+            fsnotify_inode(src, IN_ATTRIB, 1);
+            fsnotify_name(n.dir, IN_CREATE, 0, n.name, src);
+        }
         put_parent(&n);
     }
     inode_put(src);
@@ -284,6 +332,17 @@ static long get_inode(int dirfd, uint64_t upath, uint64_t flags, int null_is_fd,
 static long set_attr(struct inode *ino, const struct vfs_attr *a)
 {
     long rc = ino->ops->setattr ? ino->ops->setattr(ino, a) : -EROFS;
+    if (!rc) {
+        /* As Linux's fsnotify_change: both times or the mode are IN_ATTRIB, the access time
+         * alone IN_ACCESS, the modification time alone IN_MODIFY. */
+        uint32_t times = a->mask & (VFS_ATTR_ATIME | VFS_ATTR_MTIME);
+        uint32_t ev = (a->mask & VFS_ATTR_MODE) ? IN_ATTRIB
+                      : times == (VFS_ATTR_ATIME | VFS_ATTR_MTIME) ? IN_ATTRIB
+                      : times == VFS_ATTR_ATIME ? IN_ACCESS
+                      : times == VFS_ATTR_MTIME ? IN_MODIFY : 0;
+        if (ev)
+            fsnotify_inode(ino, ev, 0);
+    }
     inode_put(ino);
     return rc;
 }
@@ -379,7 +438,10 @@ static long truncate_inode(struct inode *ino, int64_t len)
         return -EISDIR;
     if (type != S_IFREG)
         return -EINVAL;
-    return ino->ops->truncate ? ino->ops->truncate(ino, (uint64_t)len) : -EROFS;
+    long rc = ino->ops->truncate ? ino->ops->truncate(ino, (uint64_t)len) : -EROFS;
+    if (!rc)
+        fsnotify_inode(ino, IN_MODIFY, 0);
+    return rc;
 }
 
 SYS(truncate)

@@ -91,6 +91,8 @@ ISSUE4_CASES = [
     Case("mm_ops", name="hugepages", kernel_args=("lwjvm.hugepages=1",)),
     Case("mm_file", args=("{data:paged.bin}",), files={"paged.bin": paged_file}),
     Case("tmpfs_files"),
+    Case("inotify_events", name="events"),
+    Case("inotify_events", args=("poll",), name="poll"),
     Case("fd_pipe"),
     Case("proc_maps", args=("{data:paged.bin}",), files={"paged.bin": paged_file}),
     Case("proc_files"),

@@ -11,7 +11,8 @@
  * IN_UNMOUNT is never sent (nothing is unmounted while the program runs).
  *
  * Locking: inotify_lock guards the instance list, every instance's watches and event queue, and
- * fsnotify_watches. It is never held across a user copy or a wait. */
+ * fsnotify_watches. It is never held across a user copy or a wait; an instance's wait queue lock,
+ * kheap and palloc are taken inside it (docs/kernel-locking.md). */
 #include "errno.h"
 #include "fs/fsnotify.h"
 #include "fs/vfs.h"
@@ -292,16 +293,16 @@ static struct instance *instance_of(struct file *f) { return (struct instance *)
 static int64_t instance_read(struct file *f, void *ubuf, uint64_t len)
 {
     struct instance *in = instance_of(f);
-    uint64_t flags;
-    for (;;) {
-        flags = spin_lock_irqsave(&inotify_lock);
-        if (in->head)
-            break;
-        spin_unlock_irqrestore(&inotify_lock, flags);
-        if (f->flags & O_NONBLOCK)
+    uint64_t flags = spin_lock_irqsave(&inotify_lock);
+    while (!in->head) {
+        if (f->flags & O_NONBLOCK) {
+            spin_unlock_irqrestore(&inotify_lock, flags);
             return -EAGAIN;
-        if (waitq_wait(&in->wq, WAIT_FOREVER) == -EINTR)
+        }
+        int rc = waitq_wait_unlock(&in->wq, &inotify_lock, flags, WAIT_FOREVER);
+        if (rc == -EINTR)
             return -ERESTARTSYS;
+        flags = spin_lock_irqsave(&inotify_lock);
     }
     /* Take the events that fit off the queue under the lock, copy them out without it. */
     struct event *taken = 0, **tail = &taken;
@@ -419,6 +420,7 @@ static long do_init(uint64_t flags)
         return -ENOMEM;
     /* Linux's anonymous inodes: mode 0600 without a file type, one inode number for all. */
     in->inode = (struct inode){.ops = &instance_inode_ops, .ino = 1, .mode = 0600, .refcount = 1};
+    waitq_init(&in->wq, "inotify");
     static const char anon[] = "anon_inode:inotify";
     in->inode.path = kmalloc(sizeof anon);
     if (in->inode.path)

@@ -95,6 +95,7 @@ struct sock *sock_alloc(int domain, int type, int protocol, const struct sock_op
         return 0;
     s->inode = (struct inode){.ops = &sock_inode_ops, .ino = next_ino++, .mode = S_IFSOCK | 0777,
                               .refcount = 1};
+    waitq_init(&s->wq, "socket");
     s->domain = domain;
     s->type = type;
     s->protocol = protocol;
@@ -180,8 +181,10 @@ uint64_t sock_deadline(uint64_t timeo_ns) { return timeo_ns ? clock_monotonic_ns
 
 int sock_wait(struct sock *s, uint64_t *fl, uint64_t deadline_ns)
 {
-    net_lock_give(*fl);
-    int rc = waitq_wait(&s->wq, deadline_ns ? deadline_ns : WAIT_FOREVER);
+    net_timer_rearm();
+    /* The wakers (lwIP's callbacks) change the socket's state under net_lock too: no wake-up is
+     * lost between the caller's check and the block. */
+    int rc = waitq_wait_unlock(&s->wq, &net_lock, *fl, deadline_ns ? deadline_ns : WAIT_FOREVER);
     *fl = net_lock_take();
     if (rc == -ETIMEDOUT)
         return -EAGAIN;

@@ -23,7 +23,7 @@ static char hostname[65] = "lwjvm";
 
 uint64_t net_lock_take(void) { return spin_lock_irqsave(&net_lock); }
 
-static void rearm_locked(void)
+void net_timer_rearm(void)
 {
     if (!started)
         return;
@@ -39,7 +39,7 @@ static void rearm_locked(void)
 
 void net_lock_give(uint64_t flags)
 {
-    rearm_locked();
+    net_timer_rearm();
     spin_unlock_irqrestore(&net_lock, flags);
 }
 

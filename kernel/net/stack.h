@@ -16,6 +16,8 @@ extern struct spinlock net_lock;
 uint64_t net_lock_take(void);
 /* Releases net_lock, first re-arming the lwIP timer if lwIP now wants to run sooner. */
 void net_lock_give(uint64_t flags);
+/* With net_lock held: re-arms the lwIP timer if lwIP now wants to run sooner. */
+void net_timer_rearm(void);
 
 /* Brings lwIP up with loopback, and the virtio-net interface when there is one and boot.conf
  * gives it an address. */

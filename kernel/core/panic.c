@@ -6,6 +6,7 @@
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/regs.h"
 #include "lib/printf.h"
+#include "sched/thread.h"
 #include <stdarg.h>
 
 struct ksym {
@@ -66,7 +67,8 @@ void backtrace(uint64_t rip, uint64_t rbp)
 {
     kprintf("backtrace:\n");
     print_addr(rip);
-    for (int i = 0; i < 32 && rbp >= KERNEL_VBASE && !(rbp & 7); i++) {
+    /* Kernel stacks live in the direct map (heap pages), the boot stack in the kernel image. */
+    for (int i = 0; i < 32 && rbp >= DIRECT_MAP_BASE && !(rbp & 7); i++) {
         uint64_t *frame = (uint64_t *)rbp;
         if (!frame[1])
             break;
@@ -88,6 +90,22 @@ void dump_regs(const struct regs *r)
             read_cr2());
 }
 
+/* Which thread was in which syscall: the first thing to know when replaying a fuzzer's seed. */
+static void print_context(void)
+{
+    if (!rdmsr(0xc0000101)) /* IA32_GS_BASE: no per-CPU area yet (early boot) */
+        return;
+    struct thread *t = percpu()->current;
+    if (!t)
+        return;
+    if (t->frame && t->frame->vector == VECTOR_SYSCALL)
+        kprintf("in thread %d, syscall %lu (%lx, %lx, %lx, %lx, %lx, %lx)\n", t->tid, t->syscall_nr,
+                t->frame->rdi, t->frame->rsi, t->frame->rdx, t->frame->r10, t->frame->r8,
+                t->frame->r9);
+    else
+        kprintf("in thread %d\n", t->tid);
+}
+
 void panic(const char *fmt, ...)
 {
     char buf[256];
@@ -98,6 +116,7 @@ void panic(const char *fmt, ...)
     __asm__ volatile("cli");
     klog_start_line();
     kprintf("kernel panic: %s\n", buf);
+    print_context();
     uint64_t *fp = __builtin_frame_address(0);
     backtrace(fp[1] - 1, fp[0]);
     kprintf("\x1elwjvm:panic\n");
@@ -110,6 +129,7 @@ void panic_regs(const struct regs *r, const char *what)
     __asm__ volatile("cli");
     klog_start_line();
     kprintf("kernel panic: %s (vector %lu, error code 0x%lx)\n", what, r->vector, r->error);
+    print_context();
     dump_regs(r);
     backtrace(r->rip, r->rbp);
     kprintf("\x1elwjvm:panic\n");

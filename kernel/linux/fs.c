@@ -127,13 +127,19 @@ SYS(close_range)
 }
 
 /* The open file at fd if it may be read (is_write 0) or written (1), else 0 (-EBADF). */
+/* The open file at fd if it may be read (is_write 0) or written, with a new reference the caller
+ * drops with file_put; else 0. The reference keeps the file alive while a read or write blocks
+ * (a pipe, a console) and another thread closes the descriptor. */
 static struct file *io_file(int fd, int is_write)
 {
     struct file *f = fd_get(fd);
     if (!f || (f->flags & O_PATH))
         return 0;
     uint32_t acc = f->flags & O_ACCMODE;
-    return (is_write ? acc == O_RDONLY : acc == O_WRONLY) ? 0 : f;
+    if (is_write ? acc == O_RDONLY : acc == O_WRONLY)
+        return 0;
+    f->refcount++;
+    return f;
 }
 
 /* Pipes and consoles have no file offset. */
@@ -142,27 +148,22 @@ static int seekable(const struct file *f)
     return f->inode && (f->inode->mode & S_IFMT) != S_IFIFO;
 }
 
-SYS(read)
+static long read_write(int fd, uint64_t ubuf, uint64_t len, int is_write)
 {
-    UNUSED_ARGS();
-    struct file *f = io_file((int)a0, 0);
+    struct file *f = io_file(fd, is_write);
     if (!f)
         return -EBADF;
-    if (!user_range_ok((void *)a1, a2))
-        return -EFAULT;
-    return f->ops->read(f, (void *)a1, a2);
+    long rc = -EFAULT;
+    if (user_range_ok((void *)ubuf, len))
+        rc = is_write ? f->ops->write(f, (const void *)ubuf, len) : f->ops->read(f, (void *)ubuf, len);
+    file_put(f);
+    return rc;
 }
 
-SYS(write)
-{
-    UNUSED_ARGS();
-    struct file *f = io_file((int)a0, 1);
-    if (!f)
-        return -EBADF;
-    if (!user_range_ok((void *)a1, a2))
-        return -EFAULT;
-    return f->ops->write(f, (const void *)a1, a2);
-}
+SYS(read) { UNUSED_ARGS(); return read_write((int)a0, a1, a2, 0); }
+SYS(write) { UNUSED_ARGS(); return read_write((int)a0, a1, a2, 1); }
+
+static long at_offset_held(struct file *f, uint64_t ubuf, uint64_t len, int64_t off, int is_write);
 
 /* Reads or writes at offset `off`, leaving the file offset alone. */
 static long at_offset(int fd, uint64_t ubuf, uint64_t len, int64_t off, int is_write)
@@ -170,6 +171,13 @@ static long at_offset(int fd, uint64_t ubuf, uint64_t len, int64_t off, int is_w
     struct file *f = io_file(fd, is_write);
     if (!f)
         return -EBADF;
+    long rc = at_offset_held(f, ubuf, len, off, is_write);
+    file_put(f);
+    return rc;
+}
+
+static long at_offset_held(struct file *f, uint64_t ubuf, uint64_t len, int64_t off, int is_write)
+{
     if (off < 0)
         return -EINVAL;
     if (!seekable(f))
@@ -211,11 +219,20 @@ static long do_iov(struct file *f, uint64_t uiov, int64_t cnt, int is_write)
     return total;
 }
 
+static long iov_at_held(struct file *f, uint64_t uiov, int64_t cnt, int64_t off, int is_write);
+
 static long iov_at(int fd, uint64_t uiov, int64_t cnt, int64_t off, int is_write)
 {
     struct file *f = io_file(fd, is_write);
     if (!f)
         return -EBADF;
+    long rc = iov_at_held(f, uiov, cnt, off, is_write);
+    file_put(f);
+    return rc;
+}
+
+static long iov_at_held(struct file *f, uint64_t uiov, int64_t cnt, int64_t off, int is_write)
+{
     if (off == -1)
         return do_iov(f, uiov, cnt, is_write);
     if (off < 0)

@@ -18,7 +18,8 @@ static long brk_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint6
     (void)a1, (void)a2, (void)a3, (void)a4;
     struct mm *mm = current_mm;
     uint64_t want = a0;
-    if (want < mm->brk_start)
+    /* Above the user half (PAGE_ALIGN would also wrap -1 to 0 and unmap the program): refused. */
+    if (want < mm->brk_start || want > USER_TOP)
         return (long)mm->brk;
     uint64_t old_end = PAGE_ALIGN(mm->brk), new_end = PAGE_ALIGN(want);
     if (new_end > old_end) {

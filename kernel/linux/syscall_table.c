@@ -110,9 +110,16 @@ void syscall_dispatch(struct regs *r)
         rc = d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
     } else {
         rc = -ENOSYS;
-        report = nr >= SYSCALL_MAX || !(enosys_reported[nr / 8] & (1 << (nr % 8)));
-        if (nr < SYSCALL_MAX)
+        /* Once per number; numbers beyond the table share one report (a flood of them would
+         * otherwise fill the log at the program's will). */
+        static int beyond_reported;
+        if (nr >= SYSCALL_MAX) {
+            report = !beyond_reported;
+            beyond_reported = 1;
+        } else {
+            report = !(enosys_reported[nr / 8] & (1 << (nr % 8)));
             enosys_reported[nr / 8] |= (uint8_t)(1 << (nr % 8));
+        }
     }
     kstats.syscall_tsc += rdtsc() - self->slice_start + self->cpu_tsc - t0;
     if (syscall_trace)

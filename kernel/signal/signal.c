@@ -293,6 +293,10 @@ static int act_on(struct regs *r, int sig, struct linux_siginfo *info)
 void signal_deliver(struct regs *r)
 {
     struct thread *t = current();
+    /* rt_sigreturn may have restored a RIP outside the user half: IRET to it would fault in ring 0.
+     * Linux turns that fault into SIGSEGV (SI_KERNEL) for the program; so do we, before the IRET. */
+    if (r->rip >= USER_TOP)
+        signal_fault(r, SIGSEGV, SI_KERNEL, 0);
     int restart = r->vector == VECTOR_SYSCALL && (int64_t)r->rax == -ERESTARTSYS;
     struct linux_siginfo info;
     int sig = signal_dequeue(t, ~t->sig.mask, &info);

@@ -107,7 +107,15 @@ ISSUE4_CASES = [
     Case("wall_clock", args=("{host_time}",)),
 ]
 
-CASES = ISSUE3_CASES + ISSUE4_CASES
+# issue 15: regressions the syscall fuzzer (tests/guest/c/fuzz/sysfuzz.c) found, each a small
+# program that also runs on the host as the oracle.
+REGRESSION_CASES = [
+    Case("regress_sigreturn_rip", exit_code=128 + 11),
+    Case("regress_close_during_read"),
+    *both_links("regress_brk_huge"),
+]
+
+CASES = ISSUE3_CASES + ISSUE4_CASES + REGRESSION_CASES
 GUEST_READY = read_guest_ready()
 
 

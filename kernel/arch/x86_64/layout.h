@@ -7,4 +7,7 @@
 #define DIRECT_MAP_BASE 0xffff800000000000
 #define KERNEL_PHYS_LOAD 0x100000
 
-#define USER_TOP 0x0000800000000000 /* first address above the user half */
+/* The first address the program may not use: Linux's TASK_SIZE_MAX, one page below the top of the
+ * lower half. That last canonical page stays unmapped, so no syscall at its end can leave a
+ * non-canonical RIP for the return to the program (IRET would fault in ring 0). */
+#define USER_TOP 0x00007ffffffff000

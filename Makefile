@@ -8,6 +8,7 @@
 #   make test    setup + kernel, then pytest over tests/ and ruff
 #   make demo    setup + kernel, then samples/hello (a Java app) built and run with `lwjvm run`
 #   make bench   setup + kernel, then python -m lwjvm.bench and python -m lwjvm.buildbench
+#   make soak    setup + kernel, then the guest syscall fuzzer over new seeds for SOAK_MINUTES
 
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
@@ -21,7 +22,7 @@ SETUP_STAMP := $(VENV)/.lwjvm-setup
 DEMO_JAR := samples/hello/target/hello.jar
 PYTEST_ARGS ?= -n auto
 
-.PHONY: setup apt venv plugins lwip kernel test demo bench clean
+.PHONY: setup apt venv plugins lwip kernel test demo bench soak clean
 
 setup: apt venv lwip plugins
 
@@ -85,6 +86,12 @@ demo: setup kernel $(DEMO_JAR)
 bench: setup kernel
 	$(VENV)/bin/python -m lwjvm.bench
 	$(VENV)/bin/python -m lwjvm.buildbench
+
+# The syscall fuzzer in the guest, 200,000 calls per seed, new seeds until the time is up; a failing
+# seed is printed with how it ended and its last calls (docs/fuzzing.md).
+SOAK_MINUTES ?= 60
+soak: setup kernel
+	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf build tests/build samples/hello/target plugins/maven/target

@@ -1,0 +1,113 @@
+"""Soak run of the guest syscall fuzzer (tests/guest/c/fuzz/sysfuzz.c): `make soak`.
+
+Runs sysfuzz under `lwjvm exec` for new seeds until the time is up, and for every seed that does
+not end clean (a kernel panic 123, a VM timeout 124, a fuzzer verdict 3/4/6) prints the seed, how
+it ended, the tail of the kernel's output, and the last calls: the seed is replayed with `-v`,
+which prints each call before making it. The fuzzer never runs on the host.
+
+    python tests/guest/fuzz_soak.py [--minutes 60] [--calls 200000] [--first-seed N] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FUZZER = REPO / "tests" / "build" / "guest-c" / "sysfuzz"
+VERDICTS = {
+    0: "clean",
+    3: "the fuzzer faulted",
+    4: "a call hung",
+    6: "kernel memory reachable",
+    122: "VM stopped without an exit record",
+    123: "kernel panic",
+    124: "timeout (kernel hang)",
+}
+
+
+def lwjvm() -> list[str]:
+    venv = REPO / ".venv" / "bin" / "lwjvm"
+    return [str(venv)] if venv.exists() else [sys.executable, "-m", "lwjvm"]
+
+
+def run_seed(
+    seed: int, calls: int, timeout: float, verbose: bool = False
+) -> subprocess.CompletedProcess[bytes]:
+    """One fuzzer run in the guest; the VM is killed `timeout` seconds in."""
+    argv = [
+        *lwjvm(), "exec", "--accel", "tcg", "--timeout", str(timeout), "--memory", "256M",
+        "--env", "SYSFUZZ_IN_GUEST=1", str(FUZZER), *(["-v"] if verbose else []), str(seed),
+        str(calls),
+    ]  # fmt: skip
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=timeout + 120)
+    except subprocess.TimeoutExpired as e:
+        return subprocess.CompletedProcess(argv, 124, e.stdout or b"", e.stderr or b"")
+
+
+def seed_timeout(calls: int) -> float:
+    """Generous under load: TCG runs some 5,000 calls/s on a quiet machine."""
+    return 120 + calls / 500
+
+
+def report(seed: int, calls: int, r: subprocess.CompletedProcess[bytes]) -> None:
+    verdict = VERDICTS.get(r.returncode, f"exit {r.returncode}")
+    print(f"soak: seed {seed}: FAILED: {verdict}", flush=True)
+    for line in r.stdout.decode(errors="replace").splitlines()[-5:]:
+        print(f"  out| {line}")
+    for line in r.stderr.decode(errors="replace").splitlines()[-25:]:
+        print(f"  err| {line}")
+    replay = run_seed(seed, calls, seed_timeout(calls) * 4, verbose=True)
+    calls_made = [ln for ln in replay.stdout.decode(errors="replace").splitlines() if ln[:1] == "#"]
+    print(f"  replay with -v: exit {replay.returncode}; the last calls:")
+    for line in calls_made[-12:]:
+        print(f"  call| {line}")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--calls", type=int, default=200_000)
+    ap.add_argument("--first-seed", type=int, default=int(time.time()))
+    ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    args = ap.parse_args()
+    subprocess.run(["make", "-s", "-C", str(REPO / "tests" / "guest" / "c")], check=True)
+    deadline = time.monotonic() + args.minutes * 60
+    failed: list[int] = []
+    clean = calls_clean = 0
+    next_seed = args.first_seed
+
+    def one(seed: int) -> tuple[int, subprocess.CompletedProcess[bytes]]:
+        return seed, run_seed(seed, args.calls, seed_timeout(args.calls))
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        running = set()
+        while running or time.monotonic() < deadline:
+            while len(running) < args.jobs and time.monotonic() < deadline:
+                running.add(pool.submit(one, next_seed))
+                next_seed += 1
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            done = finished.pop()
+            seed, r = done.result()
+            running.discard(done)
+            if r.returncode == 0:
+                clean += 1
+                calls_clean += args.calls
+                last = r.stdout.decode(errors="replace").strip().splitlines()[-1:]
+                print(f"soak: seed {seed}: {last[0] if last else 'clean'}", flush=True)
+            else:
+                failed.append(seed)
+                report(seed, args.calls, r)
+    print(f"soak: {clean} seeds clean ({calls_clean} calls), {len(failed)} failed: {failed}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -181,7 +181,8 @@ uint64_t sock_deadline(uint64_t timeo_ns) { return timeo_ns ? clock_monotonic_ns
 
 int sock_wait(struct sock *s, uint64_t *fl, uint64_t deadline_ns)
 {
-    net_timer_rearm();
+    if (net_flush())
+        return 0; /* loopback traffic may have changed the condition: the caller rechecks */
     /* The wakers (lwIP's callbacks) change the socket's state under net_lock too: no wake-up is
      * lost between the caller's check and the block. */
     int rc = waitq_wait_unlock(&s->wq, &net_lock, *fl, deadline_ns ? deadline_ns : WAIT_FOREVER);

@@ -37,9 +37,37 @@ void net_timer_rearm(void)
     }
 }
 
+/* Delivers what was sent to the loopback addresses (and to our own address): lwIP queues it on
+ * the interface and, without threads, leaves delivery to us. Replies queue more, so go on until
+ * nothing is left (bounded, in case two sockets echo to each other forever). */
+static int loopback_deliver(void)
+{
+    if (!started)
+        return 0;
+    for (int round = 0; round < 256; round++) {
+        int pending = 0;
+        struct netif *n;
+        NETIF_FOREACH(n) {
+            if (n->loop_first)
+                pending = 1;
+        }
+        if (!pending)
+            return round > 0;
+        netif_poll_all();
+    }
+    return 1;
+}
+
+int net_flush(void)
+{
+    int delivered = loopback_deliver();
+    net_timer_rearm();
+    return delivered;
+}
+
 void net_lock_give(uint64_t flags)
 {
-    net_timer_rearm();
+    net_flush();
     spin_unlock_irqrestore(&net_lock, flags);
 }
 

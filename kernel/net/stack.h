@@ -18,6 +18,10 @@ uint64_t net_lock_take(void);
 void net_lock_give(uint64_t flags);
 /* With net_lock held: re-arms the lwIP timer if lwIP now wants to run sooner. */
 void net_timer_rearm(void);
+/* With net_lock held, before it is released in any way: delivers loopback traffic and re-arms
+ * the lwIP timer (net_lock_give does this itself). Returns 1 if loopback traffic was delivered
+ * (a waiter must then recheck its condition before blocking). */
+int net_flush(void);
 
 /* Brings lwIP up with loopback, and the virtio-net interface when there is one and boot.conf
  * gives it an address. */

@@ -115,7 +115,13 @@ REGRESSION_CASES = [
     *both_links("regress_brk_huge"),
 ]
 
-CASES = ISSUE3_CASES + ISSUE4_CASES + REGRESSION_CASES
+# issue 9: sockets (loopback only: both ends in the program, ephemeral ports, nothing printed that
+# differs between two runs)
+ISSUE9_CASES = [
+    Case("net_tcp"),
+]
+
+CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES
 GUEST_READY = read_guest_ready()
 
 

@@ -347,10 +347,12 @@ def build(
     tools_mode: Mode = "auto",
     cache: Path | None = None,
     args: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> BuildResult:
     """Build the image for the manifest at `manifest_path` into `out_dir`.
 
-    `args`, when given, replace the manifest's app.args (`lwjvm run app.yaml -- ARGS`).
+    `args`, when given, replace the manifest's app.args (`lwjvm run app.yaml -- ARGS`); `env`
+    is added to the manifest's env (`lwjvm deploy --env NAME=VALUE`).
     """
     progress = progress or Progress(enabled=False)
     timings: dict[str, float] = {}
@@ -358,6 +360,8 @@ def build(
     m = manifest_mod.load(manifest_path)
     if args is not None:
         m.args = list(args)
+    if env:
+        m.env.update(env)
     jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
     tools = JavaTools(jdk, tools_mode)
     if tools.fallback_reason and tools_mode == "auto":

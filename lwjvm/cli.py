@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,11 +20,40 @@ from lwjvm.errors import EXIT_USAGE, LwjvmError
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lwjvm")
 @click.option("-v", "--verbose", is_flag=True, help="Show details and tracebacks on errors.")
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LWJVM_STATE_DIR",
+    help="Where deployed VMs are kept (default: $XDG_STATE_HOME/lwjvm).",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, state_dir: Path | None) -> None:
     """Run a Java application on its own tiny kernel in a microVM."""
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    ctx.obj["state_dir"] = state_dir
+
+
+def _state_root(ctx: click.Context) -> Path:
+    from lwjvm.state import default_root
+
+    given = ctx.obj.get("state_dir") if ctx.obj else None
+    return Path(given).absolute() if given else default_root()
+
+
+def _vm(ctx: click.Context, name: str) -> Any:
+    from lwjvm.state import VmDir
+
+    d = VmDir(_state_root(ctx), name)
+    if not d.path.is_dir():
+        from lwjvm.errors import LwjvmError
+
+        raise LwjvmError(f"no VM named {name} (see lwjvm ps -a)")
+    return d
+
+
+def _say(text: str) -> None:
+    click.echo(text, err=True)
 
 
 @cli.command(
@@ -208,16 +238,187 @@ def build_cmd(
 
 
 @cli.command("inspect")
-@click.argument("image", type=click.Path(exists=True, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the descriptor as JSON.")
-def inspect_cmd(image: Path, as_json: bool) -> None:
-    """Show what is in IMAGE (a build directory, its image.json or its root.img)."""
+@click.argument("target")
+@click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+@click.pass_context
+def inspect_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
+    """Show a deployed VM (its config, state history and exit causes) or what is in an image
+    (a build directory, its image.json or its root.img). A path is an image; a name is a VM."""
     import json
 
     from lwjvm import inspect
+    from lwjvm.errors import LwjvmError
 
-    desc = inspect.load(image)
-    click.echo(json.dumps(desc, indent=2) if as_json else inspect.render(desc))
+    if Path(target).exists() or "/" in target:
+        if not Path(target).exists():
+            raise LwjvmError(f"{target}: no such image")
+        desc = inspect.load(Path(target))
+        click.echo(json.dumps(desc, indent=2) if as_json else inspect.render(desc))
+        return
+    from lwjvm import deploy
+
+    info = deploy.inspect_vm(_vm(ctx, target))
+    click.echo(json.dumps(info, indent=2) if as_json else deploy.render_inspect(info))
+
+
+@cli.command("deploy")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--name", help="The VM's name (default: the manifest's name).")
+@click.option(
+    "-p",
+    "--publish",
+    "ports",
+    multiple=True,
+    metavar="[ADDR:]HOST:GUEST",
+    help="Forward host port HOST (on 127.0.0.1 unless ADDR) to GUEST in the VM (repeat).",
+)
+@click.option("--env", "env", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeat).")
+@click.option("--memory", metavar="SIZE", help="Boot with this much memory instead of vm.memory.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build directory (default: build/NAME).",
+)
+@click.option("--accel", type=click.Choice(["kvm", "tcg"]), help="Force an accelerator.")
+@click.option(
+    "--stop-timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the app gets to stop (lwjvm stop) before the VM is killed.",
+)
+@click.option(
+    "--kernel-arg", "kernel_args", multiple=True, metavar="WORD", help="Add a kernel command word."
+)
+@click.option("--no-wait", is_flag=True, help="Return once started; do not wait for health.")
+@click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
+@click.pass_context
+def deploy_cmd(
+    ctx: click.Context,
+    manifest: Path,
+    name: str | None,
+    ports: tuple[str, ...],
+    env: tuple[str, ...],
+    memory: str | None,
+    output: Path | None,
+    accel: str | None,
+    stop_timeout: float,
+    kernel_args: tuple[str, ...],
+    no_wait: bool,
+    quiet: bool,
+) -> None:
+    """Build MANIFEST's image if stale, start it detached, wait until it is healthy.
+
+    Prints the VM's name and URLs and exits 0 once healthy; if it never becomes healthy, prints
+    the cause and the last log lines, stops the VM and exits 1.
+    """
+    from lwjvm.deploy import DeployRequest, deploy
+
+    req = DeployRequest(
+        manifest=manifest,
+        name=name,
+        ports=list(ports),
+        env=list(env),
+        memory=memory,
+        output=output,
+        accel=accel,
+        stop_timeout=stop_timeout,
+        kernel_args=list(kernel_args),
+        wait=not no_wait,
+        quiet=quiet,
+    )
+    ctx.exit(deploy(req, _state_root(ctx), _say))
+
+
+@cli.command("ps")
+@click.option("-a", "--all", "all_", is_flag=True, help="Also VMs that are not running.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def ps_cmd(ctx: click.Context, all_: bool, as_json: bool) -> None:
+    """List deployed VMs: name, image, state, ports, uptime, memory."""
+    import json
+
+    from lwjvm import deploy
+
+    rows = deploy.ps_rows(_state_root(ctx), all_)
+    click.echo(json.dumps(rows, indent=2) if as_json else deploy.ps_table(rows))
+
+
+@cli.command("logs")
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the VM stops.")
+@click.option("--tail", type=int, metavar="N", help="Only the last N lines.")
+@click.option("--since", metavar="DURATION|TIME", help="Only lines since then (10m, or a time).")
+@click.option("-t", "--timestamps", is_flag=True, help="Show each line's time.")
+@click.pass_context
+def logs_cmd(
+    ctx: click.Context, name: str, follow: bool, tail: int | None, since: str | None,
+    timestamps: bool,
+) -> None:  # fmt: skip
+    """Print a VM's output: the app's stdout on stdout, its stderr (and lwjvm's lines) on stderr."""
+    from lwjvm import deploy
+
+    try:
+        deploy.logs(
+            _vm(ctx, name), follow, tail, since, timestamps, sys.stdout.buffer, sys.stderr.buffer
+        )
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command("stop")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.option(
+    "-t", "--time", "timeout", type=float, metavar="SECONDS",
+    help="How long the app gets to stop before it is killed (default: the deploy's).",
+)  # fmt: skip
+@click.pass_context
+def stop_cmd(ctx: click.Context, names: tuple[str, ...], timeout: float | None) -> None:
+    """Stop VMs gracefully: SIGTERM to the JVM (shutdown hooks run); killed after the timeout."""
+    from lwjvm import deploy
+
+    for name in names:
+        deploy.stop(_vm(ctx, name), timeout, _say)
+
+
+@cli.command("rm")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.option("-f", "--force", is_flag=True, help="Kill a running VM first.")
+@click.pass_context
+def rm_cmd(ctx: click.Context, names: tuple[str, ...], force: bool) -> None:
+    """Remove stopped VMs: their record, logs and image copy."""
+    from lwjvm import deploy
+
+    for name in names:
+        deploy.remove(_vm(ctx, name), force, click.echo)
+
+
+@cli.command("restart")
+@click.argument("name")
+@click.option(
+    "-t", "--time", "timeout", type=float, metavar="SECONDS",
+    help="How long the app gets to stop before it is killed (default: the deploy's).",
+)  # fmt: skip
+@click.option("--no-wait", is_flag=True, help="Return once started; do not wait for health.")
+@click.pass_context
+def restart_cmd(ctx: click.Context, name: str, timeout: float | None, no_wait: bool) -> None:
+    """Stop a VM if it runs and start it again from the same image; wait until it is healthy."""
+    from lwjvm import deploy
+
+    ctx.exit(deploy.restart(_vm(ctx, name), timeout, not no_wait, _say))
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_cmd(shell: str) -> None:
+    """Print the shell completion script: eval "$(lwjvm completion bash)"."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None
+    click.echo(cls(cli, {}, "lwjvm", "_LWJVM_COMPLETE").source())
 
 
 def main() -> None:

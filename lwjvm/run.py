@@ -22,6 +22,8 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -95,11 +97,16 @@ def _source_digest() -> str:
     return h.hexdigest()
 
 
-def image_inputs(manifest_path: Path, args: list[str] | None, kernel: Path) -> dict[str, object]:
+def image_inputs(
+    manifest_path: Path,
+    args: list[str] | None,
+    kernel: Path,
+    env: dict[str, str] | None = None,
+) -> dict[str, object]:
     """What decides the image's bytes, each by content; equal inputs give an equal image."""
     m = manifest_mod.load(manifest_path)
     jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
-    return {
+    inputs: dict[str, object] = {
         "manifest": _digest(Path(manifest_path).read_bytes()),
         "args": args,
         "classpath": [build_mod._tree_digest(p) for p in m.full_classpath()],
@@ -109,11 +116,15 @@ def image_inputs(manifest_path: Path, args: list[str] | None, kernel: Path) -> d
         "profile": _digest(PROFILE_PATH.read_bytes()),
         "lwjvm": _source_digest(),
     }
+    if env:
+        inputs["env"] = env  # only when given, so records written before it stay valid
+    return inputs
 
 
 _WHAT_CHANGED = {
     "manifest": "the manifest changed",
     "args": "the app arguments changed",
+    "env": "the --env variables changed",
     "classpath": "the app's jars changed",
     "files": "the app's files changed",
     "jdk": "the JDK changed",
@@ -145,10 +156,11 @@ def ensure_image(
     kernel: Path,
     quiet: bool = False,
     note: BinaryIO | None = None,
+    env: dict[str, str] | None = None,
 ) -> bool:
     """Rebuilds the image in `out_dir` if it is stale; True if it did. Says which on `note`."""
     stream = note if note is not None else sys.stderr.buffer
-    inputs = image_inputs(manifest_path, args, kernel)
+    inputs = image_inputs(manifest_path, args, kernel, env)
     reason = stale_reason(out_dir, inputs)
     if reason is None:
         if not quiet:
@@ -158,7 +170,8 @@ def ensure_image(
     if not quiet:
         stream.write(f"lwjvm: building {out_dir} ({reason})\n".encode())
         stream.flush()
-    build_recorded(manifest_path, out_dir, kernel, build_mod.Progress(enabled=not quiet), args)
+    progress = build_mod.Progress(enabled=not quiet)
+    build_recorded(manifest_path, out_dir, kernel, progress, args, env)
     return True
 
 
@@ -168,15 +181,16 @@ def build_recorded(
     kernel: Path,
     progress: build_mod.Progress,
     args: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> build_mod.BuildResult:
     """`lwjvm build`, recording its inputs in `out_dir` so `lwjvm run` knows the image is current.
 
     The record is removed first and written only after a whole build; the inputs are taken
     before the build, so a file changed during it makes the next run rebuild.
     """
-    inputs = image_inputs(manifest_path, args, kernel)
+    inputs = image_inputs(manifest_path, args, kernel, env)
     (out_dir / INPUTS).unlink(missing_ok=True)
-    result = build_mod.build(manifest_path, out_dir, kernel, progress, args=args)
+    result = build_mod.build(manifest_path, out_dir, kernel, progress, args=args, env=env)
     tmp = out_dir / f".{INPUTS}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out_dir / INPUTS)
@@ -278,14 +292,34 @@ def run_app(
     vm.find_qemu()
     out_dir = req.output or build_mod.default_output(req.manifest)
     err_stream = stderr if stderr is not None else sys.stderr.buffer
+    with up_to_date_image(
+        req.manifest, out_dir, req.args, kernel, req.quiet, err_stream
+    ) as rebuilt:
+        return _boot(req, out_dir, rebuilt, override_mib, extra_ports, stdout, err_stream)
+
+
+@contextmanager
+def up_to_date_image(
+    manifest_path: Path,
+    out_dir: Path,
+    args: list[str] | None,
+    kernel: Path,
+    quiet: bool,
+    note: BinaryIO,
+    env: dict[str, str] | None = None,
+) -> Iterator[bool]:
+    """Brings the image in `out_dir` up to date (rebuilt: True) and holds it while in the block.
+
+    The build directory's lock is exclusive while checking and rebuilding, shared afterwards, so
+    runs of an up-to-date image go on side by side and a rebuild never rewrites an image a VM
+    has mapped.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / LOCK, "w") as lock:
-        # Exclusive while checking and rebuilding; shared while booting, so runs of an up-to-date
-        # image go on side by side and a rebuild never rewrites an image a VM has mapped.
-        _lock(lock, fcntl.LOCK_EX, out_dir, err_stream)
-        rebuilt = ensure_image(req.manifest, out_dir, req.args, kernel, req.quiet, err_stream)
+        _lock(lock, fcntl.LOCK_EX, out_dir, note)
+        rebuilt = ensure_image(manifest_path, out_dir, args, kernel, quiet, note, env)
         fcntl.flock(lock, fcntl.LOCK_SH)
-        return _boot(req, out_dir, rebuilt, override_mib, extra_ports, stdout, err_stream)
+        yield rebuilt
 
 
 def net_config(

@@ -161,6 +161,7 @@ class KernelLog:
         self.out_of_memory: str | None = None  # the kernel's out-of-memory line
         self.process_refused: str | None = None  # "clone (flags 0x...)", refused by the kernel
         self.stats: dict[str, int] = {}  # the `lwjvm: stats:` line (lwjvm.stats=1)
+        self.on_record: Callable[[str, dict[str, str]], None] | None = None  # each record seen
 
     def feed(self, data: bytes, now: float = 0.0) -> None:
         """Takes bytes from COM3; complete lines are handled at once."""
@@ -188,6 +189,8 @@ class KernelLog:
                 self.held.append(line)
             return
         kind, fields = rec
+        if self.on_record is not None:
+            self.on_record(kind, fields)
         if kind == "exit":
             code = _int(fields.get("code"))
             self.exit_code = code & 0xFF if code is not None else None
@@ -442,9 +445,12 @@ class _Signals:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
     def __enter__(self) -> _Signals:
         self.fd: int | None = None
-        if threading.current_thread() is not threading.main_thread():
+        if not self.enabled or threading.current_thread() is not threading.main_thread():
             return self
         r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.fd, self._w = r, w
@@ -475,11 +481,59 @@ def _note_signal(_signum: int, _frame: object) -> None:
     """A Python-level handler, so the signal reaches the wakeup fd; the loop acts on it."""
 
 
+class VmControl:
+    """Acts on a running `run_vm` from another thread or a signal handler (lwjvm's supervisor).
+
+    With a control, `run_vm` leaves the process's signals alone; `signal()` forwards a signal to
+    the program (COM3 control line) and starts the stop deadline, `kill()` ends the VM at once.
+    `quit`, when set, is tried before signals to end QEMU (the supervisor's QMP `quit`) and says
+    whether QEMU went; `on_start` is told QEMU's process as soon as it runs.
+    """
+
+    def __init__(self) -> None:
+        self.fd, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._pending: deque[tuple[str, int, float | None]] = deque()  # appends are atomic
+        self.quit: Callable[[], bool] | None = None
+        self.on_start: Callable[[subprocess.Popen[bytes]], None] | None = None
+        self.on_record: Callable[[str, dict[str, str]], None] | None = None  # kernel records
+
+    def signal(self, signum: int, stop_timeout: float | None = None) -> None:
+        """Sends `signum` to the program; QEMU is killed if it has not ended `stop_timeout`
+        seconds later (None: the VmConfig's stop_timeout)."""
+        self._pending.append(("signal", signum, stop_timeout))
+        self._wake()
+
+    def kill(self) -> None:
+        """Ends the VM now (as a stop that ran out of time: outcome stop-timeout)."""
+        self._pending.append(("kill", 0, None))
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._w, b"!")
+
+    def take(self) -> list[tuple[str, int, float | None]]:
+        """The requests made since the last call."""
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.fd, 64):
+                pass
+        out = []
+        while self._pending:
+            out.append(self._pending.popleft())
+        return out
+
+    def close(self) -> None:
+        for fd in (self.fd, self._w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 def run_vm(
     cfg: VmConfig,
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
     live_log: bool = False,
+    control: VmControl | None = None,
 ) -> VmResult:
     """Boots the guest and waits for it; guest output is streamed as it arrives.
 
@@ -488,7 +542,8 @@ def run_vm(
     stops without an exit record. Raises LwjvmError if QEMU cannot be started.
     In the main thread, a first SIGINT/SIGTERM/SIGHUP is sent on to the program (COM3 control
     line) and the run goes on to the program's exit; a second one kills QEMU and raises
-    KeyboardInterrupt (SIGINT) or SystemExit(128 + signal).
+    KeyboardInterrupt (SIGINT) or SystemExit(128 + signal). With `control`, signals are left to
+    the caller, who acts through it.
     """
     qemu = find_qemu()
     cons = _Consoles()
@@ -501,8 +556,10 @@ def run_vm(
         out = _writer(stdout if stdout is not None else sys.stdout.buffer, sigpipe)
         err = _writer(stderr if stderr is not None else sys.stderr.buffer, sigpipe)
         log = KernelLog(err, live_log)
+        if control is not None:
+            log.on_record = control.on_record
         cmd = qemu_command(qemu, cfg, cons.child)
-        with _Signals() as sigs:
+        with _Signals(enabled=control is None) as sigs:
             t0 = time.monotonic()
             try:
                 proc = subprocess.Popen(
@@ -517,7 +574,9 @@ def run_vm(
             except OSError as e:
                 raise LwjvmError(f"cannot start {qemu}: {e.strerror}") from None
             cons.close_child_ends()
-            result = _wait(proc, cfg, cons, sigs, log, out, err, t0)
+            if control is not None and control.on_start is not None:
+                control.on_start(proc)
+            result = _wait(proc, cfg, cons, sigs, log, out, err, t0, control)
             result.command = cmd
             return result
     finally:
@@ -533,6 +592,7 @@ def _wait(
     out: Callable[[bytes], None],
     err: Callable[[bytes], None],
     t0: float,
+    control: VmControl | None = None,
 ) -> VmResult:
     """Reads the consoles until QEMU has gone, enforcing the timeout; kills QEMU on any error."""
     sel = selectors.DefaultSelector()
@@ -541,6 +601,9 @@ def _wait(
         sel.register(fd, selectors.EVENT_READ)
     if sigs.fd is not None:
         sel.register(sigs.fd, selectors.EVENT_READ)
+    if control is not None:
+        sel.register(control.fd, selectors.EVENT_READ)
+    quit_hook = control.quit if control is not None else None
     qemu_err = bytearray()
     first_output: float | None = None
     timed_out = False
@@ -568,11 +631,25 @@ def _wait(
                     and log.end_at is None
                     and time.monotonic() >= stop_deadline
                 )
-                _kill(proc)
+                _kill(proc, quit_hook)
                 killed = True  # QEMU is gone: every console reaches EOF, drain them
                 continue
             for key, _ in events:
                 fd = int(key.fd)
+                if control is not None and fd == control.fd:
+                    for what, signum, limit_s in control.take():
+                        if what == "kill" and not killed:
+                            stop_killed = log.end_at is None
+                            _kill(proc, quit_hook)
+                            killed = True
+                        elif what == "signal" and log.end_at is None and not killed:
+                            _send(cons.com3, control_line(signum))
+                            log.sent_signals.add(signum)
+                            forwarded = signum if forwarded is None else forwarded
+                            limit_s = cfg.stop_timeout if limit_s is None else limit_s
+                            if limit_s is not None:
+                                stop_deadline = time.monotonic() + limit_s
+                    continue
                 if fd == sigs.fd:
                     was = forwarded
                     forwarded = _on_signals(sigs.read(), forwarded, proc, cons.com3, err)
@@ -675,10 +752,17 @@ def _die_with_parent() -> None:
         _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """Stops QEMU: SIGTERM, then SIGKILL if it has not gone within a second."""
+def _kill(proc: subprocess.Popen[bytes], quit: Callable[[], bool] | None = None) -> None:
+    """Stops QEMU: `quit` (QMP) if given, else or if it did not work SIGTERM, then SIGKILL if it
+    has not gone within a second."""
     if proc.poll() is not None:
         return
+    if quit is not None:
+        with contextlib.suppress(Exception):
+            if quit():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=2.0)
+                    return
     try:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=1.0)

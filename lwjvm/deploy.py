@@ -1,0 +1,509 @@
+"""`lwjvm deploy`, `ps`, `logs`, `stop`, `rm`, `restart` and `inspect NAME`: the CLI side of
+deployed VMs. The CLI is a client of the state directory (lwjvm/state.py); each VM's supervisor
+(lwjvm/supervisor.py) does the work. docs/deploy.md describes the whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lwjvm import accel, applog, health, network, vm
+from lwjvm import build as build_mod
+from lwjvm import manifest as manifest_mod
+from lwjvm import state as st
+from lwjvm.errors import LwjvmError
+from lwjvm.run import up_to_date_image
+from lwjvm.state import VmDir, VmSpec, VmState
+
+EXIT_DEPLOY_FAILED = 1  # the app did not become healthy (the cause is on stderr)
+STOP_GRACE_S = 15.0  # beyond the stop timeout, how long stop waits for the supervisor to end
+LOG_LINES_ON_FAILURE = 20
+
+
+@dataclass
+class DeployRequest:
+    """Everything `lwjvm deploy` was asked to do."""
+
+    manifest: Path
+    name: str | None = None
+    ports: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    memory: str | None = None
+    output: Path | None = None
+    accel: str | None = None
+    stop_timeout: float = vm.STOP_TIMEOUT_S
+    kernel_args: list[str] = field(default_factory=list)
+    wait: bool = True
+    quiet: bool = False
+
+
+def _env_pairs(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise LwjvmError(f"bad --env {item!r}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
+    """Builds the image if stale, starts the VM under a supervisor, waits until it is healthy.
+
+    Returns the exit code: 0 once healthy (or, with no check but the start period, once the app
+    ran to a clean exit), EXIT_DEPLOY_FAILED when it did not become healthy (the VM is stopped).
+    """
+    m = manifest_mod.load(req.manifest)
+    name = st.check_name(req.name or m.name)
+    env = _env_pairs(req.env)
+    memory_mib = vm.parse_memory(req.memory) if req.memory is not None else m.memory // (1 << 20)
+    if req.stop_timeout < 0:
+        raise LwjvmError(f"bad --stop-timeout {req.stop_timeout:g}: must not be negative")
+    extra = [network.parse_port(p) for p in req.ports]
+    if m.network == network.NETWORK_NONE and extra:
+        raise LwjvmError("-p needs a network, and the manifest says vm.network: none")
+    ports = network.merge_ports(m.ports, extra)
+    health.resolve(m.health, ports)  # a check on a port that is not forwarded: say so now
+    kernel = vm.find_kernel()
+    vm.find_qemu()
+    d = VmDir(root, name)
+    lock = d.try_lock()
+    if lock is None:
+        raise LwjvmError(
+            f"a VM named {name} is already running or being deployed (lwjvm stop {name}, "
+            "or deploy with --name)"
+        )
+    started = False
+    try:
+        if d.exists():
+            note(f"replacing the stopped VM {name}")
+        shutil.rmtree(d.path, ignore_errors=True)
+        network.check_free(ports)
+        out_dir = (req.output or build_mod.default_output(req.manifest)).absolute()
+        d.path.mkdir(parents=True)
+        err = sys.stderr.buffer
+        with up_to_date_image(req.manifest, out_dir, None, kernel, req.quiet, err, env or None):
+            pin_image(out_dir, d.image)
+        chosen = accel.choose(d.image / build_mod.KERNEL, req.accel)
+        spec = VmSpec(
+            name=name,
+            manifest=str(Path(req.manifest).absolute()),
+            build_dir=str(out_dir),
+            image_name=m.name,
+            memory_mib=memory_mib,
+            accel=chosen,
+            network=m.network,
+            ports=[p.to_json() for p in ports],
+            mac=network.mac_for(name),
+            health=asdict(m.health),
+            restart=str(m.restart),
+            stop_timeout=req.stop_timeout,
+            env=env,
+            kernel_args=list(req.kernel_args),
+            created=time.time(),
+        )
+        st.write_json(d.config, asdict(spec))
+        d.write_state(VmState(state=st.STARTING, history=[]))
+        proc = start_supervisor(d, lock)
+        started = True
+    finally:
+        if not started:
+            shutil.rmtree(d.path, ignore_errors=True)
+        os.close(lock)  # the supervisor holds the lock now (or nobody, on an error)
+    if not req.wait:
+        note(f"{name}: starting (lwjvm ps, lwjvm logs {name})")
+        return 0
+    return wait_healthy(d, spec, proc, note)
+
+
+def pin_image(build_dir: Path, dest: Path) -> None:
+    """The VM's own copy of the image: root.img hard-linked (shared pages, no copy; a rebuild
+    replaces the build's file, not this one), kernel.elf and image.json copied."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (build_mod.KERNEL, build_mod.DESCRIPTOR):
+        shutil.copyfile(build_dir / name, dest / name)
+    target = dest / build_mod.ROOT_IMAGE
+    target.unlink(missing_ok=True)
+    try:
+        os.link(build_dir / build_mod.ROOT_IMAGE, target)
+    except OSError:
+        shutil.copyfile(build_dir / build_mod.ROOT_IMAGE, target)  # another filesystem
+
+
+def start_supervisor(d: VmDir, lock_fd: int) -> subprocess.Popen[bytes]:
+    """Starts the supervisor of `d` in a session of its own, handing it the name's lock."""
+    log = open(d.supervisor_log, "ab")  # noqa: SIM115 (handed to the child)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "lwjvm.supervisor", str(d.root), d.name,
+             "--lock-fd", str(lock_fd)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=[lock_fd],
+            start_new_session=True,  # no terminal: the CLI's Ctrl-C and hang-up do not reach it
+            cwd="/",
+        )  # fmt: skip
+    except OSError as e:
+        raise LwjvmError(f"cannot start the supervisor: {e.strerror}") from None
+    finally:
+        log.close()
+
+
+def urls(spec: VmSpec) -> list[str]:
+    """Where the app can be reached: one URL per TCP forward."""
+    out = []
+    for text in spec.ports:
+        p = network.parse_port(text)
+        if p.proto == "tcp":
+            out.append(f"http://{p.url_host()}:{p.host}/ (guest port {p.guest})")
+    return out
+
+
+def wait_healthy(
+    d: VmDir, spec: VmSpec, proc: subprocess.Popen[bytes] | None, note: Callable[[str], None]
+) -> int:
+    """Waits until the VM is healthy (0), or failed (EXIT_DEPLOY_FAILED, after stopping it)."""
+    hc = manifest_mod.Health(**spec.health)
+    began = time.monotonic()
+    limit = hc.timeout + 120.0  # the supervisor says unhealthy first; this is a backstop
+    while True:
+        if proc is not None:
+            proc.poll()  # reap it if it ended
+        s = d.state()
+        alive = d.alive()
+        if s.state == st.HEALTHY:
+            took = time.monotonic() - began
+            note(f"{spec.name}: healthy in {took:.1f} s ({s.health})")
+            for u in urls(spec):
+                note(f"  {u}")
+            return 0
+        if not alive or s.state not in (st.STARTING, st.RESTARTING):
+            break
+        if time.monotonic() - began > limit:
+            break
+        time.sleep(0.2)
+    s = d.state()
+    check = health.resolve(hc, [network.parse_port(p) for p in spec.ports])
+    if s.state == st.EXITED and s.exit_code == 0 and check.kind == "start":
+        note(f"{spec.name}: ran and exited 0 before its start period was over (lwjvm logs "
+             f"{spec.name})")  # fmt: skip
+        return 0
+    why = s.cause if s.state in (st.UNHEALTHY, st.STARTING) else None
+    if d.alive():
+        stop(d, spec.stop_timeout, lambda _: None)
+        s = d.state()
+    if why:
+        note(f"{spec.name}: not healthy: {why}; stopped ({s.describe()})")
+    else:
+        note(f"{spec.name}: ended before it was healthy: {s.cause or s.describe()}")
+    lines = applog.read_lines(d.log)[-LOG_LINES_ON_FAILURE:]
+    if lines:
+        note(f"the last {len(lines)} lines of lwjvm logs {spec.name}:")
+        for line in lines:
+            note("  " + _render(line, timestamps=False))
+    return EXIT_DEPLOY_FAILED
+
+
+# -----------------------------------------------------------------------------------------------
+# ps
+
+
+def refresh(d: VmDir) -> VmState:
+    """The VM's state, corrected when its supervisor died without saying so (killed -9): then
+    the state says so, and a QEMU left behind is killed."""
+    s = d.state()
+    if s.state not in st.LIVE:
+        return s
+    lock = d.try_lock()
+    if lock is None:
+        return s  # alive
+    try:
+        s = d.state()  # read again under the lock
+        if s.state in st.LIVE:
+            if s.qemu_pid and st.pid_is(s.qemu_pid, "qemu", str(d.path)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(s.qemu_pid, signal.SIGKILL)
+            s.event("supervisor lost", pid=s.supervisor_pid)
+            s.state = st.KILLED
+            s.cause = "the supervisor died (killed?); the VM went with it"
+            s.qemu_pid = None
+            s.ended_at = time.time()
+            d.write_state(s)
+    finally:
+        os.close(lock)
+    return s
+
+
+def _ago(seconds: float) -> str:
+    s = int(max(0, seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 172800:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def ps_rows(root: Path, all_: bool) -> list[dict[str, Any]]:
+    """One dict per VM (running ones, or all with `all_`), as `ps --json` prints them."""
+    rows = []
+    now = time.time()
+    for d in st.list_vms(root):
+        try:
+            spec = d.spec()
+        except LwjvmError:
+            continue
+        s = refresh(d)
+        live = s.state in st.LIVE
+        if not live and not all_:
+            continue
+        rss = st.rss_kib(s.qemu_pid) if live else None
+        rows.append(
+            {
+                "name": spec.name,
+                "image": spec.image_name,
+                "state": s.state,
+                "status": s.describe(),
+                "exit_code": s.exit_code,
+                "cause": s.cause,
+                "health": s.health,
+                "ports": spec.ports,
+                "restarts": s.restarts,
+                "uptime_s": round(now - s.started_at, 1) if live and s.started_at else None,
+                "ended_s_ago": round(now - s.ended_at, 1) if not live and s.ended_at else None,
+                "memory": {
+                    "vm_mib": spec.memory_mib,
+                    "qemu_rss_kib": rss,
+                    "guest": s.qemu.get("memory"),
+                },
+                "supervisor_pid": s.supervisor_pid if live else None,
+                "qemu_pid": s.qemu_pid if live else None,
+            }
+        )
+    return rows
+
+
+def ps_table(rows: list[dict[str, Any]]) -> str:
+    """The rows as a table."""
+    head = ["NAME", "IMAGE", "STATE", "PORTS", "UPTIME", "MEMORY"]
+    table = [head]
+    for r in rows:
+        ports = ",".join(str(network.parse_port(p)) for p in r["ports"]) or "-"
+        status = r["status"]
+        if r["ended_s_ago"] is not None:
+            status += f" ({_ago(r['ended_s_ago'])} ago)"
+        if r["restarts"]:
+            status += f", {r['restarts']} restart{'s' if r['restarts'] > 1 else ''}"
+        up = _ago(r["uptime_s"]) if r["uptime_s"] is not None else "-"
+        rss = r["memory"]["qemu_rss_kib"]
+        mem = f"{r['memory']['vm_mib']}M"
+        if rss is not None:
+            mem = f"{rss // 1024}M rss / {mem}"
+        table.append([r["name"], r["image"], status, ports, up, mem])
+    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in table]  # fmt: skip
+    return "\n".join(lines)
+
+
+# -----------------------------------------------------------------------------------------------
+# stop, rm, restart
+
+
+def stop(d: VmDir, timeout: float | None, note: Callable[[str], None]) -> VmState:
+    """Stops the VM: SIGTERM to the app (shutdown hooks run), killed after `timeout` seconds
+    (None: the deploy's --stop-timeout). Returns the final state. A VM that is not running is
+    left as it is."""
+    spec = d.spec()
+    s = refresh(d)
+    if not d.alive():
+        note(f"{d.name}: not running ({s.describe()})")
+        return s
+    t = spec.stop_timeout if timeout is None else timeout
+    st.write_json(d.stop_request, {"timeout": t, "at": st.now_iso()})
+    pid = s.supervisor_pid
+    if not st.pid_is(pid, "lwjvm.supervisor", d.name):
+        # Being deployed, no supervisor yet: wait a moment for it.
+        for _ in range(50):
+            time.sleep(0.1)
+            s = d.state()
+            pid = s.supervisor_pid
+            if st.pid_is(pid, "lwjvm.supervisor", d.name) or not d.alive():
+                break
+    if pid is not None and st.pid_is(pid, "lwjvm.supervisor", d.name):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + t + STOP_GRACE_S
+    while d.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if d.alive():
+        # The supervisor does not answer: end it and its QEMU by force.
+        s = d.state()
+        for p, words in ((s.supervisor_pid, "lwjvm.supervisor"), (s.qemu_pid, "qemu")):
+            if st.pid_is(p, words, d.name if words != "qemu" else str(d.path)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p, signal.SIGKILL)  # type: ignore[arg-type]
+        for _ in range(50):
+            if not d.alive():
+                break
+            time.sleep(0.1)
+    s = refresh(d)
+    d.stop_request.unlink(missing_ok=True)
+    note(f"{d.name}: stopped ({s.describe()})")
+    return s
+
+
+def remove(d: VmDir, force: bool, note: Callable[[str], None]) -> None:
+    """Removes the VM's record, logs and pinned image; a running VM only with `force` (it is
+    killed, not stopped gracefully)."""
+    if not d.path.exists():
+        raise LwjvmError(f"no VM named {d.name} (see lwjvm ps -a)")
+    if d.alive():
+        if not force:
+            raise LwjvmError(f"{d.name} is running: lwjvm stop {d.name} first, or rm -f")
+        stop(d, 0.0, lambda _: None)
+    lock = d.try_lock()
+    if lock is None:
+        raise LwjvmError(f"{d.name} was deployed again meanwhile; not removed")
+    try:
+        shutil.rmtree(d.path)
+    finally:
+        os.close(lock)
+    note(d.name)
+
+
+def restart(d: VmDir, timeout: float | None, wait: bool, note: Callable[[str], None]) -> int:
+    """Stops the VM if it runs and starts it again from its pinned image; waits for health."""
+    spec = d.spec()
+    if d.alive():
+        stop(d, timeout, lambda _: None)
+    lock = d.try_lock()
+    if lock is None:
+        raise LwjvmError(f"{d.name} was started by someone else meanwhile")
+    try:
+        network.check_free([network.parse_port(p) for p in spec.ports])
+        s = d.state()
+        s.state, s.cause, s.exit_code, s.qemu_pid = st.STARTING, None, None, None
+        s.event("restart requested")
+        d.write_state(s)
+        d.stop_request.unlink(missing_ok=True)
+        proc = start_supervisor(d, lock)
+    finally:
+        os.close(lock)
+    if not wait:
+        note(f"{spec.name}: starting")
+        return 0
+    return wait_healthy(d, spec, proc, note)
+
+
+# -----------------------------------------------------------------------------------------------
+# logs
+
+
+def parse_since(text: str) -> float:
+    """An epoch time from `10m`, `30s`, `2h` (ago) or an ISO time; LwjvmError if neither."""
+    m = re.match(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$", text.strip())
+    if m:
+        scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+        return time.time() - float(m.group(1)) * scale
+    try:
+        return applog.Line(text if "." in text else text.rstrip("Z") + ".0Z", "o", b"").epoch
+    except ValueError:
+        raise LwjvmError(
+            f"bad --since {text!r}: expected a duration such as 10m or 30s, or a time such as "
+            "2026-12-06T03:59:17Z"
+        ) from None
+
+
+def _render(line: applog.Line, timestamps: bool) -> str:
+    text = line.text.decode(errors="replace")
+    if line.stream == applog.LWJVM:
+        text = "lwjvm: " + text
+    return f"{line.at} {text}" if timestamps else text
+
+
+def logs(
+    d: VmDir,
+    follow: bool,
+    tail: int | None,
+    since: str | None,
+    timestamps: bool,
+    out: BinaryIO,
+    err: BinaryIO,
+) -> None:
+    """Writes the VM's log: stdout lines to `out`, stderr and lwjvm's lines to `err`."""
+    d.spec()
+    t_since = parse_since(since) if since is not None else None
+    lines = applog.read_lines(d.log)
+    if t_since is not None:
+        lines = [ln for ln in lines if ln.epoch >= t_since]
+    if tail is not None:
+        lines = lines[-tail:] if tail > 0 else []
+
+    def emit(line: applog.Line) -> None:
+        stream = out if line.stream == applog.STDOUT else err
+        stream.write(_render(line, timestamps).encode() + b"\n")
+        stream.flush()
+
+    for line in lines:
+        emit(line)
+    if follow:
+        for line in applog.follow(d.log, d.alive):
+            emit(line)
+
+
+# -----------------------------------------------------------------------------------------------
+# inspect
+
+
+def inspect_vm(d: VmDir) -> dict[str, Any]:
+    """The VM's config, state (with history and exit causes) and what its image holds."""
+    spec = d.spec()
+    s = refresh(d)
+    desc = st.read_json(d.image / build_mod.DESCRIPTOR) or {}
+    live = s.state in st.LIVE
+    return {
+        "name": spec.name,
+        "config": asdict(spec),
+        "state": {**asdict(s), "status": s.describe(),
+                  "qemu_rss_kib": st.rss_kib(s.qemu_pid) if live else None},
+        "image": {
+            "dir": str(d.image),
+            "root.img": (desc.get("files") or {}).get(build_mod.ROOT_IMAGE),
+            "jvm": desc.get("jvm"),
+        },
+        "paths": {"log": str(d.log), "state": str(d.state_file), "qmp": str(d.qmp)},
+        "urls": urls(spec),
+    }  # fmt: skip
+
+
+def render_inspect(info: dict[str, Any]) -> str:
+    """A readable account of `inspect_vm`."""
+    c, s = info["config"], info["state"]
+    lines = [
+        f"name:       {info['name']} (image {c['image_name']}, from {c['manifest']})",
+        f"state:      {s['status']}" + (f": {s['cause']}" if s.get("cause") else ""),
+        f"health:     {s.get('health') or '-'}",
+        f"restart:    {c['restart']} ({s['restarts']} so far)",
+        f"vm:         {c['memory_mib']} MiB, {c['accel']}, network {c['network']}, mac {c['mac']}",
+        f"ports:      {', '.join(str(network.parse_port(p)) for p in c['ports']) or '-'}",
+        f"pids:       supervisor {s.get('supervisor_pid')}, qemu {s.get('qemu_pid') or '-'}",
+        f"log:        {info['paths']['log']}",
+        "history:",
+    ]
+    for e in s["history"][-30:]:
+        extra = " ".join(f"{k}={v}" for k, v in e.items() if k not in ("at", "event"))
+        lines.append(f"  {e['at']}  {e['event']}" + (f"  {extra}" if extra else ""))
+    return "\n".join(lines)

@@ -1,0 +1,454 @@
+"""`lwjvm deploy` and the VM lifecycle: real VMs under supervisors, driven through the CLI.
+
+The unit tests at the top need no guest (log format and rotation, --since, health probes against
+servers on the host, the restart policy); the rest deploy Java apps in real VMs (TCG) with a state
+directory of their own.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lwjvm import applog, deploy, health, supervisor
+from lwjvm import state as st
+from lwjvm.errors import LwjvmError
+from lwjvm.manifest import Health, RestartPolicy
+from lwjvm.network import parse_port
+from lwjvm.testing import GUEST_TIMEOUT_S, guest_unavailable, lwjvm_command
+
+SERVICE = {
+    "Service.java": """
+public class Service {
+    public static void main(String[] args) throws Exception {
+        String mode = args.length > 0 ? args[0] : "serve";
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.out.println("shutdown hook ran");
+            if (mode.equals("stubborn")) {
+                try { Thread.sleep(1000000); } catch (InterruptedException e) { }
+            }
+        }));
+        if (mode.equals("fail")) {
+            System.err.println("failing on purpose");
+            System.exit(1);
+        }
+        if (mode.equals("crash")) {
+            throw new IllegalStateException("boom");
+        }
+        System.out.println("ready");
+        for (long i = 0;; i++) {
+            Thread.sleep(500);
+            System.err.println("tick " + i);
+        }
+    }
+}
+""",
+}
+
+# --------------------------------------------------------------------------------------------
+# Without a guest
+
+
+def test_log_lines_keep_stream_and_time_and_rotate(tmp_path: Path) -> None:
+    log = applog.AppLog(tmp_path / "app.log", max_bytes=200)
+    out, err = log.stream(applog.STDOUT), log.stream(applog.STDERR)
+    out.write(b"hello\nwor")
+    err.write(b"oops\n")
+    out.write(b"ld\n")
+    out.write(b"no newline")
+    out.close()
+    lines = applog.read_lines(tmp_path / "app.log")
+    assert [(ln.stream, ln.text) for ln in lines] == [
+        ("o", b"hello"), ("e", b"oops"), ("o", b"world"), ("o", b"no newline"),
+    ]  # fmt: skip
+    assert abs(lines[0].epoch - time.time()) < 60
+    for i in range(20):
+        log.write_line("o", f"line {i}".encode())
+    log.close()
+    kept = applog.read_lines(tmp_path / "app.log")
+    assert (tmp_path / "app.log.1").exists() and (tmp_path / "app.log.2").exists()
+    assert not (tmp_path / "app.log.3").exists()
+    assert kept[-1].text == b"line 19"
+    assert [ln.text for ln in kept] == sorted(
+        (ln.text for ln in kept), key=lambda t: kept.index(next(k for k in kept if k.text == t))
+    )
+    assert sum((tmp_path / n).stat().st_size for n in ("app.log", "app.log.1", "app.log.2")) < 800
+
+
+def test_follow_reads_across_a_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    log = applog.AppLog(path, max_bytes=120)
+    done = threading.Event()
+    seen: list[bytes] = []
+
+    def reader() -> None:
+        for line in applog.follow(path, lambda: not done.is_set(), poll=0.01):
+            seen.append(line.text)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.1)
+    for i in range(12):
+        log.write_line("o", f"n{i}".encode())
+        time.sleep(0.03)
+    time.sleep(0.1)
+    done.set()
+    t.join(5)
+    assert seen == [f"n{i}".encode() for i in range(12)]
+
+
+def test_since_takes_durations_and_times() -> None:
+    assert abs(deploy.parse_since("10m") - (time.time() - 600)) < 2
+    assert deploy.parse_since("2026-12-06T03:59:17Z") == 1796529557.0
+    with pytest.raises(LwjvmError, match="bad --since 'yesterday'"):
+        deploy.parse_since("yesterday")
+
+
+def test_restart_policy_and_its_limit(tmp_path: Path) -> None:
+    assert RestartPolicy.parse("on-failure:3") == RestartPolicy("on-failure", 3)
+    with pytest.raises(ValueError):
+        RestartPolicy.parse("always:2")
+    sup = object.__new__(supervisor.Supervisor)
+    sup.st = st.VmState()
+    sup.policy = RestartPolicy.parse("on-failure:2")
+    assert sup._should_restart(st.EXITED, 1) and not sup._should_restart(st.EXITED, 0)
+    assert sup._should_restart(st.KILLED, 122) and sup._should_restart(st.OOM, 137)
+    sup.st.restarts = 2
+    assert not sup._should_restart(st.EXITED, 1)
+    sup.policy = RestartPolicy.parse("always")
+    assert sup._should_restart(st.EXITED, 0)
+    sup.policy = RestartPolicy.parse("no")
+    assert not sup._should_restart(st.PANIC, 123)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+        self.send_response(200 if self.path == "/health" else 503)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def http_server() -> Iterator[int]:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_http_probe_wants_a_2xx(http_server: int) -> None:
+    ports = [parse_port(f"{http_server}:8080")]
+    check = health.resolve(Health(http="/health"), ports)
+    assert check == health.Check("http", "127.0.0.1", http_server, "/health")
+    assert health.probe(check, 5) == (True, "GET /health: HTTP 200")
+    bad = health.resolve(Health(http="/ready"), ports)
+    assert health.probe(bad, 5) == (False, "GET /ready: HTTP 503")
+
+
+def test_tcp_probe_wants_a_connection_that_stays_open() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        check = health.Check("tcp", "127.0.0.1", port)
+        assert health.probe(check, 5) == (True, f"TCP {port}: open")
+        listener.accept()[0].close()  # that probe's connection, from the backlog
+
+        def close_at_once() -> None:  # what QEMU's slirp does when nothing listens in the guest
+            conn, _ = listener.accept()
+            conn.close()
+
+        t = threading.Thread(target=close_at_once)
+        t.start()
+        ok, seen = health.probe(check, 5)
+        t.join()
+        assert not ok and "closed at once" in seen
+    ok, seen = health.probe(check, 5)
+    assert not ok and "refused" in seen
+
+
+def test_a_check_needs_its_port_forwarded() -> None:
+    with pytest.raises(LwjvmError, match="health.http needs a forwarded port"):
+        health.resolve(Health(http="/health"), [])
+    with pytest.raises(LwjvmError, match="health.tcp 9000 is not forwarded"):
+        health.resolve(Health(tcp=9000), [parse_port("8080:8080")])
+    assert health.resolve(Health(), []).kind == "start"
+
+
+def test_fatal_lines() -> None:
+    assert health.fatal_line(b'Exception in thread "main" java.lang.IllegalStateException: boom')
+    assert not health.fatal_line(b"tick 3")
+
+
+# --------------------------------------------------------------------------------------------
+# Real VMs
+
+needs_guest = pytest.mark.skipif(guest_unavailable() is not None, reason="no guest")
+BOOT_TIMEOUT = "240s"  # health.timeout: a TCG boot on a loaded 2-CPU machine, with headroom
+
+
+@pytest.fixture(scope="module")
+def service_jar(java_program: Any) -> Path:
+    return java_program("service", SERVICE, main="Service")
+
+
+@pytest.fixture
+def lw(tmp_path: Path) -> Iterator[Any]:
+    """`lw(*args, check=None)`: the lwjvm CLI with a state directory of this test's own.
+    Everything still running at the end is removed (rm -f)."""
+    state = tmp_path / "state"
+    env = dict(os.environ, LWJVM_STATE_DIR=str(state))
+
+    def run(*args: str, timeout: float = GUEST_TIMEOUT_S + 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*lwjvm_command(), *args], capture_output=True, text=True, env=env, timeout=timeout
+        )
+
+    run.state = state  # type: ignore[attr-defined]
+    yield run
+    for d in st.list_vms(state):
+        if d.alive():
+            run("rm", "-f", d.name, timeout=60)
+
+
+def _manifest(tmp_path: Path, jar: Path, name: str, args: list[str], **extra: Any) -> Path:
+    doc: dict[str, Any] = {
+        "name": name,
+        "app": {"jar": str(jar), "main": "Service", "args": args},
+        "jvm": {"cds": False},
+        "vm": {"memory": "192M"},
+        "health": {"start_period": "2s", "timeout": BOOT_TIMEOUT, "interval": "500ms"},
+    }
+    doc.update(extra)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _ps(lw: Any) -> dict[str, dict[str, Any]]:
+    proc = lw("ps", "-a", "--json")
+    assert proc.returncode == 0, proc.stderr
+    return {r["name"]: r for r in json.loads(proc.stdout)}
+
+
+def _wait_for(pred: Any, what: str, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@needs_guest
+def test_deploy_ps_logs_stop_and_rm(service_jar: Path, tmp_path: Path, lw: Any) -> None:
+    """Two apps at once; the supervisor outlives the CLI; stop runs the shutdown hook."""
+    m = _manifest(tmp_path, service_jar, "svc", ["serve"])
+    out = tmp_path / "image"
+    first = lw("deploy", "-q", "--accel", "tcg", "-o", str(out), str(m))
+    assert first.returncode == 0, first.stderr
+    assert "svc: healthy in" in first.stderr
+    second = lw("deploy", "-q", "--accel", "tcg", "-o", str(out), "--name", "svc-2", str(m))
+    assert second.returncode == 0, second.stderr
+
+    rows = _ps(lw)
+    assert set(rows) == {"svc", "svc-2"}
+    for row in rows.values():
+        assert row["state"] == "healthy" and row["image"] == "svc"
+        # The deploy CLI has exited; its supervisor and QEMU run on.
+        assert st.pid_is(row["supervisor_pid"], "lwjvm.supervisor")
+        assert st.pid_is(row["qemu_pid"], "qemu-system")
+        assert row["memory"]["qemu_rss_kib"] > 0 and row["memory"]["vm_mib"] == 192
+    table = lw("ps").stdout.splitlines()
+    assert table[0].split() == ["NAME", "IMAGE", "STATE", "PORTS", "UPTIME", "MEMORY"]
+    # Both VMs boot the same root.img inode: one page cache.
+    a, b = (lw.state / "vms" / n / "image" / "root.img" for n in ("svc", "svc-2"))
+    assert a.stat().st_ino == b.stat().st_ino
+
+    _wait_for(lambda: "tick 2" in lw("logs", "svc").stderr, "tick 2 in the log")
+    logs = lw("logs", "svc")
+    assert logs.stdout.splitlines()[0] == "ready"
+    assert lw("logs", "--tail", "1", "svc").stderr.count("\n") == 1
+    stamped = lw("logs", "-t", "svc").stdout.splitlines()[0]
+    assert stamped.endswith("Z ready") and stamped.startswith("20")
+    assert lw("logs", "--since", "0s", "svc").stdout == ""
+    assert lw("logs", "--since", "1h", "svc").stdout.startswith("ready\n")
+
+    follower = subprocess.Popen(
+        [*lwjvm_command(), "logs", "-f", "--tail", "0", "svc"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, LWJVM_STATE_DIR=str(lw.state)),
+    )
+    time.sleep(1.0)
+    stop = lw("stop", "svc")
+    assert stop.returncode == 0, stop.stderr
+    assert stop.stderr.strip() == "svc: stopped (exited 143)"
+    f_out, f_err = follower.communicate(timeout=60)  # -f ends when the VM has
+    assert f_out == "shutdown hook ran\n"
+    assert "lwjvm: stop: sent SIGTERM to the app" in f_err
+    assert "tick" in f_err
+
+    rows = _ps(lw)
+    assert rows["svc"]["state"] == "exited" and rows["svc"]["exit_code"] == 143
+    assert rows["svc-2"]["state"] == "healthy"
+    assert [ln.split()[0] for ln in lw("ps").stdout.splitlines()[1:]] == ["svc-2"]
+    info = json.loads(lw("inspect", "--json", "svc").stdout)
+    events = [e["event"] for e in info["state"]["history"]]
+    assert events[:2] == ["supervisor started", "boot"]
+    assert "healthy" in events and "stop requested" in events and events[-1] == "ended"
+    assert "exited 143" in lw("inspect", "svc").stdout
+
+    busy = lw("rm", "svc-2")
+    assert busy.returncode == 125
+    assert busy.stderr.strip() == "lwjvm: error: svc-2 is running: lwjvm stop svc-2 first, or rm -f"
+    assert lw("rm", "svc").stdout == "svc\n"
+    assert lw("rm", "-f", "svc-2").returncode == 0
+    assert _ps(lw) == {}
+    gone = lw("logs", "svc")
+    assert gone.returncode == 125 and "no VM named svc" in gone.stderr
+
+
+@needs_guest
+def test_a_stop_that_runs_out_of_time_ends_qemu(service_jar: Path, tmp_path: Path, lw: Any) -> None:
+    """A shutdown hook that never ends: after -t seconds QEMU is ended (QMP quit)."""
+    m = _manifest(tmp_path, service_jar, "stubborn", ["stubborn"])
+    assert lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), str(m)).returncode == 0
+    _wait_for(lambda: "tick 0" in lw("logs", "stubborn").stderr, "the app to run", 120)
+    proc = lw("stop", "-t", "2", "stubborn")
+    assert proc.stderr.strip() == "stubborn: stopped (killed)"
+    row = _ps(lw)["stubborn"]
+    assert row["exit_code"] == 121
+    assert row["cause"] == "the app did not stop within 2 s of the signal; the VM was killed"
+    assert "shutdown hook ran" in lw("logs", "stubborn").stdout
+
+
+@needs_guest
+def test_deploy_of_samples_hello(tmp_path: Path, lw: Any) -> None:
+    """The no-port case: healthy after its start period, or run to a clean exit before it."""
+    root = Path(__file__).resolve().parents[2]
+    sample = root / "samples" / "hello"
+    if not (sample / "target" / "hello.jar").is_file():
+        subprocess.run([str(sample / "build.sh")], check=True, capture_output=True)
+    proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "img"),
+              str(sample / "app.yaml"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "hello: " in proc.stderr
+    _wait_for(lambda: _ps(lw)["hello"]["state"] == "exited", "hello to exit", 120)
+    assert _ps(lw)["hello"]["exit_code"] == 0
+    out = lw("logs", "hello").stdout
+    assert out.startswith("Hello, lwjvm user, from Java on lwjvm!\n")
+    assert out.endswith("Goodbye.\n")
+
+
+@needs_guest
+def test_a_deploy_that_never_becomes_healthy_is_stopped(
+    service_jar: Path, tmp_path: Path, lw: Any
+) -> None:
+    """A TCP check on a port nothing in the guest listens on (QEMU accepts, then closes)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    m = _manifest(
+        tmp_path, service_jar, "deaf", ["serve"],
+        vm={"memory": "192M", "ports": [f"{port}:8080"]},
+        health={"tcp": 8080, "timeout": "20s", "interval": "1s"},
+    )  # fmt: skip
+    proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), str(m))
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    first = next(ln for ln in lines if ln.startswith("deaf: not healthy"))
+    assert f"not healthy within 20 s (TCP 127.0.0.1:{port})" in first
+    assert first.endswith("stopped (exited 143)")
+    assert "the last" in proc.stderr and "  ready" in lines
+    row = _ps(lw)["deaf"]
+    assert row["state"] == "exited"
+
+
+@needs_guest
+def test_an_app_that_crashes_at_start_fails_the_deploy(
+    service_jar: Path, tmp_path: Path, lw: Any
+) -> None:
+    m = _manifest(tmp_path, service_jar, "crash", ["crash"])
+    proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), str(m))
+    assert proc.returncode == 1
+    assert "crash: " in proc.stderr
+    assert 'Exception in thread "main" java.lang.IllegalStateException: boom' in proc.stderr
+
+
+@needs_guest
+def test_restart_on_failure_backs_off_and_gives_up_after_n(
+    service_jar: Path, tmp_path: Path, lw: Any
+) -> None:
+    m = _manifest(tmp_path, service_jar, "flaky", ["fail"], restart="on-failure:2")
+    proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), str(m))
+    assert proc.returncode == 1
+    row = _ps(lw)["flaky"]
+    assert (row["state"], row["exit_code"], row["restarts"]) == ("exited", 1, 2)
+    history = json.loads(lw("inspect", "--json", "flaky").stdout)["state"]["history"]
+    scheduled = [e["in"] for e in history if e["event"] == "restart scheduled"]
+    assert scheduled == [1.0, 2.0]
+    assert [e["attempt"] for e in history if e["event"] == "boot"] == [1, 2, 3]
+    assert lw("logs", "flaky").stderr.count("failing on purpose") == 3
+
+
+@needs_guest
+def test_concurrent_deploys_of_one_name(service_jar: Path, tmp_path: Path, lw: Any) -> None:
+    m = _manifest(tmp_path, service_jar, "twin", ["serve"])
+    out = tmp_path / "i"
+    assert lw("deploy", "-q", "--accel", "tcg", "--no-wait", "-o", str(out), str(m)).returncode == 0
+    env = dict(os.environ, LWJVM_STATE_DIR=str(lw.state))
+    cmd = [*lwjvm_command(), "deploy", "-q", "--accel", "tcg", "-o", str(out), str(m)]
+    # The name is held (starting): every other deploy of it is refused at once.
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 125
+        assert err.strip() == (
+            "lwjvm: error: a VM named twin is already running or being deployed "
+            "(lwjvm stop twin, or deploy with --name)"
+        )
+    assert lw("stop", "twin").returncode == 0
+    # Two at once on a free name: one wins, the other gets the one-line error.
+    lw("rm", "twin")
+    procs = [subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    results = sorted((p.wait(timeout=GUEST_TIMEOUT_S), p.stderr.read()) for p in procs)  # type: ignore[union-attr]
+    assert [r[0] for r in results] == [0, 125], results
+    assert "already running or being deployed" in results[1][1]
+
+
+@needs_guest
+def test_kill_9_of_the_supervisor_or_of_qemu(service_jar: Path, tmp_path: Path, lw: Any) -> None:
+    m = _manifest(tmp_path, service_jar, "victim", ["serve"])
+    out = tmp_path / "i"
+    for name in ("victim", "victim-q"):
+        proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(out), "--name", name, str(m))
+        assert proc.returncode == 0, proc.stderr
+    rows = _ps(lw)
+    sup, qemu = rows["victim"]["supervisor_pid"], rows["victim"]["qemu_pid"]
+    os.kill(sup, signal.SIGKILL)
+    _wait_for(lambda: not st.pid_is(qemu, "qemu"), "QEMU to die with its supervisor", 30)
+    row = _ps(lw)["victim"]
+    assert row["state"] == "killed"
+    assert row["cause"] == "the supervisor died (killed?); the VM went with it"
+    assert lw("stop", "victim").stderr.strip() == "victim: not running (killed)"
+
+    os.kill(rows["victim-q"]["qemu_pid"], signal.SIGKILL)
+    _wait_for(lambda: _ps(lw)["victim-q"]["state"] == "killed", "the supervisor to notice", 30)
+    row = _ps(lw)["victim-q"]
+    assert row["cause"] == "QEMU was killed (SIGKILL) without an exit record"
+    assert lw("rm", "victim", "victim-q").returncode == 0
+    assert _ps(lw) == {}

@@ -119,6 +119,7 @@ REGRESSION_CASES = [
 # differs between two runs)
 ISSUE9_CASES = [
     Case("net_tcp"),
+    Case("net_udp"),
 ]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES

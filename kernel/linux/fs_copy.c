@@ -1,6 +1,7 @@
 /* Copies between files inside the kernel (sendfile, copy_file_range) and file-access advice
- * (fadvise64, readahead). Copies read regular files and write regular files; other pairs answer
- * EINVAL, on which programs fall back to read and write as they do on Linux. */
+ * (fadvise64, readahead). Copies read regular files and write regular files or, for sendfile,
+ * TCP sockets (net/sock_file.h: the root image's pages go out without a copy); other pairs
+ * answer EINVAL, on which programs fall back to read and write as they do on Linux. */
 #include "errno.h"
 #include "fs/fsnotify.h"
 #include "fs/vfs.h"
@@ -8,6 +9,7 @@
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 #include "mm/kheap.h"
+#include "net/sock_file.h"
 
 #define MAX_RW_COUNT 0x7ffff000ull /* Linux's cap on one transfer */
 
@@ -94,6 +96,15 @@ SYS(sendfile)
     long rc = get_off(a2, &in_off, &has);
     if (rc)
         return rc;
+    if (is_reg(in) && file_is_socket(out)) {
+        rc = sock_sendfile(out, in, &in_off, a3 > MAX_RW_COUNT ? MAX_RW_COUNT : a3);
+        if (rc < 0)
+            return rc;
+        if (has)
+            return copy_to_user((void *)a2, &in_off, sizeof in_off) ? -EFAULT : rc;
+        in->pos = in_off;
+        return rc;
+    }
     if (!is_reg(in) || !is_reg(out))
         return -EINVAL;
     rc = copy_range(in, &in_off, out, &out_off, a3);

@@ -7,6 +7,7 @@
 #include "linux/uaccess.h"
 #include "mm/kheap.h"
 #include "net/stack.h"
+#include "net/sock_file.h"
 #include "lwip/pbuf.h"
 #include "sched/thread.h"
 #include "signal/signal.h"
@@ -280,6 +281,23 @@ struct file *sock_file(struct sock *s, uint32_t flags)
     f->priv = s;
     s->file = f;
     return f;
+}
+
+int file_is_socket(const struct file *f) { return f->ops == &sock_file_ops; }
+
+int64_t tcp_sendfile(struct sock *s, struct inode *ino, uint64_t *off, uint64_t len, uint64_t *fl);
+
+long sock_sendfile(struct file *out, struct file *in, uint64_t *off, uint64_t len)
+{
+    struct sock *s = sock_of(out);
+    if (s->type != SOCK_STREAM || !in->inode)
+        return -EINVAL;
+    uint64_t fl = net_lock_take();
+    int64_t rc = tcp_sendfile(s, in->inode, off, len, &fl);
+    net_lock_give(fl);
+    if (rc == -EPIPE)
+        signal_send_self(SIGPIPE);
+    return rc;
 }
 
 struct sock *sock_from_fd(int fd, int *err, struct file **filep)

@@ -310,14 +310,13 @@ static int take_err(struct sock *s)
     return -e;
 }
 
-static int64_t tcp_send_(struct sock *s, struct uio *u, const struct kaddr *to, int flags, uint64_t *fl)
+/* Waits until the socket may send (connected) or says why it cannot: 0 or -errno. */
+static int wait_connected(struct sock *s, int flags, uint64_t deadline, uint64_t *fl)
 {
-    (void)to; /* a connected stream ignores the address, as Linux does */
     if (s->err)
         return take_err(s);
     if (s->state == SS_CONNECTING && sock_nonblock(s, flags))
         return -EAGAIN;
-    uint64_t deadline = sock_deadline(s->sndtimeo_ns);
     while (s->state == SS_CONNECTING) {
         int rc = sock_wait(s, fl, deadline);
         if (rc)
@@ -325,6 +324,16 @@ static int64_t tcp_send_(struct sock *s, struct uio *u, const struct kaddr *to, 
     }
     if (s->state != SS_CONNECTED || s->shut_wr || !s->pcb)
         return s->err ? take_err(s) : -EPIPE;
+    return 0;
+}
+
+static int64_t tcp_send_(struct sock *s, struct uio *u, const struct kaddr *to, int flags, uint64_t *fl)
+{
+    (void)to; /* a connected stream ignores the address, as Linux does */
+    uint64_t deadline = sock_deadline(s->sndtimeo_ns);
+    int wrc = wait_connected(s, flags, deadline, fl);
+    if (wrc)
+        return wrc;
     uint64_t chunk = u->resid < SEND_CHUNK ? u->resid : SEND_CHUNK;
     uint8_t *buf = chunk ? kmalloc(chunk) : 0;
     if (chunk && !buf)
@@ -385,6 +394,75 @@ static int64_t tcp_send_(struct sock *s, struct uio *u, const struct kaddr *to, 
     if (s->pcb)
         tcp_output(pcb_of(s));
     kfree(buf);
+    return done ? done : rc;
+}
+
+int64_t tcp_sendfile(struct sock *s, struct inode *ino, uint64_t *off, uint64_t len, uint64_t *fl)
+{
+    uint64_t deadline = sock_deadline(s->sndtimeo_ns);
+    int rc = wait_connected(s, 0, deadline, fl);
+    if (rc)
+        return rc;
+    uint64_t end = *off + len < *off ? ~0ull : *off + len;
+    if (end > ino->size)
+        end = ino->size;
+    char *bounce = 0;
+    int64_t done = 0;
+    while (*off < end) {
+        struct tcp_pcb *pcb = pcb_of(s);
+        if (!pcb || s->shut_wr) {
+            rc = s->err ? take_err(s) : -EPIPE;
+            break;
+        }
+        uint32_t room = tcp_sndbuf(pcb);
+        if (tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 4)
+            room = 0;
+        uint64_t po = *off & 4095;
+        uint32_t n = (uint32_t)(4096 - po);
+        if (n > end - *off)
+            n = (uint32_t)(end - *off);
+        err_t e = ERR_MEM;
+        if (room >= n) {
+            const void *page = inode_page_ptr(ino, *off >> 12);
+            if (page) {
+                /* The image's own page, referenced by the segment until it is acknowledged:
+                 * the root image is read-only and mapped for the VM's whole life. */
+                e = tcp_write(pcb, (const char *)page + po, (u16_t)n, TCP_WRITE_FLAG_MORE);
+            } else {
+                if (!bounce && !(bounce = kmalloc(4096))) {
+                    rc = -ENOMEM;
+                    break;
+                }
+                int64_t r = inode_read(ino, *off, bounce, n);
+                if (r <= 0) {
+                    rc = (int)r;
+                    break;
+                }
+                n = (uint32_t)r;
+                e = tcp_write(pcb, bounce, (u16_t)n, TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE);
+            }
+        }
+        if (e == ERR_OK) {
+            *off += n;
+            done += n;
+            continue;
+        }
+        tcp_output(pcb);
+        if (sock_nonblock(s, 0)) {
+            if (!done)
+                rc = -EAGAIN;
+            break;
+        }
+        int w = sock_wait(s, fl, deadline);
+        if (w) {
+            if (!done)
+                rc = w;
+            break;
+        }
+    }
+    if (s->pcb)
+        tcp_output(pcb_of(s));
+    kfree(bounce);
     return done ? done : rc;
 }
 

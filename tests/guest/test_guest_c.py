@@ -120,6 +120,7 @@ REGRESSION_CASES = [
 ISSUE9_CASES = [
     Case("net_tcp"),
     Case("net_udp"),
+    Case("net_sendfile"),
 ]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES

@@ -36,6 +36,7 @@ from typing import Any, TextIO
 
 from lwjvm import __version__, bootconf, elfinfo, image, jvmflags, network, rootrun
 from lwjvm import manifest as manifest_mod
+from lwjvm import modules as modules_mod
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import Jdk, find_jdk
 from lwjvm.jvmtools import JavaTools, Mode
@@ -219,27 +220,6 @@ def jar_directory(directory: Path, jar: Path) -> None:
             zf.writestr(info, p.read_bytes())
 
 
-def app_modules(tools: JavaTools, classpath: list[Path], cache: Path | None) -> list[str]:
-    """jdeps' module list for `classpath`, cached by the JDK and the class path's contents."""
-    desc = {
-        "jdk_release_sha256": tools.jdk.release_sha256,
-        "classpath": [_tree_digest(p) for p in classpath],
-    }
-    key = hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
-    cached = (cache or cache_root()) / "jdeps" / f"{key}.json"
-    try:
-        return list(json.loads(cached.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        pass
-    with tempfile.TemporaryDirectory(prefix="lwjvm-jdeps-") as td:
-        modules = tools.jdeps_modules(classpath + nested_jars(classpath, Path(td)))
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(modules), encoding="utf-8")
-    os.replace(tmp, cached)
-    return modules
-
-
 @dataclass(frozen=True)
 class Libraries:
     """The host files the runtime loads, and the libraries of optional parts the host lacks."""
@@ -375,12 +355,15 @@ def build(
         )
     cp = guest_classpath(m)
 
-    with progress.step("modules (jdeps)"):
+    with progress.step("modules (jdeps, descriptors, training run)"):
         t = time.monotonic()
-        modules = set(m.modules)
-        if m.modules_auto:
-            modules |= set(app_modules(tools, m.full_classpath(), cache))
-        modules.add("java.base")
+        env = dict(DEFAULT_ENV)
+        env.update(m.env)
+        module_flags = [*m.jvm_options, *[f"-D{k}={v}" for k, v in m.properties.items()]]
+        found_modules = modules_mod.discover(
+            m, tools, main, cp, env, module_flags, cache or cache_root(), nested_jars
+        )
+        modules = set(found_modules.modules)
         missing = check_modules(jdk, sorted(modules))
         if missing:
             raise LwjvmError(
@@ -394,6 +377,8 @@ def build(
     with progress.step("runtime (jlink or cache)"):
         runtime = assemble(tools, sorted(modules), options, cache)
     timings["runtime"] = time.monotonic() - t
+    for note in found_modules.notes:
+        progress.note(note)
     progress.note(
         f"runtime {'from cache' if runtime.cache_hit else 'linked'}: {', '.join(runtime.modules)}"
     )
@@ -402,8 +387,9 @@ def build(
     staging_dir = Path(tempfile.mkdtemp(prefix=".lwjvm-staging-", dir=out_dir))
     try:
         result = _build_image(
-            m, jdk, tools, main, cp, runtime, staging_dir, out_dir, kernel, progress, cache, timings
-        )
+            m, jdk, tools, main, cp, runtime, staging_dir, out_dir, kernel, progress, cache,
+            timings, found_modules.reasons,
+        )  # fmt: skip
     finally:
         shutil.rmtree(staging_dir, ignore_errors=True)
     timings["total"] = time.monotonic() - t0
@@ -423,6 +409,7 @@ def _build_image(
     progress: Progress,
     cache: Path | None,
     timings: dict[str, float],
+    module_reasons: dict[str, str] | None = None,
 ) -> BuildResult:
     prof = profile()
     java_dir = prof["runtime_dir"]
@@ -536,6 +523,7 @@ def _build_image(
             "path": java_dir,
             "key": runtime.key,
             "modules": runtime.modules,
+            "module_reasons": module_reasons or {},
             "jlink_options": runtime.jlink_options,
             "size": _bytes_under(staging_dir / java_dir.lstrip("/")),
         },

@@ -112,7 +112,11 @@ def render(desc: dict[str, Any]) -> str:
         f"class path:  {':'.join(e['path'] for e in app['classpath'])}",
         f"args:        {shlex.join(app['args'])}",
         f"jdk:         {jdk['implementor']} {jdk['version']} ({jdk['home']})",
-        f"modules:     {', '.join(rt['modules'])}",
+        f"modules:     {', '.join(rt['modules'])}"
+        + "".join(
+            f"\n             {mod}: {why}"
+            for mod, why in sorted(rt.get("module_reasons", {}).items())
+        ),
         f"jlink:       {' '.join(rt['jlink_options'])}",
         f"libraries:   {len(desc['libraries'])} from the host, {_mb(desc['libraries_size'])}"
         + "".join(

@@ -104,7 +104,13 @@ class JavaTools:
         print_writer = jpype.JClass("java.io.PrintWriter")
         out, err = string_writer(), string_writer()
         jargs = jpype.JArray(jpype.JString)([str(a) for a in args])
-        rc = found.get().run(print_writer(out, True), print_writer(err, True), jargs)
+        try:
+            rc = found.get().run(print_writer(out, True), print_writer(err, True), jargs)
+        except jpype.JException as e:
+            # A tool may throw instead of returning a status (jdeps' FindException for a module
+            # descriptor that requires a module not on the class path): as its executable would,
+            # that is a failure with the exception's message.
+            return ToolResult(1, str(out.toString()), f"{e.getClass().getName()}: {e.getMessage()}")
         return ToolResult(int(rc), str(out.toString()), str(err.toString()))
 
     def check(self, tool: str, args: list[str], what: str) -> str:

@@ -126,7 +126,10 @@ def test_app_with_dependencies_runs_in_chroot_as_on_host_java(
     assert host.exit_code == 3 and "HELLO-LWJVM" in host.stdout and "xml: en" in host.stdout
     assert "env: bonjour\nconfig: from a file\n" in host.stdout
     desc = greeter_build.descriptor
-    assert desc["runtime"]["modules"] == ["java.base", "java.xml"]
+    assert desc["runtime"]["modules"] == ["java.base", "java.xml", "jdk.unsupported"]
+    reasons = desc["runtime"]["module_reasons"]
+    assert reasons["java.xml"] == "jdeps: the app's classes refer to it"
+    assert reasons["jdk.unsupported"].startswith("always linked")
     assert [e["path"] for e in desc["app"]["classpath"]] == [
         "/app/greeter.jar",
         "/app/lib/text-utils.jar",
@@ -183,7 +186,8 @@ def test_cli_build_and_inspect(
     shown = CliRunner().invoke(cli, ["inspect", str(out / "root.img")])
     assert shown.exit_code == 0, shown.output
     text = shown.output
-    assert "main class:  Hello\n" in text and "modules:     java.base\n" in text
+    assert "main class:  Hello\n" in text and "modules:     java.base, jdk.unsupported\n" in text
+    assert "             java.base: jdeps: the app's classes refer to it\n" in text
     assert "sha256 ok" in text
     assert "command:     /opt/java/bin/java -Xmx" in text
     assert "-cp /app/hello.jar Hello one 'two words' 'três'\n" in text
@@ -410,3 +414,40 @@ def test_a_user_without_root_builds_the_same_cds_archive(
         shutil.rmtree(work, ignore_errors=True)
     assert desc["cds"]["key"] == hello_build.descriptor["cds"]["key"]
     assert desc["cds"]["classes"] == hello_build.descriptor["cds"]["classes"]
+
+
+REFLECTIVE = {
+    "Reflective.java": """
+public class Reflective {
+    public static void main(String[] args) throws Exception {
+        // Built at run time: no static tool sees java.sql here.
+        String name = String.join(".", "java", "sql", "Date");
+        Object d = Class.forName(name).getConstructor(long.class).newInstance(0L);
+        System.out.println(d.getClass().getName() + " " + d.getClass().getModule().getName());
+    }
+}
+"""
+}
+
+
+def test_modules_the_app_loads_by_reflection_are_found_by_the_training_run(
+    tmp_path: Path, java_program: Any, java_jdk: Any, lwjvm_cache: Path
+) -> None:
+    if rootrun.unavailable():
+        pytest.skip(f"no training run here: {rootrun.unavailable()}")
+    jar = java_program("reflective", REFLECTIVE, main="Reflective")
+    yaml = f"name: reflective\napp:\n  jar: reflective.jar\njvm:\n  home: {java_jdk.home}\n"
+    yaml += "  cds: false\n"
+    result = build(_project(tmp_path / "src", [jar], yaml), tmp_path / "out", None,
+                   cache=lwjvm_cache)  # fmt: skip
+    reasons = result.descriptor["runtime"]["module_reasons"]
+    assert "java.sql" not in java_tools_modules(java_jdk, jar)  # jdeps alone misses it
+    assert reasons["java.sql"] == "the training run (exit 0) loaded java.sql.Date"
+    run = _run_image(result, tmp_path)
+    assert run.stdout.decode() == "java.sql.Date java.sql\n", run.stderr.decode()
+
+
+def java_tools_modules(jdk: Any, jar: Path) -> list[str]:
+    from lwjvm.jvmtools import JavaTools
+
+    return JavaTools(jdk).jdeps_modules([jar])

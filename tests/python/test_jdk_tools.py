@@ -179,7 +179,8 @@ def test_jdeps_sees_the_jars_nested_in_a_spring_boot_style_jar(
 ) -> None:
     import zipfile
 
-    from lwjvm.build import app_modules
+    from lwjvm.build import nested_jars
+    from lwjvm.modules import jdeps_modules
 
     lib = java_program(
         "xmllib",
@@ -197,7 +198,8 @@ def test_jdeps_sees_the_jars_nested_in_a_spring_boot_style_jar(
         out.write(lib, "BOOT-INF/lib/xmllib.jar")
     tools = JavaTools(java_jdk)
     assert tools.jdeps_modules([fat]) == ["java.base"]  # jdeps alone misses the nested jar
-    assert app_modules(tools, [fat], tmp_path / "cache") == ["java.base", "java.xml"]
+    both = [fat, *nested_jars([fat], tmp_path / "nested")]
+    assert jdeps_modules(tools, both, tmp_path) == (["java.base", "java.xml"], "jdeps")
 
 
 def test_a_file_that_is_not_a_jar_is_a_clear_error(java_jdk: Any, tmp_path: Path) -> None:

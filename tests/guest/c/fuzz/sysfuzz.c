@@ -82,6 +82,7 @@ static int verbose;
 static volatile uint64_t call_seq;       /* bumped by the main thread around each call */
 static volatile int in_call;
 static volatile uint64_t worker_progress[MAX_WORKERS];
+static volatile pid_t worker_tid[MAX_WORKERS];
 static int nworkers;
 static volatile long cur_nr;
 static volatile uint64_t cur_args[6];
@@ -375,6 +376,7 @@ static void setup_arena(void)
 static void *worker(void *arg)
 {
     int id = (int)(intptr_t)arg;
+    worker_tid[id] = (pid_t)syscall(SYS_gettid);
     volatile uint64_t state = 0x1234567 + id;
     int zero = open("/dev/zero", O_RDONLY);
     int null = open("/dev/null", O_WRONLY);
@@ -424,8 +426,13 @@ static void *watchdog(void *arg)
             if (worker_progress[i] != last_w[i]) {
                 last_w[i] = worker_progress[i];
                 wstill[i] = 0;
-            } else if (++wstill[i] >= HANG_S * 10) {
-                report_and_exit(4, "a worker thread made no progress for 30 s");
+            } else if (++wstill[i] >= 3) {
+                /* blocked: the main thread's calls may have closed its descriptors and opened a
+                 * pipe or socket under the same number; a signal ends the read, as on Linux */
+                if (worker_tid[i])
+                    syscall(SYS_tgkill, getpid(), worker_tid[i], WATCHDOG_SIG);
+                if (wstill[i] >= HANG_S * 10)
+                    report_and_exit(4, "a worker thread made no progress for 30 s");
             }
         }
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -34,6 +35,14 @@ _SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MIN_MEMORY = 64 << 20
 DEFAULT_CDS_TIMEOUT = "30s"
 DEFAULT_MEMORY = 256 << 20
+
+# Limits a hostile manifest meets before it can cost time or memory (docs/build.md): a manifest is
+# a few hundred bytes and a few levels deep; an alias bomb ("billion laughs") expands a few
+# hundred bytes into billions of values, which the value count stops.
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_ALIASES = 64
+MAX_VALUES = 20_000
 DEFAULT_HEALTH_TIMEOUT = 60.0
 DEFAULT_HEALTH_INTERVAL = 1.0
 DEFAULT_START_PERIOD = 5.0
@@ -137,10 +146,46 @@ class Located:
             p = p[:-1]
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with limits on nesting depth and aliases while composing."""
+
+    def __init__(self, text: str, filename: str) -> None:
+        super().__init__(text)
+        self.filename = filename
+        self.depth = 0
+        self.aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        event = self.peek_event()
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise LwjvmError(
+                    f"{self.filename}:{line}: more than {MAX_ALIASES} YAML aliases: a manifest "
+                    "needs few (an alias bomb?)"
+                )
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise LwjvmError(
+                    f"{self.filename}:{line}: nested more than {MAX_DEPTH} levels deep"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def load_yaml(text: str, filename: str) -> Located:
-    """Parse one YAML document keeping node lines; LwjvmError on bad YAML or duplicate keys."""
-    loader = yaml.SafeLoader(text)
+    """Parse one YAML document keeping node lines; LwjvmError on bad YAML, duplicate keys, or a
+    document beyond the limits (MAX_DEPTH levels, MAX_ALIASES aliases, MAX_VALUES values)."""
+    loader: _BoundedLoader | None = None
     try:
+        loader = _BoundedLoader(text, filename)  # the reader refuses control characters here
         node = loader.get_single_node()
         if node is None:
             raise LwjvmError(f"{filename}:1: the manifest is empty")
@@ -150,24 +195,56 @@ def load_yaml(text: str, filename: str) -> Located:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
-        raise LwjvmError(f"{filename}:{line}: invalid YAML: {e.problem or e.context}") from e
+        why = _one_line(str(e.problem or e.context))
+        raise LwjvmError(f"{filename}:{line}: invalid YAML: {why}") from e
+    except yaml.reader.ReaderError as e:
+        line = text[: e.position].count("\n") + 1
+        char = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        raise LwjvmError(
+            f"{filename}:{line}: invalid YAML: character {char} is not allowed "
+            "(write it escaped in a double-quoted string)"
+        ) from e
     except yaml.YAMLError as e:
-        raise LwjvmError(f"{filename}: invalid YAML: {e}") from e
+        raise LwjvmError(f"{filename}: invalid YAML: {_one_line(str(e))}") from e
+    except RecursionError as e:  # a cycle the limits above did not catch (merge keys)
+        raise LwjvmError(f"{filename}: invalid YAML: aliases refer to themselves") from e
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _convert(
-    loader: yaml.SafeLoader, node: yaml.Node, path: FieldPath, out: Located, filename: str
+    loader: _BoundedLoader, node: yaml.Node, path: FieldPath, out: Located, filename: str
 ) -> Any:
-    out.value_lines[path] = node.start_mark.line + 1
+    line = node.start_mark.line + 1
+    if len(path) > MAX_DEPTH:
+        raise LwjvmError(
+            f"{filename}:{line}: nested more than {MAX_DEPTH} levels deep (aliases that refer to "
+            "themselves?)"
+        )
+    if len(out.value_lines) >= MAX_VALUES:
+        raise LwjvmError(
+            f"{filename}:{line}: more than {MAX_VALUES} values once aliases are expanded "
+            "(an alias bomb?)"
+        )
+    out.value_lines[path] = line
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise LwjvmError(
+                    f"{filename}:{key_node.start_mark.line + 1}: {field_name(path)}: a key must "
+                    "be a plain value, not a list or mapping"
+                )
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = str(key)
+            if "\0" in key:
+                raise LwjvmError(
+                    f"{filename}:{key_node.start_mark.line + 1}: {field_name(path)}: a key "
+                    "contains a NUL byte, which cannot be passed to the guest"
+                )
             if key in result:
                 line = key_node.start_mark.line + 1
                 first = out.key_lines[path + (key,)]
@@ -182,7 +259,13 @@ def _convert(
         return [
             _convert(loader, item, path + (i,), out, filename) for i, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, str) and "\0" in value:
+        raise LwjvmError(
+            f"{filename}:{line}: {field_name(path)}: contains a NUL byte, which cannot be passed "
+            "to the guest"
+        )
+    return value
 
 
 def _describe(value: Any) -> str:
@@ -405,12 +488,7 @@ def load(path: str | Path) -> Manifest:
     """Read, validate and resolve the manifest at `path`."""
     mpath = Path(path).absolute()
     filename = str(path)
-    try:
-        text = mpath.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise LwjvmError(f"{filename}: manifest not found") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise LwjvmError(f"{filename}: cannot read the manifest: {e}") from e
+    text = _read_manifest_text(mpath, filename)
     doc = load_yaml(text, filename)
     if not isinstance(doc.data, dict):
         got = _describe(doc.data)
@@ -418,6 +496,62 @@ def load(path: str | Path) -> Manifest:
         raise LwjvmError(f"{filename}:{line}: expected a mapping at the top level, got {got}")
     validate_document(doc, filename)
     return _resolve(doc, mpath, filename)
+
+
+def _read_manifest_text(mpath: Path, filename: str) -> str:
+    """The manifest's text: a regular file of at most MAX_MANIFEST_BYTES, in UTF-8."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused just below).
+        fd = os.open(mpath, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError as e:
+        raise LwjvmError(f"{filename}: manifest not found") from e
+    except OSError as e:
+        raise LwjvmError(f"{filename}: cannot read the manifest: {e.strerror}") from e
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LwjvmError(f"{filename}: the manifest is not a regular file")
+        data = f.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise LwjvmError(
+            f"{filename}: the manifest is larger than {format_size(MAX_MANIFEST_BYTES)}"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise LwjvmError(f"{filename}:{line}: the manifest is not UTF-8 text") from e
+
+
+def _check_file_type(resolved: Path, where: str) -> None:
+    """A class path entry or `files:` source is a regular file or a directory of regular files,
+    directories and symlinks: a FIFO, device or socket would hang or leak the build."""
+    try:
+        st = resolved.stat()
+    except OSError as e:
+        raise LwjvmError(f"{where}: cannot read {resolved}: {e.strerror}") from e
+    if stat.S_ISREG(st.st_mode):
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise LwjvmError(f"{where}: {resolved} is {_special_kind(st.st_mode)}: expected a file")
+    for dirpath, _dirs, names in os.walk(resolved):
+        for name in names:
+            p = Path(dirpath) / name
+            try:
+                mode = p.lstat().st_mode
+            except OSError as e:
+                raise LwjvmError(f"{where}: cannot read {p}: {e.strerror}") from e
+            if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+                raise LwjvmError(f"{where}: {p} is {_special_kind(mode)}: expected a file")
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
 
 
 def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
@@ -428,9 +562,14 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
         return f"{filename}:{doc.line(p)}: {field_name(p)}"
 
     def existing(p: FieldPath, raw: str, what: str) -> Path:
-        resolved = (base / raw).resolve()
-        if not resolved.exists():
+        try:
+            resolved = (base / raw).resolve()
+            found = resolved.exists()
+        except (OSError, RuntimeError) as e:  # a symlink loop, a name too long
+            raise LwjvmError(f"{where(p)}: cannot resolve {raw!r}: {e}") from e
+        if not found:
             raise LwjvmError(f"{where(p)}: {what} not found: {resolved}")
+        _check_file_type(resolved, where(p))
         return resolved
 
     app = data["app"]

@@ -7,7 +7,7 @@
 #   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
 #   make test    setup + kernel, then pytest over tests/ and ruff
 #   make demo    setup + kernel, then samples/hello (a Java app) built and run with `lwjvm run`
-#   make bench   setup + kernel, then python -m lwjvm.bench and python -m lwjvm.buildbench
+#   make bench   setup + kernel, then python -m lwjvm.bench, lwjvm.buildbench and lwjvm.deploybench
 #   make soak    setup + kernel, then the guest syscall fuzzer over new seeds for SOAK_MINUTES
 
 SHELL := /bin/bash
@@ -86,6 +86,7 @@ demo: setup kernel $(DEMO_JAR)
 bench: setup kernel
 	$(VENV)/bin/python -m lwjvm.bench
 	$(VENV)/bin/python -m lwjvm.buildbench
+	$(VENV)/bin/python -m lwjvm.deploybench
 
 # The syscall fuzzer in the guest, 200,000 calls per seed, new seeds until the time is up; a failing
 # seed is printed with how it ended and its last calls (docs/fuzzing.md).

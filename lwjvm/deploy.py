@@ -18,14 +18,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lwjvm import accel, applog, health, network, vm
-from lwjvm import build as build_mod
-from lwjvm import manifest as manifest_mod
+from lwjvm import applog, network
 from lwjvm import state as st
 from lwjvm.errors import LwjvmError
-from lwjvm.run import up_to_date_image
 from lwjvm.state import VmDir, VmSpec, VmState
 
+# ps, logs, stop and rm import only what they use: `lwjvm ps` should take well under 200 ms, and
+# the manifest, build and health modules (jsonschema, requests) take longer than that to import.
+STOP_TIMEOUT_S = 10.0  # vm.STOP_TIMEOUT_S, without importing lwjvm.vm
+DESCRIPTOR = "image.json"  # build.DESCRIPTOR
+ROOT_IMAGE = "root.img"  # build.ROOT_IMAGE
 EXIT_DEPLOY_FAILED = 1  # the app did not become healthy (the cause is on stderr)
 STOP_GRACE_S = 15.0  # beyond the stop timeout, how long stop waits for the supervisor to end
 LOG_LINES_ON_FAILURE = 20
@@ -42,7 +44,7 @@ class DeployRequest:
     memory: str | None = None
     output: Path | None = None
     accel: str | None = None
-    stop_timeout: float = vm.STOP_TIMEOUT_S
+    stop_timeout: float = STOP_TIMEOUT_S
     kernel_args: list[str] = field(default_factory=list)
     wait: bool = True
     quiet: bool = False
@@ -64,6 +66,10 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     Returns the exit code: 0 once healthy (or, with no check but the start period, once the app
     ran to a clean exit), EXIT_DEPLOY_FAILED when it did not become healthy (the VM is stopped).
     """
+    from lwjvm import accel, health, vm
+    from lwjvm import manifest as manifest_mod
+    from lwjvm.run import up_to_date_image
+
     m = manifest_mod.load(req.manifest)
     name = st.check_name(req.name or m.name)
     env = _env_pairs(req.env)
@@ -90,12 +96,12 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
             note(f"replacing the stopped VM {name}")
         shutil.rmtree(d.path, ignore_errors=True)
         network.check_free(ports)
-        out_dir = (req.output or build_mod.default_output(req.manifest)).absolute()
+        out_dir = (req.output or Path("build") / m.name).absolute()
         d.path.mkdir(parents=True)
         err = sys.stderr.buffer
         with up_to_date_image(req.manifest, out_dir, None, kernel, req.quiet, err, env or None):
             pin_image(out_dir, d.image)
-        chosen = accel.choose(d.image / build_mod.KERNEL, req.accel)
+        chosen = accel.choose(d.image / "kernel.elf", req.accel)
         spec = VmSpec(
             name=name,
             manifest=str(Path(req.manifest).absolute()),
@@ -130,6 +136,8 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
 def pin_image(build_dir: Path, dest: Path) -> None:
     """The VM's own copy of the image: root.img hard-linked (shared pages, no copy; a rebuild
     replaces the build's file, not this one), kernel.elf and image.json copied."""
+    from lwjvm import build as build_mod
+
     dest.mkdir(parents=True, exist_ok=True)
     for name in (build_mod.KERNEL, build_mod.DESCRIPTOR):
         shutil.copyfile(build_dir / name, dest / name)
@@ -175,6 +183,9 @@ def wait_healthy(
     d: VmDir, spec: VmSpec, proc: subprocess.Popen[bytes] | None, note: Callable[[str], None]
 ) -> int:
     """Waits until the VM is healthy (0), or failed (EXIT_DEPLOY_FAILED, after stopping it)."""
+    from lwjvm import health
+    from lwjvm import manifest as manifest_mod
+
     hc = manifest_mod.Health(**spec.health)
     began = time.monotonic()
     limit = hc.timeout + 120.0  # the supervisor says unhealthy first; this is a backstop
@@ -472,7 +483,7 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
     """The VM's config, state (with history and exit causes) and what its image holds."""
     spec = d.spec()
     s = refresh(d)
-    desc = st.read_json(d.image / build_mod.DESCRIPTOR) or {}
+    desc = st.read_json(d.image / DESCRIPTOR) or {}
     live = s.state in st.LIVE
     return {
         "name": spec.name,
@@ -481,7 +492,7 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
                   "qemu_rss_kib": st.rss_kib(s.qemu_pid) if live else None},
         "image": {
             "dir": str(d.image),
-            "root.img": (desc.get("files") or {}).get(build_mod.ROOT_IMAGE),
+            "root.img": (desc.get("files") or {}).get(ROOT_IMAGE),
             "jvm": desc.get("jvm"),
         },
         "paths": {"log": str(d.log), "state": str(d.state_file), "qmp": str(d.qmp)},

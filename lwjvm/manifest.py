@@ -24,9 +24,8 @@ import yaml
 from lwjvm.errors import LwjvmError
 from lwjvm.network import NETWORK_NONE, NETWORK_USER, PortMap, parse_port
 
-SCHEMA_PATH = (
-    Path(__file__).resolve().parent.parent / "manifests" / "schema" / "lwjvm-manifest.schema.json"
-)
+# Package data: in the source tree a link to manifests/schema/lwjvm-manifest.schema.json.
+SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "lwjvm-manifest.schema.json"
 
 # Path of a value inside the document: mapping keys and sequence indices.
 FieldPath = tuple[str | int, ...]

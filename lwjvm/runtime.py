@@ -28,7 +28,8 @@ from lwjvm.jdk import Jdk
 from lwjvm.jvmtools import JavaTools
 
 FORMAT = 2  # 2: jlink always as its own process (runtimes made in-process differ)
-PROFILE_PATH = Path(__file__).resolve().parent.parent / "jvm-port" / "profile.json"
+# Package data: in the source tree a link to jvm-port/profile.json.
+PROFILE_PATH = Path(__file__).resolve().parent / "data" / "jvm-port-profile.json"
 
 
 @lru_cache(maxsize=1)

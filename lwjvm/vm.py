@@ -54,13 +54,17 @@ def repo_root() -> Path:
 
 
 def find_kernel() -> Path:
-    """$LWJVM_KERNEL, else <repo>/kernel/build/kernel.elf; LwjvmError if it is not there."""
+    """$LWJVM_KERNEL, else the package's data/kernel.elf (in the source tree a link to
+    kernel/build/kernel.elf; in an installed wheel the kernel itself); LwjvmError if neither."""
     env = os.environ.get("LWJVM_KERNEL")
     if env:
         p = Path(env)
         if not p.is_file():
             raise LwjvmError(f"LWJVM_KERNEL={env}: no such file")
         return p
+    packaged = Path(__file__).resolve().parent / "data" / "kernel.elf"
+    if packaged.is_file():
+        return packaged.resolve()
     p = repo_root() / "kernel" / "build" / "kernel.elf"
     if not p.is_file():
         raise LwjvmError(f"kernel not built ({p} missing): run make kernel")

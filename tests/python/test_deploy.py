@@ -56,6 +56,45 @@ public class Service {
 """,
 }
 
+# A small HTTP server on a blocking ServerSocket (the guest has TCP sockets; no epoll needed).
+WEB = {
+    "Web.java": """
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+
+public class Web {
+    public static void main(String[] args) throws Exception {
+        int port = Integer.parseInt(args[0]);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> System.out.println("web stopping")));
+        try (ServerSocket server = new ServerSocket(port)) {
+            System.out.println("listening on " + port);
+            while (true) {
+                try (Socket s = server.accept()) {
+                    BufferedReader in = new BufferedReader(
+                        new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
+                    String request = in.readLine();
+                    String line;
+                    while ((line = in.readLine()) != null && !line.isEmpty()) { }
+                    String path = request == null ? "/" : request.split(" ")[1];
+                    String body = path.equals("/health") ? "ok\\n" : "hello from the guest\\n";
+                    String status = path.equals("/missing") ? "404 Not Found" : "200 OK";
+                    OutputStream out = s.getOutputStream();
+                    out.write(("HTTP/1.1 " + status + "\\r\\nContent-Length: " + body.length()
+                        + "\\r\\nConnection: close\\r\\n\\r\\n" + body)
+                        .getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                }
+            }
+        }
+    }
+}
+""",
+}
+
 # --------------------------------------------------------------------------------------------
 # Without a guest
 
@@ -452,3 +491,36 @@ def test_kill_9_of_the_supervisor_or_of_qemu(service_jar: Path, tmp_path: Path, 
     assert row["cause"] == "QEMU was killed (SIGKILL) without an exit record"
     assert lw("rm", "victim", "victim-q").returncode == 0
     assert _ps(lw) == {}
+
+
+@needs_guest
+def test_http_health_and_requests_through_the_forwarded_port(
+    java_program: Any, tmp_path: Path, lw: Any
+) -> None:
+    """A real HTTP server in the guest: healthy by GET /health, then served from the host."""
+    import requests
+
+    jar = java_program("web", WEB, main="Web")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    m = _manifest(
+        tmp_path, jar, "web", ["8080"],
+        vm={"memory": "192M", "ports": [f"{port}:8080"]},
+        health={"http": "/health", "timeout": BOOT_TIMEOUT, "interval": "1s"},
+    )  # fmt: skip
+    doc = json.loads(m.read_text())
+    doc["app"]["main"] = "Web"
+    m.write_text(json.dumps(doc))
+    proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), str(m))
+    assert proc.returncode == 0, proc.stderr
+    assert "web: healthy in" in proc.stderr and "(GET /health: HTTP 200)" in proc.stderr
+    assert f"http://127.0.0.1:{port}/ (guest port 8080)" in proc.stderr
+    r = requests.get(f"http://127.0.0.1:{port}/", timeout=30)
+    assert (r.status_code, r.text) == (200, "hello from the guest\n")
+    assert requests.get(f"http://127.0.0.1:{port}/missing", timeout=30).status_code == 404
+    row = _ps(lw)["web"]
+    assert row["health"] == "GET /health: HTTP 200"
+    assert row["ports"] == [f"127.0.0.1:{port}:8080"]
+    assert lw("stop", "web").stderr.strip() == "web: stopped (exited 143)"
+    assert lw("logs", "web").stdout == "listening on 8080\nweb stopping\n"

@@ -60,8 +60,11 @@ def _say(text: str) -> None:
     "exec",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.option("--memory", default="128M", show_default=True, help="Guest memory (e.g. 128M, 1G).")
+@click.option("--memory", default="1G", show_default=True, help="Guest memory (e.g. 128M, 1G).")
 @click.option("--trace-syscalls", is_flag=True, help="Print every system call (kernel log).")
+@click.option(
+    "--workdir", metavar="DIR", help="Working directory in the guest (default: the current one)."
+)
 @click.option("--accel", type=click.Choice(["kvm", "tcg"]), help="Force an accelerator.")
 @click.option("--env", "env", multiple=True, metavar="NAME=VALUE", help="Set a variable (repeat).")
 @click.option("--add", "adds", multiple=True, metavar="HOST:GUEST", help="Add a file or tree.")
@@ -76,6 +79,7 @@ def exec_cmd(
     ctx: click.Context,
     memory: str,
     trace_syscalls: bool,
+    workdir: str | None,
     accel: str | None,
     env: tuple[str, ...],
     adds: tuple[str, ...],
@@ -86,7 +90,8 @@ def exec_cmd(
 ) -> None:
     """Run a Linux x86_64 PROGRAM with ARGS in the guest; exit with its exit code.
 
-    The program sees argv[0] as typed, exactly the --env variables (no others), cwd /.
+    The program is at its own path, sees argv[0] as typed, exactly the --env variables (no
+    others), and the current directory (or --workdir) as its working directory.
     """
     from lwjvm.program import ExecRequest, exec_program
 
@@ -97,6 +102,7 @@ def exec_cmd(
         adds=list(adds),
         memory=memory,
         trace_syscalls=trace_syscalls,
+        workdir=workdir,
         accel=accel,
         timeout=timeout,
         verbose=bool(ctx.obj and ctx.obj.get("verbose")),

@@ -1,24 +1,34 @@
 """`lwjvm exec`: run one host ELF program in the guest and give back its exit code.
 
-The program goes into a fresh root image at /bin/<basename> (a dynamic one with its interpreter
-and libraries at their host paths), with the `--add` files and a boot.conf holding argv (argv[0]
-exactly as the user typed the program), exactly the `--env` entries (nothing else: no PATH, no
-HOME) and cwd /. Then the kernel boots it under the accelerator `accel.choose` picks.
+The program goes into a fresh root image at its own absolute host path (with the symlinks that
+lead to it; a dynamic one with its interpreter and libraries at their host paths), with the `--add`
+files and the libraries their ELF files need, and a boot.conf holding argv (argv[0] exactly as the
+user typed the program), exactly the `--env` entries (nothing else: no PATH, no HOME) and the
+working directory (the host's, created in the image). exec is what a shell would pass to execve:
+the path as typed, or the PATH hit; so argv[0], AT_EXECFN, /proc/self/exe and the file agree as on
+Linux. Then the kernel boots it under the accelerator `accel.choose` picks.
 """
 
 from __future__ import annotations
 
+import os
+import posixpath
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from lwjvm import accel, bootconf, elfinfo, vm
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
 from lwjvm.image import Staging, build_image
+
+# Guest RAM costs host memory only when touched; README.md (lwjvm exec) has the boot cost.
+DEFAULT_MEMORY = "1G"
 
 
 @dataclass
@@ -29,12 +39,14 @@ class ExecRequest:
     args: list[str] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
     adds: list[str] = field(default_factory=list)
-    memory: str = "128M"
+    memory: str = DEFAULT_MEMORY
     trace_syscalls: bool = False
     accel: str | None = None
     timeout: float | None = None
     verbose: bool = False
     kernel_args: list[str] = field(default_factory=list)
+    workdir: str | None = None  # default: the host's working directory
+    warn: Callable[[str], None] | None = None  # one line per warning (default: our stderr)
 
 
 @dataclass
@@ -77,20 +89,127 @@ def find_program(typed: str) -> Path:
     return Path(found)
 
 
+# Where the kernel mounts its own filesystems: what the image holds there is hidden. (/tmp is a
+# tmpfs too, but the kernel copies the image's /tmp into it at boot.)
+HIDDEN_BY_MOUNTS = ("/proc", "/sys", "/dev")
+MAX_LINKS = 40
+
+
+def _warn(req: ExecRequest, text: str) -> None:
+    if req.warn is not None:
+        req.warn(text)
+    else:
+        sys.stderr.write(f"lwjvm: warning: {text}\n")
+
+
+def place(staging: Staging, guest: str) -> str:
+    """`guest` with the symlinks among its directories resolved in the image, so a file can be
+    staged there. A directory that is a symlink on the host (/lib -> usr/lib) and not yet in the
+    image is made the same symlink first, as the host has it."""
+    parts = list(PurePosixPath(posixpath.normpath(guest)).parts[1:])
+    cur = "/"
+    links = 0
+    i = 0
+    while i < len(parts) - 1:
+        nxt = posixpath.join(cur, parts[i])
+        staged = staging.host_path(nxt)
+        if not staged.is_symlink() and not staged.exists() and os.path.islink(nxt):
+            staging.stage_symlink(os.readlink(nxt), nxt)
+        if staged.is_symlink():
+            links += 1
+            if links > MAX_LINKS:
+                raise LwjvmError(f"{guest}: too many levels of symbolic links in the image")
+            target = os.readlink(staged)
+            base = "/" if target.startswith("/") else cur
+            rest = parts[i + 1 :]
+            parts = list(PurePosixPath(posixpath.normpath(posixpath.join(base, target))).parts[1:])
+            parts += rest
+            cur, i = "/", 0
+            continue
+        cur = nxt
+        i += 1
+    return posixpath.join(cur, parts[-1]) if parts else "/"
+
+
+def _elf_files(host: Path) -> list[Path]:
+    """The ELF files at `host` (a file, or every file of a tree; symlinks not followed)."""
+    candidates = [host] if host.is_file() else sorted(p for p in host.rglob("*") if p.is_file())
+    out = []
+    for p in candidates:
+        if p.is_symlink():
+            continue
+        try:
+            with open(p, "rb") as f:
+                if f.read(4) == b"\x7fELF":
+                    out.append(p)
+        except OSError:
+            continue
+    return out
+
+
+def library_needs(files: list[Path]) -> tuple[list[str], dict[str, list[str]]]:
+    """The host libraries that the ELF `files` load (ldd, in batches), and those the host lacks
+    (library name -> the files that want it)."""
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        raise LwjvmError("ldd not found: install libc-bin")
+    found: list[str] = []
+    missing: dict[str, list[str]] = {}
+    for start in range(0, len(files), 64):
+        batch = files[start : start + 64]
+        proc = subprocess.run(
+            [ldd, *map(str, batch)], capture_output=True, text=True, errors="replace"
+        )
+        current = str(batch[0])
+        for line in proc.stdout.splitlines():
+            if len(batch) > 1 and not line.startswith(("\t", " ")) and line.endswith(":"):
+                current = line[:-1]
+                continue
+            if "=> not found" in line:
+                missing.setdefault(line.split("=>")[0].strip(), []).append(current)
+            elif "not a dynamic executable" not in line and "statically linked" not in line:
+                found += elfinfo.parse_ldd(line)
+    return list(dict.fromkeys(found)), missing
+
+
 def stage_program(staging: Staging, req: ExecRequest, prog: elfinfo.ElfProgram) -> str:
-    """Stages the program, its libraries, the --add files and boot.conf; returns the exec path."""
-    guest_exec = f"/bin/{prog.path.name}"
+    """Stages the program, its libraries, the --add files and their libraries, the working
+    directory and boot.conf; returns the path exec is given."""
+    host_cwd = os.getcwd()
+    workdir = posixpath.normpath(req.workdir or host_cwd)
+    if not workdir.startswith("/"):
+        raise LwjvmError(f"bad --workdir {req.workdir!r}: must be an absolute path")
+    guest_prog = os.path.abspath(prog.path)
     for dep in elfinfo.dependencies(prog):
         staging.stage_host_file(dep.links, dep.real)
-    staging.stage_file(prog.path, guest_exec)
+    chain = elfinfo.resolve_chain(guest_prog)
+    staging.stage_host_file(chain.links, chain.real)
+    # A shell passes execve the path as typed (relative to its directory) or the PATH hit.
+    typed_relative = "/" in req.program and not req.program.startswith("/")
+    exec_path = req.program if typed_relative and workdir == host_cwd else guest_prog
+    added: list[Path] = []
     for spec in req.adds:
         host, guest = parse_add(spec)
-        staging.stage(host, guest)
+        for mount in HIDDEN_BY_MOUNTS:
+            if guest == mount or guest.startswith(mount + "/"):
+                _warn(req, f"--add {spec}: the kernel mounts {mount} over it at boot; "
+                      "the program will not see it")  # fmt: skip
+        staging.stage(host, place(staging, guest))
+        added += _elf_files(host)
+    if added:
+        libs, missing = library_needs(added)
+        for lib in libs:
+            dep = elfinfo.resolve_chain(lib)
+            staging.stage_host_file(dep.links, dep.real)
+        for name, users in sorted(missing.items()):
+            more = f" and {len(users) - 1} more" if len(users) > 1 else ""
+            _warn(req, f"{name} is not on this host (wanted by {users[0]}{more}); left out")
+    staging.mkdir(place(staging, workdir) if workdir != "/" else "/")
     conf = bootconf.BootConfig.make(
-        exec=guest_exec, argv=[req.program, *req.args], env=req.env, cwd="/"
+        exec=exec_path, argv=[req.program, *req.args], env=req.env, cwd=workdir
     )
     staging.stage_bytes(conf.render(), bootconf.PATH)
-    return guest_exec
+    return exec_path
 
 
 def exec_program(

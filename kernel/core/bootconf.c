@@ -107,8 +107,8 @@ int bootconf_parse(char *text, size_t len, struct bootconf *out, void *(*alloc)(
     }
     out->argv[out->argc] = 0;
     out->envp[out->envc] = 0;
-    if (!out->exec || out->exec[0] != '/') {
-        snprintf(err, errlen, "exec= must give an absolute path");
+    if (!out->exec || !out->exec[0]) {
+        snprintf(err, errlen, "exec= must name a file");
         return -1;
     }
     if (out->argc == 0) {

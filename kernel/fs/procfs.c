@@ -304,7 +304,7 @@ static int link_thread_self(struct pseudo_node *n, char *buf, size_t size)
 static int link_exe(struct pseudo_node *n, char *buf, size_t size)
 {
     (void)n;
-    return link_copy(exec_path(), buf, size);
+    return link_copy(exec_real_path(), buf, size);
 }
 static int link_cwd(struct pseudo_node *n, char *buf, size_t size)
 {

@@ -26,8 +26,10 @@
 
 static struct mm the_mm;
 static char exe_path[PATH_MAX];
+static char exe_real[PATH_MAX]; /* the program file's absolute path, symlinks resolved */
 
 const char *exec_path(void) { return exe_path; }
+const char *exec_real_path(void) { return exe_real[0] ? exe_real : exe_path; }
 
 struct loaded {
     uint64_t bias, entry, phdr, phnum;
@@ -77,6 +79,8 @@ static int load_elf(const char *path, int is_interp, struct loaded *out)
     rc = -EACCES;
     if ((ino->mode & S_IFMT) != S_IFREG)
         goto out;
+    if (!is_interp && ino->path && strlen(ino->path) < sizeof exe_real)
+        memcpy(exe_real, ino->path, strlen(ino->path) + 1);
     struct elf64_ehdr eh;
     rc = -ENOEXEC;
     if (inode_read(ino, 0, &eh, sizeof eh) != sizeof eh || elf_check_header(&eh, ino->size))

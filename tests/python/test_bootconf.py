@@ -48,7 +48,7 @@ def test_parser_skips_comments_and_blank_lines_and_defaults_cwd() -> None:
         (b"lwjvm-boot 1\nexec=/x\nnoequals\n", "line 3: expected key=value"),
         (b"lwjvm-boot 1\narg=x\n", "no exec= line"),
         (b"lwjvm-boot 1\nexec=/x\n", "at least one"),
-        (b"lwjvm-boot 1\nexec=x\narg=x\n", "absolute"),
+        (b"lwjvm-boot 1\nexec=\narg=x\n", "exec"),
         (b"lwjvm-boot 1\nexec=/x\narg=x\nenv=NOVALUE\n", "NAME=VALUE"),
     ],
 )

@@ -111,16 +111,21 @@ def test_guest_panic_is_123_with_the_text(hello: Path, tmp_path: Path) -> None:
     assert r.stderr.splitlines()[0] == "oops"
 
 
-def test_program_args_pass_through_untouched(hello: Path, tmp_path: Path) -> None:
+def test_program_args_pass_through_untouched(
+    hello: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Options after PROGRAM belong to the program, not to lwjvm."""
+    monkeypatch.chdir(hello.parent)
     req = program.ExecRequest(program="./hello", args=["--memory", "x", "-h"], env=["A=1"])
     staging = Staging(tmp_path / "root")
-    prog = elfinfo.check_program(hello)
-    assert program.stage_program(staging, req, prog) == "/bin/hello"
+    prog = elfinfo.check_program(program.find_program(req.program))
+    assert program.stage_program(staging, req, prog) == "./hello"
     conf = bootconf.parse((tmp_path / "root" / "etc/lwjvm/boot.conf").read_bytes())
     assert conf.argv == [b"./hello", b"--memory", b"x", b"-h"]
     assert conf.env == [b"A=1"]
-    assert conf.exec == b"/bin/hello" and conf.cwd == b"/"
+    # As a shell's execve: the path as typed, relative to the working directory, which is ours.
+    assert conf.exec == b"./hello" and conf.cwd == str(hello.parent).encode()
+    assert staging.host_path(str(hello.resolve())).is_file()
     kernel = miniguest.write(tmp_path / "k.elf", [(COM3, b"\x1elwjvm:exit code=0\n")])
     r = lwjvm("exec", "--accel", "tcg", str(hello), "-h", "--x", env={"LWJVM_KERNEL": str(kernel)})
     assert r.returncode == 0, r.stderr

@@ -3,6 +3,7 @@
  * system files (cpuinfo from CPUID, meminfo from the page allocator, stat, uptime, loadavg,
  * cgroups, version, mounts, and the /proc/sys values programs read), in Linux's formats. */
 #include "fs/procfs.h"
+#include "net/hostname.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/tsc.h"
 #include "core/clock.h"
@@ -646,7 +647,11 @@ GEN_NUMBER(gen_mmap_min_addr, "65536")
 GEN_NUMBER(gen_pid_max, "4194304")
 GEN_NUMBER(gen_threads_max, "31424")
 GEN_NUMBER(gen_osrelease, "6.1.0-lwjvm")
-GEN_NUMBER(gen_hostname, "lwjvm")
+static int gen_hostname(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return snprintf(buf, size, "%s\n", net_hostname());
+}
 GEN_NUMBER(gen_nr_open, "1048576")
 GEN_NUMBER(gen_somaxconn, "4096")
 GEN_NUMBER(gen_randomize, "2")

@@ -5,6 +5,7 @@
 #include "errno.h"
 #include "lib/string.h"
 #include "linux/syscall.h"
+#include "net/hostname.h"
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 #include "mm/palloc.h"
@@ -20,7 +21,8 @@ SYS(uname)
     struct linux_utsname u;
     memset(&u, 0, sizeof u);
     memcpy(u.sysname, "Linux", 6);
-    memcpy(u.nodename, "lwjvm", 6);
+    const char *host = net_hostname(); /* boot.conf net.hostname, else "lwjvm" */
+    memcpy(u.nodename, host, strnlen(host, sizeof u.nodename - 1));
     /* glibc and the JVM parse the release; report a kernel with the features we implement. */
     memcpy(u.release, "6.1.0-lwjvm", 12);
     memcpy(u.version, "#1 SMP lwjvm", 13);

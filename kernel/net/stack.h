@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "lib/spinlock.h"
+#include "net/hostname.h"
 
 struct bootconf;
 struct netif;
@@ -26,8 +27,6 @@ int net_flush(void);
 /* Brings lwIP up with loopback, and the virtio-net interface when there is one and boot.conf
  * gives it an address. */
 void net_init(const struct bootconf *bc);
-/* The host name (boot.conf net.hostname, default "lwjvm"). */
-const char *net_hostname(void);
 
 /* The virtio-net driver's half (drivers/virtio_net.c): 1 if a device was found; its lwIP netif init
  * function. */

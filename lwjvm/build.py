@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from lwjvm import __version__, bootconf, elfinfo, image, jvmflags, network, rootrun
+from lwjvm import __version__, bootconf, elfinfo, image, jvmflags, network, rootrun, springboot
 from lwjvm import manifest as manifest_mod
 from lwjvm import modules as modules_mod
 from lwjvm.errors import LwjvmError
@@ -342,6 +342,13 @@ def build(
         m.args = list(args)
     if env:
         m.env.update(env)
+    boot: springboot.Extracted | None = None
+    if m.jar is not None and springboot.start_class(m.jar) is not None:
+        # A Spring Boot executable jar runs extracted: its jar, then lib/ (lwjvm/springboot.py).
+        with progress.step("Spring Boot jar (extract or cache)"):
+            boot = springboot.extract(m.jar, cache or cache_root())
+        m.jar = boot.jar
+        m.classpath = [*boot.libs, *m.classpath]
     jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
     tools = JavaTools(jdk, tools_mode)
     if tools.fallback_reason and tools_mode == "auto":
@@ -388,7 +395,7 @@ def build(
     try:
         result = _build_image(
             m, jdk, tools, main, cp, runtime, staging_dir, out_dir, kernel, progress, cache,
-            timings, found_modules.reasons,
+            timings, found_modules.reasons, boot,
         )  # fmt: skip
     finally:
         shutil.rmtree(staging_dir, ignore_errors=True)
@@ -410,6 +417,7 @@ def _build_image(
     cache: Path | None,
     timings: dict[str, float],
     module_reasons: dict[str, str] | None = None,
+    boot: springboot.Extracted | None = None,
 ) -> BuildResult:
     prof = profile()
     java_dir = prof["runtime_dir"]
@@ -471,9 +479,10 @@ def _build_image(
         t = time.monotonic()
         with progress.step("class-data archive (training run + dump)"):
             training_args = m.args if m.cds_args is None else m.cds_args
+            training_options = springboot.TRAINING_OPTIONS if boot else []
             cds, cds_hit = _make_cds(
                 staging, runtime, cp, flags, classpath, main, m.args, env, archive, epoch, cache,
-                training_args, m.cds_timeout,
+                training_args, m.cds_timeout, training_options,
             )  # fmt: skip
         timings["cds"] = time.monotonic() - t
         cds_flags = ["-Xshare:auto", f"-XX:SharedArchiveFile={archive}"]
@@ -512,6 +521,7 @@ def _build_image(
             "files": [
                 {"source": str(c.src.relative_to(m.directory)), "path": c.dst} for c in m.files
             ],
+            "spring_boot": boot.describe() if boot else None,
         },
         "jdk": {
             "home": str(jdk.home),
@@ -605,6 +615,7 @@ def _make_cds(
     cache: Path | None,
     training_args: list[str],
     training_timeout: float,
+    training_options: list[str] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Stage the app's CDS archive at `archive`: from the cache, or a training run and a dump.
 
@@ -613,7 +624,9 @@ def _make_cds(
     with the guest's flags, after the staged files got the image's timestamp. Dumps are not
     byte-for-byte repeatable (the archived heap differs between runs), so the archive is cached
     by everything it depends on: a rebuild with the same inputs reuses the same bytes.
+    `training_options` are JVM options of the training run alone (Spring's exit after refresh).
     """
+    training_options = training_options or []
     key_desc = {
         "runtime": runtime.key,
         "classpath": [[guest, _tree_digest(host)] for host, guest in cp],
@@ -623,6 +636,7 @@ def _make_cds(
         "training_args": training_args,
         "training_timeout": training_timeout,
         "env": sorted(env.items()),
+        **({"training_options": training_options} if training_options else {}),
         "epoch": epoch,
         "archive": archive,
     }
@@ -640,7 +654,7 @@ def _make_cds(
         info: dict[str, Any] = {"archive": archive, "key": key, "dump_flags": flags}
         return _train_and_dump(
             staging, flags, classpath, main, env, archive, epoch, training_args,
-            training_timeout, cached, info,
+            training_timeout, cached, info, training_options,
         ), False  # fmt: skip
 
 
@@ -656,6 +670,7 @@ def _train_and_dump(
     training_timeout: float,
     cached: Path,
     info: dict[str, Any],
+    training_options: list[str] | None = None,
 ) -> dict[str, Any]:
     """The training run and the dump (see _make_cds); the archive is also stored at `cached`."""
     java = f"{profile()['runtime_dir']}/bin/java"
@@ -663,7 +678,8 @@ def _train_and_dump(
     root = staging.root
     _set_times(root, epoch)
     staging.mkdir("/tmp")
-    train = [java, *flags, f"-XX:DumpLoadedClassList={CLASSLIST}", "-cp", classpath, main]
+    train = [java, *flags, *(training_options or []), f"-XX:DumpLoadedClassList={CLASSLIST}"]
+    train += ["-cp", classpath, main]
     train += training_args
     app_dir = profile()["app_dir"]
     run = rootrun.run_in_root(root, train, env, app_dir, stop_after=training_timeout)

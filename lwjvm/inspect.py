@@ -111,6 +111,15 @@ def render(desc: dict[str, Any]) -> str:
         f"main class:  {app['main']}",
         f"class path:  {':'.join(e['path'] for e in app['classpath'])}",
         f"args:        {shlex.join(app['args'])}",
+        *(
+            [
+                f"spring boot: {b['jar']} (Spring Boot {b['spring_boot'] or '?'}) extracted: "
+                f"Start-Class {b['start_class']}, {b['libraries']} libraries in the class path"
+                f"{' and the class-data archive' if cds else ''}"
+            ]
+            if (b := app.get("spring_boot"))
+            else []
+        ),
         f"jdk:         {jdk['implementor']} {jdk['version']} ({jdk['home']})",
         f"modules:     {', '.join(rt['modules'])}"
         + "".join(

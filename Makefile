@@ -3,7 +3,7 @@
 #   make setup   apt packages (only the missing ones) + .venv with lwjvm installed editable + lwIP's
 #                source (Debian's source package, kernel/tools/fetch_lwip.sh)
 #                + make plugins
-#   make plugins the Maven plugin (and the Gradle plugin) installed into the local Maven repository
+#   make plugins the Maven and Gradle plugins installed into the local Maven repository
 #   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
 #   make test    setup + kernel, then pytest over tests/ and ruff
 #   make demo    setup + kernel, then samples/hello (a Java app) built and run with `lwjvm run`
@@ -14,7 +14,7 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 APT_PACKAGES := qemu-system-x86 e2fsprogs binutils strace gdb gcc libc6-dev make \
-	openjdk-17-jdk-headless python3-venv maven
+	openjdk-17-jdk-headless python3-venv maven gradle
 # libc6-dev is only a recommendation of gcc, and the tests link programs with -static.
 # Debian 12's openjdk-17-jdk-headless ships the jmods jlink needs; checked below.
 JMODS := /usr/lib/jvm/java-17-openjdk-amd64/jmods/java.base.jmod
@@ -60,13 +60,32 @@ M2_REPO ?= $(HOME)/.m2/repository
 PLUGIN_VERSION := 0.1.0
 MAVEN_PLUGIN_JAR := $(M2_REPO)/dev/lwjvm/lwjvm-maven-plugin/$(PLUGIN_VERSION)/lwjvm-maven-plugin-$(PLUGIN_VERSION).jar
 MVN_INSTALL := mvn -B -q -Dstyle.color=never install -Dinvoker.skip=true
+GRADLE_PLUGIN_JAR := $(M2_REPO)/dev/lwjvm/lwjvm-gradle-plugin/$(PLUGIN_VERSION)/lwjvm-gradle-plugin-$(PLUGIN_VERSION).jar
+# Debian's gradle (4.4.1) needs nothing from the network for the plugin: only the Gradle API.
+GRADLE_PUBLISH := gradle -q --offline --no-daemon -Dmaven.repo.local=$(M2_REPO) publishToMavenLocal
+# What the plugins' tests and samples/spring-boot build with, fetched once so later runs are
+# offline (the stamp is redone when a POM changes).
+MAVEN_DEPS_STAMP := $(VENV)/.lwjvm-maven-deps
+MVN_GO_OFFLINE := mvn -B -q -Dstyle.color=never dependency:go-offline
 
-plugins: $(MAVEN_PLUGIN_JAR)
+plugins: $(MAVEN_PLUGIN_JAR) $(GRADLE_PLUGIN_JAR) $(MAVEN_DEPS_STAMP)
 
 $(MAVEN_PLUGIN_JAR): plugins/maven/pom.xml $(shell find plugins/maven/src/main -type f 2>/dev/null) | apt
 	@echo "make plugins: lwjvm-maven-plugin $(PLUGIN_VERSION) -> $(M2_REPO)"
 	cd plugins/maven && { $(MVN_INSTALL) -o >/dev/null 2>&1 || $(MVN_INSTALL); }
 	test -f $@ && touch $@
+
+$(GRADLE_PLUGIN_JAR): plugins/gradle/build.gradle plugins/gradle/settings.gradle $(shell find plugins/gradle/src -type f 2>/dev/null) | apt
+	@echo "make plugins: lwjvm-gradle-plugin $(PLUGIN_VERSION) (plugin id dev.lwjvm) -> $(M2_REPO)"
+	cd plugins/gradle && $(GRADLE_PUBLISH) 2>&1 | grep -v -e '^openjdk version' -e '^OpenJDK ' ; test $${PIPESTATUS[0]} = 0
+	test -f $@ && touch $@
+
+$(MAVEN_DEPS_STAMP): plugins/maven/pom.xml plugins/maven/src/it/hello/pom.xml samples/spring-boot/pom.xml | $(MAVEN_PLUGIN_JAR) $(SETUP_STAMP)
+	@echo "make plugins: fetching what the plugin tests and samples/spring-boot build with"
+	cd samples/spring-boot && $(MVN_GO_OFFLINE)
+	mvn -B -q -Dstyle.color=never dependency:get -Dartifact=org.apache.commons:commons-lang3:3.17.0
+	cd plugins/maven && $(MVN_GO_OFFLINE)
+	touch $@
 
 kernel: lwip
 	$(MAKE) -C kernel
@@ -95,5 +114,6 @@ soak: setup kernel
 	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES)
 
 clean:
-	rm -rf build tests/build samples/hello/target plugins/maven/target
+	rm -rf build tests/build samples/hello/target plugins/maven/target samples/spring-boot/target \
+		plugins/gradle/build plugins/gradle/sample/build plugins/gradle/sample/lib/build
 	$(MAKE) -C kernel clean

@@ -1,0 +1,62 @@
+"""The Gradle plugin (plugin id dev.lwjvm) with Debian's gradle (4.4.1): built and published into a
+scratch Maven repository, then applied by plugins/gradle/sample (an application with a library
+subproject) through the plugins { } block: lwjvmRun runs it in the guest, a setting lwjvm refuses
+fails the task with lwjvm's own line, and the four tasks are listed in the lwjvm group.
+
+Gradle 8 is not installable on these machines (only Debian's 4.4.1 is), so the plugin's use of API
+that both have is checked by reading, not by a run: docs/plugins.md says which calls those are.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GRADLE_TIMEOUT_S = 1200  # a cold Gradle API jar, jlink and a TCG boot on a loaded machine
+
+
+def _gradle(
+    project: Path, repo: Path, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["gradle", "--offline", "--no-daemon", f"-Dmaven.repo.local={repo}", *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=GRADLE_TIMEOUT_S,
+    )  # fmt: skip
+
+
+def test_gradle_plugin_runs_the_sample_in_the_guest_and_fails_with_lwjvms_line(
+    tmp_path: Path, lwjvm_executable: Path, plugin_env: dict[str, str], guest: None
+) -> None:
+    repo = tmp_path / "m2"
+    plugin = tmp_path / "plugin"
+    sample = tmp_path / "sample"
+    outputs = shutil.ignore_patterns("build", ".gradle")
+    shutil.copytree(REPO / "plugins" / "gradle" / "src", plugin / "src")
+    for name in ("build.gradle", "settings.gradle"):
+        shutil.copy(REPO / "plugins" / "gradle" / name, plugin / name)
+    shutil.copytree(REPO / "plugins" / "gradle" / "sample", sample, ignore=outputs)
+    published = _gradle(plugin, repo, plugin_env, "-q", "publishToMavenLocal")
+    assert published.returncode == 0, published.stdout[-3000:] + published.stderr[-3000:]
+    assert (repo / "dev/lwjvm/dev.lwjvm.gradle.plugin/0.1.0").is_dir()  # the plugin marker
+
+    exe = f"-PlwjvmExecutable={lwjvm_executable}"
+    run = _gradle(sample, repo, plugin_env, exe, "lwjvmRun")
+    detail = run.stdout[-4000:] + run.stderr[-4000:]
+    assert run.returncode == 0, detail
+    # The app's line from the guest: the library subproject, the variable, the JVM option.
+    assert "\nHello from gradle, sample.property=set, os.name=Linux\n" in run.stdout, detail
+    manifest = (sample / "build" / "lwjvm" / "app.yaml").read_text()
+    assert "/lib/build/libs/lib.jar" in manifest and 'main: "sample.Main"' in manifest
+
+    bad = _gradle(sample, repo, plugin_env, exe, "-PsampleMemory=64MB", "lwjvmBuild")
+    assert bad.returncode != 0
+    assert "lwjvm: error: " in bad.stderr and "vm.memory: expected a size such as 256M" in (
+        bad.stderr
+    ), bad.stdout[-2000:] + bad.stderr[-2000:]
+
+    tasks = _gradle(sample, repo, plugin_env, "-q", "tasks")
+    assert tasks.returncode == 0, tasks.stderr[-2000:]
+    for name in ("lwjvmBuild", "lwjvmRun", "lwjvmDeploy", "lwjvmStop"):
+        assert f"\n{name} - " in tasks.stdout, tasks.stdout

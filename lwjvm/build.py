@@ -367,6 +367,8 @@ def build(
         env = dict(DEFAULT_ENV)
         env.update(m.env)
         module_flags = [*m.jvm_options, *[f"-D{k}={v}" for k, v in m.properties.items()]]
+        if boot:  # a Spring application's training runs stop after the context refresh
+            module_flags += springboot.TRAINING_OPTIONS
         found_modules = modules_mod.discover(
             m, tools, main, cp, env, module_flags, cache or cache_root(), nested_jars
         )

@@ -4,6 +4,8 @@
 #include "fs/console.h"
 #include "arch/x86_64/serial.h"
 #include "errno.h"
+#include "fs/poll.h"
+#include "lib/string.h"
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 
@@ -49,15 +51,47 @@ static long con_ioctl(struct file *f, uint32_t cmd, uint64_t arg)
     return copy_to_user((void *)arg, &zero, sizeof zero) ? -EFAULT : 0;
 }
 
-const struct file_ops console_out_ops = {.read = con_read, .write = out_write, .ioctl = con_ioctl};
-const struct file_ops console_err_ops = {.read = con_read, .write = err_write, .ioctl = con_ioctl};
+/* Reads end at once and writes never wait: always readable and writable, and that never
+ * changes. */
+static uint32_t con_poll(struct file *f, struct waitq **wq)
+{
+    (void)f;
+    *wq = 0;
+    return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
+}
 
-/* Opens `path` as descriptor fd, or a device-less file on ops when /dev is not there. */
-static int open_std(int fd, const char *path, uint32_t flags, const struct file_ops *ops)
+const struct file_ops console_out_ops = {
+    .read = con_read, .write = out_write, .ioctl = con_ioctl, .poll = con_poll};
+const struct file_ops console_err_ops = {
+    .read = con_read, .write = err_write, .ioctl = con_ioctl, .poll = con_poll};
+
+/* The consoles' inodes when /dev is not there (devfs gives its own): character devices 4:64 and
+ * 4:65 like /dev/ttyS0 and /dev/ttyS1. Static: never released. */
+static int con_stat(struct inode *ino, struct linux_stat *st)
+{
+    memset(st, 0, sizeof *st);
+    st->st_dev = 5;
+    st->st_ino = ino->ino;
+    st->st_nlink = 1;
+    st->st_mode = ino->mode;
+    st->st_rdev = 0x400 + 64 + (ino->ino - 1);
+    st->st_blksize = 1024;
+    return 0;
+}
+
+static const struct inode_ops con_inode_ops = {.stat = con_stat};
+static struct inode con_inodes[2] = {
+    {.ops = &con_inode_ops, .ino = 1, .mode = S_IFCHR | 0620, .refcount = 1},
+    {.ops = &con_inode_ops, .ino = 2, .mode = S_IFCHR | 0620, .refcount = 1},
+};
+
+/* Opens `path` as descriptor fd, or a file on the console's own inode when /dev is not there. */
+static int open_std(int fd, const char *path, uint32_t flags, const struct file_ops *ops,
+                    struct inode *ino)
 {
     struct file *f;
     if (vfs_open(0, path, flags, 0, &f)) {
-        f = file_new(ops, 0, flags);
+        f = file_new(ops, ino, flags);
         if (!f)
             return -ENOMEM;
     }
@@ -66,10 +100,10 @@ static int open_std(int fd, const char *path, uint32_t flags, const struct file_
 
 int console_install_std_fds(void)
 {
-    int rc = open_std(0, "/dev/ttyS0", O_RDONLY, &console_out_ops);
+    int rc = open_std(0, "/dev/ttyS0", O_RDONLY, &console_out_ops, &con_inodes[0]);
     if (!rc)
-        rc = open_std(1, "/dev/ttyS0", O_WRONLY, &console_out_ops);
+        rc = open_std(1, "/dev/ttyS0", O_WRONLY, &console_out_ops, &con_inodes[0]);
     if (!rc)
-        rc = open_std(2, "/dev/ttyS1", O_WRONLY, &console_err_ops);
+        rc = open_std(2, "/dev/ttyS1", O_WRONLY, &console_err_ops, &con_inodes[1]);
     return rc;
 }

@@ -331,10 +331,10 @@ static int link_fd(struct pseudo_node *n, char *buf, size_t size)
         return -ENOENT;
     char tmp[48];
     const char *s = tmp;
-    if (!f->inode)
-        snprintf(tmp, sizeof tmp, "/dev/console");
-    else if ((f->inode->mode & S_IFMT) == S_IFIFO)
+    if ((f->inode->mode & S_IFMT) == S_IFIFO)
         snprintf(tmp, sizeof tmp, "pipe:[%lu]", f->inode->ino);
+    else if ((f->inode->mode & S_IFMT) == S_IFSOCK)
+        snprintf(tmp, sizeof tmp, "socket:[%lu]", f->inode->ino);
     else if (f->inode->path)
         s = f->inode->path;
     else

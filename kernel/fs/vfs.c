@@ -456,6 +456,8 @@ void file_put(struct file *f)
     if (__atomic_sub_fetch(&f->refcount, 1, __ATOMIC_ACQ_REL))
         return;
     fsnotify_close(f);
+    if (__atomic_load_n(&f->epitems, __ATOMIC_ACQUIRE))
+        epoll_file_release(f);
     if (f->ops->release)
         f->ops->release(f);
     flock_release(f);

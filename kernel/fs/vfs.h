@@ -9,6 +9,7 @@ struct file;
 struct linux_stat;
 struct vfs_attr;
 struct waitq;
+struct epitem;
 
 #define PATH_MAX 4096
 #define NAME_MAX 255
@@ -100,12 +101,16 @@ struct file_ops {
 
 struct file {
     const struct file_ops *ops;
-    struct inode *inode; /* 0 for the consoles */
+    struct inode *inode; /* every open file has one (anonymous files: fs/anon.h) */
     uint64_t pos;
     uint32_t flags; /* O_* status flags */
     uint32_t refcount; /* atomic: file_get/file_put */
     void *priv; /* the file ops' own data */
+    struct epitem *epitems; /* the epoll items watching this file (linux/epoll.c's lock) */
 };
+
+/* Removes the file from every epoll watching it: the last reference is gone (linux/epoll.c). */
+void epoll_file_release(struct file *f);
 
 void inode_get(struct inode *ino);
 void inode_put(struct inode *ino);

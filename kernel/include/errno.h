@@ -70,3 +70,4 @@
 #define EHOSTUNREACH 113
 #define ESOCKTNOSUPPORT 94
 #define ENETRESET 102
+#define ERESTARTNOHAND 514 /* kernel-internal: restart the syscall unless a handler runs */

@@ -49,6 +49,7 @@ _Static_assert(sizeof(struct linux_dirent64) == 24, "struct linux_dirent64 heade
 #define S_IFREG 0100000
 #define S_IFLNK 0120000
 #define S_IFIFO 0010000
+#define S_IFSOCK 0140000
 
 #define O_ACCMODE 3
 #define O_RDONLY 0

@@ -60,7 +60,7 @@ long fs_dirfd_inode(int dirfd, const char *path, struct inode **base)
     struct file *f = fd_get(dirfd);
     if (!f)
         return -EBADF;
-    if (!f->inode || (f->inode->mode & S_IFMT) != S_IFDIR)
+    if ((f->inode->mode & S_IFMT) != S_IFDIR)
         return -ENOTDIR;
     *base = f->inode;
     return 0;
@@ -142,10 +142,10 @@ static struct file *io_file(int fd, int is_write)
     return f;
 }
 
-/* Pipes and consoles have no file offset. */
+/* Pipes have no file offset. */
 static int seekable(const struct file *f)
 {
-    return f->inode && (f->inode->mode & S_IFMT) != S_IFIFO;
+    return (f->inode->mode & S_IFMT) != S_IFIFO;
 }
 
 static long read_write(int fd, uint64_t ubuf, uint64_t len, int is_write)
@@ -295,18 +295,6 @@ SYS(lseek)
     return (long)f->pos;
 }
 
-/* Fills *st for a console file (a character device, like /dev/ttyS0 or a pipe on Linux). */
-static void console_stat(struct linux_stat *st, int fd)
-{
-    memset(st, 0, sizeof *st);
-    st->st_dev = 5;
-    st->st_ino = (uint64_t)fd + 1;
-    st->st_nlink = 1;
-    st->st_mode = S_IFCHR | 0620;
-    st->st_rdev = 0x400 + (uint64_t)fd; /* ttyS-like */
-    st->st_blksize = 1024;
-}
-
 static long stat_inode(struct inode *ino, uint64_t ust)
 {
     struct linux_stat st;
@@ -331,11 +319,6 @@ static long do_fstatat(int dirfd, uint64_t upath, uint64_t ust, uint64_t flags)
         struct file *f = fd_get(dirfd);
         if (!f)
             return -EBADF;
-        if (!f->inode) {
-            struct linux_stat st;
-            console_stat(&st, dirfd);
-            return copy_to_user((void *)ust, &st, sizeof st) ? -EFAULT : 0;
-        }
         return stat_inode(f->inode, ust);
     }
     struct inode *base, *ino;
@@ -360,11 +343,6 @@ SYS(fstat)
     struct file *f = fd_get((int)a0);
     if (!f)
         return -EBADF;
-    if (!f->inode) {
-        struct linux_stat st;
-        console_stat(&st, (int)a0);
-        return copy_to_user((void *)a1, &st, sizeof st) ? -EFAULT : 0;
-    }
     return stat_inode(f->inode, a1);
 }
 
@@ -398,11 +376,9 @@ SYS(statx)
     if (!path[0] && (a2 & AT_EMPTY_PATH)) {
         struct file *f = fd_get((int)a0);
         rc = !f ? -EBADF : 0;
-        if (f && f->inode) {
+        if (f) {
             ino = f->inode;
             inode_get(ino);
-        } else if (f) {
-            console_stat(&st, (int)a0);
         }
     } else if (!path[0]) {
         rc = -ENOENT;
@@ -509,10 +485,9 @@ static long do_faccessat(int dirfd, uint64_t upath, uint64_t mode, uint64_t flag
     struct inode *base, *ino;
     if (!path[0] && (flags & AT_EMPTY_PATH)) {
         struct file *f = fd_get(dirfd);
-        rc = !f ? -EBADF : !f->inode ? 0 : 1;
         kfree(path);
-        if (rc <= 0)
-            return rc; /* a console: readable and writable */
+        if (!f)
+            return -EBADF;
         ino = f->inode;
         inode_get(ino);
         return access_check(ino, mode);
@@ -536,7 +511,7 @@ SYS(getdents64)
     struct file *f = fd_get((int)a0);
     if (!f || (f->flags & O_PATH))
         return -EBADF;
-    if (!f->inode || (f->inode->mode & S_IFMT) != S_IFDIR)
+    if ((f->inode->mode & S_IFMT) != S_IFDIR)
         return -ENOTDIR;
     struct vfs_dirent *d = kmalloc(sizeof *d);
     if (!d)
@@ -723,7 +698,7 @@ SYS(ioctl)
         f->flags = value ? f->flags | O_NONBLOCK : f->flags & ~(uint32_t)O_NONBLOCK;
         return 0;
     case FIONREAD:
-        if (f->inode && (f->inode->mode & S_IFMT) == S_IFREG) {
+        if ((f->inode->mode & S_IFMT) == S_IFREG) {
             value = f->pos < f->inode->size ? (int)(f->inode->size - f->pos) : 0;
             return copy_to_user((void *)a2, &value, sizeof value) ? -EFAULT : 0;
         }

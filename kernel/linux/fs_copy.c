@@ -15,7 +15,7 @@
 
 static int is_reg(const struct file *f)
 {
-    return f->inode && (f->inode->mode & S_IFMT) == S_IFREG;
+    return (f->inode->mode & S_IFMT) == S_IFREG;
 }
 
 /* The open file at fd if it may be read (is_write 0) or written, else 0. */
@@ -132,8 +132,6 @@ SYS(copy_file_range)
         rc = get_off(a3, &out_off, &has_out);
     if (rc)
         return rc;
-    if (!in->inode || !out->inode)
-        return -EINVAL;
     if ((in->inode->mode & S_IFMT) == S_IFDIR || (out->inode->mode & S_IFMT) == S_IFDIR)
         return -EISDIR;
     if (!is_reg(in) || !is_reg(out))
@@ -157,7 +155,7 @@ SYS(fadvise64)
     struct file *f = fd_get((int)a0);
     if (!f)
         return -EBADF;
-    if (f->inode && (f->inode->mode & S_IFMT) == S_IFIFO)
+    if ((f->inode->mode & S_IFMT) == S_IFIFO)
         return -ESPIPE;
     if (a3 > 5 || (int64_t)a2 < 0)
         return -EINVAL;

@@ -305,8 +305,6 @@ static long get_inode(int dirfd, uint64_t upath, uint64_t flags, int null_is_fd,
         struct file *f = fd_get(dirfd);
         if (!f)
             return -EBADF;
-        if (!f->inode)
-            return -EPERM;
         inode_get(f->inode);
         *out = f->inode;
         return 0;
@@ -466,7 +464,7 @@ SYS(ftruncate)
     struct file *f = fd_get((int)a0);
     if (!f || (f->flags & O_PATH))
         return -EBADF;
-    if (!f->inode || (f->flags & O_ACCMODE) == O_RDONLY)
+    if ((f->flags & O_ACCMODE) == O_RDONLY)
         return -EINVAL;
     return truncate_inode(f->inode, (int64_t)a1);
 }
@@ -481,7 +479,7 @@ SYS(fallocate)
         return -EINVAL;
     if ((f->flags & O_ACCMODE) == O_RDONLY)
         return -EBADF;
-    if (!f->inode || (f->inode->mode & S_IFMT) == S_IFIFO)
+    if ((f->inode->mode & S_IFMT) == S_IFIFO)
         return -ESPIPE;
     if (a1 & ~1ull) /* only mode 0 and FALLOC_FL_KEEP_SIZE */
         return -EOPNOTSUPP;
@@ -497,7 +495,7 @@ static long sync_fd(int fd)
     struct file *f = fd_get(fd);
     if (!f)
         return -EBADF;
-    if (f->inode && (f->inode->mode & S_IFMT) == S_IFIFO)
+    if ((f->inode->mode & S_IFMT) == S_IFIFO)
         return -EINVAL;
     return 0;
 }
@@ -522,8 +520,6 @@ SYS(fchdir)
     struct file *f = fd_get((int)a0);
     if (!f)
         return -EBADF;
-    if (!f->inode)
-        return -ENOTDIR;
     return vfs_fchdir(f->inode);
 }
 

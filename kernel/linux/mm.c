@@ -63,7 +63,7 @@ static long mmap_locked(uint64_t addr, uint64_t len, uint64_t prot, uint64_t fla
         struct file *f = fd_get(fd);
         if (!f)
             return -EBADF;
-        if (!f->inode || (f->inode->mode & S_IFMT) != S_IFREG)
+        if ((f->inode->mode & S_IFMT) != S_IFREG)
             return -ENODEV;
         if ((f->flags & O_ACCMODE) == O_WRONLY)
             return -EACCES;

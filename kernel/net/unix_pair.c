@@ -1,26 +1,29 @@
 /* socketpair(AF_UNIX, SOCK_STREAM): two connected stream sockets made of two pipes, one per
  * direction. The JVM needs one at start-up (FileDispatcherImpl's pre-close descriptor); the full
  * socket layer comes with networking. Other domains and types answer as Linux does when a family
- * or type is unavailable. */
+ * or type is unavailable. An end's readiness combines its two pipes as Linux's unix_poll does; its
+ * own wait queue is woken whenever either pipe's is (two callback entries forward the wake). */
 #include "errno.h"
 #include "fs/pipe.h"
+#include "fs/poll.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
 #include "linux/syscall.h"
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 #include "mm/kheap.h"
+#include "sched/wait.h"
 
 #define AF_UNIX 1
 #define SOCK_STREAM 1
 #define SOCK_TYPE_MASK 0xf
 #define SOCK_NONBLOCK 04000
 #define SOCK_CLOEXEC 02000000
-#define S_IFSOCK 0140000
-
 struct end {
     struct inode inode; /* what fstat sees: a socket */
     struct file *rx, *tx;
+    struct waitq wq;                   /* woken when rx's or tx's readiness may change */
+    struct wait_entry on_rx, on_tx;    /* on rx's and tx's queues, forwarding to wq */
 };
 
 static struct end *end_of(struct file *f) { return f->priv; }
@@ -39,9 +42,32 @@ static int64_t end_write(struct file *f, const void *ubuf, uint64_t len)
     return tx->ops->write(tx, ubuf, len);
 }
 
+static int forward_wake(struct wait_entry *w)
+{
+    struct end *e = w->owner;
+    waitq_wake_all(&e->wq);
+    return 1;
+}
+
+static uint32_t end_poll(struct file *f, struct waitq **wq)
+{
+    struct end *e = end_of(f);
+    *wq = &e->wq;
+    uint32_t rx = file_poll(e->rx, 0), tx = file_poll(e->tx, 0), mask = 0;
+    if (rx & EPOLLIN)
+        mask |= EPOLLIN | EPOLLRDNORM;
+    if (rx & EPOLLHUP) /* the peer is gone: both directions are shut */
+        mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP | EPOLLHUP;
+    if (tx & (EPOLLOUT | EPOLLERR))
+        mask |= EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+    return mask;
+}
+
 static void end_release(struct file *f)
 {
     struct end *e = end_of(f);
+    waitq_remove(&e->on_rx);
+    waitq_remove(&e->on_tx);
     file_put(e->rx);
     file_put(e->tx);
     f->priv = 0; /* e itself goes with its inode, which file_put releases next */
@@ -61,7 +87,8 @@ static int end_stat(struct inode *ino, struct linux_stat *st)
 static void end_free(struct inode *ino) { kfree(ino); }
 
 static const struct inode_ops end_inode_ops = {.stat = end_stat, .release = end_free};
-static const struct file_ops end_ops = {.read = end_read, .write = end_write, .release = end_release};
+static const struct file_ops end_ops = {
+    .read = end_read, .write = end_write, .release = end_release, .poll = end_poll};
 
 static struct file *make_end(struct file *rx, struct file *tx, uint32_t flags, uint64_t ino)
 {
@@ -75,6 +102,14 @@ static struct file *make_end(struct file *rx, struct file *tx, uint32_t flags, u
         return 0;
     e->rx = rx;
     e->tx = tx;
+    waitq_init(&e->wq, "socketpair");
+    struct waitq *q;
+    wait_entry_callback(&e->on_rx, forward_wake, e, 0);
+    wait_entry_callback(&e->on_tx, forward_wake, e, 0);
+    file_poll(rx, &q);
+    waitq_add(q, &e->on_rx);
+    file_poll(tx, &q);
+    waitq_add(q, &e->on_tx);
     f->priv = e;
     return f;
 }
@@ -82,7 +117,7 @@ static struct file *make_end(struct file *rx, struct file *tx, uint32_t flags, u
 SYS(socketpair)
 {
     UNUSED_ARGS();
-    static uint64_t next_ino = 1;
+    static uint64_t next_ino = 1; /* atomic */
     int domain = (int)a0, type = (int)a1;
     if (domain != AF_UNIX)
         return -EAFNOSUPPORT;
@@ -104,8 +139,8 @@ SYS(socketpair)
         return rc;
     }
     /* End A reads what B writes (pipe 1) and writes what B reads (pipe 2). */
-    struct file *a = make_end(r1, w2, nb, next_ino++);
-    struct file *b = a ? make_end(r2, w1, nb, next_ino++) : 0;
+    struct file *a = make_end(r1, w2, nb, __atomic_fetch_add(&next_ino, 1, __ATOMIC_RELAXED));
+    struct file *b = a ? make_end(r2, w1, nb, __atomic_fetch_add(&next_ino, 1, __ATOMIC_RELAXED)) : 0;
     if (!a || !b) {
         if (a)
             file_put(a);

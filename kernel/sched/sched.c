@@ -229,6 +229,15 @@ int thread_block(uint64_t deadline_ns)
     return t->wake_reason;
 }
 
+void thread_block_nointr(void)
+{
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    if (current()->state == THREAD_BLOCKED)
+        schedule_locked(fl);
+    else
+        spin_unlock_irqrestore(&rq_lock, fl);
+}
+
 void sched_exit_current(void)
 {
     uint64_t fl = spin_lock_irqsave(&rq_lock);

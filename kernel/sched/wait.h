@@ -72,6 +72,9 @@ void thread_unblock(void);
  * (WAIT_FOREVER for none) or a signal the thread does not block is pending. Returns 0 when
  * woken, -ETIMEDOUT, or -EINTR. Callers recheck their condition in a loop. */
 int thread_block(uint64_t deadline_ns);
+/* thread_block with no deadline that a pending signal does not end (a signal still wakes it:
+ * callers loop until their condition holds). */
+void thread_block_nointr(void);
 /* Wakes t if it is blocked (or about to block): its thread_block returns `reason` (0,
  * -ETIMEDOUT, -EINTR). Safe from any context, with any lock but the run queue's held. */
 void thread_wake(struct thread *t, int reason);

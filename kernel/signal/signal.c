@@ -151,6 +151,23 @@ int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info)
     return found;
 }
 
+void signal_wait_mask(uint64_t set)
+{
+    struct thread *t = current();
+    t->sig.saved_mask = t->sig.mask;
+    t->sig.has_saved_mask = 1;
+    t->sig.mask = set & ~UNBLOCKABLE;
+}
+
+void signal_wait_mask_done(int interrupted)
+{
+    struct thread *t = current();
+    if (interrupted || !t->sig.has_saved_mask)
+        return;
+    t->sig.mask = t->sig.saved_mask;
+    t->sig.has_saved_mask = 0;
+}
+
 void signal_thread_exit(struct thread *t)
 {
     uint64_t fl = spin_lock_irqsave(&signal_lock);
@@ -297,14 +314,16 @@ void signal_deliver(struct regs *r)
      * Linux turns that fault into SIGSEGV (SI_KERNEL) for the program; so do we, before the IRET. */
     if (r->rip >= USER_TOP)
         signal_fault(r, SIGSEGV, SI_KERNEL, 0);
-    int restart = r->vector == VECTOR_SYSCALL && (int64_t)r->rax == -ERESTARTSYS;
+    int restart = r->vector == VECTOR_SYSCALL && ((int64_t)r->rax == -ERESTARTSYS ||
+                                                  (int64_t)r->rax == -ERESTARTNOHAND);
     struct linux_siginfo info;
     int sig = signal_dequeue(t, ~t->sig.mask, &info);
     if (sig) {
         if (restart) {
             uint64_t flags = sig_actions[sig].flags;
             int handled = sig_actions[sig].handler > SIG_IGN;
-            if (handled && !(flags & SA_RESTART)) {
+            int nohand = (int64_t)r->rax == -ERESTARTNOHAND; /* EINTR whenever a handler runs */
+            if (handled && (nohand || !(flags & SA_RESTART))) {
                 r->rax = (uint64_t)-EINTR;
                 restart = 0;
             }

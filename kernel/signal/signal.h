@@ -25,6 +25,12 @@ void signal_deliver(struct regs *r);
 /* Takes the lowest pending signal in `set` off t's queue or the process queue (its siginfo into
  * *info); returns it, or 0 if none. */
 int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info);
+/* The temporary mask of ppoll, pselect6 and epoll_pwait: signal_wait_mask sets the current
+ * thread's mask to `set` (SIGKILL and SIGSTOP stay unblocked) and keeps the old one;
+ * signal_wait_mask_done puts it back now, or, if the wait was interrupted, after the handler's
+ * frame is built (the frame records the old mask, so sigreturn restores it), as Linux does. */
+void signal_wait_mask(uint64_t set);
+void signal_wait_mask_done(int interrupted);
 /* Frees t's queued signals. */
 void signal_thread_exit(struct thread *t);
 /* rt_sigreturn: restores the frame at the program's stack; returns the restored rax. */

@@ -115,12 +115,13 @@ REGRESSION_CASES = [
     *both_links("regress_brk_huge"),
 ]
 
-# issue 9: sockets (loopback only: both ends in the program, ephemeral ports, nothing printed that
+# issue 9: sockets and readiness (loopback only: both ends in the program, ephemeral ports, nothing printed that
 # differs between two runs)
 ISSUE9_CASES = [
     Case("net_tcp"),
     Case("net_udp"),
     Case("net_sendfile"),
+    Case("poll_epoll"),
 ]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES

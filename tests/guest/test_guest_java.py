@@ -106,6 +106,7 @@ CASES = [
     JavaCase("Jit", options=("-XX:TieredStopAtLevel=1",), name="c1"),
     JavaCase("Jit", options=("-XX:-TieredCompilation",), name="c2"),
     JavaCase("CdsMapped"),
+    JavaCase("SelectorPipe"),
 ]
 # Tests that are not a plain program run; their names in GUEST_READY are these.
 SPECIAL = ("version", "signal:SIGTERM", "signal:SIGINT", "stop-timeout", "crash", "inline")

@@ -1,14 +1,18 @@
 /* Timers that signal the program: alarm, setitimer/getitimer and the POSIX timers (timer_create
  * and friends), on the wall and monotonic clocks and on the CPU-time clocks (ITIMER_VIRTUAL and
  * ITIMER_PROF too). Each is a kernel timer (core/timer.h) whose expiry queues a signal to the
- * process or to one thread (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD builds on); while that
- * signal is still pending, further expiries only count as overruns, as on Linux. A CPU-time
- * timer is a kernel timer set for the CPU time left, as wall time (with one CPU, CPU time runs
- * no faster), that re-arms itself for what is still left until the CPU time is really there. */
+ * process or to one thread (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD builds on). As on Linux,
+ * a periodic POSIX timer whose signal was queued is re-armed only when that signal is dequeued
+ * (posix_timer_dequeued): the periods missed meanwhile become the signal's si_overrun and what
+ * timer_getoverrun reads until the next delivery. An interval timer (setitimer) re-arms at once;
+ * its signal, a standard one, is not queued twice. A CPU-time timer is a kernel timer set for
+ * the CPU time left, as wall time (with one CPU, CPU time runs no faster), that re-arms itself
+ * for what is still left until the CPU time is really there. */
 #include "core/clock.h"
 #include "core/cputime.h"
 #include "core/timer.h"
 #include "errno.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "linux/syscall.h"
 #include "linux/uaccess.h"
@@ -73,9 +77,14 @@ struct ptimer {
     uint64_t value;       /* sigev_value */
     uint64_t expires;     /* the armed deadline (CLOCK_MONOTONIC ns), 0 if disarmed */
     uint64_t interval_ns; /* 0: one-shot */
-    int overrun;          /* expiries while the last signal was still pending */
+    uint64_t due;         /* a POSIX timer's expiry whose signal is queued (on its clock), 0 if none */
+    int overrun_last;     /* the overruns of the signal delivered last (timer_getoverrun) */
 };
 
+/* Guards the timer table and every timer's fields (the interval timers' too). Taken by the
+ * callbacks and the syscalls; a callback is never waited for under it (ktimer_cancel, which
+ * waits for a running callback, is called outside it). Taken before the signal lock. */
+static struct spinlock posix_timers_lock = SPINLOCK_INIT("posix timers");
 static struct ptimer *timers[MAX_TIMERS];
 static struct ptimer itimers[3] = {
     {.id = -1, .counts = ON_WALL, .notify = SIGEV_SIGNAL, .signo = SIGALRM},
@@ -112,17 +121,14 @@ static struct thread *signal_target(const struct ptimer *p)
     return p->notify == SIGEV_THREAD_ID ? thread_find(p->tid) : thread_first();
 }
 
-static void send(struct ptimer *p)
+/* Queues p's signal; returns 1 if it was queued (0: SIGEV_NONE, no target, ignored). */
+static int send(struct ptimer *p)
 {
     if (p->notify == SIGEV_NONE)
-        return;
+        return 0;
     struct thread *t = signal_target(p);
     if (!t)
-        return;
-    if (signal_pending_set(t) & SIGBIT(p->signo)) {
-        p->overrun++;
-        return;
-    }
+        return 0;
     struct linux_siginfo info;
     memset(&info, 0, sizeof info);
     info.si_signo = p->signo;
@@ -130,15 +136,34 @@ static void send(struct ptimer *p)
         info.si_code = SI_KERNEL; /* as Linux sends the ITIMER_REAL SIGALRM */
     } else {
         info.si_code = SI_TIMER;
-        int32_t tid_overrun[2] = {p->id, p->overrun};
+        int32_t tid_overrun[2] = {p->id, 0}; /* the overrun is filled in at delivery */
         memcpy(info.raw, tid_overrun, sizeof tid_overrun);
         memcpy(info.raw + 8, &p->value, sizeof p->value);
     }
-    p->overrun = 0;
     if (p->notify == SIGEV_THREAD_ID)
-        signal_send_thread(t, p->signo, &info);
-    else
-        signal_send_process(p->signo, &info);
+        return signal_send_thread(t, p->signo, &info);
+    return signal_send_process(p->signo, &info);
+}
+
+/* The periods of p missed from `due` to `now` (on p's clock), and the next expiry after now. */
+static uint64_t forward(const struct ptimer *p, uint64_t due, uint64_t now, int *missed)
+{
+    uint64_t n = now > due ? (now - due) / p->interval_ns : 0;
+    *missed = (int)(n > 0x7fffffff ? 0x7fffffff : n);
+    return due + (n + 1) * p->interval_ns;
+}
+
+/* A POSIX timer's expiry at `due` (on its clock): queues its signal; a periodic timer waits for
+ * the signal's delivery to be re-armed, unless the signal could not be queued. Returns 1 if the
+ * caller should re-arm it now. */
+static int expire_posix(struct ptimer *p, uint64_t due)
+{
+    if (send(p)) {
+        p->due = p->interval_ns ? due : 0;
+        p->overrun_last = p->interval_ns ? p->overrun_last : 0;
+        return 0;
+    }
+    return p->interval_ns != 0;
 }
 
 static void fire_cpu(struct ptimer *p)
@@ -152,37 +177,73 @@ static void fire_cpu(struct ptimer *p)
         arm_cpu(p, now);
         return;
     }
+    uint64_t due = p->cpu_deadline;
+    p->cpu_deadline = 0;
+    if (p->id >= 0 && !expire_posix(p, due))
+        return; /* re-armed when its signal is delivered */
     if (p->interval_ns) {
-        uint64_t missed = ((uint64_t)now - p->cpu_deadline) / p->interval_ns;
-        p->overrun += (int)(missed > 0x7fffffff ? 0x7fffffff : missed);
-        p->cpu_deadline += (missed + 1) * p->interval_ns;
+        int missed;
+        p->cpu_deadline = forward(p, due, (uint64_t)now, &missed);
         arm_cpu(p, now);
-    } else {
-        p->cpu_deadline = 0;
     }
-    send(p);
+    if (p->id < 0)
+        send(p);
 }
 
 static void fire(struct ktimer *kt)
 {
     struct ptimer *p = (struct ptimer *)kt;
-    uint64_t due = p->expires;
+    uint64_t fl = spin_lock_irqsave(&posix_timers_lock);
+    uint64_t due = p->expires, now = clock_monotonic_ns();
+    if (!due || due > now) { /* disarmed or re-armed since this expiry was due */
+        spin_unlock_irqrestore(&posix_timers_lock, fl);
+        return;
+    }
     p->expires = 0;
     if (p->counts != ON_WALL) {
         fire_cpu(p);
-        return;
-    }
-    if (p->interval_ns) {
-        uint64_t now = clock_monotonic_ns(), next = due + p->interval_ns;
-        if (next <= now) { /* we are late: the periods missed are overruns */
-            uint64_t missed = (now - due) / p->interval_ns;
-            p->overrun += (int)(missed > 0x7fffffff ? 0x7fffffff : missed);
-            next = due + (missed + 1) * p->interval_ns;
+    } else if (p->id >= 0) {
+        if (expire_posix(p, due)) { /* not queued: keep ticking */
+            int missed;
+            p->expires = forward(p, due, now, &missed);
+            ktimer_arm(&p->kt, p->expires);
         }
-        p->expires = next;
-        ktimer_arm(&p->kt, next);
+    } else {
+        if (p->interval_ns) {
+            int missed;
+            p->expires = forward(p, due, now, &missed);
+            ktimer_arm(&p->kt, p->expires);
+        }
+        send(p);
     }
-    send(p);
+    spin_unlock_irqrestore(&posix_timers_lock, fl);
+}
+
+void posix_timer_dequeued(struct linux_siginfo *info)
+{
+    int32_t id;
+    memcpy(&id, info->raw, sizeof id);
+    uint64_t fl = spin_lock_irqsave(&posix_timers_lock);
+    struct ptimer *p = id >= 0 && id < MAX_TIMERS ? timers[id] : 0;
+    if (p && p->due && p->interval_ns) {
+        int missed;
+        if (p->counts != ON_WALL) {
+            int64_t now = cpu_now(p);
+            if (now >= 0) {
+                p->cpu_deadline = forward(p, p->due, (uint64_t)now, &missed);
+                arm_cpu(p, now);
+            } else {
+                missed = 0;
+            }
+        } else {
+            p->expires = forward(p, p->due, clock_monotonic_ns(), &missed);
+            ktimer_arm(&p->kt, p->expires);
+        }
+        p->due = 0;
+        p->overrun_last = missed;
+        memcpy(info->raw + 4, &missed, sizeof missed);
+    }
+    spin_unlock_irqrestore(&posix_timers_lock, fl);
 }
 
 /* Current value of clock (one of the timer clocks) in ns. */
@@ -229,11 +290,10 @@ static struct itimerspec64 current_setting(const struct ptimer *p)
  * value 0 disarms. */
 static void set(struct ptimer *p, int64_t value, int abs, uint64_t interval)
 {
-    ktimer_cancel(&p->kt);
-    p->expires = 0;
+    p->expires = 0; /* a callback already under way now does nothing */
     p->cpu_deadline = 0;
     p->interval_ns = 0;
-    p->overrun = 0;
+    p->due = 0; /* a signal still queued re-arms nothing */
     if (!value)
         return;
     p->kt.fire = fire;
@@ -255,10 +315,14 @@ static void set(struct ptimer *p, int64_t value, int abs, uint64_t interval)
     ktimer_arm(&p->kt, p->expires);
 }
 
+/* The timer with that id (posix_timers_lock held), or 0. */
 static struct ptimer *lookup(uint64_t id)
 {
     return id < MAX_TIMERS ? timers[id] : 0;
 }
+
+static uint64_t lock_timers(void) { return spin_lock_irqsave(&posix_timers_lock); }
+static void unlock_timers(uint64_t fl) { spin_unlock_irqrestore(&posix_timers_lock, fl); }
 
 SYS(timer_create)
 {
@@ -296,14 +360,21 @@ SYS(timer_create)
         return -EINVAL;
     if (ev.notify == SIGEV_THREAD_ID && !thread_find(ev.tid))
         return -EINVAL;
-    int id = 0;
-    while (id < MAX_TIMERS && timers[id])
-        id++;
-    if (id == MAX_TIMERS)
-        return -EAGAIN;
     struct ptimer *p = kzalloc(sizeof *p);
     if (!p)
         return -EAGAIN;
+    uint64_t fl = lock_timers();
+    int id = 0;
+    while (id < MAX_TIMERS && timers[id])
+        id++;
+    if (id < MAX_TIMERS)
+        timers[id] = p; /* claimed; not armed, so nothing fires meanwhile */
+    unlock_timers(fl);
+    if (id == MAX_TIMERS) {
+        kfree(p);
+        return -EAGAIN;
+    }
+    ktimer_init(&p->kt, fire);
     p->id = id;
     p->clock = clock;
     p->counts = counts;
@@ -313,26 +384,38 @@ SYS(timer_create)
     p->tid = ev.tid;
     p->value = a1 ? ev.value : (uint64_t)id; /* no sigevent: sigev_value is the timer id */
     if (copy_to_user((void *)a2, &id, sizeof id)) {
+        fl = lock_timers();
+        timers[id] = 0;
+        unlock_timers(fl);
         kfree(p);
         return -EFAULT;
     }
-    timers[id] = p;
     return 0;
 }
 
 SYS(timer_settime)
 {
     UNUSED_ARGS();
-    struct ptimer *p = lookup(a0);
-    if (!p)
-        return -EINVAL;
     struct itimerspec64 n;
-    if (copy_from_user(&n, (const void *)a2, sizeof n))
-        return -EFAULT;
-    if (!ts_ok(n.value) || !ts_ok(n.interval))
+    if (copy_from_user(&n, (const void *)a2, sizeof n)) {
+        uint64_t fl = lock_timers();
+        int known = lookup(a0) != 0;
+        unlock_timers(fl);
+        return known ? -EFAULT : -EINVAL;
+    }
+    uint64_t fl = lock_timers();
+    struct ptimer *p = lookup(a0);
+    if (!p) {
+        unlock_timers(fl);
         return -EINVAL;
+    }
+    if (!ts_ok(n.value) || !ts_ok(n.interval)) {
+        unlock_timers(fl);
+        return -EINVAL;
+    }
     struct itimerspec64 old = current_setting(p);
     set(p, ts_ns(n.value), (a1 & TIMER_ABSTIME) != 0, (uint64_t)ts_ns(n.interval));
+    unlock_timers(fl);
     if (a3 && copy_to_user((void *)a3, &old, sizeof old))
         return -EFAULT;
     return 0;
@@ -341,30 +424,39 @@ SYS(timer_settime)
 SYS(timer_gettime)
 {
     UNUSED_ARGS();
+    uint64_t fl = lock_timers();
     struct ptimer *p = lookup(a0);
+    struct itimerspec64 cur = p ? current_setting(p) : (struct itimerspec64){{0, 0}, {0, 0}};
+    unlock_timers(fl);
     if (!p)
         return -EINVAL;
-    struct itimerspec64 cur = current_setting(p);
     return copy_to_user((void *)a1, &cur, sizeof cur) ? -EFAULT : 0;
 }
 
-/* The expiries since the last signal was queued: called from the handler, the overruns of the
- * signal just delivered, as on Linux. */
+/* The overruns of the timer's signal delivered last (Linux's it_overrun_last). */
 SYS(timer_getoverrun)
 {
     UNUSED_ARGS();
+    uint64_t fl = lock_timers();
     struct ptimer *p = lookup(a0);
-    return p ? p->overrun : -EINVAL;
+    long rc = p ? p->overrun_last : -EINVAL;
+    unlock_timers(fl);
+    return rc;
 }
 
 SYS(timer_delete)
 {
     UNUSED_ARGS();
+    uint64_t fl = lock_timers();
     struct ptimer *p = lookup(a0);
+    if (p) {
+        timers[a0] = 0;
+        p->expires = 0;
+    }
+    unlock_timers(fl);
     if (!p)
         return -EINVAL;
-    ktimer_cancel(&p->kt);
-    timers[a0] = 0;
+    ktimer_cancel(&p->kt); /* waits for a callback under way: then p can go */
     kfree(p);
     return 0;
 }
@@ -381,7 +473,9 @@ SYS(getitimer)
     UNUSED_ARGS();
     if (a0 > ITIMER_PROF)
         return -EINVAL;
+    uint64_t fl = lock_timers();
     struct itimerval64 v = itimer_value(&itimers[a0]);
+    unlock_timers(fl);
     return copy_to_user((void *)a1, &v, sizeof v) ? -EFAULT : 0;
 }
 
@@ -396,9 +490,11 @@ SYS(setitimer)
     if (n.value.sec < 0 || n.value.usec < 0 || n.value.usec >= 1000000 || n.interval.sec < 0 ||
         n.interval.usec < 0 || n.interval.usec >= 1000000)
         return -EINVAL;
+    uint64_t fl = lock_timers();
     struct itimerval64 old = itimer_value(&itimers[a0]);
     set(&itimers[a0], n.value.sec * NSEC_PER_SEC + n.value.usec * 1000, 0,
         (uint64_t)(n.interval.sec * NSEC_PER_SEC + n.interval.usec * 1000));
+    unlock_timers(fl);
     if (a2 && copy_to_user((void *)a2, &old, sizeof old))
         return -EFAULT;
     return 0;
@@ -407,8 +503,10 @@ SYS(setitimer)
 SYS(alarm)
 {
     UNUSED_ARGS();
+    uint64_t fl = lock_timers();
     struct itimerval64 old = itimer_value(&itimer_real);
     set(&itimer_real, (int64_t)(a0 & 0xffffffff) * NSEC_PER_SEC, 0, 0);
+    unlock_timers(fl);
     /* Linux rounds the old remainder to the nearest second, but never down to 0. */
     int64_t secs = old.value.sec;
     if ((!secs && old.value.usec) || old.value.usec >= 500000)

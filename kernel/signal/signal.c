@@ -46,12 +46,13 @@ uint64_t signal_pending_set(struct thread *t)
 
 int signal_pending(struct thread *t) { return (signal_pending_set(t) & ~t->sig.mask) != 0; }
 
-/* Queues sig under signal_lock (the siginfo allocated before it is taken). */
-static void enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const struct linux_siginfo *info)
+/* Queues sig under signal_lock (the siginfo allocated before it is taken); returns 1 if it was
+ * queued. */
+static int enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const struct linux_siginfo *info)
 {
     struct sigqueue *q = kzalloc(sizeof *q);
     if (!q)
-        return;
+        return 0;
     q->info = *info;
     q->info.si_signo = sig;
     uint64_t fl = spin_lock_irqsave(&signal_lock);
@@ -59,7 +60,7 @@ static void enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const s
     if (sig < 32 && (*pending & SIGBIT(sig))) {
         spin_unlock_irqrestore(&signal_lock, fl);
         kfree(q);
-        return;
+        return 0;
     }
     struct sigqueue **pp = queue;
     while (*pp)
@@ -67,6 +68,7 @@ static void enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const s
     *pp = q;
     __atomic_or_fetch(pending, SIGBIT(sig), __ATOMIC_RELEASE);
     spin_unlock_irqrestore(&signal_lock, fl);
+    return 1;
 }
 
 static int ignored(int sig)
@@ -77,13 +79,14 @@ static int ignored(int sig)
     return h == SIG_DFL && (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT);
 }
 
-void signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *info)
+int signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *info)
 {
     if (ignored(sig) && !(t->sig.mask & SIGBIT(sig)))
-        return;
-    enqueue(&t->sig.pending, &t->sig.queue, sig, info);
+        return 0;
+    int queued = enqueue(&t->sig.pending, &t->sig.queue, sig, info);
     if (!(t->sig.mask & SIGBIT(sig)))
         thread_wake(t, -EINTR);
+    return queued;
 }
 
 /* Wakes t if it does not block sig (thread_each's callback: stops at the first). Waking under
@@ -97,15 +100,16 @@ static int wake_unblocked(struct thread *t, void *arg)
     return 1;
 }
 
-void signal_send_process(int sig, const struct linux_siginfo *info)
+int signal_send_process(int sig, const struct linux_siginfo *info)
 {
     if (ignored(sig))
-        return;
-    enqueue(&proc_pending, &proc_queue, sig, info);
+        return 0;
+    int queued = enqueue(&proc_pending, &proc_queue, sig, info);
     struct thread *cur = current();
     if (cur->tid && !(cur->sig.mask & SIGBIT(sig))) /* tid 0: the idle thread, in an interrupt */
-        return; /* the current thread takes it on its way back to the program */
+        return queued; /* the current thread takes it on its way back to the program */
     thread_each(wake_unblocked, (void *)(uint64_t)sig);
+    return queued;
 }
 
 void signal_send_self(int sig)
@@ -120,6 +124,9 @@ int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info)
 {
     if (!(signal_pending_set(t) & set))
         return 0; /* the common case on every return to the program: no lock */
+    struct linux_siginfo taken, *out = info;
+    memset(&taken, 0, sizeof taken);
+    info = out ? &taken : 0;
     uint64_t *pend[2] = {&t->sig.pending, &proc_pending};
     struct sigqueue **queues[2] = {&t->sig.queue, &proc_queue};
     int found = 0;
@@ -148,6 +155,10 @@ int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info)
         found = sig;
     }
     spin_unlock_irqrestore(&signal_lock, fl);
+    if (found && taken.si_code == SI_TIMER)
+        posix_timer_dequeued(&taken);
+    if (found && out)
+        *out = taken;
     return found;
 }
 

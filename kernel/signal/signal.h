@@ -11,10 +11,12 @@ struct thread;
 int signal_pending(struct thread *t);
 /* The signals pending for t, blocked or not (its own and the process's). */
 uint64_t signal_pending_set(struct thread *t);
-/* Queues sig to thread t (waking it if it waits and does not block sig). */
-void signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *info);
-/* Queues sig to the process (any thread that does not block it takes it). */
-void signal_send_process(int sig, const struct linux_siginfo *info);
+/* Queues sig to thread t (waking it if it waits and does not block sig). Returns 1 if queued,
+ * 0 if dropped (ignored, or a standard signal already pending). */
+int signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *info);
+/* Queues sig to the process (any thread that does not block it takes it). Returns as
+ * signal_send_thread. */
+int signal_send_process(int sig, const struct linux_siginfo *info);
 /* Queues sig to the current thread with si_code SI_KERNEL (e.g. SIGPIPE on a broken pipe). */
 void signal_send_self(int sig);
 /* A fault in the program: delivers sig now, or ends the program if it cannot be handled. */
@@ -23,7 +25,9 @@ void signal_fault(struct regs *r, int sig, int code, uint64_t addr);
  * to the program. Also finishes syscall restarts. */
 void signal_deliver(struct regs *r);
 /* Takes the lowest pending signal in `set` off t's queue or the process queue (its siginfo into
- * *info); returns it, or 0 if none. */
+ * *info); returns it, or 0 if none. A POSIX timer's signal is handed to posix_timer_dequeued
+ * on the way (linux/timer.c), which fills in its overrun count and re-arms the timer, as Linux
+ * does at delivery. */
 int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info);
 /* The temporary mask of ppoll, pselect6 and epoll_pwait: signal_wait_mask sets the current
  * thread's mask to `set` (SIGKILL and SIGSTOP stay unblocked) and keeps the old one;
@@ -31,6 +35,8 @@ int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info);
  * frame is built (the frame records the old mask, so sigreturn restores it), as Linux does. */
 void signal_wait_mask(uint64_t set);
 void signal_wait_mask_done(int interrupted);
+/* A POSIX timer's signal (si_code SI_TIMER) was just dequeued (linux/timer.c). */
+void posix_timer_dequeued(struct linux_siginfo *info);
 /* Frees t's queued signals. */
 void signal_thread_exit(struct thread *t);
 /* rt_sigreturn: restores the frame at the program's stack; returns the restored rax. */

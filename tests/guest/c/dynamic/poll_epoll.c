@@ -21,12 +21,13 @@
 
 static int pipe_w; /* for the thread that writes late */
 
+/* Writes one byte after 50 ms; returns the write's result (checked by the main thread after the
+ * join, so the output's order does not depend on scheduling). */
 static void *late_writer(void *arg)
 {
     (void)arg;
     usleep(50000);
-    CHECK("late write", write(pipe_w, "x", 1) == 1);
-    return NULL;
+    return (void *)(long)write(pipe_w, "x", 1);
 }
 
 static volatile sig_atomic_t usr1_hits;
@@ -101,7 +102,7 @@ static void test_poll(void)
     struct pollfd pf = {p[0], POLLIN, 0};
     CHECK_EQ("poll waits for the other thread's write", poll(&pf, 1, 5000), 1);
     check_mask("and sees POLLIN", pf.revents, POLLIN);
-    join_thread(t, 10);
+    CHECK("late write", join_thread(t, 10) == (void *)1L);
     close(p[0]);
     close(p[1]);
 
@@ -378,7 +379,7 @@ static void test_epoll(void)
     pthread_t t;
     start_thread(&t, NULL, late_writer, NULL);
     check_mask("epoll_wait waits for the other thread", (int)one_event(ep, 5000, &data), EPOLLIN);
-    join_thread(t, 10);
+    CHECK("late write for epoll", join_thread(t, 10) == (void *)1L);
     struct timespec ts = {0, 1000000};
     CHECK_EQ("epoll_pwait2 with a timeout", epoll_pwait2(ep, evs, 2, &ts, NULL), 1);
     ts.tv_nsec = -1;

@@ -140,18 +140,20 @@ int main(void)
     CHECK_EQ("si_code_is_si_timer", rt_code, SI_TIMER);
     CHECK_EQ("si_value_is_sigev_value", rt_value, 42);
 
-    /* Overruns while the signal is blocked. */
+    /* Overruns while the signal is blocked. The timer is re-armed only when its signal is
+     * delivered (on unblock), so no second signal comes before the disarm below as long as that
+     * takes less than a period: 20 ms leaves room for a loaded host running the guest under TCG. */
     sigset_t rt;
     sigemptyset(&rt);
     sigaddset(&rt, SIGRTMIN);
     sigprocmask(SIG_BLOCK, &rt, NULL);
     rt_hits = 0;
     memset(&its, 0, sizeof its);
-    its.it_value.tv_nsec = 2 * MS;
-    its.it_interval.tv_nsec = 2 * MS;
+    its.it_value.tv_nsec = 20 * MS;
+    its.it_interval.tv_nsec = 20 * MS;
     timer_settime(tm, 0, &its, NULL);
     int64_t b0 = mono();
-    while (mono() - b0 < 80 * MS)
+    while (mono() - b0 < 200 * MS)
         ;
     sigprocmask(SIG_UNBLOCK, &rt, NULL); /* the pending signal is delivered before this returns */
     int overruns = timer_getoverrun(tm), hits = rt_hits;

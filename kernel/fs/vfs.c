@@ -9,6 +9,7 @@
 #include "linux_abi.h"
 #include "linux/uaccess.h"
 #include "mm/kheap.h"
+#include "sched/thread.h"
 
 #define MAX_SYMLINKS 40
 
@@ -497,9 +498,11 @@ int fd_install_at(struct file *f, int fd, int cloexec)
 
 struct file *fd_get(int fd)
 {
-    if (fd < 0 || fd >= MAX_FDS)
-        return 0;
-    return __atomic_load_n(&fds[fd], __ATOMIC_ACQUIRE);
+    struct file *f = fd_file(fd);
+    if (f && !thread_hold_file(f))
+        file_put(f); /* no room: as before, valid while nobody closes fd (not in the table: ours
+                      * was not the last reference, the table's is still there) */
+    return f;
 }
 
 struct file *fd_file(int fd)

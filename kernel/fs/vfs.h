@@ -138,8 +138,10 @@ int fd_install(struct file *f, int min, int cloexec);
 int fd_install_at(struct file *f, int fd, int cloexec);
 /* The file at descriptor fd with a new reference (file_put it), or 0. */
 struct file *fd_file(int fd);
-/* The file at descriptor fd without a reference, or 0: it stays valid only while no other thread
- * can close fd (older callers; new code uses fd_file). */
+/* The file at descriptor fd, or 0, lent to the syscall in progress: it stays valid until the
+ * syscall returns even if another thread closes fd (sched/thread.h: thread_hold_file). Past 8
+ * files in one syscall it is lent without a reference; code that takes many (poll, select) or
+ * keeps one beyond the syscall uses fd_file. */
 struct file *fd_get(int fd);
 int fd_close(int fd);
 int fd_get_cloexec(int fd);

@@ -126,19 +126,19 @@ SYS(close_range)
     return 0;
 }
 
-/* The open file at fd if it may be read (is_write 0) or written (1), else 0 (-EBADF). */
 /* The open file at fd if it may be read (is_write 0) or written, with a new reference the caller
  * drops with file_put; else 0. The reference keeps the file alive while a read or write blocks
  * (a pipe, a console) and another thread closes the descriptor. */
 static struct file *io_file(int fd, int is_write)
 {
-    struct file *f = fd_get(fd);
-    if (!f || (f->flags & O_PATH))
+    struct file *f = fd_file(fd);
+    if (!f)
         return 0;
     uint32_t acc = f->flags & O_ACCMODE;
-    if (is_write ? acc == O_RDONLY : acc == O_WRONLY)
+    if ((f->flags & O_PATH) || (is_write ? acc == O_RDONLY : acc == O_WRONLY)) {
+        file_put(f);
         return 0;
-    f->refcount++;
+    }
     return f;
 }
 

@@ -235,8 +235,10 @@ static long do_select(int64_t n, uint64_t uin, uint64_t uout, uint64_t uex, uint
     for (int64_t fd = 0; fd < n; fd++) {
         uint64_t bit = 1ull << (fd % 64);
         if ((sets[0][fd / 64] | sets[1][fd / 64] | sets[2][fd / 64]) & bit) {
-            if (!fd_get((int)fd))
+            struct file *f = fd_file((int)fd);
+            if (!f)
                 return -EBADF;
+            file_put(f);
             count++;
         }
     }

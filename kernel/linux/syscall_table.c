@@ -121,6 +121,7 @@ void syscall_dispatch(struct regs *r)
             enosys_reported[nr / 8] |= (uint8_t)(1 << (nr % 8));
         }
     }
+    thread_put_held(self);
     kstats.syscall_tsc += rdtsc() - self->slice_start + self->cpu_tsc - t0;
     if (syscall_trace)
         trace_result(d ? d->args : 0, rc);

@@ -4,6 +4,7 @@
 #include "arch/x86_64/fpu.h"
 #include "arch/x86_64/regs.h"
 #include "core/panic.h"
+#include "fs/vfs.h"
 #include "linux/futex.h"
 #include "linux/uaccess.h"
 #include "lib/spinlock.h"
@@ -100,6 +101,21 @@ struct thread *thread_create(const struct regs *frame)
 
 void thread_start(struct thread *t) { sched_make_runnable(t); }
 
+int thread_hold_file(struct file *f)
+{
+    struct thread *t = current();
+    if (!t->tid || t->nheld == (int)(sizeof t->held / sizeof t->held[0]))
+        return 0;
+    t->held[t->nheld++] = f;
+    return 1;
+}
+
+void thread_put_held(struct thread *t)
+{
+    while (t->nheld)
+        file_put(t->held[--t->nheld]);
+}
+
 void thread_exit(int code)
 {
     struct thread *t = current();
@@ -110,6 +126,7 @@ void thread_exit(int code)
         if (!copy_to_user((void *)t->clear_child_tid, &zero, sizeof zero))
             futex_wake_addr(t->clear_child_tid, 1);
     }
+    thread_put_held(t);
     signal_thread_exit(t);
     uint64_t fl = spin_lock_irqsave(&threads_lock);
     for (struct thread **pp = &all_threads; *pp; pp = &(*pp)->all_next) {

@@ -6,6 +6,7 @@
 #include "core/timer.h"
 #include "signal/sigtypes.h"
 
+struct file;
 struct regs;
 struct waitq;
 
@@ -38,6 +39,11 @@ struct thread {
     uint64_t slice_start;     /* TSC when last scheduled in */
 
     struct thread_signals sig;
+
+    /* Files fd_get lent to the syscall in progress: a reference each, dropped as it returns
+     * (thread_put_held), so a descriptor closed by another thread meanwhile cannot free them. */
+    struct file *held[8];
+    int nheld;
 };
 
 static inline struct thread *current(void) { return percpu()->current; }
@@ -59,5 +65,10 @@ struct thread *thread_first(void);
 /* Calls fn(t, arg) for every live thread, under the thread list's lock (fn must not create or
  * end threads), until fn returns nonzero; returns that value or 0. */
 int thread_each(int (*fn)(struct thread *t, void *arg), void *arg);
+/* Keeps a reference to f until the current syscall returns; 0 if there is no room (the caller
+ * then keeps none). */
+int thread_hold_file(struct file *f);
+/* Drops the references thread_hold_file kept (at the end of every syscall). */
+void thread_put_held(struct thread *t);
 /* Ends the current thread: it never runs again; the last thread ends the VM with `code`. */
 __attribute__((noreturn)) void thread_exit(int code);

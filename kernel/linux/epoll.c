@@ -87,13 +87,15 @@ static void rd_add_locked(struct epoll *ep, struct epitem *it)
     ep->rd_tail = it;
 }
 
-static void ep_wake(struct epoll *ep)
+/* Wakes one epoll_wait caller and every poller of the epoll file; returns how many woke. */
+static int ep_wake(struct epoll *ep)
 {
-    waitq_wake(&ep->wq, 1);
-    waitq_wake_all(&ep->poll_wq);
+    return waitq_wake(&ep->wq, 1) + waitq_wake_all(&ep->poll_wq);
 }
 
-/* The callback on the watched file's queue (its lock held). */
+/* The callback on the watched file's queue (its lock held). An EPOLLEXCLUSIVE item reports a wake
+ * only if someone waited on its epoll, so the file's wake goes on to the next exclusive epoll
+ * when this one had nobody waiting (Linux's ep_poll_callback). */
 static int ep_callback(struct wait_entry *w)
 {
     struct epitem *it = w->owner;
@@ -105,8 +107,8 @@ static int ep_callback(struct wait_entry *w)
     }
     rd_add_locked(ep, it);
     spin_unlock_irqrestore(&ep->lock, fl);
-    ep_wake(ep);
-    return 1;
+    int woke = ep_wake(ep);
+    return (w->flags & WAIT_ONE_OF) ? woke > 0 : 1;
 }
 
 static int events_available(struct epoll *ep)
@@ -312,7 +314,7 @@ static long ep_insert(struct epoll *ep, struct file *tf, int fd, const struct ep
     it->events = ev->events | EPOLLERR | EPOLLHUP;
     it->data = ev->data;
     wait_entry_callback(&it->wait, ep_callback, it,
-                        (ev->events & EPOLLEXCLUSIVE) ? WAIT_EXCLUSIVE : 0);
+                        (ev->events & EPOLLEXCLUSIVE) ? WAIT_ONE_OF : 0);
     it->next = ep->items;
     ep->items = it;
     uint64_t fl = spin_lock_irqsave(&epoll_files_lock);

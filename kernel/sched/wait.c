@@ -70,12 +70,16 @@ int waitq_wake(struct waitq *wq, int n)
 {
     if (!waitq_active(wq))
         return 0; /* the common case of a write nobody waits for: no lock taken */
-    int woken = 0;
+    int woken = 0, one_of_done = 0;
     uint64_t fl = spin_lock_irqsave(&wq->lock);
     for (struct wait_entry *e = wq->head, *next; e; e = next) {
         next = e->next;
+        if ((e->flags & WAIT_ONE_OF) && one_of_done)
+            continue;
         int r = e->wake(e);
         woken += r;
+        if (r && (e->flags & WAIT_ONE_OF))
+            one_of_done = 1;
         if (r && (e->flags & WAIT_EXCLUSIVE) && --n <= 0)
             break;
     }

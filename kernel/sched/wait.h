@@ -25,7 +25,8 @@ struct wait_entry;
  * Returns 1 if it woke someone (counts against waitq_wake's n for exclusive entries), else 0. */
 typedef int (*wake_fn)(struct wait_entry *e);
 
-#define WAIT_EXCLUSIVE 1u /* counts against waitq_wake's n (plain waiters, EPOLLEXCLUSIVE) */
+#define WAIT_EXCLUSIVE 1u /* counts against waitq_wake's n (plain waiters) */
+#define WAIT_ONE_OF 2u    /* of these, one wake per waitq_wake that reports one (EPOLLEXCLUSIVE) */
 
 struct wait_entry {
     struct wait_entry *next, *prev; /* in wq's list */
@@ -57,8 +58,9 @@ void waitq_remove(struct wait_entry *e);
 /* 1 if some entry is on wq (a hint: it may change at once). */
 int waitq_active(struct waitq *wq);
 
-/* Wakes every non-exclusive entry and up to n exclusive ones (oldest first); returns how many
- * entries reported a wake. The only call a file makes when its readiness may have changed. */
+/* Wakes every non-exclusive entry, up to n exclusive ones (oldest first) and the WAIT_ONE_OF
+ * entries until one of them reports a wake; returns how many entries reported a wake. The only
+ * call a file makes when its readiness may have changed. */
 int waitq_wake(struct waitq *wq, int n);
 static inline int waitq_wake_all(struct waitq *wq) { return waitq_wake(wq, 0x7fffffff); }
 

@@ -371,6 +371,22 @@ static void test_epoll(void)
     close(p[0]);
     close(p[1]);
 
+    /* EPOLLEXCLUSIVE: with nobody waiting in epoll_wait, every epoll still gets the event. */
+    int x1 = epoll_create1(0), x2 = epoll_create1(0), xe = eventfd(0, EFD_NONBLOCK);
+    REQUIRE(x1 >= 0 && x2 >= 0 && xe >= 0);
+    ev = (struct epoll_event){.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = 10};
+    CHECK_OK("EPOLLEXCLUSIVE add to one epoll", epoll_ctl(x1, EPOLL_CTL_ADD, xe, &ev));
+    CHECK_OK("EPOLLEXCLUSIVE add to another", epoll_ctl(x2, EPOLL_CTL_ADD, xe, &ev));
+    ev.events = EPOLLIN;
+    CHECK_ERRNO("MOD of an EPOLLEXCLUSIVE item is EINVAL", epoll_ctl(x1, EPOLL_CTL_MOD, xe, &ev),
+                EINVAL);
+    REQUIRE(write(xe, &(uint64_t){1}, 8) == 8);
+    check_mask("EPOLLEXCLUSIVE: the first epoll reports", (int)one_event(x1, 0, NULL), EPOLLIN);
+    check_mask("EPOLLEXCLUSIVE: the second too", (int)one_event(x2, 0, NULL), EPOLLIN);
+    close(x1);
+    close(x2);
+    close(xe);
+
     /* epoll_wait woken by another thread's write. */
     REQUIRE(pipe(p) == 0);
     ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = 9};

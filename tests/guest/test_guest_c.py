@@ -115,8 +115,8 @@ REGRESSION_CASES = [
     *both_links("regress_brk_huge"),
 ]
 
-# issue 9: sockets and readiness (loopback only: both ends in the program, ephemeral ports, nothing printed that
-# differs between two runs)
+# issue 9: sockets and readiness (loopback only: both ends in the program, ephemeral ports,
+# nothing printed that differs between two runs)
 ISSUE9_CASES = [
     Case("net_tcp"),
     Case("net_udp"),

@@ -1,6 +1,7 @@
 /* Panics, fatal-exception reports, backtraces through frame pointers with kernel symbols, and the
  * exit protocol: the control record on COM3, then the isa-debug-exit port. */
 #include "core/panic.h"
+#include "net/stack.h"
 #include "core/stats.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/layout.h"
@@ -28,6 +29,7 @@ static void stop(uint8_t how)
 
 void vm_exit(int code)
 {
+    net_drain(2000000000ull); /* what the program sent reaches its peers, as on Linux */
     kstats_report();
     klog_start_line();
     kprintf("\x1elwjvm:exit code=%d\n", code & 0xff);

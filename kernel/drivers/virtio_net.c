@@ -18,11 +18,27 @@
 #include "lwip/pbuf.h"
 #include "netif/ethernet.h"
 
+#define F_CSUM (1ull << 0)       /* the device completes checksums we leave partial */
+#define F_GUEST_CSUM (1ull << 1) /* the device tells us which frames it has checked */
 #define F_MAC (1ull << 5)
 #define F_MRG_RXBUF (1ull << 15)
 #define F_STATUS (1ull << 16)
 
 #define NET_HDR 12 /* struct virtio_net_hdr with num_buffers (VERSION_1) */
+#define HDR_F_NEEDS_CSUM 1
+#define HDR_F_DATA_VALID 2
+
+struct net_hdr {
+    uint8_t flags, gso_type;
+    uint16_t hdr_len, gso_size, csum_start, csum_offset, num_buffers;
+};
+_Static_assert(sizeof(struct net_hdr) == NET_HDR, "virtio_net_hdr");
+
+/* Checksums lwIP computes itself: all of them, but TCP's when the device takes it over, and on
+ * receive the TCP and UDP checks of frames the device vouches for. */
+#define CSUM_ALL NETIF_CHECKSUM_ENABLE_ALL
+#define CSUM_NO_TX_TCP (NETIF_CHECKSUM_ENABLE_ALL & ~NETIF_CHECKSUM_GEN_TCP)
+#define CSUM_RX_TRUSTED (NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP)
 #define RXBUF_SIZE 2048
 #define RX_QUEUE 0
 #define TX_QUEUE 1
@@ -45,7 +61,8 @@ struct vnet {
     unsigned rx_total;
     int rx_kick_needed;
     int in_batch;
-    uint64_t rx_frames, tx_frames, rx_copied, tx_copied, tx_dropped;
+    uint64_t rx_frames, tx_frames, rx_copied, tx_copied, tx_dropped, tx_csum_offloaded;
+    uint16_t csum_flags; /* the netif's checksum flags outside a received frame */
 };
 
 static struct vnet *the_vnet;
@@ -96,6 +113,10 @@ static struct pbuf *rx_frame(struct vnet *vn, struct rxbuf *rb, uint32_t len)
         return 0;
     }
     uint16_t frame = (uint16_t)(len - NET_HDR);
+    const struct net_hdr *h = (const struct net_hdr *)rb->mem;
+    /* lwIP processes the frame within netif->input, under net_lock: the flags are per frame. */
+    int trusted = (vn->vdev.features & F_GUEST_CSUM) && (h->flags & (HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID));
+    NETIF_SET_CHECKSUM_CTRL(vn->netif, trusted ? (vn->csum_flags & ~CSUM_RX_TRUSTED) : vn->csum_flags);
     /* Zero copy while the ring is well stocked; small frames, or a ring running dry because the
      * program is not reading, are copied so the buffer goes straight back. */
     if (frame > COPYBREAK && vn->rx_posted > vn->rx_total / 4) {
@@ -123,6 +144,11 @@ static void vnet_irq(void *arg)
         struct rxbuf *rb;
         uint32_t len;
         while ((rb = virtq_get(&vn->rxq, &len))) {
+            if (!vn->netif) { /* before net_init configured the interface: nobody to take it */
+                vn->rx_posted--;
+                rx_post(vn, rb);
+                continue;
+            }
             struct pbuf *p = rx_frame(vn, rb, len);
             if (!p)
                 continue;
@@ -138,6 +164,61 @@ static void vnet_irq(void *arg)
     tx_reclaim(vn);
     virtq_enable_irq(&vn->txq);
     net_lock_give(fl);
+}
+
+static uint32_t sum16(const uint8_t *b, unsigned n, uint32_t sum)
+{
+    for (unsigned i = 0; i + 1 < n; i += 2)
+        sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+    if (n & 1)
+        sum += (uint32_t)b[n - 1] << 8;
+    return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* For a TCP frame whose checksum lwIP left to the device: the header asking for it, and the
+ * pseudo-header sum in the checksum field, as virtio 1.x 5.1.6.2 wants. The Ethernet, IP and TCP
+ * headers are in the first pbuf (lwIP builds them there). Returns 1 if the frame is such a frame. */
+static int tx_csum(struct pbuf *first, struct net_hdr *h)
+{
+    uint8_t *f = first->payload;
+    unsigned len = first->len;
+    if (len < 14 + 20)
+        return 0;
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    unsigned l4, l4len;
+    uint32_t sum;
+    if (type == 0x0800) {
+        unsigned ihl = (f[14] & 0xf) * 4u;
+        if (f[14 + 9] != 6 || ihl < 20 || (f[14 + 6] & 0x3f) || f[14 + 7])
+            return 0; /* not TCP, or a fragment */
+        l4 = 14 + ihl;
+        l4len = (unsigned)(f[16] << 8 | f[17]) - ihl;
+        sum = sum16(f + 14 + 12, 8, 0) + 6 + l4len;
+    } else if (type == 0x86dd) {
+        if (len < 14 + 40 || f[14 + 6] != 6)
+            return 0; /* not TCP right after the fixed header */
+        l4 = 14 + 40;
+        l4len = (unsigned)(f[18] << 8 | f[19]);
+        sum = sum16(f + 14 + 8, 32, 0) + 6 + l4len;
+    } else {
+        return 0;
+    }
+    if (l4 + 18 > len)
+        return 0;
+    uint16_t ps = fold(sum);
+    f[l4 + 16] = (uint8_t)(ps >> 8);
+    f[l4 + 17] = (uint8_t)ps;
+    h->flags = HDR_F_NEEDS_CSUM;
+    h->csum_start = (uint16_t)l4;
+    h->csum_offset = 16;
+    return 1;
 }
 
 static err_t vnet_linkoutput(struct netif *n, struct pbuf *p)
@@ -169,6 +250,15 @@ static err_t vnet_linkoutput(struct netif *n, struct pbuf *p)
         pbuf_ref(p);
     }
     memset(out->payload, 0, NET_HDR);
+    if (!(vn->csum_flags & NETIF_CHECKSUM_GEN_TCP)) {
+        struct net_hdr *h = out->payload;
+        /* The frame follows the header in the same pbuf: look at it there. */
+        struct pbuf view = *out;
+        view.payload = (uint8_t *)out->payload + NET_HDR;
+        view.len = (u16_t)(out->len - NET_HDR);
+        if (tx_csum(&view, h))
+            vn->tx_csum_offloaded++;
+    }
     struct virtq_sg sg[17];
     unsigned k = 0;
     for (struct pbuf *q = out; q; q = q->next)
@@ -203,6 +293,8 @@ err_t virtio_net_netif_init(struct netif *n)
     n->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET | NETIF_FLAG_MLD6 |
                NETIF_FLAG_LINK_UP;
     vn->netif = n;
+    vn->csum_flags = (vn->vdev.features & F_CSUM) ? CSUM_NO_TX_TCP : CSUM_ALL;
+    NETIF_SET_CHECKSUM_CTRL(n, vn->csum_flags);
     return ERR_OK;
 }
 
@@ -216,7 +308,8 @@ static int vnet_probe(struct pci_dev *d, unsigned type)
         return -ENOMEM;
     int rc = virtio_pci_init(&vn->vdev, d, VIRTIO_ID_NET);
     if (!rc)
-        rc = virtio_negotiate(&vn->vdev, F_MAC | F_STATUS | F_MRG_RXBUF | VIRTIO_F_RING_EVENT_IDX);
+        rc = virtio_negotiate(&vn->vdev, F_CSUM | F_GUEST_CSUM | F_MAC | F_STATUS | F_MRG_RXBUF |
+                                             VIRTIO_F_RING_EVENT_IDX);
     if (rc)
         goto fail;
     if (!vn->vdev.msix) {
@@ -269,6 +362,12 @@ fail:
     virtio_fail(&vn->vdev);
     kfree(vn); /* queues and buffers allocated before the failure are not reclaimed (boot only) */
     return rc;
+}
+
+void virtio_net_poll(void)
+{
+    if (the_vnet)
+        vnet_irq(the_vnet);
 }
 
 /* The virtio drivers: drivers/virtio.c matches them by device type. */

@@ -10,6 +10,7 @@
 #include "lwip/ip6_addr.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
+#include "lwip/priv/tcp_priv.h"
 #include "netif/ethernet.h"
 
 struct spinlock net_lock = SPINLOCK_INIT("net");
@@ -128,6 +129,11 @@ void net_init(const struct bootconf *bc)
     }
     uint64_t fl = net_lock_take();
     lwip_init(); /* brings up the loopback interface: 127.0.0.1 and ::1 */
+    struct netif *lo;
+    NETIF_FOREACH(lo) {
+        if (lo->name[0] == 'l' && lo->name[1] == 'o')
+            NETIF_SET_CHECKSUM_CTRL(lo, NETIF_CHECKSUM_DISABLE_ALL); /* memory to memory */
+    }
     lwip_timer.fire = lwip_timer_fire;
     started = 1;
     if (virtio_net_present() && bc->net_ipv4) {
@@ -153,4 +159,31 @@ void net_init(const struct bootconf *bc)
         }
     }
     net_lock_give(fl);
+}
+
+/* Whether a TCP connection still has data on its way out (net_lock held). */
+static int tcp_pending(void)
+{
+    for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+        if (p->unsent || p->unacked)
+            return 1;
+    return 0;
+}
+
+void net_drain(uint64_t max_ns)
+{
+    if (!started || (spin_is_locked(&net_lock) && net_lock.owner_cpu == percpu()->cpu))
+        return; /* exiting from inside the stack (a fault): nothing can be delivered safely */
+    uint64_t deadline = clock_monotonic_ns() + max_ns;
+    for (;;) {
+        uint64_t fl = net_lock_take();
+        sys_check_timeouts();
+        int pending = tcp_pending();
+        net_lock_give(fl);
+        if (!pending || clock_monotonic_ns() >= deadline)
+            return;
+        virtio_net_poll();
+        for (int i = 0; i < 1000; i++)
+            __asm__ volatile("pause");
+    }
 }

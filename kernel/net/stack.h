@@ -28,7 +28,14 @@ int net_flush(void);
  * gives it an address. */
 void net_init(const struct bootconf *bc);
 
+/* At the program's exit, before the VM stops: gives TCP up to max_ns to deliver what the program
+ * wrote and has not been acknowledged yet (Linux would go on sending after the process is
+ * gone), polling the device and lwIP's timers. Returns at once when nothing is pending. */
+void net_drain(uint64_t max_ns);
+
 /* The virtio-net driver's half (drivers/virtio_net.c): 1 if a device was found; its lwIP netif init
  * function. */
 int virtio_net_present(void);
 signed char virtio_net_netif_init(struct netif *n);
+/* Processes what the device has delivered, as its interrupt would (takes net_lock). */
+void virtio_net_poll(void);

@@ -614,6 +614,17 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
             "vm.network: none"
         )
 
+    # Accepted by the schema, refused until they work (the schema stays the format to come).
+    if int(vm.get("cpus", 1)) > 1:
+        raise LwjvmError(
+            f"{where(('vm', 'cpus'))}: {vm['cpus']} CPUs: the kernel runs on one CPU for now: "
+            "expected 1"
+        )
+    if data.get("volumes"):
+        raise LwjvmError(
+            f"{where(('volumes',))}: volumes are not supported yet (no volume filesystem): "
+            "remove them"
+        )
     volumes = [
         Volume(v["name"], parse_size(v["size"]), v["mount"]) for v in data.get("volumes", [])
     ]

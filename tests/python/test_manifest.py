@@ -73,7 +73,7 @@ def test_relative_paths_resolve_against_manifest_directory(
 def test_full_manifest_values(tmp_path: Path) -> None:
     work = _workspace(tmp_path, [CORPUS / "good" / "modules-list.yaml"])
     m = manifest.load(work / "modules-list.yaml")
-    assert (m.memory, m.cpus) == (1 << 30, 4)
+    assert (m.memory, m.cpus) == (1 << 30, 1)
     assert not m.modules_auto and m.modules == ["java.base", "java.logging"]
     assert m.properties == {"a.b": "1", "flag": "true", "text": "hi"}
     assert m.env == {"A_1": "x", "B": "2"}

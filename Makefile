@@ -22,9 +22,9 @@ SETUP_STAMP := $(VENV)/.lwjvm-setup
 DEMO_JAR := samples/hello/target/hello.jar
 PYTEST_ARGS ?= -n auto
 
-.PHONY: setup apt venv plugins lwip kernel test demo bench soak clean
+.PHONY: setup apt venv plugins lwip corpus kernel test demo bench soak clean
 
-setup: apt venv lwip plugins
+setup: apt venv lwip plugins corpus
 
 # lwIP's source from Debian's source package (a private apt configuration with a deb-src entry;
 # /etc/apt is never touched), into kernel/third_party/lwip. Nothing to do when it is there.
@@ -87,6 +87,19 @@ $(MAVEN_DEPS_STAMP): plugins/maven/pom.xml plugins/maven/src/it/hello/pom.xml sa
 	cd plugins/maven && $(MVN_GO_OFFLINE)
 	touch $@
 
+# The real libraries the corpus tests run (tests/corpus/pom.xml) from Maven Central into
+# tests/build/corpus/lib; offline first, nothing to do when the POM has not changed since.
+CORPUS_STAMP := tests/build/corpus/.fetched
+MVN_CORPUS := mvn -B -q -Dstyle.color=never dependency:copy-dependencies \
+	-DoutputDirectory=../build/corpus/lib
+
+corpus: $(CORPUS_STAMP)
+
+$(CORPUS_STAMP): tests/corpus/pom.xml | apt
+	@echo "make corpus: tests/corpus/pom.xml -> tests/build/corpus/lib"
+	cd tests/corpus && { $(MVN_CORPUS) -o >/dev/null 2>&1 || $(MVN_CORPUS); }
+	touch $@
+
 kernel: lwip
 	$(MAKE) -C kernel
 
@@ -111,6 +124,7 @@ bench: setup kernel
 # seed is printed with how it ended and its last calls (docs/fuzzing.md).
 SOAK_MINUTES ?= 60
 soak: setup kernel
+	LWJVM_SOAK=1 $(VENV)/bin/pytest -n 2 tests/guest/test_real_software.py
 	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES)
 
 clean:

@@ -100,6 +100,7 @@ struct sock {
     void *pcb;          /* the lwIP pcb, 0 once lwIP freed it */
     int err;            /* pending error (SO_ERROR), as a positive errno */
     int state;
+    int connect_async; /* a non-blocking connect said EINPROGRESS; the next connect reports */
     int shut_rd, shut_wr;
     /* Received data, oldest first (rx_off bytes of the head consumed). */
     struct rxent *rx_head, *rx_tail;

@@ -19,7 +19,8 @@
 #define EPOLLRDHUP 0x2000
 
 #define SEND_CHUNK (64 * 1024)
-/* Writable (EPOLLOUT) once this much send buffer is free, as Linux's sk_stream_wspace test. */
+/* Writable (EPOLLOUT) once this much send buffer is free, as Linux's sk_stream_wspace test.
+ * Compared with pcb->snd_buf itself: lwIP's tcp_sndbuf() caps it at 65535. */
 #define WRITE_SPACE (TCP_SND_BUF / 3)
 
 static int lwip_errno(err_t e)
@@ -124,7 +125,7 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct sock *s = arg;
     (void)len;
-    if (s && tcp_sndbuf(pcb) >= WRITE_SPACE)
+    if (s && pcb->snd_buf >= WRITE_SPACE)
         sock_wake(s);
     return ERR_OK;
 }
@@ -265,8 +266,23 @@ static int tcp_accept_(struct sock *s, struct sock **out, uint64_t *fl)
     return 0;
 }
 
+static int take_err(struct sock *s)
+{
+    int e = s->err;
+    s->err = 0;
+    return -e;
+}
+
 static int tcp_connect_(struct sock *s, const struct kaddr *a, uint64_t *fl)
 {
+    if (s->connect_async && s->state != SS_CONNECTING) {
+        /* The first connect after a non-blocking one finished says how it ended, as Linux. */
+        s->connect_async = 0;
+        if (s->state == SS_CONNECTED)
+            return 0;
+        if (s->err)
+            return take_err(s);
+    }
     if (s->state == SS_CONNECTED)
         return -EISCONN;
     if (s->state == SS_LISTENING)
@@ -282,8 +298,10 @@ static int tcp_connect_(struct sock *s, const struct kaddr *a, uint64_t *fl)
         if (e != ERR_OK)
             return -lwip_errno(e);
         s->state = SS_CONNECTING;
-        if (sock_nonblock(s, 0))
+        if (sock_nonblock(s, 0)) {
+            s->connect_async = 1;
             return -EINPROGRESS;
+        }
     } else if (sock_nonblock(s, 0)) {
         return -EALREADY;
     }
@@ -303,12 +321,6 @@ static int tcp_connect_(struct sock *s, const struct kaddr *a, uint64_t *fl)
     return 0;
 }
 
-static int take_err(struct sock *s)
-{
-    int e = s->err;
-    s->err = 0;
-    return -e;
-}
 
 /* Waits until the socket may send (connected) or says why it cannot: 0 or -errno. */
 static int wait_connected(struct sock *s, int flags, uint64_t deadline, uint64_t *fl)
@@ -587,7 +599,7 @@ static uint32_t tcp_poll_(struct sock *s)
         ev |= EPOLLRDHUP;
     if (!pcb || (s->rx_eof && s->shut_wr) || (s->shut_rd && s->shut_wr))
         ev |= EPOLLHUP;
-    if (!pcb || s->shut_wr || tcp_sndbuf(pcb) >= WRITE_SPACE)
+    if (!pcb || s->shut_wr || pcb->snd_buf >= WRITE_SPACE)
         ev |= EPOLLOUT | EPOLLWRNORM;
     return ev;
 }

@@ -107,6 +107,8 @@ CASES = [
     JavaCase("Jit", options=("-XX:-TieredCompilation",), name="c2"),
     JavaCase("CdsMapped"),
     JavaCase("SelectorPipe"),
+    JavaCase("NetSockets"),
+    JavaCase("NioServer"),
 ]
 # Tests that are not a plain program run; their names in GUEST_READY are these.
 SPECIAL = ("version", "signal:SIGTERM", "signal:SIGINT", "stop-timeout", "crash", "inline")

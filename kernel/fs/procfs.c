@@ -547,6 +547,7 @@ static int gen_meminfo(struct pseudo_node *n, char *buf, size_t size)
 {
     (void)n;
     uint64_t total = palloc_total_pages() * 4, fr = palloc_free_pages() * 4;
+    uint64_t slab = kheap_in_use() / 1024;
     size_t len = 0;
     struct {
         const char *key;
@@ -557,8 +558,8 @@ static int gen_meminfo(struct pseudo_node *n, char *buf, size_t size)
         {"Active(anon)", total - fr}, {"Inactive(anon)", 0}, {"Active(file)", 0},
         {"Inactive(file)", 0}, {"Unevictable", 0}, {"Mlocked", 0}, {"SwapTotal", 0},
         {"SwapFree", 0}, {"Dirty", 0}, {"Writeback", 0}, {"AnonPages", total - fr},
-        {"Mapped", 0}, {"Shmem", 0}, {"KReclaimable", 0}, {"Slab", 0}, {"SReclaimable", 0},
-        {"SUnreclaim", 0}, {"KernelStack", 0}, {"PageTables", 0}, {"NFS_Unstable", 0},
+        {"Mapped", 0}, {"Shmem", 0}, {"KReclaimable", 0}, {"Slab", slab}, {"SReclaimable", 0},
+        {"SUnreclaim", slab}, {"KernelStack", 0}, {"PageTables", 0}, {"NFS_Unstable", 0},
         {"Bounce", 0}, {"WritebackTmp", 0}, {"CommitLimit", total}, {"Committed_AS", total - fr},
         {"VmallocTotal", 34359738367}, {"VmallocUsed", 0}, {"VmallocChunk", 0}, {"Percpu", 0},
         {"HardwareCorrupted", 0}, {"AnonHugePages", 0}, {"ShmemHugePages", 0},

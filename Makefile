@@ -7,22 +7,26 @@
 #   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
 #   make test    setup + kernel, then pytest over tests/ and ruff
 #   make demo    setup + kernel, then samples/hello (a Java app) built and run with `lwjvm run`
-#   make bench   setup + kernel, then python -m lwjvm.bench, lwjvm.buildbench and lwjvm.deploybench
+#   make bench   setup + kernel + bench-setup, then python -m lwjvm.bench, lwjvm.buildbench,
+#                lwjvm.deploybench and lwjvm.baseline (lwjvm against a Linux guest; docs/bench.md)
+#   make bench-setup  the bench's own packages (wrk); Debian's cloud kernel is fetched by
+#                lwjvm.baseline itself into build/bench/linux (apt-get download, /etc/apt untouched)
 #   make soak    setup + kernel, then the guest syscall fuzzer over new seeds for SOAK_MINUTES
 
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 APT_PACKAGES := qemu-system-x86 e2fsprogs binutils strace gdb gcc libc6-dev make \
-	openjdk-17-jdk-headless python3-venv maven gradle
+	openjdk-17-jdk-headless python3-venv maven gradle cpio
 # libc6-dev is only a recommendation of gcc, and the tests link programs with -static.
+# cpio checks the initramfs lwjvm/linuxguest.py writes for the bench's Linux guest.
 # Debian 12's openjdk-17-jdk-headless ships the jmods jlink needs; checked below.
 JMODS := /usr/lib/jvm/java-17-openjdk-amd64/jmods/java.base.jmod
 SETUP_STAMP := $(VENV)/.lwjvm-setup
 DEMO_JAR := samples/hello/target/hello.jar
 PYTEST_ARGS ?= -n auto
 
-.PHONY: setup apt venv plugins lwip corpus kernel test demo bench soak clean
+.PHONY: setup apt venv plugins lwip corpus kernel test demo bench bench-setup soak clean
 
 setup: apt venv lwip plugins corpus
 
@@ -115,10 +119,27 @@ $(DEMO_JAR): $(wildcard samples/hello/src/hello/*.java) samples/hello/build.sh
 demo: setup kernel $(DEMO_JAR)
 	$(VENV)/bin/lwjvm run samples/hello/app.yaml
 
-bench: setup kernel
+BENCH_APT_PACKAGES := wrk
+
+# Installs only what is missing, like `apt` above.
+bench-setup: setup
+	@missing=""; \
+	for p in $(BENCH_APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make bench-setup: need root to install:$$missing" >&2; exit 1; fi; \
+		echo "make bench-setup: installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q || exit 1; \
+		apt-get install -y -q --no-install-recommends $$missing || exit 1; \
+	fi
+
+bench: setup kernel bench-setup
 	$(VENV)/bin/python -m lwjvm.bench
 	$(VENV)/bin/python -m lwjvm.buildbench
 	$(VENV)/bin/python -m lwjvm.deploybench
+	$(VENV)/bin/python -m lwjvm.baseline
 
 # The syscall fuzzer in the guest, 200,000 calls per seed, new seeds until the time is up; a failing
 # seed is printed with how it ended and its last calls (docs/fuzzing.md).

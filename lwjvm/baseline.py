@@ -1,0 +1,611 @@
+"""`make bench`'s baselines: lwjvm against a Linux guest running the same image (issue 9).
+
+The Linux guest (lwjvm/linuxguest.py) is Debian's cloud kernel in the same QEMU (microvm, TCG,
+one vCPU, the same memory, QEMU user networking with a virtio-net-pci device and the same
+forwards) booting the very root image lwjvm built, so the jlinked JDK, the JVM flags and the
+application are the same bytes. Each figure is lwjvm's, the Linux guest's and their ratio (above 1
+when lwjvm is better), with the host's JVM where it applies; both sides are measured interleaved,
+so a change of host load touches both:
+
+- Java Hello: QEMU start to QEMU's exit (the host's `java -cp hello.jar Hello` beside it); the
+  smallest memory (MiB, bisection with real boots) in which Hello prints and exits 0.
+- samples/http (GET /): QEMU start to the first request served (polled every 10 ms from the
+  host); requests/s and p50/p99 latency with wrk (one thread, --latency) at 1, 16 and 64
+  connections after a warm-up, against the host port forwarded to the guest's 8080.
+- bench/download/Download.java: MB/s (10^6 bytes/s) of a 100 MiB file in the image, sent with
+  FileChannel.transferTo, read by the host over the forwarded port.
+
+A Linux boot that never reaches /init is retried (`hung` in the results). Nothing is asserted.
+Results go to build/bench/baseline.json. `python -m lwjvm.baseline --help` for the knobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lwjvm import accel, linuxguest, network, vm
+from lwjvm import bench as bench_mod
+from lwjvm import build as build_mod
+from lwjvm import run as run_mod
+from lwjvm.errors import LwjvmError
+from lwjvm.jdk import find_jdk
+
+CONNECTIONS = (1, 16, 64)
+WRK_SECONDS = 10
+WARMUP_SECONDS = 5
+HELLO_RUNS = 5
+HTTP_BOOTS = 3
+DOWNLOADS = 3
+DOWNLOAD_BYTES = 100 << 20
+GUEST_PORT = 8080
+BOOT_TIMEOUT = 180.0  # seconds a boot gets to serve its first request or print Hello
+HTTP_SAMPLE = Path("samples/http")
+DOWNLOAD_SRC = Path("bench/download/Download.java")
+
+# --- wrk's output ---------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^([0-9.]+)(us|ms|s|m|h)$")
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run measured: requests/s, latency percentiles (seconds), requests done, and
+    errors (socket errors plus non-2xx/3xx answers)."""
+
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    errors: int
+
+
+def parse_duration(text: str) -> float:
+    """A wrk duration such as 635.00us, 1.23ms, 2.00s or 1.50m in seconds."""
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise LwjvmError(f"wrk: unreadable duration {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(text: str) -> WrkResult:
+    """Reads `wrk --latency` output; LwjvmError if a figure is missing."""
+    rps = re.search(r"^Requests/sec:\s+([0-9.]+)", text, re.M)
+    done = re.search(r"^\s*(\d+) requests in ", text, re.M)
+    pct = {m.group(1): parse_duration(m.group(2))
+           for m in re.finditer(r"^\s+(50|75|90|99)(?:\.0+)?%\s+(\S+)", text, re.M)}  # fmt: skip
+    if rps is None or done is None or "50" not in pct or "99" not in pct:
+        raise LwjvmError(f"wrk: unexpected output: {text[-400:]!r}")
+    errors = 0
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if sock:
+        errors += sum(int(g) for g in sock.groups())
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if bad:
+        errors += int(bad.group(1))
+    return WrkResult(float(rps.group(1)), pct["50"], pct["99"], int(done.group(1)), errors)
+
+
+def run_wrk(port: int, connections: int, seconds: int) -> WrkResult:
+    """wrk with one thread against GET / on 127.0.0.1:`port` for `seconds`."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise LwjvmError("wrk is not installed (make bench installs it: apt-get install wrk)")
+    cmd = [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+           f"http://127.0.0.1:{port}/"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    if r.returncode != 0:
+        raise LwjvmError(f"wrk failed (exit {r.returncode}): {r.stderr.strip()[-300:]}")
+    return parse_wrk(r.stdout)
+
+
+# --- the two kinds of VM --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A booted VM: `t0` is the host's monotonic time just before QEMU was started."""
+
+    t0: float
+    hung: int = 0
+
+    def running(self) -> bool:
+        raise NotImplementedError
+
+    def output(self) -> bytes:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+
+class LwjvmServer(Server):
+    """lwjvm's kernel booting the image in `image_dir`, run by vm.run_vm in a thread."""
+
+    def __init__(self, image_dir: Path, chosen: str, net: network.NetConfig | None,
+                 memory_mib: int | None = None) -> None:  # fmt: skip
+        desc = json.loads((image_dir / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
+        self.cfg = vm.VmConfig(
+            kernel=image_dir / build_mod.KERNEL,
+            initrd=image_dir / build_mod.ROOT_IMAGE,
+            memory_mib=memory_mib or int(desc["vm"]["memory"]) // (1 << 20),
+            accel=chosen,
+            append=["lwjvm.quiet=1"],
+            timeout=BOOT_TIMEOUT * 4,
+            net=net,
+        )
+        self.control = vm.VmControl()
+        self.sink = io.BytesIO()
+        self.result: vm.VmResult | None = None
+        self.t0 = time.monotonic()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.result = vm.run_vm(self.cfg, self.sink, self.sink, control=self.control)
+
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def output(self) -> bytes:
+        return self.sink.getvalue()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.control.kill()
+        self.thread.join(60)
+
+
+class LinuxServer(Server):
+    """Debian's kernel booting the same root image (linuxguest)."""
+
+    def __init__(self, guest: linuxguest.Guest, image_dir: Path, chosen: str,
+                 net: network.NetConfig | None, memory_mib: int) -> None:  # fmt: skip
+        cmd = linuxguest.qemu_command(
+            guest, image_dir / build_mod.ROOT_IMAGE, memory_mib, chosen, net
+        )
+        self.boot = linuxguest.boot(cmd, BOOT_TIMEOUT / 3)
+        self.t0 = self.boot.t0
+        self.hung = self.boot.hung
+
+    def running(self) -> bool:
+        return self.boot.running()
+
+    def output(self) -> bytes:
+        return self.boot.output()
+
+    def stop(self) -> None:
+        self.boot.kill()
+
+
+def first_response(server: Server, port: int, timeout: float = BOOT_TIMEOUT) -> float | None:
+    """Seconds from QEMU start until GET / on `port` was answered 200 in full; None if the VM
+    stopped or `timeout` passed first. Tries every 10 ms."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.running():
+        with_answer = http_get(port, "/", 5.0)
+        if with_answer is not None and with_answer.startswith(b"HTTP/1.1 200"):
+            return time.monotonic() - server.t0
+        time.sleep(0.01)
+    return None
+
+
+def http_get(port: int, path: str, timeout: float) -> bytes | None:
+    """The whole answer to GET `path` (Connection: close), or None if the connection failed."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+            chunks = []
+            while data := s.recv(65536):
+                chunks.append(data)
+            return b"".join(chunks)
+    except OSError:
+        return None
+
+
+def download(port: int, timeout: float = 300.0) -> tuple[int, float]:
+    """GET / from the download server: (body bytes, seconds from request to the last byte)."""
+    buf = bytearray(4 << 20)
+    view = memoryview(buf)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        t = time.monotonic()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        total = 0
+        head = b""
+        while n := s.recv_into(view):
+            if len(head) < 4096 and b"\r\n\r\n" not in head:
+                head += bytes(view[: min(n, 4096)])
+            total += n
+        elapsed = time.monotonic() - t
+    end = head.find(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 200") or end < 0:
+        raise LwjvmError(f"download: unexpected answer {head[:200]!r}")
+    return total - (end + 4), elapsed
+
+
+# --- the figures ----------------------------------------------------------------------------
+
+
+def _stats(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "n": len(values)}  # fmt: skip
+
+
+@dataclass
+class Side:
+    """How one kind of VM is started: `make(image_dir, net, memory_mib)`."""
+
+    name: str
+    make: Callable[[Path, network.NetConfig | None, int | None], Server]
+
+
+def _net(image_dir: Path, host_port: int | None) -> network.NetConfig | None:
+    """The image's network as `lwjvm run` gives it, with `host_port` forwarded to GUEST_PORT."""
+    desc = json.loads((image_dir / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
+    extra = [network.PortMap(host_port, GUEST_PORT)] if host_port else []
+    return run_mod.net_config(desc, str(desc["name"]), extra)
+
+
+def hello(sides: list[Side], runs: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """Java Hello, QEMU start to exit, interleaved; the host's java beside them."""
+    out_dir = vm.repo_root() / "build" / "bench"
+    jar, manifest, java = bench_mod._build_java_hello(out_dir)
+    image = out_dir / "java" / "image"
+    run_mod.ensure_image(manifest, image, None, vm.find_kernel(), quiet=True)
+    times: dict[str, list[float]] = {s.name: [] for s in sides}
+    times["host"] = []
+    hung = 0
+    for i in range(runs):
+        t = time.monotonic()
+        h = subprocess.run([str(java), "-cp", str(jar), "Hello"], capture_output=True)
+        times["host"].append(time.monotonic() - t)
+        if h.returncode != 0:
+            raise LwjvmError(f"host java Hello failed: {h.stderr[-300:]!r}")
+        for side in sides:
+            secs, n_hung = _hello_once(side, image, None)
+            hung += n_hung
+            if secs is None:
+                raise LwjvmError(f"{side.name}: Java Hello failed")
+            times[side.name].append(secs)
+        log(f"  Hello run {i + 1}/{runs}: " + ", ".join(
+            f"{k} {v[-1] * 1e3:.0f} ms" for k, v in times.items()))  # fmt: skip
+    return {"seconds": {k: _stats(v) for k, v in times.items()}, "linux_hung": hung,
+            "image": image}  # fmt: skip
+
+
+def _hello_once(side: Side, image: Path, memory_mib: int | None) -> tuple[float | None, int]:
+    """(QEMU start to exit if Hello printed and exited 0 else None, Linux boots that hung)."""
+    server = side.make(image, _net(image, None), memory_mib)
+    if isinstance(server, LwjvmServer):
+        server.thread.join(BOOT_TIMEOUT)
+        server.stop()
+        res = server.result
+        ok = res is not None and res.program_code == 0
+        ok = ok and bench_mod.EXPECTED in server.output()
+        return (res.t_qemu_exit if ok and res is not None else None), 0
+    assert isinstance(server, LinuxServer)
+    status = server.boot.wait(BOOT_TIMEOUT)
+    out = server.output()
+    ok = status == 1 and bench_mod.EXPECTED.strip() in out
+    t_exit = server.boot.t_exit
+    return (t_exit if ok else None), server.hung
+
+
+def smallest_memory(side: Side, image: Path, hi: int, log: Callable[[str], None]) -> int | None:
+    """The fewest MiB in which Hello prints and exits 0, by bisection (as lwjvm/bench.py)."""
+
+    def ok(mib: int) -> bool:
+        secs, _ = _hello_once(side, image, mib)
+        log(f"  {side.name} Hello in {mib} MiB: {'ok' if secs is not None else 'fails'}")
+        return secs is not None
+
+    if not ok(hi):
+        return None
+    lo = bench_mod.MIN_MEMORY_MIB - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _build_download(out_dir: Path) -> Path:
+    """build/bench/download: the server's jar, a 100 MiB file (fixed pseudo-random bytes) and
+    its manifest; returns the manifest."""
+    work = out_dir / "download"
+    (work / "classes").mkdir(parents=True, exist_ok=True)
+    jdk = find_jdk()
+    src = vm.repo_root() / DOWNLOAD_SRC
+    jar = work / "download.jar"
+    if not jar.exists() or jar.stat().st_mtime < src.stat().st_mtime:
+        subprocess.run([str(jdk.tool("javac")), "--release", "17", "-d", str(work / "classes"),
+                        str(src)], check=True)  # fmt: skip
+        subprocess.run([str(jdk.tool("jar")), "--create", "--file", str(jar), "--main-class",
+                        "Download", "--date=1980-01-01T00:00:02Z", "-C", str(work / "classes"),
+                        "."], check=True)  # fmt: skip
+    data = work / "data.bin"
+    if not data.exists() or data.stat().st_size != DOWNLOAD_BYTES:
+        data.write_bytes(random.Random(9).randbytes(DOWNLOAD_BYTES))
+    manifest = work / "app.yaml"
+    manifest.write_text(
+        "name: bench-download\napp:\n  jar: download.jar\n"
+        f'  args: ["{GUEST_PORT}", "/data/download.bin"]\n'
+        f'vm:\n  memory: 256M\n  ports: ["{GUEST_PORT}:{GUEST_PORT}"]\n'
+        "files:\n  - src: data.bin\n    dst: /data/download.bin\n"
+    )
+    return manifest
+
+
+def http(sides: list[Side], image: Path, boots: int, seconds: int,
+         log: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+    """samples/http: first request served, then wrk at each connection count, per boot."""
+    first: dict[str, list[float]] = {s.name: [] for s in sides}
+    points: dict[str, dict[int, list[WrkResult]]] = {s.name: {} for s in sides}
+    failures: dict[str, str] = {}
+    hung = 0
+    for i in range(boots):
+        for side in sides:
+            if side.name in failures:
+                continue
+            port = free_port()
+            server = side.make(image, _net(image, port), None)
+            hung += server.hung
+            try:
+                t = first_response(server, port)
+                if t is None:
+                    tail = server.output()[-400:].decode(errors="replace")
+                    failures[side.name] = f"no answer to GET /: {tail.strip()}"
+                    log(f"  {side.name}: {failures[side.name]}")
+                    continue
+                first[side.name].append(t)
+                log(f"  boot {i + 1}/{boots} {side.name}: first request served at {t:.2f} s")
+                if seconds <= 0:
+                    continue
+                run_wrk(port, 16, WARMUP_SECONDS)
+                for c in CONNECTIONS:
+                    r = run_wrk(port, c, seconds)
+                    points[side.name].setdefault(c, []).append(r)
+                    log(f"    {side.name} c={c}: {r.rps:.0f} req/s, p50 {r.p50 * 1e3:.2f} ms, "
+                        f"p99 {r.p99 * 1e3:.2f} ms, {r.errors} errors")  # fmt: skip
+            finally:
+                server.stop()
+    wrk: dict[str, Any] = {}
+    for name, by_c in points.items():
+        wrk[name] = {
+            str(c): {"rps": _stats([r.rps for r in rs]), "p50": _stats([r.p50 for r in rs]),
+                     "p99": _stats([r.p99 for r in rs]), "errors": sum(r.errors for r in rs)}
+            for c, rs in by_c.items()
+        }  # fmt: skip
+    return {"first_request": {k: _stats(v) for k, v in first.items()}, "wrk": wrk,
+            "failures": failures, "linux_hung": hung}  # fmt: skip
+
+
+def downloads(sides: list[Side], boots: int, per_boot: int,
+              log: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+    """MB/s of the 100 MiB transferTo download, `per_boot` downloads in each of `boots` boots."""
+    out_dir = vm.repo_root() / "build" / "bench"
+    manifest = _build_download(out_dir)
+    image = out_dir / "download" / "image"
+    run_mod.ensure_image(manifest, image, None, vm.find_kernel(), quiet=True)
+    rates: dict[str, list[float]] = {s.name: [] for s in sides}
+    failures: dict[str, str] = {}
+    for _ in range(boots):
+        for side in sides:
+            port = free_port()
+            server = side.make(image, _net(image, port), None)
+            try:
+                if first_response_tcp(server, port) is None:
+                    tail = server.output()[-400:].decode(errors="replace")
+                    failures[side.name] = f"the download server never answered: {tail.strip()}"
+                    continue
+                for _ in range(per_boot):
+                    n, secs = download(port)
+                    if n != DOWNLOAD_BYTES:
+                        failures[side.name] = f"download of {n} bytes, not {DOWNLOAD_BYTES}"
+                        break
+                    rates[side.name].append(n / secs / 1e6)
+                    log(f"  {side.name}: {n >> 20} MiB in {secs:.2f} s, {n / secs / 1e6:.1f} MB/s")
+            finally:
+                server.stop()
+    return {"mb_per_s": {k: _stats(v) for k, v in rates.items()}, "failures": failures}
+
+
+def first_response_tcp(server: Server, port: int) -> float | None:
+    """Seconds from QEMU start until the download server printed that it serves (its console)."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < deadline and server.running():
+        if b"download: serving" in server.output():
+            return time.monotonic() - server.t0
+        time.sleep(0.05)
+    return None
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def ratio(ours: float | None, theirs: float | None, higher_is_better: bool) -> float | None:
+    """How many times better lwjvm's figure is than the Linux guest's (above 1: lwjvm better)."""
+    if not ours or not theirs:
+        return None
+    return ours / theirs if higher_is_better else theirs / ours
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(measure, lwjvm, Linux guest, ratio, host) rows of the report, as text."""
+
+    def med(s: dict[str, float] | None) -> float | None:
+        return None if s is None else s["median"]
+
+    def fmt(s: dict[str, float] | None, scale: float, unit: str, digits: int = 0) -> str:
+        if s is None:
+            return "n/a"
+        u = f" {unit}" if unit else ""
+        return (f"{s['median'] * scale:.{digits}f}{u} "
+                f"[{s['min'] * scale:.{digits}f}-{s['max'] * scale:.{digits}f}]")  # fmt: skip
+
+    def rat(a: float | None, b: float | None, hib: bool) -> str:
+        r = ratio(a, b, hib)
+        return "n/a" if r is None else f"{r:.2f}x"
+
+    out = []
+    h = results.get("hello")
+    if h:
+        s = h["seconds"]
+        out.append(("Java Hello, QEMU start to exit", fmt(s.get("lwjvm"), 1e3, "ms"),
+                    fmt(s.get("linux"), 1e3, "ms"),
+                    rat(med(s.get("lwjvm")), med(s.get("linux")), False),
+                    fmt(s.get("host"), 1e3, "ms")))  # fmt: skip
+    mem = results.get("memory")
+    if mem:
+        a, b = mem.get("lwjvm"), mem.get("linux")
+        out.append(("smallest memory that runs Hello", f"{a} MiB" if a else "n/a",
+                    f"{b} MiB" if b else "n/a", rat(a, b, False), "-"))  # fmt: skip
+    w = results.get("http")
+    if w:
+        f = w["first_request"]
+        out.append(("samples/http: QEMU start to first request", fmt(f.get("lwjvm"), 1, "s", 2),
+                    fmt(f.get("linux"), 1, "s", 2),
+                    rat(med(f.get("lwjvm")), med(f.get("linux")), False), "-"))  # fmt: skip
+        for c in CONNECTIONS:
+            a = w["wrk"].get("lwjvm", {}).get(str(c))
+            b = w["wrk"].get("linux", {}).get(str(c))
+            for key, label, scale, unit, hib in (
+                ("rps", "requests/s", 1, "", True),
+                ("p50", "p50 latency", 1e3, "ms", False),
+                ("p99", "p99 latency", 1e3, "ms", False),
+            ):
+                sa = a[key] if a else None
+                sb = b[key] if b else None
+                digits = 0 if key == "rps" else 2
+                ours, theirs = fmt(sa, scale, unit, digits), fmt(sb, scale, unit, digits)
+                r = rat(med(sa), med(sb), hib)
+                out.append((f"  wrk -c{c}: {label}", ours, theirs, r, "-"))
+    d = results.get("download")
+    if d:
+        r = d["mb_per_s"]
+        out.append(("100 MiB transferTo download, MB/s", fmt(r.get("lwjvm"), 1, "MB/s", 1),
+                    fmt(r.get("linux"), 1, "MB/s", 1),
+                    rat(med(r.get("lwjvm")), med(r.get("linux")), True), "-"))  # fmt: skip
+    return out
+
+
+def report(results: dict[str, Any]) -> str:
+    """The table `make bench` prints: median [min-max] per side, and the ratio."""
+    head = ("measure", "lwjvm", "Linux guest", "ratio", "host")
+    table = [head, *rows(results)]
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = []
+    for part in ("http", "download"):
+        for name, why in (results.get(part) or {}).get("failures", {}).items():
+            notes.append(f"{part}: {name}: {why[-300:]}")
+    hung = sum((results.get(p) or {}).get("linux_hung", 0) for p in ("hello", "http"))
+    notes.append(f"Linux boots that hung before /init and were retried: {hung}")
+    notes.append(f"Linux command line: {' '.join(results.get('linux_cmdline', []))}")
+    notes.append(f"load average before / after: {results.get('load_before')} / "
+                 f"{results.get('load_after')}")  # fmt: skip
+    return "\n".join(lines + notes)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m lwjvm.baseline`."""
+    p = argparse.ArgumentParser(prog="python -m lwjvm.baseline", description=__doc__.split("\n")[0])
+    p.add_argument("--hello-runs", type=int, default=HELLO_RUNS)
+    p.add_argument("--http-boots", type=int, default=HTTP_BOOTS)
+    p.add_argument("--wrk-seconds", type=int, default=WRK_SECONDS,
+                   help="seconds per wrk point (0: first request only)")  # fmt: skip
+    p.add_argument("--downloads", type=int, default=DOWNLOADS, help="downloads per boot")
+    p.add_argument("--only", choices=("hello", "memory", "http", "download"), action="append")
+    args = p.parse_args(argv)
+    only = set(args.only or ("hello", "memory", "http", "download"))
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    try:
+        root = vm.repo_root()
+        out_dir = root / "build" / "bench"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        kernel = vm.find_kernel()
+        chosen = accel.choose(kernel)
+        guest = linuxguest.prepare(out_dir / "linux")
+        log(f"lwjvm baseline: Linux guest {guest.kernel.package}, accel {chosen}")
+        results: dict[str, Any] = {
+            "accel": chosen,
+            "linux_kernel": guest.kernel.package,
+            "linux_cmdline": list(guest.cmdline),
+            "load_before": os.getloadavg(),
+        }
+
+        def linux(image: Path, net: network.NetConfig | None, mib: int | None) -> Server:
+            if mib is None:
+                desc = json.loads((image / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
+                mib = int(desc["vm"]["memory"]) // (1 << 20)
+            return LinuxServer(guest, image, chosen, net, mib)
+
+        sides = [Side("lwjvm", lambda i, n, m: LwjvmServer(i, chosen, n, m)), Side("linux", linux)]
+        hello_image = out_dir / "java" / "image"
+        if "hello" in only or "memory" in only:
+            log("Java Hello, QEMU start to exit:")
+            h = hello(sides, args.hello_runs if "hello" in only else 1, log)
+            hello_image = h.pop("image")
+            if "hello" in only:
+                results["hello"] = h
+        if "memory" in only:
+            desc = json.loads((hello_image / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
+            planned = int(desc["vm"]["memory"]) // (1 << 20)
+            log("smallest memory that runs Hello (bisection):")
+            results["memory"] = {s.name: smallest_memory(s, hello_image, planned, log)
+                                 for s in sides}  # fmt: skip
+        if "http" in only:
+            subprocess.run([str(root / HTTP_SAMPLE / "build.sh")], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            image = out_dir / "http" / "image"
+            run_mod.ensure_image(root / HTTP_SAMPLE / "app.yaml", image, None, kernel, quiet=True)
+            log("samples/http: first request served, then wrk:")
+            results["http"] = http(sides, image, args.http_boots, args.wrk_seconds, log)
+        if "download" in only:
+            log("100 MiB download through FileChannel.transferTo:")
+            results["download"] = downloads(sides, args.http_boots, args.downloads, log)
+        results["load_after"] = os.getloadavg()
+        (out_dir / "baseline.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+        print()
+        print(f"lwjvm against a Linux guest ({guest.kernel.package}), same QEMU, accel {chosen}; "
+              "median [min-max]; ratio above 1: lwjvm better")  # fmt: skip
+        print(report(results))
+        print("results: build/bench/baseline.json")
+    except LwjvmError as e:
+        print(f"lwjvm baseline: error: {e}", file=sys.stderr)
+        sys.exit(e.code)
+
+
+if __name__ == "__main__":
+    main()

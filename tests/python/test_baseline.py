@@ -1,0 +1,144 @@
+"""The pure parts of `make bench`'s Linux-guest baseline: wrk's output, the initramfs archive,
+module order and the host TSC rate. No VM boots here, and no timing is asserted."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lwjvm import baseline, linuxguest
+from lwjvm.errors import LwjvmError
+
+WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:40123/
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.34ms    3.21ms  98.00ms   91.00%
+    Req/Sec     1.30k   120.00     1.50k    70.00%
+  Latency Distribution
+     50%  635.00us
+     75%   14.20ms
+     90%   18.00ms
+     99%    1.02s
+  12974 requests in 10.01s, 1.63MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 4
+Requests/sec:   1296.10
+Transfer/sec:    166.85KB
+"""
+
+
+def test_parse_wrk_reads_rate_percentiles_and_errors() -> None:
+    r = baseline.parse_wrk(WRK_OUTPUT)
+    assert r.rps == pytest.approx(1296.10)
+    assert r.p50 == pytest.approx(635e-6)
+    assert r.p99 == pytest.approx(1.02)
+    assert r.requests == 12974
+    assert r.errors == 2 + 3 + 4
+
+
+def test_parse_wrk_without_errors_and_missing_figures() -> None:
+    clean = "\n".join(
+        line for line in WRK_OUTPUT.splitlines() if "errors" not in line and "Non-2xx" not in line
+    )
+    assert baseline.parse_wrk(clean).errors == 0
+    with pytest.raises(LwjvmError, match="unexpected output"):
+        baseline.parse_wrk(WRK_OUTPUT.replace("Requests/sec", "Reqs"))
+
+
+@pytest.mark.parametrize(
+    ("text", "secs"),
+    [("635.00us", 635e-6), ("1.23ms", 1.23e-3), ("2.00s", 2.0), ("1.50m", 90.0)],
+)
+def test_parse_duration_units(text: str, secs: float) -> None:
+    assert baseline.parse_duration(text) == pytest.approx(secs)
+
+
+def test_ratio_is_above_one_when_lwjvm_is_better() -> None:
+    assert baseline.ratio(200.0, 100.0, higher_is_better=True) == 2.0
+    assert baseline.ratio(1.0, 3.0, higher_is_better=False) == 3.0
+    assert baseline.ratio(None, 3.0, higher_is_better=False) is None
+
+
+def test_report_names_both_sides_and_failures() -> None:
+    one = {"median": 1.0, "min": 0.9, "max": 1.2, "n": 3}
+    two = {"median": 2.0, "min": 1.8, "max": 2.5, "n": 3}
+    text = baseline.report(
+        {
+            "hello": {"seconds": {"lwjvm": one, "linux": two, "host": one}, "linux_hung": 1},
+            "memory": {"lwjvm": 16, "linux": 96},
+            "http": {
+                "first_request": {"lwjvm": None, "linux": two},
+                "wrk": {},
+                "failures": {"lwjvm": "no answer"},
+                "linux_hung": 0,
+            },  # fmt: skip
+        }
+    )
+    assert "1000 ms [900-1200]" in text and "2.00x" in text
+    assert "16 MiB" in text and "6.00x" in text
+    assert "http: lwjvm: no answer" in text
+    assert "hung before /init and were retried: 1" in text
+
+
+@pytest.mark.skipif(shutil.which("cpio") is None, reason="cpio is not installed")
+def test_cpio_newc_unpacks_with_cpio(tmp_path: Path) -> None:
+    data = linuxguest.cpio_newc(
+        [
+            ("dir", stat.S_IFDIR | 0o755, b""),
+            ("dir/file", stat.S_IFREG | 0o644, b"hello\n"),
+            ("link", stat.S_IFLNK | 0o777, b"dir/file"),
+        ]
+    )
+    subprocess.run(["cpio", "-id", "--quiet"], input=data, cwd=tmp_path, check=True)
+    assert (tmp_path / "dir" / "file").read_bytes() == b"hello\n"
+    assert (tmp_path / "link").readlink() == Path("dir/file")
+
+
+def test_cpio_newc_layout() -> None:
+    data = linuxguest.cpio_newc([("init", stat.S_IFREG | 0o755, b"abc"),
+                                 ("dev/console", stat.S_IFCHR | 0o600, b"5:1")])  # fmt: skip
+    assert data.startswith(b"070701")
+    assert len(data) % 4 == 0
+    header = data[:110]
+    assert int(header[6 + 8 : 6 + 16], 16) == stat.S_IFREG | 0o755  # mode
+    assert int(header[6 + 48 : 6 + 56], 16) == 3  # file size
+    assert b"init\0" in data and b"abc" in data
+    console = data.index(b"070701", 110)
+    dev = data[console : console + 110]
+    assert (int(dev[6 + 72 : 6 + 80], 16), int(dev[6 + 80 : 6 + 88], 16)) == (5, 1)  # rdev
+    assert data.rstrip(b"\0").endswith(b"TRAILER!!!")
+
+
+def _ko(depends: str) -> bytes:
+    return b"\x7fELF....\0license=GPL\0depends=" + depends.encode() + b"\0intree=Y\0"
+
+
+def test_module_order_puts_dependencies_first(tmp_path: Path) -> None:
+    for rel, deps in (("a/virtio_ring.ko", ""), ("a/virtio.ko", "virtio_ring"),
+                      ("b/virtio_net.ko", "virtio_ring,virtio,net_failover"),
+                      ("c/net_failover.ko", "failover"), ("c/failover.ko", "")):  # fmt: skip
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(_ko(deps))
+    order = [p.name for p in linuxguest.module_order(tmp_path, ("virtio_net", "virtio"))]
+    assert order == ["virtio_ring.ko", "virtio.ko", "failover.ko", "net_failover.ko",
+                     "virtio_net.ko"]  # fmt: skip
+    with pytest.raises(LwjvmError, match="no module missing.ko"):
+        linuxguest.module_order(tmp_path, ("missing",))
+
+
+def test_module_order_refuses_a_loop(tmp_path: Path) -> None:
+    (tmp_path / "x.ko").write_bytes(_ko("y"))
+    (tmp_path / "y.ko").write_bytes(_ko("x"))
+    with pytest.raises(LwjvmError, match="loop"):
+        linuxguest.module_order(tmp_path, ("x",))
+
+
+def test_host_tsc_khz_needs_a_known_constant_rate() -> None:
+    info = "processor\t: 0\ncpu MHz\t\t: 2600.000\nflags\t\t: fpu tsc constant_tsc tsc_known_freq\n"
+    assert linuxguest.host_tsc_khz(info) == 2600000
+    assert linuxguest.host_tsc_khz(info.replace(" tsc_known_freq", "")) is None
+    assert linuxguest.host_tsc_khz("flags\t: constant_tsc tsc_known_freq\n") is None

@@ -225,8 +225,9 @@ def http_get(port: int, path: str, timeout: float) -> bytes | None:
         return None
 
 
-def download(port: int, timeout: float = 300.0) -> tuple[int, float]:
-    """GET / from the download server: (body bytes, seconds from request to the last byte)."""
+def download(port: int, timeout: float = 60.0) -> tuple[int, float]:
+    """GET / from the download server: (body bytes, seconds from request to the last byte).
+    OSError if the connection fails or stalls for `timeout` seconds."""
     buf = bytearray(4 << 20)
     view = memoryview(buf)
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
@@ -388,9 +389,19 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
                 log(f"  boot {i + 1}/{boots} {side.name}: first request served at {t:.2f} s")
                 if seconds <= 0:
                     continue
-                run_wrk(port, 16, WARMUP_SECONDS)
+                try:
+                    run_wrk(port, 16, WARMUP_SECONDS)
+                except LwjvmError as e:
+                    failures[side.name] = f"warm-up: {e}"
+                    log(f"  {side.name}: {failures[side.name]}")
+                    continue
                 for c in CONNECTIONS:
-                    r = run_wrk(port, c, seconds)
+                    try:
+                        r = run_wrk(port, c, seconds)
+                    except LwjvmError as e:
+                        failures[side.name] = f"wrk -c{c}: {e}"
+                        log(f"  {side.name}: {failures[side.name]}")
+                        break
                     points[side.name].setdefault(c, []).append(r)
                     log(f"    {side.name} c={c}: {r.rps:.0f} req/s, p50 {r.p50 * 1e3:.2f} ms, "
                         f"p99 {r.p99 * 1e3:.2f} ms, {r.errors} errors")  # fmt: skip
@@ -418,6 +429,8 @@ def downloads(sides: list[Side], boots: int, per_boot: int,
     failures: dict[str, str] = {}
     for _ in range(boots):
         for side in sides:
+            if side.name in failures:
+                continue
             port = free_port()
             server = side.make(image, _net(image, port), None)
             try:
@@ -426,7 +439,12 @@ def downloads(sides: list[Side], boots: int, per_boot: int,
                     failures[side.name] = f"the download server never answered: {tail.strip()}"
                     continue
                 for _ in range(per_boot):
-                    n, secs = download(port)
+                    try:
+                        n, secs = download(port)
+                    except (OSError, LwjvmError) as e:
+                        failures[side.name] = f"download failed: {e}"
+                        log(f"  {side.name}: {failures[side.name]}")
+                        break
                     if n != DOWNLOAD_BYTES:
                         failures[side.name] = f"download of {n} bytes, not {DOWNLOAD_BYTES}"
                         break

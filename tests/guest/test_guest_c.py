@@ -122,6 +122,8 @@ ISSUE9_CASES = [
     Case("net_udp"),
     Case("net_sendfile"),
     Case("poll_epoll"),
+    Case("net_poll"),
+    Case("net_leak", args=("10000",)),
 ]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES

@@ -55,6 +55,7 @@ class Case:
     exit_code: int = 0
     name: str = ""
     kernel_args: tuple[str, ...] = ()
+    timeout_s: int = GUEST_TIMEOUT_S  # the guest run's limit (a long soak-like case sets more)
 
     @property
     def id(self) -> str:
@@ -177,7 +178,7 @@ class GuestRunner:
     def run(self, case: Case, corpus: Path, workdir: Path) -> Outcome:
         """Boots the guest on the case (its data files written into `workdir`) and waits for it."""
         paths = _write_files(case, workdir)
-        argv = [*self.command, "exec", "--accel", "tcg", "--timeout", str(GUEST_TIMEOUT_S)]
+        argv = [*self.command, "exec", "--accel", "tcg", "--timeout", str(case.timeout_s)]
         for name, p in paths.items():
             argv += ["--add", f"{p}:{GUEST_DATA_DIR}/{name}"]
         for k, v in case.env:
@@ -186,7 +187,7 @@ class GuestRunner:
             argv += ["--kernel-arg", word]
         guest_paths = {name: f"{GUEST_DATA_DIR}/{name}" for name in paths}
         argv += ["--", str(corpus / case.program), *_substitute(case.args, guest_paths)]
-        backstop = GUEST_TIMEOUT_S + 60
+        backstop = case.timeout_s + 60
         try:
             r = subprocess.run(argv, cwd=workdir, capture_output=True, timeout=backstop)
         except subprocess.TimeoutExpired as e:

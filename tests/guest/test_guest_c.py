@@ -123,7 +123,7 @@ ISSUE9_CASES = [
     Case("net_sendfile"),
     Case("poll_epoll"),
     Case("net_poll"),
-    Case("net_leak", args=("10000",)),
+    Case("net_leak", args=("10000",), timeout_s=300),
 ]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES

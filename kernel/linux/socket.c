@@ -15,6 +15,7 @@
 
 struct sock *tcp_sock_new(int domain, int protocol);
 struct sock *udp_sock_new(int domain, int protocol);
+struct sock *unix_sock_new(int type);
 
 #define IPPROTO_IP 0
 #define IPPROTO_TCP 6
@@ -93,36 +94,29 @@ static struct sock *lookup(int fd, long *err)
     return s;
 }
 
-/* Installs a new socket as a descriptor; returns it or -errno (the socket is freed on failure). */
-static long install(struct sock *s, int flags)
-{
-    struct file *f = sock_file(s, (flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0);
-    if (!f) {
-        uint64_t fl = net_lock_take();
-        if (s->ops->close(s))
-            sock_free(s);
-        net_lock_give(fl);
-        return -ENFILE;
-    }
-    int fd = fd_install(f, 0, (flags & SOCK_CLOEXEC) != 0);
-    if (fd < 0)
-        file_put(f);
-    return fd;
-}
-
 SYS(socket)
 {
     UNUSED_ARGS();
     int domain = (int)a0, type = (int)a1, protocol = (int)a2;
     int flags = type & (SOCK_NONBLOCK | SOCK_CLOEXEC);
     type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (domain != AF_INET && domain != AF_INET6)
-        return -EAFNOSUPPORT; /* AF_UNIX sockets bound to paths, AF_NETLINK and the rest */
+    if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX)
+        return -EAFNOSUPPORT; /* AF_NETLINK, AF_PACKET and the rest */
     if (type < 1 || type > 10 || (type & ~SOCK_TYPE_MASK))
         return -EINVAL;
     struct sock *s;
     uint64_t fl = net_lock_take();
-    if (type == SOCK_STREAM) {
+    if (domain == AF_UNIX) {
+        if (type != SOCK_STREAM && type != SOCK_DGRAM) {
+            net_lock_give(fl);
+            return -ESOCKTNOSUPPORT; /* SOCK_SEQPACKET is not there yet */
+        }
+        if (protocol != 0) {
+            net_lock_give(fl);
+            return -EPROTONOSUPPORT;
+        }
+        s = unix_sock_new(type);
+    } else if (type == SOCK_STREAM) {
         if (protocol != 0 && protocol != IPPROTO_TCP) {
             net_lock_give(fl);
             return -EPROTONOSUPPORT;
@@ -141,7 +135,7 @@ SYS(socket)
     net_lock_give(fl);
     if (!s)
         return -ENOBUFS;
-    return install(s, flags);
+    return sock_install(s, flags);
 }
 
 SYS(bind)
@@ -191,7 +185,7 @@ static long do_accept(int fd, void *uaddr, uint32_t *ulen, int flags)
     net_lock_give(fl);
     if (rc)
         return rc;
-    long nfd = install(ns, flags);
+    long nfd = sock_install(ns, flags);
     if (nfd >= 0 && uaddr && ulen && kaddr_to_user(ns, &peer, uaddr, ulen)) {
         fd_close((int)nfd);
         return -EFAULT;
@@ -222,7 +216,7 @@ SYS(connect)
 static long do_send(struct sock *s, struct uio *u, void *uaddr, uint32_t alen, int flags)
 {
     struct kaddr to, *top = 0;
-    if (uaddr && s->type == SOCK_DGRAM) {
+    if (uaddr && (s->type == SOCK_DGRAM || s->domain == AF_UNIX)) {
         int rc = kaddr_from_user(s, uaddr, alen, &to);
         if (rc)
             return rc;
@@ -508,7 +502,9 @@ SYS(setsockopt)
     }
     uint64_t fl = net_lock_take();
     int rc;
-    if (level == SOL_SOCKET) {
+    if (s->domain == AF_UNIX && level != SOL_SOCKET) {
+        rc = -EOPNOTSUPP; /* no IP or TCP level on a unix socket */
+    } else if (level == SOL_SOCKET) {
         rc = set_socket_opt(s, name, v, uval, len);
     } else if (level == IPPROTO_TCP && s->type == SOCK_STREAM) {
         switch (name) {
@@ -560,7 +556,9 @@ SYS(getsockopt)
     uint32_t size = sizeof(int);
     int rc = 0;
     uint64_t fl = net_lock_take();
-    if (level == SOL_SOCKET) {
+    if (s->domain == AF_UNIX && level != SOL_SOCKET) {
+        rc = -EOPNOTSUPP;
+    } else if (level == SOL_SOCKET) {
         switch (name) {
         case SO_REUSEADDR: out.i = s->reuseaddr; break;
         case SO_REUSEPORT: out.i = s->reuseport; break;

@@ -32,6 +32,20 @@ int kaddr_from_user(const struct sock *s, const void *uaddr, uint32_t len, struc
     if (copy_from_user(&family, uaddr, sizeof family))
         return -EFAULT;
     memset(out, 0, sizeof *out);
+    if (s->domain == AF_UNIX) {
+        if (family != AF_UNIX)
+            return -EINVAL;
+        if (len > 2 + sizeof out->path)
+            return -EINVAL;
+        uint32_t n = len - 2;
+        if (n && copy_from_user(out->path, (const char *)uaddr + 2, n))
+            return -EFAULT;
+        if (n && out->path[0]) /* a path: up to its NUL, if any */
+            n = (uint32_t)strnlen(out->path, n);
+        out->path_len = (uint16_t)n;
+        out->valid = 1;
+        return 0;
+    }
     if (family == AF_UNSPEC) {
         /* connect: dissolve a datagram association; bind: the wildcard address */
         ip_addr_set_any(s->domain == AF_INET6, &out->ip);
@@ -84,6 +98,17 @@ int kaddr_to_user(const struct sock *s, const struct kaddr *a, void *uaddr, uint
     } u;
     memset(&u, 0, sizeof u);
     uint32_t full;
+    if (s->domain == AF_UNIX) {
+        char un[2 + 108 + 1];
+        memset(un, 0, sizeof un);
+        un[0] = AF_UNIX;
+        memcpy(un + 2, a->path, a->path_len);
+        /* Linux's length: the family, the bytes, and a path's terminating NUL. */
+        full = 2u + a->path_len + (a->path_len && a->path[0] ? 1u : 0u);
+        if (copy_to_user(uaddr, un, have < full ? have : full))
+            return -EFAULT;
+        return copy_to_user(ulen, &full, sizeof full) ? -EFAULT : 0;
+    }
     if (s->domain == AF_INET) {
         u.in.family = AF_INET;
         u.in.port = lwip_htons(a->port);

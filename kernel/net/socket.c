@@ -283,6 +283,22 @@ struct file *sock_file(struct sock *s, uint32_t flags)
     return f;
 }
 
+long sock_install(struct sock *s, int flags)
+{
+    struct file *f = sock_file(s, (flags & SOCK_NONBLOCK) ? O_NONBLOCK : 0);
+    if (!f) {
+        uint64_t fl = net_lock_take();
+        if (s->ops->close(s))
+            sock_free(s);
+        net_lock_give(fl);
+        return -ENFILE;
+    }
+    int fd = fd_install(f, 0, (flags & SOCK_CLOEXEC) != 0);
+    if (fd < 0)
+        file_put(f);
+    return fd;
+}
+
 int file_is_socket(const struct file *f) { return f->ops == &sock_file_ops; }
 
 int64_t tcp_sendfile(struct sock *s, struct inode *ino, uint64_t *off, uint64_t len, uint64_t *fl);

@@ -39,6 +39,10 @@ struct kaddr {
     ip_addr_t ip;
     uint16_t port; /* host byte order */
     uint8_t valid; /* set by a protocol that reports a sender */
+    /* AF_UNIX: sun_path's bytes (a leading NUL for the abstract namespace; a path is kept without
+     * its terminating NUL); path_len 0 for an unnamed socket. */
+    uint16_t path_len;
+    char path[108];
 };
 
 /* One received unit: a TCP segment's pbuf chain, or a UDP datagram with its sender. */
@@ -128,6 +132,9 @@ struct sock *sock_alloc(int domain, int type, int protocol, const struct sock_op
 void sock_free(struct sock *s);
 /* Wraps s in an open file; 0 when out of memory (s is then freed). */
 struct file *sock_file(struct sock *s, uint32_t flags);
+/* Installs s as a descriptor (flags: SOCK_NONBLOCK, SOCK_CLOEXEC); returns it, or -errno with s
+ * freed. */
+long sock_install(struct sock *s, int flags);
 /* The socket behind descriptor fd: -EBADF, or -ENOTSOCK for another kind of file. */
 struct sock *sock_from_fd(int fd, int *err, struct file **filep);
 /* Sleeps until s's wait queue is woken, with net_lock released meanwhile; deadline_ns 0 for none.

@@ -12,10 +12,12 @@
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 #include "mm/kheap.h"
+#include "net/sock_file.h"
 #include "sched/wait.h"
 
 #define AF_UNIX 1
 #define SOCK_STREAM 1
+#define SOCK_DGRAM 2
 #define SOCK_TYPE_MASK 0xf
 #define SOCK_NONBLOCK 04000
 #define SOCK_CLOEXEC 02000000
@@ -123,10 +125,12 @@ SYS(socketpair)
         return -EAFNOSUPPORT;
     if (type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC))
         return -EINVAL;
-    if ((type & SOCK_TYPE_MASK) != SOCK_STREAM)
-        return -EOPNOTSUPP; /* datagram and seqpacket pairs are not there yet */
     if (a2 != 0)
         return -EPROTONOSUPPORT;
+    if ((type & SOCK_TYPE_MASK) == SOCK_DGRAM)
+        return unix_socketpair(SOCK_DGRAM, type & ~SOCK_TYPE_MASK, (void *)a3);
+    if ((type & SOCK_TYPE_MASK) != SOCK_STREAM)
+        return -EOPNOTSUPP; /* seqpacket pairs are not there yet */
     uint32_t nb = (type & SOCK_NONBLOCK) ? O_NONBLOCK : 0;
     struct file *r1, *w1, *r2, *w2;
     int rc = pipe_create(0, &r1, &w1);

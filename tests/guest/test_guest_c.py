@@ -123,6 +123,7 @@ ISSUE9_CASES = [
     Case("net_sendfile"),
     Case("poll_epoll"),
     Case("net_poll"),
+    Case("net_unix"),
     Case("net_leak", args=("10000",), timeout_s=300),
 ]
 

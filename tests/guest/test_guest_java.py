@@ -109,6 +109,7 @@ CASES = [
     JavaCase("SelectorPipe"),
     JavaCase("NetSockets"),
     JavaCase("NioServer"),
+    JavaCase("UnixChannels"),
 ]
 # Tests that are not a plain program run; their names in GUEST_READY are these.
 SPECIAL = ("version", "signal:SIGTERM", "signal:SIGINT", "stop-timeout", "crash", "inline")

@@ -60,6 +60,35 @@ DEFAULT_ENV = {"LANG": "C.UTF-8"}
 C_UTF8_LOCALE = "/usr/lib/locale/C.utf8"
 
 
+@dataclass(frozen=True)
+class Extra:
+    """What a command adds to the manifest's image: variables (`--env`), JVM options and
+    modules (`--debug`). Part of the image's inputs (run.image_inputs)."""
+
+    env: tuple[tuple[str, str], ...] = ()
+    jvm_options: tuple[str, ...] = ()
+    modules: tuple[str, ...] = ()
+
+    def record(self) -> dict[str, Any] | None:
+        """The JSON form for run-inputs.json, None when it adds nothing."""
+        if not (self.env or self.jvm_options or self.modules):
+            return None
+        return {
+            "env": [list(e) for e in self.env],
+            "jvm_options": list(self.jvm_options),
+            "modules": list(self.modules),
+        }
+
+
+JDWP_MODULE = "jdk.jdwp.agent"
+
+
+def debug_extra(port: int) -> Extra:
+    """The JDWP agent listening on `port` in the guest, not suspending the JVM (`--debug`)."""
+    option = f"-agentlib:jdwp=transport=dt_socket,server=y,suspend=n,address=*:{port}"
+    return Extra(jvm_options=(option,), modules=(JDWP_MODULE,))
+
+
 class Progress:
     """One line per slow step on `stream`; a live elapsed-time spinner when it is a terminal."""
 
@@ -327,12 +356,12 @@ def build(
     tools_mode: Mode = "auto",
     cache: Path | None = None,
     args: list[str] | None = None,
-    env: dict[str, str] | None = None,
+    extra: Extra | None = None,
 ) -> BuildResult:
     """Build the image for the manifest at `manifest_path` into `out_dir`.
 
-    `args`, when given, replace the manifest's app.args (`lwjvm run app.yaml -- ARGS`); `env`
-    is added to the manifest's env (`lwjvm deploy --env NAME=VALUE`).
+    `args`, when given, replace the manifest's app.args (`lwjvm run app.yaml -- ARGS`); `extra`
+    adds to the manifest what a command asks for (`--env`, `--debug`).
     """
     progress = progress or Progress(enabled=False)
     timings: dict[str, float] = {}
@@ -340,8 +369,10 @@ def build(
     m = manifest_mod.load(manifest_path)
     if args is not None:
         m.args = list(args)
-    if env:
-        m.env.update(env)
+    if extra is not None:
+        m.env.update(dict(extra.env))
+        m.jvm_options += list(extra.jvm_options)
+        m.modules += [n for n in extra.modules if n not in m.modules]
     boot: springboot.Extracted | None = None
     if m.jar is not None and springboot.start_class(m.jar) is not None:
         # A Spring Boot executable jar runs extracted: its jar, then lib/ (lwjvm/springboot.py).

@@ -144,6 +144,16 @@ def exec_cmd(
     metavar="[ADDR:]HOST:GUEST",
     help="Forward host port HOST (on 127.0.0.1 unless ADDR) to GUEST in the VM (repeat).",
 )
+@click.option(
+    "--debug",
+    type=int,
+    is_flag=False,
+    flag_value=5005,
+    default=None,
+    metavar="[PORT]",
+    help="Start the JVM's JDWP agent (suspend=n) on PORT (default 5005), forwarded from "
+    "127.0.0.1:PORT.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
 @click.option("--verbose", "run_verbose", is_flag=True, help="Show the kernel log.")
 @click.pass_context
@@ -158,6 +168,7 @@ def run_cmd(
     stop_timeout: float,
     kernel_args: tuple[str, ...],
     ports: tuple[str, ...],
+    debug: int | None,
     quiet: bool,
     run_verbose: bool,
 ) -> None:
@@ -181,6 +192,7 @@ def run_cmd(
         quiet=quiet,
         kernel_args=list(kernel_args),
         ports=list(ports),
+        debug=debug,
     )
     result = run_app(req)
     if result.cause:
@@ -298,6 +310,16 @@ def inspect_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
 @click.option(
     "--kernel-arg", "kernel_args", multiple=True, metavar="WORD", help="Add a kernel command word."
 )
+@click.option(
+    "--debug",
+    type=int,
+    is_flag=False,
+    flag_value=5005,
+    default=None,
+    metavar="[PORT]",
+    help="Start the JVM's JDWP agent (suspend=n) on PORT (default 5005), forwarded from "
+    "127.0.0.1:PORT.",
+)
 @click.option("--no-wait", is_flag=True, help="Return once started; do not wait for health.")
 @click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
 @click.pass_context
@@ -312,6 +334,7 @@ def deploy_cmd(
     accel: str | None,
     stop_timeout: float,
     kernel_args: tuple[str, ...],
+    debug: int | None,
     no_wait: bool,
     quiet: bool,
 ) -> None:
@@ -334,6 +357,7 @@ def deploy_cmd(
         kernel_args=list(kernel_args),
         wait=not no_wait,
         quiet=quiet,
+        debug=debug,
     )
     ctx.exit(deploy(req, _state_root(ctx), _say))
 

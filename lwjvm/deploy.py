@@ -48,6 +48,7 @@ class DeployRequest:
     kernel_args: list[str] = field(default_factory=list)
     wait: bool = True
     quiet: bool = False
+    debug: int | None = None  # --debug[=PORT]: the JDWP agent on PORT, forwarded from 127.0.0.1
 
 
 def _env_pairs(items: list[str]) -> dict[str, str]:
@@ -67,8 +68,9 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     ran to a clean exit), EXIT_DEPLOY_FAILED when it did not become healthy (the VM is stopped).
     """
     from lwjvm import accel, health, vm
+    from lwjvm import build as build_mod
     from lwjvm import manifest as manifest_mod
-    from lwjvm.run import up_to_date_image
+    from lwjvm.run import check_port, up_to_date_image
 
     m = manifest_mod.load(req.manifest)
     name = st.check_name(req.name or m.name)
@@ -77,8 +79,13 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     if req.stop_timeout < 0:
         raise LwjvmError(f"bad --stop-timeout {req.stop_timeout:g}: must not be negative")
     extra = [network.parse_port(p) for p in req.ports]
+    image_extra = build_mod.Extra(env=tuple(sorted(env.items())))
+    if req.debug is not None:
+        debug = build_mod.debug_extra(check_port(req.debug, "--debug"))
+        image_extra = build_mod.Extra(image_extra.env, debug.jvm_options, debug.modules)
+        extra.append(network.PortMap(req.debug, req.debug))
     if m.network == network.NETWORK_NONE and extra:
-        raise LwjvmError("-p needs a network, and the manifest says vm.network: none")
+        raise LwjvmError("-p and --debug need a network, and the manifest says vm.network: none")
     ports = network.merge_ports(m.ports, extra)
     health.resolve(m.health, ports)  # a check on a port that is not forwarded: say so now
     kernel = vm.find_kernel()
@@ -99,7 +106,7 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
         out_dir = (req.output or Path("build") / m.name).absolute()
         d.path.mkdir(parents=True)
         err = sys.stderr.buffer
-        with up_to_date_image(req.manifest, out_dir, None, kernel, req.quiet, err, env or None):
+        with up_to_date_image(req.manifest, out_dir, None, kernel, req.quiet, err, image_extra):
             pin_image(out_dir, d.image)
         chosen = accel.choose(d.image / "kernel.elf", req.accel)
         spec = VmSpec(
@@ -116,6 +123,7 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
             restart=str(m.restart),
             stop_timeout=req.stop_timeout,
             env=env,
+            debug=req.debug,
             kernel_args=list(req.kernel_args),
             created=time.time(),
         )
@@ -175,7 +183,10 @@ def urls(spec: VmSpec) -> list[str]:
     for text in spec.ports:
         p = network.parse_port(text)
         if p.proto == "tcp":
-            out.append(f"http://{p.url_host()}:{p.host}/ (guest port {p.guest})")
+            if p.guest == spec.debug:
+                out.append(f"jdwp {p.url_host()}:{p.host} (debugger: jdb -attach {p.host})")
+            else:
+                out.append(f"http://{p.url_host()}:{p.host}/ (guest port {p.guest})")
     return out
 
 

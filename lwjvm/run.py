@@ -62,6 +62,7 @@ class RunRequest:
     quiet: bool = False
     kernel_args: list[str] = field(default_factory=list)
     ports: list[str] = field(default_factory=list)  # -p [ADDR:]HOST:GUEST, added to vm.ports
+    debug: int | None = None  # --debug[=PORT]: the JDWP agent on PORT, forwarded from 127.0.0.1
 
 
 @dataclass
@@ -101,7 +102,7 @@ def image_inputs(
     manifest_path: Path,
     args: list[str] | None,
     kernel: Path,
-    env: dict[str, str] | None = None,
+    extra: build_mod.Extra | None = None,
 ) -> dict[str, object]:
     """What decides the image's bytes, each by content; equal inputs give an equal image."""
     m = manifest_mod.load(manifest_path)
@@ -116,15 +117,16 @@ def image_inputs(
         "profile": _digest(PROFILE_PATH.read_bytes()),
         "lwjvm": _source_digest(),
     }
-    if env:
-        inputs["env"] = env  # only when given, so records written before it stay valid
+    record = extra.record() if extra is not None else None
+    if record:
+        inputs["extra"] = record  # only when given, so records written before it stay valid
     return inputs
 
 
 _WHAT_CHANGED = {
     "manifest": "the manifest changed",
     "args": "the app arguments changed",
-    "env": "the --env variables changed",
+    "extra": "the --env or --debug options changed",
     "classpath": "the app's jars changed",
     "files": "the app's files changed",
     "jdk": "the JDK changed",
@@ -156,11 +158,11 @@ def ensure_image(
     kernel: Path,
     quiet: bool = False,
     note: BinaryIO | None = None,
-    env: dict[str, str] | None = None,
+    extra: build_mod.Extra | None = None,
 ) -> bool:
     """Rebuilds the image in `out_dir` if it is stale; True if it did. Says which on `note`."""
     stream = note if note is not None else sys.stderr.buffer
-    inputs = image_inputs(manifest_path, args, kernel, env)
+    inputs = image_inputs(manifest_path, args, kernel, extra)
     reason = stale_reason(out_dir, inputs)
     if reason is None:
         if not quiet:
@@ -171,7 +173,7 @@ def ensure_image(
         stream.write(f"lwjvm: building {out_dir} ({reason})\n".encode())
         stream.flush()
     progress = build_mod.Progress(enabled=not quiet)
-    build_recorded(manifest_path, out_dir, kernel, progress, args, env)
+    build_recorded(manifest_path, out_dir, kernel, progress, args, extra)
     return True
 
 
@@ -181,16 +183,16 @@ def build_recorded(
     kernel: Path,
     progress: build_mod.Progress,
     args: list[str] | None = None,
-    env: dict[str, str] | None = None,
+    extra: build_mod.Extra | None = None,
 ) -> build_mod.BuildResult:
     """`lwjvm build`, recording its inputs in `out_dir` so `lwjvm run` knows the image is current.
 
     The record is removed first and written only after a whole build; the inputs are taken
     before the build, so a file changed during it makes the next run rebuild.
     """
-    inputs = image_inputs(manifest_path, args, kernel, env)
+    inputs = image_inputs(manifest_path, args, kernel, extra)
     (out_dir / INPUTS).unlink(missing_ok=True)
-    result = build_mod.build(manifest_path, out_dir, kernel, progress, args=args, env=env)
+    result = build_mod.build(manifest_path, out_dir, kernel, progress, args=args, extra=extra)
     tmp = out_dir / f".{INPUTS}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out_dir / INPUTS)
@@ -288,12 +290,16 @@ def run_app(
             raise LwjvmError(f"bad --kernel-arg {word!r}: one word without spaces")
     override_mib = vm.parse_memory(req.memory) if req.memory is not None else None
     extra_ports = [network.parse_port(p) for p in req.ports]
+    extra = None
+    if req.debug is not None:
+        extra = build_mod.debug_extra(check_port(req.debug, "--debug"))
+        extra_ports.append(network.PortMap(req.debug, req.debug))
     kernel = vm.find_kernel()
     vm.find_qemu()
     out_dir = req.output or build_mod.default_output(req.manifest)
     err_stream = stderr if stderr is not None else sys.stderr.buffer
     with up_to_date_image(
-        req.manifest, out_dir, req.args, kernel, req.quiet, err_stream
+        req.manifest, out_dir, req.args, kernel, req.quiet, err_stream, extra
     ) as rebuilt:
         return _boot(req, out_dir, rebuilt, override_mib, extra_ports, stdout, err_stream)
 
@@ -306,7 +312,7 @@ def up_to_date_image(
     kernel: Path,
     quiet: bool,
     note: BinaryIO,
-    env: dict[str, str] | None = None,
+    extra: build_mod.Extra | None = None,
 ) -> Iterator[bool]:
     """Brings the image in `out_dir` up to date (rebuilt: True) and holds it while in the block.
 
@@ -317,9 +323,16 @@ def up_to_date_image(
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / LOCK, "w") as lock:
         _lock(lock, fcntl.LOCK_EX, out_dir, note)
-        rebuilt = ensure_image(manifest_path, out_dir, args, kernel, quiet, note, env)
+        rebuilt = ensure_image(manifest_path, out_dir, args, kernel, quiet, note, extra)
         fcntl.flock(lock, fcntl.LOCK_SH)
         yield rebuilt
+
+
+def check_port(port: int, what: str) -> int:
+    """`port` if it is a TCP port number; LwjvmError naming the option otherwise."""
+    if not 1 <= port <= 65535:
+        raise LwjvmError(f"bad {what} port {port}: ports run from 1 to 65535")
+    return port
 
 
 def net_config(

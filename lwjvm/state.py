@@ -103,6 +103,7 @@ class VmSpec:
     restart: str
     stop_timeout: float
     env: dict[str, str] = field(default_factory=dict)
+    debug: int | None = None  # the JDWP port (--debug)
     kernel_args: list[str] = field(default_factory=list)
     created: float = 0.0
     format: int = STATE_FORMAT

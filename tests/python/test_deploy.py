@@ -524,3 +524,46 @@ def test_http_health_and_requests_through_the_forwarded_port(
     assert row["ports"] == [f"127.0.0.1:{port}:8080"]
     assert lw("stop", "web").stderr.strip() == "web: stopped (exited 143)"
     assert lw("logs", "web").stdout == "listening on 8080\nweb stopping\n"
+
+
+def _jdwp_version(port: int) -> str:
+    """The JDWP handshake and a VirtualMachine.Version command: the agent's description."""
+    import struct
+
+    def read(s: socket.socket, n: int) -> bytes:
+        got = b""
+        while len(got) < n:
+            data = s.recv(n - len(got))
+            assert data, "the debugger connection closed"
+            got += data
+        return got
+
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(b"JDWP-Handshake")
+        assert read(s, 14) == b"JDWP-Handshake"
+        s.sendall(struct.pack(">IIBBB", 11, 1, 0, 1, 1))  # length, id, flags, set 1, command 1
+        length, _id, flags, error = struct.unpack(">IIBH", read(s, 11))
+        assert (flags, error) == (0x80, 0)
+        body = read(s, length - 11)
+        n = struct.unpack(">I", body[:4])[0]
+        return body[4 : 4 + n].decode()
+
+
+@needs_guest
+def test_deploy_debug_serves_jdwp_on_the_forwarded_port(
+    service_jar: Path, tmp_path: Path, lw: Any
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    m = _manifest(tmp_path, service_jar, "dbg", ["serve"])
+    proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), f"--debug={port}",
+              str(m))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert f"jdwp 127.0.0.1:{port} (debugger: jdb -attach {port})" in proc.stderr
+    _wait_for(lambda: "ready" in lw("logs", "dbg").stdout, "the app to run", 120)
+    description = _jdwp_version(port)
+    assert description.startswith("Java Debug Wire Protocol (Reference Implementation)")
+    assert "JVM version 17" in description or "JVM version" in description
+    assert lw("stop", "dbg").returncode == 0
+    assert f"Listening for transport dt_socket at address: {port}" in lw("logs", "dbg").stdout

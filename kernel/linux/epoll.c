@@ -20,6 +20,7 @@
 #include "linux_abi.h"
 #include "mm/kheap.h"
 #include "sched/mutex.h"
+#include "sched/sched.h"
 #include "sched/thread.h"
 #include "sched/wait.h"
 #include "signal/signal.h"
@@ -185,8 +186,9 @@ void epoll_file_release(struct file *f)
         struct epoll *ep = it->ep;
         int pinned = file_tryget(ep->file);
         spin_unlock_irqrestore(&epoll_files_lock, fl);
-        if (!pinned) { /* that epoll is being released: it removes the item itself */
-            __asm__ volatile("pause");
+        if (!pinned) { /* that epoll is being released: it removes the item itself (it may be
+                        * waiting for its mtx: let it run) */
+            sched_yield_current();
             continue;
         }
         mutex_lock(&ep->mtx);

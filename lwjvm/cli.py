@@ -72,6 +72,14 @@ def _say(text: str) -> None:
 @click.option(
     "--kernel-arg", "kernel_args", multiple=True, metavar="WORD", help="Add a kernel command word."
 )
+@click.option(
+    "-p", "--publish", "ports", multiple=True, metavar="[ADDR:]HOST:GUEST",
+    help="Forward a host port into the guest (repeat); gives the VM a network device.",
+)  # fmt: skip
+@click.option(
+    "--machine", type=click.Choice(["microvm", "q35"]), default="microvm", show_default=True,
+    help="QEMU machine type (q35: the PCI machine libvirt and KubeVirt run).",
+)  # fmt: skip
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -85,6 +93,8 @@ def exec_cmd(
     adds: tuple[str, ...],
     timeout: float | None,
     kernel_args: tuple[str, ...],
+    ports: tuple[str, ...],
+    machine: str,
     program: str,
     args: tuple[str, ...],
 ) -> None:
@@ -107,6 +117,8 @@ def exec_cmd(
         timeout=timeout,
         verbose=bool(ctx.obj and ctx.obj.get("verbose")),
         kernel_args=list(kernel_args),
+        ports=list(ports),
+        machine=machine,
     )
     ctx.exit(exec_program(req).exit_code)
 

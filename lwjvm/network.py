@@ -163,7 +163,9 @@ class NetConfig:
             )
         else:
             raise LwjvmError(f"unknown network {self.mode!r}: expected {', '.join(NETWORKS)}")
-        return ["-netdev", netdev, "-device", f"virtio-net-pci,netdev={NETDEV_ID},mac={self.mac}"]
+        # romfile= : no iPXE option ROM (firmware on q35 would run it at every boot for nothing)
+        device = f"virtio-net-pci,netdev={NETDEV_ID},mac={self.mac},romfile="
+        return ["-netdev", netdev, "-device", device]
 
 
 def boot_keys(hostname: str) -> list[tuple[str, str]]:

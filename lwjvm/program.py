@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from lwjvm import accel, bootconf, elfinfo, vm
+from lwjvm import accel, bootconf, elfinfo, network, vm
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
 from lwjvm.image import Staging, build_image
 
@@ -45,6 +45,9 @@ class ExecRequest:
     timeout: float | None = None
     verbose: bool = False
     kernel_args: list[str] = field(default_factory=list)
+    # Host ports forwarded into the guest ([ADDR:]HOST:GUEST): the VM gets a network device.
+    ports: list[str] = field(default_factory=list)
+    machine: str = vm.MACHINE_MICROVM
     workdir: str | None = None  # default: the host's working directory
     warn: Callable[[str], None] | None = None  # one line per warning (default: our stderr)
 
@@ -206,7 +209,11 @@ def stage_program(staging: Staging, req: ExecRequest, prog: elfinfo.ElfProgram) 
             _warn(req, f"{name} is not on this host (wanted by {users[0]}{more}); left out")
     staging.mkdir(place(staging, workdir) if workdir != "/" else "/")
     conf = bootconf.BootConfig.make(
-        exec=exec_path, argv=[req.program, *req.args], env=req.env, cwd=workdir
+        exec=exec_path,
+        argv=[req.program, *req.args],
+        env=req.env,
+        cwd=workdir,
+        net=network.boot_keys("lwjvm") if req.ports else None,
     )
     staging.stage_bytes(conf.render(), bootconf.PATH)
     return exec_path
@@ -229,6 +236,11 @@ def exec_program(
             raise LwjvmError(f"bad --kernel-arg {word!r}: one word without spaces")
     if req.timeout is not None and req.timeout <= 0:
         raise LwjvmError(f"bad --timeout {req.timeout}: must be positive")
+    ports = [network.parse_port(p) for p in req.ports]
+    network.check_free(ports)
+    net = network.NetConfig(network.NETWORK_USER, tuple(ports)) if ports else None
+    if req.machine not in vm.MACHINES:
+        raise LwjvmError(f"unknown machine {req.machine!r}: expected {', '.join(vm.MACHINES)}")
     prog = elfinfo.check_program(find_program(req.program))
     kernel = vm.find_kernel()
     vm.find_qemu()
@@ -255,6 +267,8 @@ def exec_program(
             accel=chosen,
             append=append,
             timeout=req.timeout,
+            net=net,
+            machine=req.machine,
         )
         result = vm.run_vm(cfg, stdout, stderr, live_log=req.verbose or req.trace_syscalls)
 

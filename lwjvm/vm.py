@@ -294,6 +294,11 @@ def decide_outcome(
     return OUTCOME_NO_RECORD, EXIT_NO_RECORD
 
 
+MACHINE_MICROVM = "microvm"
+MACHINE_Q35 = "q35"
+MACHINES = (MACHINE_MICROVM, MACHINE_Q35)
+
+
 @dataclass
 class VmConfig:
     """One boot: kernel, optional root image, memory, accelerator and kernel command line."""
@@ -307,6 +312,7 @@ class VmConfig:
     # Seconds the program gets to stop after a signal was forwarded to it; None: no limit.
     stop_timeout: float | None = None
     net: NetConfig | None = None  # None: no network device
+    machine: str = MACHINE_MICROVM
     qmp: Path | None = None  # a QMP server on this Unix socket path
 
 
@@ -337,11 +343,22 @@ def accel_args(accel: str) -> list[str]:
     raise LwjvmError(f"unknown accelerator {accel!r}: expected kvm or tcg")
 
 
+def machine_args(machine: str) -> list[str]:
+    """QEMU's -M for a machine lwjvm boots: microvm with PCIe (no firmware: the kernel assigns the
+    devices' addresses), or q35 (libvirt's and KubeVirt's PCI machine; SeaBIOS runs first)."""
+    if machine == MACHINE_MICROVM:
+        return ["-M", "microvm,pcie=on"]
+    if machine == MACHINE_Q35:
+        # SeaBIOS would print its banner on the first serial port: the program's stdout.
+        return ["-M", "q35", "-fw_cfg", "name=etc/sercon-port,string=0"]
+    raise LwjvmError(f"unknown machine {machine!r}: expected {', '.join(MACHINES)}")
+
+
 def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
     """The QEMU command line; `console_fds` are QEMU's ends for COM1, COM2 (pipes) and COM3 (a
     socket: the kernel log out, control lines in)."""
     cmd = [
-        qemu, "-M", "microvm,pcie=on", "-nodefaults", "-no-user-config", "-nographic",
+        qemu, *machine_args(cfg.machine), "-nodefaults", "-no-user-config", "-nographic",
         "-display", "none", "-no-reboot", "-smp", "1", "-m", f"{cfg.memory_mib}M",
         *accel_args(cfg.accel),
         "-kernel", str(cfg.kernel),

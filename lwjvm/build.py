@@ -89,6 +89,37 @@ def debug_extra(port: int) -> Extra:
     return Extra(jvm_options=(option,), modules=(JDWP_MODULE,))
 
 
+JMX_MODULE = "jdk.management.agent"
+
+
+def jmx_extra(port: int) -> Extra:
+    """The JMX agent on `port` in the guest (`--jmx`): RMI registry and server on the one port,
+    stubs naming 127.0.0.1 (the host end of the forward), no authentication and no TLS: reach
+    it only through the forward on the host's loopback."""
+    options = (
+        f"-Dcom.sun.management.jmxremote.port={port}",
+        f"-Dcom.sun.management.jmxremote.rmi.port={port}",
+        "-Dcom.sun.management.jmxremote.authenticate=false",
+        "-Dcom.sun.management.jmxremote.ssl=false",
+        "-Dcom.sun.management.jmxremote.local.only=false",
+        "-Djava.rmi.server.hostname=127.0.0.1",
+    )
+    return Extra(jvm_options=options, modules=(JMX_MODULE,))
+
+
+def merge_extras(*extras: Extra | None) -> Extra:
+    """One Extra with everything of `extras`, in order."""
+    out = Extra()
+    for e in extras:
+        if e is not None:
+            out = Extra(
+                out.env + e.env,
+                out.jvm_options + e.jvm_options,
+                out.modules + tuple(m for m in e.modules if m not in out.modules),
+            )
+    return out
+
+
 class Progress:
     """One line per slow step on `stream`; a live elapsed-time spinner when it is a terminal."""
 

@@ -166,6 +166,16 @@ def exec_cmd(
     help="Start the JVM's JDWP agent (suspend=n) on PORT (default 5005), forwarded from "
     "127.0.0.1:PORT.",
 )
+@click.option(
+    "--jmx",
+    type=int,
+    is_flag=False,
+    flag_value=9010,
+    default=None,
+    metavar="[PORT]",
+    help="Start the JVM's JMX agent on PORT (default 9010; RMI on the same port, no "
+    "authentication), forwarded from 127.0.0.1:PORT.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
 @click.option("--verbose", "run_verbose", is_flag=True, help="Show the kernel log.")
 @click.pass_context
@@ -181,6 +191,7 @@ def run_cmd(
     kernel_args: tuple[str, ...],
     ports: tuple[str, ...],
     debug: int | None,
+    jmx: int | None,
     quiet: bool,
     run_verbose: bool,
 ) -> None:
@@ -205,6 +216,7 @@ def run_cmd(
         kernel_args=list(kernel_args),
         ports=list(ports),
         debug=debug,
+        jmx=jmx,
     )
     result = run_app(req)
     if result.cause:
@@ -332,6 +344,16 @@ def inspect_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
     help="Start the JVM's JDWP agent (suspend=n) on PORT (default 5005), forwarded from "
     "127.0.0.1:PORT.",
 )
+@click.option(
+    "--jmx",
+    type=int,
+    is_flag=False,
+    flag_value=9010,
+    default=None,
+    metavar="[PORT]",
+    help="Start the JVM's JMX agent on PORT (default 9010; RMI on the same port, no "
+    "authentication), forwarded from 127.0.0.1:PORT.",
+)
 @click.option("--no-wait", is_flag=True, help="Return once started; do not wait for health.")
 @click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
 @click.pass_context
@@ -347,6 +369,7 @@ def deploy_cmd(
     stop_timeout: float,
     kernel_args: tuple[str, ...],
     debug: int | None,
+    jmx: int | None,
     no_wait: bool,
     quiet: bool,
 ) -> None:
@@ -370,6 +393,7 @@ def deploy_cmd(
         wait=not no_wait,
         quiet=quiet,
         debug=debug,
+        jmx=jmx,
     )
     ctx.exit(deploy(req, _state_root(ctx), _say))
 

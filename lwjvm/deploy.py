@@ -49,6 +49,7 @@ class DeployRequest:
     wait: bool = True
     quiet: bool = False
     debug: int | None = None  # --debug[=PORT]: the JDWP agent on PORT, forwarded from 127.0.0.1
+    jmx: int | None = None  # --jmx[=PORT]: the JMX agent on PORT, forwarded from 127.0.0.1
 
 
 def _env_pairs(items: list[str]) -> dict[str, str]:
@@ -70,7 +71,7 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     from lwjvm import accel, health, vm
     from lwjvm import build as build_mod
     from lwjvm import manifest as manifest_mod
-    from lwjvm.run import check_port, up_to_date_image
+    from lwjvm.run import agent_extras, up_to_date_image
 
     m = manifest_mod.load(req.manifest)
     name = st.check_name(req.name or m.name)
@@ -79,13 +80,12 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     if req.stop_timeout < 0:
         raise LwjvmError(f"bad --stop-timeout {req.stop_timeout:g}: must not be negative")
     extra = [network.parse_port(p) for p in req.ports]
-    image_extra = build_mod.Extra(env=tuple(sorted(env.items())))
-    if req.debug is not None:
-        debug = build_mod.debug_extra(check_port(req.debug, "--debug"))
-        image_extra = build_mod.Extra(image_extra.env, debug.jvm_options, debug.modules)
-        extra.append(network.PortMap(req.debug, req.debug))
+    agents = agent_extras(req.debug, req.jmx, extra)
+    image_extra = build_mod.merge_extras(build_mod.Extra(env=tuple(sorted(env.items()))), agents)
     if m.network == network.NETWORK_NONE and extra:
-        raise LwjvmError("-p and --debug need a network, and the manifest says vm.network: none")
+        raise LwjvmError(
+            "-p, --debug and --jmx need a network, and the manifest says vm.network: none"
+        )
     ports = network.merge_ports(m.ports, extra)
     health.resolve(m.health, ports)  # a check on a port that is not forwarded: say so now
     kernel = vm.find_kernel()
@@ -124,6 +124,7 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
             stop_timeout=req.stop_timeout,
             env=env,
             debug=req.debug,
+            jmx=req.jmx,
             kernel_args=list(req.kernel_args),
             created=time.time(),
         )
@@ -185,6 +186,8 @@ def urls(spec: VmSpec) -> list[str]:
         if p.proto == "tcp":
             if p.guest == spec.debug:
                 out.append(f"jdwp {p.url_host()}:{p.host} (debugger: jdb -attach {p.host})")
+            elif p.guest == spec.jmx:
+                out.append(f"service:jmx:rmi:///jndi/rmi://{p.url_host()}:{p.host}/jmxrmi")
             else:
                 out.append(f"http://{p.url_host()}:{p.host}/ (guest port {p.guest})")
     return out

@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         times = []
         for i in range(3):
             t, proc = _lwjvm(state, "deploy", "-q", "--accel", a.accel, "-o",
-                             str(work / "hello-image"), str(sample / "app.yaml"))  # fmt: skip
+                             str(work / "hello-image"), "--name", f"hello-{i}",
+                             str(sample / "app.yaml"))  # fmt: skip
             if proc.returncode != 0:
                 print(proc.stderr, file=sys.stderr)
                 return 1

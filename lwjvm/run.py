@@ -63,6 +63,7 @@ class RunRequest:
     kernel_args: list[str] = field(default_factory=list)
     ports: list[str] = field(default_factory=list)  # -p [ADDR:]HOST:GUEST, added to vm.ports
     debug: int | None = None  # --debug[=PORT]: the JDWP agent on PORT, forwarded from 127.0.0.1
+    jmx: int | None = None  # --jmx[=PORT]: the JMX agent on PORT, forwarded from 127.0.0.1
 
 
 @dataclass
@@ -290,10 +291,7 @@ def run_app(
             raise LwjvmError(f"bad --kernel-arg {word!r}: one word without spaces")
     override_mib = vm.parse_memory(req.memory) if req.memory is not None else None
     extra_ports = [network.parse_port(p) for p in req.ports]
-    extra = None
-    if req.debug is not None:
-        extra = build_mod.debug_extra(check_port(req.debug, "--debug"))
-        extra_ports.append(network.PortMap(req.debug, req.debug))
+    extra = agent_extras(req.debug, req.jmx, extra_ports)
     kernel = vm.find_kernel()
     vm.find_qemu()
     out_dir = req.output or build_mod.default_output(req.manifest)
@@ -326,6 +324,20 @@ def up_to_date_image(
         rebuilt = ensure_image(manifest_path, out_dir, args, kernel, quiet, note, extra)
         fcntl.flock(lock, fcntl.LOCK_SH)
         yield rebuilt
+
+
+def agent_extras(
+    debug: int | None, jmx: int | None, ports: list[network.PortMap]
+) -> build_mod.Extra | None:
+    """The image additions for --debug and --jmx; their forwards are appended to `ports`."""
+    extras = []
+    if debug is not None:
+        extras.append(build_mod.debug_extra(check_port(debug, "--debug")))
+        ports.append(network.PortMap(debug, debug))
+    if jmx is not None:
+        extras.append(build_mod.jmx_extra(check_port(jmx, "--jmx")))
+        ports.append(network.PortMap(jmx, jmx))
+    return build_mod.merge_extras(*extras) if extras else None
 
 
 def check_port(port: int, what: str) -> int:

@@ -104,6 +104,7 @@ class VmSpec:
     stop_timeout: float
     env: dict[str, str] = field(default_factory=dict)
     debug: int | None = None  # the JDWP port (--debug)
+    jmx: int | None = None  # the JMX port (--jmx)
     kernel_args: list[str] = field(default_factory=list)
     created: float = 0.0
     format: int = STATE_FORMAT

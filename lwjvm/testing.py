@@ -12,6 +12,9 @@ Fixtures:
   builds the image; runtimes, jdeps results and CDS archives come from lwjvm's caches, so only
   the first build of a JDK and module set links a runtime). Skips when there is no kernel or QEMU.
 - `java_guest_and_host`: sources -> jar -> (host run, guest run), for `assert_same_run`.
+- `guest_jmx`: the remote half: `lwjvm deploy --jmx` of an app, this process's JVM (JPype)
+  connected to the guest JVM's MBean server (`JmxSession`: threads, heap, GC); the app is
+  stopped and removed afterwards.
 
 Guest runs are independent of each other: each has its own directory, manifest and image, and
 lwjvm's caches are safe to share between processes, so tests may run under pytest-xdist.
@@ -27,6 +30,7 @@ the JVM waits for non-daemon threads, then exits 0; System.exit(n) exits n.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -465,3 +469,111 @@ def java_guest_and_host(java_program: Any, guest_java: Any, java_jdk: Any) -> An
 
 if __name__ == "__main__":
     _child(sys.argv[1:])
+
+
+class JmxSession:
+    """This process's JVM (JPype) connected to a guest JVM's platform MBean server."""
+
+    def __init__(self, name: str, port: int, state: Path, connector: Any, mbeans: Any) -> None:
+        self.name = name
+        self.port = port
+        self.state = state  # the deploy's state directory
+        self.connector = connector
+        self.mbeans = mbeans  # javax.management.MBeanServerConnection
+
+    def _proxy(self, name: str, cls: str) -> Any:
+        import jpype
+
+        factory = jpype.JClass("java.lang.management.ManagementFactory")
+        return factory.newPlatformMXBeanProxy(self.mbeans, name, jpype.JClass(cls))
+
+    def thread_count(self) -> int:
+        """Live threads of the guest JVM."""
+        t = self._proxy("java.lang:type=Threading", "java.lang.management.ThreadMXBean")
+        return int(t.getThreadCount())
+
+    def thread_names(self) -> list[str]:
+        t = self._proxy("java.lang:type=Threading", "java.lang.management.ThreadMXBean")
+        return sorted(str(i.getThreadName()) for i in t.dumpAllThreads(False, False))
+
+    def heap(self) -> dict[str, int]:
+        """The guest's heap: used, committed and max bytes."""
+        m = self._proxy("java.lang:type=Memory", "java.lang.management.MemoryMXBean")
+        u = m.getHeapMemoryUsage()
+        return {"used": int(u.getUsed()), "committed": int(u.getCommitted()),
+                "max": int(u.getMax())}  # fmt: skip
+
+    def gc(self) -> dict[str, tuple[int, int]]:
+        """Each garbage collector of the guest: (collections, milliseconds)."""
+        import jpype
+
+        query = jpype.JClass("javax.management.ObjectName")("java.lang:type=GarbageCollector,*")
+        out = {}
+        for on in self.mbeans.queryNames(query, None):
+            b = self._proxy(str(on), "java.lang.management.GarbageCollectorMXBean")
+            out[str(b.getName())] = (int(b.getCollectionCount()), int(b.getCollectionTime()))
+        return out
+
+    def invoke_gc(self) -> None:
+        """System.gc() in the guest (MemoryMXBean.gc)."""
+        self._proxy("java.lang:type=Memory", "java.lang.management.MemoryMXBean").gc()
+
+
+@pytest.fixture
+def guest_jmx(java_jdk: Jdk, tmp_path: Path) -> Iterator[Any]:
+    """`guest_jmx(manifest, name=None, ready=None) -> JmxSession`: deploys the app of `manifest`
+    with `--jmx` (TCG, a state directory of its own) and connects this process's JVM to it,
+    retrying until the guest's agent answers (`ready`: a line to wait for in the app's stdout
+    first). Every app deployed is stopped and removed at the end."""
+    import socket
+    import time
+
+    from lwjvm.jvmtools import start_jvm
+
+    reason = guest_unavailable() or start_jvm(java_jdk)
+    if reason is not None:
+        pytest.skip(f"no guest JMX: {reason}")
+    import jpype
+
+    state = tmp_path / "jmx-state"
+    env = dict(os.environ, LWJVM_STATE_DIR=str(state))
+    sessions: list[JmxSession] = []
+
+    def lwjvm(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*lwjvm_command(), *args], capture_output=True, text=True, env=env,
+                              timeout=GUEST_TIMEOUT_S + 60)  # fmt: skip
+
+    def deploy(manifest: Path, name: str | None = None, ready: str | None = None) -> JmxSession:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        name = name or f"jmx-{len(sessions)}"
+        proc = lwjvm("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / f"image-{name}"),
+                      "--name", name, f"--jmx={port}", str(manifest))  # fmt: skip
+        if proc.returncode != 0:
+            raise AssertionError(f"lwjvm deploy --jmx failed: {proc.stderr}")
+        url = jpype.JClass("javax.management.remote.JMXServiceURL")(
+            f"service:jmx:rmi:///jndi/rmi://127.0.0.1:{port}/jmxrmi"
+        )
+        factory = jpype.JClass("javax.management.remote.JMXConnectorFactory")
+        deadline = time.monotonic() + GUEST_TIMEOUT_S
+        last = None
+        while time.monotonic() < deadline:
+            if ready is None or ready in lwjvm("logs", name).stdout:
+                try:
+                    connector = factory.connect(url)
+                    break
+                except jpype.JException as e:  # the agent is not listening yet
+                    last = e
+            time.sleep(1.0)
+        else:
+            raise AssertionError(f"no JMX answer from {name} on port {port}: {last}")
+        session = JmxSession(name, port, state, connector, connector.getMBeanServerConnection())
+        sessions.append(session)
+        return session
+
+    yield deploy
+    for session in sessions:
+        with contextlib.suppress(Exception):
+            session.connector.close()
+        lwjvm("rm", "-f", session.name)

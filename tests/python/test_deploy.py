@@ -567,3 +567,22 @@ def test_deploy_debug_serves_jdwp_on_the_forwarded_port(
     assert "JVM version 17" in description or "JVM version" in description
     assert lw("stop", "dbg").returncode == 0
     assert f"Listening for transport dt_socket at address: {port}" in lw("logs", "dbg").stdout
+
+
+@needs_guest
+def test_jmx_reads_threads_heap_and_gc_of_the_guest_jvm(
+    service_jar: Path, tmp_path: Path, guest_jmx: Any
+) -> None:
+    """The JPype harness's remote half: the host JVM reads the guest JVM's MXBeans."""
+    m = _manifest(tmp_path, service_jar, "managed", ["serve"])
+    session = guest_jmx(m, "managed", ready="ready")
+    names = session.thread_names()
+    assert "main" in names and "Reference Handler" in names
+    assert session.thread_count() == len(names) or session.thread_count() >= len(names) - 2
+    heap = session.heap()
+    assert 0 < heap["used"] <= heap["committed"] <= heap["max"]
+    before = session.gc()
+    assert before, "no garbage collector MXBean"
+    session.invoke_gc()
+    after = session.gc()
+    assert sum(n for n, _ in after.values()) > sum(n for n, _ in before.values())

@@ -81,7 +81,10 @@ def test_the_qemu_device_line_is_the_one_the_kernel_expects(tmp_path: Path) -> N
         "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,"
         "hostfwd=tcp:127.0.0.1:8080-:8080"
     )
-    assert cmd[i + 2 : i + 4] == ["-device", "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56"]
+    assert cmd[i + 2 : i + 4] == [
+        "-device",
+        "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,romfile=",
+    ]
     assert cmd[cmd.index("-M") + 1] == "microvm,pcie=on"
     none = vm.qemu_command("qemu", vm.VmConfig(kernel=tmp_path / "k"), [10, 11, 12])
     assert "-netdev" not in none and not any("virtio-net" in w for w in none)

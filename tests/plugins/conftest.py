@@ -28,13 +28,21 @@ def lwjvm_executable() -> Path:
 
 @pytest.fixture(scope="session")
 def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment for Maven and Gradle runs: the shared lwjvm cache, no colour codes."""
+    """The environment for Maven and Gradle runs: the shared lwjvm cache, the run's own lwjvm
+    state (deployed VMs), no colour codes."""
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent
     cache = base / "xdg-cache"
     (cache / "lwjvm").mkdir(parents=True, exist_ok=True)
-    return dict(os.environ, XDG_CACHE_HOME=str(cache), MAVEN_OPTS="-Dstyle.color=never")
+    state = base / "xdg-state"
+    state.mkdir(exist_ok=True)
+    return dict(
+        os.environ,
+        XDG_CACHE_HOME=str(cache),
+        XDG_STATE_HOME=str(state),
+        MAVEN_OPTS="-Dstyle.color=never",
+    )
 
 
 @pytest.fixture(scope="session")

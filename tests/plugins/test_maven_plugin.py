@@ -1,6 +1,7 @@
 """lwjvm-maven-plugin end to end: its own build with the maven-invoker-plugin integration test
 (plugins/maven/src/it/hello: a project with a runtime dependency, `mvn package lwjvm:run` in the
-guest, then a build that lwjvm refuses), and `lwjvm:help` by coordinates."""
+guest, a build that lwjvm refuses, `lwjvm:deploy` and `lwjvm:stop`), and `lwjvm:help` by
+coordinates."""
 
 from __future__ import annotations
 
@@ -27,10 +28,12 @@ def test_invoker_project_builds_runs_in_the_guest_and_fails_with_lwjvms_line(
     assert "Passed: 1, Failed: 0, Errors: 0, Skipped: 0" in proc.stdout, detail
     log = build_log.read_text()
     # The app's own line, streamed from the guest into Maven's log.
-    assert "[INFO] Hello from maven, it.property=set, os.name=Linux" in log
+    assert "[INFO] Hello from-maven, it.property=set, os.name=Linux" in log
     # lwjvm's one-line error became the MojoFailureException's message.
     assert "on project Hello_IT: lwjvm: error: " in log
     assert "name: expected a name of lower-case letters" in log
+    # Deployed detached, healthy, then stopped gracefully (verify.groovy read the app's log too).
+    assert "hello_it: healthy in " in log and "hello_it: stopped (exited 143" in log
 
 
 def test_help_documents_every_parameter(plugin_env: dict[str, str], tmp_path: Path) -> None:

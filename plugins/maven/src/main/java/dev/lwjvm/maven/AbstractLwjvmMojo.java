@@ -71,8 +71,8 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
     @Parameter(property = "lwjvm.mainClass")
     protected String mainClass;
 
-    /** The application's arguments (app.args). */
-    @Parameter
+    /** The application's arguments (app.args); on the command line comma-separated. */
+    @Parameter(property = "lwjvm.args")
     protected List<String> args;
 
     /**

@@ -16,9 +16,9 @@ import org.apache.maven.plugins.annotations.Parameter;
  */
 @Mojo(name = "stop", threadSafe = true)
 public class StopMojo extends AbstractLwjvmMojo {
-    /** Seconds the app gets to stop before its VM is killed (lwjvm stop -t). */
+    /** Seconds the app gets to stop before its VM is killed (lwjvm stop -t; default: the deploy's). */
     @Parameter(property = "lwjvm.stopTimeout")
-    protected Integer stopTimeout;
+    protected Double stopTimeout;
 
     @Override
     protected boolean needsManifest() {

@@ -1,7 +1,8 @@
 """The Gradle plugin (plugin id dev.lwjvm) with Debian's gradle (4.4.1): built and published into a
 scratch Maven repository, then applied by plugins/gradle/sample (an application with a library
 subproject) through the plugins { } block: lwjvmRun runs it in the guest, a setting lwjvm refuses
-fails the task with lwjvm's own line, and the four tasks are listed in the lwjvm group.
+fails the task with lwjvm's own line, lwjvmDeploy and lwjvmStop deploy it detached and stop it
+gracefully, and the four tasks are listed in the lwjvm group.
 
 Gradle 8 is not installable on these machines (only Debian's 4.4.1 is), so the plugin's use of API
 that both have is checked by reading, not by a run: docs/plugins.md says which calls those are.
@@ -55,6 +56,21 @@ def test_gradle_plugin_runs_the_sample_in_the_guest_and_fails_with_lwjvms_line(
     assert "lwjvm: error: " in bad.stderr and "vm.memory: expected a size such as 256M" in (
         bad.stderr
     ), bad.stdout[-2000:] + bad.stderr[-2000:]
+
+    # Deployed detached (healthy after running with no fatal line), then stopped gracefully: the
+    # shutdown hook's line is in the VM's log and the JVM exited 143.
+    deployed = _gradle(sample, repo, plugin_env, exe, "-PsampleArgs=serve", "lwjvmDeploy")
+    assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
+    assert "gradle-sample: healthy in " in deployed.stdout, deployed.stdout[-3000:]
+    stopped = _gradle(sample, repo, plugin_env, exe, "lwjvmStop")
+    assert stopped.returncode == 0, stopped.stdout[-3000:] + stopped.stderr[-3000:]
+    assert "gradle-sample: stopped (exited 143" in stopped.stdout, stopped.stdout[-3000:]
+    logs = subprocess.run(
+        [str(lwjvm_executable), "logs", "gradle-sample"], env=plugin_env, capture_output=True,
+        text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "serving until stopped" in logs and "Goodbye from gradle-sample" in logs, logs
+    subprocess.run([str(lwjvm_executable), "rm", "gradle-sample"], env=plugin_env, check=True)
 
     tasks = _gradle(sample, repo, plugin_env, "-q", "tasks")
     assert tasks.returncode == 0, tasks.stderr[-2000:]

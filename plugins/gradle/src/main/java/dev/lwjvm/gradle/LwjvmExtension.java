@@ -26,7 +26,7 @@ public class LwjvmExtension {
     private Object outputDirectory;
     private boolean skip;
     private Double timeout;
-    private Integer stopTimeout;
+    private Double stopTimeout;
     private final Project project;
 
     public LwjvmExtension(Project project) {
@@ -87,7 +87,9 @@ public class LwjvmExtension {
     public Double getTimeout() { return timeout; }
     public void setTimeout(Number timeout) { this.timeout = timeout == null ? null : timeout.doubleValue(); }
 
-    /** lwjvmStop: seconds before the VM is killed. */
-    public Integer getStopTimeout() { return stopTimeout; }
-    public void setStopTimeout(Integer stopTimeout) { this.stopTimeout = stopTimeout; }
+    /** lwjvmDeploy and lwjvmStop: seconds the app gets to stop before its VM is killed. */
+    public Double getStopTimeout() { return stopTimeout; }
+    public void setStopTimeout(Number stopTimeout) {
+        this.stopTimeout = stopTimeout == null ? null : stopTimeout.doubleValue();
+    }
 }

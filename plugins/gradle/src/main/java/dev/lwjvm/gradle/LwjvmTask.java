@@ -95,6 +95,10 @@ public class LwjvmTask extends DefaultTask {
                 a.add(manifest.getPath());
                 break;
             case DEPLOY:
+                a.addAll(Arrays.asList("-o", image.getPath()));
+                if (ext.getStopTimeout() != null) {
+                    a.addAll(Arrays.asList("--stop-timeout", String.valueOf(ext.getStopTimeout())));
+                }
                 a.add(manifest.getPath());
                 if (ext.getName() != null) {
                     a.addAll(Arrays.asList("--name", ext.getName()));

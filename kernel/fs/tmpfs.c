@@ -4,6 +4,7 @@
  * Host-testable: built with -DTMPFS_HOST, file pages come from the test's page functions. */
 #include "fs/tmpfs.h"
 #include "errno.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "linux_abi.h"
 #include "mm/kheap.h"
@@ -50,9 +51,14 @@ static uint64_t now_ns(void) { return clock_realtime_ns(); }
 #endif
 
 struct tmpfs {
+    /* Guards every node of this filesystem (names, data pages, times, sizes) and next_ino. Each
+     * inode operation runs under it; a node's release (its last reference gone, no name left)
+     * runs without it, as nothing else can reach the node then. Taken inside the address
+     * space's lock (shared file pages) and before the heap's. */
+    struct spinlock lock;
     uint32_t dev;
     uint64_t next_ino;
-    uint64_t max_pages, used_pages; /* Linux's default size: half of RAM */
+    uint64_t max_pages, used_pages; /* Linux's default size: half of RAM; used_pages atomic */
 };
 
 struct tnode;
@@ -108,7 +114,7 @@ static void drop_pages(struct tnode *n, uint64_t from)
     for (uint64_t k = from; k < n->npages; k++) {
         if (n->pages[k]) {
             page_unref(n->pages[k]);
-            n->fs->used_pages--;
+            __atomic_sub_fetch(&n->fs->used_pages, 1, __ATOMIC_RELAXED);
         }
         n->pages[k] = 0;
     }
@@ -164,7 +170,7 @@ static int add_entry(struct tnode *dir, const char *name, size_t len, struct tno
     return 0;
 }
 
-static int t_lookup(struct inode *dir, const char *name, size_t len, struct inode **out)
+static int lookup_locked(struct inode *dir, const char *name, size_t len, struct inode **out)
 {
     struct tnode *d = T(dir);
     struct tnode *n = 0;
@@ -183,7 +189,7 @@ static int t_lookup(struct inode *dir, const char *name, size_t len, struct inod
     return 0;
 }
 
-static int64_t t_read(struct inode *i, uint64_t off, void *buf, uint64_t len)
+static int64_t read_locked(struct inode *i, uint64_t off, void *buf, uint64_t len)
 {
     struct tnode *n = T(i);
     if (off >= i->size)
@@ -229,15 +235,16 @@ static uint64_t page_at(struct tnode *n, uint64_t idx)
     if (grow_slots(n, idx + 1))
         return 0;
     if (!n->pages[idx]) {
-        if (n->fs->used_pages >= n->fs->max_pages)
+        if (__atomic_load_n(&n->fs->used_pages, __ATOMIC_RELAXED) >= n->fs->max_pages)
             return 0; /* full: ENOSPC */
         n->pages[idx] = page_new();
-        n->fs->used_pages += n->pages[idx] != 0;
+        if (n->pages[idx])
+            __atomic_add_fetch(&n->fs->used_pages, 1, __ATOMIC_RELAXED);
     }
     return n->pages[idx];
 }
 
-static int64_t t_write(struct inode *i, uint64_t off, const void *buf, uint64_t len)
+static int64_t write_locked(struct inode *i, uint64_t off, const void *buf, uint64_t len)
 {
     struct tnode *n = T(i);
     if (off >= MAX_FILE_SIZE)
@@ -262,7 +269,7 @@ static int64_t t_write(struct inode *i, uint64_t off, const void *buf, uint64_t 
     return (int64_t)done;
 }
 
-static int t_truncate(struct inode *i, uint64_t size)
+static int truncate_locked(struct inode *i, uint64_t size)
 {
     struct tnode *n = T(i);
     if ((i->mode & S_IFMT) == S_IFDIR)
@@ -282,7 +289,7 @@ static int t_truncate(struct inode *i, uint64_t size)
     return 0;
 }
 
-static int t_readlink(struct inode *i, char *buf, size_t size)
+static int readlink_locked(struct inode *i, char *buf, size_t size)
 {
     struct tnode *n = T(i);
     size_t len = strlen(n->target);
@@ -292,7 +299,7 @@ static int t_readlink(struct inode *i, char *buf, size_t size)
     return (int)len;
 }
 
-static int t_readdir(struct inode *i, uint64_t *cookie, struct vfs_dirent *out)
+static int readdir_locked(struct inode *i, uint64_t *cookie, struct vfs_dirent *out)
 {
     struct tnode *d = T(i);
     if (*cookie < 2) {
@@ -319,7 +326,7 @@ static int t_readdir(struct inode *i, uint64_t *cookie, struct vfs_dirent *out)
     return 0;
 }
 
-static int t_stat(struct inode *i, struct linux_stat *st)
+static int stat_locked(struct inode *i, struct linux_stat *st)
 {
     struct tnode *n = T(i);
     memset(st, 0, sizeof *st);
@@ -339,7 +346,7 @@ static int t_stat(struct inode *i, struct linux_stat *st)
     return 0;
 }
 
-static int t_create(struct inode *dir, const char *name, size_t len, uint32_t mode,
+static int create_locked(struct inode *dir, const char *name, size_t len, uint32_t mode,
                     struct inode **out)
 {
     struct tnode *d = T(dir);
@@ -370,10 +377,10 @@ static int t_create(struct inode *dir, const char *name, size_t len, uint32_t mo
     return 0;
 }
 
-static int t_symlink(struct inode *dir, const char *name, size_t len, const char *target)
+static int symlink_locked(struct inode *dir, const char *name, size_t len, const char *target)
 {
     struct inode *ino;
-    int rc = t_create(dir, name, len, S_IFLNK | 0777, &ino);
+    int rc = create_locked(dir, name, len, S_IFLNK | 0777, &ino);
     if (rc)
         return rc;
     size_t n = strlen(target);
@@ -394,7 +401,7 @@ static int t_symlink(struct inode *dir, const char *name, size_t len, const char
     return 0;
 }
 
-static int t_link(struct inode *dir, const char *name, size_t len, struct inode *target)
+static int link_locked(struct inode *dir, const char *name, size_t len, struct inode *target)
 {
     struct tnode *d = T(dir), *n = T(target);
     if (target->ops != &tmpfs_ops || n->fs != d->fs)
@@ -433,7 +440,7 @@ static void remove_entry(struct tnode *d, struct tdirent **link)
     drop_link(n);
 }
 
-static int t_unlink(struct inode *dir, const char *name, size_t len, int rmdir)
+static int unlink_locked(struct inode *dir, const char *name, size_t len, int rmdir)
 {
     struct tnode *d = T(dir);
     if (rmdir && len == 1 && name[0] == '.')
@@ -466,7 +473,7 @@ static int is_ancestor(const struct tnode *a, const struct tnode *b)
     return 0;
 }
 
-static int t_rename(struct inode *odir, const char *oname, size_t olen, struct inode *ndir,
+static int rename_locked(struct inode *odir, const char *oname, size_t olen, struct inode *ndir,
                     const char *nname, size_t nlen)
 {
     struct tnode *od = T(odir), *nd = T(ndir);
@@ -520,7 +527,7 @@ static int t_rename(struct inode *odir, const char *oname, size_t olen, struct i
     return 0;
 }
 
-static int t_setattr(struct inode *i, const struct vfs_attr *a)
+static int setattr_locked(struct inode *i, const struct vfs_attr *a)
 {
     struct tnode *n = T(i);
     if (a->mask & VFS_ATTR_MODE)
@@ -533,7 +540,7 @@ static int t_setattr(struct inode *i, const struct vfs_attr *a)
     return 0;
 }
 
-static uint64_t t_page_share(struct inode *i, uint64_t index)
+static uint64_t page_share_locked(struct inode *i, uint64_t index)
 {
     struct tnode *n = T(i);
     if ((i->mode & S_IFMT) != S_IFREG)
@@ -545,7 +552,7 @@ static uint64_t t_page_share(struct inode *i, uint64_t index)
 }
 
 /* Data is the pages written (or shared); holes are pages never allocated, as Linux's tmpfs. */
-static int64_t t_seek_data(struct inode *i, uint64_t off, int hole)
+static int64_t seek_data_locked(struct inode *i, uint64_t off, int hole)
 {
     struct tnode *n = T(i);
     for (uint64_t idx = off / PAGE; idx * PAGE < i->size; idx++) {
@@ -557,6 +564,43 @@ static int64_t t_seek_data(struct inode *i, uint64_t off, int hole)
     }
     return hole ? (int64_t)i->size : -ENXIO;
 }
+
+/* The inode operations: each runs its _locked body under the filesystem's lock. */
+#define FS_OF(ino) (T(ino)->fs)
+#define LOCKED(type, name, ino, params, args)                                                      \
+    static type t_##name params                                                                    \
+    {                                                                                              \
+        struct tmpfs *fs_ = FS_OF(ino);                                                            \
+        uint64_t fl_ = spin_lock_irqsave(&fs_->lock);                                              \
+        type rc_ = name##_locked args;                                                             \
+        spin_unlock_irqrestore(&fs_->lock, fl_);                                                   \
+        return rc_;                                                                                \
+    }
+LOCKED(int, lookup, dir, (struct inode *dir, const char *name, size_t len, struct inode **out),
+       (dir, name, len, out))
+LOCKED(int64_t, read, i, (struct inode *i, uint64_t off, void *buf, uint64_t len), (i, off, buf, len))
+LOCKED(int, readlink, i, (struct inode *i, char *buf, size_t size), (i, buf, size))
+LOCKED(int, readdir, i, (struct inode *i, uint64_t *cookie, struct vfs_dirent *out), (i, cookie, out))
+LOCKED(int, stat, i, (struct inode *i, struct linux_stat *st), (i, st))
+LOCKED(int64_t, write, i, (struct inode *i, uint64_t off, const void *buf, uint64_t len),
+       (i, off, buf, len))
+LOCKED(int, truncate, i, (struct inode *i, uint64_t size), (i, size))
+LOCKED(int, create, dir,
+       (struct inode *dir, const char *name, size_t len, uint32_t mode, struct inode **out),
+       (dir, name, len, mode, out))
+LOCKED(int, symlink, dir, (struct inode *dir, const char *name, size_t len, const char *target),
+       (dir, name, len, target))
+LOCKED(int, link, dir, (struct inode *dir, const char *name, size_t len, struct inode *target),
+       (dir, name, len, target))
+LOCKED(int, unlink, dir, (struct inode *dir, const char *name, size_t len, int rmdir),
+       (dir, name, len, rmdir))
+LOCKED(int, rename, odir,
+       (struct inode *odir, const char *oname, size_t olen, struct inode *ndir, const char *nname,
+        size_t nlen),
+       (odir, oname, olen, ndir, nname, nlen))
+LOCKED(int, setattr, i, (struct inode *i, const struct vfs_attr *a), (i, a))
+LOCKED(uint64_t, page_share, i, (struct inode *i, uint64_t index), (i, index))
+LOCKED(int64_t, seek_data, i, (struct inode *i, uint64_t off, int hole), (i, off, hole))
 
 static const struct inode_ops tmpfs_ops = {
     .lookup = t_lookup,
@@ -582,6 +626,7 @@ int tmpfs_new(uint32_t dev, uint32_t mode, struct inode **root)
     struct tmpfs *fs = kzalloc(sizeof *fs);
     if (!fs)
         return -ENOMEM;
+    fs->lock = (struct spinlock)SPINLOCK_INIT("tmpfs");
     fs->dev = dev;
     fs->next_ino = 1;
     fs->max_pages = ram_pages() / 2;
@@ -601,6 +646,6 @@ int tmpfs_statfs(struct inode *ino, uint64_t *pages, uint64_t *free_pages)
         return -EINVAL;
     struct tmpfs *fs = T(ino)->fs;
     *pages = fs->max_pages;
-    *free_pages = fs->max_pages - fs->used_pages;
+    *free_pages = fs->max_pages - __atomic_load_n(&fs->used_pages, __ATOMIC_RELAXED);
     return 0;
 }

@@ -24,7 +24,7 @@ static struct pseudo_node *node_new(struct pseudo_node *parent, const char *name
     if (!n)
         return 0;
     n->inode.ops = &pseudo_ops;
-    n->inode.ino = next_ino++;
+    n->inode.ino = __atomic_fetch_add(&next_ino, 1, __ATOMIC_RELAXED);
     n->inode.mode = mode;
     n->inode.refcount = 1; /* the tree's reference: static nodes are never freed */
     n->name = name;

@@ -46,6 +46,19 @@ public class Service {
         if (mode.equals("crash")) {
             throw new IllegalStateException("boom");
         }
+        if (mode.equals("ask")) {  // fail while the host's counter at 10.0.2.2:PORT is below 2
+            int attempt;
+            try (java.net.Socket s = new java.net.Socket("10.0.2.2", Integer.parseInt(args[1]));
+                 java.io.BufferedReader in = new java.io.BufferedReader(
+                     new java.io.InputStreamReader(s.getInputStream()))) {
+                attempt = Integer.parseInt(in.readLine().trim());
+            }
+            if (attempt < 2) {
+                System.err.println("attempt " + attempt + " fails");
+                System.exit(1);
+            }
+            System.out.println("attempt " + attempt + " runs");
+        }
         System.out.println("ready");
         for (long i = 0;; i++) {
             Thread.sleep(500);
@@ -586,3 +599,41 @@ def test_jmx_reads_threads_heap_and_gc_of_the_guest_jvm(
     session.invoke_gc()
     after = session.gc()
     assert sum(n for n, _ in after.values()) > sum(n for n, _ in before.values())
+
+
+@needs_guest
+def test_restart_on_failure_of_an_app_that_exits_1_twice_then_runs(
+    service_jar: Path, tmp_path: Path, lw: Any
+) -> None:
+    """The app asks a counter on the host (10.0.2.2, through QEMU's user network) which boot
+    this is: boots 0 and 1 exit 1, boot 2 runs; deploy waits through the restarts."""
+    count = 0
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+
+        def counter() -> None:
+            nonlocal count
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(f"{count}\n".encode())
+                    count += 1
+
+        threading.Thread(target=counter, daemon=True).start()
+        m = _manifest(tmp_path, service_jar, "phoenix", ["ask", str(port)], restart="on-failure")
+        proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), str(m))
+        assert proc.returncode == 0, proc.stderr
+        row = _ps(lw)["phoenix"]
+        assert (row["state"], row["restarts"]) == ("healthy", 2)
+        out, err = lw("logs", "phoenix").stdout, lw("logs", "phoenix").stderr
+        assert "attempt 0 fails" in err and "attempt 1 fails" in err
+        assert out.startswith("shutdown hook ran\nshutdown hook ran\nattempt 2 runs\nready\n")
+        history = json.loads(lw("inspect", "--json", "phoenix").stdout)["state"]["history"]
+        assert [e["in"] for e in history if e["event"] == "restart scheduled"] == [1.0, 2.0]
+        assert lw("stop", "phoenix").returncode == 0
+        assert count == 3

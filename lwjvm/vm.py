@@ -313,6 +313,7 @@ class VmConfig:
     stop_timeout: float | None = None
     net: NetConfig | None = None  # None: no network device
     machine: str = MACHINE_MICROVM
+    virtio_console: bool = True  # stdout/stderr over virtio consoles (else the UARTs alone)
     qmp: Path | None = None  # a QMP server on this Unix socket path
 
 
@@ -384,6 +385,18 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
         else:
             cmd += ["-chardev", f"file,id=com{i},path=/dev/fd/{fd}"]
         cmd += ["-device", f"isa-serial,chardev=com{i},iobase={base:#x},irq={irq}"]
+    if cfg.virtio_console:
+        # The program's stdout and stderr as virtio-serial ports on the same pipes as COM1 and
+        # COM2 (docs/protocol.md, section 4): the kernel writes whole buffers instead of a UART
+        # access per byte, and falls back to the UART if a device is missing. Port 1, a
+        # virtserialport: QEMU throttles it when the pipe is full (a virtconsole drops bytes).
+        for i, fd in enumerate(console_fds[:2]):
+            cmd += [
+                "-device", f"virtio-serial-pci,id=vser{i},max_ports=2",
+                "-chardev", f"file,id=vcon{i},path=/dev/fd/{fd}",
+                "-device", f"virtserialport,chardev=vcon{i},bus=vser{i}.0,nr=1,"
+                f"name=lwjvm.{'stdout' if i == 0 else 'stderr'}",
+            ]  # fmt: skip
     return cmd
 
 

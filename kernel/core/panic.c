@@ -2,6 +2,7 @@
  * exit protocol: the control record on COM3, then the isa-debug-exit port. */
 #include "core/panic.h"
 #include "net/stack.h"
+#include "drivers/virtio_console.h"
 #include "core/stats.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/layout.h"
@@ -30,6 +31,7 @@ static void stop(uint8_t how)
 void vm_exit(int code)
 {
     net_drain(2000000000ull); /* what the program sent reaches its peers, as on Linux */
+    virtio_console_flush();   /* and what it printed reaches the host */
     kstats_report();
     klog_start_line();
     kprintf("\x1elwjvm:exit code=%d\n", code & 0xff);

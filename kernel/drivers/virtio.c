@@ -6,6 +6,7 @@
 #include "lib/printf.h"
 
 int virtio_net_probe(struct pci_dev *d, unsigned type);
+int virtio_console_probe(struct pci_dev *d, unsigned type);
 
 static const struct {
     unsigned type;
@@ -13,6 +14,7 @@ static const struct {
     int (*probe)(struct pci_dev *d, unsigned type);
 } virtio_drivers[] = {
     {VIRTIO_ID_NET, "virtio-net", virtio_net_probe},
+    {VIRTIO_ID_CONSOLE, "virtio-console", virtio_console_probe},
 };
 
 static int virtio_probe(struct pci_dev *d)

@@ -120,12 +120,14 @@ int virtio_queue_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, ui
     w64(v->common, C_Q_DESC, virtq_desc_phys(q));
     w64(v->common, C_Q_DRIVER, virtq_avail_phys(q));
     w64(v->common, C_Q_DEVICE, virtq_used_phys(q));
-    if (v->msix) {
+    if (v->msix && vector) {
         if (pci_msix_route(v->pci, entry, vector))
             return -EIO;
         w16(v->common, C_Q_MSIX, (uint16_t)entry);
         if (r16(v->common, C_Q_MSIX) != entry)
             return -EIO;
+    } else if (v->msix) {
+        w16(v->common, C_Q_MSIX, NO_VECTOR); /* a polled queue */
     }
     uint16_t noff = r16(v->common, C_Q_NOFF);
     q->notify = (volatile uint16_t *)(v->notify + (uint64_t)noff * v->notify_mul);

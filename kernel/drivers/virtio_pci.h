@@ -33,7 +33,8 @@ int virtio_pci_init(struct virtio_dev *v, struct pci_dev *d, unsigned type);
  * v->features set, or -ENODEV if the device refuses. */
 int virtio_negotiate(struct virtio_dev *v, uint64_t wanted);
 /* Sets up queue `index` with at most max_size entries, its interrupt on `vector` (MSI-X table
- * entry `entry`, or polled when the device has no MSI-X). Returns 0 or -errno. */
+ * entry `entry`); vector 0, or a device without MSI-X, gives a queue the driver polls. Returns 0
+ * or -errno. */
 int virtio_queue_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t max_size,
                        unsigned entry, uint8_t vector);
 /* DRIVER_OK: the device may start using the queues. */

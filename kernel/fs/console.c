@@ -1,8 +1,10 @@
 /* The program's standard streams: the serial consoles as character devices (/dev/ttyS0 writes to
  * COM1, the program's stdout; /dev/ttyS1 to COM2, its stderr; reads give end-of-file), and fds
- * 0, 1 and 2 opened on them (docs/protocol.md, section 4). No console is a terminal. */
+ * 0, 1 and 2 opened on them (docs/protocol.md, section 4). A virtio console, when the VM has one
+ * for the stream, carries the bytes instead of the UART. No console is a terminal. */
 #include "fs/console.h"
 #include "arch/x86_64/serial.h"
+#include "drivers/virtio_console.h"
 #include "errno.h"
 #include "fs/poll.h"
 #include "lib/string.h"
@@ -26,7 +28,8 @@ static int64_t con_write(struct file *f, const void *ubuf, uint64_t len, enum se
         uint64_t n = len - done < sizeof buf ? len - done : sizeof buf;
         if (copy_from_user(buf, (const char *)ubuf + done, n))
             return done ? (int64_t)done : -EFAULT;
-        serial_write(port, buf, n);
+        if (virtio_console_write(port == SERIAL_STDOUT ? 0 : 1, buf, n))
+            serial_write(port, buf, n);
         done += n;
     }
     return (int64_t)done;

@@ -1,0 +1,12 @@
+/* virtio-console as the program's stdout and stderr (docs/protocol.md, section 4): the first
+ * virtio-serial device found carries stdout, the second stderr. A write is one buffer for the
+ * device instead of a UART access per byte; the UARTs stay for early boot, the kernel log and
+ * panics, and for the streams when no such device exists. */
+#pragma once
+#include <stddef.h>
+
+/* Writes len bytes to stream `which` (0 stdout, 1 stderr); returns 0, or -1 if that stream has
+ * no virtio console (the caller uses the UART). */
+int virtio_console_write(int which, const char *buf, size_t len);
+/* Waits until the device has taken everything written (before the VM stops). */
+void virtio_console_flush(void);

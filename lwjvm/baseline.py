@@ -179,7 +179,11 @@ class LwjvmServer(Server):
 
 
 class LinuxServer(Server):
-    """Debian's kernel booting the same root image (linuxguest)."""
+    """Debian's kernel booting the same root image (linuxguest). `boots` and `hung` count every
+    boot of this process (each hung boot was retried)."""
+
+    boots = 0
+    total_hung = 0
 
     def __init__(self, guest: linuxguest.Guest, image_dir: Path, chosen: str,
                  net: network.NetConfig | None, memory_mib: int) -> None:  # fmt: skip
@@ -189,6 +193,8 @@ class LinuxServer(Server):
         self.boot = linuxguest.boot(cmd, BOOT_TIMEOUT / 3)
         self.t0 = self.boot.t0
         self.hung = self.boot.hung
+        LinuxServer.boots += 1 + self.hung
+        LinuxServer.total_hung += self.hung
 
     def running(self) -> bool:
         return self.boot.running()
@@ -280,6 +286,7 @@ def hello(sides: list[Side], runs: int, log: Callable[[str], None]) -> dict[str,
     run_mod.ensure_image(manifest, image, None, vm.find_kernel(), quiet=True)
     times: dict[str, list[float]] = {s.name: [] for s in sides}
     times["host"] = []
+    to_init: list[float] = []
     hung = 0
     for i in range(runs):
         t = time.monotonic()
@@ -288,7 +295,7 @@ def hello(sides: list[Side], runs: int, log: Callable[[str], None]) -> dict[str,
         if h.returncode != 0:
             raise LwjvmError(f"host java Hello failed: {h.stderr[-300:]!r}")
         for side in sides:
-            secs, n_hung = _hello_once(side, image, None)
+            secs, n_hung = _hello_once(side, image, None, to_init)
             hung += n_hung
             if secs is None:
                 raise LwjvmError(f"{side.name}: Java Hello failed")
@@ -296,11 +303,14 @@ def hello(sides: list[Side], runs: int, log: Callable[[str], None]) -> dict[str,
         log(f"  Hello run {i + 1}/{runs}: " + ", ".join(
             f"{k} {v[-1] * 1e3:.0f} ms" for k, v in times.items()))  # fmt: skip
     return {"seconds": {k: _stats(v) for k, v in times.items()}, "linux_hung": hung,
-            "image": image}  # fmt: skip
+            "linux_qemu_start_to_init": _stats(to_init), "image": image}  # fmt: skip
 
 
-def _hello_once(side: Side, image: Path, memory_mib: int | None) -> tuple[float | None, int]:
-    """(QEMU start to exit if Hello printed and exited 0 else None, Linux boots that hung)."""
+def _hello_once(
+    side: Side, image: Path, memory_mib: int | None, to_init: list[float] | None = None
+) -> tuple[float | None, int]:
+    """(QEMU start to exit if Hello printed and exited 0 else None, Linux boots that hung);
+    appends the Linux guest's QEMU start to /init's first line to `to_init`."""
     server = side.make(image, _net(image, None), memory_mib)
     if isinstance(server, LwjvmServer):
         server.thread.join(BOOT_TIMEOUT)
@@ -311,6 +321,9 @@ def _hello_once(side: Side, image: Path, memory_mib: int | None) -> tuple[float 
         return (res.t_qemu_exit if ok and res is not None else None), 0
     assert isinstance(server, LinuxServer)
     status = server.boot.wait(BOOT_TIMEOUT)
+    t_init = server.boot.time_of(linuxguest.INIT_MARK)
+    if to_init is not None and t_init is not None:
+        to_init.append(t_init)
     out = server.output()
     ok = status == 1 and bench_mod.EXPECTED.strip() in out
     t_exit = server.boot.t_exit
@@ -500,6 +513,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     fmt(s.get("linux"), 1e3, "ms"),
                     rat(med(s.get("lwjvm")), med(s.get("linux")), False),
                     fmt(s.get("host"), 1e3, "ms")))  # fmt: skip
+        out.append(("  of which Linux: QEMU start to /init", "-",
+                    fmt(h.get("linux_qemu_start_to_init"), 1e3, "ms"), "-", "-"))  # fmt: skip
     mem = results.get("memory")
     if mem:
         a, b = mem.get("lwjvm"), mem.get("linux")
@@ -545,11 +560,15 @@ def report(results: dict[str, Any]) -> str:
     for part in ("http", "download"):
         for name, why in (results.get(part) or {}).get("failures", {}).items():
             notes.append(f"{part}: {name}: {why[-300:]}")
-    hung = sum((results.get(p) or {}).get("linux_hung", 0) for p in ("hello", "http"))
-    notes.append(f"Linux boots that hung before /init and were retried: {hung}")
+    notes.append(f"Linux boots: {results.get('linux_boots', '?')}, of which hung before /init "
+                 f"(killed and retried): {results.get('linux_hung', '?')}")  # fmt: skip
     notes.append(f"Linux command line: {' '.join(results.get('linux_cmdline', []))}")
-    notes.append(f"load average before / after: {results.get('load_before')} / "
-                 f"{results.get('load_after')}")  # fmt: skip
+
+    def load(key: str) -> str:
+        return " ".join(f"{x:.1f}" for x in results.get(key) or ())
+
+    notes.append(f"host load average (1, 5, 15 min) before: {load('load_before')}; "
+                 f"after: {load('load_after')}")  # fmt: skip
     return "\n".join(lines + notes)
 
 
@@ -614,6 +633,8 @@ def main(argv: list[str] | None = None) -> None:
             log("100 MiB download through FileChannel.transferTo:")
             results["download"] = downloads(sides, args.http_boots, args.downloads, log)
         results["load_after"] = os.getloadavg()
+        results["linux_boots"] = LinuxServer.boots
+        results["linux_hung"] = LinuxServer.total_hung
         (out_dir / "baseline.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
         print()
         print(f"lwjvm against a Linux guest ({guest.kernel.package}), same QEMU, accel {chosen}; "

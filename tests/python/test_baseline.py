@@ -68,20 +68,26 @@ def test_report_names_both_sides_and_failures() -> None:
     two = {"median": 2.0, "min": 1.8, "max": 2.5, "n": 3}
     text = baseline.report(
         {
-            "hello": {"seconds": {"lwjvm": one, "linux": two, "host": one}, "linux_hung": 1},
+            "hello": {
+                "seconds": {"lwjvm": one, "linux": two, "host": one},
+                "linux_qemu_start_to_init": one,
+            },
             "memory": {"lwjvm": 16, "linux": 96},
             "http": {
                 "first_request": {"lwjvm": None, "linux": two},
                 "wrk": {},
                 "failures": {"lwjvm": "no answer"},
-                "linux_hung": 0,
-            },  # fmt: skip
+            },
+            "linux_boots": 5,
+            "linux_hung": 1,
+            "load_before": (14.08, 13.77, 14.22),
         }
     )
     assert "1000 ms [900-1200]" in text and "2.00x" in text
     assert "16 MiB" in text and "6.00x" in text
     assert "http: lwjvm: no answer" in text
-    assert "hung before /init and were retried: 1" in text
+    assert "Linux boots: 5, of which hung before /init (killed and retried): 1" in text
+    assert "before: 14.1 13.8 14.2" in text
 
 
 @pytest.mark.skipif(shutil.which("cpio") is None, reason="cpio is not installed")

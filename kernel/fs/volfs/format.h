@@ -1,0 +1,123 @@
+/* volfs on-disk structures, exactly as docs/volume-format.md (version 1) lays them out: the label,
+ * block pointers, dnodes, dataset entries, directory entries, uberblocks and log blocks. Nothing
+ * here has behaviour; sizes and offsets are pinned with _Static_assert. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define VOLFS_BLOCK 4096u
+#define VOLFS_VERSION 1u
+#define VOLFS_LABEL_MAGIC 0x3153464c4f56574cull /* "LWVOLFS1" */
+#define VOLFS_UB_MAGIC 0x3142554c4f56574cull    /* "LWVOLUB1" */
+#define VOLFS_LOG_MAGIC 0x31474f4c4f56574cull   /* "LWVOLOG1" */
+#define VOLFS_RING 32u                           /* uberblock slots, blocks 1..32 */
+#define VOLFS_FIRST_DATA 33u                     /* first allocatable block */
+#define VOLFS_MIN_BLOCKS 64u
+#define VOLFS_KEEP_TXGS 4u /* frees wait this many txgs; open keeps what the newest 4 reach */
+#define VOLFS_MAX_LEVELS 8u
+#define VOLFS_CKSUM_OFF (VOLFS_BLOCK - 32u) /* self-checksummed blocks keep it here */
+
+enum volfs_btype {
+    VT_OBJSET = 1,
+    VT_INDIRECT = 2,
+    VT_DNODES = 3,
+    VT_DATA = 4,
+    VT_DSL = 5,
+    VT_LOG = 6,
+    VT_DIR = 7,
+};
+
+enum volfs_kind { VK_FREE = 0, VK_FILE = 1, VK_DIR = 2, VK_SYMLINK = 3, VK_DNODES = 4, VK_DSL = 5 };
+
+struct volfs_cksum {
+    uint64_t w[4];
+};
+
+struct volfs_bp {
+    uint64_t dva[2];
+    uint64_t birth;
+    struct volfs_cksum cksum;
+    uint8_t type;
+    uint8_t level;
+    uint8_t pad[6];
+};
+_Static_assert(sizeof(struct volfs_bp) == 64, "block pointer");
+_Static_assert(offsetof(struct volfs_bp, cksum) == 24, "bp checksum");
+_Static_assert(offsetof(struct volfs_bp, type) == 56, "bp type");
+
+struct volfs_label {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t block_size;
+    uint64_t guid;
+    uint64_t nblocks;
+    char name[64];
+};
+_Static_assert(sizeof(struct volfs_label) == 96, "label");
+
+struct volfs_dnode {
+    uint8_t kind;
+    uint8_t nlevels;
+    uint8_t data_type;
+    uint8_t pad0;
+    uint32_t mode;
+    uint64_t size;
+    uint64_t nlink;
+    uint32_t uid;
+    uint32_t gid;
+    uint64_t atime;
+    uint64_t mtime;
+    uint64_t ctime;
+    uint64_t gen;
+    struct volfs_bp root;
+    uint64_t parent;
+    uint8_t pad1[120];
+};
+_Static_assert(sizeof(struct volfs_dnode) == 256, "dnode");
+_Static_assert(offsetof(struct volfs_dnode, root) == 64, "dnode root");
+_Static_assert(offsetof(struct volfs_dnode, parent) == 128, "dnode parent");
+
+struct volfs_zil_header {
+    uint64_t first_blk;
+    uint64_t seq;
+    uint64_t chain_guid;
+};
+
+/* An OBJSET block: the meta dnode at 0, the intent-log header at 256. */
+#define VOLFS_OS_ZIL_OFF 256u
+
+struct volfs_dsl_entry {
+    struct volfs_bp objset;
+    uint64_t created_txg;
+    uint64_t origin;
+    uint32_t flags;
+    char name[44];
+};
+_Static_assert(sizeof(struct volfs_dsl_entry) == 128, "dataset entry");
+#define VOLFS_DSL_SNAPSHOT 1u
+#define VOLFS_DSL_PER_BLOCK (VOLFS_BLOCK / 128u)
+
+struct volfs_dirent {
+    uint64_t obj;
+    uint8_t type;
+    uint8_t namelen;
+    char name[54];
+};
+_Static_assert(sizeof(struct volfs_dirent) == 64, "directory entry");
+#define VOLFS_NAME_MAX 54u
+#define VOLFS_DIRENTS_PER_BLOCK (VOLFS_BLOCK / 64u)
+#define VOLFS_DNODES_PER_BLOCK (VOLFS_BLOCK / 256u)
+#define VOLFS_BPS_PER_BLOCK (VOLFS_BLOCK / 64u)
+
+struct volfs_uberblock {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t pad;
+    uint64_t guid;
+    uint64_t txg;
+    uint64_t timestamp;
+    struct volfs_bp rootbp;
+    uint64_t nblocks;
+};
+_Static_assert(offsetof(struct volfs_uberblock, rootbp) == 40, "uberblock rootbp");
+_Static_assert(offsetof(struct volfs_uberblock, nblocks) == 104, "uberblock nblocks");

@@ -1,0 +1,62 @@
+/* volfs internals shared by its files: the in-memory block buffers (a copy of the part of the
+ * on-disk tree in use, dirty ones rewritten copy-on-write at commit), the volume state, and the
+ * helpers pool.c gives object.c and check.c. */
+#pragma once
+#include "fs/volfs/volfs.h"
+
+struct vbuf {
+    struct vbuf *parent; /* 0 for the MOS block: its pointer is v->rootbp */
+    uint32_t slot;       /* which pointer of the parent points here */
+    uint8_t type, level;
+    bool dirty;
+    int ds;         /* dataset whose tree holds it, -1 for the MOS */
+    uint64_t blkid; /* index among the level's blocks of its object */
+    struct volfs_bp bp; /* the pointer it was read through: its copies are freed on rewrite */
+    uint8_t *data;      /* VOLFS_BLOCK bytes */
+    struct vbuf **kids; /* nslots(type) entries, loaded children */
+};
+
+struct volfs_defer {
+    uint64_t *blk;
+    uint64_t n, cap;
+};
+
+struct volfs {
+    struct volfs_bdev dev;
+    bool ro, broken;
+    uint64_t guid, nblocks;
+    uint64_t txg; /* newest committed txg */
+    uint64_t now;
+    struct volfs_bp rootbp;
+    struct vbuf *root;
+    uint8_t *bitmap; /* one bit per block: in use */
+    uint64_t cursor, nfree;
+    struct volfs_defer defer[VOLFS_KEEP_TXGS];
+    uint64_t errors, repaired;
+    uint64_t dirty_data; /* dirty file blocks, committed when too many */
+    uint64_t *keep; /* per dataset: blocks born at or before it belong to a snapshot */
+    int nkeep;
+};
+
+uint32_t vb_nslots(uint8_t type);
+uint32_t vb_slot_off(uint8_t type, uint32_t slot);
+static inline struct volfs_bp *vb_slot_bp(struct vbuf *b, uint32_t slot)
+{
+    return (struct volfs_bp *)(b->data + vb_slot_off(b->type, slot));
+}
+static inline bool bp_hole(const struct volfs_bp *bp) { return bp->dva[0] == 0; }
+
+/* Reads the block bp names into buf (VOLFS_BLOCK bytes), verifying its checksum, falling back to
+ * the ditto copy and repairing the first from it. -EIO when no copy verifies. */
+int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf);
+/* The child at slot of p (loaded and cached), expected of type/level. With create a hole becomes
+ * a new zeroed dirty block (noread: an existing block is not read, the caller overwrites it all).
+ * *out is 0 for a hole without create. */
+int vb_child(struct volfs *v, struct vbuf *p, uint32_t slot, uint8_t type, uint8_t level,
+             bool create, bool noread, struct vbuf **out);
+void vb_dirty(struct vbuf *b);
+void vb_drop(struct vbuf *b);
+/* Frees the subtree under slot of p (in memory where loaded, else on disk), leaving a hole. */
+void vb_free_slot(struct volfs *v, struct vbuf *p, uint32_t slot);
+int vol_check_writable(struct volfs *v);
+void vol_recompute_keep(struct volfs *v);

@@ -1,0 +1,642 @@
+/* volfs objects: datasets (the dataset table in the MOS), dnodes (the dnode array of a dataset),
+ * the block tree of an object (growing it, finding block i), file data, directories and
+ * snapshots, all as changes to the open transaction group (docs/volume-format.md). */
+#include "errno.h"
+#include "fs/volfs/internal.h"
+#include "lib/string.h"
+#include "mm/kheap.h"
+
+#define DT_DIR 4
+#define DT_REG 8
+#define DT_LNK 10
+#define DIRTY_DATA_LIMIT 8192u /* dirty file blocks (32 MiB) before a write commits the txg */
+
+/* An object: its dnode inside the block `h` that holds it, at pointer slot `slot`. */
+struct obj {
+    struct vbuf *h;
+    uint32_t slot;
+    struct volfs_dnode *dn;
+};
+
+/* The block whose pointer slot *idx leads to level-0 block blkid of the object; *par is 0 when
+ * that part of the tree is a hole (and create is false). With create the tree grows to reach it. */
+static int tree_parent(struct volfs *v, struct obj *o, uint64_t blkid, bool create,
+                       struct vbuf **par, uint32_t *idx)
+{
+    *par = 0;
+    struct volfs_dnode *dn = o->dn;
+    unsigned L = dn->nlevels ? dn->nlevels : 1;
+    while (L < 64 && blkid >> (6 * (L - 1)) != 0) {
+        if (!create)
+            return 0;
+        if (L >= VOLFS_MAX_LEVELS)
+            return -EFBIG;
+        struct volfs_bp *rbp = vb_slot_bp(o->h, o->slot);
+        if (bp_hole(rbp) && !o->h->kids[o->slot]) {
+            L++;
+            continue;
+        }
+        struct vbuf *old;
+        int r = vb_child(v, o->h, o->slot, L > 1 ? VT_INDIRECT : dn->data_type,
+                         (uint8_t)(L - 1), false, false, &old);
+        if (r < 0)
+            return r;
+        /* The new top holds the old root as its pointer 0; the holder's pointer becomes new. */
+        struct vbuf *ni;
+        struct volfs_bp saved = *rbp;
+        memset(rbp, 0, sizeof(*rbp));
+        o->h->kids[o->slot] = 0;
+        r = vb_child(v, o->h, o->slot, VT_INDIRECT, (uint8_t)L, true, false, &ni);
+        if (r < 0) {
+            *rbp = saved;
+            o->h->kids[o->slot] = old;
+            return r;
+        }
+        memcpy(ni->data, &saved, sizeof(saved));
+        ni->kids[0] = old;
+        old->parent = ni;
+        old->slot = 0;
+        L++;
+    }
+    if (dn->nlevels != L) {
+        dn->nlevels = (uint8_t)L;
+        vb_dirty(o->h);
+    }
+    if (L == 1) {
+        *par = o->h;
+        *idx = o->slot;
+        return 0;
+    }
+    struct vbuf *b;
+    int r = vb_child(v, o->h, o->slot, VT_INDIRECT, (uint8_t)(L - 1), create, false, &b);
+    for (unsigned lvl = L - 1; r == 0 && b && lvl > 1; lvl--)
+        r = vb_child(v, b, (uint32_t)(blkid >> (6 * (lvl - 1))) & 63, VT_INDIRECT,
+                     (uint8_t)(lvl - 1), create, false, &b);
+    if (r < 0 || !b)
+        return r;
+    *par = b;
+    *idx = (uint32_t)(blkid & 63);
+    return 0;
+}
+
+/* Level-0 block blkid of a metadata object (dnodes, dataset table), loaded; 0 for a hole. */
+static int meta_block(struct volfs *v, struct obj *o, uint64_t blkid, bool create,
+                      struct vbuf **out)
+{
+    struct vbuf *par;
+    uint32_t idx;
+    *out = 0;
+    int r = tree_parent(v, o, blkid, create, &par, &idx);
+    if (r < 0 || !par)
+        return r;
+    return vb_child(v, par, idx, o->dn->data_type, 0, create, false, out);
+}
+
+/* Dataset table entry i (its block in *b). */
+static int dsl_entry(struct volfs *v, uint64_t i, bool create, struct vbuf **b,
+                     struct volfs_dsl_entry **e)
+{
+    struct obj mos = {v->root, 0, (struct volfs_dnode *)v->root->data};
+    if (i >= mos.dn->size && !create)
+        return -ENOENT;
+    int r = meta_block(v, &mos, i / VOLFS_DSL_PER_BLOCK, create, b);
+    if (r < 0)
+        return r;
+    if (!*b)
+        return -ENOENT;
+    *e = (struct volfs_dsl_entry *)(*b)->data + i % VOLFS_DSL_PER_BLOCK;
+    return 0;
+}
+
+static int get_objset(struct volfs *v, int ds, struct vbuf **os)
+{
+    struct vbuf *b;
+    struct volfs_dsl_entry *e;
+    if (ds < 0)
+        return -ENOENT;
+    int r = dsl_entry(v, (uint64_t)ds, false, &b, &e);
+    if (r < 0)
+        return r;
+    r = vb_child(v, b, (uint32_t)ds % VOLFS_DSL_PER_BLOCK, VT_OBJSET, 0, false, false, os);
+    return r < 0 ? r : *os ? 0 : -ENOENT;
+}
+
+static int ds_writable(struct volfs *v, int ds)
+{
+    int r = vol_check_writable(v);
+    if (r < 0)
+        return r;
+    struct vbuf *b;
+    struct volfs_dsl_entry *e;
+    r = dsl_entry(v, (uint64_t)ds, false, &b, &e);
+    if (r < 0)
+        return r;
+    return e->flags & VOLFS_DSL_SNAPSHOT ? -EROFS : 0;
+}
+
+/* The dnode of obj in dataset ds (with create: made to exist, possibly free). */
+static int get_dnode(struct volfs *v, int ds, uint64_t obj, bool create, struct obj *o)
+{
+    struct vbuf *os, *b;
+    int r = get_objset(v, ds, &os);
+    if (r < 0)
+        return r;
+    struct obj meta = {os, 0, (struct volfs_dnode *)os->data};
+    if (obj == 0 || (obj >= meta.dn->size && !create))
+        return -ENOENT;
+    r = meta_block(v, &meta, obj / VOLFS_DNODES_PER_BLOCK, create, &b);
+    if (r < 0)
+        return r;
+    if (!b)
+        return -ENOENT;
+    o->h = b;
+    o->slot = (uint32_t)(obj % VOLFS_DNODES_PER_BLOCK);
+    o->dn = (struct volfs_dnode *)b->data + o->slot;
+    return 0;
+}
+
+static int load_obj(struct volfs *v, int ds, uint64_t obj, struct obj *o)
+{
+    int r = get_dnode(v, ds, obj, false, o);
+    if (r == 0 && o->dn->kind == VK_FREE)
+        r = -ENOENT;
+    return r;
+}
+
+/* ---- data ---- */
+
+static int64_t obj_read(struct volfs *v, struct obj *o, uint64_t off, void *buf, uint64_t n)
+{
+    uint64_t size = o->dn->size;
+    if (off >= size)
+        return 0;
+    if (n > size - off)
+        n = size - off;
+    uint8_t *tmp = 0;
+    uint64_t done = 0;
+    int r = 0;
+    while (done < n) {
+        uint64_t pos = off + done, blk = pos / VOLFS_BLOCK, in = pos % VOLFS_BLOCK;
+        uint64_t chunk = VOLFS_BLOCK - in < n - done ? VOLFS_BLOCK - in : n - done;
+        struct vbuf *par;
+        uint32_t idx;
+        uint8_t *dst = (uint8_t *)buf + done;
+        r = tree_parent(v, o, blk, false, &par, &idx);
+        if (r < 0)
+            break;
+        if (!par) {
+            memset(dst, 0, chunk);
+        } else if (par->kids[idx]) {
+            memcpy(dst, par->kids[idx]->data + in, chunk);
+        } else {
+            struct volfs_bp *bp = vb_slot_bp(par, idx);
+            if (bp_hole(bp)) {
+                memset(dst, 0, chunk);
+            } else {
+                if (!tmp && !(tmp = kmalloc(VOLFS_BLOCK))) {
+                    r = -ENOMEM;
+                    break;
+                }
+                if (bp->type != o->dn->data_type || bp->level != 0) {
+                    r = -EIO;
+                    break;
+                }
+                r = vol_read_bp(v, bp, tmp);
+                if (r < 0)
+                    break;
+                memcpy(dst, tmp + in, chunk);
+            }
+        }
+        done += chunk;
+    }
+    kfree(tmp);
+    return r < 0 ? r : (int64_t)done;
+}
+
+static int64_t obj_write(struct volfs *v, struct obj *o, uint64_t off, const void *buf,
+                         uint64_t n)
+{
+    uint64_t done = 0;
+    while (done < n) {
+        if (v->dirty_data >= DIRTY_DATA_LIMIT) {
+            int r = volfs_commit(v);
+            if (r < 0)
+                return r;
+        }
+        uint64_t pos = off + done, blk = pos / VOLFS_BLOCK, in = pos % VOLFS_BLOCK;
+        uint64_t chunk = VOLFS_BLOCK - in < n - done ? VOLFS_BLOCK - in : n - done;
+        struct vbuf *par, *b;
+        uint32_t idx;
+        int r = tree_parent(v, o, blk, true, &par, &idx);
+        if (r == 0)
+            r = vb_child(v, par, idx, o->dn->data_type, 0, true, chunk == VOLFS_BLOCK, &b);
+        if (r < 0)
+            return r;
+        if (!b->dirty) {
+            vb_dirty(b);
+            v->dirty_data += b->type == VT_DATA;
+        }
+        memcpy(b->data + in, (const uint8_t *)buf + done, chunk);
+        done += chunk;
+        if (pos + chunk > o->dn->size)
+            o->dn->size = pos + chunk;
+    }
+    o->dn->mtime = o->dn->ctime = v->now;
+    vb_dirty(o->h);
+    return (int64_t)done;
+}
+
+static int obj_truncate(struct volfs *v, struct obj *o, uint64_t size)
+{
+    uint64_t old = o->dn->size;
+    if (size == 0) {
+        vb_free_slot(v, o->h, o->slot);
+        o->dn->nlevels = 1;
+    } else if (size < old) {
+        uint64_t first = (size + VOLFS_BLOCK - 1) / VOLFS_BLOCK;
+        uint64_t last = (old + VOLFS_BLOCK - 1) / VOLFS_BLOCK;
+        for (uint64_t b = first; b < last; b++) {
+            struct vbuf *par;
+            uint32_t idx;
+            int r = tree_parent(v, o, b, false, &par, &idx);
+            if (r < 0)
+                return r;
+            if (par && (par->kids[idx] || !bp_hole(vb_slot_bp(par, idx))))
+                vb_free_slot(v, par, idx);
+        }
+        if (size % VOLFS_BLOCK) { /* the tail of the last block reads as zeros if regrown */
+            struct vbuf *par, *b = 0;
+            uint32_t idx;
+            int r = tree_parent(v, o, size / VOLFS_BLOCK, false, &par, &idx);
+            if (r == 0 && par)
+                r = vb_child(v, par, idx, o->dn->data_type, 0, false, false, &b);
+            if (r < 0)
+                return r;
+            if (b) {
+                memset(b->data + size % VOLFS_BLOCK, 0, VOLFS_BLOCK - size % VOLFS_BLOCK);
+                if (!b->dirty) {
+                    vb_dirty(b);
+                    v->dirty_data += b->type == VT_DATA;
+                }
+            }
+        }
+    }
+    o->dn->size = size;
+    o->dn->mtime = o->dn->ctime = v->now;
+    vb_dirty(o->h);
+    return 0;
+}
+
+int64_t volfs_read(struct volfs *v, int ds, uint64_t obj, uint64_t off, void *buf, uint64_t n)
+{
+    struct obj o;
+    int r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    if (o.dn->kind == VK_DIR)
+        return -EISDIR;
+    return obj_read(v, &o, off, buf, n);
+}
+
+int64_t volfs_write(struct volfs *v, int ds, uint64_t obj, uint64_t off, const void *buf,
+                    uint64_t n)
+{
+    struct obj o;
+    int r = ds_writable(v, ds);
+    if (r == 0)
+        r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    if (o.dn->kind == VK_DIR)
+        return -EISDIR;
+    if (off + n < off || off + n > (1ull << 46))
+        return -EFBIG;
+    return obj_write(v, &o, off, buf, n);
+}
+
+int volfs_truncate(struct volfs *v, int ds, uint64_t obj, uint64_t size)
+{
+    struct obj o;
+    int r = ds_writable(v, ds);
+    if (r == 0)
+        r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    if (o.dn->kind == VK_DIR)
+        return -EISDIR;
+    if (size > (1ull << 46))
+        return -EFBIG;
+    return obj_truncate(v, &o, size);
+}
+
+int volfs_stat(struct volfs *v, int ds, uint64_t obj, struct volfs_stat *st)
+{
+    struct obj o;
+    int r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    st->kind = o.dn->kind;
+    st->mode = o.dn->mode;
+    st->size = o.dn->size;
+    st->nlink = o.dn->nlink;
+    st->mtime_ns = o.dn->mtime;
+    st->ctime_ns = o.dn->ctime;
+    return 0;
+}
+
+/* ---- directories ---- */
+
+static bool name_ok(const char *name, size_t *len)
+{
+    size_t n = strnlen(name, VOLFS_NAME_MAX + 1);
+    *len = n;
+    if (n == 0 || n > VOLFS_NAME_MAX || strchr(name, '/'))
+        return false;
+    return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+/* Finds name in dir: its entry and byte offset; -ENOENT if absent. With name 0, the first free
+ * entry (or the end of the directory). */
+static int dir_find(struct volfs *v, struct obj *dir, const char *name, struct volfs_dirent *out,
+                    uint64_t *at)
+{
+    size_t len = name ? strlen(name) : 0;
+    uint8_t *blk = kmalloc(VOLFS_BLOCK);
+    if (!blk)
+        return -ENOMEM;
+    int r = -ENOENT;
+    for (uint64_t off = 0; off < dir->dn->size && r == -ENOENT; off += VOLFS_BLOCK) {
+        int64_t got = obj_read(v, dir, off, blk, VOLFS_BLOCK);
+        if (got < 0) {
+            r = (int)got;
+            break;
+        }
+        for (int64_t i = 0; i + 64 <= got; i += 64) {
+            struct volfs_dirent *d = (struct volfs_dirent *)(blk + i);
+            bool hit = name ? d->obj && d->namelen == len && memcmp(d->name, name, len) == 0
+                            : d->obj == 0;
+            if (hit) {
+                *out = *d;
+                *at = off + (uint64_t)i;
+                r = 0;
+                break;
+            }
+        }
+    }
+    if (r == -ENOENT && !name) {
+        *at = dir->dn->size;
+        r = 0;
+    }
+    kfree(blk);
+    return r;
+}
+
+static int load_dir(struct volfs *v, int ds, uint64_t dir, struct obj *o)
+{
+    int r = load_obj(v, ds, dir, o);
+    if (r == 0 && o->dn->kind != VK_DIR)
+        r = -ENOTDIR;
+    return r;
+}
+
+int64_t volfs_lookup(struct volfs *v, int ds, uint64_t dir, const char *name)
+{
+    struct obj d;
+    struct volfs_dirent e;
+    uint64_t at;
+    int r = load_dir(v, ds, dir, &d);
+    if (r == 0)
+        r = dir_find(v, &d, name, &e, &at);
+    return r < 0 ? r : (int64_t)e.obj;
+}
+
+int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, uint32_t mode)
+{
+    struct obj d, o;
+    struct volfs_dirent e;
+    uint64_t at;
+    size_t len;
+    int r = ds_writable(v, ds);
+    if (r == 0)
+        r = load_dir(v, ds, dir, &d);
+    if (r < 0)
+        return r;
+    if (!name_ok(name, &len))
+        return len > VOLFS_NAME_MAX ? -ENAMETOOLONG : -EINVAL;
+    r = dir_find(v, &d, name, &e, &at);
+    if (r == 0)
+        return -EEXIST;
+    if (r != -ENOENT)
+        return r;
+    uint8_t kind = (mode & 0170000) == 040000   ? VK_DIR
+                   : (mode & 0170000) == 0120000 ? VK_SYMLINK
+                                                 : VK_FILE;
+    /* v1 numbers objects in order and does not reuse freed dnodes. */
+    struct vbuf *os;
+    r = get_objset(v, ds, &os);
+    if (r < 0)
+        return r;
+    struct volfs_dnode *meta = (struct volfs_dnode *)os->data;
+    uint64_t obj = meta->size;
+    r = get_dnode(v, ds, obj, true, &o);
+    if (r < 0)
+        return r;
+    meta->size = obj + 1;
+    vb_dirty(os);
+    memset(o.dn, 0, sizeof(*o.dn));
+    o.dn->kind = kind;
+    o.dn->nlevels = 1;
+    o.dn->data_type = kind == VK_DIR ? VT_DIR : VT_DATA;
+    o.dn->mode = mode;
+    o.dn->nlink = kind == VK_DIR ? 2 : 1;
+    o.dn->atime = o.dn->mtime = o.dn->ctime = v->now;
+    o.dn->gen = v->txg + 1;
+    o.dn->parent = dir;
+    vb_dirty(o.h);
+    r = dir_find(v, &d, 0, &e, &at);
+    if (r < 0)
+        return r;
+    memset(&e, 0, sizeof(e));
+    e.obj = obj;
+    e.type = kind == VK_DIR ? DT_DIR : kind == VK_SYMLINK ? DT_LNK : DT_REG;
+    e.namelen = (uint8_t)len;
+    memcpy(e.name, name, len);
+    int64_t w = obj_write(v, &d, at, &e, sizeof(e));
+    if (w < 0)
+        return w;
+    if (kind == VK_DIR)
+        d.dn->nlink++;
+    return (int64_t)obj;
+}
+
+int volfs_unlink(struct volfs *v, int ds, uint64_t dir, const char *name)
+{
+    struct obj d, o;
+    struct volfs_dirent e;
+    uint64_t at;
+    int r = ds_writable(v, ds);
+    if (r == 0)
+        r = load_dir(v, ds, dir, &d);
+    if (r == 0)
+        r = dir_find(v, &d, name, &e, &at);
+    if (r == 0)
+        r = load_obj(v, ds, e.obj, &o);
+    if (r < 0)
+        return r;
+    if (o.dn->kind == VK_DIR) {
+        struct volfs_dirent x;
+        uint64_t xat;
+        for (xat = 0; xat < o.dn->size; xat += sizeof(x)) {
+            int64_t got = obj_read(v, &o, xat, &x, sizeof(x));
+            if (got < 0)
+                return (int)got;
+            if (x.obj)
+                return -ENOTEMPTY;
+        }
+        o.dn->nlink = 0;
+        d.dn->nlink--;
+    } else {
+        o.dn->nlink--;
+    }
+    memset(&e, 0, sizeof(e));
+    int64_t w = obj_write(v, &d, at, &e, sizeof(e));
+    if (w < 0)
+        return (int)w;
+    if (o.dn->nlink == 0) {
+        r = obj_truncate(v, &o, 0);
+        if (r < 0)
+            return r;
+        memset(o.dn, 0, sizeof(*o.dn));
+    }
+    o.dn->ctime = v->now;
+    vb_dirty(o.h);
+    return 0;
+}
+
+int volfs_readdir(struct volfs *v, int ds, uint64_t dir,
+                  int (*fn)(void *arg, const char *name, uint64_t obj, uint8_t type), void *arg)
+{
+    struct obj d;
+    int r = load_dir(v, ds, dir, &d);
+    if (r < 0)
+        return r;
+    struct volfs_dirent e;
+    for (uint64_t at = 0; at < d.dn->size; at += sizeof(e)) {
+        int64_t got = obj_read(v, &d, at, &e, sizeof(e));
+        if (got < 0)
+            return (int)got;
+        if (!e.obj)
+            continue;
+        char name[VOLFS_NAME_MAX + 1];
+        memcpy(name, e.name, e.namelen);
+        name[e.namelen] = 0;
+        if (fn(arg, name, e.obj, e.type))
+            break;
+    }
+    return 0;
+}
+
+/* ---- datasets and snapshots ---- */
+
+int volfs_dataset_info(struct volfs *v, int i, char name[44], uint32_t *flags, uint64_t *txg)
+{
+    struct vbuf *b;
+    struct volfs_dsl_entry *e;
+    if (i < 0)
+        return -ENOENT;
+    int r = dsl_entry(v, (uint64_t)i, false, &b, &e);
+    if (r < 0)
+        return r;
+    memcpy(name, e->name, 44);
+    name[43] = 0;
+    *flags = e->flags;
+    *txg = e->created_txg;
+    return bp_hole(&e->objset) ? -ENODATA : 0;
+}
+
+int volfs_dataset(struct volfs *v, const char *name)
+{
+    char n[44];
+    uint32_t flags;
+    uint64_t txg;
+    for (int i = 0;; i++) {
+        int r = volfs_dataset_info(v, i, n, &flags, &txg);
+        if (r == -ENOENT || r == -EIO)
+            return r;
+        if (r == 0 && strcmp(n, name) == 0)
+            return i;
+    }
+}
+
+void vol_recompute_keep(struct volfs *v)
+{
+    uint64_t n = ((struct volfs_dnode *)v->root->data)->size;
+    uint64_t *keep = kzalloc((n ? n : 1) * sizeof(*keep));
+    if (!keep) { /* keep everything rather than free what a snapshot may own */
+        v->ro = true;
+        return;
+    }
+    char name[44], base[44];
+    uint32_t flags;
+    uint64_t txg;
+    for (uint64_t i = 0; i < n; i++) {
+        if (volfs_dataset_info(v, (int)i, name, &flags, &txg) < 0 ||
+            !(flags & VOLFS_DSL_SNAPSHOT))
+            continue;
+        keep[i] = ~0ull; /* a snapshot frees nothing */
+        size_t k = 0;
+        while (name[k] && name[k] != '@')
+            k++;
+        memcpy(base, name, k);
+        base[k] = 0;
+        int d = volfs_dataset(v, base);
+        if (d >= 0 && (uint64_t)d < n && keep[d] < txg)
+            keep[d] = txg;
+    }
+    kfree(v->keep);
+    v->keep = keep;
+    v->nkeep = (int)n;
+}
+
+int volfs_snapshot(struct volfs *v, const char *dsname, const char *snap)
+{
+    int r = vol_check_writable(v);
+    if (r < 0)
+        return r;
+    int ds = volfs_dataset(v, dsname);
+    if (ds < 0)
+        return ds;
+    size_t a = strlen(dsname), s = strlen(snap);
+    if (s == 0 || strchr(snap, '@') || strchr(snap, '/'))
+        return -EINVAL;
+    if (a + 1 + s > 43)
+        return -ENAMETOOLONG;
+    char full[44];
+    memcpy(full, dsname, a);
+    full[a] = '@';
+    memcpy(full + a + 1, snap, s + 1);
+    if (volfs_dataset(v, full) >= 0)
+        return -EEXIST;
+    r = volfs_commit(v); /* the snapshot is of committed state */
+    if (r < 0)
+        return r;
+    struct vbuf *sb, *nb;
+    struct volfs_dsl_entry *src, *e;
+    struct volfs_dnode *mos = (struct volfs_dnode *)v->root->data;
+    uint64_t idx = mos->size;
+    r = dsl_entry(v, (uint64_t)ds, false, &sb, &src);
+    if (r == 0)
+        r = dsl_entry(v, idx, true, &nb, &e);
+    if (r < 0)
+        return r;
+    memset(e, 0, sizeof(*e));
+    e->objset = src->objset;
+    e->created_txg = v->txg;
+    e->flags = VOLFS_DSL_SNAPSHOT;
+    memcpy(e->name, full, a + s + 2);
+    mos->size = idx + 1;
+    vb_dirty(nb);
+    vb_dirty(v->root);
+    vol_recompute_keep(v);
+    return volfs_commit(v);
+}

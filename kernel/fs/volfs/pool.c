@@ -1,0 +1,623 @@
+/* volfs pool: the block layer under the objects. Checksummed reads with ditto fallback and repair,
+ * the block allocator with deferred frees, the in-memory buffer tree, transaction-group commit
+ * (dirty blocks copy-on-write, flush, uberblock, flush), format and open (uberblock ring scan,
+ * free space rebuilt from what the newest uberblocks reach). docs/volume-format.md is the spec. */
+#include "errno.h"
+#include "fs/volfs/internal.h"
+#include "lib/string.h"
+#include "mm/kheap.h"
+
+void volfs_fletcher4(const void *buf, uint64_t n, struct volfs_cksum *out)
+{
+    const uint8_t *p = buf;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (uint64_t i = 0; i + 4 <= n; i += 4) {
+        uint32_t w = (uint32_t)p[i] | (uint32_t)p[i + 1] << 8 | (uint32_t)p[i + 2] << 16 |
+                     (uint32_t)p[i + 3] << 24;
+        a += w;
+        b += a;
+        c += b;
+        d += c;
+    }
+    out->w[0] = a;
+    out->w[1] = b;
+    out->w[2] = c;
+    out->w[3] = d;
+}
+
+/* Blocks that carry their own checksum at VOLFS_CKSUM_OFF (label, uberblock, log). */
+static void self_cksum(uint8_t *blk, struct volfs_cksum *out)
+{
+    struct volfs_cksum saved;
+    memcpy(&saved, blk + VOLFS_CKSUM_OFF, sizeof(saved));
+    memset(blk + VOLFS_CKSUM_OFF, 0, sizeof(saved));
+    volfs_fletcher4(blk, VOLFS_BLOCK, out);
+    memcpy(blk + VOLFS_CKSUM_OFF, &saved, sizeof(saved));
+}
+
+static void self_seal(uint8_t *blk)
+{
+    struct volfs_cksum c;
+    memset(blk + VOLFS_CKSUM_OFF, 0, sizeof(c));
+    volfs_fletcher4(blk, VOLFS_BLOCK, &c);
+    memcpy(blk + VOLFS_CKSUM_OFF, &c, sizeof(c));
+}
+
+static bool self_ok(uint8_t *blk)
+{
+    struct volfs_cksum c;
+    self_cksum(blk, &c);
+    return memcmp(&c, blk + VOLFS_CKSUM_OFF, sizeof(c)) == 0;
+}
+
+uint32_t vb_nslots(uint8_t type)
+{
+    switch (type) {
+    case VT_INDIRECT: return VOLFS_BPS_PER_BLOCK;
+    case VT_DNODES: return VOLFS_DNODES_PER_BLOCK;
+    case VT_OBJSET: return 1;
+    case VT_DSL: return VOLFS_DSL_PER_BLOCK;
+    default: return 0;
+    }
+}
+
+uint32_t vb_slot_off(uint8_t type, uint32_t slot)
+{
+    switch (type) {
+    case VT_INDIRECT: return slot * 64u;
+    case VT_DNODES: return slot * 256u + 64u;
+    case VT_OBJSET: return 64u;
+    default: return slot * 128u; /* VT_DSL */
+    }
+}
+
+/* ---- allocator ---- */
+
+static bool bit_get(const struct volfs *v, uint64_t b) { return v->bitmap[b / 8] >> (b % 8) & 1; }
+static void bit_set(struct volfs *v, uint64_t b) { v->bitmap[b / 8] |= (uint8_t)(1u << (b % 8)); }
+static void bit_clear(struct volfs *v, uint64_t b)
+{
+    v->bitmap[b / 8] &= (uint8_t)~(1u << (b % 8));
+}
+
+/* A free block at or after hint (wrapping), marked in use; 0 when the volume is full. */
+static uint64_t alloc_block(struct volfs *v, uint64_t hint)
+{
+    uint64_t span = v->nblocks - VOLFS_FIRST_DATA;
+    if (hint < VOLFS_FIRST_DATA || hint >= v->nblocks)
+        hint = VOLFS_FIRST_DATA;
+    for (uint64_t i = 0; i < span; i++) {
+        uint64_t b = VOLFS_FIRST_DATA + (hint - VOLFS_FIRST_DATA + i) % span;
+        if (!bit_get(v, b)) {
+            bit_set(v, b);
+            v->nfree--;
+            return b;
+        }
+    }
+    return 0;
+}
+
+static int defer_push(struct volfs_defer *d, uint64_t blk)
+{
+    if (d->n == d->cap) {
+        uint64_t cap = d->cap ? d->cap * 2 : 64;
+        uint64_t *n = kmalloc(cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        if (d->blk)
+            memcpy(n, d->blk, d->n * sizeof(*n));
+        kfree(d->blk);
+        d->blk = n;
+        d->cap = cap;
+    }
+    d->blk[d->n++] = blk;
+    return 0;
+}
+
+/* Frees bp's copies, VOLFS_KEEP_TXGS txgs from now, unless a snapshot of ds owns the block. A
+ * free that cannot be recorded leaks the block until the next open (never reuses it early). */
+static void free_bp(struct volfs *v, int ds, const struct volfs_bp *bp)
+{
+    if (bp_hole(bp))
+        return;
+    if (ds >= 0 && ds < v->nkeep && bp->birth <= v->keep[ds])
+        return;
+    struct volfs_defer *d = &v->defer[(v->txg + 1) % VOLFS_KEEP_TXGS];
+    for (int i = 0; i < 2; i++)
+        if (bp->dva[i])
+            (void)defer_push(d, bp->dva[i]);
+}
+
+/* ---- reads ---- */
+
+static bool copy_ok(struct volfs *v, uint64_t blk, const struct volfs_cksum *want, void *buf)
+{
+    if (blk < VOLFS_FIRST_DATA || blk >= v->nblocks)
+        return false;
+    if (v->dev.read(v->dev.ctx, blk, buf) < 0)
+        return false;
+    struct volfs_cksum c;
+    volfs_fletcher4(buf, VOLFS_BLOCK, &c);
+    return memcmp(&c, want, sizeof(c)) == 0;
+}
+
+int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf)
+{
+    if (copy_ok(v, bp->dva[0], &bp->cksum, buf))
+        return 0;
+    v->errors++;
+    if (bp->dva[1] && copy_ok(v, bp->dva[1], &bp->cksum, buf)) {
+        if (!v->ro && bp->dva[0] >= VOLFS_FIRST_DATA && bp->dva[0] < v->nblocks &&
+            v->dev.write(v->dev.ctx, bp->dva[0], buf) == 0)
+            v->repaired++;
+        return 0;
+    }
+    memset(buf, 0, VOLFS_BLOCK); /* never hand out a block that failed its checksum */
+    return -EIO;
+}
+
+/* ---- buffers ---- */
+
+static struct vbuf *vb_new(uint8_t type, uint8_t level)
+{
+    struct vbuf *b = kzalloc(sizeof(*b));
+    if (!b)
+        return 0;
+    b->type = type;
+    b->level = level;
+    b->data = kzalloc(VOLFS_BLOCK);
+    uint32_t n = vb_nslots(type);
+    b->kids = n ? kzalloc(n * sizeof(*b->kids)) : 0;
+    if (!b->data || (n && !b->kids)) {
+        kfree(b->data);
+        kfree(b);
+        return 0;
+    }
+    return b;
+}
+
+void vb_drop(struct vbuf *b)
+{
+    if (!b)
+        return;
+    for (uint32_t i = 0; i < vb_nslots(b->type); i++)
+        vb_drop(b->kids[i]);
+    kfree(b->kids);
+    kfree(b->data);
+    kfree(b);
+}
+
+void vb_dirty(struct vbuf *b)
+{
+    for (; b && !b->dirty; b = b->parent)
+        b->dirty = true;
+}
+
+int vb_child(struct volfs *v, struct vbuf *p, uint32_t slot, uint8_t type, uint8_t level,
+             bool create, bool noread, struct vbuf **out)
+{
+    *out = 0;
+    if (slot >= vb_nslots(p->type))
+        return -EINVAL;
+    if (p->kids[slot]) {
+        if (p->kids[slot]->type != type || p->kids[slot]->level != level)
+            return -EIO;
+        *out = p->kids[slot];
+        return 0;
+    }
+    struct volfs_bp *bp = vb_slot_bp(p, slot);
+    if (bp_hole(bp) && !create)
+        return 0;
+    if (!bp_hole(bp) && (bp->type != type || bp->level != level)) {
+        v->errors++;
+        return -EIO;
+    }
+    struct vbuf *b = vb_new(type, level);
+    if (!b)
+        return -ENOMEM;
+    b->parent = p;
+    b->slot = slot;
+    b->ds = p->type == VT_DSL ? (int)(p->blkid * VOLFS_DSL_PER_BLOCK + slot) : p->ds;
+    b->blkid = p->type == VT_INDIRECT ? p->blkid * VOLFS_BPS_PER_BLOCK + slot : 0;
+    b->bp = *bp;
+    if (!bp_hole(bp) && !noread) {
+        int r = vol_read_bp(v, bp, b->data);
+        if (r < 0) {
+            vb_drop(b);
+            return r;
+        }
+    }
+    p->kids[slot] = b;
+    if (bp_hole(bp) || noread) {
+        vb_dirty(b);
+        if (type == VT_DATA)
+            v->dirty_data++;
+    }
+    *out = b;
+    return 0;
+}
+
+/* Frees an on-disk subtree no buffer covers. */
+static void free_ondisk(struct volfs *v, int ds, const struct volfs_bp *bp)
+{
+    if (bp_hole(bp) || (ds >= 0 && ds < v->nkeep && bp->birth <= v->keep[ds]))
+        return;
+    /* A dataset table block is never freed with its datasets (v1 destroys no dataset). */
+    uint32_t n = bp->type == VT_DSL ? 0 : vb_nslots(bp->type);
+    if (n) {
+        uint8_t *blk = kmalloc(VOLFS_BLOCK);
+        if (blk && vol_read_bp(v, bp, blk) == 0)
+            for (uint32_t i = 0; i < n; i++)
+                free_ondisk(v, ds, (struct volfs_bp *)(blk + vb_slot_off(bp->type, i)));
+        kfree(blk);
+    }
+    free_bp(v, ds, bp);
+}
+
+void vb_free_slot(struct volfs *v, struct vbuf *p, uint32_t slot)
+{
+    struct vbuf *k = p->kids[slot];
+    struct volfs_bp *bp = vb_slot_bp(p, slot);
+    if (k) {
+        for (uint32_t i = 0; i < vb_nslots(k->type); i++)
+            vb_free_slot(v, k, i);
+        free_bp(v, k->ds, &k->bp);
+        if (k->dirty && k->type == VT_DATA && v->dirty_data)
+            v->dirty_data--;
+        vb_drop(k);
+        p->kids[slot] = 0;
+    } else {
+        free_ondisk(v, p->ds, bp);
+    }
+    memset(bp, 0, sizeof(*bp));
+    vb_dirty(p);
+}
+
+/* ---- commit ---- */
+
+static int write_buf(struct volfs *v, struct vbuf *b, uint64_t txg)
+{
+    struct volfs_bp nbp;
+    memset(&nbp, 0, sizeof(nbp));
+    int copies = b->type == VT_DATA ? 1 : 2;
+    uint64_t hint = b->bp.dva[0] ? b->bp.dva[0] : v->cursor;
+    for (int i = 0; i < copies; i++) {
+        uint64_t h = i == 0 ? hint : nbp.dva[0] + (v->nblocks - VOLFS_FIRST_DATA) / 2;
+        nbp.dva[i] = alloc_block(v, h);
+        if (!nbp.dva[i])
+            return -ENOSPC;
+    }
+    v->cursor = nbp.dva[0] + 1;
+    nbp.birth = txg;
+    nbp.type = b->type;
+    nbp.level = b->level;
+    volfs_fletcher4(b->data, VOLFS_BLOCK, &nbp.cksum);
+    for (int i = 0; i < copies; i++) {
+        int r = v->dev.write(v->dev.ctx, nbp.dva[i], b->data);
+        if (r < 0)
+            return r;
+    }
+    free_bp(v, b->ds, &b->bp);
+    b->bp = nbp;
+    if (b->parent)
+        *vb_slot_bp(b->parent, b->slot) = nbp;
+    else
+        v->rootbp = nbp;
+    b->dirty = false;
+    return 0;
+}
+
+static int sync_buf(struct volfs *v, struct vbuf *b, uint64_t txg)
+{
+    for (uint32_t i = 0; i < vb_nslots(b->type); i++) {
+        struct vbuf *k = b->kids[i];
+        if (!k)
+            continue;
+        if (k->dirty) {
+            int r = sync_buf(v, k, txg);
+            if (r < 0)
+                return r;
+        }
+        if (k->type == VT_DATA) { /* file data is not cached once it is on disk */
+            vb_drop(k);
+            b->kids[i] = 0;
+        }
+    }
+    return write_buf(v, b, txg);
+}
+
+static int write_uberblock(struct volfs *v, uint64_t txg)
+{
+    uint8_t *blk = kzalloc(VOLFS_BLOCK);
+    if (!blk)
+        return -ENOMEM;
+    struct volfs_uberblock *ub = (struct volfs_uberblock *)blk;
+    ub->magic = VOLFS_UB_MAGIC;
+    ub->version = VOLFS_VERSION;
+    ub->guid = v->guid;
+    ub->txg = txg;
+    ub->timestamp = v->now;
+    ub->rootbp = v->rootbp;
+    ub->nblocks = v->nblocks;
+    self_seal(blk);
+    int r = v->dev.write(v->dev.ctx, 1 + txg % VOLFS_RING, blk);
+    kfree(blk);
+    return r;
+}
+
+int vol_check_writable(struct volfs *v)
+{
+    if (v->broken)
+        return -EIO;
+    return v->ro ? -EROFS : 0;
+}
+
+int volfs_commit(struct volfs *v)
+{
+    int r = vol_check_writable(v);
+    if (r < 0)
+        return r;
+    if (!v->root->dirty)
+        return 0;
+    uint64_t txg = v->txg + 1;
+    r = sync_buf(v, v->root, txg);
+    if (r == 0)
+        r = v->dev.flush(v->dev.ctx);
+    if (r == 0)
+        r = write_uberblock(v, txg);
+    if (r == 0)
+        r = v->dev.flush(v->dev.ctx);
+    if (r < 0) {
+        /* The committed state on disk is intact; the one in memory is not: refuse to go on. */
+        v->broken = true;
+        return r;
+    }
+    v->txg = txg;
+    v->dirty_data = 0;
+    /* Blocks freed VOLFS_KEEP_TXGS - 1 txgs ago: no uberblock of the newest four reaches them. */
+    struct volfs_defer *d = &v->defer[(txg + 1) % VOLFS_KEEP_TXGS];
+    for (uint64_t i = 0; i < d->n; i++)
+        if (bit_get(v, d->blk[i])) {
+            bit_clear(v, d->blk[i]);
+            v->nfree++;
+        }
+    d->n = 0;
+    return 0;
+}
+
+/* ---- format ---- */
+
+static int write_block(const struct volfs_bdev *dev, uint64_t blk, const void *buf)
+{
+    return dev->write(dev->ctx, blk, buf);
+}
+
+int volfs_format(const struct volfs_bdev *dev, const char *name, uint64_t guid, uint64_t now_ns)
+{
+    if (dev->nblocks < VOLFS_MIN_BLOCKS)
+        return -EINVAL;
+    uint8_t *blk = kzalloc(VOLFS_BLOCK);
+    if (!blk)
+        return -ENOMEM;
+    int r = 0;
+    for (uint64_t b = 1; b <= VOLFS_RING && r == 0; b++) /* no stale uberblock survives */
+        r = write_block(dev, b, blk);
+    if (r == 0)
+        r = dev->flush(dev->ctx);
+    struct volfs_label *l = (struct volfs_label *)blk;
+    l->magic = VOLFS_LABEL_MAGIC;
+    l->version = VOLFS_VERSION;
+    l->block_size = VOLFS_BLOCK;
+    l->guid = guid;
+    l->nblocks = dev->nblocks;
+    for (int i = 0; name && name[i] && i < 63; i++)
+        l->name[i] = name[i];
+    self_seal(blk);
+    if (r == 0)
+        r = write_block(dev, 0, blk);
+    kfree(blk);
+    if (r < 0)
+        return r;
+
+    /* Txg 1 is built in memory like any other: an empty MOS, then the root dataset. */
+    struct volfs *v = kzalloc(sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    v->dev = *dev;
+    v->guid = guid;
+    v->nblocks = dev->nblocks;
+    v->now = now_ns;
+    v->bitmap = kzalloc(v->nblocks / 8 + 1);
+    v->root = vb_new(VT_OBJSET, 0);
+    if (!v->bitmap || !v->root) {
+        volfs_close(v);
+        return -ENOMEM;
+    }
+    for (uint64_t b = 0; b < VOLFS_FIRST_DATA; b++)
+        bit_set(v, b);
+    v->nfree = v->nblocks - VOLFS_FIRST_DATA;
+    v->root->ds = -1;
+    struct volfs_dnode *mos = (struct volfs_dnode *)v->root->data;
+    mos->kind = VK_DSL;
+    mos->nlevels = 1;
+    mos->data_type = VT_DSL;
+    mos->size = 1;
+    vb_dirty(v->root);
+    struct vbuf *dsl, *os, *dn;
+    r = vb_child(v, v->root, 0, VT_DSL, 0, true, false, &dsl);
+    if (r == 0)
+        r = vb_child(v, dsl, 0, VT_OBJSET, 0, true, false, &os);
+    if (r == 0) {
+        struct volfs_dsl_entry *e = (struct volfs_dsl_entry *)dsl->data;
+        memcpy(e->name, "root", 5);
+        e->created_txg = 1;
+        struct volfs_dnode *meta = (struct volfs_dnode *)os->data;
+        meta->kind = VK_DNODES;
+        meta->nlevels = 1;
+        meta->data_type = VT_DNODES;
+        meta->size = 2;
+        r = vb_child(v, os, 0, VT_DNODES, 0, true, false, &dn);
+    }
+    if (r == 0) {
+        struct volfs_dnode *rd = (struct volfs_dnode *)dn->data + VOLFS_ROOT_OBJ;
+        rd->kind = VK_DIR;
+        rd->nlevels = 1;
+        rd->data_type = VT_DIR;
+        rd->mode = 040755;
+        rd->nlink = 2;
+        rd->atime = rd->mtime = rd->ctime = now_ns;
+        rd->gen = 1;
+        rd->parent = VOLFS_ROOT_OBJ;
+        v->txg = 0;
+        r = volfs_commit(v);
+    }
+    volfs_close(v);
+    return r;
+}
+
+/* ---- open ---- */
+
+/* Marks every block reachable from bp in use (shared subtrees once); with d, the blocks newly
+ * marked are also recorded there, to be freed like the frees of a txg. Returns the number of
+ * blocks that could not be read. */
+static uint64_t mark_tree(struct volfs *v, const struct volfs_bp *bp, struct volfs_defer *d)
+{
+    if (bp_hole(bp))
+        return 0;
+    uint64_t bad = 0;
+    bool seen = bp->dva[0] < v->nblocks && bit_get(v, bp->dva[0]);
+    for (int i = 0; i < 2; i++) {
+        if (!bp->dva[i])
+            continue;
+        if (bp->dva[i] < VOLFS_FIRST_DATA || bp->dva[i] >= v->nblocks)
+            return bad + 1;
+        if (!bit_get(v, bp->dva[i])) {
+            bit_set(v, bp->dva[i]);
+            v->nfree--;
+            if (d)
+                (void)defer_push(d, bp->dva[i]); /* no room: kept until the next open */
+        }
+    }
+    uint32_t n = vb_nslots(bp->type);
+    if (seen || !n)
+        return bad;
+    uint8_t *blk = kmalloc(VOLFS_BLOCK);
+    if (!blk || vol_read_bp(v, bp, blk) < 0) {
+        kfree(blk);
+        return bad + 1;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        bad += mark_tree(v, (struct volfs_bp *)(blk + vb_slot_off(bp->type, i)), d);
+    kfree(blk);
+    return bad;
+}
+
+struct ub_cand {
+    uint64_t txg;
+    struct volfs_bp rootbp;
+};
+
+int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
+{
+    *out = 0;
+    if (dev->nblocks < VOLFS_MIN_BLOCKS)
+        return -EINVAL;
+    uint8_t *blk = kmalloc(VOLFS_BLOCK);
+    struct ub_cand *c = kzalloc(VOLFS_RING * sizeof(*c));
+    struct volfs *v = kzalloc(sizeof(*v));
+    if (!blk || !c || !v) {
+        kfree(blk);
+        kfree(c);
+        kfree(v);
+        return -ENOMEM;
+    }
+    v->dev = *dev;
+    v->ro = readonly;
+    int r = dev->read(dev->ctx, 0, blk);
+    struct volfs_label *l = (struct volfs_label *)blk;
+    if (r == 0 && (l->magic != VOLFS_LABEL_MAGIC || !self_ok(blk)))
+        r = -EINVAL;
+    if (r == 0 && (l->version != VOLFS_VERSION || l->block_size != VOLFS_BLOCK))
+        r = -EINVAL;
+    if (r == 0 && l->nblocks > dev->nblocks)
+        r = -EINVAL;
+    int n = 0;
+    if (r == 0) {
+        v->guid = l->guid;
+        v->nblocks = l->nblocks;
+        for (uint64_t s = 1; s <= VOLFS_RING; s++) {
+            if (dev->read(dev->ctx, s, blk) < 0)
+                continue;
+            struct volfs_uberblock *ub = (struct volfs_uberblock *)blk;
+            if (ub->magic != VOLFS_UB_MAGIC || ub->version != VOLFS_VERSION ||
+                ub->guid != v->guid || ub->nblocks != v->nblocks || !self_ok(blk) ||
+                1 + ub->txg % VOLFS_RING != s)
+                continue;
+            int j = n++;
+            while (j > 0 && c[j - 1].txg < ub->txg) { /* newest first */
+                c[j] = c[j - 1];
+                j--;
+            }
+            c[j].txg = ub->txg;
+            c[j].rootbp = ub->rootbp;
+        }
+        if (n == 0)
+            r = -EINVAL;
+    }
+    v->bitmap = r == 0 ? kzalloc(v->nblocks / 8 + 1) : 0;
+    if (r == 0 && !v->bitmap)
+        r = -ENOMEM;
+    int chosen = -1;
+    for (int i = 0; r == 0 && i < n && chosen < 0; i++)
+        if (c[i].rootbp.type == VT_OBJSET && vol_read_bp(v, &c[i].rootbp, blk) == 0)
+            chosen = i;
+    if (r == 0 && chosen < 0)
+        r = -EIO;
+    if (r == 0) {
+        v->txg = c[0].txg; /* later txgs number after every uberblock in the ring */
+        v->rootbp = c[chosen].rootbp;
+        for (uint64_t b = 0; b < VOLFS_FIRST_DATA; b++)
+            bit_set(v, b);
+        v->nfree = v->nblocks - VOLFS_FIRST_DATA;
+        if (mark_tree(v, &v->rootbp, 0) > 0)
+            v->ro = true; /* blocks we cannot see must not be handed out */
+        /* What only an older txg t of the newest four reaches is as if freed in txg t + 1: it
+         * is released once t is no longer among the newest four. */
+        for (int i = chosen + 1; i < n && i < chosen + (int)VOLFS_KEEP_TXGS; i++)
+            (void)mark_tree(v, &c[i].rootbp, &v->defer[(c[i].txg + 1) % VOLFS_KEEP_TXGS]);
+        v->root = vb_new(VT_OBJSET, 0);
+        if (!v->root)
+            r = -ENOMEM;
+    }
+    if (r == 0) {
+        v->root->ds = -1;
+        v->root->bp = v->rootbp;
+        r = vol_read_bp(v, &v->rootbp, v->root->data);
+    }
+    kfree(blk);
+    kfree(c);
+    if (r < 0) {
+        volfs_close(v);
+        return r;
+    }
+    vol_recompute_keep(v);
+    *out = v;
+    return 0;
+}
+
+void volfs_close(struct volfs *v)
+{
+    if (!v)
+        return;
+    vb_drop(v->root);
+    for (unsigned i = 0; i < VOLFS_KEEP_TXGS; i++)
+        kfree(v->defer[i].blk);
+    kfree(v->bitmap);
+    kfree(v->keep);
+    kfree(v);
+}
+
+uint64_t volfs_txg(const struct volfs *v) { return v->txg; }
+uint64_t volfs_errors(const struct volfs *v) { return v->errors; }
+uint64_t volfs_free_blocks(const struct volfs *v) { return v->nfree; }
+void volfs_set_time(struct volfs *v, uint64_t now_ns) { v->now = now_ns; }

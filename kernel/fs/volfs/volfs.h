@@ -1,0 +1,83 @@
+/* volfs: lwjvm's copy-on-write, checksummed volume filesystem (docs/volume-format.md). One
+ * implementation for the kernel and the host tool: it sits on a block device given as three
+ * functions and needs only kmalloc and the string functions.
+ * Locking: a struct volfs is used by one caller at a time; the caller holds the volume's lock
+ * (the kernel's VFS glue owns it) around every call. Errors are negative Linux errno values. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs/volfs/format.h"
+
+/* The device under a volume: whole 4096-byte blocks. Each returns 0 or a negative errno. A flush
+ * returns once every write it follows is on stable storage. */
+struct volfs_bdev {
+    void *ctx;
+    uint64_t nblocks;
+    int (*read)(void *ctx, uint64_t blk, void *buf);
+    int (*write)(void *ctx, uint64_t blk, const void *buf);
+    int (*flush)(void *ctx);
+};
+
+struct volfs;
+
+/* What volfs_check found. */
+struct volfs_check_report {
+    uint64_t txg;          /* the committed txg checked */
+    uint64_t blocks;       /* block copies verified */
+    uint64_t bad;          /* copies that failed their checksum or could not be read */
+    uint64_t repaired;     /* bad copies rewritten from a good ditto copy */
+    uint64_t unrecoverable; /* blocks with no good copy */
+    uint64_t used_blocks;  /* allocatable blocks in use */
+};
+
+/* Fletcher-4 of n bytes (n a multiple of 4). */
+void volfs_fletcher4(const void *buf, uint64_t n, struct volfs_cksum *out);
+
+/* Writes an empty volume (label, an empty root dataset, txg 1) over the whole device. */
+int volfs_format(const struct volfs_bdev *dev, const char *name, uint64_t guid, uint64_t now_ns);
+
+/* Opens the volume on dev: the newest uberblock whose tree verifies. *out is freed by
+ * volfs_close. Read-only volumes never write (no repair, no commit). */
+int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out);
+/* Frees the in-memory state; uncommitted changes are dropped (volfs_commit first to keep them). */
+void volfs_close(struct volfs *v);
+/* Commits the open transaction group (docs/volume-format.md "Transaction groups"). */
+int volfs_commit(struct volfs *v);
+uint64_t volfs_txg(const struct volfs *v);          /* last committed txg */
+uint64_t volfs_errors(const struct volfs *v);       /* checksum failures seen by reads */
+uint64_t volfs_free_blocks(const struct volfs *v);
+void volfs_set_time(struct volfs *v, uint64_t now_ns); /* time stamped on changes */
+
+/* Datasets: returns the index of dataset `name` ("root", "root@snap"), or -ENOENT. */
+int volfs_dataset(struct volfs *v, const char *name);
+/* Commits, then records `ds`'s committed state as `ds@snap` (constant time) and commits that. */
+int volfs_snapshot(struct volfs *v, const char *ds, const char *snap);
+/* The name and flags of dataset entry i (for listing); -ENOENT past the end. */
+int volfs_dataset_info(struct volfs *v, int i, char name[44], uint32_t *flags, uint64_t *txg);
+
+#define VOLFS_ROOT_OBJ 1ull
+
+struct volfs_stat {
+    uint8_t kind;
+    uint32_t mode;
+    uint64_t size, nlink, mtime_ns, ctime_ns;
+};
+
+/* Objects inside dataset ds. Names are one path component. */
+int64_t volfs_lookup(struct volfs *v, int ds, uint64_t dir, const char *name);
+int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, uint32_t mode);
+int volfs_unlink(struct volfs *v, int ds, uint64_t dir, const char *name);
+int volfs_stat(struct volfs *v, int ds, uint64_t obj, struct volfs_stat *st);
+/* Reads up to n bytes at off; returns bytes read (0 at or past the end) or -EIO. */
+int64_t volfs_read(struct volfs *v, int ds, uint64_t obj, uint64_t off, void *buf, uint64_t n);
+int64_t volfs_write(struct volfs *v, int ds, uint64_t obj, uint64_t off, const void *buf,
+                    uint64_t n);
+int volfs_truncate(struct volfs *v, int ds, uint64_t obj, uint64_t size);
+/* Calls fn for each entry of dir (not . and ..); stops early when fn returns nonzero. */
+int volfs_readdir(struct volfs *v, int ds, uint64_t dir,
+                  int (*fn)(void *arg, const char *name, uint64_t obj, uint8_t type), void *arg);
+
+/* Verifies every copy of every block reachable from the committed state; with repair (and a
+ * writable volume) rewrites bad copies from good ones. Returns 0 or a negative errno. */
+int volfs_check(struct volfs *v, bool repair, struct volfs_check_report *r);

@@ -1,0 +1,540 @@
+/* Host tests of volfs (kernel/fs/volfs: docs/volume-format.md) on a block device in memory that
+ * records every write and flush. Run with one argument; prints "ok":
+ *   model     random file operations and commits against a model kept here, reopened and compared
+ *   crash     every prefix of the write sequence (the last flush epoch applied as a random subset,
+ *             some writes torn) opens as exactly the last committed txg, and checks clean
+ *   bitflip   a bit flipped in each block in turn: reads return the right data or EIO, never wrong
+ *             data; check counts it; metadata is repaired from its ditto copy
+ *   snapshot  a snapshot keeps its data while the dataset changes and frees; reopen keeps both */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errno.h"
+#include "fs/volfs/volfs.h"
+
+#define EXPECT(cond)                                                                               \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                             \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+#define EXPECT_EQ(a, b)                                                                            \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ != b_) {                                                                            \
+            fprintf(stderr, "%s:%d: %s == %lld, want %lld\n", __FILE__, __LINE__, #a, a_, b_);     \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+void *kmalloc(size_t size) { return malloc(size ? size : 1); }
+void *kzalloc(size_t size) { return calloc(1, size ? size : 1); }
+void kfree(void *p) { free(p); }
+
+/* ---- a device in memory that logs its writes ---- */
+
+struct logent {
+    uint64_t blk; /* ~0: a flush */
+    uint8_t *data;
+};
+
+struct memdev {
+    uint8_t *img;
+    uint64_t nblocks;
+    struct logent *log;
+    size_t nlog, caplog;
+    bool logging;
+};
+
+static int md_read(void *ctx, uint64_t blk, void *buf)
+{
+    struct memdev *m = ctx;
+    if (blk >= m->nblocks)
+        return -EIO;
+    memcpy(buf, m->img + blk * VOLFS_BLOCK, VOLFS_BLOCK);
+    return 0;
+}
+
+static void md_log(struct memdev *m, uint64_t blk, const void *buf)
+{
+    if (!m->logging)
+        return;
+    if (m->nlog == m->caplog) {
+        m->caplog = m->caplog ? m->caplog * 2 : 256;
+        m->log = realloc(m->log, m->caplog * sizeof(*m->log));
+    }
+    m->log[m->nlog].blk = blk;
+    m->log[m->nlog].data = buf ? malloc(VOLFS_BLOCK) : 0;
+    if (buf)
+        memcpy(m->log[m->nlog].data, buf, VOLFS_BLOCK);
+    m->nlog++;
+}
+
+static int md_write(void *ctx, uint64_t blk, const void *buf)
+{
+    struct memdev *m = ctx;
+    if (blk >= m->nblocks)
+        return -EIO;
+    memcpy(m->img + blk * VOLFS_BLOCK, buf, VOLFS_BLOCK);
+    md_log(m, blk, buf);
+    return 0;
+}
+
+static int md_flush(void *ctx)
+{
+    md_log(ctx, ~0ull, 0);
+    return 0;
+}
+
+static struct memdev *md_new(uint64_t nblocks)
+{
+    struct memdev *m = calloc(1, sizeof(*m));
+    m->nblocks = nblocks;
+    m->img = calloc(nblocks, VOLFS_BLOCK);
+    return m;
+}
+
+static struct memdev *md_clone(const struct memdev *src)
+{
+    struct memdev *m = md_new(src->nblocks);
+    memcpy(m->img, src->img, src->nblocks * VOLFS_BLOCK);
+    return m;
+}
+
+static void md_free(struct memdev *m)
+{
+    for (size_t i = 0; i < m->nlog; i++)
+        free(m->log[i].data);
+    free(m->log);
+    free(m->img);
+    free(m);
+}
+
+static struct volfs_bdev bdev(struct memdev *m)
+{
+    struct volfs_bdev d = {m, m->nblocks, md_read, md_write, md_flush};
+    return d;
+}
+
+static struct volfs *vopen(struct memdev *m, bool ro)
+{
+    struct volfs_bdev d = bdev(m);
+    struct volfs *v;
+    int r = volfs_open(&d, ro, &v);
+    if (r < 0) {
+        fprintf(stderr, "volfs_open: %d\n", r);
+        exit(1);
+    }
+    return v;
+}
+
+static struct memdev *fresh(uint64_t nblocks)
+{
+    struct memdev *m = md_new(nblocks);
+    struct volfs_bdev d = bdev(m);
+    EXPECT_EQ(volfs_format(&d, "test", 0x1234abcdull, 1000), 0);
+    return m;
+}
+
+/* ---- a model of a flat directory of files ---- */
+
+#define NFILES 6
+#define MAXLEN (300 * 1024)
+
+struct model {
+    bool exists[NFILES];
+    uint64_t size[NFILES];
+    uint8_t *data[NFILES];
+    uint64_t txg;
+};
+
+static void model_init(struct model *mo)
+{
+    memset(mo, 0, sizeof(*mo));
+    for (int i = 0; i < NFILES; i++)
+        mo->data[i] = calloc(1, MAXLEN);
+}
+
+static void model_free(struct model *mo)
+{
+    for (int i = 0; i < NFILES; i++)
+        free(mo->data[i]);
+}
+
+static void model_copy(struct model *dst, const struct model *src)
+{
+    for (int i = 0; i < NFILES; i++) {
+        dst->exists[i] = src->exists[i];
+        dst->size[i] = src->size[i];
+        memcpy(dst->data[i], src->data[i], MAXLEN);
+    }
+    dst->txg = src->txg;
+}
+
+static void fname(char *buf, int i) { sprintf(buf, "file-%d", i); }
+
+static int count_cb(void *arg, const char *name, uint64_t obj, uint8_t type)
+{
+    (void)name;
+    (void)obj;
+    (void)type;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* The volume's root dataset holds exactly the model's files. */
+static void model_compare(struct volfs *v, int ds, const struct model *mo)
+{
+    static uint8_t buf[MAXLEN];
+    int n = 0, want = 0;
+    for (int i = 0; i < NFILES; i++) {
+        char nm[32];
+        fname(nm, i);
+        int64_t obj = volfs_lookup(v, ds, VOLFS_ROOT_OBJ, nm);
+        if (!mo->exists[i]) {
+            EXPECT_EQ(obj, -ENOENT);
+            continue;
+        }
+        want++;
+        EXPECT(obj > 0);
+        struct volfs_stat st;
+        EXPECT_EQ(volfs_stat(v, ds, (uint64_t)obj, &st), 0);
+        EXPECT_EQ(st.size, mo->size[i]);
+        memset(buf, 0xee, sizeof(buf));
+        EXPECT_EQ(volfs_read(v, ds, (uint64_t)obj, 0, buf, MAXLEN), (int64_t)mo->size[i]);
+        EXPECT(memcmp(buf, mo->data[i], mo->size[i]) == 0);
+    }
+    EXPECT_EQ(volfs_readdir(v, ds, VOLFS_ROOT_OBJ, count_cb, &n), 0);
+    EXPECT_EQ(n, want);
+}
+
+/* One random operation on the volume and the model alike. */
+static void random_op(struct volfs *v, struct model *mo)
+{
+    int i = rand() % NFILES;
+    char nm[32];
+    fname(nm, i);
+    if (!mo->exists[i]) {
+        EXPECT(volfs_create(v, 0, VOLFS_ROOT_OBJ, nm, 0100644) > 0);
+        mo->exists[i] = true;
+        mo->size[i] = 0;
+        return;
+    }
+    int64_t obj = volfs_lookup(v, 0, VOLFS_ROOT_OBJ, nm);
+    EXPECT(obj > 0);
+    int what = rand() % 10;
+    if (what < 6) {
+        uint64_t off = (uint64_t)rand() % (MAXLEN - 1);
+        uint64_t len = 1 + (uint64_t)rand() % (what < 3 ? 100 : 20000);
+        if (off + len > MAXLEN)
+            len = MAXLEN - off;
+        uint8_t *src = malloc(len);
+        for (uint64_t k = 0; k < len; k++)
+            src[k] = (uint8_t)rand();
+        EXPECT_EQ(volfs_write(v, 0, (uint64_t)obj, off, src, len), (int64_t)len);
+        if (off > mo->size[i])
+            memset(mo->data[i] + mo->size[i], 0, off - mo->size[i]);
+        memcpy(mo->data[i] + off, src, len);
+        if (off + len > mo->size[i])
+            mo->size[i] = off + len;
+        free(src);
+    } else if (what < 8) {
+        uint64_t size = (uint64_t)rand() % MAXLEN;
+        EXPECT_EQ(volfs_truncate(v, 0, (uint64_t)obj, size), 0);
+        if (size > mo->size[i])
+            memset(mo->data[i] + mo->size[i], 0, size - mo->size[i]);
+        mo->size[i] = size;
+    } else {
+        EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, nm), 0);
+        mo->exists[i] = false;
+        memset(mo->data[i], 0, MAXLEN);
+    }
+}
+
+static void clean_check(struct volfs *v)
+{
+    struct volfs_check_report r;
+    EXPECT_EQ(volfs_check(v, false, &r), 0);
+    EXPECT_EQ(r.bad, 0);
+    EXPECT_EQ(r.unrecoverable, 0);
+    EXPECT(r.blocks > 0);
+}
+
+static void test_model(void)
+{
+    struct memdev *m = fresh(4096);
+    struct volfs *v = vopen(m, false);
+    uint64_t free0 = volfs_free_blocks(v);
+    struct model mo;
+    model_init(&mo);
+    srand(7);
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 1 + rand() % 12; k++)
+            random_op(v, &mo);
+        model_compare(v, 0, &mo); /* uncommitted state reads back too */
+        EXPECT_EQ(volfs_commit(v), 0);
+        /* The free space kept in memory is the one open derives from the newest uberblocks. */
+        struct volfs *ro = vopen(m, true);
+        EXPECT_EQ(volfs_free_blocks(v), volfs_free_blocks(ro));
+        volfs_close(ro);
+        if (round % 5 == 4) {
+            volfs_close(v);
+            v = vopen(m, false);
+            model_compare(v, 0, &mo);
+            clean_check(v);
+        }
+    }
+    /* A directory tree, a sparse file far out (tree levels added on top), the errors of Linux. */
+    int64_t d = volfs_create(v, 0, VOLFS_ROOT_OBJ, "dir", 040755);
+    EXPECT(d > 0);
+    int64_t f = volfs_create(v, 0, (uint64_t)d, "sparse", 0100644);
+    EXPECT(f > 0);
+    EXPECT_EQ(volfs_create(v, 0, (uint64_t)d, "sparse", 0100644), -EEXIST);
+    EXPECT_EQ(volfs_create(v, 0, (uint64_t)f, "x", 0100644), -ENOTDIR);
+    EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "dir"), -ENOTEMPTY);
+    EXPECT_EQ(volfs_write(v, 0, (uint64_t)f, 5ull << 30, "tail", 4), 4);
+    EXPECT_EQ(volfs_write(v, 0, (uint64_t)f, 4096, "head", 4), 4);
+    EXPECT_EQ(volfs_commit(v), 0);
+    volfs_close(v);
+    v = vopen(m, false);
+    d = volfs_lookup(v, 0, VOLFS_ROOT_OBJ, "dir");
+    f = volfs_lookup(v, 0, (uint64_t)d, "sparse");
+    char buf[8] = {0};
+    EXPECT_EQ(volfs_read(v, 0, (uint64_t)f, 5ull << 30, buf, 8), 4);
+    EXPECT(memcmp(buf, "tail", 4) == 0);
+    EXPECT_EQ(volfs_read(v, 0, (uint64_t)f, 4096, buf, 4), 4);
+    EXPECT(memcmp(buf, "head", 4) == 0);
+    EXPECT_EQ(volfs_read(v, 0, (uint64_t)f, 1ull << 30, buf, 8), 8);
+    EXPECT(memcmp(buf, "\0\0\0\0\0\0\0\0", 8) == 0);
+    clean_check(v);
+    /* Everything deleted: the space comes back once the deferred frees are past. */
+    EXPECT_EQ(volfs_unlink(v, 0, (uint64_t)d, "sparse"), 0);
+    EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "dir"), 0);
+    for (int i = 0; i < NFILES; i++) {
+        char nm[32];
+        fname(nm, i);
+        if (mo.exists[i])
+            EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, nm), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        volfs_set_time(v, 2000 + (uint64_t)i); /* a change each time: commits are not empty */
+        EXPECT(volfs_create(v, 0, VOLFS_ROOT_OBJ, "t", 0100644) > 0);
+        EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "t"), 0);
+        EXPECT_EQ(volfs_commit(v), 0);
+    }
+    /* All file data came back: what is in use is the live metadata and, until their frees are
+     * past, the copies the last VOLFS_KEEP_TXGS - 1 txgs replaced. */
+    struct volfs_check_report r;
+    EXPECT_EQ(volfs_check(v, false, &r), 0);
+    EXPECT(r.used_blocks < 40);
+    EXPECT(volfs_free_blocks(v) + VOLFS_KEEP_TXGS * r.used_blocks >= free0);
+    volfs_close(v);
+    v = vopen(m, false);
+    EXPECT(volfs_free_blocks(v) + VOLFS_KEEP_TXGS * r.used_blocks >= free0);
+    clean_check(v);
+    volfs_close(v);
+    model_free(&mo);
+    md_free(m);
+}
+
+/* ---- crash at any instant ---- */
+
+static void test_crash(void)
+{
+    struct memdev *m = fresh(2048);
+    struct memdev *base = md_clone(m);
+    struct volfs *v = vopen(m, false);
+    m->logging = true;
+    enum { ROUNDS = 14 };
+    struct model states[ROUNDS + 1];
+    struct model mo;
+    model_init(&mo);
+    mo.txg = volfs_txg(v);
+    model_init(&states[0]);
+    model_copy(&states[0], &mo);
+    srand(11);
+    for (int round = 1; round <= ROUNDS; round++) {
+        for (int k = 0; k < 1 + rand() % 6; k++)
+            random_op(v, &mo);
+        EXPECT_EQ(volfs_commit(v), 0);
+        mo.txg = volfs_txg(v);
+        model_init(&states[round]);
+        model_copy(&states[round], &mo);
+    }
+    volfs_close(v);
+    fprintf(stderr, "crash: %zu writes and flushes\n", m->nlog);
+    srand(3);
+    for (size_t k = 0; k <= m->nlog; k++) {
+        struct memdev *c = md_clone(base);
+        size_t epoch = 0; /* first write after the last flush before k */
+        for (size_t i = 0; i < k; i++)
+            if (m->log[i].blk == ~0ull)
+                epoch = i + 1;
+        uint64_t newest = states[0].txg;
+        for (size_t i = 0; i < k; i++) {
+            struct logent *e = &m->log[i];
+            if (e->blk == ~0ull)
+                continue;
+            int how = i < epoch ? 0 : rand() % 3; /* 0 whole, 1 lost, 2 torn (first half) */
+            if (how == 1)
+                continue;
+            memcpy(c->img + e->blk * VOLFS_BLOCK, e->data, how == 2 ? 2048 : VOLFS_BLOCK);
+            if (e->blk >= 1 && e->blk <= VOLFS_RING && how == 0) {
+                uint64_t txg;
+                memcpy(&txg, e->data + 24, 8);
+                if (txg > newest)
+                    newest = txg;
+            }
+        }
+        struct volfs *cv = vopen(c, false);
+        int which = -1;
+        for (int s = 0; s <= ROUNDS; s++)
+            if (states[s].txg == newest)
+                which = s;
+        EXPECT(which >= 0);
+        model_compare(cv, 0, &states[which]);
+        clean_check(cv);
+        /* And the survivor takes new commits. */
+        EXPECT(volfs_create(cv, 0, VOLFS_ROOT_OBJ, "after", 0100644) > 0);
+        EXPECT_EQ(volfs_commit(cv), 0);
+        volfs_close(cv);
+        cv = vopen(c, true);
+        EXPECT(volfs_lookup(cv, 0, VOLFS_ROOT_OBJ, "after") > 0);
+        volfs_close(cv);
+        md_free(c);
+    }
+    for (int s = 0; s <= ROUNDS; s++)
+        model_free(&states[s]);
+    model_free(&mo);
+    md_free(base);
+    md_free(m);
+}
+
+/* ---- a flipped bit ---- */
+
+static void test_bitflip(void)
+{
+    struct memdev *m = fresh(512);
+    struct volfs *v = vopen(m, false);
+    struct model mo;
+    model_init(&mo);
+    srand(5);
+    for (int round = 0; round < 6; round++) {
+        for (int k = 0; k < 4; k++)
+            random_op(v, &mo);
+        EXPECT_EQ(volfs_commit(v), 0);
+    }
+    volfs_close(v);
+    static uint8_t buf[MAXLEN];
+    int data_hits = 0, meta_hits = 0;
+    for (uint64_t b = VOLFS_FIRST_DATA; b < m->nblocks; b++) {
+        struct memdev *c = md_clone(m);
+        c->img[b * VOLFS_BLOCK + (b * 37) % VOLFS_BLOCK] ^= (uint8_t)(1u << (b % 8));
+        struct volfs *cv = vopen(c, true);
+        struct volfs_check_report r;
+        EXPECT_EQ(volfs_check(cv, false, &r), 0);
+        EXPECT(r.bad <= 1);
+        bool eio = false;
+        for (int i = 0; i < NFILES; i++) {
+            char nm[32];
+            fname(nm, i);
+            int64_t obj = volfs_lookup(cv, 0, VOLFS_ROOT_OBJ, nm);
+            if (!mo.exists[i]) {
+                EXPECT_EQ(obj, -ENOENT);
+                continue;
+            }
+            EXPECT(obj > 0); /* directories have ditto copies */
+            int64_t got = volfs_read(cv, 0, (uint64_t)obj, 0, buf, MAXLEN);
+            if (got == -EIO) {
+                eio = true;
+                continue;
+            }
+            EXPECT_EQ(got, (int64_t)mo.size[i]);
+            EXPECT(memcmp(buf, mo.data[i], mo.size[i]) == 0); /* never wrong data */
+        }
+        if (r.bad == 0)
+            EXPECT(!eio); /* a block outside the committed tree */
+        if (eio) {
+            EXPECT_EQ(r.unrecoverable, 1);
+            data_hits++;
+        } else if (r.bad) {
+            EXPECT_EQ(r.unrecoverable, 0); /* metadata: the ditto copy answered */
+            meta_hits++;
+        }
+        EXPECT(volfs_errors(cv) >= (eio ? 1u : 0u));
+        volfs_close(cv);
+        if (r.bad && !r.unrecoverable) {
+            cv = vopen(c, false);
+            EXPECT_EQ(volfs_check(cv, true, &r), 0);
+            EXPECT(r.repaired <= 1); /* opening may already have repaired it */
+            clean_check(cv);
+            model_compare(cv, 0, &mo);
+            volfs_close(cv);
+        }
+        md_free(c);
+    }
+    fprintf(stderr, "bitflip: %d data blocks gave EIO, %d metadata blocks were repaired\n",
+            data_hits, meta_hits);
+    EXPECT(data_hits > 0);
+    EXPECT(meta_hits > 0);
+    model_free(&mo);
+    md_free(m);
+}
+
+/* ---- snapshots ---- */
+
+static void test_snapshot(void)
+{
+    struct memdev *m = fresh(4096);
+    struct volfs *v = vopen(m, false);
+    struct model mo, snap;
+    model_init(&mo);
+    model_init(&snap);
+    srand(9);
+    for (int k = 0; k < 30; k++)
+        random_op(v, &mo);
+    EXPECT_EQ(volfs_snapshot(v, "root", "s1"), 0);
+    EXPECT_EQ(volfs_snapshot(v, "root", "s1"), -EEXIST);
+    model_copy(&snap, &mo);
+    int s = volfs_dataset(v, "root@s1");
+    EXPECT(s > 0);
+    EXPECT_EQ(volfs_create(v, s, VOLFS_ROOT_OBJ, "no", 0100644), -EROFS);
+    for (int round = 0; round < 10; round++) { /* past the deferred frees */
+        for (int k = 0; k < 10; k++)
+            random_op(v, &mo);
+        EXPECT_EQ(volfs_commit(v), 0);
+        model_compare(v, s, &snap);
+        model_compare(v, 0, &mo);
+    }
+    volfs_close(v);
+    v = vopen(m, false);
+    s = volfs_dataset(v, "root@s1");
+    EXPECT(s > 0);
+    model_compare(v, s, &snap);
+    model_compare(v, 0, &mo);
+    clean_check(v);
+    volfs_close(v);
+    model_free(&mo);
+    model_free(&snap);
+    md_free(m);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2)
+        return 2;
+    if (!strcmp(argv[1], "model"))
+        test_model();
+    else if (!strcmp(argv[1], "crash"))
+        test_crash();
+    else if (!strcmp(argv[1], "bitflip"))
+        test_bitflip();
+    else if (!strcmp(argv[1], "snapshot"))
+        test_snapshot();
+    else
+        return 2;
+    printf("ok\n");
+    return 0;
+}

@@ -240,7 +240,21 @@ static uint32_t ep_file_poll(struct file *f, struct waitq **wq)
     return ready ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
-static const struct file_ops epoll_ops = {.release = ep_release, .poll = ep_file_poll};
+/* An epoll file is neither read nor written: EINVAL, as Linux. */
+static int64_t ep_read(struct file *f, void *ubuf, uint64_t len)
+{
+    (void)f, (void)ubuf, (void)len;
+    return -EINVAL;
+}
+
+static int64_t ep_write(struct file *f, const void *ubuf, uint64_t len)
+{
+    (void)f, (void)ubuf, (void)len;
+    return -EINVAL;
+}
+
+static const struct file_ops epoll_ops = {
+    .read = ep_read, .write = ep_write, .release = ep_release, .poll = ep_file_poll};
 
 static long do_epoll_create(int flags)
 {

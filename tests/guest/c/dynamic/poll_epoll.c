@@ -244,6 +244,7 @@ static void test_epoll(void)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     REQUIRE(ep >= 0);
+    char buf8[8] = {0};
     CHECK("epoll_create1(EPOLL_CLOEXEC) sets FD_CLOEXEC", fcntl(ep, F_GETFD) == FD_CLOEXEC);
     int p[2];
     REQUIRE(pipe(p) == 0);
@@ -275,6 +276,8 @@ static void test_epoll(void)
     CHECK_ERRNO("maxevents 0 is EINVAL", epoll_wait(ep, evs, 0, 0), EINVAL);
     CHECK_ERRNO("epoll_wait on a pipe is EINVAL", epoll_wait(p[0], evs, 1, 0), EINVAL);
     CHECK_ERRNO("epoll_create(0) is EINVAL", epoll_create(0), EINVAL);
+    CHECK_ERRNO("read of an epoll is EINVAL", read(ep, buf8, sizeof buf8), EINVAL);
+    CHECK_ERRNO("write to an epoll is EINVAL", write(ep, buf8, sizeof buf8), EINVAL);
     CHECK_ERRNO("epoll_create1(1) is EINVAL", epoll_create1(1), EINVAL);
 
     /* Level-triggered: reported while data is there. */

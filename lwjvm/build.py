@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from lwjvm import __version__, bootconf, elfinfo, image, jvmflags, network, rootrun, springboot
+from lwjvm import __version__, bootconf, elfinfo, guestrun, image, jvmflags, network, springboot
 from lwjvm import manifest as manifest_mod
 from lwjvm import modules as modules_mod
 from lwjvm.errors import LwjvmError
@@ -47,7 +47,10 @@ DESCRIPTOR = "image.json"
 ROOT_IMAGE = "root.img"
 KERNEL = "kernel.elf"
 DESCRIPTOR_FORMAT = 1
-CLASSLIST = "/tmp/lwjvm-classes.lst"
+CLASSLIST = "/tmp/lwjvm-classes.lst"  # written by the training run in the guest
+STAGED_CLASSLIST = "/lwjvm-classes.lst"  # the class list in the dump's image (not in the final one)
+DUMPED_ARCHIVE = "/tmp/lwjvm-app.jsa"  # written by the dump in the guest
+CDS_MEMORY_MIB = 512  # guest memory for the CDS boots: the JVM's flags, not the VM, size its heap
 
 ETC_FILES = {
     "/etc/passwd": (
@@ -532,11 +535,11 @@ def _build_image(
     cds_flags: list[str] = []
     cds_hit: bool | None = None
     if m.cds:
-        why_not = rootrun.unavailable()
+        why_not = None if kernel is not None else guestrun.unavailable()
         if why_not:
             raise LwjvmError(
                 f"{m.where(('jvm', 'cds'))}: the class-data archive is made by a training run in "
-                f"the image's root tree, and {why_not}: run as root or set jvm.cds: false"
+                f"the guest, and {why_not}; or set jvm.cds: false"
             )
         epoch = image.source_date_epoch()
         archive = prof["cds_archive"]
@@ -546,7 +549,7 @@ def _build_image(
             training_options = springboot.TRAINING_OPTIONS if boot else []
             cds, cds_hit = _make_cds(
                 staging, runtime, cp, flags, classpath, main, m.args, env, archive, epoch, cache,
-                training_args, m.cds_timeout, training_options,
+                training_args, m.cds_timeout, plan.total >> 20, kernel, training_options,
             )  # fmt: skip
         timings["cds"] = time.monotonic() - t
         cds_flags = ["-Xshare:auto", f"-XX:SharedArchiveFile={archive}"]
@@ -679,13 +682,16 @@ def _make_cds(
     cache: Path | None,
     training_args: list[str],
     training_timeout: float,
+    memory_mib: int,
+    kernel: Path | None,
     training_options: list[str] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Stage the app's CDS archive at `archive`: from the cache, or a training run and a dump.
 
     The archive is only valid with the class path, jar times and JVM flags it was dumped with,
-    so the training run and the dump happen inside the staged tree (same paths as the guest)
-    with the guest's flags, after the staged files got the image's timestamp. Dumps are not
+    so the training run and the dump boot the staged tree in the guest (lwjvm/guestrun.py: the
+    app never runs on the host) with the image's flags, after the staged files got the image's
+    timestamp. Dumps are not
     byte-for-byte repeatable (the archived heap differs between runs), so the archive is cached
     by everything it depends on: a rebuild with the same inputs reuses the same bytes.
     `training_options` are JVM options of the training run alone (Spring's exit after refresh).
@@ -703,6 +709,7 @@ def _make_cds(
         **({"training_options": training_options} if training_options else {}),
         "epoch": epoch,
         "archive": archive,
+        "made": "in the guest",
     }
     key = hashlib.sha256(json.dumps(key_desc, sort_keys=True).encode()).hexdigest()
     cached = (cache or cache_root()) / "cds" / f"{key}.jsa"
@@ -718,7 +725,7 @@ def _make_cds(
         info: dict[str, Any] = {"archive": archive, "key": key, "dump_flags": flags}
         return _train_and_dump(
             staging, flags, classpath, main, env, archive, epoch, training_args,
-            training_timeout, cached, info, training_options,
+            training_timeout, cached, info, memory_mib, kernel, training_options,
         ), False  # fmt: skip
 
 
@@ -734,33 +741,39 @@ def _train_and_dump(
     training_timeout: float,
     cached: Path,
     info: dict[str, Any],
+    memory_mib: int,
+    kernel: Path | None,
     training_options: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The training run and the dump (see _make_cds); the archive is also stored at `cached`."""
+    """The training run and the dump (see _make_cds), two boots of the staged tree in the guest;
+    the archive is also stored at `cached`."""
     java = f"{profile()['runtime_dir']}/bin/java"
     cached_info = cached.with_suffix(".json")
     root = staging.root
     _set_times(root, epoch)
-    staging.mkdir("/tmp")
+    app_dir = profile()["app_dir"]
+    # The guest's /tmp is a fresh tmpfs: the runs write there and hand the file back at exit.
+    memory = max(memory_mib, CDS_MEMORY_MIB)
     train = [java, *flags, *(training_options or []), f"-XX:DumpLoadedClassList={CLASSLIST}"]
     train += ["-cp", classpath, main]
     train += training_args
-    app_dir = profile()["app_dir"]
-    run = rootrun.run_in_root(root, train, env, app_dir, stop_after=training_timeout)
+    run = guestrun.run_in_guest(
+        root, train, env, app_dir, CLASSLIST, memory, stop_after=training_timeout, kernel=kernel
+    )
     if run.stopped:
         info["training"] = f"stopped after {training_timeout:g}s"
     else:
         info["training"] = f"exit {run.returncode}"
     detail = (run.stderr or run.stdout).decode(errors="replace").strip()[-300:]
-    classlist = staging.host_path(CLASSLIST)
-    if not classlist.is_file() or classlist.stat().st_size == 0:
+    if not run.exported:
         raise LwjvmError(
-            "the CDS training run wrote no class list (set jvm.cds: false to build without an "
-            f"archive): {detail or info['training']}"
+            "the CDS training run in the guest wrote no class list (set jvm.cds: false to build "
+            f"without an archive): {detail or info['training']}"
+            + (f"; {CLASSLIST}: {run.export_problem}" if run.export_problem else "")
         )
-    text, info["classlist_sorted"] = normalize_classlist(classlist.read_text(errors="replace"))
-    classlist.write_text(text)
+    text, info["classlist_sorted"] = normalize_classlist(run.exported.decode(errors="replace"))
     info["classes"] = sum(1 for line in text.splitlines() if not line.startswith("@"))
+    listed = staging.stage_bytes(text.encode(), STAGED_CLASSLIST)
     dump = [
         java,
         *flags,
@@ -769,24 +782,30 @@ def _train_and_dump(
         # The execution mode is not part of what an archive must match at run time.
         "-Xint",
         "-Xshare:dump",
-        f"-XX:SharedClassListFile={CLASSLIST}",
-        f"-XX:SharedArchiveFile={archive}",
+        f"-XX:SharedClassListFile={STAGED_CLASSLIST}",
+        f"-XX:SharedArchiveFile={DUMPED_ARCHIVE}",
         "-cp",
         classpath,
     ]
-    # Fixed addresses: with randomization the archived heap (G1) differs from dump to dump.
-    proc = rootrun.run_in_root(root, dump, env, app_dir, stop_after=600, fixed_addresses=True)
-    made = staging.host_path(archive)
-    classlist.unlink()
-    if proc.returncode != 0 or not made.is_file():
-        text = (proc.stdout + proc.stderr).decode(errors="replace").strip().splitlines()
-        raise LwjvmError(
-            f"the CDS dump failed ({text[-1] if text else f'exit {proc.returncode}'}); "
-            "set jvm.cds: false to build without an archive"
+    try:
+        proc = guestrun.run_in_guest(
+            root, dump, env, app_dir, DUMPED_ARCHIVE, memory, kernel=kernel
         )
+    finally:
+        listed.unlink()
+    if proc.returncode != 0 or not proc.exported:
+        text = (proc.stdout + proc.stderr).decode(errors="replace").strip().splitlines()
+        why = text[-1] if text else f"exit {proc.returncode}"
+        if proc.returncode == 0 and proc.export_problem:
+            why = f"{DUMPED_ARCHIVE}: {proc.export_problem}"
+        raise LwjvmError(
+            f"the CDS dump in the guest failed ({why}); set jvm.cds: false to build without an "
+            "archive"
+        )
+    made = staging.stage_bytes(proc.exported, archive)
     info["size"] = made.stat().st_size
     # The archive first, then its info: a reader that finds the info finds a whole archive.
-    for src_bytes, dest in ((made.read_bytes(), cached), (json.dumps(info).encode(), cached_info)):
+    for src_bytes, dest in ((proc.exported, cached), (json.dumps(info).encode(), cached_info)):
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.write_bytes(src_bytes)
         os.replace(tmp, dest)

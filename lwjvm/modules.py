@@ -9,11 +9,12 @@ reason found:
 - The module descriptors of modular jars: a JDK module they `require` (even `requires static`,
   which a library uses when present: lucene-core requires jdk.unsupported and jdk.management).
 - ALWAYS: small modules that common libraries probe by reflection, where no static tool sees it.
-- A training run: the application runs once at build time, in a root tree laid out as the image
-  but with the whole JDK, and every JDK module it loads a class from is linked. This finds what
-  libraries reach reflectively (Class.forName, ServiceLoader, MethodHandles). It runs with the CDS
-  training run's arguments and time limit (`jvm.cds.args`, `jvm.cds.timeout`) and needs root or
-  user namespaces (lwjvm/rootrun.py); without them the build says it was skipped.
+- A training run: the application runs once at build time, in the guest (lwjvm/guestrun.py: a
+  VM booted from a root tree laid out as the image but with the whole JDK; the app never runs on
+  the host), and every JDK module it loads a class from is linked. This finds what libraries reach
+  reflectively (Class.forName, ServiceLoader, MethodHandles). It runs with the CDS training run's
+  arguments and time limit (`jvm.cds.args`, `jvm.cds.timeout`) and needs the kernel and QEMU;
+  without them the build says it was skipped.
 Modules listed in `jvm.modules` are always in. The result is cached by everything it depends on.
 """
 
@@ -31,13 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lwjvm import image, rootrun
+from lwjvm import guestrun, image
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import Jdk
 from lwjvm.jvmtools import JavaTools
 from lwjvm.manifest import Manifest
 
-FORMAT = 1  # bumped when what a cached result means changes
+FORMAT = 2  # bumped when what a cached result means changes
 ALWAYS = {
     "jdk.unsupported": "always linked: libraries probe sun.misc.Unsafe by reflection (26 KB)",
 }
@@ -46,7 +47,8 @@ FALLBACK = (
     "java.se", "jdk.unsupported", "jdk.management", "jdk.crypto.ec", "jdk.zipfs", "jdk.charsets",
     "jdk.localedata", "jdk.net", "jdk.jfr", "jdk.httpserver",
 )  # fmt: skip
-LOADED_LOG = "/tmp/lwjvm-class-load.log"
+LOADED_LOG = "/tmp/lwjvm-class-load.log"  # written in the guest, handed back at exit
+TRAINING_MEMORY_MIB = 512
 # Parts of a JDK the training run has no use for.
 JDK_SKIP = {"jmods", "include", "man", "legal", "docs", "demo", "lib/src.zip", "lib/ct.sym"}
 _LOADED = re.compile(r"\]\s*(\S+) source: jrt:/([\w.]+)")
@@ -163,8 +165,8 @@ def loaded_modules(log_text: str) -> dict[str, str]:
 
 
 def _stage_jdk(jdk: Jdk, staging: image.Staging, guest_dir: str) -> None:
-    """Copies the JDK's run-time parts to `guest_dir` (copies, not links: the app runs as root in
-    the tree); symlinks followed (Debian's conf/ points into /etc), dangling ones left out."""
+    """Copies the JDK's run-time parts to `guest_dir` (copies: the tree becomes a root image);
+    symlinks followed (Debian's conf/ points into /etc), dangling ones left out."""
     dest_root = staging.host_path(guest_dir)
     for dirpath, dirnames, filenames in os.walk(jdk.home, followlinks=True):
         rel_dir = Path(dirpath).relative_to(jdk.home)
@@ -239,12 +241,12 @@ def training_run(
         f"-Xlog:class+load=info:file={LOADED_LOG}", "-XX:-UsePerfData",
         "-cp", ":".join(guest for _, guest in cp), main, *args,
     ]  # fmt: skip
-    run = rootrun.run_in_root(
-        staging.root, argv, env, profile()["app_dir"], stop_after=m.cds_timeout
-    )
+    run = guestrun.run_in_guest(
+        staging.root, argv, env, profile()["app_dir"], LOADED_LOG, TRAINING_MEMORY_MIB,
+        stop_after=m.cds_timeout,
+    )  # fmt: skip
     ended = f"stopped after {m.cds_timeout:g}s" if run.stopped else f"exit {run.returncode}"
-    log = staging.host_path(LOADED_LOG)
-    text = log.read_text(errors="replace") if log.is_file() else ""
+    text = (run.exported or b"").decode(errors="replace")
     if not text:
         said = (run.stderr or run.stdout).decode(errors="replace").strip().splitlines()
         ended += f", no class loaded{': ' + said[-1] if said else ''}"
@@ -301,7 +303,7 @@ def discover(
         for mod, why in ALWAYS.items():
             if mod in known:
                 result.add(mod, why)
-        why_not = rootrun.unavailable()
+        why_not = guestrun.unavailable()
         if why_not:
             result.notes.append(
                 f"no module training run ({why_not}): modules the app reaches only by "

@@ -315,6 +315,9 @@ class VmConfig:
     machine: str = MACHINE_MICROVM
     virtio_console: bool = True  # stdout/stderr over virtio consoles (else the UARTs alone)
     qmp: Path | None = None  # a QMP server on this Unix socket path
+    # An export region (docs/protocol.md section 7, lwjvm/guestrun.py): a host file the guest
+    # writes one file into at exit; attached after the root image's device.
+    export: Path | None = None
 
 
 @dataclass
@@ -372,6 +375,12 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
             "-object", f"memory-backend-file,id=rootimg,mem-path={cfg.initrd},size={size},"
             "share=on,readonly=on",
             "-device", "ivshmem-plain,memdev=rootimg",
+        ]  # fmt: skip
+    if cfg.export is not None:
+        size = cfg.export.stat().st_size
+        cmd += [
+            "-object", f"memory-backend-file,id=export,mem-path={cfg.export},size={size},share=on",
+            "-device", "ivshmem-plain,memdev=export",
         ]  # fmt: skip
     if cfg.net is not None:
         cmd += cfg.net.qemu_args()

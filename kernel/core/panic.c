@@ -3,6 +3,7 @@
 #include "core/panic.h"
 #include "net/stack.h"
 #include "drivers/virtio_console.h"
+#include "core/export.h"
 #include "core/stats.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/layout.h"
@@ -32,6 +33,7 @@ void vm_exit(int code)
 {
     net_drain(2000000000ull); /* what the program sent reaches its peers, as on Linux */
     virtio_console_flush();   /* and what it printed reaches the host */
+    export_at_exit();
     kstats_report();
     klog_start_line();
     kprintf("\x1elwjvm:exit code=%d\n", code & 0xff);

@@ -274,12 +274,13 @@ def test_training_run_of_a_server_is_stopped_and_its_classes_archived(
     jar = java_program("server", SERVER, main="Server")
     yaml = (
         f"name: server\napp:\n  jar: server.jar\n  args: [once]\njvm:\n  home: {java_jdk.home}\n"
-        "  cds: {args: [], timeout: 2s}\n"
+        # In the guest under TCG (and a loaded machine) the JVM needs seconds to start.
+        "  cds: {args: [], timeout: 40s}\n"
     )
     result = build(_project(tmp_path / "src", [jar], yaml), tmp_path / "out", None,
                    cache=lwjvm_cache)  # fmt: skip
     cds = result.descriptor["cds"]
-    assert cds["training"] == "stopped after 2s"
+    assert cds["training"] == "stopped after 40s"
     assert cds["classes"] > 300
     guest = _run_image(result, tmp_path, share="-Xshare:on")
     assert (guest.returncode, guest.stdout) == (0, b"serving {start=1}\n")
@@ -451,3 +452,53 @@ def java_tools_modules(jdk: Any, jar: Path) -> list[str]:
     from lwjvm.jvmtools import JavaTools
 
     return JavaTools(jdk).jdeps_modules([jar])
+
+
+PEEK = {
+    "Peek.java": """
+import java.nio.file.*;
+
+public class Peek {
+    public static void main(String[] args) throws Exception {
+        String canary = args[0];
+        Class.forName("java.util.logging.Logger");  // a module only a training run finds
+        java.util.List<String> tries = new java.util.ArrayList<>(
+            java.util.List.of(canary, "/proc/self/root" + canary));
+        for (int pid = 1; pid <= 64; pid++) {
+            tries.add("/proc/" + pid + "/root" + canary);
+        }
+        for (String t : tries) {
+            try {
+                if (Files.readString(Path.of(t)).contains("host secret")) {
+                    System.out.println("read the host's " + t);
+                    System.exit(42);
+                }
+            } catch (Exception e) {
+                // not reachable: good
+            }
+        }
+        System.exit(7);
+    }
+}
+""",
+}
+
+
+def test_training_runs_cannot_read_a_host_file_outside_the_image(
+    java_program: Any, java_jdk: Any, lwjvm_cache: Path, tmp_path: Path
+) -> None:
+    """The module and CDS training runs execute the app at build time: in the guest, so a canary
+    file on the host is out of reach by its path and through /proc/PID/root (the host chroot they
+    replaced let an app read it through /proc/1/root)."""
+    canary = tmp_path / "canary.txt"
+    canary.write_text("host secret\n")
+    jar = java_program("peek", PEEK, main="Peek")
+    yaml = (
+        f"name: peek\napp:\n  jar: peek.jar\n  args: [{json.dumps(str(canary))}]\n"
+        f"jvm:\n  home: {java_jdk.home}\n"
+    )
+    result = build(_project(tmp_path / "src", [jar], yaml), tmp_path / "out", None,
+                   cache=lwjvm_cache)  # fmt: skip
+    assert result.descriptor["cds"]["training"] == "exit 7"  # 42: it read the canary
+    reasons = result.descriptor["runtime"]["module_reasons"]
+    assert any("the training run (exit 7)" in why for why in reasons.values()), reasons

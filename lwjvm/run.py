@@ -85,8 +85,8 @@ def _digest(data: bytes) -> str:
 
 # The modules whose code decides an image's bytes (lwjvm build and what it calls).
 IMAGE_MODULES = (
-    "bootconf", "build", "elfinfo", "image", "jdk", "jvmflags", "jvmtools", "manifest", "modules",
-    "network", "rootrun", "runtime", "springboot",
+    "bootconf", "build", "elfinfo", "guestrun", "image", "jdk", "jvmflags", "jvmtools", "manifest",
+    "modules", "network", "rootrun", "runtime", "springboot",
 )  # fmt: skip
 
 

@@ -13,7 +13,8 @@ struct bootconf {
     char *net_ipv4, *net_gateway, *net_dns, *net_hostname;
 };
 
-/* Parses `text` (len bytes, modified in place: values are unescaped and NUL-terminated) into *out,
+/* Parses `text` (len bytes and a NUL at text[len], which the last value's terminator may take;
+ * modified in place: values are unescaped and NUL-terminated) into *out,
  * allocating the argv/envp arrays with `alloc`. Returns 0, or -1 with a message in err. */
 int bootconf_parse(char *text, size_t len, struct bootconf *out, void *(*alloc)(size_t), char *err,
                    size_t errlen);

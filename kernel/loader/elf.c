@@ -4,7 +4,7 @@
 
 #define EM_X86_64 62
 #define PAGE 4096ull
-#define USER_LIMIT 0x0000800000000000ull
+#define USER_LIMIT 0x00007ffffffff000ull /* Linux's TASK_SIZE, layout.h's USER_TOP */
 
 int elf_check_header(const struct elf64_ehdr *e, uint64_t file_size)
 {

@@ -1,7 +1,9 @@
 /* Host unit tests for kernel logic with no hardware dependency: the buddy page allocator
  * (kernel/mm/palloc.c), ELF checks (kernel/loader/elf.c) and the boot configuration parser
  * (kernel/core/bootconf.c). Built with ASan/UBSan by tests/kernel/test_kernel_logic.py.
- * Usage: logic_test palloc | elf FILE... | bootconf */
+ * Usage: logic_test palloc | elf FILE... | bootconf | fuzz-elf SEED N FILE | fuzz-bootconf SEED N
+ * The fuzz modes feed mutated headers and files to the same checks, in buffers of their exact size,
+ * so the sanitizers catch any read past the end; they run only these parsers, never syscalls. */
 #include "core/bootconf.h"
 #include "errno.h"
 #include "loader/elf.h"
@@ -187,10 +189,10 @@ static void test_elf_file(const char *path)
 }
 
 /* The parser's arrays live for the kernel's lifetime; here they come from a bump arena. */
+static size_t used;
 static void *arena_alloc(size_t n)
 {
     static _Alignas(16) char arena[1 << 16];
-    static size_t used;
     n = (n + 15) & ~(size_t)15;
     if (used + n > sizeof arena)
         return 0;
@@ -245,6 +247,104 @@ static void test_bootconf(void)
     CHECK(parse("", &bc, err) == -1);
 }
 
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static const uint64_t specials[] = {0, 1, 0x7f, 0x80, 0xff, 0x7fffffff, 0x80000000, 0xffffffff,
+                                    0x1000, 0x7ffffffff000ull, 0x800000000000ull, ~0ull,
+                                    0x8000000000000000ull};
+
+/* Mutates n bytes of the first `span` of buf: random bytes, or a special value over 1-8 bytes. */
+static void mutate(unsigned char *buf, size_t len, size_t span)
+{
+    if (!len)
+        return;
+    if (span > len)
+        span = len;
+    int n = 1 + (int)(rnd() % 8);
+    for (int i = 0; i < n; i++) {
+        size_t at = rnd() % span;
+        if (rnd() % 2) {
+            buf[at] = (unsigned char)rnd();
+        } else {
+            uint64_t v = specials[rnd() % (sizeof specials / sizeof specials[0])];
+            size_t w = 1u << (rnd() % 4);
+            for (size_t k = 0; k < w && at + k < len; k++)
+                buf[at + k] = (unsigned char)(v >> (8 * k));
+        }
+    }
+}
+
+static void fuzz_elf(uint64_t seed, long iterations, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    CHECK(f != 0);
+    if (!f)
+        return;
+    static unsigned char orig[64 << 20];
+    size_t len = fread(orig, 1, sizeof orig, f);
+    fclose(f);
+    rng = seed;
+    for (long it = 0; it < iterations; it++) {
+        size_t n = rnd() % 8 == 0 ? rnd() % (len + 1) : len; /* sometimes truncated */
+        unsigned char *buf = malloc(n ? n : 1);
+        memcpy(buf, orig, n);
+        mutate(buf, n, rnd() % 4 == 0 ? n : 4096);
+        const struct elf64_ehdr *eh = (const void *)buf;
+        if (elf_check_header(eh, n) == 0) {
+            uint64_t lo, hi;
+            struct elf64_phdr ph[ELF_MAX_PHNUM]; /* as loader/exec.c reads them: aligned */
+            memcpy(ph, buf + eh->phoff, sizeof(struct elf64_phdr) * eh->phnum);
+            if (elf_check_phdrs(ph, eh->phnum, n, &lo, &hi) == 0)
+                CHECK(lo < hi && lo % 4096 == 0 && hi % 4096 == 0 && hi <= 0x00007ffffffff000ull);
+        }
+        free(buf);
+    }
+}
+
+static void fuzz_bootconf(uint64_t seed, long iterations)
+{
+    static const char *const tokens[] = {
+        "lwjvm-boot 1\n", "lwjvm-boot 2\n", "exec=/x\n", "exec=", "arg=", "arg=a\n", "env=A=b\n",
+        "env=", "cwd=/tmp\n", "cwd=", "net.ipv4=10.0.2.15/24\n", "net.gateway=", "net.dns=",
+        "net.hostname=", "\\", "\\n", "\\\\", "\\t", "=", "\n", "#", " ", "\r", "x",
+    };
+    rng = seed;
+    for (long it = 0; it < iterations; it++) {
+        char text[2048];
+        size_t n = 0;
+        int parts = (int)(rnd() % 24);
+        for (int i = 0; i < parts; i++) {
+            const char *t = tokens[rnd() % (sizeof tokens / sizeof tokens[0])];
+            size_t tl = strlen(t);
+            if (n + tl >= sizeof text)
+                break;
+            memcpy(text + n, t, tl);
+            n += tl;
+        }
+        mutate((unsigned char *)text, n, n);
+        char *buf = malloc(n + 1); /* the caller's NUL at text[len], as kernel/core/main.c */
+        memcpy(buf, text, n);
+        buf[n] = 0;
+        struct bootconf bc;
+        char err[128];
+        used = 0;
+        if (bootconf_parse(buf, n, &bc, arena_alloc, err, sizeof err) == 0) {
+            CHECK(bc.exec && bc.argc >= 1 && bc.argv[bc.argc] == 0 && bc.envp[bc.envc] == 0);
+            CHECK(bc.cwd != 0);
+        } else {
+            CHECK(memchr(err, 0, sizeof err) != 0);
+        }
+        free(buf);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "palloc"))
@@ -254,8 +354,13 @@ int main(int argc, char **argv)
             test_elf_file(argv[i]);
     else if (argc >= 2 && !strcmp(argv[1], "bootconf"))
         test_bootconf();
+    else if (argc == 5 && !strcmp(argv[1], "fuzz-elf"))
+        fuzz_elf(strtoull(argv[2], 0, 0), atol(argv[3]), argv[4]);
+    else if (argc == 4 && !strcmp(argv[1], "fuzz-bootconf"))
+        fuzz_bootconf(strtoull(argv[2], 0, 0), atol(argv[3]));
     else {
-        fprintf(stderr, "usage: logic_test palloc | elf FILE... | bootconf\n");
+        fprintf(stderr, "usage: logic_test palloc | elf FILE... | bootconf | fuzz-elf SEED N FILE "
+                        "| fuzz-bootconf SEED N\n");
         return 2;
     }
     if (failures)

@@ -74,7 +74,9 @@ def check_program(path: Path) -> ElfProgram:
                     dynamic = True
                 elif p_type == PT_INTERP:
                     f.seek(p_offset)
-                    interp = f.read(p_filesz).split(b"\0", 1)[0].decode(errors="replace")
+                    interp = f.read(min(p_filesz, 4096)).split(b"\0", 1)[0].decode(errors="replace")
+    except (ValueError, OverflowError):  # an offset beyond what a file can have
+        raise LwjvmError(f"{path}: corrupt ELF program headers (offsets out of range)") from None
     except FileNotFoundError:
         raise LwjvmError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -205,6 +205,9 @@ class KernelLog:
             self.panicked = True
             self.end_at = now
             self.show_held()
+        elif kind == "error":
+            # The kernel could not start the program (boot.conf, exec): its reason is held.
+            self.show_held()
         elif kind in ("fatal", "oom"):
             # The program was killed (a fault without handler, or no memory left): the lines
             # since the boot record say where. Not for a signal the host sent: that is no news.

@@ -194,6 +194,21 @@ static int find_root_image(const struct range *module, const uint8_t **image, ui
     return 1;
 }
 
+/* The boot configuration or the program it names is unusable: not a kernel fault, so no panic.
+ * Says why on the log, marks it for the host (protocol section 4) and exits with `code`. */
+__attribute__((format(printf, 2, 3), noreturn)) static void cannot_start(int code, const char *fmt,
+                                                                           ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    klog_start_line();
+    kprintf("lwjvm: %s\n\x1elwjvm:error\n", buf);
+    vm_exit(code);
+}
+
 static char *read_boot_conf(uint64_t *len)
 {
     struct inode *ino;
@@ -267,7 +282,7 @@ void kmain(uint32_t start_info_phys)
     struct bootconf bc;
     char err[128];
     if (bootconf_parse(text, len, &bc, kmalloc, err, sizeof err))
-        panic("%s: %s", BOOT_CONF, err);
+        cannot_start(125, "%s: %s", BOOT_CONF, err);
     rc = vfs_chdir(bc.cwd);
     if (rc)
         panic("cannot change to the working directory %s: %s", bc.cwd, errno_name(-rc));
@@ -281,8 +296,8 @@ void kmain(uint32_t start_info_phys)
     struct regs *frame = (struct regs *)(t->kstack + KSTACK_SIZE - sizeof(struct regs));
     uint64_t t_fs = rdtsc();
     rc = exec_load(bc.exec, bc.argv, bc.envp, frame);
-    if (rc)
-        panic("cannot start %s: %s", bc.exec, errno_name(-rc));
+    if (rc) /* as a shell reports it: 127 not found, 126 found but not runnable */
+        cannot_start(rc == -ENOENT ? 127 : 126, "cannot start %s: %s", bc.exec, errno_name(-rc));
     if (kstats_enabled)
         kprintf("lwjvm: boot phases (us): memory %lu, tsc %lu, clocks %lu, scheduler %lu, "
                 "root and boot.conf %lu, exec %lu\n",

@@ -65,3 +65,36 @@ def test_root_image_as_initrd_module_still_boots(
     r = subprocess.run(cmd, capture_output=True, timeout=120)
     assert r.returncode == 1, r.stderr  # debug-exit byte 0: the exit record path
     assert out.read_bytes() == b"Hello from lwjvm!\n"
+
+
+def test_mutated_programs_are_refused_or_run_never_a_panic(
+    guest: GuestRunner, corpus: Path, tmp_path: Path
+) -> None:
+    """Seeded mutations of a static program's ELF and program headers, run with lwjvm exec: the
+    host tool refuses one (125, one line), the kernel refuses one (126 with its reason, protocol
+    section 4), or the program runs and exits or dies of a signal; the kernel never panics."""
+    import random
+    import struct
+
+    orig = (corpus / "hello-static").read_bytes()
+    phoff = struct.unpack_from("<Q", orig, 32)[0]
+    rng = random.Random(15)
+    specials = [0, 1, 0x7F, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x7FFFFFFFF000, 0x800000000000,
+                0xFFFF800000000000, 0xFFFFFFFFFFFFFFFF]  # fmt: skip
+    for i in range(24):
+        data = bytearray(orig)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.choice([rng.randrange(64), phoff + rng.randrange(56 * 4)])
+            width = rng.choice([1, 2, 4, 8])
+            value = rng.choice(specials) & ((1 << (8 * width)) - 1)
+            data[at : at + width] = value.to_bytes(width, "little")
+        exe = tmp_path / f"mutant{i}"
+        exe.write_bytes(bytes(data))
+        exe.chmod(0o755)
+        r = _exec(guest, str(exe))
+        assert r.returncode not in (122, 123, 124), f"mutant {i}: {r.returncode}\n{r.stderr}"
+        assert "Traceback" not in r.stderr, r.stderr
+        if r.returncode == 125:
+            assert r.stderr.startswith("lwjvm: error: ") and r.stderr.count("\n") == 1, r.stderr
+        if r.returncode == 126:
+            assert f"lwjvm: cannot start {exe}: ENOEXEC" in r.stderr, r.stderr

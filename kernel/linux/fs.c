@@ -148,6 +148,15 @@ static int seekable(const struct file *f)
     return (f->inode->mode & S_IFMT) != S_IFIFO;
 }
 
+/* One read or write through the file's ops: -EINVAL for a file that has none (an epoll
+ * instance), as Linux answers. */
+static long file_rw(struct file *f, uint64_t ubuf, uint64_t len, int is_write)
+{
+    if (is_write ? !f->ops->write : !f->ops->read)
+        return -EINVAL;
+    return is_write ? f->ops->write(f, (const void *)ubuf, len) : f->ops->read(f, (void *)ubuf, len);
+}
+
 static long read_write(int fd, uint64_t ubuf, uint64_t len, int is_write)
 {
     struct file *f = io_file(fd, is_write);
@@ -155,7 +164,7 @@ static long read_write(int fd, uint64_t ubuf, uint64_t len, int is_write)
         return -EBADF;
     long rc = -EFAULT;
     if (user_range_ok((void *)ubuf, len))
-        rc = is_write ? f->ops->write(f, (const void *)ubuf, len) : f->ops->read(f, (void *)ubuf, len);
+        rc = file_rw(f, ubuf, len, is_write);
     file_put(f);
     return rc;
 }
@@ -186,8 +195,7 @@ static long at_offset_held(struct file *f, uint64_t ubuf, uint64_t len, int64_t 
         return -EFAULT;
     uint64_t saved = f->pos;
     f->pos = (uint64_t)off;
-    long rc = is_write ? f->ops->write(f, (const void *)ubuf, len)
-                       : f->ops->read(f, (void *)ubuf, len);
+    long rc = file_rw(f, ubuf, len, is_write);
     f->pos = saved;
     return rc;
 }
@@ -208,8 +216,7 @@ static long do_iov(struct file *f, uint64_t uiov, int64_t cnt, int is_write)
             continue;
         if (!user_range_ok((void *)v.base, v.len))
             return total ? total : -EFAULT;
-        long n = is_write ? f->ops->write(f, (const void *)v.base, v.len)
-                          : f->ops->read(f, (void *)v.base, v.len);
+        long n = file_rw(f, v.base, v.len, is_write);
         if (n < 0)
             return total ? total : n;
         total += n;

@@ -113,6 +113,7 @@ REGRESSION_CASES = [
     Case("regress_sigreturn_rip", exit_code=128 + 11),
     Case("regress_close_during_read"),
     *both_links("regress_brk_huge"),
+    Case("regress_epoll_rw"),
 ]
 
 # issue 9: sockets and readiness (loopback only: both ends in the program, ephemeral ports,

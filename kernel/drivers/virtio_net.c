@@ -59,6 +59,7 @@ struct vnet {
     uint8_t mac[6];
     unsigned rx_posted;  /* buffers in the receive ring */
     unsigned rx_total;
+    unsigned rx_skip;    /* continuation buffers of an oversized frame still to drop */
     int rx_kick_needed;
     int in_batch;
     uint64_t rx_frames, tx_frames, rx_copied, tx_copied, tx_dropped, tx_csum_offloaded;
@@ -108,12 +109,24 @@ static void tx_reclaim(struct vnet *vn)
 static struct pbuf *rx_frame(struct vnet *vn, struct rxbuf *rb, uint32_t len)
 {
     vn->rx_posted--;
+    if (vn->rx_skip) { /* the rest of a frame dropped below: no header of its own */
+        vn->rx_skip--;
+        rx_post(vn, rb);
+        return 0;
+    }
     if (len <= NET_HDR || len > RXBUF_SIZE) {
         rx_post(vn, rb); /* a malformed length from the device: drop the frame */
         return 0;
     }
-    uint16_t frame = (uint16_t)(len - NET_HDR);
     const struct net_hdr *h = (const struct net_hdr *)rb->mem;
+    if (h->num_buffers > 1) {
+        /* Longer than one buffer (MRG_RXBUF): more than the 1500-byte MTU allows. Dropped, with
+         * the buffers that carry its rest. */
+        vn->rx_skip = h->num_buffers - 1u;
+        rx_post(vn, rb);
+        return 0;
+    }
+    uint16_t frame = (uint16_t)(len - NET_HDR);
     /* lwIP processes the frame within netif->input, under net_lock: the flags are per frame. */
     int trusted = (vn->vdev.features & F_GUEST_CSUM) && (h->flags & (HDR_F_NEEDS_CSUM | HDR_F_DATA_VALID));
     NETIF_SET_CHECKSUM_CTRL(vn->netif, trusted ? (vn->csum_flags & ~CSUM_RX_TRUSTED) : vn->csum_flags);

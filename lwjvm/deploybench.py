@@ -84,7 +84,7 @@ def _idle_app(work: Path) -> Path:
     manifest.write_text(
         json.dumps({
             "name": "idle", "app": {"jar": str(jar)}, "jvm": {"cds": True},
-            "vm": {"memory": "128M"}, "health": {"start_period": "1s", "timeout": "5m"},
+            "vm": {"memory": "192M"}, "health": {"start_period": "1s", "timeout": "5m"},
         })  # fmt: skip
     )
     return manifest

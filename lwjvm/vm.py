@@ -387,6 +387,8 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
         ]  # fmt: skip
     if cfg.net is not None:
         cmd += cfg.net.qemu_args()
+    # Entropy from the host for a CPU without RDRAND (QEMU reads its /dev/urandom).
+    cmd += ["-device", "virtio-rng-pci"]
     if cfg.qmp is not None:
         cmd += ["-qmp", f"unix:{cfg.qmp},server=on,wait=off"]
     cmd += ["-append", " ".join(cfg.append)]

@@ -16,8 +16,11 @@ void random_init(void)
     have_rdrand = (r[2] >> 30) & 1;
     state = rdtsc() * 0x9e3779b97f4a7c15ull + 1;
     if (!have_rdrand)
-        kprintf("lwjvm: no RDRAND: random numbers come from a TSC-seeded generator\n");
+        kprintf("lwjvm: no RDRAND: random numbers come from virtio-rng if the VM has it, else "
+                "from a TSC-seeded generator\n");
 }
+
+size_t virtio_rng_read(void *out, size_t n); /* drivers/virtio_rng.c */
 
 static uint64_t next(void)
 {
@@ -40,6 +43,13 @@ static uint64_t next(void)
 void random_bytes(void *buf, size_t n)
 {
     uint8_t *p = buf;
+    while (!have_rdrand && n) { /* the host's entropy through virtio-rng, when there is one */
+        size_t got = virtio_rng_read(p, n);
+        if (!got)
+            break;
+        p += got;
+        n -= got;
+    }
     while (n) {
         uint64_t v = next();
         for (int i = 0; i < 8 && n; i++, n--, v >>= 8)

@@ -3,8 +3,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Fills buf with n random bytes: RDRAND/RDSEED when the CPU has them, else a ChaCha-free
- * xorshift generator seeded from the TSC (not cryptographic; logged once at boot). */
+/* Fills buf with n random bytes: RDRAND when the CPU has it, else the host's entropy through
+ * virtio-rng when the VM has that device, else a xorshift generator seeded from the TSC (not
+ * cryptographic; logged once at boot). */
 void random_bytes(void *buf, size_t n);
 void random_init(void);
 /* Fills len bytes of program memory at ubuf; returns len, the bytes done before a bad address, or

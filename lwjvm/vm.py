@@ -53,6 +53,11 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def packaged_kernel() -> Path:
+    """Where an installed lwjvm keeps its kernel (lwjvm/data/kernel.elf)."""
+    return Path(__file__).resolve().parent / "data" / "kernel.elf"
+
+
 def find_kernel() -> Path:
     """$LWJVM_KERNEL, else the package's data/kernel.elf (in the source tree a link to
     kernel/build/kernel.elf; in an installed wheel the kernel itself); LwjvmError if neither."""
@@ -62,7 +67,7 @@ def find_kernel() -> Path:
         if not p.is_file():
             raise LwjvmError(f"LWJVM_KERNEL={env}: no such file")
         return p
-    packaged = Path(__file__).resolve().parent / "data" / "kernel.elf"
+    packaged = packaged_kernel()
     if packaged.is_file():
         return packaged.resolve()
     p = repo_root() / "kernel" / "build" / "kernel.elf"

@@ -164,6 +164,7 @@ def test_missing_kernel_says_run_make_kernel(
         vm.find_kernel()
     monkeypatch.delenv("LWJVM_KERNEL")
     monkeypatch.setattr(vm, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(vm, "packaged_kernel", lambda: tmp_path / "data" / "kernel.elf")
     with pytest.raises(LwjvmError, match="run make kernel"):
         vm.find_kernel()
 

@@ -270,6 +270,11 @@ static int setup_frame(struct regs *r, int sig, const struct linux_siginfo *info
     f->info = *info;
     int bad = copy_to_user((void *)fp, fpbuf, fsz + (cpu_features.xsave ? 4 : 0)) ||
               copy_to_user((void *)frame, f, sizeof *f);
+    if (bad)
+        kprintf("lwjvm: thread %d: signal frame for %d at %016lx-%016lx (fpu %u bytes) not writable"
+                " (flags %lx, altstack %016lx+%lx)\n",
+                t->tid, sig, frame, fp + fsz + 4, fsz, (unsigned long)act->flags,
+                (unsigned long)t->sig.altstack_sp, (unsigned long)t->sig.altstack_size);
     kfree(fpbuf);
     kfree(f);
     if (bad)

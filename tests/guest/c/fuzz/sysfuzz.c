@@ -22,7 +22,9 @@
  *
  * Exit: 0 clean, 2 set-up failed, 3 the fuzzer itself faulted (a kernel bug corrupted it), 4 a call
  * hung, 5 not running on lwjvm's kernel, 6 kernel memory reachable from ring 3. -v prints each call
- * before making it (for replaying a failing seed: the last line is the culprit). */
+ * before making it (for replaying a failing seed: the last line is the culprit). With
+ * SYSFUZZ_MEMINFO set it also prints MemFree, the kernel heap and the stack's mapping every 2,000
+ * calls and stops (exit 9) after a call that left a signal handler the fuzzer did not install. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -711,6 +713,43 @@ static long pick_call(uint64_t *a)
     }
 }
 
+/* With SYSFUZZ_MEMINFO set: MemFree and Slab (the kernel heap) from /proc/meminfo, to find what
+ * grows when a seed ends with the kernel out of memory. */
+static void print_meminfo(uint64_t calls)
+{
+    static char buf[4096];
+    int fd = open("/proc/meminfo", O_RDONLY);
+    if (fd < 0)
+        return;
+    long n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    buf[n] = 0;
+    char *free_line = strstr(buf, "MemFree:"), *slab = strstr(buf, "Slab:");
+    long mf = free_line ? strtol(free_line + 8, NULL, 10) : -1;
+    long sl = slab ? strtol(slab + 5, NULL, 10) : -1;
+    printf("sysfuzz: meminfo after %lu calls: MemFree %ld kB, Slab %ld kB\n", (unsigned long)calls,
+           mf, sl);
+    fd = open("/proc/self/maps", O_RDONLY);
+    if (fd < 0)
+        return;
+    static char maps[65536];
+    n = read(fd, maps, sizeof maps - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    maps[n] = 0;
+    for (char *line = maps; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (strstr(line, "7ffffff"))
+            printf("sysfuzz:   %s\n", line);
+        line = nl ? nl + 1 : NULL;
+    }
+}
+
 static int is_lwjvm_kernel(void)
 {
     struct utsname u;
@@ -768,12 +807,18 @@ int main(int argc, char **argv)
         printf("sysfuzz: set-up: pthread_create failed\n");
         return 2;
     }
+    /* Again: pthread_create installed glibc's own SIGCANCEL/SIGSETXID handlers (SA_ONSTACK: with
+     * a fuzzed sigaltstack their frames would land on garbage, killing the fuzzer as on Linux). */
+    install_handlers();
     reset_fds();
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     uint64_t errors = 0;
+    int meminfo = getenv("SYSFUZZ_MEMINFO") != NULL;
     for (uint64_t i = 0; i < calls; i++) {
+        if (meminfo && i % 2000 == 0)
+            print_meminfo(i);
         if (i % 1000 == 999) {
             reset_fds();
             remap_arena();
@@ -796,6 +841,19 @@ int main(int argc, char **argv)
         if (r == -1)
             errors++;
         after_call(nr, a, r == -1 ? -errno : r);
+        if (meminfo) { /* which call leaves a signal with flags the fuzzer never sets? */
+            for (int sg = 1; sg <= 64; sg++) {
+                struct ksigaction cur;
+                if (sg != SIGKILL && sg != SIGSTOP && raw_sigaction(sg, NULL, &cur) == 0 &&
+                    cur.handler != (void *)on_signal && cur.handler != NULL) {
+                    char line[300];
+                    format_call(line, sizeof line, nr, a);
+                    printf("sysfuzz: signal %d handler %p flags %lx after #%lu %s\n", sg,
+                           cur.handler, cur.flags, (unsigned long)i, line);
+                    _exit(9);
+                }
+            }
+        }
         if (!verbose && i % 20000 == 19999)
             printf("sysfuzz: %lu calls\n", (unsigned long)i + 1);
     }

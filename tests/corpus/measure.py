@@ -1,11 +1,13 @@
 """Times the real-software corpus on the host and in the guest (docs/real-software.md has the
 table): `python tests/corpus/measure.py [--runs N] [--out FILE]` after `make corpus`.
 
-For each program: the host's wall time (the program alone), the guest's QEMU start to exit (the
-image built beforehand, not counted), and from the kernel's own counters (lwjvm.stats=1) the time
-spent in our kernel (page faults and system calls), so the rest, the program's code under TCG, is
-told apart from the kernel's cost. Medians of N runs (the guest Java runs once each: a TCG boot of
-a JVM takes minutes on a loaded machine). Nothing is asserted.
+For each program: the host's wall time (the program alone); in our guest, QEMU start to exit (the
+image built beforehand, not counted), the program's own time (boot record to exit record) and,
+from the kernel's counters (lwjvm.stats=1), the time spent in our kernel (page faults and system
+calls); and the program's own time on a Linux guest in the same QEMU under TCG with the same root
+tree (tests/corpus/linux_guest.py), so TCG's cost and our kernel's are told apart. Medians of N
+runs (the guest Java runs once each: a TCG boot of a JVM takes minutes on a loaded machine).
+Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # linux_guest
 LIB = REPO / "tests" / "build" / "corpus" / "lib"
 JDK = Path("/usr/lib/jvm/java-17-openjdk-amd64")
 JAVA_CASES = [
@@ -51,21 +54,41 @@ def _host(argv: list[str], cwd: Path, runs: int) -> float:
     return statistics.median(times)
 
 
-def _guest_row(name: str, host_s: float, results: list[Any]) -> dict[str, Any]:
+def _guest_row(name: str, host_s: float, results: list[Any], linux: list[Any]) -> dict[str, Any]:
     qemu = statistics.median(r.vm.t_qemu_exit for r in results)
-    stats = [r.vm.log.stats for r in results if r.vm.log is not None]
-    kernel = statistics.median((s.get("fault_us", 0) + s.get("syscall_us", 0)) / 1e6 for s in stats)
+    logs = [r.vm.log for r in results if r.vm.log is not None]
+    kernel = statistics.median(
+        (g.stats.get("fault_us", 0) + g.stats.get("syscall_us", 0)) / 1e6 for g in logs
+    )
+    program = statistics.median((g.exit_at or 0) - (g.boot_at or 0) for g in logs)
+    linux_s = statistics.median(r.program_s for r in linux) if linux else None
     return {
         "program": name,
         "host_s": round(host_s, 3),
         "guest_s": round(qemu, 3),
+        "guest_program_s": round(program, 3),
         "kernel_s": round(kernel, 3),
-        "ratio": round(qemu / host_s, 1),
+        "linux_program_s": round(linux_s, 3) if linux_s is not None else None,
+        "ratio": round(program / host_s, 1),
     }
 
 
+def _linux(root: Path, work: Path, runs: int) -> list[Any]:
+    import linux_guest
+
+    out = []
+    for _ in range(runs):
+        try:
+            out.append(linux_guest.run(root, work))
+        except Exception as e:  # a figure missing, not a failed measurement run
+            print(f"linux guest: {e}", file=sys.stderr)
+    return out
+
+
 def measure_native(work: Path, runs: int) -> list[dict[str, Any]]:
-    from lwjvm.program import ExecRequest, exec_program
+    from lwjvm import elfinfo
+    from lwjvm.image import Staging
+    from lwjvm.program import ExecRequest, exec_program, find_program, stage_program
 
     data = work / "data.txt"
     data.write_bytes(b"".join(b"line %d of some text\n" % (i % 500) for i in range(50000)))
@@ -92,12 +115,16 @@ def measure_native(work: Path, runs: int) -> list[dict[str, Any]]:
             req = ExecRequest(program=argv[0], args=argv[1:], adds=adds, accel="tcg",
                               kernel_args=["lwjvm.stats=1"])  # fmt: skip
             results.append(exec_program(req, io.BytesIO(), io.BytesIO()))
-        rows.append(_guest_row(name, host_s, results))
+        root = work / f"linux-root-{len(rows)}"
+        stage_program(Staging(root), ExecRequest(program=argv[0], args=argv[1:], adds=adds),
+                      elfinfo.check_program(find_program(argv[0])))  # fmt: skip
+        rows.append(_guest_row(name, host_s, results, _linux(root, work, runs)))
         print(rows[-1], flush=True)
     return rows
 
 
 def measure_java(work: Path, runs: int) -> list[dict[str, Any]]:
+    from lwjvm import inspect
     from lwjvm.build import build
     from lwjvm.run import RunRequest, run_app
 
@@ -125,7 +152,9 @@ def measure_java(work: Path, runs: int) -> list[dict[str, Any]]:
         req = RunRequest(manifest=app / "app.yaml", output=app / "image", accel="tcg",
                          quiet=True, kernel_args=["lwjvm.stats=1"])  # fmt: skip
         result = run_app(req, io.BytesIO(), io.BytesIO())
-        rows.append(_guest_row(f"{name} (Java)", host_s, [result]))
+        root = app / "linux-root"
+        inspect.extract_root(app / "image" / "root.img", root)
+        rows.append(_guest_row(f"{name} (Java)", host_s, [result], _linux(root, app, 1)))
         print(rows[-1], flush=True)
     return rows
 
@@ -143,11 +172,13 @@ def main() -> None:
     load = os.getloadavg()[0]
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(json.dumps({"load": load, "rows": rows}, indent=2) + "\n")
-    print("| program | host | guest (QEMU start to exit) | of which in our kernel | guest / host |")
-    print("|---|---|---|---|---|")
+    print("| program | host | our guest: QEMU start to exit | program | in our kernel | "
+          "Linux guest: program | ours / host |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['program']} | {r['host_s']:.2f} s | {r['guest_s']:.2f} s | "
-              f"{r['kernel_s']:.2f} s | {r['ratio']}x |")  # fmt: skip
+        lx = f"{r['linux_program_s']:.2f} s" if r["linux_program_s"] is not None else "-"
+        ours = f"{r['guest_s']:.2f} s | {r['guest_program_s']:.2f} s | {r['kernel_s']:.2f} s"
+        print(f"| {r['program']} | {r['host_s']:.2f} s | {ours} | {lx} | {r['ratio']}x |")
     print(f"load average {load:.1f}")
 
 

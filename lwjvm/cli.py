@@ -80,6 +80,10 @@ def _say(text: str) -> None:
     "--machine", type=click.Choice(["microvm", "q35"]), default="microvm", show_default=True,
     help="QEMU machine type (q35: the PCI machine libvirt and KubeVirt run).",
 )  # fmt: skip
+@click.option(
+    "--disk", "disks", multiple=True, metavar="FILE",
+    help="Attach a raw disk file as virtio-blk (the first is /dev/vda in the guest).",
+)  # fmt: skip
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -95,6 +99,7 @@ def exec_cmd(
     kernel_args: tuple[str, ...],
     ports: tuple[str, ...],
     machine: str,
+    disks: tuple[str, ...],
     program: str,
     args: tuple[str, ...],
 ) -> None:
@@ -119,6 +124,7 @@ def exec_cmd(
         kernel_args=list(kernel_args),
         ports=list(ports),
         machine=machine,
+        disks=list(disks),
     )
     ctx.exit(exec_program(req).exit_code)
 

@@ -48,6 +48,7 @@ class ExecRequest:
     # Host ports forwarded into the guest ([ADDR:]HOST:GUEST): the VM gets a network device.
     ports: list[str] = field(default_factory=list)
     machine: str = vm.MACHINE_MICROVM
+    disks: list[str] = field(default_factory=list)  # raw disk files: /dev/vda, ...
     workdir: str | None = None  # default: the host's working directory
     warn: Callable[[str], None] | None = None  # one line per warning (default: our stderr)
 
@@ -239,6 +240,10 @@ def exec_program(
     ports = [network.parse_port(p) for p in req.ports]
     network.check_free(ports)
     net = network.NetConfig(network.NETWORK_USER, tuple(ports)) if ports else None
+    disks = [Path(d).resolve() for d in req.disks]
+    for d in disks:
+        if not d.is_file():
+            raise LwjvmError(f"--disk {d}: no such file (create it, e.g. truncate -s 64M {d})")
     if req.machine not in vm.MACHINES:
         raise LwjvmError(f"unknown machine {req.machine!r}: expected {', '.join(vm.MACHINES)}")
     prog = elfinfo.check_program(find_program(req.program))
@@ -269,6 +274,7 @@ def exec_program(
             timeout=req.timeout,
             net=net,
             machine=req.machine,
+            disks=disks,
         )
         result = vm.run_vm(cfg, stdout, stderr, live_log=req.verbose or req.trace_syscalls)
 

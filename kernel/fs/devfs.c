@@ -1,7 +1,7 @@
 /* devfs (mounted at /dev): the character devices a program expects: null, zero, full, random,
  * urandom, the serial consoles ttyS0 (the program's stdout, COM1) and ttyS1 (its stderr, COM2),
  * and console (as ttyS0), with Linux's device numbers, plus the stdin/stdout/stderr/fd links
- * into /proc/self/fd. */
+ * into /proc/self/fd; /dev/vda when a virtio-blk disk is attached (fs/disk.c). */
 #include "fs/devfs.h"
 #include "core/random.h"
 #include "fs/console.h"
@@ -9,6 +9,7 @@
 #include "fs/pseudo.h"
 #include "lib/string.h"
 #include "linux/uaccess.h"
+#include "linux_abi.h"
 
 static int64_t read_eof(struct file *f, void *ubuf, uint64_t len)
 {
@@ -75,11 +76,25 @@ static int link_stderr(struct pseudo_node *n, char *buf, size_t size)
     return link_text("/proc/self/fd/2", buf, size);
 }
 
+static struct pseudo_node *devfs_root; /* set once at boot, before any thread but the first */
+
+int devfs_add_blockdev(const char *name, uint32_t major, uint32_t minor,
+                       const struct file_ops *ops)
+{
+    struct pseudo_node *n = devfs_root ? pseudo_chardev(devfs_root, name, 0660, major, minor, ops)
+                                       : 0;
+    if (!n)
+        return -ENOMEM;
+    n->inode.mode = S_IFBLK | 0660;
+    return 0;
+}
+
 int devfs_new(uint32_t dev, struct inode **root)
 {
     struct pseudo_node *r = pseudo_new_fs(dev);
     if (!r)
         return -ENOMEM;
+    devfs_root = r;
     int ok = pseudo_chardev(r, "null", 0666, 1, 3, &null_ops) &&
              pseudo_chardev(r, "zero", 0666, 1, 5, &zero_ops) &&
              pseudo_chardev(r, "full", 0666, 1, 7, &full_ops) &&

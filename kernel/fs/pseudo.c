@@ -127,6 +127,7 @@ static uint8_t dtype(uint32_t mode)
     case S_IFDIR: return DT_DIR;
     case S_IFLNK: return DT_LNK;
     case S_IFCHR: return DT_CHR;
+    case S_IFBLK: return 6; /* DT_BLK */
     default: return DT_REG;
     }
 }

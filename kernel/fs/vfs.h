@@ -97,6 +97,8 @@ struct file_ops {
      * have changed, or 0 if they never change. Without it a file is always readable and writable,
      * as a regular file is on Linux. poll, select, epoll and blocking reads all go through it. */
     uint32_t (*poll)(struct file *f, struct waitq **wq);
+    /* Optional: fsync/fdatasync: returns once what was written is durable (0 or -errno). */
+    int (*fsync)(struct file *f);
 };
 
 struct file {

@@ -489,7 +489,7 @@ SYS(fallocate)
     return truncate_inode(f->inode, (int64_t)end);
 }
 
-/* Files live in memory or in the read-only image: there is nothing to flush. */
+/* Files in memory or in the read-only image have nothing to flush; a disk (/dev/vda) does. */
 static long sync_fd(int fd)
 {
     struct file *f = fd_get(fd);
@@ -497,7 +497,7 @@ static long sync_fd(int fd)
         return -EBADF;
     if ((f->inode->mode & S_IFMT) == S_IFIFO)
         return -EINVAL;
-    return 0;
+    return f->ops->fsync ? f->ops->fsync(f) : 0;
 }
 
 SYS(fsync) { UNUSED_ARGS(); return sync_fd((int)a0); }

@@ -467,6 +467,61 @@ def rm_cmd(ctx: click.Context, names: tuple[str, ...], force: bool) -> None:
         deploy.remove(_vm(ctx, name), force, click.echo)
 
 
+@cli.group("volume")
+def volume_group() -> None:
+    """Data volumes: files in lwjvm's copy-on-write, checksummed format (docs/volume-format.md)."""
+
+
+@volume_group.command("create")
+@click.argument("name")
+@click.option("--size", required=True, metavar="SIZE", help="Volume size, e.g. 64M or 1G.")
+@click.pass_context
+def volume_create_cmd(ctx: click.Context, name: str, size: str) -> None:
+    """Create an empty volume NAME."""
+    from lwjvm import volume
+
+    path = volume.create(_state_root(ctx), name, volume.parse_size(size))
+    _say(f"volume {name}: {volume.human(path.stat().st_size)} at {path}")
+
+
+@volume_group.command("ls")
+@click.pass_context
+def volume_ls_cmd(ctx: click.Context) -> None:
+    """List the volumes: name, size, space used, last committed transaction group."""
+    from lwjvm import volume
+
+    click.echo(f"{'NAME':<24} {'SIZE':>8} {'USED':>8} {'TXG':>8}")
+    for v in volume.list_volumes(_state_root(ctx)):
+        click.echo(f"{v.name:<24} {volume.human(v.size):>8} {volume.human(v.used):>8} {v.txg:>8}")
+
+
+@volume_group.command("check")
+@click.argument("name")
+@click.option("--repair", is_flag=True, help="Rewrite bad copies from their good ditto copies.")
+@click.pass_context
+def volume_check_cmd(ctx: click.Context, name: str, repair: bool) -> None:
+    """Verify the checksum of every copy of every block; exit 1 if the volume is not sound."""
+    from lwjvm import volume
+
+    r = volume.check(_state_root(ctx), name, repair)
+    click.echo(
+        f"{name}: txg {r.txg}, {r.blocks} block copies verified, {r.bad} bad, "
+        f"{r.repaired} repaired, {r.unrecoverable} unrecoverable"
+    )
+    ctx.exit(0 if r.sound else 1)
+
+
+@volume_group.command("rm")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.pass_context
+def volume_rm_cmd(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Remove volumes and their data."""
+    from lwjvm import volume
+
+    for name in names:
+        volume.remove(_state_root(ctx), name)
+
+
 @cli.command("restart")
 @click.argument("name")
 @click.option(

@@ -241,6 +241,24 @@ def test_a_check_needs_its_port_forwarded() -> None:
     assert health.resolve(Health(), []).kind == "start"
 
 
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_and_an_empty_ps(shell: str, tmp_path: Path) -> None:
+    env = dict(os.environ, LWJVM_STATE_DIR=str(tmp_path / "state"))
+    run = subprocess.run(
+        [*lwjvm_command(), "completion", shell], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 0 and "_LWJVM_COMPLETE" in run.stdout
+    ps = subprocess.run([*lwjvm_command(), "ps", "--json"], capture_output=True, text=True, env=env)
+    assert (ps.returncode, json.loads(ps.stdout)) == (0, [])
+    gone = subprocess.run(
+        [*lwjvm_command(), "stop", "nope"], capture_output=True, text=True, env=env
+    )
+    assert (gone.returncode, gone.stderr) == (
+        125,
+        "lwjvm: error: no VM named nope (see lwjvm ps -a)\n",
+    )
+
+
 def test_fatal_lines() -> None:
     assert health.fatal_line(b'Exception in thread "main" java.lang.IllegalStateException: boom')
     assert not health.fatal_line(b"tick 3")

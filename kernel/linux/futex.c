@@ -164,29 +164,45 @@ static long futex_wait(uint64_t addr, uint32_t val, uint64_t deadline, uint32_t 
     return rc;
 }
 
-static long requeue(uint64_t from, uint64_t to, int nwake, int nmove)
+/* REQUEUE and CMP_REQUEUE: with both buckets locked (in address order), checks the word (CMP),
+ * wakes up to nwake waiters of `from` and moves up to nmove others to `to`, as one step. */
+static long requeue(uint64_t from, uint64_t to, int nwake, int nmove, int cmp, uint32_t val3)
 {
-    int done = wake(from, nwake, FUTEX_BITSET_ALL);
     struct futex_bucket *src = bucket(from), *dst = bucket(to);
-    /* Two buckets: always locked in address order. */
     struct futex_bucket *first = src < dst ? src : dst, *second = src < dst ? dst : src;
     uint64_t fl = spin_lock_irqsave(&first->lock), fl2 = 0;
     if (second != first)
         fl2 = spin_lock_irqsave(&second->lock);
-    int moved = 0;
-    for (struct futex_waiter *w = src->head, *next; w && moved < nmove; w = next) {
+    long rc = 0;
+    if (cmp) {
+        uint32_t cur;
+        if (copy_from_user(&cur, (const void *)from, sizeof cur))
+            rc = -EFAULT;
+        else if (cur != val3)
+            rc = -EAGAIN;
+    }
+    int woken = 0, moved = 0;
+    for (struct futex_waiter *w = src->head, *next; !rc && w; w = next) {
         next = w->next;
         if (w->addr != from)
             continue;
-        bucket_del(src, w);
-        w->addr = to;
-        bucket_add(dst, w);
-        moved++;
+        if (woken < nwake) {
+            bucket_del(src, w);
+            thread_wake(w->thread, 0);
+            woken++;
+        } else if (moved < nmove) {
+            bucket_del(src, w);
+            w->addr = to;
+            bucket_add(dst, w);
+            moved++;
+        } else {
+            break;
+        }
     }
     if (second != first)
         spin_unlock_irqrestore(&second->lock, fl2);
     spin_unlock_irqrestore(&first->lock, fl);
-    return done + moved;
+    return rc ? rc : woken + moved;
 }
 
 static int32_t sext12(uint32_t v) { return (int32_t)(v << 20) >> 20; }
@@ -199,20 +215,31 @@ static long wake_op(uint64_t addr1, int n1, uint64_t addr2, int n2, uint32_t op)
         oparg = 1 << (oparg & 31);
     if (addr2 & 3)
         return -EINVAL;
+    if (!user_range_ok((void *)addr2, 4))
+        return -EFAULT; /* Linux's access_ok comes before the operation's check */
+    if (kind > 4)
+        return -ENOSYS;
     int32_t old;
     if (copy_from_user(&old, (const void *)addr2, sizeof old))
         return -EFAULT;
-    int32_t nv;
-    switch (kind) {
-    case 0: nv = oparg; break;
-    case 1: nv = (int32_t)((uint32_t)old + (uint32_t)oparg); break;
-    case 2: nv = old | oparg; break;
-    case 3: nv = old & ~oparg; break;
-    case 4: nv = old ^ oparg; break;
-    default: return -ENOSYS;
+    /* The read-modify-write is one atomic step on the word, as Linux's futex_atomic_op_inuser:
+     * other threads may change it meanwhile. */
+    for (;;) {
+        int32_t nv;
+        switch (kind) {
+        case 0: nv = oparg; break;
+        case 1: nv = (int32_t)((uint32_t)old + (uint32_t)oparg); break;
+        case 2: nv = old | oparg; break;
+        case 3: nv = old & ~oparg; break;
+        default: nv = old ^ oparg; break;
+        }
+        long seen = cmpxchg_user32((uint32_t *)addr2, (uint32_t)old, (uint32_t)nv);
+        if (seen < 0)
+            return -EFAULT;
+        if ((int32_t)(uint32_t)seen == old)
+            break;
+        old = (int32_t)(uint32_t)seen;
     }
-    if (copy_to_user((void *)addr2, &nv, sizeof nv))
-        return -EFAULT;
     int hit;
     switch (cmp) {
     case 0: hit = old == cmparg; break;
@@ -261,15 +288,9 @@ SYS(futex)
     case FUTEX_CMP_REQUEUE: {
         if ((int)val < 0 || (int64_t)utime < 0)
             return -EINVAL;
-        if (op == FUTEX_CMP_REQUEUE) {
-            uint32_t cur;
-            if (copy_from_user(&cur, (const void *)addr, sizeof cur))
-                return -EFAULT;
-            if (cur != val3)
-                return -EAGAIN;
-        }
         /* for requeue, the fourth argument is the number of waiters to move */
-        return requeue(addr, addr2, (int)val, (int)(utime > 0x7fffffff ? 0x7fffffff : utime));
+        return requeue(addr, addr2, (int)val, (int)(utime > 0x7fffffff ? 0x7fffffff : utime),
+                       op == FUTEX_CMP_REQUEUE, val3);
     }
     case FUTEX_WAKE_OP:
         return wake_op(addr, (int)val, addr2, (int)(uint32_t)utime, val3);

@@ -7,6 +7,7 @@
 long uaccess_copy(void *dst, const void *src, uint64_t n);
 long uaccess_strncpy(char *dst, const char *src, uint64_t n);
 long uaccess_memset(void *dst, int c, uint64_t n);
+long uaccess_cmpxchg32(uint32_t *dst, uint32_t old, uint32_t new_value);
 
 static inline int user_range_ok(const void *p, uint64_t n)
 {
@@ -25,6 +26,12 @@ static inline long copy_to_user(void *udst, const void *src, uint64_t n)
 static inline long clear_user(void *udst, uint64_t n)
 {
     return user_range_ok(udst, n) ? uaccess_memset(udst, 0, n) : -14;
+}
+/* Atomically replaces the aligned program word at uaddr with new_value if it holds old; returns
+ * the value it held (>= 0), or -EFAULT. */
+static inline long cmpxchg_user32(uint32_t *uaddr, uint32_t old, uint32_t new_value)
+{
+    return user_range_ok(uaddr, 4) ? uaccess_cmpxchg32(uaddr, old, new_value) : -14;
 }
 /* Copies a NUL-terminated string of at most max-1 bytes; returns its length, -ENAMETOOLONG, or
  * -EFAULT. */

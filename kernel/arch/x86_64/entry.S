@@ -155,6 +155,16 @@ uaccess_memset:
     rep stosb
     xorl %eax, %eax
     ret
+
+/* long uaccess_cmpxchg32(uint32_t *dst, uint32_t old, uint32_t new): one atomic compare-and-
+ * exchange of a program word; returns the value it held (zero-extended: new was stored if that
+ * equals old), or -EFAULT. */
+.global uaccess_cmpxchg32
+uaccess_cmpxchg32:
+    movl %esi, %eax
+    lock cmpxchgl %edx, (%rdi)
+    movl %eax, %eax
+    ret
 uaccess_end:
 
 uaccess_fault:

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #define HANG_S 30
+#define TICKS_PER_S 20 /* the watchdog's period: 50 ms; a call blocked two periods gets a signal */
 #define ARENA_SIZE (4UL << 20)
 #define SCRATCH_SIZE (256UL << 10)
 #define MAX_WORKERS 8
@@ -411,7 +412,7 @@ static void *watchdog(void *arg)
     (void)arg;
     uint64_t last_seq = call_seq, last_w[MAX_WORKERS] = {0};
     int still = 0, wstill[MAX_WORKERS] = {0};
-    struct timespec tick = {0, 100 * 1000 * 1000};
+    struct timespec tick = {0, 1000 * 1000 * 1000 / TICKS_PER_S};
     for (;;) {
         while (syscall(SYS_nanosleep, &tick, NULL) != 0)
             ; /* interrupted by a fuzzed signal: sleep again */
@@ -419,21 +420,21 @@ static void *watchdog(void *arg)
         if (seq != last_seq || !in_call) {
             last_seq = seq;
             still = 0;
-        } else if (++still >= 3) {
+        } else if (++still >= 2) {
             syscall(SYS_tgkill, getpid(), main_tid, WATCHDOG_SIG);
-            if (still >= HANG_S * 10)
+            if (still >= HANG_S * TICKS_PER_S)
                 report_and_exit(4, "a call did not return within " "30" " s of a signal");
         }
         for (int i = 0; i < nworkers; i++) {
             if (worker_progress[i] != last_w[i]) {
                 last_w[i] = worker_progress[i];
                 wstill[i] = 0;
-            } else if (++wstill[i] >= 3) {
+            } else if (++wstill[i] >= 2) {
                 /* blocked: the main thread's calls may have closed its descriptors and opened a
                  * pipe or socket under the same number; a signal ends the read, as on Linux */
                 if (worker_tid[i])
                     syscall(SYS_tgkill, getpid(), worker_tid[i], WATCHDOG_SIG);
-                if (wstill[i] >= HANG_S * 10)
+                if (wstill[i] >= HANG_S * TICKS_PER_S)
                     report_and_exit(4, "a worker thread made no progress for 30 s");
             }
         }

@@ -1,0 +1,131 @@
+"""No QEMU is left behind: when lwjvm is killed with -9, times out or is interrupted, the QEMU it
+started goes too (PR_SET_PDEATHSIG in lwjvm/vm.py for the kill, its own clean-up otherwise),
+including during `lwjvm build`'s training runs in the guest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lwjvm import guestrun
+
+pytestmark = pytest.mark.skipif(guestrun.unavailable() is not None, reason="no kernel or QEMU")
+
+SLEEPER = "#include <unistd.h>\nint main(void) { sleep(600); return 0; }\n"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if ppid == pid and comm.startswith("qemu"):
+            out.append(int(entry.name))
+    return out
+
+
+def _wait_for_qemu(proc: subprocess.Popen[bytes], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = _children(proc.pid)
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("lwjvm started no QEMU")
+
+
+def _gone(pid: int, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="module")
+def sleeper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("sleeper")
+    (d / "s.c").write_text(SLEEPER)
+    subprocess.run(["gcc", "-static", "-O2", str(d / "s.c"), "-o", str(d / "sleeper")], check=True)
+    return d / "sleeper"
+
+
+def _exec(sleeper: Path, *extra: str) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "lwjvm", "exec", "--accel", "tcg", *extra, str(sleeper)]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_kill_9_of_lwjvm_exec_takes_its_qemu(sleeper: Path) -> None:
+    proc = _exec(sleeper)
+    qemus = _wait_for_qemu(proc, 60)
+    proc.kill()
+    proc.wait()
+    assert all(_gone(q) for q in qemus)
+
+
+def test_timeout_and_interrupt_leave_no_qemu(sleeper: Path) -> None:
+    proc = _exec(sleeper, "--timeout", "5")
+    qemus = _wait_for_qemu(proc, 60)
+    assert proc.wait(timeout=120) == 124
+    assert all(_gone(q) for q in qemus)
+
+    proc = _exec(sleeper)
+    qemus = _wait_for_qemu(proc, 60)
+    proc.send_signal(signal.SIGINT)  # passed to the program; the second stops the VM
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=120)
+    assert all(_gone(q) for q in qemus)
+
+
+SERVER = {
+    "Serve.java": """
+public class Serve {
+    public static void main(String[] args) throws Exception {
+        System.out.println("serving");
+        Thread.sleep(3_600_000);
+    }
+}
+""",
+}
+
+
+def test_kill_9_of_lwjvm_build_during_a_training_run_takes_its_qemu(
+    java_program: Any, java_jdk: Any, tmp_path: Path
+) -> None:
+    jar = java_program("serve", SERVER, main="Serve")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "serve.jar").write_bytes(jar.read_bytes())
+    (src / "app.yaml").write_text(
+        f"name: serve\napp:\n  jar: serve.jar\njvm:\n  home: {java_jdk.home}\n"
+        "  cds: {timeout: 600s}\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # a cold cache: runs train
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lwjvm", "build", "-q", "-o", str(tmp_path / "out"), "app.yaml"],
+        cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    qemus = _wait_for_qemu(proc, 600)  # the module training run boots first
+    proc.kill()
+    proc.wait()
+    assert all(_gone(q) for q in qemus)

@@ -179,5 +179,18 @@ def dependencies(prog: ElfProgram) -> list[HostFile]:
     for p in paths:
         if p not in seen:
             seen.add(p)
+            _require_elf(p, prog.path)
             out.append(resolve_chain(p))
     return out
+
+
+def _require_elf(path: str, program: Path) -> None:
+    """Only ELF files go into the image as a program's interpreter or libraries: a crafted
+    PT_INTERP naming a host file (/etc/shadow) must not copy it into the guest."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise LwjvmError(f"{program}: cannot read its dependency {path}: {e.strerror}") from None
+    if magic != b"\x7fELF":
+        raise LwjvmError(f"{program}: its interpreter or library {path} is not an ELF file")

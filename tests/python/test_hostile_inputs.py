@@ -151,3 +151,21 @@ def test_mutated_manifests_load_or_fail_with_one_line(
         assert message and "\n" not in message and "Traceback" not in message, repr(message)
         assert message.startswith(str(work / "app.yaml")), message
     assert _tree(work) == before
+
+
+def test_a_program_naming_a_host_file_as_its_interpreter_is_refused(tmp_path: Path) -> None:
+    """lwjvm exec copies a dynamic program's interpreter and libraries into the image: a crafted
+    PT_INTERP (/etc/shadow) must not bring a host file along (the program is never run here)."""
+    from lwjvm import elfinfo
+
+    src = tmp_path / "p.c"
+    src.write_text("int main(void) { return 0; }\n")
+    subprocess.run(["gcc", str(src), "-o", str(tmp_path / "p")], check=True)
+    data = (tmp_path / "p").read_bytes()
+    old = b"/lib64/ld-linux-x86-64.so.2"
+    evil = tmp_path / "evil"
+    evil.write_bytes(data.replace(old, b"/etc/shadow".ljust(len(old), b"\0"), 1))
+    prog = elfinfo.check_program(evil)
+    assert prog.interp == "/etc/shadow"
+    with pytest.raises(LwjvmError, match="interpreter or library /etc/shadow is not an ELF file"):
+        elfinfo.dependencies(prog)

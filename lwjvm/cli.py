@@ -126,7 +126,10 @@ def exec_cmd(
         machine=machine,
         disks=list(disks),
     )
-    ctx.exit(exec_program(req).exit_code)
+    result = exec_program(req)
+    if result.cause:
+        click.echo(f"lwjvm: {result.cause}", err=True)
+    ctx.exit(result.exit_code)
 
 
 @cli.command("run")

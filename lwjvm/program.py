@@ -62,6 +62,18 @@ class ExecResult:
     vm: vm.VmResult
     accel: str
 
+    @property
+    def cause(self) -> str | None:
+        """The one-line cause of a failure the exit code does not explain, or None."""
+        log = self.vm.log
+        if self.exit_code != 0 and log is not None and log.process_refused:
+            return (
+                f"the program exited with {self.exit_code} after it tried to start a process "
+                f"({log.process_refused}); a lwjvm VM runs one process, so fork, vfork and "
+                "posix_spawn fail with EPERM"
+            )
+        return None
+
 
 def parse_env(entry: str) -> str:
     """Checks one --env entry, NAME=VALUE with a non-empty NAME."""

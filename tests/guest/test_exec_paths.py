@@ -87,6 +87,23 @@ int main(int argc, char **argv) {
 }
 """
 
+SPAWN = r"""
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+extern char **environ;
+int main(void) {
+    pid_t pid;
+    char *argv[] = {"true", 0};
+    int e = posix_spawn(&pid, "/bin/true", 0, 0, argv, environ);
+    if (e) { printf("posix_spawn: %s\n", strerror(e)); return 1; }
+    waitpid(pid, 0, 0);
+    printf("spawned\n");
+    return 0;
+}
+"""
+
 ZLIB = "/lib/x86_64-linux-gnu/libz.so.1"
 
 
@@ -153,6 +170,15 @@ def test_an_add_under_proc_is_warned_about(guest: GuestRunner, tmp_path: Path) -
     r = _exec(guest, tmp_path, "--add", f"{data}:/proc/x", "/bin/true")
     assert r.returncode == 0, r.stderr
     assert "lwjvm: warning: --add" in r.stderr and "mounts /proc over it" in r.stderr
+
+
+def test_a_program_that_spawns_is_told_why_it_failed(guest: GuestRunner, tmp_path: Path) -> None:
+    """posix_spawn fails with EPERM in the guest (one process per VM), and lwjvm says why."""
+    _cc(tmp_path, "spawn", SPAWN)
+    r = _exec(guest, tmp_path, "./spawn")
+    assert (r.returncode, r.stdout) == (1, "posix_spawn: Operation not permitted\n"), r.stderr
+    said = "lwjvm: the program exited with 1 after it tried to start a process (clone (flags 0x"
+    assert said in r.stderr, r.stderr
 
 
 def test_default_memory_runs_a_program_touching_256_mib(guest: GuestRunner, tmp_path: Path) -> None:

@@ -22,7 +22,6 @@ Results go to build/bench/baseline.json. `python -m lwjvm.baseline --help` for t
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -56,6 +55,7 @@ DOWNLOAD_BYTES = 100 << 20
 GUEST_PORT = 8080
 BOOT_TIMEOUT = 180.0  # seconds a boot gets to serve its first request or print Hello
 HTTP_SAMPLE = Path("samples/http")
+LISTENING = b"http: listening on port"  # samples/http's line once its server has started
 DOWNLOAD_SRC = Path("bench/download/Download.java")
 
 # --- wrk's output ---------------------------------------------------------------------------
@@ -137,6 +137,10 @@ class Server:
     def output(self) -> bytes:
         raise NotImplementedError
 
+    def time_of(self, needle: bytes) -> float | None:
+        """Seconds after QEMU start when the program's output held `needle`, or None."""
+        raise NotImplementedError
+
     def stop(self) -> None:
         raise NotImplementedError
 
@@ -157,7 +161,7 @@ class LwjvmServer(Server):
             net=net,
         )
         self.control = vm.VmControl()
-        self.sink = io.BytesIO()
+        self.sink = bench_mod._TimedSink()
         self.result: vm.VmResult | None = None
         self.t0 = time.monotonic()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -171,6 +175,10 @@ class LwjvmServer(Server):
 
     def output(self) -> bytes:
         return self.sink.getvalue()
+
+    def time_of(self, needle: bytes) -> float | None:
+        t = self.sink.time_of(needle)
+        return None if t is None else t - self.t0
 
     def stop(self) -> None:
         if self.thread.is_alive():
@@ -202,16 +210,21 @@ class LinuxServer(Server):
     def output(self) -> bytes:
         return self.boot.output()
 
+    def time_of(self, needle: bytes) -> float | None:
+        return self.boot.time_of(needle)
+
     def stop(self) -> None:
         self.boot.kill()
 
 
 def first_response(server: Server, port: int, timeout: float = BOOT_TIMEOUT) -> float | None:
     """Seconds from QEMU start until GET / on `port` was answered 200 in full; None if the VM
-    stopped or `timeout` passed first. Tries every 10 ms."""
+    stopped or `timeout` passed first. Tries every 10 ms; a try waits 1 s for its answer until
+    the program has said it listens, then up to 60 s (a first request can take seconds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.running():
-        with_answer = http_get(port, "/", 5.0)
+        wait = 60.0 if server.time_of(LISTENING) is not None else 1.0
+        with_answer = http_get(port, "/", wait)
         if with_answer is not None and with_answer.startswith(b"HTTP/1.1 200"):
             return time.monotonic() - server.t0
         time.sleep(0.01)
@@ -381,6 +394,7 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
          log: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
     """samples/http: first request served, then wrk at each connection count, per boot."""
     first: dict[str, list[float]] = {s.name: [] for s in sides}
+    listening: dict[str, list[float]] = {s.name: [] for s in sides}
     points: dict[str, dict[int, list[WrkResult]]] = {s.name: {} for s in sides}
     failures: dict[str, str] = {}
     hung = 0
@@ -399,6 +413,9 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
                     log(f"  {side.name}: {failures[side.name]}")
                     continue
                 first[side.name].append(t)
+                t_listen = server.time_of(LISTENING)
+                if t_listen is not None:
+                    listening[side.name].append(t_listen)
                 log(f"  boot {i + 1}/{boots} {side.name}: first request served at {t:.2f} s")
                 if seconds <= 0:
                     continue
@@ -427,7 +444,8 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
                      "p99": _stats([r.p99 for r in rs]), "errors": sum(r.errors for r in rs)}
             for c, rs in by_c.items()
         }  # fmt: skip
-    return {"first_request": {k: _stats(v) for k, v in first.items()}, "wrk": wrk,
+    return {"first_request": {k: _stats(v) for k, v in first.items()},
+            "listening_line": {k: _stats(v) for k, v in listening.items()}, "wrk": wrk,
             "failures": failures, "linux_hung": hung}  # fmt: skip
 
 
@@ -526,6 +544,10 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("samples/http: QEMU start to first request", fmt(f.get("lwjvm"), 1, "s", 2),
                     fmt(f.get("linux"), 1, "s", 2),
                     rat(med(f.get("lwjvm")), med(f.get("linux")), False), "-"))  # fmt: skip
+        ln = w.get("listening_line", {})
+        out.append(("  of which QEMU start to 'listening' line", fmt(ln.get("lwjvm"), 1, "s", 2),
+                    fmt(ln.get("linux"), 1, "s", 2),
+                    rat(med(ln.get("lwjvm")), med(ln.get("linux")), False), "-"))  # fmt: skip
         for c in CONNECTIONS:
             a = w["wrk"].get("lwjvm", {}).get(str(c))
             b = w["wrk"].get("linux", {}).get(str(c))

@@ -84,6 +84,10 @@ def _say(text: str) -> None:
     "--disk", "disks", multiple=True, metavar="FILE",
     help="Attach a raw disk file as virtio-blk (the first is /dev/vda in the guest).",
 )  # fmt: skip
+@click.option(
+    "--cpus", type=click.IntRange(1, 16), default=1, show_default=True,
+    help="Virtual CPUs (the program's threads run on the first only, for now).",
+)  # fmt: skip
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -100,6 +104,7 @@ def exec_cmd(
     ports: tuple[str, ...],
     machine: str,
     disks: tuple[str, ...],
+    cpus: int,
     program: str,
     args: tuple[str, ...],
 ) -> None:
@@ -125,6 +130,7 @@ def exec_cmd(
         ports=list(ports),
         machine=machine,
         disks=list(disks),
+        cpus=cpus,
     )
     result = exec_program(req)
     if result.cause:

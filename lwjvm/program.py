@@ -49,6 +49,7 @@ class ExecRequest:
     ports: list[str] = field(default_factory=list)
     machine: str = vm.MACHINE_MICROVM
     disks: list[str] = field(default_factory=list)  # raw disk files: /dev/vda, ...
+    cpus: int = 1
     workdir: str | None = None  # default: the host's working directory
     warn: Callable[[str], None] | None = None  # one line per warning (default: our stderr)
 
@@ -287,6 +288,7 @@ def exec_program(
             net=net,
             machine=req.machine,
             disks=disks,
+            cpus=req.cpus,
         )
         result = vm.run_vm(cfg, stdout, stderr, live_log=req.verbose or req.trace_syscalls)
 

@@ -328,6 +328,7 @@ class VmConfig:
     export: Path | None = None
     # Raw disk files attached as virtio-blk-pci devices (the first is the guest's /dev/vda).
     disks: list[Path] = field(default_factory=list)
+    cpus: int = 1  # virtual CPUs (QEMU's -smp)
 
 
 @dataclass
@@ -357,11 +358,12 @@ def accel_args(accel: str) -> list[str]:
     raise LwjvmError(f"unknown accelerator {accel!r}: expected kvm or tcg")
 
 
-def machine_args(machine: str) -> list[str]:
+def machine_args(machine: str, cpus: int = 1) -> list[str]:
     """QEMU's -M for a machine lwjvm boots: microvm with PCIe (no firmware: the kernel assigns the
-    devices' addresses), or q35 (libvirt's and KubeVirt's PCI machine; SeaBIOS runs first)."""
+    devices' addresses; with ACPI tables when there are several CPUs, for the MADT that lists
+    them), or q35 (libvirt's and KubeVirt's PCI machine; SeaBIOS runs first)."""
     if machine == MACHINE_MICROVM:
-        return ["-M", "microvm,pcie=on"]
+        return ["-M", "microvm,pcie=on" + (",acpi=on" if cpus > 1 else "")]
     if machine == MACHINE_Q35:
         # SeaBIOS would print its banner on the first serial port: the program's stdout.
         return ["-M", "q35", "-fw_cfg", "name=etc/sercon-port,string=0"]
@@ -405,8 +407,8 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
     """The QEMU command line; `console_fds` are QEMU's ends for COM1, COM2 (pipes) and COM3 (a
     socket: the kernel log out, control lines in)."""
     cmd = [
-        qemu, *machine_args(cfg.machine), "-nodefaults", "-no-user-config", "-nographic",
-        "-display", "none", "-no-reboot", "-smp", "1", "-m", f"{cfg.memory_mib}M",
+        qemu, *machine_args(cfg.machine, cfg.cpus), "-nodefaults", "-no-user-config", "-nographic",
+        "-display", "none", "-no-reboot", "-smp", str(cfg.cpus), "-m", f"{cfg.memory_mib}M",
         *accel_args(cfg.accel),
         "-kernel", str(cfg.kernel),
     ]  # fmt: skip

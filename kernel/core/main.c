@@ -8,6 +8,7 @@
 #include "arch/x86_64/percpu.h"
 #include "arch/x86_64/regs.h"
 #include "arch/x86_64/serial.h"
+#include "arch/x86_64/smp.h"
 #include "arch/x86_64/tsc.h"
 #include "core/bootconf.h"
 #include "core/clock.h"
@@ -159,6 +160,14 @@ static uint64_t memory_init(const struct hvm_start_info *si, struct range *modul
     return max_phys;
 }
 
+/* What an application processor runs once started: it takes no threads yet (the scheduler runs
+ * on the boot CPU only), so it halts with interrupts on. */
+static void __attribute__((noreturn)) ap_halt(void)
+{
+    for (;;)
+        __asm__ volatile("sti; hlt; cli");
+}
+
 /* Runs the KVM usability probe (docs/protocol.md, section 6) and exits. */
 static void __attribute__((noreturn)) run_probe(void)
 {
@@ -261,6 +270,9 @@ void kmain(uint32_t start_info_phys)
         panic("deliberate panic requested by lwjvm.panic_test=1");
     struct thread *t = thread_create_main();
     control_init();
+    smp_init(si->rsdp_paddr, ap_halt);
+    if (smp_ncpus > 1 && !opts.quiet)
+        kprintf("lwjvm kernel: %u CPUs started\n", smp_ncpus);
     uint64_t t_sched = rdtsc();
 
     const uint8_t *image;

@@ -1,5 +1,6 @@
-/* Boot CPU set-up: GDT with TSS, IDT, per-CPU data in GS, the syscall MSRs, and the control
- * register features the program needs (SSE, XSAVE/AVX state, FSGSBASE, NX, WP). */
+/* CPU set-up, for the boot CPU and each application processor: its own GDT with its own TSS and
+ * IST stacks, the shared IDT, per-CPU data in GS, the syscall MSRs, and the control register
+ * features the program needs (SSE, XSAVE/AVX state, FSGSBASE, NX, WP). */
 #include "arch/x86_64/percpu.h"
 #include "arch/x86_64/cpuinfo.h"
 #include "arch/x86_64/io.h"
@@ -24,32 +25,38 @@ struct idt_entry {
     uint32_t off_hi, zero;
 } __attribute__((packed));
 
-static uint64_t gdt[7];
-static struct tss tss;
+/* Everything one CPU owns: written by that CPU only (cpu_init_ap writes an AP's before it runs). */
+struct cpu_local {
+    uint64_t gdt[7];
+    struct tss tss;
+    struct percpu percpu;
+    uint8_t ist_stack[2][8192] __attribute__((aligned(16)));
+};
+
 static struct idt_entry idt[256];
-static struct percpu boot_cpu;
-static uint8_t ist_stack[2][8192] __attribute__((aligned(16)));
+static struct cpu_local cpus[MAX_CPUS];
 
 struct cpu_features cpu_features;
 
 extern uint64_t isr_table[256];
 extern void syscall_entry(void);
 
-static void load_gdt(void)
+static void load_gdt(struct cpu_local *c)
 {
+    uint64_t *gdt = c->gdt;
     gdt[0] = 0;
     gdt[1] = 0x00af9a000000ffff; /* kernel code, 64-bit */
     gdt[2] = 0x00cf92000000ffff; /* kernel data */
     gdt[3] = 0x00cff2000000ffff; /* user data, DPL 3 */
     gdt[4] = 0x00affa000000ffff; /* user code, 64-bit, DPL 3 */
-    uint64_t base = (uint64_t)&tss, limit = sizeof tss - 1;
+    uint64_t base = (uint64_t)&c->tss, limit = sizeof c->tss - 1;
     gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
              (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
     gdt[6] = base >> 32;
     struct {
         uint16_t limit;
         uint64_t base;
-    } __attribute__((packed)) gdtr = {sizeof gdt - 1, (uint64_t)gdt};
+    } __attribute__((packed)) gdtr = {sizeof c->gdt - 1, (uint64_t)gdt};
     __asm__ volatile("lgdt %0\n"
                      "pushq $0x08\n"
                      "leaq 1f(%%rip), %%rax\n"
@@ -61,7 +68,7 @@ static void load_gdt(void)
                      : "rax", "memory");
 }
 
-static void load_idt(void)
+static void build_idt(void)
 {
     for (int v = 0; v < 256; v++) {
         uint64_t off = isr_table[v];
@@ -71,6 +78,10 @@ static void load_idt(void)
     }
     idt[8].ist = 1; /* double fault on its own stack */
     idt[2].ist = 2; /* NMI */
+}
+
+static void load_idt(void)
+{
     struct {
         uint16_t limit;
         uint64_t base;
@@ -85,9 +96,12 @@ static void mask_pic(void)
     outb(0xa1, 0xff);
 }
 
-static void enable_features(void)
+/* Detects the features (on the boot CPU, `boot` set: into cpu_features) and enables them. */
+static void enable_features(int boot)
 {
     uint32_t r[4];
+    if (!boot)
+        goto enable;
     cpuid(1, 0, r);
     cpu_features.xsave = (r[2] >> 26) & 1;
     int hv = (r[2] >> 31) & 1;
@@ -106,6 +120,7 @@ static void enable_features(void)
                                                                      : HV_OTHER;
     }
 
+enable:;
     uint64_t cr0 = read_cr0();
     cr0 &= ~(1ull << 2);              /* EM off: x87/SSE present */
     cr0 |= (1ull << 1) | (1ull << 5); /* MP, NE */
@@ -117,7 +132,9 @@ static void enable_features(void)
     if (cpu_features.fsgsbase)
         cr4 |= 1 << 16;
     write_cr4(cr4);
-    if (cpu_features.xsave) {
+    if (cpu_features.xsave && !boot) {
+        xsetbv(0, cpu_features.xcr0);
+    } else if (cpu_features.xsave) {
         cpuid(0xd, 0, r);
         uint64_t supported = ((uint64_t)r[3] << 32) | r[0];
         /* x87, SSE, AVX, AVX-512 (opmask, ZMM_Hi256, Hi16_ZMM): the user-visible state. */
@@ -136,27 +153,42 @@ static void enable_features(void)
 
 void cpu_set_kernel_stack(uint64_t top)
 {
-    tss.rsp[0] = top;
-    percpu()->kstack_top = top;
+    struct percpu *p = percpu();
+    cpus[p->cpu].tss.rsp[0] = top;
+    p->kstack_top = top;
 }
+
+/* The set-up shared by every CPU, once its cpu_local is filled in. */
+static void cpu_init_common(struct cpu_local *c, unsigned cpu, int boot)
+{
+    memset(&c->tss, 0, sizeof c->tss);
+    c->tss.ist[0] = (uint64_t)c->ist_stack[0] + sizeof c->ist_stack[0];
+    c->tss.ist[1] = (uint64_t)c->ist_stack[1] + sizeof c->ist_stack[1];
+    c->tss.iomap_base = sizeof c->tss;
+    load_gdt(c);
+    load_idt();
+    c->percpu.self = &c->percpu;
+    c->percpu.cpu = cpu;
+    wrmsr(MSR_GS_BASE, (uint64_t)&c->percpu);
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+    enable_features(boot);
+    wrmsr(MSR_STAR, ((uint64_t)0x10 << 48) | ((uint64_t)SEL_KCODE << 32));
+    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_FMASK, 0x47700); /* clear TF, IF, DF, IOPL, NT, AC on entry */
+    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 1 | (1 << 11)); /* SCE, NXE */
+}
+
+void cpu_init_ap(unsigned cpu)
+{
+    cpu_init_common(&cpus[cpu], cpu, 0);
+}
+
+struct percpu *cpu_percpu(unsigned cpu) { return &cpus[cpu].percpu; }
 
 /* Brings up the boot CPU; after this, exceptions are reported and syscall works. */
 void cpu_init(void)
 {
-    memset(&tss, 0, sizeof tss);
-    tss.ist[0] = (uint64_t)ist_stack[0] + sizeof ist_stack[0];
-    tss.ist[1] = (uint64_t)ist_stack[1] + sizeof ist_stack[1];
-    tss.iomap_base = sizeof tss;
-    load_gdt();
-    load_idt();
+    build_idt();
     mask_pic();
-    boot_cpu.self = &boot_cpu;
-    boot_cpu.cpu = 0;
-    wrmsr(MSR_GS_BASE, (uint64_t)&boot_cpu);
-    wrmsr(MSR_KERNEL_GS_BASE, 0);
-    enable_features();
-    wrmsr(MSR_STAR, ((uint64_t)0x10 << 48) | ((uint64_t)SEL_KCODE << 32));
-    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
-    wrmsr(MSR_FMASK, 0x47700); /* clear TF, IF, DF, IOPL, NT, AC on entry */
-    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | 1); /* SCE */
+    cpu_init_common(&cpus[0], 0, 1);
 }

@@ -1,23 +1,29 @@
-/* Local APIC set-up and its timer (see arch/x86_64/lapic.h). The xAPIC registers are mapped
- * uncached at their physical address in the direct map. */
+/* Local APIC set-up, its timer and inter-processor interrupts (see arch/x86_64/lapic.h). The xAPIC
+ * registers are mapped uncached at their physical address in the direct map. */
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/paging.h"
 #include "arch/x86_64/tsc.h"
 #include "core/panic.h"
 #include "lib/printf.h"
+#include "lib/spinlock.h"
 
 #define MSR_APIC_BASE 0x1b
 #define MSR_TSC_DEADLINE 0x6e0
+#define REG_ID 0x20
 #define REG_TPR 0x80
 #define REG_EOI 0xb0
 #define REG_SVR 0xf0
+#define REG_ICR_LO 0x300
+#define REG_ICR_HI 0x310
+#define ICR_PENDING (1u << 12)
 #define REG_LVT_TIMER 0x320
 #define REG_TIMER_INIT 0x380
 #define REG_TIMER_CUR 0x390
 #define REG_TIMER_DIV 0x3e0
 #define LVT_MASKED (1u << 16)
 #define LVT_TSC_DEADLINE (2u << 17)
+
 
 static volatile uint32_t *regs;
 static int tsc_deadline;
@@ -27,6 +33,37 @@ static uint32_t rd(uint32_t reg) { return regs[reg / 4]; }
 static void wr(uint32_t reg, uint32_t v) { regs[reg / 4] = v; }
 
 void lapic_eoi(void) { wr(REG_EOI, 0); }
+
+unsigned lapic_id(void) { return rd(REG_ID) >> 24; }
+
+/* Writes the interrupt command register: one IPI at a time per CPU (callers run with interrupts
+ * off), waiting for the previous one to be accepted first. */
+static void send_icr(unsigned apic_id, uint32_t lo)
+{
+    while (rd(REG_ICR_LO) & ICR_PENDING)
+        __asm__ volatile("pause");
+    wr(REG_ICR_HI, apic_id << 24);
+    wr(REG_ICR_LO, lo);
+    while (rd(REG_ICR_LO) & ICR_PENDING)
+        __asm__ volatile("pause");
+}
+
+void lapic_send_ipi(unsigned apic_id, uint8_t vector)
+{
+    uint64_t fl = irq_save();
+    send_icr(apic_id, vector); /* fixed, physical, edge */
+    irq_restore(fl);
+}
+
+void lapic_send_init(unsigned apic_id)
+{
+    send_icr(apic_id, 0x4500); /* INIT, level assert */
+}
+
+void lapic_send_sipi(unsigned apic_id, uint8_t page)
+{
+    send_icr(apic_id, 0x4600 | page); /* start-up at page << 12 */
+}
 
 void lapic_init(void)
 {
@@ -55,6 +92,21 @@ void lapic_init(void)
             panic("the local APIC timer does not count");
     }
     kprintf("lwjvm: timer: %s\n", tsc_deadline ? "TSC deadline" : "APIC one-shot");
+}
+
+void lapic_init_ap(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE) & 0xfffff000ull;
+    wrmsr(MSR_APIC_BASE, base | (1u << 11));
+    wr(REG_TPR, 0);
+    wr(REG_SVR, 0x100 | VECTOR_SPURIOUS);
+    if (tsc_deadline) {
+        wr(REG_LVT_TIMER, LVT_TSC_DEADLINE | VECTOR_TIMER);
+    } else {
+        wr(REG_TIMER_DIV, 0xb); /* the boot CPU's calibration holds: the same timer clock */
+        wr(REG_TIMER_INIT, 0);
+        wr(REG_LVT_TIMER, VECTOR_TIMER);
+    }
 }
 
 void lapic_timer_arm(uint64_t deadline_ns)

@@ -10,8 +10,10 @@ struct percpu {
     uint64_t kstack_top;      /* offset 8: the kernel stack syscall_entry switches to */
     uint64_t user_rsp;        /* offset 16: scratch for syscall_entry */
     struct thread *current;   /* offset 24 */
-    unsigned cpu;
+    unsigned cpu;             /* 0 for the boot CPU, then in the MADT's order */
 };
+
+#define MAX_CPUS 16
 
 #define PERCPU_KSTACK_TOP 8
 #define PERCPU_USER_RSP 16
@@ -24,4 +26,8 @@ static inline struct percpu *percpu(void)
 }
 
 void cpu_init(void);
+/* Sets up application processor `cpu` (1..MAX_CPUS-1) on itself: GDT, TSS, IDT, GS, MSRs. */
+void cpu_init_ap(unsigned cpu);
+/* The per-CPU data of CPU `cpu`. */
+struct percpu *cpu_percpu(unsigned cpu);
 void cpu_set_kernel_stack(uint64_t top);

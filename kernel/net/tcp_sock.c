@@ -170,7 +170,10 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
     if (!ns)
         return ERR_MEM;
     ns->state = SS_CONNECTED;
-    /* Options a connection inherits from its listener, as on Linux. */
+    /* Options a connection inherits from its listener, as on Linux (SO_REUSEADDR too: lwIP lets
+     * a new listener bind the port only past connections that have it). */
+    ns->reuseaddr = s->reuseaddr;
+    ns->reuseport = s->reuseport;
     ns->keepalive = s->keepalive;
     ns->keepidle = s->keepidle;
     ns->keepintvl = s->keepintvl;

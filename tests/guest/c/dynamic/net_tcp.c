@@ -221,5 +221,24 @@ int main(void)
     }
     CHECK("connect_accept_close_200", ok);
     close(l);
+
+    /* A server restarting on its port: the old listener and a connection it accepted are gone
+     * (the connection, closed by the server first, in TIME_WAIT); SO_REUSEADDR binds again. */
+    int r1 = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(r1, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in ra = loopback(0);
+    socklen_t ralen = sizeof ra;
+    CHECK_OK("rebind_first", bind(r1, (void *)&ra, sizeof ra) || listen(r1, 4) ||
+                                 getsockname(r1, (void *)&ra, &ralen) ? -1 : 0);
+    int rc1 = connect_to(&ra), rs1 = accept(r1, 0, 0);
+    close(rs1); /* the server closes first: its side goes to TIME_WAIT */
+    recv(rc1, buf, 1, 0);
+    close(rc1);
+    close(r1);
+    int r2 = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(r2, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    CHECK_OK("rebind_with_reuseaddr", bind(r2, (void *)&ra, sizeof ra));
+    CHECK_OK("relisten", listen(r2, 4));
+    close(r2);
     return check_failures ? 1 : 0;
 }

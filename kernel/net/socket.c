@@ -331,3 +331,59 @@ struct sock *sock_from_fd(int fd, int *err, struct file **filep)
         *filep = f;
     return f->priv;
 }
+
+int sock_accept_queued(struct sock *s, struct sock **out, uint64_t *fl)
+{
+    if (s->state != SS_LISTENING)
+        return -EINVAL;
+    uint64_t deadline = sock_deadline(s->rcvtimeo_ns);
+    while (!s->accept_head) {
+        if (sock_nonblock(s, 0))
+            return -EAGAIN;
+        int rc = sock_wait(s, fl, deadline);
+        if (rc)
+            return rc;
+        if (s->state != SS_LISTENING)
+            return -EINVAL;
+    }
+    struct sock *ns = s->accept_head;
+    s->accept_head = ns->accept_next;
+    if (!s->accept_head)
+        s->accept_tail = 0;
+    ns->accept_next = 0;
+    s->accept_len--;
+    *out = ns;
+    return 0;
+}
+
+int64_t sock_recv_datagram(struct sock *s, struct uio *u, struct kaddr *from, int flags, int *mflags,
+                           uint64_t *fl)
+{
+    uint64_t deadline = sock_deadline(s->rcvtimeo_ns);
+    while (!s->rx_head) {
+        if (s->err) {
+            int e = s->err;
+            s->err = 0;
+            return -e;
+        }
+        if (s->shut_rd)
+            return 0;
+        if (sock_nonblock(s, flags))
+            return -EAGAIN;
+        int rc = sock_wait(s, fl, deadline);
+        if (rc)
+            return rc;
+    }
+    struct rxent *e = s->rx_head;
+    uint32_t total = e->p->tot_len;
+    uint32_t n = total < u->resid ? total : (uint32_t)u->resid;
+    if (pbuf_to_uio(e->p, 0, n, u))
+        return -EFAULT;
+    if (from)
+        *from = e->from;
+    if (n < total && mflags)
+        *mflags |= MSG_TRUNC;
+    if (!(flags & MSG_PEEK))
+        sock_rx_pop(s);
+    return (flags & MSG_TRUNC) ? (int64_t)total : (int64_t)n;
+}

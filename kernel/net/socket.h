@@ -153,6 +153,13 @@ int sock_rx_push(struct sock *s, struct pbuf *p, const struct kaddr *from);
 void sock_rx_pop(struct sock *s);
 /* Empties the receive queue. */
 void sock_rx_clear(struct sock *s);
+/* accept for a listening socket whose protocol queues its connections on accept_head: waits
+ * (unless non-blocking; SO_RCVTIMEO applies) and takes the oldest. 0 or -errno. */
+int sock_accept_queued(struct sock *s, struct sock **out, uint64_t *fl);
+/* recv of one datagram from the receive queue (UDP, unix datagram): waits as the flags and
+ * SO_RCVTIMEO say; MSG_PEEK, MSG_TRUNC. Returns its length (cut to the buffer) or -errno. */
+int64_t sock_recv_datagram(struct sock *s, struct uio *u, struct kaddr *from, int flags, int *mflags,
+                           uint64_t *fl);
 /* Copies n bytes of chain p from offset off to the program; 0 or -EFAULT. */
 int pbuf_to_uio(struct pbuf *p, uint32_t off, uint32_t n, struct uio *u);
 

@@ -245,30 +245,6 @@ static int tcp_listen_(struct sock *s, int backlog)
     return 0;
 }
 
-static int tcp_accept_(struct sock *s, struct sock **out, uint64_t *fl)
-{
-    if (s->state != SS_LISTENING)
-        return -EINVAL;
-    uint64_t deadline = sock_deadline(s->rcvtimeo_ns);
-    while (!s->accept_head) {
-        if (sock_nonblock(s, 0))
-            return -EAGAIN;
-        int rc = sock_wait(s, fl, deadline);
-        if (rc)
-            return rc;
-        if (s->state != SS_LISTENING)
-            return -EINVAL;
-    }
-    struct sock *ns = s->accept_head;
-    s->accept_head = ns->accept_next;
-    if (!s->accept_head)
-        s->accept_tail = 0;
-    ns->accept_next = 0;
-    s->accept_len--;
-    *out = ns;
-    return 0;
-}
-
 static int take_err(struct sock *s)
 {
     int e = s->err;
@@ -641,7 +617,7 @@ static int tcp_nread_(struct sock *s) { return (int)s->rx_bytes; }
 const struct sock_ops tcp_sock_ops = {
     .bind = tcp_bind_,
     .listen = tcp_listen_,
-    .accept = tcp_accept_,
+    .accept = sock_accept_queued,
     .connect = tcp_connect_,
     .send = tcp_send_,
     .recv = tcp_recv_,

@@ -109,38 +109,6 @@ static int64_t udp_send_(struct sock *s, struct uio *u, const struct kaddr *to, 
     }
 }
 
-static int64_t udp_recv_(struct sock *s, struct uio *u, struct kaddr *from, int flags, int *mflags,
-                         uint64_t *fl)
-{
-    uint64_t deadline = sock_deadline(s->rcvtimeo_ns);
-    while (!s->rx_head) {
-        if (s->err) {
-            int e = s->err;
-            s->err = 0;
-            return -e;
-        }
-        if (s->shut_rd)
-            return 0;
-        if (sock_nonblock(s, flags))
-            return -EAGAIN;
-        int rc = sock_wait(s, fl, deadline);
-        if (rc)
-            return rc;
-    }
-    struct rxent *e = s->rx_head;
-    uint32_t total = e->p->tot_len;
-    uint32_t n = total < u->resid ? total : (uint32_t)u->resid;
-    if (pbuf_to_uio(e->p, 0, n, u))
-        return -EFAULT;
-    if (from)
-        *from = e->from;
-    if (n < total && mflags)
-        *mflags |= MSG_TRUNC;
-    if (!(flags & MSG_PEEK))
-        sock_rx_pop(s);
-    return (flags & MSG_TRUNC) ? total : n;
-}
-
 static int udp_shutdown_(struct sock *s, int how)
 {
     if (!s->peer_set)
@@ -225,7 +193,7 @@ const struct sock_ops udp_sock_ops = {
     .accept = udp_accept_,
     .connect = udp_connect_,
     .send = udp_send_,
-    .recv = udp_recv_,
+    .recv = sock_recv_datagram,
     .shutdown = udp_shutdown_,
     .name = udp_name_,
     .poll = udp_poll_,

@@ -213,26 +213,7 @@ static int unix_accept_(struct sock *s, struct sock **out, uint64_t *fl)
 {
     if (s->type != SOCK_STREAM)
         return -EOPNOTSUPP;
-    if (s->state != SS_LISTENING)
-        return -EINVAL;
-    uint64_t deadline = sock_deadline(s->rcvtimeo_ns);
-    while (!s->accept_head) {
-        if (sock_nonblock(s, 0))
-            return -EAGAIN;
-        int rc = sock_wait(s, fl, deadline);
-        if (rc)
-            return rc;
-        if (s->state != SS_LISTENING)
-            return -EINVAL;
-    }
-    struct sock *ns = s->accept_head;
-    s->accept_head = ns->accept_next;
-    if (!s->accept_head)
-        s->accept_tail = 0;
-    ns->accept_next = 0;
-    s->accept_len--;
-    *out = ns;
-    return 0;
+    return sock_accept_queued(s, out, fl);
 }
 
 /* Queues n bytes from u on r's receive queue as one pbuf; 0 or -errno. */
@@ -335,29 +316,10 @@ static int64_t unix_recv_(struct sock *s, struct uio *u, struct kaddr *from, int
     struct unix_ext *x = ux(s);
     uint64_t deadline = sock_deadline(s->rcvtimeo_ns);
     if (s->type == SOCK_DGRAM) {
-        while (!s->rx_head) {
-            if (s->shut_rd)
-                return 0;
-            if (sock_nonblock(s, flags))
-                return -EAGAIN;
-            int rc = sock_wait(s, fl, deadline);
-            if (rc)
-                return rc;
-        }
-        struct rxent *e = s->rx_head;
-        uint32_t total = e->p->tot_len;
-        uint32_t n = total < u->resid ? total : (uint32_t)u->resid;
-        if (pbuf_to_uio(e->p, 0, n, u))
-            return -EFAULT;
-        if (from) {
-            *from = e->from;
+        int64_t n = sock_recv_datagram(s, u, from, flags, mflags, fl);
+        if (n >= 0 && from)
             from->valid = 1;
-        }
-        if (n < total && mflags)
-            *mflags |= MSG_TRUNC;
-        if (!(flags & MSG_PEEK))
-            sock_rx_pop(s);
-        return (flags & MSG_TRUNC) ? total : n;
+        return n;
     }
     if (s->state == SS_LISTENING || (s->state != SS_CONNECTED && !x->had_peer))
         return -EINVAL;

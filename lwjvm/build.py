@@ -515,6 +515,8 @@ def _build_image(
                 staging.stage_bytes(text.encode(), path)
         for path in MOUNT_POINTS:
             staging.mkdir(path)
+        for v in m.volumes:  # the volume is mounted over it (lwjvm.volume=, docs/protocol.md)
+            staging.mkdir(v.mount)
         # LANG=C.UTF-8 (the default) needs glibc's C.utf8 locale files, or the JVM falls back
         # to ASCII for arguments and output.
         env_lang = m.env.get("LANG", DEFAULT_ENV["LANG"])

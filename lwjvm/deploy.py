@@ -109,6 +109,11 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
         with up_to_date_image(req.manifest, out_dir, None, kernel, req.quiet, err, image_extra):
             pin_image(out_dir, d.image)
         chosen = accel.choose(d.image / "kernel.elf", req.accel)
+        from lwjvm import volume
+
+        disks, volume_words = volume.attach(
+            root, [{"name": v.name, "size": v.size, "mount": v.mount} for v in m.volumes]
+        )
         spec = VmSpec(
             name=name,
             manifest=str(Path(req.manifest).absolute()),
@@ -125,7 +130,8 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
             env=env,
             debug=req.debug,
             jmx=req.jmx,
-            kernel_args=list(req.kernel_args),
+            kernel_args=[*req.kernel_args, *volume_words],
+            disks=[str(p) for p in disks],
             created=time.time(),
         )
         st.write_json(d.config, asdict(spec))

@@ -620,10 +620,9 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
             f"{where(('vm', 'cpus'))}: {vm['cpus']} CPUs: the kernel runs on one CPU for now: "
             "expected 1"
         )
-    if data.get("volumes"):
+    if len(data.get("volumes", [])) > 1:
         raise LwjvmError(
-            f"{where(('volumes',))}: volumes are not supported yet (no volume filesystem): "
-            "remove them"
+            f"{where(('volumes', 1))}: the guest kernel attaches one volume for now: expected one"
         )
     volumes = [
         Volume(v["name"], parse_size(v["size"]), v["mount"]) for v in data.get("volumes", [])

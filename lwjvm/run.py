@@ -391,6 +391,10 @@ def _boot(
     chosen = accel.choose(out_dir / build_mod.KERNEL, req.accel)
     append = [] if req.verbose else ["lwjvm.quiet=1"]
     append += req.kernel_args
+    from lwjvm import state, volume
+
+    disks, words = volume.attach(state.default_root(), desc["vm"].get("volumes", []))
+    append += words
     cfg = vm.VmConfig(
         kernel=out_dir / build_mod.KERNEL,
         initrd=out_dir / build_mod.ROOT_IMAGE,
@@ -400,6 +404,7 @@ def _boot(
         timeout=req.timeout,
         stop_timeout=req.stop_timeout,
         net=net,
+        disks=disks,
     )
     out = _Tee(stdout if stdout is not None else sys.stdout.buffer)
     err = _Tee(err_stream)

@@ -106,6 +106,7 @@ class VmSpec:
     debug: int | None = None  # the JDWP port (--debug)
     jmx: int | None = None  # the JMX port (--jmx)
     kernel_args: list[str] = field(default_factory=list)
+    disks: list[str] = field(default_factory=list)  # volume files attached (lwjvm/volume.py)
     created: float = 0.0
     format: int = STATE_FORMAT
 

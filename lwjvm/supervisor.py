@@ -251,6 +251,7 @@ class Supervisor:
             stop_timeout=spec.stop_timeout,
             net=net,
             qmp=self.d.qmp,
+            disks=[Path(p) for p in spec.disks],
         )
         out, err = self.log.stream(applog.STDOUT), self.log.stream(applog.STDERR)
         done = threading.Event()

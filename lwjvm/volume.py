@@ -94,6 +94,22 @@ class VolumeInfo:
     txg: int
 
 
+def ensure(root: Path, name: str, size: int) -> Path:
+    """The volume file of `name`, created with `size` on first use (a manifest's `volumes:`)."""
+    p = volume_path(root, name)
+    return p if p.is_file() else create(root, name, size)
+
+
+def attach(root: Path, volumes: list[dict[str, object]]) -> tuple[list[Path], list[str]]:
+    """For an image descriptor's `vm.volumes`: the disk files to attach and the kernel command
+    line words that mount them (the kernel mounts one volume, at lwjvm.volume=PATH)."""
+    disks, words = [], []
+    for v in volumes:
+        disks.append(ensure(root, str(v["name"]), int(str(v["size"]))))
+        words.append(f"lwjvm.volume={v['mount']}")
+    return disks, words
+
+
 def info(root: Path, name: str) -> VolumeInfo:
     f = _fields(_tool("info", str(_existing(root, name))).stdout)
     return VolumeInfo(name, f["size"], f["used"], f["txg"])

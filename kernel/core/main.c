@@ -23,6 +23,7 @@
 #include "fs/console.h"
 #include "fs/ext4_vfs.h"
 #include "fs/mounts.h"
+#include "fs/volume.h"
 #include "fs/procfs.h"
 #include "lib/printf.h"
 #include "lib/string.h"
@@ -57,6 +58,7 @@ extern void enter_user(struct regs *frame) __attribute__((noreturn));
 
 static struct {
     int trace, quiet, probe, panic_test;
+    char volume[256]; /* lwjvm.volume=PATH: where the disk's volume is mounted ("": none) */
 } opts;
 
 static const char *errno_name(int e)
@@ -97,6 +99,10 @@ static void parse_cmdline(const char *s)
             opts.probe = 1;
         else if (n == 18 && !strncmp(s, "lwjvm.panic_test=1", n))
             opts.panic_test = 1;
+        else if (n > 14 && n - 13 < sizeof opts.volume && !strncmp(s, "lwjvm.volume=/", 14)) {
+            memcpy(opts.volume, s + 13, n - 13);
+            opts.volume[n - 13] = 0;
+        }
         s = e;
     }
 }
@@ -303,6 +309,12 @@ void kmain(uint32_t start_info_phys)
 
     virtio_probe_all();
     net_init(&bc);
+    if (opts.volume[0]) {
+        rc = volume_mount(opts.volume);
+        if (rc)
+            cannot_start(125, "cannot mount the volume at %s: %s", opts.volume,
+                         rc == -ENXIO ? "no disk" : errno_name(-rc));
+    }
 
     procfs_set_args(bc.argv, bc.envp);
     struct regs *frame = (struct regs *)(t->kstack + KSTACK_SIZE - sizeof(struct regs));

@@ -4,6 +4,7 @@
 #include "net/stack.h"
 #include "drivers/virtio_console.h"
 #include "core/export.h"
+#include "fs/volume.h"
 #include "core/stats.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/layout.h"
@@ -31,6 +32,7 @@ static void stop(uint8_t how)
 
 void vm_exit(int code)
 {
+    volume_sync();            /* what the program wrote to its volume is committed */
     net_drain(2000000000ull); /* what the program sent reaches its peers, as on Linux */
     virtio_console_flush();   /* and what it printed reaches the host */
     export_at_exit();

@@ -61,6 +61,9 @@ struct inode_ops {
     /* lseek SEEK_DATA/SEEK_HOLE from off (< size): the offset found, or -ENXIO. Without it the
      * whole file is data. */
     int64_t (*seek_data)(struct inode *ino, uint64_t off, int hole);
+    /* fsync/fdatasync of a file on it: returns once its data is durable (0 elsewhere: nothing
+     * to flush). */
+    int (*fsync)(struct inode *ino);
 };
 
 /* Metadata changes (chmod, utimensat); fields apply when their bit is in `mask`. */

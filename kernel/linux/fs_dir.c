@@ -489,7 +489,8 @@ SYS(fallocate)
     return truncate_inode(f->inode, (int64_t)end);
 }
 
-/* Files in memory or in the read-only image have nothing to flush; a disk (/dev/vda) does. */
+/* Files in memory or in the read-only image have nothing to flush; the disk (/dev/vda) and the
+ * volume do. */
 static long sync_fd(int fd)
 {
     struct file *f = fd_get(fd);
@@ -497,7 +498,9 @@ static long sync_fd(int fd)
         return -EBADF;
     if ((f->inode->mode & S_IFMT) == S_IFIFO)
         return -EINVAL;
-    return f->ops->fsync ? f->ops->fsync(f) : 0;
+    if (f->ops->fsync)
+        return f->ops->fsync(f);
+    return f->inode->ops->fsync ? f->inode->ops->fsync(f->inode) : 0;
 }
 
 SYS(fsync) { UNUSED_ARGS(); return sync_fd((int)a0); }

@@ -19,7 +19,8 @@ uint64_t cputime_process_ns(void)
 {
     /* The idle thread's time counts from when it is switched in, so a timer interrupt that
      * arrives while it halts does not see the halt so far as the program's. */
-    uint64_t idle = sched_idle_tsc() - idle_at_start, ran = rdtsc() - start_tsc;
+    uint64_t idle = sched_idle_tsc() - idle_at_start;
+    uint64_t ran = (rdtsc() - start_tsc) * sched_ncpus();
     return tsc_to_ns(ran > idle ? ran - idle : 0);
 }
 

@@ -32,6 +32,7 @@
 #include "mm/fault.h"
 #include "mm/kheap.h"
 #include "mm/palloc.h"
+#include "sched/sched.h"
 #include "sched/thread.h"
 
 #define BOOT_CONF "/etc/lwjvm/boot.conf"
@@ -166,14 +167,6 @@ static uint64_t memory_init(const struct hvm_start_info *si, struct range *modul
     return max_phys;
 }
 
-/* What an application processor runs once started: it takes no threads yet (the scheduler runs
- * on the boot CPU only), so it halts with interrupts on. */
-static void __attribute__((noreturn)) ap_halt(void)
-{
-    for (;;)
-        __asm__ volatile("sti; hlt; cli");
-}
-
 /* Runs the KVM usability probe (docs/protocol.md, section 6) and exits. */
 static void __attribute__((noreturn)) run_probe(void)
 {
@@ -276,7 +269,9 @@ void kmain(uint32_t start_info_phys)
         panic("deliberate panic requested by lwjvm.panic_test=1");
     struct thread *t = thread_create_main();
     control_init();
-    smp_init(si->rsdp_paddr, ap_halt);
+    smp_init(si->rsdp_paddr, sched_ap_start);
+    while (sched_ncpus() < smp_ncpus) /* each AP is a moment from taking threads */
+        __asm__ volatile("pause");
     if (smp_ncpus > 1 && !opts.quiet)
         kprintf("lwjvm kernel: %u CPUs started\n", smp_ncpus);
     uint64_t t_sched = rdtsc();

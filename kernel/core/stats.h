@@ -9,6 +9,7 @@ struct kstats {
     uint64_t idle_tsc;
     uint64_t switches, timer_irqs;
     uint64_t cow_copies, zero_fills, file_maps, huge_fills;
+    uint64_t tlb_shootdowns;
 };
 extern struct kstats kstats;
 extern int kstats_enabled;

@@ -18,10 +18,11 @@
 #include "mm/kheap.h"
 #include "mm/palloc.h"
 #include "mm/vma.h"
+#include "sched/sched.h"
 #include "sched/thread.h"
 
 #define PID 1
-#define NCPUS 1
+#define NCPUS ((int)sched_ncpus())
 #define USER_HZ 100
 #define NS_PER_TICK (1000000000ul / USER_HZ)
 #define DT_LNK 10
@@ -586,15 +587,27 @@ static int gen_proc_stat(struct pseudo_node *n, char *buf, size_t size)
     cputime_split(busy, &user, &sys);
     uint64_t btime = (clock_realtime_ns() - up) / 1000000000;
     size_t len = 0;
-    /* One CPU: the program's time is the CPU's, the rest is idle. */
-    for (int cpu = -1; cpu < NCPUS; cpu++) {
-        if (cpu < 0)
-            out(buf, size, &len, "cpu ");
-        else
-            out(buf, size, &len, "cpu%d", cpu);
-        out(buf, size, &len, " %lu 0 %lu %lu 0 0 0 0 0 0\n", user / NS_PER_TICK / NCPUS,
-            sys / NS_PER_TICK / NCPUS, idle / NS_PER_TICK / NCPUS);
+    /* Each CPU's idle thread's time is its idle time; the rest is the program's, split into user
+     * and system time in the process's proportion. The first line is the sum. */
+    (void)idle;
+    (void)user;
+    (void)sys;
+    int ncpus = NCPUS;
+    uint64_t cu[MAX_CPUS], cs[MAX_CPUS], ci[MAX_CPUS], tu = 0, ts = 0, ti = 0;
+    for (int cpu = 0; cpu < ncpus && cpu < MAX_CPUS; cpu++) {
+        ci[cpu] = tsc_to_ns(sched_cpu_idle_tsc((unsigned)cpu));
+        if (ci[cpu] > up)
+            ci[cpu] = up;
+        cputime_split(up - ci[cpu], &cu[cpu], &cs[cpu]);
+        tu += cu[cpu];
+        ts += cs[cpu];
+        ti += ci[cpu];
     }
+    out(buf, size, &len, "cpu  %lu 0 %lu %lu 0 0 0 0 0 0\n", tu / NS_PER_TICK, ts / NS_PER_TICK,
+        ti / NS_PER_TICK);
+    for (int cpu = 0; cpu < ncpus && cpu < MAX_CPUS; cpu++)
+        out(buf, size, &len, "cpu%d %lu 0 %lu %lu 0 0 0 0 0 0\n", cpu, cu[cpu] / NS_PER_TICK,
+            cs[cpu] / NS_PER_TICK, ci[cpu] / NS_PER_TICK);
     out(buf, size, &len,
         "intr 0\nctxt 0\nbtime %lu\nprocesses 1\nprocs_running 1\nprocs_blocked 0\n"
         "softirq 0 0 0 0 0 0 0 0 0 0 0\n",

@@ -5,8 +5,9 @@
 #include "errno.h"
 #include "fs/pseudo.h"
 #include "lib/printf.h"
+#include "sched/sched.h"
 
-#define NCPUS 1 /* one CPU until SMP bring-up */
+#define NCPUS ((int)sched_ncpus()) /* the CPUs taking threads */
 
 static int gen_cpu_list(struct pseudo_node *n, char *buf, size_t size)
 {

@@ -23,6 +23,7 @@ struct spinlock {
 static inline uint64_t irq_save(void) { return 0; }
 static inline void irq_restore(uint64_t flags) { (void)flags; }
 static inline unsigned spinlock_cpu(void) { return 0; }
+static inline void spinlock_poll(void) {}
 #else
 static inline uint64_t irq_save(void)
 {
@@ -37,6 +38,8 @@ static inline void irq_restore(uint64_t flags)
         __asm__ volatile("sti" ::: "memory");
 }
 static inline unsigned spinlock_cpu(void) { return percpu()->cpu; }
+/* What a CPU does while it spins: serve TLB shootdowns (the CPU asking may hold this lock). */
+static inline void spinlock_poll(void) { tlb_poll(); }
 #endif
 
 /* Takes l with interrupts disabled; returns the interrupt flag to give back to the unlock. A CPU
@@ -48,8 +51,10 @@ static inline uint64_t spin_lock_irqsave(struct spinlock *l)
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
         if (l->owner_cpu == cpu)
             panic("lock %s taken twice on cpu %u", l->name ? l->name : "?", cpu);
-        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+            spinlock_poll();
             __asm__ volatile("pause");
+        }
     }
     l->owner_cpu = cpu;
     return flags;

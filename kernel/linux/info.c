@@ -1,5 +1,5 @@
 /* System information syscalls: uname, sysinfo, getrandom, and the CPU a thread runs on and may run
- * on (one CPU: affinity masks with bit 0, getcpu 0) and its scheduling priority. */
+ * on (the CPUs the scheduler runs threads on: affinity masks, getcpu) and its scheduling priority. */
 #include "core/random.h"
 #include "arch/x86_64/tsc.h"
 #include "errno.h"
@@ -9,6 +9,7 @@
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 #include "mm/palloc.h"
+#include "sched/sched.h"
 #include "sched/thread.h"
 
 #define GRND_NONBLOCK 1
@@ -76,7 +77,7 @@ static struct thread *target(uint64_t pid)
     return thread_find((int)pid);
 }
 
-#define CPUMASK_BYTES 8 /* Linux's cpumask_size() with one CPU: one unsigned long */
+#define CPUMASK_BYTES 8 /* Linux's cpumask_size() up to 64 CPUs: one unsigned long */
 
 SYS(sched_getaffinity)
 {
@@ -85,7 +86,7 @@ SYS(sched_getaffinity)
         return -EINVAL;
     if (!target(a0))
         return -ESRCH;
-    uint64_t mask = 1; /* CPU 0 */
+    uint64_t mask = sched_get_affinity(target(a0));
     if (copy_to_user((void *)a2, &mask, sizeof mask))
         return -EFAULT;
     return CPUMASK_BYTES; /* the size of the mask written, as the raw syscall does */
@@ -94,20 +95,21 @@ SYS(sched_getaffinity)
 SYS(sched_setaffinity)
 {
     UNUSED_ARGS();
-    if (!target(a0))
+    struct thread *t = target(a0);
+    if (!t)
         return -ESRCH;
     uint64_t mask = 0;
     if (copy_from_user(&mask, (const void *)a2, a1 < sizeof mask ? a1 : sizeof mask))
         return -EFAULT;
-    /* Bits for CPUs that do not exist are ignored; a mask without CPU 0 has no CPU at all. */
-    return (mask & 1) ? 0 : -EINVAL;
+    /* Bits for CPUs that do not exist are ignored; a mask without any CPU there is -EINVAL. */
+    return sched_set_affinity(t, mask);
 }
 
 SYS(getcpu)
 {
     UNUSED_ARGS();
-    uint32_t zero = 0;
-    if (a0 && copy_to_user((void *)a0, &zero, sizeof zero))
+    uint32_t zero = 0, cpu = current()->cpu;
+    if (a0 && copy_to_user((void *)a0, &cpu, sizeof cpu))
         return -EFAULT;
     if (a1 && copy_to_user((void *)a1, &zero, sizeof zero))
         return -EFAULT;

@@ -115,7 +115,7 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
 
 /* A write to a present, read-only page of a writable private area: copy it (or take it over if we
  * are its only user). */
-static int copy_on_write(struct vma *v, uint64_t *pte)
+static int copy_on_write(struct vma *v, uint64_t *pte, uint64_t page)
 {
     uint64_t e = *pte, old = e & PTE_ADDR;
     if (e & PTE_OWNED) {
@@ -130,9 +130,12 @@ static int copy_on_write(struct vma *v, uint64_t *pte)
         return -ENOMEM;
     memcpy(phys_to_virt(phys), phys_to_virt(old), PAGE_SIZE);
     kstats.cow_copies++;
+    *pte = phys | PTE_OWNED | pte_flags(v, 1);
+    /* Other CPUs may still translate to the old page: not one of them reads it after this. */
+    tlb_flush_page(page);
+    tlb_shootdown();
     if ((e & PTE_OWNED) && page_put(palloc_page(old)) == 0)
         palloc_free(old, 0); /* its other user let go meanwhile */
-    *pte = phys | PTE_OWNED | pte_flags(v, 1);
     return 0;
 }
 
@@ -180,7 +183,7 @@ static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err)
     uint64_t page = addr & ~(PAGE_SIZE - 1);
     uint64_t now = pte_peek(page);
     if ((now & PTE_P) && (now & PTE_U) && (!write || (now & PTE_W))) {
-        tlb_flush_page(page); /* already resolved: a stale TLB entry */
+        tlb_flush_local(page); /* already resolved: a stale TLB entry */
         return 0;
     }
     if (!(now & PTE_P) && !v->inode && map_anon_huge(v, page) == 0)
@@ -195,12 +198,12 @@ static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err)
         *pte |= PTE_W; /* a shared page is written in place, never copied */
         rc = 0;
     } else if (write && !(*pte & PTE_W))
-        rc = copy_on_write(v, pte);
+        rc = copy_on_write(v, pte, page);
     else
         rc = 0; /* already resolved (e.g. a stale TLB entry) */
     if (rc == 0 && write && !(*pte & PTE_W))
-        rc = copy_on_write(v, pte);
-    tlb_flush_page(page);
+        rc = copy_on_write(v, pte, page);
+    tlb_flush_local(page); /* a new or wider mapping: other CPUs fault and see it */
     return rc;
 }
 

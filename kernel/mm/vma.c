@@ -31,8 +31,24 @@ int vma_range_free(struct mm *mm, uint64_t start, uint64_t end)
     return !v || v->start >= end;
 }
 
+/* Frees the frames of dropped entries once no CPU can reach them (tlb_shootdown first). */
+struct drop_batch {
+    int n;
+    uint64_t phys[32];
+};
+
+static void drop_flush(struct drop_batch *b)
+{
+    tlb_shootdown();
+    for (int i = 0; i < b->n; i++)
+        if (page_put(palloc_page(b->phys[i])) == 0)
+            palloc_free(b->phys[i], 0);
+    b->n = 0;
+}
+
 void vma_drop_pages(uint64_t start, uint64_t end)
 {
+    struct drop_batch b = {0, {0}};
     for (uint64_t va = start; va < end; va += PAGE_SIZE) {
         uint64_t *pte = pte_lookup(va, 0);
         if (!pte) {
@@ -47,11 +63,12 @@ void vma_drop_pages(uint64_t start, uint64_t end)
         *pte = 0;
         tlb_flush_page(va);
         if (e & PTE_OWNED) {
-            uint64_t phys = e & PTE_ADDR;
-            if (page_put(palloc_page(phys)) == 0)
-                palloc_free(phys, 0);
+            b.phys[b.n++] = e & PTE_ADDR;
+            if (b.n == 32)
+                drop_flush(&b);
         }
     }
+    drop_flush(&b);
 }
 
 static struct vma *vma_clone_at(struct vma *v, uint64_t at)
@@ -153,6 +170,7 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
             tlb_flush_page(va);
         }
     }
+    tlb_shootdown();
     return 0;
 }
 
@@ -173,6 +191,7 @@ int vma_move_pages(uint64_t from, uint64_t to, uint64_t len)
         tlb_flush_page(from + off);
         tlb_flush_page(to + off);
     }
+    tlb_shootdown();
     return 0;
 }
 

@@ -1,7 +1,6 @@
 /* The scheduler: a run queue of runnable threads, time slices enforced by the APIC timer, an idle
  * thread that halts the CPU, and blocking (thread_prepare_block / thread_block / thread_wake, in
- * sched/wait.h). Single CPU for now; the state that will become per-CPU is kept in one place
- * (this file's run queue), and everything is under the run queue's lock, not "interrupts off". */
+ * sched/wait.h), on every CPU started; everything is under the run queue's lock. */
 #pragma once
 #include <stdint.h>
 
@@ -22,5 +21,18 @@ void sched_yield_current(void);
 uint64_t sched_idle_tsc(void);
 /* Makes sure the timer interrupt comes by deadline_ns (CLOCK_MONOTONIC): for a new kernel timer. */
 void sched_timer_at(uint64_t deadline_ns);
+/* TSC ticks CPU `cpu`'s idle thread has been running, up to now. */
+uint64_t sched_cpu_idle_tsc(unsigned cpu);
+/* The number of CPUs taking threads, and their mask (bit n: CPU n). */
+unsigned sched_ncpus(void);
+uint64_t sched_cpus_mask(void);
+/* Sets the CPUs t may run on (mask is cut to the CPUs there are); -EINVAL if none is left. A
+ * running thread leaves a CPU no longer in its mask at once (itself) or at the IPI (others). */
+int sched_set_affinity(struct thread *t, uint64_t mask);
+uint64_t sched_get_affinity(const struct thread *t);
+/* The reschedule IPI: an idle CPU has work, or the running thread has a signal or must move. */
+void sched_resched_ipi(void);
+/* An application processor's last step of bring-up: becomes its idle thread, takes threads. */
+__attribute__((noreturn)) void sched_ap_start(void);
 /* The timer interrupt: runs the kernel timers due and preempts a thread whose slice is over. */
 void sched_timer_tick(void);

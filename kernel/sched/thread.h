@@ -27,9 +27,12 @@ struct thread {
     uint64_t robust_list, robust_len;
     char comm[16];            /* prctl(PR_SET_NAME); empty: the executable's base name */
 
-    /* Under the run queue's lock (sched/sched.c): state, run_next, on_cpu, wake_reason. */
+    /* Under the run queue's lock (sched/sched.c): state, run_next, on_cpu, cpu, affinity,
+     * wake_reason. */
     struct thread *run_next;  /* run queue */
     int on_cpu;               /* running, or not yet switched away from */
+    unsigned cpu;             /* the CPU it runs or last ran on */
+    uint64_t affinity;        /* the CPUs it may run on (bit n: CPU n) */
     int wake_reason;          /* what ended the last block: 0, -ETIMEDOUT, -EINTR */
     struct ktimer wait_timer; /* the deadline of a timed block */
     struct thread *all_next;  /* every live thread (under the thread list's lock) */

@@ -34,6 +34,8 @@ HOST_TIMEOUT_S = 60
 GUEST_TIMEOUT_S = 60
 # LWJVM_GUEST_ALL=1 runs every program in the guest, GUEST_READY or not (for kernel work).
 RUN_ALL_IN_GUEST = os.environ.get("LWJVM_GUEST_ALL") == "1"
+# LWJVM_GUEST_CPUS=N boots every guest run with N virtual CPUs (make soak runs the corpora at 4).
+GUEST_CPUS = int(os.environ.get("LWJVM_GUEST_CPUS", "1"))
 PENDING_REASON = "kernel support pending (issue 4)"
 
 
@@ -172,13 +174,16 @@ def _find_lwjvm() -> list[str] | None:
 class GuestRunner:
     """Runs cases in the guest with `lwjvm exec --accel tcg`."""
 
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], cpus: int = GUEST_CPUS) -> None:
         self.command = command
+        self.cpus = cpus
 
     def run(self, case: Case, corpus: Path, workdir: Path) -> Outcome:
         """Boots the guest on the case (its data files written into `workdir`) and waits for it."""
         paths = _write_files(case, workdir)
         argv = [*self.command, "exec", "--accel", "tcg", "--timeout", str(case.timeout_s)]
+        if self.cpus != 1:
+            argv += ["--cpus", str(self.cpus)]
         for name, p in paths.items():
             argv += ["--add", f"{p}:{GUEST_DATA_DIR}/{name}"]
         for k, v in case.env:

@@ -6,7 +6,12 @@
 #include "core/panic.h"
 #include "errno.h"
 #include "lib/string.h"
+#include "arch/x86_64/lapic.h"
+#include "arch/x86_64/smp.h"
+#include "core/stats.h"
+#include "lib/spinlock.h"
 #include "mm/palloc.h"
+#include "sched/sched.h"
 
 
 static uint64_t *pml4;
@@ -207,4 +212,73 @@ void *kmap_ram(uint64_t phys, uint64_t size)
     return (void *)(DIRECT_MAP_BASE + phys);
 }
 
-void tlb_flush_page(uint64_t va) { invlpg(va); }
+/* TLB shootdown. A CPU changing user mappings flushes its own TLB entry at once and adds the
+ * address to its batch; tlb_shootdown sends the batch to every other CPU taking threads and
+ * waits until each has flushed. One request at a time, under the lock; a CPU polls for requests
+ * while it spins on any spinlock (lib/spinlock.h) and before it halts, so that a CPU asking with
+ * a lock held cannot deadlock with one waiting for that lock with interrupts off. */
+#define TLB_BATCH 32
+
+/* Guards req_pages and req_n (the request being served). */
+static struct spinlock tlb_lock = SPINLOCK_INIT("tlb shootdown");
+static uint64_t req_pages[TLB_BATCH];
+static int req_n; /* -1: flush everything */
+
+static void flush_all_user(void) { write_cr3(read_cr3()); }
+
+void tlb_poll_slow(void)
+{
+    struct percpu *p = percpu();
+    if (!__atomic_load_n(&p->tlb_pending, __ATOMIC_ACQUIRE))
+        return;
+    int n = req_n;
+    if (n < 0)
+        flush_all_user();
+    else
+        for (int i = 0; i < n; i++)
+            invlpg(req_pages[i]);
+    __atomic_store_n(&p->tlb_pending, 0, __ATOMIC_RELEASE);
+}
+
+void tlb_flush_local(uint64_t va) { invlpg(va); }
+
+void tlb_flush_page(uint64_t va)
+{
+    invlpg(va);
+    struct percpu *p = percpu();
+    if (sched_cpus_mask() == (1ull << p->cpu))
+        return;
+    if (p->tlb_batch_n >= 0 && p->tlb_batch_n < TLB_BATCH)
+        p->tlb_batch[p->tlb_batch_n++] = va;
+    else
+        p->tlb_batch_n = -1;
+}
+
+void tlb_shootdown(void)
+{
+    struct percpu *p = percpu();
+    if (!p->tlb_batch_n)
+        return;
+    uint64_t others = sched_cpus_mask() & ~(1ull << p->cpu);
+    if (!others) {
+        p->tlb_batch_n = 0;
+        return;
+    }
+    uint64_t fl = spin_lock_irqsave(&tlb_lock);
+    req_n = p->tlb_batch_n;
+    for (int i = 0; i < req_n; i++)
+        req_pages[i] = p->tlb_batch[i];
+    for (unsigned c = 0; c < MAX_CPUS; c++)
+        if (others & (1ull << c))
+            __atomic_store_n(&cpu_percpu(c)->tlb_pending, 1, __ATOMIC_RELEASE);
+    for (unsigned c = 0; c < MAX_CPUS; c++)
+        if (others & (1ull << c))
+            lapic_send_ipi(smp_apic_id[c], VECTOR_TLB);
+    for (unsigned c = 0; c < MAX_CPUS; c++)
+        if (others & (1ull << c))
+            while (__atomic_load_n(&cpu_percpu(c)->tlb_pending, __ATOMIC_ACQUIRE))
+                __asm__ volatile("pause");
+    kstats.tlb_shootdowns++;
+    spin_unlock_irqrestore(&tlb_lock, fl);
+    p->tlb_batch_n = 0;
+}

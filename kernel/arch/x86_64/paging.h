@@ -43,5 +43,10 @@ volatile void *kmap_mmio(uint64_t phys);
  * its address there, or 0 if a table cannot be allocated. For device memory that holds data, such
  * as the root image in a PCI BAR. */
 void *kmap_ram(uint64_t phys, uint64_t size);
-/* Flushes the TLB entry of va. */
+/* Flushes this CPU's TLB entry of va only (a mapping that was absent or narrower). */
+void tlb_flush_local(uint64_t va);
+/* Flushes this CPU's TLB entry of va and adds it to the batch tlb_shootdown sends to the others. */
 void tlb_flush_page(uint64_t va);
+/* Makes every other CPU flush the batch (see paging.c); returns once all have. Call after
+ * changing mappings and before freeing the pages they held. */
+void tlb_shootdown(void);

@@ -11,6 +11,14 @@ struct percpu {
     uint64_t user_rsp;        /* offset 16: scratch for syscall_entry */
     struct thread *current;   /* offset 24 */
     unsigned cpu;             /* 0 for the boot CPU, then in the MADT's order */
+    /* Under the run queue's lock (sched/sched.c): */
+    struct thread *idle;      /* this CPU's idle thread */
+    struct thread *switched_from; /* the thread the last switch left, for finish_switch */
+    uint64_t armed;           /* the deadline this CPU's timer is armed for, 0 if disarmed */
+    /* TLB shootdown (arch/x86_64/paging.c): set by the CPU asking, cleared by this one. */
+    volatile int tlb_pending;
+    int tlb_batch_n;          /* addresses this CPU changed and others have yet to flush; -1: all */
+    uint64_t tlb_batch[32];
 };
 
 #define MAX_CPUS 16
@@ -23,6 +31,14 @@ static inline struct percpu *percpu(void)
     struct percpu *p;
     __asm__ volatile("mov %%gs:0, %0" : "=r"(p));
     return p;
+}
+
+/* Serves a TLB shootdown request made to this CPU, if there is one (arch/x86_64/paging.c). */
+void tlb_poll_slow(void);
+static inline void tlb_poll(void)
+{
+    if (percpu()->tlb_pending)
+        tlb_poll_slow();
 }
 
 void cpu_init(void);

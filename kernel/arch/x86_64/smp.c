@@ -22,6 +22,7 @@ extern uint64_t boot_pml4[];
 
 unsigned smp_ncpus = 1;
 unsigned smp_apic_id[MAX_CPUS];
+uint64_t smp_ap_stack_base[MAX_CPUS];
 
 /* Handed to the CPU being started (read by ap_entry64 and smp_ap_main); written by the boot CPU
  * only while no AP is between its start-up IPI and reporting alive. */
@@ -84,7 +85,9 @@ void smp_init(uint64_t rsdp_phys, void (*ap_run)(void))
             break;
         }
         smp_ap_stack = (uint64_t)stack + KSTACK_SIZE;
+        smp_ap_stack_base[smp_ncpus] = (uint64_t)stack;
         ap_cpu = smp_ncpus;
+        smp_apic_id[smp_ncpus] = ids[i];
         __atomic_store_n(&ap_alive, 0, __ATOMIC_RELEASE);
         lapic_send_init(ids[i]);
         delay_us(10000);
@@ -97,7 +100,6 @@ void smp_init(uint64_t rsdp_phys, void (*ap_run)(void))
                 continue;
             }
         }
-        smp_apic_id[smp_ncpus] = ids[i];
         __atomic_store_n(&smp_ncpus, smp_ncpus + 1, __ATOMIC_RELEASE);
     }
 }

@@ -7,6 +7,8 @@
 extern unsigned smp_ncpus;
 /* The local APIC ID of each CPU, by CPU number. */
 extern unsigned smp_apic_id[MAX_CPUS];
+/* The kernel stack each application processor started on (its idle thread's). */
+extern uint64_t smp_ap_stack_base[MAX_CPUS];
 
 /* Starts every enabled processor the MADT lists (found through rsdp_phys, or by scanning): each
  * sets itself up (cpu_init_ap, lapic_init_ap) and runs `ap_run` with interrupts off. Call on the

@@ -102,6 +102,12 @@ void trap_dispatch(struct regs *r)
         lapic_eoi();
         kstats.timer_irqs++;
         sched_timer_tick();
+    } else if (v == VECTOR_TLB) {
+        tlb_poll();
+        lapic_eoi();
+    } else if (v == VECTOR_RESCHED) {
+        lapic_eoi();
+        sched_resched_ipi();
     } else if (v == VECTOR_CONTROL) {
         control_irq();
         lapic_eoi();

@@ -86,7 +86,7 @@ def _say(text: str) -> None:
 )  # fmt: skip
 @click.option(
     "--cpus", type=click.IntRange(1, 16), default=1, show_default=True,
-    help="Virtual CPUs (the program's threads run on the first only, for now).",
+    help="Virtual CPUs; the program's threads run on all of them.",
 )  # fmt: skip
 @click.argument("program")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
@@ -150,6 +150,9 @@ def exec_cmd(
 @click.option(
     "--memory", metavar="SIZE", help="Boot with this much memory instead of vm.memory (e.g. 64M)."
 )
+@click.option(
+    "--cpus", type=click.IntRange(1, 16), help="Boot this many virtual CPUs instead of vm.cpus."
+)
 @click.option("--accel", type=click.Choice(["kvm", "tcg"]), help="Force an accelerator.")
 @click.option("--timeout", type=float, metavar="SECONDS", help="Kill the guest after this long.")
 @click.option(
@@ -200,6 +203,7 @@ def run_cmd(
     args: tuple[str, ...],
     output: Path | None,
     memory: str | None,
+    cpus: int | None,
     accel: str | None,
     timeout: float | None,
     stop_timeout: float,
@@ -223,6 +227,7 @@ def run_cmd(
         args=list(args) if args else None,
         output=output,
         memory=memory,
+        cpus=cpus,
         accel=accel,
         timeout=timeout,
         stop_timeout=stop_timeout,

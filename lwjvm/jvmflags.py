@@ -76,7 +76,8 @@ def choose_gc(memory: int, cpus: int) -> str:
 
 
 def default_flags(plan: MemoryPlan, cpus: int) -> list[str]:
-    """lwjvm's default JVM flags for the memory plan and CPU count."""
+    """lwjvm's default JVM flags for the memory plan and CPU count (the JVM counts the CPUs itself:
+    the kernel's sched_getaffinity and /sys/devices/system/cpu agree on vm.cpus)."""
     return [
         f"-Xmx{plan.heap // MiB}M",
         f"-Xss{plan.thread_stack // MiB}M",
@@ -84,7 +85,6 @@ def default_flags(plan: MemoryPlan, cpus: int) -> list[str]:
         f"-XX:ReservedCodeCacheSize={plan.code_cache // MiB}M",
         f"-XX:MaxDirectMemorySize={plan.direct // MiB}M",
         choose_gc(plan.total, cpus),
-        f"-XX:ActiveProcessorCount={cpus}",
         *profile()["flags"],
     ]
 

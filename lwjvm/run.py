@@ -55,6 +55,7 @@ class RunRequest:
     args: list[str] | None = None  # replaces app.args when given
     output: Path | None = None
     memory: str | None = None  # overrides vm.memory for this boot
+    cpus: int | None = None  # overrides vm.cpus for this boot
     accel: str | None = None
     timeout: float | None = None
     stop_timeout: float = vm.STOP_TIMEOUT_S
@@ -405,6 +406,7 @@ def _boot(
         stop_timeout=req.stop_timeout,
         net=net,
         disks=disks,
+        cpus=req.cpus or int(desc["vm"].get("cpus", 1)),
     )
     out = _Tee(stdout if stdout is not None else sys.stdout.buffer)
     err = _Tee(err_stream)

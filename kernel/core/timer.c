@@ -34,6 +34,7 @@ void ktimer_cancel(struct ktimer *t)
     while (t->firing && t->firing != cpu + 1) {
         spin_unlock_irqrestore(&timer_lock, fl);
         __asm__ volatile("pause");
+        spinlock_poll(); /* a TLB shootdown may wait for this CPU */
         fl = spin_lock_irqsave(&timer_lock);
         unlink_locked(t);
     }

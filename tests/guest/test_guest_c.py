@@ -128,7 +128,10 @@ ISSUE9_CASES = [
     Case("net_leak", args=("10000",), timeout_s=300),
 ]
 
-CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES
+# issue 12: several CPUs (the same checks hold on one; tests/guest/test_smp runs them on 2)
+SMP_CASES = [Case("smp_race", timeout_s=240)]
+
+CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES + SMP_CASES
 GUEST_READY = read_guest_ready()
 
 

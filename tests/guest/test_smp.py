@@ -1,6 +1,7 @@
 """`lwjvm exec --cpus N` boots N virtual CPUs: the kernel finds them in the ACPI MADT (microvm with
-acpi=on, q35) and starts each with INIT and start-up IPIs, and the program still runs to its
-end. The default boot stays on one CPU and says nothing about others."""
+acpi=on, q35) and starts each with INIT and start-up IPIs; the program's threads run on all of
+them. The default boot stays on one CPU. The guest C corpus programs that exercise threads,
+signals, futexes, memory and readiness run on 2 CPUs and must match the host."""
 
 from __future__ import annotations
 
@@ -8,8 +9,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from guest_harness import Case, GuestRunner, describe_mismatch, run_on_host
+from test_guest_c import CASES, GUEST_READY
 
 from lwjvm.testing import guest_unavailable, lwjvm_command
+
+# The corpus programs that concern several CPUs: threads, futexes, signals, memory, timers,
+# pipes, polling and the files threads share.
+SMP_PROGRAMS = (
+    "smp_race", "threads_many", "threads_spin", "threads_sync", "threads_fpu", "futex_ops",
+    "signal_wait", "signal_info", "signal_segv", "signal_frame", "signal_altstack", "mm_ops",
+    "mm_file", "mm_reserve", "timers", "fd_pipe", "poll_epoll", "tmpfs_files", "proc_files",
+    "clocks", "net_tcp",
+)  # fmt: skip
+SMP_CASES = [c for c in CASES if c.program in SMP_PROGRAMS and c.program in GUEST_READY]
 
 HELLO = r"""
 #include <stdio.h>
@@ -50,3 +63,33 @@ def test_one_cpu_by_default(hello: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout == "hello\n"
     assert "CPUs started" not in r.stderr
+
+
+@pytest.mark.parametrize("case", SMP_CASES, ids=lambda c: c.id)
+def test_corpus_on_two_cpus(case: Case, corpus: Path, tmp_path: Path, guest: GuestRunner) -> None:
+    (tmp_path / "host").mkdir()
+    (tmp_path / "guest").mkdir()
+    host = run_on_host(case, corpus, tmp_path / "host")
+    out = GuestRunner(guest.command, cpus=2).run(case, corpus, tmp_path / "guest")
+    assert (out.exit_code, out.stdout) == (host.exit_code, host.stdout), describe_mismatch(
+        case, host, out
+    )
+
+
+def test_the_program_sees_every_cpu(tmp_path: Path) -> None:
+    if guest_unavailable():
+        pytest.skip(str(guest_unavailable()))
+    src = tmp_path / "cpus.c"
+    src.write_text(
+        "#define _GNU_SOURCE\n#include <sched.h>\n#include <stdio.h>\n#include <unistd.h>\n"
+        "int main(void) { cpu_set_t s; sched_getaffinity(0, sizeof s, &s);\n"
+        '  printf("%ld %d\\n", sysconf(_SC_NPROCESSORS_ONLN), CPU_COUNT(&s));\n'
+        '  FILE *f = fopen("/sys/devices/system/cpu/online", "r"); char b[32] = {0};\n'
+        '  fgets(b, sizeof b, f); printf("%s", b); return 0; }\n'
+    )
+    exe = tmp_path / "cpus"
+    subprocess.run(["gcc", "-O2", "-o", str(exe), str(src)], check=True)
+    for cpus, online in ((1, "0"), (2, "0-1"), (4, "0-3")):
+        r = run(exe, tmp_path, "--cpus", str(cpus))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f"{cpus} {cpus}\n{online}\n"

@@ -1,0 +1,268 @@
+/* Races on purpose, for several CPUs (the same checks hold on one): threads fault on the same
+ * fresh pages at once (each fault resolves once: no thread's writes are lost), one thread remaps
+ * and re-protects pages another is reading (a stale TLB entry on the reader's CPU would show the
+ * old page, or let a write through a read-only mapping), madvise(DONTNEED) under a reader, a
+ * copy-on-write break seen by another thread, a futex storm (mutex, condition variable and a
+ * counter hammered by every thread), signals to threads that spin in user mode, and the affinity
+ * calls. Every printed line is deterministic. */
+#include "../check.h"
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+
+#define PAGE 4096
+#define THREADS 4
+
+static pthread_barrier_t barrier;
+
+/* 1. Faults on the same fresh pages from every thread at once. */
+#define FAULT_PAGES 64
+#define FAULT_ROUNDS 40
+static unsigned char *fault_area;
+
+static void *fault_lane(void *arg)
+{
+    long lane = (long)arg;
+    for (int r = 0; r < FAULT_ROUNDS; r++) {
+        pthread_barrier_wait(&barrier); /* main has mapped a fresh area */
+        for (int p = 0; p < FAULT_PAGES; p++)
+            fault_area[p * PAGE + lane * 64] = (unsigned char)(lane + r + p + 1);
+        pthread_barrier_wait(&barrier); /* main checks and unmaps */
+    }
+    return NULL;
+}
+
+static void check_fault_race(void)
+{
+    pthread_t t[THREADS];
+    pthread_barrier_init(&barrier, NULL, THREADS + 1);
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&t[i], NULL, fault_lane, (void *)i);
+    int lost = 0;
+    for (int r = 0; r < FAULT_ROUNDS; r++) {
+        fault_area = mmap(NULL, FAULT_PAGES * PAGE, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(fault_area != MAP_FAILED);
+        pthread_barrier_wait(&barrier);
+        pthread_barrier_wait(&barrier);
+        for (int p = 0; p < FAULT_PAGES; p++)
+            for (long lane = 0; lane < THREADS; lane++)
+                if (fault_area[p * PAGE + lane * 64] != (unsigned char)(lane + r + p + 1))
+                    lost++;
+        munmap(fault_area, FAULT_PAGES * PAGE);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&barrier);
+    CHECK_EQ("faults on the same pages from every thread keep every write", lost, 0);
+}
+
+/* 2. A reader follows a region that is replaced (MAP_FIXED), cleared (DONTNEED) and made
+ * read-only while it reads. */
+#define REMAP_ROUNDS 300
+static volatile unsigned *region;
+static atomic_int generation, reader_seen, reader_stale, reader_wrote_ro, stop_reader;
+static sigjmp_buf reader_jmp;
+static atomic_int reader_segv;
+
+static void reader_segv_handler(int sig)
+{
+    (void)sig;
+    atomic_fetch_add(&reader_segv, 1);
+    siglongjmp(reader_jmp, 1);
+}
+
+static void *region_reader(void *arg)
+{
+    (void)arg;
+    struct sigaction sa = {.sa_handler = reader_segv_handler};
+    sigaction(SIGSEGV, &sa, NULL);
+    int last = 0;
+    while (!atomic_load(&stop_reader)) {
+        int g = atomic_load(&generation);
+        if (g == last)
+            continue;
+        /* The writer published generation g after its change: the region must show it. */
+        int phase = g % 3;
+        if (phase == 0) { /* remapped and filled with g */
+            if (region[0] != (unsigned)g || region[1023] != (unsigned)g)
+                atomic_fetch_add(&reader_stale, 1);
+        } else if (phase == 1) { /* DONTNEED: reads as zero */
+            if (region[0] != 0 || region[1023] != 0)
+                atomic_fetch_add(&reader_stale, 1);
+        } else { /* read-only: a write must fault */
+            if (!sigsetjmp(reader_jmp, 1)) {
+                region[5] = 1;
+                atomic_fetch_add(&reader_wrote_ro, 1);
+            }
+        }
+        last = g;
+        atomic_store(&reader_seen, g);
+    }
+    return NULL;
+}
+
+static void check_remap_race(void)
+{
+    void *base = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(base != MAP_FAILED);
+    region = base;
+    pthread_t t;
+    start_thread(&t, NULL, region_reader, NULL);
+    for (int g = 1; g <= REMAP_ROUNDS; g++) {
+        int phase = g % 3;
+        if (phase == 0) {
+            void *p = mmap(base, PAGE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+            REQUIRE(p == base);
+            for (int i = 0; i < 1024; i++)
+                region[i] = (unsigned)g;
+        } else if (phase == 1) {
+            mprotect(base, PAGE, PROT_READ | PROT_WRITE);
+            region[0] = 7;
+            region[1023] = 7;
+            REQUIRE(madvise(base, PAGE, MADV_DONTNEED) == 0);
+        } else {
+            REQUIRE(mprotect(base, PAGE, PROT_READ) == 0);
+        }
+        atomic_store(&generation, g);
+        while (atomic_load(&reader_seen) != g)
+            ;
+        if (phase == 2)
+            mprotect(base, PAGE, PROT_READ | PROT_WRITE);
+    }
+    atomic_store(&stop_reader, 1);
+    pthread_join(t, NULL);
+    CHECK_EQ("a reader never sees a replaced or cleared page", atomic_load(&reader_stale), 0);
+    CHECK_EQ("a write through a mapping made read-only faults", atomic_load(&reader_wrote_ro), 0);
+    CHECK_EQ("every read-only write faulted", atomic_load(&reader_segv), REMAP_ROUNDS / 3);
+    signal(SIGSEGV, SIG_DFL);
+    munmap(base, PAGE);
+}
+
+/* 3. The futex storm: a mutex-protected counter, an atomic one and a condition variable
+ * ping-pong between all threads. */
+#define STORM_ITERS 20000
+static pthread_mutex_t storm_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t storm_cond = PTHREAD_COND_INITIALIZER;
+static long storm_counter;
+static atomic_long storm_atomic;
+static int turn;
+
+static void *storm(void *arg)
+{
+    long me = (long)arg;
+    for (int i = 0; i < STORM_ITERS; i++) {
+        pthread_mutex_lock(&storm_mutex);
+        storm_counter++;
+        pthread_mutex_unlock(&storm_mutex);
+        atomic_fetch_add(&storm_atomic, 1);
+    }
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&storm_mutex);
+        while (turn % THREADS != me)
+            pthread_cond_wait(&storm_cond, &storm_mutex);
+        turn++;
+        pthread_cond_broadcast(&storm_cond);
+        pthread_mutex_unlock(&storm_mutex);
+    }
+    return NULL;
+}
+
+static void check_futex_storm(void)
+{
+    pthread_t t[THREADS];
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&t[i], NULL, storm, (void *)i);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    CHECK_EQ("a mutex-protected counter under a storm", storm_counter, (long)THREADS * STORM_ITERS);
+    CHECK_EQ("an atomic counter under a storm", atomic_load(&storm_atomic),
+             (long)THREADS * STORM_ITERS);
+    CHECK_EQ("a condition variable passes the turn around every thread", turn, THREADS * 500);
+}
+
+/* 4. Signals to threads spinning in user mode (no system call to notice them otherwise). */
+static atomic_int spin_stop[THREADS], spin_got[THREADS], spinners_up;
+static pthread_t spinner_ids[THREADS];
+
+static void usr1(int sig)
+{
+    (void)sig;
+    for (int i = 0; i < THREADS; i++)
+        if (pthread_equal(pthread_self(), spinner_ids[i]))
+            atomic_store(&spin_got[i], 1);
+}
+
+static void *spinner(void *arg)
+{
+    long me = (long)arg;
+    atomic_fetch_add(&spinners_up, 1);
+    while (!atomic_load(&spin_got[me]))
+        ;
+    while (!atomic_load(&spin_stop[me]))
+        ;
+    return NULL;
+}
+
+static void check_signal_spinners(void)
+{
+    signal(SIGUSR1, usr1);
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&spinner_ids[i], NULL, spinner, (void *)i);
+    while (atomic_load(&spinners_up) < THREADS)
+        sched_yield();
+    int got = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_kill(spinner_ids[i], SIGUSR1);
+        while (!atomic_load(&spin_got[i]))
+            sched_yield();
+        got++;
+        atomic_store(&spin_stop[i], 1);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(spinner_ids[i], NULL);
+    CHECK_EQ("a signal reaches every thread spinning in user mode", got, THREADS);
+}
+
+/* 5. Affinity: the mask the kernel reports is the CPUs online; pinning to one CPU is kept. */
+static void check_affinity(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    CHECK_EQ("sched_getaffinity lists the CPUs online", CPU_COUNT(&set), online);
+    int first = -1;
+    for (int c = 0; c < CPU_SETSIZE && first < 0; c++)
+        if (CPU_ISSET(c, &set))
+            first = c;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    CHECK_OK("pinning to one CPU", sched_setaffinity(0, sizeof one, &one));
+    int stayed = 1;
+    for (int i = 0; i < 200; i++) {
+        if (sched_getcpu() != first)
+            stayed = 0;
+        sched_yield();
+    }
+    CHECK("a pinned thread runs on its CPU only", stayed);
+    cpu_set_t back;
+    CPU_ZERO(&back);
+    REQUIRE(sched_getaffinity(0, sizeof back, &back) == 0);
+    CHECK_EQ("sched_getaffinity reports the pin", CPU_COUNT(&back), 1);
+    CHECK_OK("unpinning", sched_setaffinity(0, sizeof set, &set));
+}
+
+int main(void)
+{
+    check_fault_race();
+    check_remap_race();
+    check_futex_storm();
+    check_signal_spinners();
+    check_affinity();
+    return check_done();
+}

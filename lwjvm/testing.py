@@ -293,11 +293,12 @@ def run_in_guest(
 
     TCG because it is the same everywhere (KVM here may be unusable, see lwjvm/accel.py). The
     stderr holds the guest's stderr and lwjvm's own lines (a cause line on failure). The image
-    (tens of MiB) is deleted afterwards unless `keep_image`.
+    (tens of MiB) is deleted afterwards unless `keep_image`. LWJVM_GUEST_CPUS=N boots N CPUs.
     """
+    cpus = os.environ.get("LWJVM_GUEST_CPUS")
     cmd = [
         *lwjvm_command(), "run", "-q", "--accel", "tcg", "--timeout", f"{timeout:g}",
-        "-o", str(out_dir), *run_options, str(manifest),
+        "-o", str(out_dir), *(["--cpus", cpus] if cpus else []), *run_options, str(manifest),
     ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout + 120)

@@ -11,7 +11,8 @@
 #                lwjvm.deploybench and lwjvm.baseline (lwjvm against a Linux guest; docs/bench.md)
 #   make bench-setup  the bench's own packages (wrk); Debian's cloud kernel is fetched by
 #                lwjvm.baseline itself into build/bench/linux (apt-get download, /etc/apt untouched)
-#   make soak    setup + kernel, then the guest syscall fuzzer over new seeds for SOAK_MINUTES
+#   make soak    setup + kernel, then the guest corpora once on 4 CPUs, smp_race repeated on 4
+#                CPUs for SOAK_MINUTES, and the guest syscall fuzzer over new seeds for SOAK_MINUTES
 
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
@@ -146,6 +147,8 @@ bench: setup kernel bench-setup
 SOAK_MINUTES ?= 60
 soak: setup kernel
 	LWJVM_SOAK=1 $(VENV)/bin/pytest -n 2 tests/guest/test_real_software.py
+	LWJVM_GUEST_CPUS=4 $(VENV)/bin/pytest -n 2 tests/guest/test_guest_c.py tests/guest/test_guest_java.py
+	LWJVM_SMP_SOAK_MINUTES=$(SOAK_MINUTES) $(VENV)/bin/pytest -n 1 tests/guest/test_smp.py -k soak
 	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES)
 
 clean:

@@ -5,7 +5,9 @@ signals, futexes, memory and readiness run on 2 CPUs and must match the host."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,26 @@ def test_the_program_sees_every_cpu(tmp_path: Path) -> None:
         r = run(exe, tmp_path, "--cpus", str(cpus))
         assert r.returncode == 0, r.stderr
         assert r.stdout == f"{cpus} {cpus}\n{online}\n"
+
+
+SOAK_MINUTES = float(os.environ.get("LWJVM_SMP_SOAK_MINUTES", "0"))
+
+
+@pytest.mark.skipif(not SOAK_MINUTES, reason="make soak only (LWJVM_SMP_SOAK_MINUTES)")
+def test_racing_programs_soak_on_four_cpus(
+    corpus: Path, tmp_path: Path, guest: GuestRunner
+) -> None:
+    race = next(c for c in CASES if c.program == "smp_race")
+    (tmp_path / "host").mkdir()
+    host = run_on_host(race, corpus, tmp_path / "host")
+    runner = GuestRunner(guest.command, cpus=4)
+    deadline = time.monotonic() + SOAK_MINUTES * 60
+    runs = 0
+    while time.monotonic() < deadline:
+        d = tmp_path / f"guest{runs}"
+        d.mkdir()
+        out = runner.run(race, corpus, d)
+        assert (out.exit_code, out.stdout) == (host.exit_code, host.stdout), (
+            f"run {runs}: " + describe_mismatch(race, host, out)
+        )
+        runs += 1

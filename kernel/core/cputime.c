@@ -26,10 +26,7 @@ uint64_t cputime_process_ns(void)
 
 uint64_t cputime_thread_ns(const struct thread *t)
 {
-    uint64_t ticks = t->cpu_tsc;
-    if (t == current())
-        ticks += rdtsc() - t->slice_start;
-    return tsc_to_ns(ticks);
+    return tsc_to_ns(sched_thread_tsc(t));
 }
 
 void cputime_split(uint64_t total, uint64_t *user, uint64_t *sys)

@@ -81,6 +81,16 @@ uint64_t sched_cpu_idle_tsc(unsigned cpu)
     return t;
 }
 
+uint64_t sched_thread_tsc(const struct thread *t)
+{
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    uint64_t ticks = t->cpu_tsc;
+    if (t->on_cpu && cpu_percpu(t->cpu)->current == t) /* running now, here or elsewhere */
+        ticks += rdtsc() - t->slice_start;
+    spin_unlock_irqrestore(&rq_lock, fl);
+    return ticks;
+}
+
 unsigned sched_ncpus(void)
 {
     uint64_t m = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);

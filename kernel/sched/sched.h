@@ -23,6 +23,8 @@ uint64_t sched_idle_tsc(void);
 void sched_timer_at(uint64_t deadline_ns);
 /* TSC ticks CPU `cpu`'s idle thread has been running, up to now. */
 uint64_t sched_cpu_idle_tsc(unsigned cpu);
+/* TSC ticks t has run, up to now (it may be running on another CPU). */
+uint64_t sched_thread_tsc(const struct thread *t);
 /* The number of CPUs taking threads, and their mask (bit n: CPU n). */
 unsigned sched_ncpus(void);
 uint64_t sched_cpus_mask(void);

@@ -94,6 +94,7 @@ struct thread *thread_create(const struct regs *frame)
         *--sp = 0;
     t->ksp = (uint64_t)sp;
     t->frame = f;
+    t->affinity = current()->affinity; /* clone keeps the CPUs allowed, as on Linux */
     /* The child starts with the parent's FPU state, as on Linux. */
     fpu_save(t->fpu);
     return t;

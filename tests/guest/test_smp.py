@@ -9,12 +9,14 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from guest_harness import Case, GuestRunner, describe_mismatch, run_on_host
 from test_guest_c import CASES, GUEST_READY
+from test_guest_java import MODULES, _skip_unless_ready
 
-from lwjvm.testing import guest_unavailable, lwjvm_command
+from lwjvm.testing import assert_same_run, guest_unavailable, lwjvm_command
 
 # The corpus programs that concern several CPUs: threads, futexes, signals, memory, timers,
 # pipes, polling and the files threads share.
@@ -118,3 +120,42 @@ def test_racing_programs_soak_on_four_cpus(
             f"run {runs}: " + describe_mismatch(race, host, out)
         )
         runs += 1
+
+
+PARALLEL_SOURCE = """
+import java.util.stream.IntStream;
+import java.util.stream.LongStream;
+
+public class ParallelSum {
+    public static void main(String[] args) {
+        System.out.println("cpus>=2: " + (Runtime.getRuntime().availableProcessors() >= 2));
+        long s = LongStream.range(0, 2_000_000).parallel().map(x -> (x * x) % 1000003).sum();
+        System.out.println("sum " + s);
+        long total = IntStream.range(0, 8).parallel().mapToLong(i -> {
+            long t = 0;
+            for (int k = 0; k < 20000; k++) {
+                byte[] b = new byte[1024];
+                b[k % 1024] = (byte) k;
+                t += b[k % 1024] & 0xff;
+            }
+            return t;
+        }).sum();
+        System.out.println("alloc " + total);
+    }
+}
+"""
+
+
+def test_java_parallel_streams_and_parallel_gc_on_two_cpus(
+    java_guest_and_host: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JVM counts 2 CPUs itself and runs a parallel stream and ParallelGC's workers on them
+    under allocation pressure, with the host's results."""
+    _skip_unless_ready("17", "inline")
+    monkeypatch.setenv("LWJVM_GUEST_CPUS", "2")
+    host, guest = java_guest_and_host(
+        "parallel", {"ParallelSum.java": PARALLEL_SOURCE}, "ParallelSum",
+        jvm_options=("-XX:+UseParallelGC",), modules=MODULES,
+    )  # fmt: skip
+    assert host.exit_code == 0 and "cpus>=2: true" in host.stdout, host
+    assert_same_run(host, guest)

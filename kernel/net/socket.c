@@ -3,6 +3,7 @@
 #include "net/socket.h"
 #include "core/clock.h"
 #include "errno.h"
+#include "fs/poll.h"
 #include "lib/string.h"
 #include "linux/uaccess.h"
 #include "mm/kheap.h"
@@ -15,8 +16,6 @@
 #define S_IFSOCK 0140000
 #define FIONREAD 0x541b
 #define FIONBIO 0x5421
-#define EPOLLIN 0x001
-#define EPOLLOUT 0x004
 
 int uio_init(struct uio *u, const void *uiov, uint64_t cnt)
 {

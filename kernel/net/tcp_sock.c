@@ -3,6 +3,7 @@
  * receive from the queue of segments lwIP hands up, shutdown, and Linux's readiness rules for
  * poll. Everything runs under net_lock (net/stack.h); lwIP's callbacks run under it too. */
 #include "errno.h"
+#include "fs/poll.h"
 #include "lib/string.h"
 #include "mm/kheap.h"
 #include "net/socket.h"
@@ -10,13 +11,6 @@
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
 
-#define EPOLLIN 0x001
-#define EPOLLOUT 0x004
-#define EPOLLERR 0x008
-#define EPOLLHUP 0x010
-#define EPOLLRDNORM 0x040
-#define EPOLLWRNORM 0x100
-#define EPOLLRDHUP 0x2000
 
 #define SEND_CHUNK (64 * 1024)
 /* Writable (EPOLLOUT) once this much send buffer is free, as Linux's sk_stream_wspace test.

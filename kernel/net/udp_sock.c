@@ -2,16 +2,12 @@
  * Linux drops them, once SO_RCVBUF's worth is waiting), sendto/send on a connected socket,
  * MSG_PEEK and MSG_TRUNC. Under net_lock like everything in net/. */
 #include "errno.h"
+#include "fs/poll.h"
 #include "lib/string.h"
 #include "net/socket.h"
 #include "net/stack.h"
 #include "lwip/udp.h"
 
-#define EPOLLIN 0x001
-#define EPOLLOUT 0x004
-#define EPOLLERR 0x008
-#define EPOLLRDNORM 0x040
-#define EPOLLWRNORM 0x100
 #define UDP_MAX_PAYLOAD 65507
 
 static struct udp_pcb *pcb_of(struct sock *s) { return s->pcb; }

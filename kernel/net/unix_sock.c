@@ -5,6 +5,7 @@
  * blocking work as for TCP. A path binding is a socket node in the filesystem (S_IFSOCK). */
 #include "core/clock.h"
 #include "errno.h"
+#include "fs/poll.h"
 #include "fs/vfs.h"
 #include "lib/printf.h"
 #include "lib/string.h"
@@ -16,13 +17,6 @@
 #include "linux/uaccess.h"
 #include "lwip/pbuf.h"
 
-#define EPOLLIN 0x001
-#define EPOLLOUT 0x004
-#define EPOLLERR 0x008
-#define EPOLLHUP 0x010
-#define EPOLLRDNORM 0x040
-#define EPOLLWRNORM 0x100
-#define EPOLLRDHUP 0x2000
 #define S_IFSOCK 0140000
 
 #define UNIX_STREAM_BUF (256 * 1024) /* bytes queued for a reader before writers wait */

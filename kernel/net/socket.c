@@ -386,3 +386,35 @@ int64_t sock_recv_datagram(struct sock *s, struct uio *u, struct kaddr *from, in
         sock_rx_pop(s);
     return (flags & MSG_TRUNC) ? (int64_t)total : (int64_t)n;
 }
+
+uint32_t sock_rx_copy_stream(struct sock *s, struct uio *u, int peek, int *fault)
+{
+    uint32_t done = 0;
+    struct rxent *e = s->rx_head;
+    uint32_t off = s->rx_off;
+    *fault = 0;
+    while (e && u->resid) {
+        uint32_t avail = e->p->tot_len - off;
+        uint32_t n = avail < u->resid ? avail : (uint32_t)u->resid;
+        if (pbuf_to_uio(e->p, off, n, u)) {
+            *fault = 1;
+            break;
+        }
+        done += n;
+        if (peek) {
+            off += n;
+            if (off == e->p->tot_len) {
+                e = e->next;
+                off = 0;
+            }
+            continue;
+        }
+        s->rx_off += n;
+        s->rx_bytes -= n;
+        if (s->rx_off == e->p->tot_len)
+            sock_rx_pop(s); /* rx_off == tot_len: nothing more to subtract */
+        e = s->rx_head;
+        off = s->rx_off;
+    }
+    return done;
+}

@@ -160,6 +160,9 @@ int sock_accept_queued(struct sock *s, struct sock **out, uint64_t *fl);
  * SO_RCVTIMEO say; MSG_PEEK, MSG_TRUNC. Returns its length (cut to the buffer) or -errno. */
 int64_t sock_recv_datagram(struct sock *s, struct uio *u, struct kaddr *from, int flags, int *mflags,
                            uint64_t *fl);
+/* A byte stream's receive: copies what is queued into u (consuming it unless peek) and returns
+ * the bytes copied; *fault is set if a program address failed (the count stops there). */
+uint32_t sock_rx_copy_stream(struct sock *s, struct uio *u, int peek, int *fault);
 /* Copies n bytes of chain p from offset off to the program; 0 or -EFAULT. */
 int pbuf_to_uio(struct pbuf *p, uint32_t off, uint32_t n, struct uio *u);
 

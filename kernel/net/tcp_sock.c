@@ -463,36 +463,16 @@ static int64_t tcp_recv_(struct sock *s, struct uio *u, struct kaddr *from, int 
     uint64_t deadline = sock_deadline(s->rcvtimeo_ns);
     int64_t done = 0;
     for (;;) {
-        struct rxent *e = s->rx_head;
-        uint32_t off = s->rx_off;
-        while (e && u->resid) {
-            uint32_t avail = e->p->tot_len - off;
-            uint32_t n = avail < u->resid ? avail : (uint32_t)u->resid;
-            if (pbuf_to_uio(e->p, off, n, u))
-                return done ? done : -EFAULT;
-            done += n;
-            if (flags & MSG_PEEK) {
-                off += n;
-                if (off == e->p->tot_len) {
-                    e = e->next;
-                    off = 0;
-                }
-                continue;
-            }
-            s->rx_off += n;
-            s->rx_bytes -= n;
-            if (s->rx_off == e->p->tot_len) {
-                /* rx_off == tot_len: sock_rx_pop subtracts nothing more */
-                sock_rx_pop(s);
-            }
-            e = s->rx_head;
-            off = s->rx_off;
-            for (uint32_t left = n; left && s->pcb;) {
-                uint16_t w = left > 0xffff ? 0xffff : (uint16_t)left;
-                tcp_recved(pcb_of(s), w);
-                left -= w;
-            }
+        int fault;
+        uint32_t n = sock_rx_copy_stream(s, u, flags & MSG_PEEK, &fault);
+        done += n;
+        for (uint32_t left = (flags & MSG_PEEK) ? 0 : n; left && s->pcb;) {
+            uint16_t w = left > 0xffff ? 0xffff : (uint16_t)left; /* lwIP takes a u16 */
+            tcp_recved(pcb_of(s), w);
+            left -= w;
         }
+        if (fault)
+            return done ? done : -EFAULT;
         if (!u->resid || (done && !(flags & MSG_WAITALL)) || (flags & MSG_PEEK && done))
             break;
         if (s->rx_eof || s->shut_rd || !s->pcb) {

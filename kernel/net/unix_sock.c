@@ -319,29 +319,10 @@ static int64_t unix_recv_(struct sock *s, struct uio *u, struct kaddr *from, int
         return -EINVAL;
     int64_t done = 0;
     for (;;) {
-        struct rxent *e = s->rx_head;
-        uint32_t off = s->rx_off;
-        while (e && u->resid) {
-            uint32_t avail = e->p->tot_len - off;
-            uint32_t n = avail < u->resid ? avail : (uint32_t)u->resid;
-            if (pbuf_to_uio(e->p, off, n, u))
-                return done ? done : -EFAULT;
-            done += n;
-            if (flags & MSG_PEEK) {
-                off += n;
-                if (off == e->p->tot_len) {
-                    e = e->next;
-                    off = 0;
-                }
-                continue;
-            }
-            s->rx_off += n;
-            s->rx_bytes -= n;
-            if (s->rx_off == e->p->tot_len)
-                sock_rx_pop(s);
-            e = s->rx_head;
-            off = s->rx_off;
-        }
+        int fault;
+        done += sock_rx_copy_stream(s, u, flags & MSG_PEEK, &fault);
+        if (fault)
+            return done ? done : -EFAULT;
         if (done && x->peer && !(flags & MSG_PEEK))
             sock_wake(x->peer); /* its writers may go on */
         if (!u->resid || (done && !(flags & MSG_WAITALL)) || ((flags & MSG_PEEK) && done))

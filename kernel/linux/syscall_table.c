@@ -8,6 +8,7 @@
 #include "errno.h"
 #include "lib/printf.h"
 #include "linux/uaccess.h"
+#include "sched/sched.h"
 #include "sched/thread.h"
 #include "signal/signal.h"
 
@@ -128,5 +129,6 @@ void syscall_dispatch(struct regs *r)
     if (report)
         kprintf("lwjvm: syscall %s (%lu) is not implemented: -ENOSYS\n", name, nr);
     r->rax = (uint64_t)rc;
+    sched_preempt_point();
     signal_deliver(r);
 }

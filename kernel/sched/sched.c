@@ -1,10 +1,11 @@
-/* The scheduler (see sched/sched.h): round-robin over one run queue shared by every CPU (under
- * one lock: per-CPU queues would scale better and are not done), each CPU's one-shot timer armed
- * for the nearest event (the end of the running thread's slice when others wait, or the earliest
- * kernel timer, timed waits included: core/timer.c), an idle thread per CPU that halts until the
- * next interrupt, and the block/wake protocol of sched/wait.h. A thread made runnable while a
- * CPU it may run on idles wakes that CPU with an IPI; a signal for a thread running on another
- * CPU interrupts it with one. Each thread's affinity mask limits the CPUs that take it.
+/* The scheduler's mechanism (see sched/sched.h; the policy, per-CPU queues ordered by virtual run
+ * time, is sched/runq.c): context switches, each CPU's one-shot timer armed for the nearest event
+ * (the end of the running thread's turn when others wait, or the earliest kernel timer, timed
+ * waits included: core/timer.c), an idle thread per CPU that halts until the next interrupt, and
+ * the block/wake protocol of sched/wait.h. A woken thread that has had less CPU time than the
+ * running one by SCHED_WAKEUP_GRAN_NS preempts it at the next preemption point (an interrupt's
+ * or a system call's end); one placed on another CPU reaches it with a reschedule IPI, as does a
+ * signal for a thread running there. Each thread's affinity mask limits the CPUs that take it.
  *
  * The run queue's lock is held across a context switch: the thread switched to releases it
  * (finish_switch), after marking the one switched from as off the CPU. A thread woken while it is
@@ -23,6 +24,7 @@
 #include "lib/spinlock.h"
 #include "arch/x86_64/paging.h"
 #include "mm/kheap.h"
+#include "sched/runq.h"
 #include "sched/thread.h"
 #include "sched/wait.h"
 #include "signal/signal.h"
@@ -30,12 +32,11 @@
 extern void context_switch(uint64_t *save_ksp, uint64_t load_ksp);
 extern char idle_trampoline[];
 
-/* Guards the run queue (rq_head, rq_tail and each thread's run_next), every thread's state,
- * on_cpu, cpu, affinity and wake_reason, and each CPU's scheduling state below (current, idle,
- * switched_from, armed). Held across context switches. Taken after any wait queue's lock and the timer lock (it may take the
+/* Guards the run queues (sched/runq.c: each thread's run_next, queued and vruntime), every
+ * thread's state, on_cpu, cpu, affinity and wake_reason, and each CPU's scheduling state (current,
+ * idle, switched_from, armed). Held across context switches. Taken after any wait queue's lock and the timer lock (it may take the
  * timer lock inside: timers_next), before the heap's (freeing a dead thread). */
 static struct spinlock rq_lock = SPINLOCK_INIT("runqueue");
-static struct thread *rq_head, *rq_tail;
 static struct thread boot_idle;
 /* The CPUs taking threads (bit n: CPU n): the boot CPU, then each AP once its idle loop runs. */
 static uint64_t cpus_online = 1;
@@ -111,90 +112,93 @@ void sched_timer_at(uint64_t deadline_ns)
     spin_unlock_irqrestore(&rq_lock, fl);
 }
 
-static uint64_t slice_end(const struct thread *t)
+static unsigned me(void) { return percpu()->cpu; }
+
+/* When the running thread's turn ends (CLOCK_MONOTONIC ns), 0 if no thread waits for this CPU:
+ * once it is SCHED_GRAN_NS ahead of the first waiting thread, after SCHED_MIN_RUN_NS at least. */
+static uint64_t turn_end(const struct thread *cur)
 {
-    return tsc_to_ns(t->slice_start - boot_tsc) + TIMESLICE_NS;
+    int64_t first;
+    if (cur == IDLE || !runq_waiting(me(), &first))
+        return 0;
+    int64_t run = first + SCHED_GRAN_NS - cur->vruntime;
+    if (run < SCHED_MIN_RUN_NS)
+        run = SCHED_MIN_RUN_NS;
+    if (run > 4 * SCHED_GRAN_NS)
+        run = 4 * SCHED_GRAN_NS;
+    return tsc_to_ns(cur->slice_start - boot_tsc) + (uint64_t)run;
 }
 
-/* Wakes an idle CPU that t may run on (not this one: its idle loop looks at the queue itself). */
-static void kick_idle_cpu(const struct thread *t)
+/* Adds the time t has run since slice_start to its CPU time and virtual run time. */
+static void charge(struct thread *t, uint64_t now)
 {
-    unsigned me = percpu()->cpu;
-    for (unsigned c = 0; c < smp_ncpus; c++) {
-        if (c == me || !(cpus_online & (1ull << c)) || !(t->affinity & (1ull << c)))
-            continue;
-        struct percpu *p = cpu_percpu(c);
-        if (p->current == p->idle) {
-            lapic_send_ipi(smp_apic_id[c], VECTOR_RESCHED);
-            return;
-        }
-    }
+    uint64_t ticks = now - t->slice_start;
+    uint64_t ns = tsc_to_ns(ticks);
+    t->cpu_ns += ns;
+    t->cpu_tsc += ticks;
+    t->vruntime += (int64_t)ns;
+    t->slice_start = now;
 }
 
-static void enqueue_locked(struct thread *t)
+/* Asks CPU c to look at its run queue: to preempt its thread (`preempt`), or to wake from its
+ * halt, or to arm the end of its thread's turn. */
+static void resched_cpu(unsigned c, int preempt)
+{
+    if (preempt)
+        __atomic_store_n(&cpu_percpu(c)->need_resched, 1, __ATOMIC_RELEASE);
+    if (c != me())
+        lapic_send_ipi(smp_apic_id[c], VECTOR_RESCHED);
+}
+
+/* Makes t runnable and queues it; tells the CPU it lands on. */
+static void enqueue_locked(struct thread *t, enum runq_why why)
 {
     t->state = THREAD_RUNNABLE;
-    t->run_next = 0;
-    if (rq_tail)
-        rq_tail->run_next = t;
-    else
-        rq_head = t;
-    rq_tail = t;
-    /* The running thread now competes for the CPU: make sure its slice ends. */
-    struct thread *cur = current();
-    uint64_t armed = percpu()->armed;
-    if (cur != IDLE && cur != t && (!armed || armed > slice_end(cur)))
-        arm(slice_end(cur));
-    if (cpus_online != 1)
-        kick_idle_cpu(t);
+    unsigned c = runq_enqueue(t, why, cpus_online);
+    struct percpu *p = cpu_percpu(c);
+    int64_t first;
+    if (p->current == p->idle) {
+        if (c != me())
+            resched_cpu(c, 0); /* ends its halt */
+    } else if (why == RUNQ_WAKE || why == RUNQ_NEW) {
+        if (t->vruntime + SCHED_WAKEUP_GRAN_NS < runq_running_vr(c))
+            resched_cpu(c, 1);
+        else if (runq_waiting(c, &first) == 1) {
+            /* The running thread now competes for its CPU: its turn must end. */
+            if (c == me()) {
+                uint64_t end = turn_end(p->current), armed = p->armed;
+                if (!armed || armed > end)
+                    arm(end);
+            } else {
+                resched_cpu(c, 0);
+            }
+        }
+    }
+    /* Work waits here while another CPU idles: that one takes it (runq_pick). */
+    if (why != RUNQ_WAKE && why != RUNQ_NEW && runq_waiting(c, &first)) {
+        int idle = runq_idle_cpu(t->affinity & cpus_online, c);
+        if (idle >= 0)
+            resched_cpu((unsigned)idle, 0);
+    }
 }
 
 void sched_make_runnable(struct thread *t)
 {
     uint64_t fl = spin_lock_irqsave(&rq_lock);
-    enqueue_locked(t);
+    t->cpu = me();
+    enqueue_locked(t, RUNQ_NEW);
     spin_unlock_irqrestore(&rq_lock, fl);
 }
 
-/* Takes the first queued thread this CPU may run, or 0. */
-static struct thread *rq_pop(void)
-{
-    uint64_t me = 1ull << percpu()->cpu;
-    struct thread *prev = 0;
-    for (struct thread *t = rq_head; t; prev = t, t = t->run_next) {
-        if (!(t->affinity & me))
-            continue;
-        if (prev)
-            prev->run_next = t->run_next;
-        else
-            rq_head = t->run_next;
-        if (rq_tail == t)
-            rq_tail = prev;
-        t->run_next = 0;
-        return t;
-    }
-    return 0;
-}
-
-/* 1 if a queued thread may run on this CPU. */
-static int rq_has_work(void)
-{
-    uint64_t me = 1ull << percpu()->cpu;
-    for (struct thread *t = rq_head; t; t = t->run_next)
-        if (t->affinity & me)
-            return 1;
-    return 0;
-}
-
 /* Arms the timer for the nearest event: the earliest kernel timer, or the end of the running
- * thread's slice if others wait. */
+ * thread's turn if others wait. */
 static void rearm(void)
 {
     uint64_t fl = spin_lock_irqsave(&rq_lock);
     uint64_t next = timers_next();
-    struct thread *cur = current();
-    if (rq_has_work() && cur != IDLE && (!next || slice_end(cur) < next))
-        next = slice_end(cur);
+    uint64_t end = turn_end(current());
+    if (end && (!next || end < next))
+        next = end;
     arm(next);
     spin_unlock_irqrestore(&rq_lock, fl);
 }
@@ -202,8 +206,7 @@ static void rearm(void)
 static void switch_to(struct thread *prev, struct thread *next)
 {
     uint64_t now = rdtsc();
-    prev->cpu_ns += tsc_to_ns(now - prev->slice_start);
-    prev->cpu_tsc += now - prev->slice_start;
+    charge(prev, now);
     next->slice_start = now;
     if (prev != IDLE) {
         prev->fs_base = rdmsr(MSR_FS_BASE);
@@ -243,7 +246,7 @@ static void finish_switch(void)
 static void schedule_locked(uint64_t fl)
 {
     struct thread *prev = current();
-    struct thread *next = rq_pop();
+    struct thread *next = runq_pick(me(), cpus_online);
     if (!next)
         next = IDLE;
     if (next != prev) {
@@ -280,7 +283,7 @@ void thread_wake(struct thread *t, int reason)
         if (t->on_cpu)
             t->state = THREAD_RUNNABLE; /* not switched away yet: it will not */
         else
-            enqueue_locked(t);
+            enqueue_locked(t, RUNQ_WAKE);
     } else if (reason == -EINTR && t->on_cpu && t->cpu != percpu()->cpu &&
                t->state == THREAD_RUNNABLE) {
         /* A signal for a thread running elsewhere: interrupt it, so that it sees the signal on
@@ -290,18 +293,46 @@ void thread_wake(struct thread *t, int reason)
     spin_unlock_irqrestore(&rq_lock, fl);
 }
 
+/* Switches the running thread out, with the run queue's lock held (flags `fl`, released here):
+ * a runnable one goes back into a queue (its own CPU's if allowed there), a blocking one just
+ * leaves the CPU (its waker will queue it). */
+static void preempt_locked(uint64_t fl, enum runq_why why)
+{
+    struct thread *cur = current();
+    if (cur->state == THREAD_RUNNABLE) {
+        charge(cur, rdtsc());
+        enqueue_locked(cur, why);
+    }
+    schedule_locked(fl);
+}
+
 void sched_resched_ipi(void)
 {
-    /* A thread whose affinity no longer includes this CPU goes back to the queue; otherwise the
-     * interrupt only ends a halt or brings the thread into the kernel (signals). */
+    /* A thread whose affinity no longer includes this CPU leaves it; otherwise the interrupt
+     * ends a halt, arms the end of the running thread's turn for work queued here, or brings the
+     * thread into the kernel (signals, need_resched: sched_preempt_point at the interrupt's end). */
     uint64_t fl = spin_lock_irqsave(&rq_lock);
     struct thread *cur = current();
-    if (cur != IDLE && !(cur->affinity & (1ull << percpu()->cpu))) {
-        enqueue_locked(cur);
-        schedule_locked(fl);
+    if (cur != IDLE && !(cur->affinity & (1ull << me()))) {
+        preempt_locked(fl, RUNQ_MOVE);
         return;
     }
     spin_unlock_irqrestore(&rq_lock, fl);
+    rearm();
+}
+
+void sched_preempt_point(void)
+{
+    struct percpu *p = percpu();
+    if (!__atomic_load_n(&p->need_resched, __ATOMIC_ACQUIRE))
+        return;
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    p->need_resched = 0;
+    if (current() == IDLE) { /* its loop looks at the queue */
+        spin_unlock_irqrestore(&rq_lock, fl);
+        return;
+    }
+    preempt_locked(fl, RUNQ_REQUEUE);
 }
 
 int sched_set_affinity(struct thread *t, uint64_t mask)
@@ -313,12 +344,15 @@ int sched_set_affinity(struct thread *t, uint64_t mask)
         return -EINVAL;
     }
     t->affinity = mask;
-    int here = t == current() && !(mask & (1ull << percpu()->cpu));
-    if (!here && t->on_cpu && t->state == THREAD_RUNNABLE && !(mask & (1ull << t->cpu)))
+    int here = t == current() && !(mask & (1ull << me()));
+    if (t->queued && !(mask & (1ull << t->cpu))) {
+        runq_remove(t);
+        enqueue_locked(t, RUNQ_MOVE);
+    } else if (!here && t->on_cpu && t->state == THREAD_RUNNABLE && !(mask & (1ull << t->cpu))) {
         lapic_send_ipi(smp_apic_id[t->cpu], VECTOR_RESCHED);
+    }
     if (here) {
-        enqueue_locked(t);
-        schedule_locked(fl);
+        preempt_locked(fl, RUNQ_MOVE);
         return 0;
     }
     spin_unlock_irqrestore(&rq_lock, fl);
@@ -389,12 +423,11 @@ void sched_exit_current(void)
 void sched_yield_current(void)
 {
     uint64_t fl = spin_lock_irqsave(&rq_lock);
-    if (!rq_has_work()) {
+    if (!runq_has_work(me(), cpus_online)) {
         spin_unlock_irqrestore(&rq_lock, fl);
         return;
     }
-    enqueue_locked(current());
-    schedule_locked(fl);
+    preempt_locked(fl, RUNQ_YIELD);
 }
 
 void sched_timer_tick(void)
@@ -406,9 +439,9 @@ void sched_timer_tick(void)
     timers_expire(now);
     fl = spin_lock_irqsave(&rq_lock);
     struct thread *cur = current();
-    if (cur != IDLE && rq_has_work() && now >= slice_end(cur)) {
-        enqueue_locked(cur);
-        schedule_locked(fl);
+    uint64_t end = turn_end(cur);
+    if (end && now >= end) {
+        preempt_locked(fl, RUNQ_REQUEUE);
         return;
     }
     spin_unlock_irqrestore(&rq_lock, fl);
@@ -431,14 +464,14 @@ static void __attribute__((noreturn)) idle_run(void)
 {
     for (;;) {
         uint64_t fl = spin_lock_irqsave(&rq_lock);
-        if (rq_has_work()) {
+        if (runq_has_work(me(), cpus_online)) {
             schedule_locked(fl);
             continue;
         }
         spin_unlock_irqrestore(&rq_lock, fl);
         rearm();
         fl = spin_lock_irqsave(&rq_lock);
-        int work = rq_has_work();
+        int work = runq_has_work(me(), cpus_online);
         spin_unlock_irqrestore(&rq_lock, fl);
         if (work)
             continue;

@@ -1,20 +1,19 @@
-/* The scheduler: a run queue of runnable threads, time slices enforced by the APIC timer, an idle
- * thread that halts the CPU, and blocking (thread_prepare_block / thread_block / thread_wake, in
- * sched/wait.h), on every CPU started; everything is under the run queue's lock. */
+/* The scheduler: per-CPU run queues with a fair share of CPU time (sched/runq.h), turns enforced
+ * by the APIC timer, wake-up preemption, an idle thread per CPU that halts it, and blocking
+ * (thread_prepare_block / thread_block / thread_wake, in sched/wait.h), on every CPU started;
+ * everything is under the run queue's lock. */
 #pragma once
 #include <stdint.h>
 
 struct thread;
 
-#define TIMESLICE_NS 10000000ull /* 10 ms */
-
 void sched_init(struct thread *main_thread);
-/* Makes t runnable (appends it to the run queue): for a new thread. */
+/* Makes t runnable (queues it on the least loaded CPU): for a new thread. */
 void sched_make_runnable(struct thread *t);
 /* Ends the current thread (already off the thread list): switches away for good; its stack and
  * thread object are freed once the CPU is off them. */
 __attribute__((noreturn)) void sched_exit_current(void);
-/* Puts the current thread at the back of the run queue and runs the others (sched_yield). */
+/* Puts the current thread behind the others in its CPU's queue and runs them (sched_yield). */
 void sched_yield_current(void);
 /* TSC ticks the idle thread has been running (halted or about to halt), up to now: the CPU time
  * that is not the program's (core/cputime.c). */
@@ -36,5 +35,8 @@ uint64_t sched_get_affinity(const struct thread *t);
 void sched_resched_ipi(void);
 /* An application processor's last step of bring-up: becomes its idle thread, takes threads. */
 __attribute__((noreturn)) void sched_ap_start(void);
+/* Called where the running thread may be switched out (the end of an interrupt taken with
+ * interrupts enabled, or of a system call): switches if a woken thread asked to preempt it. */
+void sched_preempt_point(void);
 /* The timer interrupt: runs the kernel timers due and preempts a thread whose slice is over. */
 void sched_timer_tick(void);

@@ -27,9 +27,11 @@ struct thread {
     uint64_t robust_list, robust_len;
     char comm[16];            /* prctl(PR_SET_NAME); empty: the executable's base name */
 
-    /* Under the run queue's lock (sched/sched.c): state, run_next, on_cpu, cpu, affinity,
-     * wake_reason. */
-    struct thread *run_next;  /* run queue */
+    /* Under the run queue's lock (sched/sched.c): state, run_next, queued, vruntime, on_cpu,
+     * cpu, affinity, wake_reason. */
+    struct thread *run_next;  /* in its CPU's run queue (sched/runq.c) */
+    int queued;               /* in the run queue of CPU `cpu` */
+    int64_t vruntime;         /* CPU time had, in its CPU queue's scale (ns): the least runs next */
     int on_cpu;               /* running, or not yet switched away from */
     unsigned cpu;             /* the CPU it runs or last ran on */
     uint64_t affinity;        /* the CPUs it may run on (bit n: CPU n) */

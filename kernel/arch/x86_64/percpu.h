@@ -15,6 +15,7 @@ struct percpu {
     struct thread *idle;      /* this CPU's idle thread */
     struct thread *switched_from; /* the thread the last switch left, for finish_switch */
     uint64_t armed;           /* the deadline this CPU's timer is armed for, 0 if disarmed */
+    int need_resched;         /* a woken thread should preempt this CPU's (set by any CPU) */
     /* TLB shootdown (arch/x86_64/paging.c): set by the CPU asking, cleared by this one. */
     volatile int tlb_pending;
     int tlb_batch_n;          /* addresses this CPU changed and others have yet to flush; -1: all */

@@ -119,6 +119,10 @@ void trap_dispatch(struct regs *r)
             kprintf("lwjvm: unexpected interrupt vector %lu (ignored)\n", v);
         lapic_eoi();
     }
+    /* Interrupts come only where interrupts were enabled, so no spinlock is held: a switch is
+     * safe there, as after any exception from the program. */
+    if (v >= 32 || regs_from_user(r))
+        sched_preempt_point();
     if (regs_from_user(r))
         signal_deliver(r);
 }

@@ -118,11 +118,7 @@ def run_wrk(port: int, connections: int, seconds: int) -> WrkResult:
 # --- the two kinds of VM --------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = network.free_port
 
 
 class Server:

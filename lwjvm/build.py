@@ -552,6 +552,7 @@ def _build_image(
             cds, cds_hit = _make_cds(
                 staging, runtime, cp, flags, classpath, main, m.args, env, archive, epoch, cache,
                 training_args, m.cds_timeout, plan.total >> 20, kernel, training_options,
+                guestrun.traffic_of(m),
             )  # fmt: skip
         timings["cds"] = time.monotonic() - t
         cds_flags = ["-Xshare:auto", f"-XX:SharedArchiveFile={archive}"]
@@ -687,6 +688,7 @@ def _make_cds(
     memory_mib: int,
     kernel: Path | None,
     training_options: list[str] | None = None,
+    traffic: guestrun.Traffic | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Stage the app's CDS archive at `archive`: from the cache, or a training run and a dump.
 
@@ -696,7 +698,8 @@ def _make_cds(
     timestamp. Dumps are not
     byte-for-byte repeatable (the archived heap differs between runs), so the archive is cached
     by everything it depends on: a rebuild with the same inputs reuses the same bytes.
-    `training_options` are JVM options of the training run alone (Spring's exit after refresh).
+    `training_options` are JVM options of the training run alone (Spring's exit after refresh);
+    `traffic` the requests the training run is sent.
     """
     training_options = training_options or []
     key_desc = {
@@ -709,6 +712,7 @@ def _make_cds(
         "training_timeout": training_timeout,
         "env": sorted(env.items()),
         **({"training_options": training_options} if training_options else {}),
+        **({"training_requests": [traffic.port, *traffic.paths]} if traffic else {}),
         "epoch": epoch,
         "archive": archive,
         "made": "in the guest",
@@ -727,7 +731,7 @@ def _make_cds(
         info: dict[str, Any] = {"archive": archive, "key": key, "dump_flags": flags}
         return _train_and_dump(
             staging, flags, classpath, main, env, archive, epoch, training_args,
-            training_timeout, cached, info, memory_mib, kernel, training_options,
+            training_timeout, cached, info, memory_mib, kernel, training_options, traffic,
         ), False  # fmt: skip
 
 
@@ -746,6 +750,7 @@ def _train_and_dump(
     memory_mib: int,
     kernel: Path | None,
     training_options: list[str] | None = None,
+    traffic: guestrun.Traffic | None = None,
 ) -> dict[str, Any]:
     """The training run and the dump (see _make_cds), two boots of the staged tree in the guest;
     the archive is also stored at `cached`."""
@@ -760,12 +765,10 @@ def _train_and_dump(
     train += ["-cp", classpath, main]
     train += training_args
     run = guestrun.run_in_guest(
-        root, train, env, app_dir, CLASSLIST, memory, stop_after=training_timeout, kernel=kernel
-    )
-    if run.stopped:
-        info["training"] = f"stopped after {training_timeout:g}s"
-    else:
-        info["training"] = f"exit {run.returncode}"
+        root, train, env, app_dir, CLASSLIST, memory, stop_after=training_timeout, kernel=kernel,
+        traffic=traffic,
+    )  # fmt: skip
+    info["training"] = run.ended(training_timeout)
     detail = (run.stderr or run.stdout).decode(errors="replace").strip()[-300:]
     if not run.exported:
         raise LwjvmError(

@@ -431,6 +431,7 @@ class Manifest:
     cds: bool
     cds_args: list[str] | None
     cds_timeout: float
+    cds_requests: list[str] | None  # None: the health check's path, if it has one
     env: dict[str, str]
     files: list[FileCopy]
     memory: int
@@ -449,6 +450,17 @@ class Manifest:
     def where(self, path: FieldPath) -> str:
         """`FILE:LINE: FIELD` prefix for an error about the field at `path`."""
         return f"{self.path}:{self.doc.line(path)}: {field_name(path)}"
+
+    def training_requests(self) -> tuple[int, list[str]] | None:
+        """(guest port, paths) the training runs GET from the app (jvm.cds.requests, by default
+        the health check's path), or None: no port, no network or no paths."""
+        paths = self.cds_requests
+        if paths is None:
+            paths = [self.health.http] if self.health.http else []
+        if not paths or self.network == "none":
+            return None
+        port = self.health.port or (self.ports[0].guest if self.ports else None)
+        return (port, paths) if port else None
 
     def full_classpath(self) -> list[Path]:
         """The application class path: the jar first, then `classpath` entries."""
@@ -651,6 +663,11 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
             cds_raw.get("timeout", DEFAULT_CDS_TIMEOUT)
             if isinstance(cds_raw, dict)
             else DEFAULT_CDS_TIMEOUT
+        ),
+        cds_requests=(
+            list(cds_raw["requests"])
+            if isinstance(cds_raw, dict) and "requests" in cds_raw
+            else None
         ),
         env={k: _scalar_text(v) for k, v in data.get("env", {}).items()},
         files=files,

@@ -243,9 +243,9 @@ def training_run(
     ]  # fmt: skip
     run = guestrun.run_in_guest(
         staging.root, argv, env, profile()["app_dir"], LOADED_LOG, TRAINING_MEMORY_MIB,
-        stop_after=m.cds_timeout,
+        stop_after=m.cds_timeout, traffic=guestrun.traffic_of(m),
     )  # fmt: skip
-    ended = f"stopped after {m.cds_timeout:g}s" if run.stopped else f"exit {run.returncode}"
+    ended = run.ended(m.cds_timeout)
     text = (run.exported or b"").decode(errors="replace")
     if not text:
         said = (run.stderr or run.stdout).decode(errors="replace").strip().splitlines()
@@ -315,6 +315,7 @@ def discover(
                 "main": main,
                 "args": m.args if m.cds_args is None else m.cds_args,
                 "timeout": m.cds_timeout,
+                "requests": m.training_requests(),
                 "env": sorted(env.items()),
                 "flags": flags,
                 "files": [[c.dst, _digest(c.src)] for c in m.files],

@@ -168,6 +168,13 @@ class NetConfig:
         return ["-netdev", netdev, "-device", device]
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def boot_keys(hostname: str) -> list[tuple[str, str]]:
     """The boot.conf network keys for a guest on QEMU's user network (protocol section 2)."""
     return [

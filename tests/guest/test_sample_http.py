@@ -5,6 +5,7 @@ shutdown hook prints how many requests it served; lwjvm exits 143 as Linux would
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -43,6 +44,7 @@ def http_app(
          str(SAMPLE / "app.yaml")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
+    proc.out_dir = out / "image"  # type: ignore[attr-defined]
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -106,3 +108,17 @@ def test_sample_http_serves_requests_from_the_host_and_stops_on_sigterm(
     text = out.decode()
     assert "http: listening on port 8080" in text
     assert "http: stopped after" in text
+
+
+def test_sample_http_training_runs_were_sent_its_requests(
+    http_app: tuple[int, subprocess.Popen[bytes]],
+) -> None:
+    """jvm.cds.requests: the class-data training run (and the module one) GET / and /health in
+    the guest and stop once answered, so what serving a request loads is archived and linked."""
+    _, proc = http_app
+    desc = json.loads((proc.out_dir / "image.json").read_text())  # type: ignore[attr-defined]
+    assert desc["cds"]["training"] == (
+        "stopped after serving 6 requests (/ 200 x3, /health 200 x3)"
+    )
+    reasons = desc["runtime"]["module_reasons"]
+    assert "stopped after serving 6 requests" in reasons["java.logging"]

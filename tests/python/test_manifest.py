@@ -143,3 +143,29 @@ def test_init_without_main_class_leaves_main_commented(
     text = manifest.init_manifest(jar, out)
     assert "  # main: com.example.Main" in text
     assert manifest.load(out).main is None
+
+
+def test_training_requests_default_to_the_health_path_on_the_first_port(tmp_path: Path) -> None:
+    base = "name: svc\napp: {jar: a.jar}\nvm: {ports: ['9000:8080', '9001:8081']}\n"
+    (tmp_path / "a.jar").write_bytes(b"")
+    cases = {
+        "": None,
+        "health: {http: /healthz}\n": (8080, ["/healthz"]),
+        "health: {http: /healthz, port: 8081}\n": (8081, ["/healthz"]),
+        "health: {http: /h}\njvm: {cds: {requests: [/, /a]}}\n": (8080, ["/", "/a"]),
+        "health: {http: /h}\njvm: {cds: {requests: []}}\n": None,
+    }
+    for extra, want in cases.items():
+        m = tmp_path / "app.yaml"
+        m.write_text(base + extra)
+        assert manifest.load(m).training_requests() == want, extra
+    m.write_text("name: svc\napp: {jar: a.jar}\nhealth: {http: /h}\n")
+    assert manifest.load(m).training_requests() is None  # no port to send them to
+
+
+def test_training_requests_must_be_paths(tmp_path: Path) -> None:
+    (tmp_path / "a.jar").write_bytes(b"")
+    m = tmp_path / "app.yaml"
+    m.write_text("name: svc\napp: {jar: a.jar}\njvm: {cds: {requests: [health]}}\n")
+    with pytest.raises(LwjvmError, match=r"app.yaml:3: jvm.cds"):
+        manifest.load(m)

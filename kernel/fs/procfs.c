@@ -4,6 +4,7 @@
  * cgroups, version, mounts, and the /proc/sys values programs read), in Linux's formats. */
 #include "fs/procfs.h"
 #include "net/hostname.h"
+#include "net/netdev.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/tsc.h"
 #include "core/clock.h"
@@ -666,6 +667,11 @@ static int gen_hostname(struct pseudo_node *n, char *buf, size_t size)
     (void)n;
     return snprintf(buf, size, "%s\n", net_hostname());
 }
+static int gen_if_inet6(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return net_gen_if_inet6(buf, size);
+}
 GEN_NUMBER(gen_nr_open, "1048576")
 GEN_NUMBER(gen_somaxconn, "4096")
 GEN_NUMBER(gen_randomize, "2")
@@ -706,7 +712,9 @@ int procfs_new(uint32_t dev, struct inode **root)
     struct pseudo_node *fs = sys ? pseudo_dir(sys, "fs") : 0;
     struct pseudo_node *net = sys ? pseudo_dir(sys, "net") : 0;
     struct pseudo_node *core = net ? pseudo_dir(net, "core") : 0;
-    int ok = t1 && kernel && vm && fs && core && build_process_dir(p) &&
+    struct pseudo_node *pnet = pseudo_dir(r, "net");
+    int ok = t1 && kernel && vm && fs && core && pnet && build_process_dir(p) &&
+             pseudo_file(pnet, "if_inet6", 0444, gen_if_inet6) &&
              pseudo_file(t1, "stat", 0444, gen_stat) &&
              pseudo_file(t1, "status", 0444, gen_status) &&
              pseudo_symlink(r, "self", link_self) &&

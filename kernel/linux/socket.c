@@ -56,6 +56,7 @@ struct sock *unix_sock_new(int type);
 #define IP_TOS 1
 #define IP_TTL 2
 #define IPV6_UNICAST_HOPS 16
+#define IPV6_MULTICAST_HOPS 18
 #define IPV6_V6ONLY 26
 #define IPV6_TCLASS 67
 
@@ -521,6 +522,8 @@ SYS(setsockopt)
             rc = s->state != SS_NEW ? -EINVAL : (s->v6only = !!v, 0);
         else if (name == IPV6_TCLASS)
             rc = v < -1 || v > 0xff ? -EINVAL : (s->tos = v < 0 ? 0 : v, 0);
+        else if (name == IPV6_MULTICAST_HOPS && s->type == SOCK_DGRAM) /* -1: the default, 1 */
+            rc = v < -1 || v > 255 ? -EINVAL : (s->mcast_hops = v < 0 ? 1 : v, 0);
         else
             rc = -ENOPROTOOPT;
     } else {
@@ -614,6 +617,8 @@ SYS(getsockopt)
             out.i = s->tos;
         else if (name == IPV6_UNICAST_HOPS)
             out.i = 255;
+        else if (name == IPV6_MULTICAST_HOPS && s->type == SOCK_DGRAM)
+            out.i = s->mcast_hops;
         else
             rc = -ENOPROTOOPT;
     } else {

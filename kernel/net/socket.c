@@ -14,6 +14,8 @@
 #include "signal/signal.h"
 
 #define S_IFSOCK 0140000
+#include "net/netdev.h"
+
 #define FIONREAD 0x541b
 #define FIONBIO 0x5421
 
@@ -101,6 +103,7 @@ struct sock *sock_alloc(int domain, int type, int protocol, const struct sock_op
     s->protocol = protocol;
     s->ops = ops;
     s->keepidle = 7200;
+    s->mcast_hops = 1;
     s->keepintvl = 75;
     s->keepcnt = 9;
     s->rcvbuf = 131072;
@@ -247,7 +250,7 @@ static long sock_ioctl(struct file *f, uint32_t cmd, uint64_t arg)
         f->flags = on ? (f->flags | O_NONBLOCK) : (f->flags & ~O_NONBLOCK);
         return 0;
     }
-    return -ENOTTY;
+    return netdev_ioctl(cmd, arg);
 }
 
 static void sock_release(struct file *f)

@@ -118,6 +118,7 @@ struct sock {
     int peer_set;
     /* Options. */
     int reuseaddr, reuseport, keepalive, nodelay, broadcast, v6only, tos;
+    int mcast_hops; /* IPV6_MULTICAST_HOPS (UDP over IPv6: lwIP's one multicast TTL) */
     int keepidle, keepintvl, keepcnt;
     int rcvbuf, sndbuf;
     int linger_on, linger_s;

@@ -166,6 +166,8 @@ static void udp_apply(struct sock *s)
     else
         ip_reset_option(pcb, SOF_BROADCAST);
     pcb->tos = (u8_t)s->tos;
+    if (s->domain == AF_INET6)
+        udp_set_multicast_ttl(pcb, (u8_t)s->mcast_hops);
 }
 
 static int udp_listen_(struct sock *s, int backlog)

@@ -125,6 +125,7 @@ ISSUE9_CASES = [
     Case("poll_epoll"),
     Case("net_poll"),
     Case("net_unix"),
+    Case("net_ifaces"),
     Case("net_leak", args=("10000",), timeout_s=300),
 ]
 

@@ -217,18 +217,20 @@ __attribute__((format(printf, 2, 3), noreturn)) static void cannot_start(int cod
     vm_exit(code);
 }
 
+/* The boot configuration's text, NUL-terminated; a root image without a readable one cannot
+ * start a program: that is the image's fault, not the kernel's (exit 125, no panic). */
 static char *read_boot_conf(uint64_t *len)
 {
     struct inode *ino;
     int rc = vfs_lookup(0, BOOT_CONF, 1, &ino);
     if (rc)
-        panic("cannot open %s: %s", BOOT_CONF, errno_name(-rc));
+        cannot_start(125, "cannot open %s: %s", BOOT_CONF, errno_name(-rc));
     char *buf = kmalloc(ino->size + 1);
     if (!buf)
-        panic("%s is too large", BOOT_CONF);
+        cannot_start(125, "%s is too large (%lu bytes)", BOOT_CONF, (uint64_t)ino->size);
     int64_t n = inode_read(ino, 0, buf, ino->size);
     if (n != (int64_t)ino->size)
-        panic("cannot read %s", BOOT_CONF);
+        cannot_start(125, "cannot read %s: %s", BOOT_CONF, n < 0 ? errno_name((int)-n) : "short");
     buf[n] = 0;
     *len = (uint64_t)n;
     inode_put(ino);
@@ -297,8 +299,9 @@ void kmain(uint32_t start_info_phys)
     if (bootconf_parse(text, len, &bc, kmalloc, err, sizeof err))
         cannot_start(125, "%s: %s", BOOT_CONF, err);
     rc = vfs_chdir(bc.cwd);
-    if (rc)
-        panic("cannot change to the working directory %s: %s", bc.cwd, errno_name(-rc));
+    if (rc) /* cwd= names nothing usable in the image: the configuration's fault */
+        cannot_start(125, "%s: cannot change to the working directory \"%s\": %s", BOOT_CONF,
+                     bc.cwd, errno_name(-rc));
     if (console_install_std_fds())
         panic("cannot open the consoles");
 

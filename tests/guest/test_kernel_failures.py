@@ -4,10 +4,19 @@ backtrace on stderr; a program killed by a signal exits 128+signo with the fault
 
 from __future__ import annotations
 
+import io
+import os
+import random
 import subprocess
 from pathlib import Path
 
 from guest_harness import GuestRunner
+
+# The mutant tests below: 24 seeded mutants each in CI; `make soak` sets more and a new seed
+# (LWJVM_MUTANTS, LWJVM_MUTANT_SEED), and a failure names both so that it can be replayed.
+MUTANTS = int(os.environ.get("LWJVM_MUTANTS", "24"))
+MUTANT_SEED = int(os.environ.get("LWJVM_MUTANT_SEED", "15"))
+NEVER = (122, 123, 124)  # the VM stopped without an exit record, a kernel panic, a hang
 
 
 def _exec(guest: GuestRunner, *args: str) -> subprocess.CompletedProcess[str]:
@@ -73,15 +82,14 @@ def test_mutated_programs_are_refused_or_run_never_a_panic(
     """Seeded mutations of a static program's ELF and program headers, run with lwjvm exec: the
     host tool refuses one (125, one line), the kernel refuses one (126 with its reason, protocol
     section 4), or the program runs and exits or dies of a signal; the kernel never panics."""
-    import random
     import struct
 
     orig = (corpus / "hello-static").read_bytes()
     phoff = struct.unpack_from("<Q", orig, 32)[0]
-    rng = random.Random(15)
+    rng = random.Random(MUTANT_SEED)
     specials = [0, 1, 0x7F, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x7FFFFFFFF000, 0x800000000000,
                 0xFFFF800000000000, 0xFFFFFFFFFFFFFFFF]  # fmt: skip
-    for i in range(24):
+    for i in range(MUTANTS):
         data = bytearray(orig)
         for _ in range(rng.randint(1, 3)):
             at = rng.choice([rng.randrange(64), phoff + rng.randrange(56 * 4)])
@@ -92,9 +100,114 @@ def test_mutated_programs_are_refused_or_run_never_a_panic(
         exe.write_bytes(bytes(data))
         exe.chmod(0o755)
         r = _exec(guest, str(exe))
-        assert r.returncode not in (122, 123, 124), f"mutant {i}: {r.returncode}\n{r.stderr}"
+        which = f"LWJVM_MUTANT_SEED={MUTANT_SEED} mutant {i}"
+        assert r.returncode not in NEVER, f"{which}: {r.returncode}\n{r.stderr}"
         assert "Traceback" not in r.stderr, r.stderr
         if r.returncode == 125:
             assert r.stderr.startswith("lwjvm: error: ") and r.stderr.count("\n") == 1, r.stderr
         if r.returncode == 126:
             assert f"lwjvm: cannot start {exe}: ENOEXEC" in r.stderr, r.stderr
+
+
+# Valid lines of every kind (docs/protocol.md section 2) and hostile ones, for the mutants below.
+BOOT_LINES = [
+    b"exec=/bin/hello", b"arg=hello", b"arg=a\\nb", b"arg=", b"env=A=1", b"env=PATH=/bin",
+    b"cwd=/", b"cwd=/tmp", b"net.ipv4=10.0.2.15/24", b"net.gateway=10.0.2.2", b"net.dns=10.0.2.3",
+    b"net.hostname=guest", b"lwjvm-boot 1", b"lwjvm-boot 2", b"exec=", b"exec=/nonexistent",
+    b"exec=/etc/lwjvm/boot.conf", b"exec=/bin", b"cwd=/nonexistent", b"cwd=", b"arg=\\q",
+    b"arg=\\", b"=", b"noequals", b"net.ipv4=300.1.1.1/99", b"net.ipv4=10.0.2.15",
+    b"net.gateway=x", b"unknown=1", b"env=", b"env=NOEQUALS", b"\xff\xfe=\x00",
+    b"arg=" + b"x" * 70_000, b"env=" + b"Y=" + b"y" * 5_000,
+]
+
+
+_VALID = b"lwjvm-boot 1\nexec=/bin/hello\narg=hello\n"
+# Cases every run tries first: no file, an empty one, only the header, a working directory that
+# is missing, empty or a file, a program that is the configuration itself, a 1 MiB argument,
+# 100,000 arguments, a file without a final newline.
+BOOT_CASES: list[bytes | None] = [
+    None, b"", b"lwjvm-boot 1\n", _VALID + b"cwd=/nonexistent\n", _VALID + b"cwd=\n",
+    _VALID + b"cwd=/bin/hello\n", b"lwjvm-boot 1\nexec=/etc/lwjvm/boot.conf\narg=x\n",
+    _VALID + b"arg=" + b"a" * (1 << 20) + b"\n", _VALID + b"arg=x\n" * 100_000,
+    _VALID + b"cwd=/",
+]
+
+
+def _boot_conf_mutant(rng: random.Random) -> bytes:
+    """A boot.conf from the format's lines, then mutated: lines dropped, repeated, swapped or
+    added (thousands of args at times), bytes flipped or cut, the final newline removed. The
+    header stays first in most, so that the mutants reach past it."""
+    lines = [b"lwjvm-boot 1", b"exec=/bin/hello", b"arg=hello", b"env=A=1", b"cwd=/"]
+    for _ in range(rng.randint(0, 4)):
+        op = rng.randrange(10)
+        first = 0 if rng.random() < 0.1 else 1  # the header too, now and then
+        if op == 0 and len(lines) > 1:
+            del lines[rng.randrange(first, len(lines))]
+        elif op <= 4:
+            lines.insert(rng.randrange(first, len(lines) + 1), rng.choice(BOOT_LINES))
+        elif op <= 6:
+            lines += [rng.choice(BOOT_LINES[:6])] * rng.choice([2, 100, 5_000])
+        elif op <= 8 and len(lines) > 2:
+            i, j = rng.randrange(first, len(lines)), rng.randrange(first, len(lines))
+            lines[i], lines[j] = lines[j], lines[i]
+        else:
+            lines.insert(first, rng.choice(BOOT_LINES))
+    data = bytearray(b"\n".join(lines) + b"\n")
+    for _ in range(rng.choice([0, 0, 1, 3])):
+        data[rng.randrange(len(data))] = rng.choice([0, 0x0A, 0x3D, 0x5C, 0xFF, rng.randrange(256)])
+    if rng.random() < 0.2:
+        del data[rng.randrange(len(data) + 1) :]
+    if data.endswith(b"\n") and rng.random() < 0.1:
+        data = data[:-1]
+    return bytes(data)
+
+
+def test_mutated_boot_configurations_are_refused_or_run_never_a_panic(
+    corpus: Path, tmp_path: Path
+) -> None:
+    """Seeded boot.conf mutants in a root image booted directly: the kernel runs the program
+    (exit 0, or 126/127 when `exec` names something it cannot load) or refuses the configuration
+    with its reason, the `lwjvm:error` record and 125 (protocol sections 4-5); never a panic, a
+    hang or a stop without an exit record."""
+    from lwjvm import bootconf, vm
+    from lwjvm.image import Staging, build_image
+
+    rng = random.Random(MUTANT_SEED)
+    seen: dict[int, int] = {}
+    for i in range(len(BOOT_CASES) + MUTANTS):
+        conf = BOOT_CASES[i] if i < len(BOOT_CASES) else _boot_conf_mutant(rng)
+        stage = tmp_path / f"stage{i}"
+        staging = Staging(stage)
+        staging.stage_file(corpus / "hello-static", "/bin/hello")
+        if conf is not None:
+            staging.stage_bytes(conf, bootconf.PATH)
+        image = tmp_path / "root.img"
+        build_image(stage, image)
+        cfg = vm.VmConfig(
+            kernel=vm.find_kernel(), initrd=image, memory_mib=64, timeout=120,
+            append=["lwjvm.quiet=1"],
+        )  # fmt: skip
+        out, err = io.BytesIO(), io.BytesIO()
+        control = vm.VmControl()
+        records: list[str] = []
+        control.on_record = lambda kind, _fields, seen=records: seen.append(kind)
+        try:
+            result = vm.run_vm(cfg, out, err, control=control)
+        finally:
+            control.close()
+        which = f"LWJVM_MUTANT_SEED={MUTANT_SEED} case {i}: {(conf or b'(no file)')[:300]!r}"
+        text = err.getvalue().decode(errors="replace")
+        code = result.exit_code
+        assert code not in NEVER, f"{which}: exit {code}\n{text}"
+        assert code in (0, 125, 126, 127), f"{which}: exit {code}\n{text}"
+        if code == 0:
+            assert out.getvalue() == b"Hello from lwjvm!\n" and "error" not in records, which
+        else:  # the reason, then the error record (protocol section 4)
+            assert records[-2:] == ["error", "exit"], f"{which}: {records}\n{text}"
+            reason = [ln for ln in text.splitlines() if ln.startswith("lwjvm: ")][-1:]
+            want = bootconf.PATH if code == 125 else "lwjvm: cannot start "
+            assert reason and want in reason[0], f"{which}: exit {code}\n{text}"
+        seen[code] = seen.get(code, 0) + 1
+        subprocess.run(["rm", "-rf", str(stage)], check=True)
+    if MUTANTS >= 24:
+        assert 0 in seen and 125 in seen, seen  # the mutants reach both sides of the parser

@@ -327,8 +327,9 @@ def start(cmd: list[str]) -> Boot:
     """Starts QEMU with the console on a pipe read by a thread."""
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=vm.dies_with_us(),  # a bench killed mid-run leaves no QEMU
+    )  # fmt: skip
     boot = Boot(proc, t0)
     boot._reader = threading.Thread(target=boot._read, daemon=True)
     boot._reader.start()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import re
 import selectors
@@ -660,7 +661,7 @@ def run_vm(
                     stderr=cons.qemu_w,
                     pass_fds=cons.child,
                     start_new_session=True,  # the terminal's Ctrl-C reaches us only
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=dies_with_us(),
                 )
             except OSError as e:
                 raise LwjvmError(f"cannot start {qemu}: {e.strerror}") from None
@@ -837,10 +838,18 @@ _PRCTL = _find_prctl()  # looked up in the parent, so the child between fork and
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the QEMU child: ask Linux to SIGKILL it if lwjvm dies (prctl PR_SET_PDEATHSIG)."""
+def dies_with_us() -> Callable[[], None]:
+    """A `preexec_fn` for a QEMU child that must not outlive this process (see below)."""
+    return functools.partial(_die_with_parent, os.getpid())
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the QEMU child: ask Linux to SIGKILL it if lwjvm dies (prctl PR_SET_PDEATHSIG). If
+    lwjvm (pid `parent`) died between the fork and the prctl, nobody is left to kill it: go now."""
     if _PRCTL is not None:
         _PRCTL(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _kill(proc: subprocess.Popen[bytes], quit: Callable[[], bool] | None = None) -> None:

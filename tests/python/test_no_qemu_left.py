@@ -1,6 +1,8 @@
-"""No QEMU is left behind: when lwjvm is killed with -9, times out or is interrupted, the QEMU it
-started goes too (PR_SET_PDEATHSIG in lwjvm/vm.py for the kill, its own clean-up otherwise),
-including during `lwjvm build`'s training runs in the guest."""
+"""No QEMU is left behind: when lwjvm is killed with -9, times out or is interrupted (SIGINT,
+SIGTERM, SIGHUP), the QEMU it started goes too (PR_SET_PDEATHSIG in lwjvm/vm.py for the kill, its
+own clean-up otherwise), including during `lwjvm build`'s training runs in the guest and the KVM
+probe. Deploy's supervisor: tests/python/test_deploy.py (kill -9 of the supervisor, a stop that
+runs out of time, rm -f)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lwjvm import guestrun
+from lwjvm import accel, guestrun, vm
 
 pytestmark = pytest.mark.skipif(guestrun.unavailable() is not None, reason="no kernel or QEMU")
 
@@ -97,6 +99,58 @@ def test_timeout_and_interrupt_leave_no_qemu(sleeper: Path) -> None:
     assert all(_gone(q) for q in qemus)
 
 
+STOP_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+
+
+@pytest.mark.parametrize("sig", STOP_SIGNALS, ids=lambda s: s.name)
+def test_one_signal_to_lwjvm_exec_ends_the_program_and_its_qemu(
+    sleeper: Path, sig: signal.Signals
+) -> None:
+    """The first signal goes to the program (which dies of it, as on the host), then the VM ends."""
+    proc = _exec(sleeper)
+    qemus = _wait_for_qemu(proc, 60)
+    time.sleep(1)  # the program is running (its signal handlers are the default ones)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=120) == 128 + sig
+    assert all(_gone(q) for q in qemus)
+
+
+def test_the_kvm_probe_leaves_no_qemu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The probe boots the kernel under KVM for at most PROBE_TIMEOUT_S: whether KVM runs it,
+    fails or hangs (kvm-pvm), the QEMU it started is gone when the probe returns."""
+    started: list[int] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args: Any, **kwargs: Any) -> Any:
+        p = real_popen(*args, **kwargs)
+        started.append(p.pid)
+        return p
+
+    monkeypatch.setattr(vm.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr(accel, "PROBE_TIMEOUT_S", 0.5)
+    accel.probe_kvm(vm.find_kernel())
+    assert len(started) == 1
+    assert _gone(started[0], 1.0)  # reaped already: run_vm waits for QEMU
+
+
+def test_kill_9_during_the_kvm_probe_takes_its_qemu() -> None:
+    code = (
+        "from lwjvm import accel, vm\n"
+        "accel.PROBE_TIMEOUT_S = 600.0\n"
+        "accel.probe_kvm(vm.find_kernel())\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    try:
+        qemus = _wait_for_qemu(proc, 60)
+    except AssertionError:
+        if proc.wait() == 0:
+            pytest.skip("QEMU under KVM ended at once here: nothing left to kill")
+        raise
+    proc.kill()
+    proc.wait()
+    assert all(_gone(q) for q in qemus)
+
+
 SERVER = {
     "Serve.java": """
 public class Serve {
@@ -109,8 +163,9 @@ public class Serve {
 }
 
 
-def test_kill_9_of_lwjvm_build_during_a_training_run_takes_its_qemu(
-    java_program: Any, java_jdk: Any, tmp_path: Path
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=lambda s: s.name)
+def test_lwjvm_build_killed_or_interrupted_during_a_training_run_takes_its_qemu(
+    java_program: Any, java_jdk: Any, tmp_path: Path, sig: signal.Signals
 ) -> None:
     jar = java_program("serve", SERVER, main="Serve")
     src = tmp_path / "src"
@@ -126,6 +181,9 @@ def test_kill_9_of_lwjvm_build_during_a_training_run_takes_its_qemu(
         cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     qemus = _wait_for_qemu(proc, 600)  # the module training run boots first
-    proc.kill()
-    proc.wait()
+    proc.send_signal(sig)
+    code = proc.wait(timeout=120)
     assert all(_gone(q) for q in qemus)
+    if sig == signal.SIGINT:  # Ctrl-C of a build: stopped, with its exit code, no traceback
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        assert code == 130 and "Traceback" not in err, err

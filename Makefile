@@ -12,7 +12,9 @@
 #   make bench-setup  the bench's own packages (wrk); Debian's cloud kernel is fetched by
 #                lwjvm.baseline itself into build/bench/linux (apt-get download, /etc/apt untouched)
 #   make soak    setup + kernel, then the guest corpora once on 4 CPUs, smp_race repeated on 4
-#                CPUs for SOAK_MINUTES, and the guest syscall fuzzer over new seeds for SOAK_MINUTES
+#                CPUs for SOAK_MINUTES, the ELF and boot.conf parsers' fuzzing with a new seed
+#                (host-compiled, and 300 mutants of each booted in the guest), and the guest
+#                syscall fuzzer over new seeds on 1 and 2 CPUs for SOAK_MINUTES
 
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
@@ -149,7 +151,11 @@ soak: setup kernel
 	LWJVM_SOAK=1 $(VENV)/bin/pytest -n 2 tests/guest/test_real_software.py
 	LWJVM_GUEST_CPUS=4 $(VENV)/bin/pytest -n 2 tests/guest/test_guest_c.py tests/guest/test_guest_java.py
 	LWJVM_SMP_SOAK_MINUTES=$(SOAK_MINUTES) $(VENV)/bin/pytest -n 1 tests/guest/test_smp.py -k soak
-	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES)
+	seed=$$(date +%s); echo "make soak: parser fuzzing seed $$seed"; \
+	LWJVM_SOAK=1 LWJVM_SOAK_SEED=$$seed LWJVM_MUTANT_SEED=$$seed LWJVM_MUTANTS=300 \
+		$(VENV)/bin/pytest -n 2 tests/kernel/test_kernel_logic.py tests/guest/test_kernel_failures.py \
+		-k "mutated or survive"
+	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES) --cpus 1,2
 
 clean:
 	rm -rf build tests/build samples/hello/target plugins/maven/target samples/spring-boot/target \

@@ -6,6 +6,11 @@ it ended, the tail of the kernel's output, and the last calls: the seed is repla
 which prints each call before making it. The fuzzer never runs on the host.
 
     python tests/guest/fuzz_soak.py [--minutes 60] [--calls 200000] [--first-seed N] [--jobs 2]
+                                    [--cpus 1,2]
+
+`--cpus 1,2` boots the seeds on 1 and 2 virtual CPUs in turn (seed N on the N-th of the list,
+cyclically), so the fuzzer's threads also run side by side in the kernel; a failing seed is
+printed with its CPU count, which its replay uses.
 """
 
 from __future__ import annotations
@@ -37,13 +42,13 @@ def lwjvm() -> list[str]:
 
 
 def run_seed(
-    seed: int, calls: int, timeout: float, verbose: bool = False
+    seed: int, calls: int, timeout: float, verbose: bool = False, cpus: int = 1
 ) -> subprocess.CompletedProcess[bytes]:
-    """One fuzzer run in the guest; the VM is killed `timeout` seconds in."""
+    """One fuzzer run in the guest on `cpus` CPUs; the VM is killed `timeout` seconds in."""
     argv = [
         *lwjvm(), "exec", "--accel", "tcg", "--timeout", str(timeout), "--memory", "256M",
-        "--env", "SYSFUZZ_IN_GUEST=1", str(FUZZER), *(["-v"] if verbose else []), str(seed),
-        str(calls),
+        "--cpus", str(cpus), "--env", "SYSFUZZ_IN_GUEST=1", str(FUZZER),
+        *(["-v"] if verbose else []), str(seed), str(calls),
     ]  # fmt: skip
     try:
         return subprocess.run(argv, capture_output=True, timeout=timeout + 120)
@@ -57,14 +62,14 @@ def seed_timeout(calls: int) -> float:
     return 120 + calls / 150
 
 
-def report(seed: int, calls: int, r: subprocess.CompletedProcess[bytes]) -> None:
+def report(seed: int, calls: int, cpus: int, r: subprocess.CompletedProcess[bytes]) -> None:
     verdict = VERDICTS.get(r.returncode, f"exit {r.returncode}")
-    print(f"soak: seed {seed}: FAILED: {verdict}", flush=True)
+    print(f"soak: seed {seed} on {cpus} CPU(s): FAILED: {verdict}", flush=True)
     for line in r.stdout.decode(errors="replace").splitlines()[-5:]:
         print(f"  out| {line}")
     for line in r.stderr.decode(errors="replace").splitlines()[-25:]:
         print(f"  err| {line}")
-    replay = run_seed(seed, calls, seed_timeout(calls) * 4, verbose=True)
+    replay = run_seed(seed, calls, seed_timeout(calls) * 4, verbose=True, cpus=cpus)
     calls_made = [ln for ln in replay.stdout.decode(errors="replace").splitlines() if ln[:1] == "#"]
     print(f"  replay with -v: exit {replay.returncode}; the last calls:")
     for line in calls_made[-12:]:
@@ -78,15 +83,20 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=200_000)
     ap.add_argument("--first-seed", type=int, default=int(time.time()))
     ap.add_argument("--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
+    ap.add_argument("--cpus", default="1", help="CPU counts the seeds boot on in turn: 1,2")
     args = ap.parse_args()
+    cpu_counts = [int(c) for c in args.cpus.split(",")]
     subprocess.run(["make", "-s", "-C", str(REPO / "tests" / "guest" / "c")], check=True)
     deadline = time.monotonic() + args.minutes * 60
     failed: list[int] = []
     clean = calls_clean = 0
     next_seed = args.first_seed
 
+    def cpus_of(seed: int) -> int:
+        return cpu_counts[seed % len(cpu_counts)]
+
     def one(seed: int) -> tuple[int, subprocess.CompletedProcess[bytes]]:
-        return seed, run_seed(seed, args.calls, seed_timeout(args.calls))
+        return seed, run_seed(seed, args.calls, seed_timeout(args.calls), cpus=cpus_of(seed))
 
     with ThreadPoolExecutor(args.jobs) as pool:
         running = set()
@@ -102,10 +112,11 @@ def main() -> int:
                 clean += 1
                 calls_clean += args.calls
                 last = r.stdout.decode(errors="replace").strip().splitlines()[-1:]
-                print(f"soak: seed {seed}: {last[0] if last else 'clean'}", flush=True)
+                where = f"{cpus_of(seed)} CPU(s)"
+                print(f"soak: seed {seed} on {where}: {last[0] if last else 'clean'}", flush=True)
             else:
                 failed.append(seed)
-                report(seed, args.calls, r)
+                report(seed, args.calls, cpus_of(seed), r)
     print(f"soak: {clean} seeds clean ({calls_clean} calls), {len(failed)} failed: {failed}")
     return 1 if failed else 0
 

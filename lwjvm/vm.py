@@ -143,6 +143,7 @@ _ENOSYS = re.compile(r"^lwjvm: syscall (\w+) \((\d+)\) is not implemented: -ENOS
 OOM_PREFIX = "lwjvm: out of memory"
 PROCESS_PREFIX = "lwjvm: process creation refused: "
 STATS_PREFIX = "lwjvm: stats:"
+SYSCALL_STATS_PREFIX = "lwjvm: syscall stats:"
 
 
 class KernelLog:
@@ -171,6 +172,8 @@ class KernelLog:
         self.out_of_memory: str | None = None  # the kernel's out-of-memory line
         self.process_refused: str | None = None  # "clone (flags 0x...)", refused by the kernel
         self.stats: dict[str, int] = {}  # the `lwjvm: stats:` line (lwjvm.stats=1)
+        # name -> {calls, errors, cpu_us, wall_us}: the `lwjvm: syscall stats:` lines
+        self.syscall_stats: dict[str, dict[str, int]] = {}
         self.on_record: Callable[[str, dict[str, str]], None] | None = None  # each record seen
 
     def feed(self, data: bytes, now: float = 0.0) -> None:
@@ -246,6 +249,11 @@ class KernelLog:
                 n = _int(v)
                 if n is not None:
                     self.stats[k] = n
+        elif text.startswith(SYSCALL_STATS_PREFIX):
+            words = text[len(SYSCALL_STATS_PREFIX) :].split()
+            counts = {k: _int(v) for k, _, v in (w.partition("=") for w in words[1:])}
+            if words:
+                self.syscall_stats[words[0]] = {k: n for k, n in counts.items() if n is not None}
 
     def panic_line(self) -> str | None:
         """The kernel's `kernel panic: ...` line, if it printed one."""

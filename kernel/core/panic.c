@@ -6,6 +6,7 @@
 #include "core/export.h"
 #include "fs/volume.h"
 #include "core/stats.h"
+#include "linux/syscall.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/regs.h"
@@ -37,6 +38,7 @@ void vm_exit(int code)
     virtio_console_flush();   /* and what it printed reaches the host */
     export_at_exit();
     kstats_report();
+    syscall_stats_report();
     klog_start_line();
     kprintf("\x1elwjvm:exit code=%d\n", code & 0xff);
     stop(0);

@@ -1,5 +1,6 @@
 /* Dispatch of the `syscall` instruction: the table built from linux/syscalls.def, strace-style
- * tracing (lwjvm.trace=1), and the -ENOSYS report, once per unknown syscall, by name. */
+ * tracing (lwjvm.trace=1), the -ENOSYS report, once per unknown syscall, by name, and the
+ * per-syscall counts printed at exit under lwjvm.stats=1 (like `strace -c`). */
 #include "linux/syscall.h"
 #include "arch/x86_64/regs.h"
 #include "arch/x86_64/tsc.h"
@@ -24,6 +25,13 @@ const struct syscall_desc syscall_table[SYSCALL_MAX] = {
 
 int syscall_trace;
 static uint8_t enosys_reported[SYSCALL_MAX / 8];
+
+/* Per syscall number, under lwjvm.stats=1: calls, calls that failed, CPU time (TSC ticks the
+ * caller ran, as kstats.syscall_tsc) and wall time (entry to return, blocking included). Updated
+ * by every CPU with relaxed atomic adds: each counter stands alone, no lock is needed. */
+static struct {
+    uint64_t calls, errors, cpu_tsc, wall_tsc;
+} syscall_counts[SYSCALL_MAX];
 
 static void trace_arg(char kind, uint64_t v)
 {
@@ -106,6 +114,7 @@ void syscall_dispatch(struct regs *r)
     struct thread *self = current();
     /* CPU time, not wall time: a blocking call is charged only for the time it ran. */
     uint64_t t0 = rdtsc() - self->slice_start + self->cpu_tsc;
+    uint64_t wall0 = rdtsc();
     kstats.syscalls++;
     if (d && d->fn) {
         rc = d->fn(a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -123,7 +132,15 @@ void syscall_dispatch(struct regs *r)
         }
     }
     thread_put_held(self);
-    kstats.syscall_tsc += rdtsc() - self->slice_start + self->cpu_tsc - t0;
+    uint64_t cpu = rdtsc() - self->slice_start + self->cpu_tsc - t0;
+    kstats.syscall_tsc += cpu;
+    if (kstats_enabled && nr < SYSCALL_MAX) {
+        __atomic_fetch_add(&syscall_counts[nr].calls, 1, __ATOMIC_RELAXED);
+        if (rc < 0 && rc > -4096)
+            __atomic_fetch_add(&syscall_counts[nr].errors, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&syscall_counts[nr].cpu_tsc, cpu, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&syscall_counts[nr].wall_tsc, rdtsc() - wall0, __ATOMIC_RELAXED);
+    }
     if (syscall_trace)
         trace_result(d ? d->args : 0, rc);
     if (report)
@@ -131,4 +148,21 @@ void syscall_dispatch(struct regs *r)
     r->rax = (uint64_t)rc;
     sched_preempt_point();
     signal_deliver(r);
+}
+
+void syscall_stats_report(void)
+{
+    if (!kstats_enabled)
+        return;
+    for (int nr = 0; nr < SYSCALL_MAX; nr++) {
+        uint64_t calls = __atomic_load_n(&syscall_counts[nr].calls, __ATOMIC_RELAXED);
+        if (!calls)
+            continue;
+        klog_start_line();
+        kprintf("lwjvm: syscall stats: %s calls=%lu errors=%lu cpu_us=%lu wall_us=%lu\n",
+                syscall_names[nr] ? syscall_names[nr] : "unknown", calls,
+                __atomic_load_n(&syscall_counts[nr].errors, __ATOMIC_RELAXED),
+                tsc_to_ns(__atomic_load_n(&syscall_counts[nr].cpu_tsc, __ATOMIC_RELAXED)) / 1000,
+                tsc_to_ns(__atomic_load_n(&syscall_counts[nr].wall_tsc, __ATOMIC_RELAXED)) / 1000);
+    }
 }

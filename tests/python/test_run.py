@@ -37,11 +37,17 @@ def test_kernel_log_collects_enosys_oom_and_stats() -> None:
             b"lwjvm: syscall rseq (334) is not implemented: -ENOSYS\n",
             b"lwjvm: out of memory: no free page for address 00007f (rip 0000401000); give...\n",
             b"lwjvm: stats: uptime_us=2591989 faults=6263 syscalls=1051 idle_us=2825\n",
+            b"lwjvm: syscall stats: futex calls=220 errors=12 cpu_us=900 wall_us=83000\n",
+            b"lwjvm: syscall stats: getppid calls=1000 errors=0 cpu_us=1500 wall_us=1510\n",
         ]
     )
     assert log.enosys == ["rseq (334)", "io_uring_setup (425)"]
     assert log.out_of_memory is not None and log.out_of_memory.startswith("lwjvm: out of memory")
     assert log.stats == {"uptime_us": 2591989, "faults": 6263, "syscalls": 1051, "idle_us": 2825}
+    assert log.syscall_stats == {
+        "futex": {"calls": 220, "errors": 12, "cpu_us": 900, "wall_us": 83000},
+        "getppid": {"calls": 1000, "errors": 0, "cpu_us": 1500, "wall_us": 1510},
+    }
 
 
 def _result(

@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,16 +391,18 @@ def build(
     cache: Path | None = None,
     args: list[str] | None = None,
     extra: Extra | None = None,
+    allow_outside: Sequence[Path] = (),
 ) -> BuildResult:
     """Build the image for the manifest at `manifest_path` into `out_dir`.
 
     `args`, when given, replace the manifest's app.args (`lwjvm run app.yaml -- ARGS`); `extra`
-    adds to the manifest what a command asks for (`--env`, `--debug`).
+    adds to the manifest what a command asks for (`--env`, `--debug`); `allow_outside` are the
+    paths outside the manifest's directory its files may come from (`--allow-outside`).
     """
     progress = progress or Progress(enabled=False)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    m = manifest_mod.load(manifest_path)
+    m = manifest_mod.load(manifest_path, allow_outside)
     if args is not None:
         m.args = list(args)
     if extra is not None:
@@ -817,6 +819,6 @@ def _train_and_dump(
     return info
 
 
-def default_output(manifest_path: Path) -> Path:
+def default_output(manifest_path: Path, allow_outside: Sequence[Path] = ()) -> Path:
     """build/NAME in the current directory, NAME from the manifest."""
-    return Path("build") / manifest_mod.load(manifest_path).name
+    return Path("build") / manifest_mod.load(manifest_path, allow_outside).name

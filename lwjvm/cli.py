@@ -56,6 +56,16 @@ def _say(text: str) -> None:
     click.echo(text, err=True)
 
 
+# A manifest's jar, class path and files must resolve inside its directory unless the user names
+# the places outside it they may come from (docs/build.md, "Hostile manifests").
+allow_outside_option = click.option(
+    "--allow-outside", "allow_outside", multiple=True, metavar="PATH",
+    type=click.Path(path_type=Path),
+    help="Let the manifest's jar, class path and files come from PATH (a directory or a file) "
+    "outside the manifest's directory (repeat).",
+)  # fmt: skip
+
+
 @cli.command(
     "exec",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
@@ -196,6 +206,7 @@ def exec_cmd(
 )
 @click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
 @click.option("--verbose", "run_verbose", is_flag=True, help="Show the kernel log.")
+@allow_outside_option
 @click.pass_context
 def run_cmd(
     ctx: click.Context,
@@ -213,6 +224,7 @@ def run_cmd(
     jmx: int | None,
     quiet: bool,
     run_verbose: bool,
+    allow_outside: tuple[Path, ...],
 ) -> None:
     """Run the app of MANIFEST on the kernel, in the foreground; exit with its exit code.
 
@@ -237,6 +249,7 @@ def run_cmd(
         ports=list(ports),
         debug=debug,
         jmx=jmx,
+        allow_outside=list(allow_outside),
     )
     result = run_app(req)
     if result.cause:
@@ -257,10 +270,10 @@ def run_cmd(
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing manifest.")
 def init_cmd(jar: Path, output: Path, force: bool) -> None:
     """Write a commented starting manifest for JAR (main class from its Main-Class)."""
-    from lwjvm.manifest import init_manifest
+    from lwjvm.manifest import init_build_command, init_manifest
 
     init_manifest(jar, output, force)
-    click.echo(f"wrote {output}; build with: lwjvm build {output}")
+    click.echo(f"wrote {output}; build with: {init_build_command(jar, output)}")
 
 
 @cli.command("build")
@@ -278,8 +291,14 @@ def init_cmd(jar: Path, output: Path, force: bool) -> None:
 )
 @click.option("--no-kernel", is_flag=True, help="Build the root image only.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress display.")
+@allow_outside_option
 def build_cmd(
-    manifest: Path, output: Path | None, kernel: Path | None, no_kernel: bool, quiet: bool
+    manifest: Path,
+    output: Path | None,
+    kernel: Path | None,
+    no_kernel: bool,
+    quiet: bool,
+    allow_outside: tuple[Path, ...],
 ) -> None:
     """Build the bootable image described by MANIFEST (app.yaml)."""
     from lwjvm.build import Progress, build, default_output
@@ -287,14 +306,15 @@ def build_cmd(
 
     if not no_kernel and kernel is None:
         kernel = find_kernel()
-    out = output or default_output(manifest)
+    out = output or default_output(manifest, allow_outside)
+    progress = Progress(enabled=not quiet)
     if no_kernel or kernel is None:
-        result = build(manifest, out, None, Progress(enabled=not quiet))
+        result = build(manifest, out, None, progress, allow_outside=allow_outside)
     else:
         from lwjvm.run import build_recorded
 
         # Recorded, so `lwjvm run` of the same manifest finds the image up to date.
-        result = build_recorded(manifest, out, kernel, Progress(enabled=not quiet))
+        result = build_recorded(manifest, out, kernel, progress, allow_outside=allow_outside)
     size = result.descriptor["files"]["root.img"]["size"] / (1 << 20)
     click.echo(f"{out}: root.img {size:.1f} MiB in {result.timings['total']:.1f}s")
 
@@ -376,6 +396,7 @@ def inspect_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Return once started; do not wait for health.")
 @click.option("-q", "--quiet", is_flag=True, help="No build progress or image status lines.")
+@allow_outside_option
 @click.pass_context
 def deploy_cmd(
     ctx: click.Context,
@@ -392,6 +413,7 @@ def deploy_cmd(
     jmx: int | None,
     no_wait: bool,
     quiet: bool,
+    allow_outside: tuple[Path, ...],
 ) -> None:
     """Build MANIFEST's image if stale, start it detached, wait until it is healthy.
 
@@ -414,6 +436,7 @@ def deploy_cmd(
         quiet=quiet,
         debug=debug,
         jmx=jmx,
+        allow_outside=list(allow_outside),
     )
     ctx.exit(deploy(req, _state_root(ctx), _say))
 

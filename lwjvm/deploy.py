@@ -50,6 +50,8 @@ class DeployRequest:
     quiet: bool = False
     debug: int | None = None  # --debug[=PORT]: the JDWP agent on PORT, forwarded from 127.0.0.1
     jmx: int | None = None  # --jmx[=PORT]: the JMX agent on PORT, forwarded from 127.0.0.1
+    # --allow-outside PATH: files the manifest may name outside its directory
+    allow_outside: list[Path] = field(default_factory=list)
 
 
 def _env_pairs(items: list[str]) -> dict[str, str]:
@@ -73,7 +75,7 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     from lwjvm import manifest as manifest_mod
     from lwjvm.run import agent_extras, up_to_date_image
 
-    m = manifest_mod.load(req.manifest)
+    m = manifest_mod.load(req.manifest, req.allow_outside)
     name = st.check_name(req.name or m.name)
     env = _env_pairs(req.env)
     memory_mib = vm.parse_memory(req.memory) if req.memory is not None else m.memory // (1 << 20)
@@ -106,7 +108,9 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
         out_dir = (req.output or Path("build") / m.name).absolute()
         d.path.mkdir(parents=True)
         err = sys.stderr.buffer
-        with up_to_date_image(req.manifest, out_dir, None, kernel, req.quiet, err, image_extra):
+        with up_to_date_image(
+            req.manifest, out_dir, None, kernel, req.quiet, err, image_extra, req.allow_outside
+        ):
             pin_image(out_dir, d.image)
         chosen = accel.choose(d.image / "kernel.elf", req.accel)
         from lwjvm import volume

@@ -12,7 +12,7 @@ import difflib
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -498,8 +498,14 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def load(path: str | Path) -> Manifest:
-    """Read, validate and resolve the manifest at `path`."""
+def load(path: str | Path, allow_outside: Sequence[Path] = ()) -> Manifest:
+    """Read, validate and resolve the manifest at `path`.
+
+    `app.jar`, `app.classpath` entries and `files[].src` must resolve (symlinks followed) inside
+    the manifest's directory or inside one of `allow_outside` (directories, or files allowed
+    one by one: `lwjvm build --allow-outside PATH`).
+    """
+    allowed = allowed_roots(allow_outside)
     mpath = Path(path).absolute()
     filename = str(path)
     text = _read_manifest_text(mpath, filename)
@@ -509,7 +515,21 @@ def load(path: str | Path) -> Manifest:
         line = doc.line(())
         raise LwjvmError(f"{filename}:{line}: expected a mapping at the top level, got {got}")
     validate_document(doc, filename)
-    return _resolve(doc, mpath, filename)
+    return _resolve(doc, mpath, filename, allowed)
+
+
+def allowed_roots(paths: Sequence[Path]) -> list[Path]:
+    """`--allow-outside` paths resolved (symlinks followed); each must exist."""
+    roots = []
+    for raw in paths:
+        try:
+            resolved = Path(raw).resolve(strict=True)
+        except FileNotFoundError as e:
+            raise LwjvmError(f"--allow-outside {raw}: no such file or directory") from e
+        except (OSError, RuntimeError) as e:
+            raise LwjvmError(f"--allow-outside {raw}: cannot resolve it: {e}") from e
+        roots.append(resolved)
+    return roots
 
 
 def _read_manifest_text(mpath: Path, filename: str) -> str:
@@ -568,7 +588,7 @@ def _special_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
+def _resolve(doc: Located, mpath: Path, filename: str, allowed: Sequence[Path]) -> Manifest:
     data: dict[str, Any] = doc.data
     base = mpath.parent.resolve()
 
@@ -576,10 +596,21 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
         return f"{filename}:{doc.line(p)}: {field_name(p)}"
 
     def existing(p: FieldPath, raw: str, what: str) -> Path:
+        """`raw` resolved: inside the manifest's directory or an allowed path (checked before
+        anything looks at the file, so a manifest cannot probe or walk the host), existing, and
+        of a kind the build can read."""
         try:
             resolved = (base / raw).resolve()
-            found = resolved.exists()
         except (OSError, RuntimeError) as e:  # a symlink loop, a name too long
+            raise LwjvmError(f"{where(p)}: cannot resolve {raw!r}: {e}") from e
+        if not _inside(resolved, base) and not any(_inside(resolved, a) for a in allowed):
+            raise LwjvmError(
+                f"{where(p)}: {raw!r} is outside the manifest's directory {base}: expected a "
+                "path inside it (or allow it with --allow-outside PATH)"
+            )
+        try:
+            found = resolved.exists()
+        except OSError as e:
             raise LwjvmError(f"{where(p)}: cannot resolve {raw!r}: {e}") from e
         if not found:
             raise LwjvmError(f"{where(p)}: {what} not found: {resolved}")
@@ -607,11 +638,6 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
     files = []
     for i, entry in enumerate(data.get("files", [])):
         src = existing(("files", i, "src"), entry["src"], "file")
-        if not _inside(src, base):
-            raise LwjvmError(
-                f"{where(('files', i, 'src'))}: {entry['src']!r} is outside the manifest's "
-                f"directory {base}: expected a path inside it"
-            )
         files.append(FileCopy(src, entry["dst"]))
 
     vm = data.get("vm", {})
@@ -691,7 +717,7 @@ def _resolve(doc: Located, mpath: Path, filename: str) -> Manifest:
 
 INIT_TEMPLATE = """\
 # lwjvm manifest for {jar_name}; the format is manifests/schema/lwjvm-manifest.schema.json.
-# Build the image with: lwjvm build {manifest_name}
+# Build the image with: {build_command}
 name: {name}
 app:
   jar: {jar}
@@ -724,11 +750,19 @@ def init_text(jar: Path, manifest_path: Path, main_class: str | None) -> str:
         )
     return INIT_TEMPLATE.format(
         jar_name=jar.name,
-        manifest_name=manifest_path.name,
+        build_command=init_build_command(jar, manifest_path),
         name=name or "app",
         jar=json.dumps(str(rel)) if any(c in str(rel) for c in ":#{}[],&*!|>'\"%@`") else rel,
         main_line=main_line,
     )
+
+
+def init_build_command(jar: Path, manifest_path: Path) -> str:
+    """`lwjvm build MANIFEST`, allowing the jar's directory when it is outside the manifest's."""
+    jar_dir = jar.resolve().parent
+    if _inside(jar.resolve(), manifest_path.parent.resolve()):
+        return f"lwjvm build {manifest_path.name}"
+    return f"lwjvm build --allow-outside {jar_dir} {manifest_path.name}"
 
 
 def _relpath(target: Path, start: Path) -> str:

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +65,8 @@ class RunRequest:
     ports: list[str] = field(default_factory=list)  # -p [ADDR:]HOST:GUEST, added to vm.ports
     debug: int | None = None  # --debug[=PORT]: the JDWP agent on PORT, forwarded from 127.0.0.1
     jmx: int | None = None  # --jmx[=PORT]: the JMX agent on PORT, forwarded from 127.0.0.1
+    # --allow-outside PATH: files the manifest may name outside its directory
+    allow_outside: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -105,9 +107,10 @@ def image_inputs(
     args: list[str] | None,
     kernel: Path,
     extra: build_mod.Extra | None = None,
+    allow_outside: Sequence[Path] = (),
 ) -> dict[str, object]:
     """What decides the image's bytes, each by content; equal inputs give an equal image."""
-    m = manifest_mod.load(manifest_path)
+    m = manifest_mod.load(manifest_path, allow_outside)
     jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
     inputs: dict[str, object] = {
         "manifest": _digest(Path(manifest_path).read_bytes()),
@@ -161,10 +164,11 @@ def ensure_image(
     quiet: bool = False,
     note: BinaryIO | None = None,
     extra: build_mod.Extra | None = None,
+    allow_outside: Sequence[Path] = (),
 ) -> bool:
     """Rebuilds the image in `out_dir` if it is stale; True if it did. Says which on `note`."""
     stream = note if note is not None else sys.stderr.buffer
-    inputs = image_inputs(manifest_path, args, kernel, extra)
+    inputs = image_inputs(manifest_path, args, kernel, extra, allow_outside)
     reason = stale_reason(out_dir, inputs)
     if reason is None:
         if not quiet:
@@ -175,7 +179,7 @@ def ensure_image(
         stream.write(f"lwjvm: building {out_dir} ({reason})\n".encode())
         stream.flush()
     progress = build_mod.Progress(enabled=not quiet)
-    build_recorded(manifest_path, out_dir, kernel, progress, args, extra)
+    build_recorded(manifest_path, out_dir, kernel, progress, args, extra, allow_outside)
     return True
 
 
@@ -186,15 +190,19 @@ def build_recorded(
     progress: build_mod.Progress,
     args: list[str] | None = None,
     extra: build_mod.Extra | None = None,
+    allow_outside: Sequence[Path] = (),
 ) -> build_mod.BuildResult:
     """`lwjvm build`, recording its inputs in `out_dir` so `lwjvm run` knows the image is current.
 
     The record is removed first and written only after a whole build; the inputs are taken
     before the build, so a file changed during it makes the next run rebuild.
     """
-    inputs = image_inputs(manifest_path, args, kernel, extra)
+    inputs = image_inputs(manifest_path, args, kernel, extra, allow_outside)
     (out_dir / INPUTS).unlink(missing_ok=True)
-    result = build_mod.build(manifest_path, out_dir, kernel, progress, args=args, extra=extra)
+    result = build_mod.build(
+        manifest_path, out_dir, kernel, progress, args=args, extra=extra,
+        allow_outside=allow_outside,
+    )  # fmt: skip
     tmp = out_dir / f".{INPUTS}.{os.getpid()}.tmp"
     tmp.write_text(json.dumps(inputs, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, out_dir / INPUTS)
@@ -295,10 +303,10 @@ def run_app(
     extra = agent_extras(req.debug, req.jmx, extra_ports)
     kernel = vm.find_kernel()
     vm.find_qemu()
-    out_dir = req.output or build_mod.default_output(req.manifest)
+    out_dir = req.output or build_mod.default_output(req.manifest, req.allow_outside)
     err_stream = stderr if stderr is not None else sys.stderr.buffer
     with up_to_date_image(
-        req.manifest, out_dir, req.args, kernel, req.quiet, err_stream, extra
+        req.manifest, out_dir, req.args, kernel, req.quiet, err_stream, extra, req.allow_outside
     ) as rebuilt:
         return _boot(req, out_dir, rebuilt, override_mib, extra_ports, stdout, err_stream)
 
@@ -312,6 +320,7 @@ def up_to_date_image(
     quiet: bool,
     note: BinaryIO,
     extra: build_mod.Extra | None = None,
+    allow_outside: Sequence[Path] = (),
 ) -> Iterator[bool]:
     """Brings the image in `out_dir` up to date (rebuilt: True) and holds it while in the block.
 
@@ -322,7 +331,9 @@ def up_to_date_image(
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / LOCK, "w") as lock:
         _lock(lock, fcntl.LOCK_EX, out_dir, note)
-        rebuilt = ensure_image(manifest_path, out_dir, args, kernel, quiet, note, extra)
+        rebuilt = ensure_image(
+            manifest_path, out_dir, args, kernel, quiet, note, extra, allow_outside
+        )
         fcntl.flock(lock, fcntl.LOCK_SH)
         yield rebuilt
 

@@ -88,12 +88,13 @@ def _guest_run(manifest: Path, out: Path) -> dict[str, Any]:
     """`lwjvm run` of `manifest` after an untimed build, its port 8080 forwarded: ms from process
     start to Spring's Started line and to the first 200 from /actuator/health."""
     lwjvm = [sys.executable, "-m", "lwjvm"]
-    subprocess.run([*lwjvm, "build", "-q", str(manifest), "-o", str(out)], check=True)
+    allow = ["--allow-outside", str(JAR)]  # the sample's jar, beside its own manifest
+    subprocess.run([*lwjvm, "build", "-q", *allow, str(manifest), "-o", str(out)], check=True)
     port = _port()
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [*lwjvm, "run", "-q", "--accel", "tcg", "--timeout", "3000", "-p", f"{port}:8080",
-         "-o", str(out), str(manifest)],
+         *allow, "-o", str(out), str(manifest)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     result: dict[str, Any] = {}

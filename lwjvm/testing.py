@@ -243,10 +243,19 @@ def write_manifest(
     cds: bool = True,
     memory: str | None = None,
 ) -> Path:
-    """Writes `directory`/app.yaml for `jar`; returns its path. JSON is YAML, so it is JSON."""
-    import json
+    """Writes `directory`/app.yaml for `jar`; returns its path. JSON is YAML, so it is JSON.
 
-    app: dict[str, Any] = {"jar": str(jar)}
+    The jar is copied into `directory` first (a manifest's files are inside its directory unless
+    lwjvm is given --allow-outside); the image holds it under the same name.
+    """
+    import json
+    import shutil
+
+    directory.mkdir(parents=True, exist_ok=True)
+    local = directory / jar.name
+    if local.resolve() != jar.resolve():
+        shutil.copyfile(jar, local)
+    app: dict[str, Any] = {"jar": jar.name}
     if main:
         app["main"] = main
     if args:
@@ -261,7 +270,6 @@ def write_manifest(
     doc: dict[str, Any] = {"name": name, "app": app, "jvm": jvm}
     if memory:
         doc["vm"] = {"memory": memory}
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "app.yaml"
     path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return path

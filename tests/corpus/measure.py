@@ -148,9 +148,10 @@ def measure_java(work: Path, runs: int) -> list[dict[str, Any]]:
         spec = {"jar": str(jar), "classpath": [str(p) for p in jars], "main": main, "args": args}
         doc = {"name": main.lower(), "app": spec, "jvm": {"cds": True}, "vm": {"memory": "512M"}}
         (app / "app.yaml").write_text(json.dumps(doc))
-        build(app / "app.yaml", app / "image", None)
+        build(app / "app.yaml", app / "image", None, allow_outside=jars)
         req = RunRequest(manifest=app / "app.yaml", output=app / "image", accel="tcg",
-                         quiet=True, kernel_args=["lwjvm.stats=1"])  # fmt: skip
+                         quiet=True, kernel_args=["lwjvm.stats=1"],
+                         allow_outside=list(jars))  # fmt: skip
         result = run_app(req, io.BytesIO(), io.BytesIO())
         root = app / "linux-root"
         inspect.extract_root(app / "image" / "root.img", root)

@@ -88,7 +88,8 @@ def _java_both(
     host = run_java(java_jdk, [jar, *libs], main, args, timeout=300, cwd=tmp / "host")
     assert host.exit_code == 0, host.stderr
     manifest = _manifest(tmp / "app", main.lower(), jar, libs, main, args)
-    guest = run_in_guest(manifest, tmp / "image", timeout=900, keep_image=True)
+    allow = ["--allow-outside", str(jar), "--allow-outside", str(lib)]  # the corpus's jars
+    guest = run_in_guest(manifest, tmp / "image", allow, timeout=900, keep_image=True)
     return host, guest, tmp / "image"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -296,9 +297,11 @@ def lw(tmp_path: Path) -> Iterator[Any]:
 
 
 def _manifest(tmp_path: Path, jar: Path, name: str, args: list[str], **extra: Any) -> Path:
+    if not (tmp_path / jar.name).exists():  # inside the manifest's directory
+        shutil.copyfile(jar, tmp_path / jar.name)
     doc: dict[str, Any] = {
         "name": name,
-        "app": {"jar": str(jar), "main": "Service", "args": args},
+        "app": {"jar": jar.name, "main": "Service", "args": args},
         "jvm": {"cds": False},
         "vm": {"memory": "192M"},
         "health": {"start_period": "2s", "timeout": BOOT_TIMEOUT, "interval": "500ms"},

@@ -81,8 +81,63 @@ def test_fifo_socket_or_device_in_files_is_refused(tmp_path: Path) -> None:
     (conf / "sock").unlink()
     os.symlink("/dev/null", tmp_path / "null.jar")
     m = _app(tmp_path, "  classpath: [null.jar]\n")
+    with pytest.raises(LwjvmError, match=r"app.classpath\[0\]: 'null.jar' is outside"):
+        manifest.load(m)  # the link leads outside the manifest's directory
     with pytest.raises(LwjvmError, match=r"app.classpath\[0\]: /dev/null is a device"):
+        manifest.load(m, [Path("/dev/null")])
+
+
+def test_paths_outside_the_manifest_directory_need_allow_outside(tmp_path: Path) -> None:
+    """The jar, class path entries and files: resolve (symlinks followed) inside the manifest's
+    directory, or inside a path the user names with --allow-outside: a directory allows what is
+    under it, a file allows that file only."""
+    project, repo = tmp_path / "project", tmp_path / "m2"
+    (repo / "a").mkdir(parents=True)
+    for jar in ("a/one.jar", "a/two.jar"):
+        (repo / jar).write_bytes(b"")
+    project.mkdir()
+    (project / "deps").symlink_to(repo)  # inside by name, outside once followed
+    m = _app(project, f"  classpath: [{repo}/a/one.jar, deps/a/two.jar]\n")
+    with pytest.raises(LwjvmError, match=r"app.yaml:5: app.classpath\[0\]: '.*/m2/a/one.jar' is "
+                       r"outside the manifest's directory .*/project: expected a path inside it "
+                       r"\(or allow it with --allow-outside PATH\)$"):  # fmt: skip
         manifest.load(m)
+    loaded = manifest.load(m, [repo])
+    assert loaded.classpath == [repo / "a" / "one.jar", repo / "a" / "two.jar"]
+    with pytest.raises(LwjvmError, match=r"app.classpath\[1\]: 'deps/a/two.jar' is outside"):
+        manifest.load(m, [repo / "a" / "one.jar"])  # a file allows only itself
+    assert len(manifest.load(m, [repo / "a" / "one.jar", repo / "a" / "two.jar"]).classpath) == 2
+    with pytest.raises(LwjvmError, match=r"^--allow-outside .*/nowhere: no such file or directory"):
+        manifest.load(m, [tmp_path / "nowhere"])
+    # A manifest cannot walk or probe the host: a directory outside is refused before it is read.
+    m = _app(project, "  classpath: [/]\n")
+    with pytest.raises(LwjvmError, match=r"app.classpath\[0\]: '/' is outside"):
+        manifest.load(m)
+    m = _app(project, "  classpath: [/no/such/file.jar]\n")
+    with pytest.raises(LwjvmError, match=r"app.classpath\[0\]: '/no/such/file.jar' is outside"):
+        manifest.load(m)
+
+
+def test_build_refuses_a_jar_outside_unless_allowed(tmp_path: Path) -> None:
+    """`lwjvm build` of a manifest whose jar is elsewhere: one error line and 125, nothing
+    written; with --allow-outside the manifest is accepted and the build goes on to the jar."""
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "app.jar").write_bytes(b"not a zip")
+    (project / "app.yaml").write_text("name: out\napp:\n  jar: ../elsewhere/app.jar\n")
+    before = _tree(tmp_path)
+    r = _lwjvm("build", "app.yaml", cwd=project)
+    assert r.returncode == 125, r.stderr
+    assert r.stderr == (
+        f"lwjvm: error: app.yaml:3: app.jar: '../elsewhere/app.jar' is outside the manifest's "
+        f"directory {project}: expected a path inside it (or allow it with --allow-outside PATH)\n"
+    )
+    assert _tree(tmp_path) == before
+    r = _lwjvm("build", "--no-kernel", "--allow-outside", "../elsewhere", "app.yaml", cwd=project)
+    assert (r.returncode, r.stderr) == (  # accepted, then refused for what it holds
+        125, f"lwjvm: error: {elsewhere}/app.jar: not a readable jar: zip END header not found\n"
+    )
 
 
 def test_manifest_that_is_a_fifo_or_too_large_is_refused(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ def _workspace(tmp_path: Path, files: list[Path]) -> Path:
     (work / "config").mkdir()
     (work / "config" / "app.properties").write_text("a=1\n")
     (tmp_path / "secret.txt").write_text("outside\n")
+    (work / "escape").symlink_to(tmp_path)  # a symlink inside that leads outside
     return work
 
 
@@ -142,7 +143,11 @@ def test_init_without_main_class_leaves_main_commented(
     out = tmp_path / "app.yaml"
     text = manifest.init_manifest(jar, out)
     assert "  # main: com.example.Main" in text
-    assert manifest.load(out).main is None
+    # The jar is outside the manifest's directory: init says how to build it, and it builds so.
+    assert f"# Build the image with: lwjvm build --allow-outside {jar.parent} app.yaml" in text
+    with pytest.raises(LwjvmError, match="outside the manifest's directory"):
+        manifest.load(out)
+    assert manifest.load(out, [jar.parent]).main is None
 
 
 def test_training_requests_default_to_the_health_path_on_the_first_port(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ def test_a_training_run_that_loads_nothing_is_a_note_not_a_failure(
     (tmp_path / "app.yaml").write_text(
         f"name: notrain\napp:\n  jar: {jar}\njvm:\n  cds: false\n  options: [-XX:+NoSuchFlag]\n"
     )
-    m = load(tmp_path / "app.yaml")
+    m = load(tmp_path / "app.yaml", [jar])
     found = modules.discover(
         m, JavaTools(java_jdk), "Main", build_mod.guest_classpath(m), {}, m.jvm_options,
         lwjvm_cache, build_mod.nested_jars,

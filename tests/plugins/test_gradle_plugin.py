@@ -50,6 +50,8 @@ def test_gradle_plugin_runs_the_sample_in_the_guest_and_fails_with_lwjvms_line(
     assert "\nHello from gradle, sample.property=set, os.name=Linux\n" in run.stdout, detail
     manifest = (sample / "build" / "lwjvm" / "app.yaml").read_text()
     assert "/lib/build/libs/lib.jar" in manifest and 'main: "sample.Main"' in manifest
+    # build/lwjvm/app.yaml names jars outside build/lwjvm: each is allowed by name.
+    assert "--allow-outside " in run.stdout and "/lib/build/libs/lib.jar" in run.stdout, detail
 
     bad = _gradle(sample, repo, plugin_env, exe, "-PsampleMemory=64MB", "lwjvmBuild")
     assert bad.returncode != 0

@@ -5,6 +5,7 @@ coordinates."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -29,6 +30,10 @@ def test_invoker_project_builds_runs_in_the_guest_and_fails_with_lwjvms_line(
     log = build_log.read_text()
     # The app's own line, streamed from the guest into Maven's log.
     assert "[INFO] Hello from-maven, it.property=set, os.name=Linux" in log
+    # The generated manifest is in target/lwjvm; the jar and the dependency in the local
+    # repository are outside it, each allowed by name.
+    assert re.search(r"--allow-outside \S*/target/Hello_IT-[^ ]*\.jar ", log), log[-4000:]
+    assert re.search(r"--allow-outside \S*/commons-lang3-3\.17\.0\.jar ", log), log[-4000:]
     # lwjvm's one-line error became the MojoFailureException's message.
     assert "on project Hello_IT: lwjvm: error: " in log
     assert "name: expected a name of lower-case letters" in log
@@ -46,6 +51,6 @@ def test_help_documents_every_parameter(plugin_env: dict[str, str], tmp_path: Pa
         assert goal in proc.stdout
     for param in (
         "executable", "manifest", "name", "memory", "ports", "jvmOptions", "env", "mainClass",
-        "args", "jar", "outputDirectory", "skip", "timeout", "stopTimeout",
+        "args", "jar", "outputDirectory", "skip", "timeout", "stopTimeout", "allowOutside",
     ):  # fmt: skip
         assert f"\n    {param}" in proc.stdout, param

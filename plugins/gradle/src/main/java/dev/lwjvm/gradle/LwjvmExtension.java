@@ -27,6 +27,7 @@ public class LwjvmExtension {
     private boolean skip;
     private Double timeout;
     private Double stopTimeout;
+    private List<Object> allowOutside = new ArrayList<>();
     private final Project project;
 
     public LwjvmExtension(Project project) {
@@ -40,6 +41,19 @@ public class LwjvmExtension {
     /** An existing app.yaml used as it is (then memory ... args must not be set). */
     public File getManifest() { return manifest == null ? null : project.file(manifest); }
     public void setManifest(Object manifest) { this.manifest = manifest; }
+
+    /**
+     * Files or directories outside the manifest's directory its jar, class path or files may come
+     * from (lwjvm's --allow-outside); the generated manifest's jar and dependencies need none.
+     */
+    public List<File> getAllowOutside() {
+        List<File> files = new ArrayList<>();
+        for (Object o : allowOutside) {
+            files.add(project.file(o));
+        }
+        return files;
+    }
+    public void setAllowOutside(List<Object> allowOutside) { this.allowOutside = new ArrayList<>(allowOutside); }
 
     /** The image and VM name; default: the manifest's, else the project's name. */
     public String getName() { return name; }

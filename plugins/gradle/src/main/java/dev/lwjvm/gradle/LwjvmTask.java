@@ -37,6 +37,8 @@ public class LwjvmTask extends DefaultTask {
 
     private LwjvmExtension ext;
     private Command command;
+    /** The generated manifest's files outside its directory: the jar and the dependencies. */
+    private final List<File> generatedOutside = new ArrayList<>();
 
     void configure(LwjvmExtension ext, Command command) {
         this.ext = ext;
@@ -111,6 +113,17 @@ public class LwjvmTask extends DefaultTask {
                 a.add(appName());
                 break;
         }
+        if (command != Command.STOP) {
+            // The manifest lives in build/lwjvm; its jar and dependencies (build/libs, Gradle's
+            // caches) are outside it, so they are allowed by name, with the lwjvm { } setting's.
+            List<File> allowed = new ArrayList<>(generatedOutside);
+            allowed.addAll(ext.getAllowOutside());
+            int at = 1;
+            for (File f : allowed) {
+                a.add(at++, "--allow-outside");
+                a.add(at++, f.getAbsolutePath());
+            }
+        }
         run(a);
     }
 
@@ -184,12 +197,14 @@ public class LwjvmTask extends DefaultTask {
         y.append("# Written by the lwjvm Gradle plugin from build.gradle; set lwjvm { manifest = ... } to use your own.\n");
         y.append("name: ").append(q(appName())).append('\n');
         y.append("app:\n  jar: ").append(q(jar.getAbsolutePath())).append('\n');
+        generatedOutside.add(jar);
         Configuration runtime = getProject().getConfigurations().findByName("runtimeClasspath");
         if (!bootJar && runtime != null && !runtime.getFiles().isEmpty()) {
             // A Spring Boot jar carries its libraries inside; any other jar needs the runtime ones.
             y.append("  classpath:\n");
             for (File f : runtime.getFiles()) {
                 y.append("    - ").append(q(f.getAbsolutePath())).append('\n');
+                generatedOutside.add(f);
             }
         }
         String main = ext.getMainClass() != null ? ext.getMainClass() : (bootJar ? null : applicationMainClass());

@@ -90,6 +90,17 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
     @Parameter(property = "lwjvm.skip", defaultValue = "false")
     protected boolean skip;
 
+    /**
+     * Files or directories outside the manifest's directory that its jar, class path or files may
+     * come from (lwjvm's --allow-outside). The generated manifest's own jar and dependencies are
+     * allowed without it; set it for a {@code <manifest>} that names such paths.
+     */
+    @Parameter
+    protected List<File> allowOutside;
+
+    /** The generated manifest's files outside its directory: the jar and the dependencies. */
+    private final List<File> generatedOutside = new ArrayList<>();
+
     /** What the goal does once the manifest is known. */
     protected abstract void execute(File manifestFile) throws MojoExecutionException, MojoFailureException;
 
@@ -175,6 +186,7 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
                     + "phase first, as in 'mvn package lwjvm:" + goalName() + "', or set <jar>");
         }
         ManifestWriter w = new ManifestWriter(appName(), appJar);
+        generatedOutside.add(appJar);
         boolean bootJar = ManifestWriter.isSpringBootJar(appJar);
         if (!bootJar) {
             // A Spring Boot jar carries its libraries inside; any other jar needs the runtime ones.
@@ -183,6 +195,7 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
                 if (a.getFile() != null && a.getArtifactHandler().isAddedToClasspath()
                         && (Artifact.SCOPE_COMPILE.equals(scope) || Artifact.SCOPE_RUNTIME.equals(scope))) {
                     w.classpath.add(a.getFile());
+                    generatedOutside.add(a.getFile());
                 }
             }
         }
@@ -205,8 +218,24 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
     /** The goal's name, for messages. */
     protected abstract String goalName();
 
-    /** Runs lwjvm with `arguments`, its output in Maven's log; its error line fails the build. */
+    /**
+     * Runs lwjvm with `arguments`, its output in Maven's log; its error line fails the build. A
+     * command that reads the manifest also gets --allow-outside for the files the plugin put in it
+     * (in target/ and the local repository, outside target/lwjvm) and for {@code <allowOutside>}.
+     */
     protected int lwjvm(List<String> arguments, boolean failOnNonZero) throws MojoExecutionException, MojoFailureException {
-        return new Cli(executable, project.getBasedir(), getLog()).run(arguments, failOnNonZero);
+        List<String> a = new ArrayList<>(arguments);
+        if (needsManifest()) {
+            List<File> allowed = new ArrayList<>(generatedOutside);
+            if (allowOutside != null) {
+                allowed.addAll(allowOutside);
+            }
+            int at = 1;
+            for (File f : allowed) {
+                a.add(at++, "--allow-outside");
+                a.add(at++, f.getAbsolutePath());
+            }
+        }
+        return new Cli(executable, project.getBasedir(), getLog()).run(a, failOnNonZero);
     }
 }

@@ -524,12 +524,29 @@ def volume_create_cmd(ctx: click.Context, name: str, size: str) -> None:
 @volume_group.command("ls")
 @click.pass_context
 def volume_ls_cmd(ctx: click.Context) -> None:
-    """List the volumes: name, size, space used, last committed transaction group."""
+    """List the volumes, each with its snapshots and clones.
+
+    A volume's line: its size, the space in use in its file and its last committed transaction
+    group. A snapshot's or clone's line: the space only it holds (what removing it frees), the
+    space it refers to, and the transaction group it was made in.
+    """
     from lwjvm import volume
 
-    click.echo(f"{'NAME':<24} {'SIZE':>8} {'USED':>8} {'TXG':>8}")
-    for v in volume.list_volumes(_state_root(ctx)):
-        click.echo(f"{v.name:<24} {volume.human(v.size):>8} {volume.human(v.used):>8} {v.txg:>8}")
+    root = _state_root(ctx)
+    click.echo(f"{'NAME':<32} {'SIZE':>8} {'USED':>8} {'REFER':>8} {'TXG':>8}")
+    for v in volume.list_volumes(root):
+        own = [d for d in volume.datasets(root, v.name) if d.name == v.name]
+        refer = volume.human(own[0].refer) if own else "-"
+        click.echo(
+            f"{v.name:<32} {volume.human(v.size):>8} {volume.human(v.used):>8} {refer:>8} "
+            f"{v.txg:>8}"
+        )
+        for d in volume.datasets(root, v.name):
+            if d.name != v.name:
+                click.echo(
+                    f"{d.name:<32} {'-':>8} {volume.human(d.unique):>8} "
+                    f"{volume.human(d.refer):>8} {d.txg:>8}"
+                )
 
 
 @volume_group.command("check")
@@ -552,11 +569,79 @@ def volume_check_cmd(ctx: click.Context, name: str, repair: bool) -> None:
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @click.pass_context
 def volume_rm_cmd(ctx: click.Context, names: tuple[str, ...]) -> None:
-    """Remove volumes and their data."""
+    """Remove volumes (NAME) and their data, or snapshots (NAME@SNAP) and clones (NAME/CLONE)
+    inside one, freeing what nothing else holds. A volume a VM uses is refused."""
     from lwjvm import volume
 
     for name in names:
         volume.remove(_state_root(ctx), name)
+
+
+@volume_group.command("snapshot")
+@click.argument("spec", metavar="NAME@SNAP")
+@click.pass_context
+def volume_snapshot_cmd(ctx: click.Context, spec: str) -> None:
+    """Take snapshot SNAP of volume NAME (or of a clone, NAME/CLONE@SNAP): constant time,
+    read-only, sharing every block with the volume until it changes."""
+    from lwjvm import volume
+
+    volume.snapshot(_state_root(ctx), spec)
+    _say(f"snapshot {spec}")
+
+
+@volume_group.command("rollback")
+@click.argument("spec", metavar="NAME@SNAP")
+@click.pass_context
+def volume_rollback_cmd(ctx: click.Context, spec: str) -> None:
+    """Make NAME what it was at its newest snapshot SNAP; what it wrote since is freed."""
+    from lwjvm import volume
+
+    volume.rollback(_state_root(ctx), spec)
+    _say(f"{spec.partition('@')[0]} rolled back to {spec}")
+
+
+@volume_group.command("clone")
+@click.argument("spec", metavar="NAME@SNAP")
+@click.argument("new", metavar="NAME/CLONE")
+@click.pass_context
+def volume_clone_cmd(ctx: click.Context, spec: str, new: str) -> None:
+    """Make a writable clone of snapshot NAME@SNAP, in the same volume file (constant time).
+    A manifest mounts it with `volumes: [{name: NAME/CLONE, ...}]`."""
+    from lwjvm import volume
+
+    volume.clone(_state_root(ctx), spec, new)
+    _say(f"clone {new} of {spec}")
+
+
+@volume_group.command("export")
+@click.argument("spec", metavar="NAME[@SNAP]")
+@click.argument("dest", metavar="DIR|-")
+@click.pass_context
+def volume_export_cmd(ctx: click.Context, spec: str, dest: str) -> None:
+    """Copy the files of a volume, snapshot or clone into DIR (new or empty), or write them to
+    stdout as a tar stream with -."""
+    from lwjvm import volume
+
+    n = volume.export(_state_root(ctx), spec, dest)
+    if dest != "-":
+        _say(f"{spec}: exported to {dest} ({n} files)")
+
+
+@volume_group.command("import")
+@click.argument("spec", metavar="NAME")
+@click.argument("src", metavar="DIR|-")
+@click.option("--size", metavar="SIZE", help="Size of the volume if it is created (default 1G).")
+@click.pass_context
+def volume_import_cmd(ctx: click.Context, spec: str, src: str, size: str | None) -> None:
+    """Copy directory DIR, or a tar stream on stdin with -, into volume NAME (or clone
+    NAME/CLONE), creating the volume if it does not exist. Entries already there are replaced."""
+    from lwjvm import volume
+
+    n = volume.import_(
+        _state_root(ctx), spec, src, volume.parse_size(size) if size else None,
+        warn=lambda m: click.echo(f"lwjvm: {m}", err=True),
+    )  # fmt: skip
+    _say(f"{spec}: imported from {'stdin' if src == '-' else src} ({n} files)")
 
 
 @cli.command("restart")

@@ -8,7 +8,25 @@
  *   put FILE PATH              write stdin to the file PATH in the root dataset (made with its
  *                              directories), and commit
  *   cat FILE PATH              write the file PATH to stdout
+ *   list FILE                  one line per dataset: name, snapshot 0/1, created txg, origin,
+ *                              refer, written and unique bytes (volfs_space)
+ *   snapshot FILE DS SNAP      DS@SNAP of dataset DS ("root": the volume's own)
+ *   clone FILE DS@SNAP NAME    a dataset NAME made from the snapshot
+ *   rollback FILE DS@SNAP      DS back to its newest snapshot
+ *   destroy FILE NAME          a snapshot or clone, freeing what nothing else reaches
+ *   export FILE DS             the tree of DS as a stream (below) on stdout
+ *   import FILE DS             a stream from stdin into DS (made or replaced entry by entry),
+ *                              then commit
+ * The stream: records `T MODE MTIME_NS SIZE PATHLEN\n` (MODE octal, the rest decimal), then PATH
+ * (PATHLEN bytes, relative, components joined by '/'), then SIZE bytes: a file's contents (T F),
+ * a symlink's target (T L), the earlier PATH a hard link shares its file with (T H); T D is a
+ * directory (SIZE 0). A directory comes before what it holds. lwjvm/volume.py turns it into tar
+ * and back.
+ * A command that writes takes a write lock (open file description lock) on bytes 100..299 of the
+ * file, the bytes QEMU's image locking holds while a VM has the disk attached: it never writes a
+ * volume a VM uses (exit 3, "in use by a running VM"), and no VM attaches it meanwhile.
  * Errors: one line on stderr, exit 2. */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +67,26 @@ static int f_flush(void *ctx) { return fdatasync(*(int *)ctx) ? -EIO : 0; }
 
 static int fd = -1;
 
+/* The lock described at the top. */
+static void lock_image(void)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 100, .l_len = 200};
+    if (fcntl(fd, F_OFD_SETLK, &fl) == 0)
+        return;
+    if (errno == EAGAIN || errno == EACCES) {
+        fprintf(stderr, "volfs-tool: %s: in use by a running VM\n", file);
+        exit(3);
+    }
+    die("cannot lock", -errno);
+}
+
 static struct volfs_bdev open_dev(int flags)
 {
     fd = open(file, flags);
     if (fd < 0)
         die("cannot open", -errno);
+    if ((flags & O_ACCMODE) != O_RDONLY)
+        lock_image();
     struct stat st;
     if (fstat(fd, &st))
         die("cannot stat", -errno);
@@ -95,6 +128,7 @@ static int cmd_format(const char *bytes, const char *name)
     fd = open(file, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0)
         die("cannot create", -errno);
+    lock_image();
     if (ftruncate(fd, (off_t)(size / VOLFS_BLOCK * VOLFS_BLOCK))) {
         unlink(file);
         die("cannot size", -errno);
@@ -207,6 +241,315 @@ static int cmd_cat(const char *path)
     return 0;
 }
 
+static int dataset(struct volfs *v, const char *name)
+{
+    int ds = volfs_dataset(v, name);
+    if (ds < 0) {
+        fprintf(stderr, "volfs-tool: %s: no dataset %s\n", file, name);
+        exit(2);
+    }
+    return ds;
+}
+
+static int cmd_list(void)
+{
+    struct volfs *v = open_vol(true);
+    char name[44];
+    uint32_t flags;
+    uint64_t txg;
+    for (int i = 0;; i++) {
+        int r = volfs_dataset_info(v, i, name, &flags, &txg);
+        if (r == -ENODATA)
+            continue;
+        if (r == -ENOENT)
+            break;
+        if (r < 0)
+            die("cannot read the dataset table", r);
+        struct volfs_space sp;
+        if ((r = volfs_space(v, i, &sp)) < 0)
+            die(name, r);
+        printf("%s %d %llu %llu %llu %llu %llu\n", name, flags & 1 ? 1 : 0,
+               (unsigned long long)txg, (unsigned long long)sp.floor_txg,
+               (unsigned long long)sp.refer, (unsigned long long)sp.written,
+               (unsigned long long)sp.unique);
+    }
+    volfs_close(v);
+    return 0;
+}
+
+/* Reports a dataset change's error in words: `volfs-tool: FILE: NAME: reason`. */
+static int change(const char *op, int r, const char *name)
+{
+    if (r == 0)
+        return 0;
+    bool rb = !strcmp(op, "rollback"), de = !strcmp(op, "destroy");
+    const char *why = r == -EEXIST        ? rb ? "a later snapshot exists (remove it first)"
+                                               : "already exists"
+                      : r == -EBUSY       ? !strcmp(name, "root")
+                                                ? "is the volume's own dataset"
+                                                : "has snapshots or clones (remove them first)"
+                      : r == -ENOENT      ? "does not exist"
+                      : r == -ENAMETOOLONG ? "name too long (43 bytes in all)"
+                      : r == -EINVAL      ? de ? "bad name" : "is not a snapshot (or a bad name)"
+                      : r == -ENOSPC      ? "the volume is full"
+                                          : strerror(-r);
+    fprintf(stderr, "volfs-tool: %s: %s: %s\n", file, name, why);
+    exit(2);
+}
+
+static int cmd_change(const char *op, int argc, char **argv)
+{
+    bool two = !strcmp(op, "snapshot") || !strcmp(op, "clone");
+    if (argc != (two ? 5 : 4)) {
+        fprintf(stderr, "volfs-tool: bad command line (see kernel/tools/volfs_tool.c)\n");
+        return 2;
+    }
+    struct volfs *v = open_vol(false);
+    if (!strcmp(op, "snapshot")) {
+        char full[128];
+        snprintf(full, sizeof full, "%s@%s", argv[3], argv[4]);
+        change(op, volfs_snapshot(v, argv[3], argv[4]), full);
+    } else if (!strcmp(op, "clone")) {
+        int r = volfs_clone(v, argv[3], argv[4]);
+        change(op, r, r == -EINVAL || (r == -ENOENT && volfs_dataset(v, argv[3]) < 0) ? argv[3]
+                                                                                     : argv[4]);
+    } else if (!strcmp(op, "rollback")) {
+        change(op, volfs_rollback(v, argv[3]), argv[3]);
+    } else {
+        change(op, volfs_destroy(v, argv[3]), argv[3]);
+    }
+    volfs_close(v);
+    return 0;
+}
+
+/* ---- export: the tree of a dataset as the stream ---- */
+
+struct ent {
+    char name[VOLFS_NAME_MAX + 1];
+    uint64_t obj;
+};
+
+struct ents {
+    struct ent *e;
+    size_t n, cap;
+};
+
+static int collect(void *arg, const char *name, uint64_t obj, uint8_t type)
+{
+    (void)type;
+    struct ents *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->e = realloc(l->e, l->cap * sizeof(*l->e));
+        if (!l->e)
+            die("out of memory", -ENOMEM);
+    }
+    snprintf(l->e[l->n].name, sizeof l->e[l->n].name, "%s", name);
+    l->e[l->n++].obj = obj;
+    return 0;
+}
+
+struct seen {
+    uint64_t obj;
+    char *path;
+};
+static struct seen *links;
+static size_t nlinks;
+
+static void header(char t, uint32_t mode, uint64_t mtime, uint64_t size, const char *path)
+{
+    printf("%c %o %llu %llu %zu\n%s", t, mode & 07777, (unsigned long long)mtime,
+           (unsigned long long)size, strlen(path), path);
+}
+
+static void export_dir(struct volfs *v, int ds, uint64_t dir, const char *prefix)
+{
+    struct ents l = {0, 0, 0};
+    int r = volfs_readdir(v, ds, dir, collect, &l);
+    if (r < 0)
+        die(prefix[0] ? prefix : "/", r);
+    static char buf[1 << 16];
+    for (size_t i = 0; i < l.n; i++) {
+        char *path = malloc(strlen(prefix) + strlen(l.e[i].name) + 2);
+        sprintf(path, "%s%s%s", prefix, prefix[0] ? "/" : "", l.e[i].name);
+        struct volfs_stat st;
+        if ((r = volfs_stat(v, ds, l.e[i].obj, &st)) < 0)
+            die(path, r);
+        if (st.kind == 2) {
+            header('D', st.mode, st.mtime_ns, 0, path);
+            export_dir(v, ds, l.e[i].obj, path);
+            free(path);
+            continue;
+        }
+        if (st.kind == 1 && st.nlink > 1) {
+            size_t k = 0;
+            while (k < nlinks && links[k].obj != l.e[i].obj)
+                k++;
+            if (k < nlinks) {
+                header('H', st.mode, st.mtime_ns, strlen(links[k].path), path);
+                fputs(links[k].path, stdout);
+                free(path);
+                continue;
+            }
+            links = realloc(links, (nlinks + 1) * sizeof(*links));
+            links[nlinks].obj = l.e[i].obj;
+            links[nlinks++].path = strdup(path);
+        }
+        header(st.kind == 3 ? 'L' : 'F', st.mode, st.mtime_ns, st.size, path);
+        for (uint64_t off = 0; off < st.size;) {
+            int64_t got = volfs_read(v, ds, l.e[i].obj, off, buf, sizeof buf);
+            if (got <= 0) /* a stream cut short is refused by the reader */
+                die(path, got < 0 ? (int)got : -EIO);
+            fwrite(buf, 1, (size_t)got, stdout);
+            off += (uint64_t)got;
+        }
+        free(path);
+    }
+    free(l.e);
+}
+
+static int cmd_export(const char *dsname)
+{
+    struct volfs *v = open_vol(true);
+    export_dir(v, dataset(v, dsname), VOLFS_ROOT_OBJ, "");
+    if (fflush(stdout))
+        die("cannot write the stream", -errno);
+    volfs_close(v);
+    return 0;
+}
+
+/* ---- import ---- */
+
+static void bad_stream(const char *why)
+{
+    fprintf(stderr, "volfs-tool: %s: bad import stream: %s\n", file, why);
+    exit(2);
+}
+
+static void read_exact(void *buf, size_t n)
+{
+    if (n && fread(buf, 1, n, stdin) != n)
+        bad_stream("it ends in the middle of a record");
+}
+
+/* The parent directory of path (made as needed) and its last component in *last. */
+static uint64_t parent_of(struct volfs *v, int ds, char *path, char **last)
+{
+    uint64_t dir = VOLFS_ROOT_OBJ;
+    char *p = path;
+    for (char *slash; (slash = strchr(p, '/')); p = slash + 1) {
+        *slash = 0;
+        if (!*p || !strcmp(p, ".") || !strcmp(p, ".."))
+            bad_stream("a path with an empty, . or .. component");
+        int64_t next = volfs_lookup(v, ds, dir, p);
+        if (next == -ENOENT)
+            next = volfs_create(v, ds, dir, p, 040755);
+        if (next < 0)
+            die(p, (int)next);
+        struct volfs_stat st;
+        if (volfs_stat(v, ds, (uint64_t)next, &st) < 0 || st.kind != 2)
+            bad_stream("a path through something that is not a directory");
+        *slash = '/';
+        dir = (uint64_t)next;
+    }
+    if (!*p || !strcmp(p, ".") || !strcmp(p, ".."))
+        bad_stream("a path with an empty, . or .. component");
+    *last = p;
+    return dir;
+}
+
+static int64_t walk_ds(struct volfs *v, int ds, const char *path)
+{
+    uint64_t obj = VOLFS_ROOT_OBJ;
+    char *copy = strdup(path), *save = 0;
+    for (char *p = strtok_r(copy, "/", &save); p; p = strtok_r(0, "/", &save)) {
+        int64_t next = volfs_lookup(v, ds, obj, p);
+        if (next < 0) {
+            free(copy);
+            return next;
+        }
+        obj = (uint64_t)next;
+    }
+    free(copy);
+    return (int64_t)obj;
+}
+
+static int cmd_import(const char *dsname)
+{
+    struct volfs *v = open_vol(false);
+    int ds = dataset(v, dsname);
+    static char buf[1 << 16];
+    char line[128];
+    while (fgets(line, sizeof line, stdin)) {
+        char t;
+        unsigned mode;
+        unsigned long long mtime, size;
+        size_t plen;
+        if (sscanf(line, "%c %o %llu %llu %zu", &t, &mode, &mtime, &size, &plen) != 5 ||
+            !strchr("DFLH", t) || plen == 0 || plen > 4096 || (t == 'D' && size) ||
+            (t != 'F' && size > 4096))
+            bad_stream("a malformed record header");
+        char *path = calloc(1, plen + 1);
+        read_exact(path, plen);
+        if (strlen(path) != plen || path[0] == '/')
+            bad_stream("a path that is absolute or holds a NUL");
+        char *last;
+        uint64_t dir = parent_of(v, ds, path, &last);
+        int64_t obj = volfs_lookup(v, ds, dir, last);
+        struct volfs_stat st = {0};
+        if (obj >= 0 && volfs_stat(v, ds, (uint64_t)obj, &st) < 0)
+            die(path, -EIO);
+        int r;
+        if (obj >= 0 && (t != 'F' || st.kind != 1) && !(t == 'D' && st.kind == 2)) {
+            if ((r = volfs_unlink(v, ds, dir, last)) < 0) /* replaced by the stream's entry */
+                die(path, r);
+            obj = -ENOENT;
+        }
+        if (t == 'H') {
+            char *target = calloc(1, size + 1);
+            read_exact(target, size);
+            int64_t to = walk_ds(v, ds, target);
+            if (to < 0)
+                bad_stream("a hard link to a path not imported before it");
+            if ((r = volfs_link(v, ds, dir, last, (uint64_t)to)) < 0)
+                die(path, r);
+            free(target);
+            free(path);
+            continue;
+        }
+        if (obj < 0) {
+            uint32_t type = t == 'D' ? 040000 : t == 'L' ? 0120000 : 0100000;
+            obj = volfs_create(v, ds, dir, last, type | (mode & 07777));
+            if (obj < 0)
+                die(path, (int)obj);
+        } else if (t == 'F' && (r = volfs_truncate(v, ds, (uint64_t)obj, 0)) < 0) {
+            die(path, r);
+        }
+        for (uint64_t off = 0; off < size;) {
+            size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
+            read_exact(buf, n);
+            int64_t w = volfs_write(v, ds, (uint64_t)obj, off, buf, n);
+            if (w < 0)
+                die(path, (int)w);
+            off += n;
+        }
+        st.mode = mode;
+        st.mtime_ns = st.atime_ns = mtime;
+        r = volfs_setattr(v, ds, (uint64_t)obj, VOLFS_SET_MODE | VOLFS_SET_MTIME | VOLFS_SET_ATIME,
+                          &st);
+        if (r < 0)
+            die(path, r);
+        free(path);
+    }
+    if (ferror(stdin))
+        die("cannot read the stream", -EIO);
+    int r = volfs_commit(v);
+    if (r < 0)
+        die("commit failed", r);
+    volfs_close(v);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -225,6 +568,15 @@ int main(int argc, char **argv)
         return cmd_put(argv[3]);
     if (!strcmp(cmd, "cat") && argc == 4)
         return cmd_cat(argv[3]);
+    if (!strcmp(cmd, "list") && argc == 3)
+        return cmd_list();
+    if (!strcmp(cmd, "export") && argc == 4)
+        return cmd_export(argv[3]);
+    if (!strcmp(cmd, "import") && argc == 4)
+        return cmd_import(argv[3]);
+    if (!strcmp(cmd, "snapshot") || !strcmp(cmd, "clone") || !strcmp(cmd, "rollback") ||
+        !strcmp(cmd, "destroy"))
+        return cmd_change(cmd, argc, argv);
     fprintf(stderr, "volfs-tool: bad command line (see the top of kernel/tools/volfs_tool.c)\n");
     return 2;
 }

@@ -1,6 +1,7 @@
 """volfs (kernel/fs/volfs, docs/volume-format.md) compiled for the host with ASan/UBSan over a
 block device in memory (tests/kernel/volfs_test.c): files against a model across commits and
-reopens, a crash at every write of a commit sequence, a bit flipped in every block, snapshots."""
+reopens, a crash at every write of a commit sequence, a bit flipped in every block, snapshots,
+clones, rollback, destroy and space by birth txg, hard links and attributes."""
 
 import subprocess
 from pathlib import Path
@@ -46,3 +47,13 @@ def test_a_flipped_bit_is_eio_or_repaired_from_the_ditto_copy_never_wrong_data(
 
 def test_snapshots_keep_their_data_while_the_dataset_changes(volfs_test: Path) -> None:
     _run(volfs_test, "snapshot")
+
+
+def test_clones_rollback_and_destroy_keep_every_dataset_right_and_free_what_nothing_reaches(
+    volfs_test: Path,
+) -> None:
+    _run(volfs_test, "datasets")
+
+
+def test_hard_links_and_attributes(volfs_test: Path) -> None:
+    _run(volfs_test, "links")

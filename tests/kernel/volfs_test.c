@@ -5,7 +5,9 @@
  *             some writes torn) opens as exactly the last committed txg, and checks clean
  *   bitflip   a bit flipped in each block in turn: reads return the right data or EIO, never wrong
  *             data; check counts it; metadata is repaired from its ditto copy
- *   snapshot  a snapshot keeps its data while the dataset changes and frees; reopen keeps both */
+ *   snapshot  a snapshot keeps its data while the dataset changes and frees; reopen keeps both
+ *   datasets  clones, rollback and destroy against models; space by birth txg; the free space
+ *             in memory is what open derives; everything destroyed gives the space back */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,19 +212,19 @@ static void model_compare(struct volfs *v, int ds, const struct model *mo)
     EXPECT_EQ(n, want);
 }
 
-/* One random operation on the volume and the model alike. */
-static void random_op(struct volfs *v, struct model *mo)
+/* One random operation on dataset ds and the model alike. */
+static void random_op_in(struct volfs *v, int ds, struct model *mo)
 {
     int i = rand() % NFILES;
     char nm[32];
     fname(nm, i);
     if (!mo->exists[i]) {
-        EXPECT(volfs_create(v, 0, VOLFS_ROOT_OBJ, nm, 0100644) > 0);
+        EXPECT(volfs_create(v, ds, VOLFS_ROOT_OBJ, nm, 0100644) > 0);
         mo->exists[i] = true;
         mo->size[i] = 0;
         return;
     }
-    int64_t obj = volfs_lookup(v, 0, VOLFS_ROOT_OBJ, nm);
+    int64_t obj = volfs_lookup(v, ds, VOLFS_ROOT_OBJ, nm);
     EXPECT(obj > 0);
     int what = rand() % 10;
     if (what < 6) {
@@ -233,7 +235,7 @@ static void random_op(struct volfs *v, struct model *mo)
         uint8_t *src = malloc(len);
         for (uint64_t k = 0; k < len; k++)
             src[k] = (uint8_t)rand();
-        EXPECT_EQ(volfs_write(v, 0, (uint64_t)obj, off, src, len), (int64_t)len);
+        EXPECT_EQ(volfs_write(v, ds, (uint64_t)obj, off, src, len), (int64_t)len);
         if (off > mo->size[i])
             memset(mo->data[i] + mo->size[i], 0, off - mo->size[i]);
         memcpy(mo->data[i] + off, src, len);
@@ -242,16 +244,18 @@ static void random_op(struct volfs *v, struct model *mo)
         free(src);
     } else if (what < 8) {
         uint64_t size = (uint64_t)rand() % MAXLEN;
-        EXPECT_EQ(volfs_truncate(v, 0, (uint64_t)obj, size), 0);
+        EXPECT_EQ(volfs_truncate(v, ds, (uint64_t)obj, size), 0);
         if (size > mo->size[i])
             memset(mo->data[i] + mo->size[i], 0, size - mo->size[i]);
         mo->size[i] = size;
     } else {
-        EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, nm), 0);
+        EXPECT_EQ(volfs_unlink(v, ds, VOLFS_ROOT_OBJ, nm), 0);
         mo->exists[i] = false;
         memset(mo->data[i], 0, MAXLEN);
     }
 }
+
+static void random_op(struct volfs *v, struct model *mo) { random_op_in(v, 0, mo); }
 
 static void clean_check(struct volfs *v)
 {
@@ -521,6 +525,168 @@ static void test_snapshot(void)
     md_free(m);
 }
 
+/* ---- clones, rollback, destroy, space ---- */
+
+/* The free space the open volume keeps equals what a fresh open derives from the disk. */
+static void free_matches_open(struct memdev *m, struct volfs *v)
+{
+    struct volfs *ro = vopen(m, true);
+    EXPECT_EQ(volfs_free_blocks(v), volfs_free_blocks(ro));
+    volfs_close(ro);
+}
+
+static struct volfs_space space(struct volfs *v, const char *name)
+{
+    struct volfs_space sp;
+    int ds = volfs_dataset(v, name);
+    EXPECT(ds >= 0);
+    EXPECT_EQ(volfs_space(v, ds, &sp), 0);
+    return sp;
+}
+
+static void test_datasets(void)
+{
+    struct memdev *m = fresh(8192);
+    struct volfs *v = vopen(m, false);
+    uint64_t free0 = volfs_free_blocks(v);
+    struct model live, s1, clone;
+    model_init(&live);
+    model_init(&s1);
+    model_init(&clone);
+    srand(21);
+    for (int k = 0; k < 40; k++)
+        random_op(v, &live);
+    EXPECT_EQ(volfs_snapshot(v, "root", "s1"), 0);
+    model_copy(&s1, &live);
+    /* Right after the snapshot the dataset shares everything with it. */
+    struct volfs_space sp = space(v, "root");
+    EXPECT_EQ(sp.written, 0);
+    EXPECT_EQ(sp.unique, 0);
+    EXPECT(sp.refer > 0);
+    EXPECT_EQ(space(v, "root@s1").unique, 0);
+    EXPECT_EQ(space(v, "root@s1").refer, sp.refer);
+    EXPECT_EQ(volfs_clone(v, "root", "c"), -EINVAL);  /* clones are of snapshots */
+    EXPECT_EQ(volfs_clone(v, "root@s1", "c"), 0);
+    EXPECT_EQ(volfs_clone(v, "root@s1", "c"), -EEXIST);
+    model_copy(&clone, &s1);
+    int c = volfs_dataset(v, "c");
+    EXPECT(c > 0);
+    model_compare(v, c, &clone);
+    free_matches_open(m, v);
+    for (int round = 0; round < 8; round++) {
+        for (int k = 0; k < 8; k++) {
+            random_op_in(v, 0, &live);
+            random_op_in(v, c, &clone);
+        }
+        EXPECT_EQ(volfs_commit(v), 0);
+        free_matches_open(m, v);
+        model_compare(v, 0, &live);
+        model_compare(v, c, &clone);
+        model_compare(v, volfs_dataset(v, "root@s1"), &s1);
+    }
+    /* What the dataset and the clone wrote since is theirs; the snapshot now owns blocks. */
+    EXPECT(space(v, "root").written > 0);
+    EXPECT(space(v, "c").written > 0);
+    EXPECT(space(v, "root@s1").unique > 0);
+    EXPECT_EQ(volfs_snapshot(v, "root", "s2"), 0);
+    EXPECT_EQ(volfs_rollback(v, "root@s1"), -EEXIST); /* s2 is newer */
+    EXPECT_EQ(volfs_destroy(v, "root@s1"), -EBUSY);   /* the clone's origin */
+    EXPECT_EQ(volfs_destroy(v, "root"), -EBUSY);
+    EXPECT_EQ(volfs_destroy(v, "root@s2"), 0);
+    EXPECT_EQ(volfs_dataset(v, "root@s2"), -ENOENT);
+    free_matches_open(m, v);
+    EXPECT_EQ(volfs_rollback(v, "root@s1"), 0);
+    model_copy(&live, &s1);
+    model_compare(v, 0, &live);
+    free_matches_open(m, v);
+    for (int k = 0; k < 10; k++)
+        random_op_in(v, 0, &live);
+    EXPECT_EQ(volfs_commit(v), 0);
+    volfs_close(v);
+    v = vopen(m, false);
+    c = volfs_dataset(v, "c");
+    model_compare(v, 0, &live);
+    model_compare(v, c, &clone);
+    model_compare(v, volfs_dataset(v, "root@s1"), &s1);
+    clean_check(v);
+    /* A snapshot of the clone, then the clone is busy; destroy them all. */
+    EXPECT_EQ(volfs_snapshot(v, "c", "cs"), 0);
+    EXPECT_EQ(volfs_destroy(v, "c"), -EBUSY);
+    EXPECT_EQ(volfs_destroy(v, "c@cs"), 0);
+    EXPECT_EQ(volfs_destroy(v, "c"), 0);
+    free_matches_open(m, v);
+    EXPECT_EQ(volfs_destroy(v, "root@s1"), 0);
+    free_matches_open(m, v);
+    model_compare(v, 0, &live);
+    /* The names are free again and entries are reused. */
+    EXPECT_EQ(volfs_snapshot(v, "root", "s1"), 0);
+    EXPECT_EQ(volfs_destroy(v, "root@s1"), 0);
+    for (int i = 0; i < NFILES; i++) {
+        char nm[32];
+        fname(nm, i);
+        if (live.exists[i])
+            EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, nm), 0);
+    }
+    for (int i = 0; i < 6; i++) {
+        volfs_set_time(v, 5000 + (uint64_t)i);
+        EXPECT(volfs_create(v, 0, VOLFS_ROOT_OBJ, "t", 0100644) > 0);
+        EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "t"), 0);
+        EXPECT_EQ(volfs_commit(v), 0);
+    }
+    struct volfs_check_report r;
+    EXPECT_EQ(volfs_check(v, false, &r), 0);
+    EXPECT(r.used_blocks < 40);
+    EXPECT(volfs_free_blocks(v) + VOLFS_KEEP_TXGS * r.used_blocks >= free0);
+    free_matches_open(m, v);
+    clean_check(v);
+    volfs_close(v);
+    model_free(&live);
+    model_free(&s1);
+    model_free(&clone);
+    md_free(m);
+}
+
+/* Hard links and attributes. */
+static void test_links(void)
+{
+    struct memdev *m = fresh(1024);
+    struct volfs *v = vopen(m, false);
+    int64_t d = volfs_create(v, 0, VOLFS_ROOT_OBJ, "d", 040755);
+    int64_t f = volfs_create(v, 0, VOLFS_ROOT_OBJ, "f", 0100644);
+    EXPECT(d > 0 && f > 0);
+    EXPECT_EQ(volfs_write(v, 0, (uint64_t)f, 0, "data", 4), 4);
+    EXPECT_EQ(volfs_link(v, 0, (uint64_t)d, "g", (uint64_t)f), 0);
+    EXPECT_EQ(volfs_link(v, 0, (uint64_t)d, "g", (uint64_t)f), -EEXIST);
+    EXPECT_EQ(volfs_link(v, 0, VOLFS_ROOT_OBJ, "d2", (uint64_t)d), -EPERM);
+    struct volfs_stat st;
+    EXPECT_EQ(volfs_stat(v, 0, (uint64_t)f, &st), 0);
+    EXPECT_EQ(st.nlink, 2);
+    EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "f"), 0);
+    EXPECT_EQ(volfs_lookup(v, 0, (uint64_t)d, "g"), f);
+    char buf[4];
+    EXPECT_EQ(volfs_read(v, 0, (uint64_t)f, 0, buf, 4), 4);
+    EXPECT(!memcmp(buf, "data", 4));
+    st.mode = 0600;
+    st.uid = 7;
+    st.mtime_ns = 123;
+    EXPECT_EQ(volfs_setattr(v, 0, (uint64_t)f, VOLFS_SET_MODE | VOLFS_SET_UID | VOLFS_SET_MTIME,
+                            &st), 0);
+    EXPECT_EQ(volfs_commit(v), 0);
+    volfs_close(v);
+    v = vopen(m, false);
+    EXPECT_EQ(volfs_stat(v, 0, (uint64_t)f, &st), 0);
+    EXPECT_EQ(st.nlink, 1);
+    EXPECT_EQ(st.mode, 0100600);
+    EXPECT_EQ(st.uid, 7);
+    EXPECT_EQ(st.mtime_ns, 123);
+    EXPECT_EQ(volfs_unlink(v, 0, (uint64_t)d, "g"), 0);
+    EXPECT_EQ(volfs_stat(v, 0, (uint64_t)f, &st), -ENOENT);
+    EXPECT_EQ(volfs_commit(v), 0);
+    clean_check(v);
+    volfs_close(v);
+    md_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -533,6 +699,10 @@ int main(int argc, char **argv)
         test_bitflip();
     else if (!strcmp(argv[1], "snapshot"))
         test_snapshot();
+    else if (!strcmp(argv[1], "datasets"))
+        test_datasets();
+    else if (!strcmp(argv[1], "links"))
+        test_links();
     else
         return 2;
     printf("ok\n");

@@ -60,3 +60,18 @@ void vb_drop(struct vbuf *b);
 void vb_free_slot(struct volfs *v, struct vbuf *p, uint32_t slot);
 int vol_check_writable(struct volfs *v);
 void vol_recompute_keep(struct volfs *v);
+/* Frees the on-disk tree bp names (a dataset's objset) as dataset ds's: blocks a snapshot of ds
+ * owns (born at or before its keep txg) stay. */
+void vol_free_tree(struct volfs *v, int ds, const struct volfs_bp *bp);
+/* Marks in bm (one bit per block) every block copy reachable from bp born after `floor` (a
+ * subtree born at or before it is skipped whole: everything under it is as old); returns how
+ * many copies were newly marked, or -EIO when a block on the way cannot be read. */
+int64_t vol_mark(struct volfs *v, const struct volfs_bp *bp, uint64_t floor, uint8_t *bm);
+/* After a dataset entry whose objset was `gone` has been removed and committed: the blocks of
+ * that tree no remaining entry reaches are freed as a txg's frees are (VOLFS_KEEP_TXGS later). */
+int vol_free_unreached(struct volfs *v, const struct volfs_bp *gone);
+/* Dataset table entry i (its block in *b); with create the table grows to hold it. */
+int vol_dsl_entry(struct volfs *v, uint64_t i, bool create, struct vbuf **b,
+                  struct volfs_dsl_entry **e);
+/* The objset block of dataset ds, loaded. */
+int vol_get_objset(struct volfs *v, int ds, struct vbuf **os);

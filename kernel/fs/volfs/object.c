@@ -93,8 +93,8 @@ static int meta_block(struct volfs *v, struct obj *o, uint64_t blkid, bool creat
 }
 
 /* Dataset table entry i (its block in *b). */
-static int dsl_entry(struct volfs *v, uint64_t i, bool create, struct vbuf **b,
-                     struct volfs_dsl_entry **e)
+int vol_dsl_entry(struct volfs *v, uint64_t i, bool create, struct vbuf **b,
+                  struct volfs_dsl_entry **e)
 {
     struct obj mos = {v->root, 0, (struct volfs_dnode *)v->root->data};
     if (i >= mos.dn->size && !create)
@@ -108,13 +108,13 @@ static int dsl_entry(struct volfs *v, uint64_t i, bool create, struct vbuf **b,
     return 0;
 }
 
-static int get_objset(struct volfs *v, int ds, struct vbuf **os)
+int vol_get_objset(struct volfs *v, int ds, struct vbuf **os)
 {
     struct vbuf *b;
     struct volfs_dsl_entry *e;
     if (ds < 0)
         return -ENOENT;
-    int r = dsl_entry(v, (uint64_t)ds, false, &b, &e);
+    int r = vol_dsl_entry(v, (uint64_t)ds, false, &b, &e);
     if (r < 0)
         return r;
     r = vb_child(v, b, (uint32_t)ds % VOLFS_DSL_PER_BLOCK, VT_OBJSET, 0, false, false, os);
@@ -128,7 +128,7 @@ static int ds_writable(struct volfs *v, int ds)
         return r;
     struct vbuf *b;
     struct volfs_dsl_entry *e;
-    r = dsl_entry(v, (uint64_t)ds, false, &b, &e);
+    r = vol_dsl_entry(v, (uint64_t)ds, false, &b, &e);
     if (r < 0)
         return r;
     return e->flags & VOLFS_DSL_SNAPSHOT ? -EROFS : 0;
@@ -138,7 +138,7 @@ static int ds_writable(struct volfs *v, int ds)
 static int get_dnode(struct volfs *v, int ds, uint64_t obj, bool create, struct obj *o)
 {
     struct vbuf *os, *b;
-    int r = get_objset(v, ds, &os);
+    int r = vol_get_objset(v, ds, &os);
     if (r < 0)
         return r;
     struct obj meta = {os, 0, (struct volfs_dnode *)os->data};
@@ -337,10 +337,37 @@ int volfs_stat(struct volfs *v, int ds, uint64_t obj, struct volfs_stat *st)
         return r;
     st->kind = o.dn->kind;
     st->mode = o.dn->mode;
+    st->uid = o.dn->uid;
+    st->gid = o.dn->gid;
     st->size = o.dn->size;
     st->nlink = o.dn->nlink;
+    st->atime_ns = o.dn->atime;
     st->mtime_ns = o.dn->mtime;
     st->ctime_ns = o.dn->ctime;
+    return 0;
+}
+
+int volfs_setattr(struct volfs *v, int ds, uint64_t obj, uint32_t mask,
+                  const struct volfs_stat *st)
+{
+    struct obj o;
+    int r = ds_writable(v, ds);
+    if (r == 0)
+        r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    if (mask & VOLFS_SET_MODE)
+        o.dn->mode = (o.dn->mode & 0170000) | (st->mode & 07777);
+    if (mask & VOLFS_SET_UID)
+        o.dn->uid = st->uid;
+    if (mask & VOLFS_SET_GID)
+        o.dn->gid = st->gid;
+    if (mask & VOLFS_SET_ATIME)
+        o.dn->atime = st->atime_ns;
+    if (mask & VOLFS_SET_MTIME)
+        o.dn->mtime = st->mtime_ns;
+    o.dn->ctime = v->now;
+    vb_dirty(o.h);
     return 0;
 }
 
@@ -399,6 +426,24 @@ static int load_dir(struct volfs *v, int ds, uint64_t dir, struct obj *o)
     return r;
 }
 
+/* Adds the entry name -> obj (of kind) to dir, in its first free slot. */
+static int dir_add(struct volfs *v, struct obj *d, const char *name, size_t len, uint64_t obj,
+                   uint8_t kind)
+{
+    struct volfs_dirent e;
+    uint64_t at;
+    int r = dir_find(v, d, 0, &e, &at);
+    if (r < 0)
+        return r;
+    memset(&e, 0, sizeof(e));
+    e.obj = obj;
+    e.type = kind == VK_DIR ? DT_DIR : kind == VK_SYMLINK ? DT_LNK : DT_REG;
+    e.namelen = (uint8_t)len;
+    memcpy(e.name, name, len);
+    int64_t w = obj_write(v, d, at, &e, sizeof(e));
+    return w < 0 ? (int)w : 0;
+}
+
 int64_t volfs_lookup(struct volfs *v, int ds, uint64_t dir, const char *name)
 {
     struct obj d;
@@ -433,7 +478,7 @@ int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, ui
                                                  : VK_FILE;
     /* v1 numbers objects in order and does not reuse freed dnodes. */
     struct vbuf *os;
-    r = get_objset(v, ds, &os);
+    r = vol_get_objset(v, ds, &os);
     if (r < 0)
         return r;
     struct volfs_dnode *meta = (struct volfs_dnode *)os->data;
@@ -453,20 +498,43 @@ int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, ui
     o.dn->gen = v->txg + 1;
     o.dn->parent = dir;
     vb_dirty(o.h);
-    r = dir_find(v, &d, 0, &e, &at);
+    r = dir_add(v, &d, name, len, obj, kind);
     if (r < 0)
         return r;
-    memset(&e, 0, sizeof(e));
-    e.obj = obj;
-    e.type = kind == VK_DIR ? DT_DIR : kind == VK_SYMLINK ? DT_LNK : DT_REG;
-    e.namelen = (uint8_t)len;
-    memcpy(e.name, name, len);
-    int64_t w = obj_write(v, &d, at, &e, sizeof(e));
-    if (w < 0)
-        return w;
     if (kind == VK_DIR)
         d.dn->nlink++;
     return (int64_t)obj;
+}
+
+int volfs_link(struct volfs *v, int ds, uint64_t dir, const char *name, uint64_t obj)
+{
+    struct obj d, o;
+    struct volfs_dirent e;
+    uint64_t at;
+    size_t len;
+    int r = ds_writable(v, ds);
+    if (r == 0)
+        r = load_dir(v, ds, dir, &d);
+    if (r == 0)
+        r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    if (o.dn->kind == VK_DIR)
+        return -EPERM;
+    if (!name_ok(name, &len))
+        return len > VOLFS_NAME_MAX ? -ENAMETOOLONG : -EINVAL;
+    r = dir_find(v, &d, name, &e, &at);
+    if (r == 0)
+        return -EEXIST;
+    if (r != -ENOENT)
+        return r;
+    r = dir_add(v, &d, name, len, obj, o.dn->kind);
+    if (r < 0)
+        return r;
+    o.dn->nlink++;
+    o.dn->ctime = v->now;
+    vb_dirty(o.h);
+    return 0;
 }
 
 int volfs_unlink(struct volfs *v, int ds, uint64_t dir, const char *name)
@@ -534,109 +602,4 @@ int volfs_readdir(struct volfs *v, int ds, uint64_t dir,
             break;
     }
     return 0;
-}
-
-/* ---- datasets and snapshots ---- */
-
-int volfs_dataset_info(struct volfs *v, int i, char name[44], uint32_t *flags, uint64_t *txg)
-{
-    struct vbuf *b;
-    struct volfs_dsl_entry *e;
-    if (i < 0)
-        return -ENOENT;
-    int r = dsl_entry(v, (uint64_t)i, false, &b, &e);
-    if (r < 0)
-        return r;
-    memcpy(name, e->name, 44);
-    name[43] = 0;
-    *flags = e->flags;
-    *txg = e->created_txg;
-    return bp_hole(&e->objset) ? -ENODATA : 0;
-}
-
-int volfs_dataset(struct volfs *v, const char *name)
-{
-    char n[44];
-    uint32_t flags;
-    uint64_t txg;
-    for (int i = 0;; i++) {
-        int r = volfs_dataset_info(v, i, n, &flags, &txg);
-        if (r == -ENOENT || r == -EIO)
-            return r;
-        if (r == 0 && strcmp(n, name) == 0)
-            return i;
-    }
-}
-
-void vol_recompute_keep(struct volfs *v)
-{
-    uint64_t n = ((struct volfs_dnode *)v->root->data)->size;
-    uint64_t *keep = kzalloc((n ? n : 1) * sizeof(*keep));
-    if (!keep) { /* keep everything rather than free what a snapshot may own */
-        v->ro = true;
-        return;
-    }
-    char name[44], base[44];
-    uint32_t flags;
-    uint64_t txg;
-    for (uint64_t i = 0; i < n; i++) {
-        if (volfs_dataset_info(v, (int)i, name, &flags, &txg) < 0 ||
-            !(flags & VOLFS_DSL_SNAPSHOT))
-            continue;
-        keep[i] = ~0ull; /* a snapshot frees nothing */
-        size_t k = 0;
-        while (name[k] && name[k] != '@')
-            k++;
-        memcpy(base, name, k);
-        base[k] = 0;
-        int d = volfs_dataset(v, base);
-        if (d >= 0 && (uint64_t)d < n && keep[d] < txg)
-            keep[d] = txg;
-    }
-    kfree(v->keep);
-    v->keep = keep;
-    v->nkeep = (int)n;
-}
-
-int volfs_snapshot(struct volfs *v, const char *dsname, const char *snap)
-{
-    int r = vol_check_writable(v);
-    if (r < 0)
-        return r;
-    int ds = volfs_dataset(v, dsname);
-    if (ds < 0)
-        return ds;
-    size_t a = strlen(dsname), s = strlen(snap);
-    if (s == 0 || strchr(snap, '@') || strchr(snap, '/'))
-        return -EINVAL;
-    if (a + 1 + s > 43)
-        return -ENAMETOOLONG;
-    char full[44];
-    memcpy(full, dsname, a);
-    full[a] = '@';
-    memcpy(full + a + 1, snap, s + 1);
-    if (volfs_dataset(v, full) >= 0)
-        return -EEXIST;
-    r = volfs_commit(v); /* the snapshot is of committed state */
-    if (r < 0)
-        return r;
-    struct vbuf *sb, *nb;
-    struct volfs_dsl_entry *src, *e;
-    struct volfs_dnode *mos = (struct volfs_dnode *)v->root->data;
-    uint64_t idx = mos->size;
-    r = dsl_entry(v, (uint64_t)ds, false, &sb, &src);
-    if (r == 0)
-        r = dsl_entry(v, idx, true, &nb, &e);
-    if (r < 0)
-        return r;
-    memset(e, 0, sizeof(*e));
-    e->objset = src->objset;
-    e->created_txg = v->txg;
-    e->flags = VOLFS_DSL_SNAPSHOT;
-    memcpy(e->name, full, a + s + 2);
-    mos->size = idx + 1;
-    vb_dirty(nb);
-    vb_dirty(v->root);
-    vol_recompute_keep(v);
-    return volfs_commit(v);
 }

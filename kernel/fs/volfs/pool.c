@@ -273,6 +273,90 @@ void vb_free_slot(struct volfs *v, struct vbuf *p, uint32_t slot)
     vb_dirty(p);
 }
 
+void vol_free_tree(struct volfs *v, int ds, const struct volfs_bp *bp) { free_ondisk(v, ds, bp); }
+
+static bool bm_get(const uint8_t *bm, uint64_t b) { return bm[b / 8] >> (b % 8) & 1; }
+static void bm_set(uint8_t *bm, uint64_t b) { bm[b / 8] |= (uint8_t)(1u << (b % 8)); }
+
+int64_t vol_mark(struct volfs *v, const struct volfs_bp *bp, uint64_t floor, uint8_t *bm)
+{
+    if (bp_hole(bp) || bp->birth <= floor)
+        return 0;
+    if (bp->dva[0] < VOLFS_FIRST_DATA || bp->dva[0] >= v->nblocks)
+        return -EIO;
+    if (bm_get(bm, bp->dva[0]))
+        return 0; /* a subtree already marked (shared between datasets) */
+    int64_t n = 0;
+    for (int i = 0; i < 2; i++)
+        if (bp->dva[i] && bp->dva[i] < v->nblocks && !bm_get(bm, bp->dva[i])) {
+            bm_set(bm, bp->dva[i]);
+            n++;
+        }
+    uint32_t slots = bp->type == VT_DATA ? 0 : vb_nslots(bp->type);
+    if (!slots)
+        return n;
+    uint8_t *blk = kmalloc(VOLFS_BLOCK);
+    if (!blk)
+        return -ENOMEM;
+    int64_t r = vol_read_bp(v, bp, blk);
+    for (uint32_t i = 0; r == 0 && i < slots; i++) {
+        int64_t k = vol_mark(v, (struct volfs_bp *)(blk + vb_slot_off(bp->type, i)), floor, bm);
+        if (k < 0)
+            r = k;
+        else
+            n += k;
+    }
+    kfree(blk);
+    return r < 0 ? r : n;
+}
+
+/* Defers the frees of the blocks of bp's tree that are in neither reach nor seen. */
+static int free_unreached(struct volfs *v, const struct volfs_bp *bp, const uint8_t *reach,
+                          uint8_t *seen)
+{
+    if (bp_hole(bp) || bp->dva[0] < VOLFS_FIRST_DATA || bp->dva[0] >= v->nblocks)
+        return 0;
+    if (bm_get(reach, bp->dva[0]) || bm_get(seen, bp->dva[0]))
+        return 0; /* still reached: so is everything under it */
+    bm_set(seen, bp->dva[0]);
+    uint32_t slots = bp->type == VT_DATA ? 0 : vb_nslots(bp->type);
+    if (slots) {
+        uint8_t *blk = kmalloc(VOLFS_BLOCK);
+        if (!blk)
+            return -ENOMEM;
+        int r = vol_read_bp(v, bp, blk);
+        for (uint32_t i = 0; r == 0 && i < slots; i++)
+            r = free_unreached(v, (struct volfs_bp *)(blk + vb_slot_off(bp->type, i)), reach,
+                               seen);
+        kfree(blk);
+        if (r < 0)
+            return r;
+    }
+    /* Unreached from the committed txg on: freed in it, as open would count it. */
+    struct volfs_defer *d = &v->defer[v->txg % VOLFS_KEEP_TXGS];
+    for (int i = 0; i < 2; i++)
+        if (bp->dva[i] >= VOLFS_FIRST_DATA && bp->dva[i] < v->nblocks &&
+            !bm_get(reach, bp->dva[i]))
+            (void)defer_push(d, bp->dva[i]); /* no room: kept until the next open */
+    return 0;
+}
+
+int vol_free_unreached(struct volfs *v, const struct volfs_bp *gone)
+{
+    uint8_t *reach = kzalloc(v->nblocks / 8 + 1), *seen = kzalloc(v->nblocks / 8 + 1);
+    int r = reach && seen ? 0 : -ENOMEM;
+    if (r == 0) {
+        int64_t k = vol_mark(v, &v->rootbp, 0, reach);
+        r = k < 0 ? (int)k : 0;
+    }
+    /* A walk that failed frees nothing: the blocks stay in use until the next open. */
+    if (r == 0)
+        r = free_unreached(v, gone, reach, seen);
+    kfree(reach);
+    kfree(seen);
+    return r;
+}
+
 /* ---- commit ---- */
 
 static int write_buf(struct volfs *v, struct vbuf *b, uint64_t txg)

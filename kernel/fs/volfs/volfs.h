@@ -49,25 +49,56 @@ uint64_t volfs_errors(const struct volfs *v);       /* checksum failures seen by
 uint64_t volfs_free_blocks(const struct volfs *v);
 void volfs_set_time(struct volfs *v, uint64_t now_ns); /* time stamped on changes */
 
-/* Datasets: returns the index of dataset `name` ("root", "root@snap"), or -ENOENT. */
+/* Datasets (kernel/fs/volfs/dataset.c). The volume's own dataset is "root"; a snapshot of dataset
+ * fs is "fs@snap"; a clone is a dataset of its own name made from a snapshot. */
+/* The index of dataset `name`, or -ENOENT. */
 int volfs_dataset(struct volfs *v, const char *name);
-/* Commits, then records `ds`'s committed state as `ds@snap` (constant time) and commits that. */
+/* Commits, then records `ds`'s committed state as `ds@snap` (constant time) and commits that.
+ * -EEXIST if it exists, -EINVAL for a bad name, -ENAMETOOLONG past 43 bytes in all. */
 int volfs_snapshot(struct volfs *v, const char *ds, const char *snap);
-/* The name and flags of dataset entry i (for listing); -ENOENT past the end. */
+/* A writable dataset `name` whose contents start as snapshot `snap`'s (constant time). */
+int volfs_clone(struct volfs *v, const char *snap, const char *name);
+/* Makes the dataset of snapshot `snap` what it was then: what it wrote since is freed. Only to
+ * the dataset's newest snapshot (-EEXIST when a later one exists). */
+int volfs_rollback(struct volfs *v, const char *snap);
+/* Removes a snapshot or a clone and frees the blocks nothing else reaches. -EBUSY for "root", a
+ * dataset that has snapshots and a snapshot that has clones. */
+int volfs_destroy(struct volfs *v, const char *name);
+/* The name and flags of dataset entry i (for listing); -ENOENT past the end, -ENODATA for a free
+ * entry. */
 int volfs_dataset_info(struct volfs *v, int i, char name[44], uint32_t *flags, uint64_t *txg);
+
+/* Space of a dataset's committed state, by birth txg (docs/volume-format.md "Snapshots"). */
+struct volfs_space {
+    uint64_t refer;     /* bytes of every block copy it reaches */
+    uint64_t written;   /* of those, born after floor_txg: written since its previous snapshot */
+    uint64_t unique;    /* reached by no other dataset entry: what destroying it would free */
+    uint64_t floor_txg; /* its previous snapshot's txg (or its clone origin's), 0 for none */
+};
+int volfs_space(struct volfs *v, int ds, struct volfs_space *sp);
 
 #define VOLFS_ROOT_OBJ 1ull
 
 struct volfs_stat {
     uint8_t kind;
-    uint32_t mode;
-    uint64_t size, nlink, mtime_ns, ctime_ns;
+    uint32_t mode, uid, gid;
+    uint64_t size, nlink, atime_ns, mtime_ns, ctime_ns;
 };
+#define VOLFS_SET_MODE 1u  /* permission bits only: the type stays */
+#define VOLFS_SET_UID 2u
+#define VOLFS_SET_GID 4u
+#define VOLFS_SET_ATIME 8u
+#define VOLFS_SET_MTIME 16u
 
 /* Objects inside dataset ds. Names are one path component. */
 int64_t volfs_lookup(struct volfs *v, int ds, uint64_t dir, const char *name);
 int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, uint32_t mode);
 int volfs_unlink(struct volfs *v, int ds, uint64_t dir, const char *name);
+/* A new name in dir for object obj (not a directory: -EPERM); its link count goes up. */
+int volfs_link(struct volfs *v, int ds, uint64_t dir, const char *name, uint64_t obj);
+/* Sets the attributes `mask` names (VOLFS_SET_*) from st; ctime becomes now. */
+int volfs_setattr(struct volfs *v, int ds, uint64_t obj, uint32_t mask,
+                  const struct volfs_stat *st);
 int volfs_stat(struct volfs *v, int ds, uint64_t obj, struct volfs_stat *st);
 /* Reads up to n bytes at off; returns bytes read (0 at or past the end) or -EIO. */
 int64_t volfs_read(struct volfs *v, int ds, uint64_t obj, uint64_t off, void *buf, uint64_t n);

@@ -57,3 +57,10 @@ def test_clones_rollback_and_destroy_keep_every_dataset_right_and_free_what_noth
 
 def test_hard_links_and_attributes(volfs_test: Path) -> None:
     _run(volfs_test, "links")
+
+
+def test_what_fsync_returned_for_survives_a_crash_at_any_write_through_the_intent_log(
+    volfs_test: Path,
+) -> None:
+    out = _run(volfs_test, "log")
+    assert "fsyncs through the log" in out

@@ -7,7 +7,9 @@
  *             data; check counts it; metadata is repaired from its ditto copy
  *   snapshot  a snapshot keeps its data while the dataset changes and frees; reopen keeps both
  *   datasets  clones, rollback and destroy against models; space by birth txg; the free space
- *             in memory is what open derives; everything destroyed gives the space back */
+ *             in memory is what open derives; everything destroyed gives the space back
+ *   log       records appended and fsync'd through the intent log, a crash at every write:
+ *             the file is a prefix of what was appended, at least all an fsync returned for */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +250,18 @@ static void random_op_in(struct volfs *v, int ds, struct model *mo)
         if (size > mo->size[i])
             memset(mo->data[i] + mo->size[i], 0, size - mo->size[i]);
         mo->size[i] = size;
+    } else if (what == 8) { /* rename over another name, taken or not */
+        int j = rand() % NFILES;
+        char nj[32];
+        fname(nj, j);
+        EXPECT_EQ(volfs_rename(v, ds, VOLFS_ROOT_OBJ, nm, VOLFS_ROOT_OBJ, nj), 0);
+        if (j != i) {
+            memcpy(mo->data[j], mo->data[i], MAXLEN);
+            mo->size[j] = mo->size[i];
+            mo->exists[j] = true;
+            mo->exists[i] = false;
+            memset(mo->data[i], 0, MAXLEN);
+        }
     } else {
         EXPECT_EQ(volfs_unlink(v, ds, VOLFS_ROOT_OBJ, nm), 0);
         mo->exists[i] = false;
@@ -312,6 +326,13 @@ static void test_model(void)
     EXPECT(memcmp(buf, "head", 4) == 0);
     EXPECT_EQ(volfs_read(v, 0, (uint64_t)f, 1ull << 30, buf, 8), 8);
     EXPECT(memcmp(buf, "\0\0\0\0\0\0\0\0", 8) == 0);
+    /* SEEK_DATA/SEEK_HOLE: data is the blocks written. */
+    EXPECT_EQ(volfs_seek_data(v, 0, (uint64_t)f, 0, false), 4096);
+    EXPECT_EQ(volfs_seek_data(v, 0, (uint64_t)f, 0, true), 0);
+    EXPECT_EQ(volfs_seek_data(v, 0, (uint64_t)f, 4100, true), 8192);
+    EXPECT_EQ(volfs_seek_data(v, 0, (uint64_t)f, 8192, false), 5ull << 30);
+    EXPECT_EQ(volfs_seek_data(v, 0, (uint64_t)f, (5ull << 30) + 1, true), (5ull << 30) + 4);
+    EXPECT_EQ(volfs_seek_data(v, 0, (uint64_t)f, (5ull << 30) + 1, false), (5ull << 30) + 1);
     clean_check(v);
     /* Everything deleted: the space comes back once the deferred frees are past. */
     EXPECT_EQ(volfs_unlink(v, 0, (uint64_t)d, "sparse"), 0);
@@ -646,7 +667,14 @@ static void test_datasets(void)
     md_free(m);
 }
 
-/* Hard links and attributes. */
+static uint64_t busy_obj;
+static bool is_busy(void *ctx, uint64_t obj)
+{
+    (void)ctx;
+    return obj == busy_obj;
+}
+
+/* Hard links, attributes, rename, open files that lose their last name. */
 static void test_links(void)
 {
     struct memdev *m = fresh(1024);
@@ -683,7 +711,150 @@ static void test_links(void)
     EXPECT_EQ(volfs_stat(v, 0, (uint64_t)f, &st), -ENOENT);
     EXPECT_EQ(volfs_commit(v), 0);
     clean_check(v);
+
+    /* rename(2)'s cases. */
+    int64_t a = volfs_create(v, 0, VOLFS_ROOT_OBJ, "a", 040755);
+    int64_t b = volfs_create(v, 0, (uint64_t)a, "b", 040755);
+    int64_t x = volfs_create(v, 0, (uint64_t)b, "x", 0100644);
+    int64_t y = volfs_create(v, 0, VOLFS_ROOT_OBJ, "y", 0100644);
+    int64_t e = volfs_create(v, 0, VOLFS_ROOT_OBJ, "e", 040755);
+    EXPECT(a > 0 && b > 0 && x > 0 && y > 0 && e > 0);
+    EXPECT_EQ(volfs_write(v, 0, (uint64_t)x, 0, "xx", 2), 2);
+    EXPECT_EQ(volfs_rename(v, 0, VOLFS_ROOT_OBJ, "a", (uint64_t)b, "a2"), -EINVAL);
+    EXPECT_EQ(volfs_rename(v, 0, VOLFS_ROOT_OBJ, "a", (uint64_t)a, "a2"), -EINVAL);
+    EXPECT_EQ(volfs_rename(v, 0, VOLFS_ROOT_OBJ, "e", VOLFS_ROOT_OBJ, "y"), -ENOTDIR);
+    EXPECT_EQ(volfs_rename(v, 0, VOLFS_ROOT_OBJ, "y", VOLFS_ROOT_OBJ, "e"), -EISDIR);
+    EXPECT_EQ(volfs_rename(v, 0, VOLFS_ROOT_OBJ, "e", VOLFS_ROOT_OBJ, "a"), -ENOTEMPTY);
+    EXPECT_EQ(volfs_rename(v, 0, VOLFS_ROOT_OBJ, "nope", VOLFS_ROOT_OBJ, "z"), -ENOENT);
+    EXPECT_EQ(volfs_stat(v, 0, VOLFS_ROOT_OBJ, &st), 0);
+    uint64_t root_links = st.nlink;
+    /* A directory moves to another parent: the link counts follow. */
+    EXPECT_EQ(volfs_rename(v, 0, (uint64_t)a, "b", VOLFS_ROOT_OBJ, "b"), 0);
+    EXPECT_EQ(volfs_stat(v, 0, VOLFS_ROOT_OBJ, &st), 0);
+    EXPECT_EQ(st.nlink, root_links + 1);
+    EXPECT_EQ(volfs_stat(v, 0, (uint64_t)a, &st), 0);
+    EXPECT_EQ(st.nlink, 2);
+    /* A file over another: the replaced one is freed; over an empty directory likewise. */
+    EXPECT_EQ(volfs_rename(v, 0, (uint64_t)b, "x", VOLFS_ROOT_OBJ, "y"), 0);
+    EXPECT_EQ(volfs_lookup(v, 0, VOLFS_ROOT_OBJ, "y"), x);
+    EXPECT_EQ(volfs_stat(v, 0, (uint64_t)y, &st), -ENOENT);
+    EXPECT_EQ(volfs_rename(v, 0, VOLFS_ROOT_OBJ, "b", VOLFS_ROOT_OBJ, "e"), 0);
+    EXPECT_EQ(volfs_stat(v, 0, (uint64_t)e, &st), -ENOENT);
+    EXPECT_EQ(volfs_stat(v, 0, VOLFS_ROOT_OBJ, &st), 0);
+    EXPECT_EQ(st.nlink, root_links);
+    EXPECT_EQ(volfs_link(v, 0, (uint64_t)a, "y2", (uint64_t)x), 0);
+    EXPECT_EQ(volfs_rename(v, 0, (uint64_t)a, "y2", VOLFS_ROOT_OBJ, "y"), 0); /* same file */
+    EXPECT_EQ(volfs_lookup(v, 0, (uint64_t)a, "y2"), x);
+    EXPECT_EQ(volfs_commit(v), 0);
     volfs_close(v);
+    v = vopen(m, false);
+    EXPECT_EQ(volfs_lookup(v, 0, VOLFS_ROOT_OBJ, "e"), b);
+    EXPECT_EQ(volfs_lookup(v, 0, VOLFS_ROOT_OBJ, "b"), -ENOENT);
+    EXPECT_EQ(volfs_read(v, 0, (uint64_t)x, 0, buf, 2), 2);
+    EXPECT(!memcmp(buf, "xx", 2));
+    clean_check(v);
+
+    /* An open file that loses its last name stays readable until it is released. */
+    busy_obj = (uint64_t)x;
+    volfs_set_busy(v, is_busy, 0);
+    EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "y"), 0);
+    EXPECT_EQ(volfs_unlink(v, 0, (uint64_t)a, "y2"), 0);
+    EXPECT_EQ(volfs_read(v, 0, (uint64_t)x, 0, buf, 2), 2);
+    EXPECT_EQ(volfs_stat(v, 0, (uint64_t)x, &st), 0);
+    EXPECT_EQ(st.nlink, 0);
+    EXPECT_EQ(volfs_release(v, 0, (uint64_t)x), 0);
+    EXPECT_EQ(volfs_stat(v, 0, (uint64_t)x, &st), -ENOENT);
+    EXPECT_EQ(volfs_commit(v), 0);
+    clean_check(v);
+    volfs_close(v);
+    md_free(m);
+}
+
+/* ---- the intent log ---- */
+
+static void test_log(void)
+{
+    struct memdev *m = fresh(4096);
+    struct memdev *base;
+    struct volfs *v = vopen(m, false);
+    int64_t f = volfs_create(v, 0, VOLFS_ROOT_OBJ, "records", 0100644);
+    EXPECT(f > 0);
+    EXPECT_EQ(volfs_log_enable(v, 0), 0);
+    EXPECT_EQ(volfs_fsync(v, 0), 0); /* no chain yet: this commits, and starts one */
+    base = md_clone(m);
+    m->logging = true;
+    enum { N = 400 };
+    static uint8_t stream[N * 9000];
+    uint64_t len = 0, txg0 = volfs_txg(v);
+    size_t acked_at[N + 1]; /* the log index at which acked[i] became durable */
+    uint64_t acked[N + 1];
+    int nacked = 0, logged = 0;
+    srand(17);
+    for (int i = 0; i < N; i++) {
+        uint64_t n = 1 + (uint64_t)rand() % (i % 37 == 0 ? 9000 : 300);
+        for (uint64_t k = 0; k < n; k++)
+            stream[len + k] = (uint8_t)rand();
+        EXPECT_EQ(volfs_write(v, 0, (uint64_t)f, len, stream + len, n), (int64_t)n);
+        len += n;
+        if (rand() % 4 == 0) {
+            uint64_t t = volfs_txg(v);
+            EXPECT_EQ(volfs_fsync(v, 0), 0);
+            logged += volfs_txg(v) == t;
+            acked[nacked] = len;
+            acked_at[nacked++] = m->nlog;
+        }
+        if (rand() % 97 == 0)
+            EXPECT_EQ(volfs_commit(v), 0); /* a txg now and then: the chain starts over */
+    }
+    EXPECT(logged > 50);                        /* most fsyncs wrote log blocks... */
+    EXPECT(volfs_txg(v) - txg0 < (uint64_t)N / 20); /* ...and did not commit */
+    EXPECT(volfs_log_blocks_written(v) > 0);
+    volfs_close(v);
+    fprintf(stderr, "log: %zu writes and flushes, %d fsyncs through the log\n", m->nlog, logged);
+    static uint8_t got[N * 9000];
+    srand(4);
+    for (size_t k = 0; k <= m->nlog; k += 1 + (size_t)rand() % 3) {
+        struct memdev *c = md_clone(base);
+        size_t epoch = 0;
+        for (size_t i = 0; i < k; i++)
+            if (m->log[i].blk == ~0ull)
+                epoch = i + 1;
+        for (size_t i = 0; i < k; i++) {
+            struct logent *e = &m->log[i];
+            if (e->blk == ~0ull)
+                continue;
+            int how = i < epoch ? 0 : rand() % 3; /* after the last flush: whole, lost or torn */
+            if (how != 1)
+                memcpy(c->img + e->blk * VOLFS_BLOCK, e->data, how == 2 ? 2048 : VOLFS_BLOCK);
+        }
+        uint64_t must = 0; /* what an fsync returned for before the crash */
+        for (int a = 0; a < nacked; a++)
+            if (acked_at[a] <= epoch)
+                must = acked[a];
+        for (int pass = 0; pass < 2; pass++) { /* read-only (replay in memory), then writable */
+            struct volfs *cv = vopen(c, pass == 0);
+            int64_t obj = volfs_lookup(cv, 0, VOLFS_ROOT_OBJ, "records");
+            EXPECT(obj > 0);
+            struct volfs_stat st;
+            EXPECT_EQ(volfs_stat(cv, 0, (uint64_t)obj, &st), 0);
+            if (st.size < must || st.size > len) {
+                fprintf(stderr, "crash at %zu: size %llu, acked %llu\n", k,
+                        (unsigned long long)st.size, (unsigned long long)must);
+                exit(1);
+            }
+            EXPECT_EQ(volfs_read(cv, 0, (uint64_t)obj, 0, got, st.size), (int64_t)st.size);
+            EXPECT(memcmp(got, stream, st.size) == 0);
+            clean_check(cv);
+            volfs_close(cv);
+        }
+        /* Replayed and committed: a second open finds the same, with no log left to replay. */
+        struct volfs *cv = vopen(c, false);
+        EXPECT(volfs_create(cv, 0, VOLFS_ROOT_OBJ, "after", 0100644) > 0);
+        EXPECT_EQ(volfs_commit(cv), 0);
+        volfs_close(cv);
+        md_free(c);
+    }
+    md_free(base);
     md_free(m);
 }
 
@@ -703,6 +874,8 @@ int main(int argc, char **argv)
         test_datasets();
     else if (!strcmp(argv[1], "links"))
         test_links();
+    else if (!strcmp(argv[1], "log"))
+        test_log();
     else
         return 2;
     printf("ok\n");

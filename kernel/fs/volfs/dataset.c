@@ -238,6 +238,12 @@ int volfs_rollback(struct volfs *v, const char *snapname)
     }
     live->objset = snap->objset;
     vb_dirty(b);
+    /* The snapshot's copy of the log header names a chain the dataset wrote after it. */
+    struct vbuf *os;
+    if ((r = vol_get_objset(v, ds, &os)) < 0)
+        return r;
+    memset(os->data + VOLFS_OS_ZIL_OFF, 0, sizeof(struct volfs_zil_header));
+    vb_dirty(os);
     return volfs_commit(v);
 }
 

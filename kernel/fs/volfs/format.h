@@ -78,10 +78,33 @@ _Static_assert(offsetof(struct volfs_dnode, root) == 64, "dnode root");
 _Static_assert(offsetof(struct volfs_dnode, parent) == 128, "dnode parent");
 
 struct volfs_zil_header {
-    uint64_t first_blk;
-    uint64_t seq;
-    uint64_t chain_guid;
+    uint64_t first_blk;  /* where the chain's first log block goes (preallocated), 0: no chain */
+    uint64_t seq;        /* the first block's seq */
+    uint64_t chain_guid; /* every block of the chain carries it */
+    uint64_t dataset;    /* index + 1 of the dataset the chain logs (a copy elsewhere is inert) */
 };
+_Static_assert(sizeof(struct volfs_zil_header) == 32, "log header");
+
+struct volfs_log_block {
+    uint64_t magic; /* VOLFS_LOG_MAGIC */
+    uint64_t chain_guid;
+    uint64_t seq;
+    uint64_t next; /* preallocated address of the next block */
+    uint32_t used; /* bytes of records after the 64-byte head */
+    uint8_t pad[28];
+};
+_Static_assert(sizeof(struct volfs_log_block) == 64, "log block head");
+
+/* A log record (8-aligned) inside a log block after its head; WRITE carries n bytes. */
+struct volfs_log_rec {
+    uint32_t type; /* VOLFS_LR_* */
+    uint32_t len;  /* the whole record, 8-aligned */
+    uint64_t obj, off, n;
+};
+_Static_assert(sizeof(struct volfs_log_rec) == 32, "log record");
+#define VOLFS_LR_WRITE 1u    /* n bytes of payload at off */
+#define VOLFS_LR_TRUNCATE 2u /* size = off */
+#define VOLFS_LOG_SPACE (VOLFS_CKSUM_OFF - 64u) /* record bytes per log block */
 
 /* An OBJSET block: the meta dnode at 0, the intent-log header at 256. */
 #define VOLFS_OS_ZIL_OFF 256u

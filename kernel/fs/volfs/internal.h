@@ -36,6 +36,26 @@ struct volfs {
     uint64_t dirty_data; /* dirty file blocks, committed when too many */
     uint64_t *keep; /* per dataset: blocks born at or before it belong to a snapshot */
     int nkeep;
+    bool (*busy)(void *ctx, uint64_t obj); /* volfs_set_busy */
+    void *busy_ctx;
+
+    /* The intent log (log.c) of one dataset, log_ds (-1: none). */
+    int log_ds;
+    bool replaying;    /* open applies a log: writes go to memory even on a read-only volume */
+    bool log_commit;   /* the open txg changed names or attributes: an fsync commits it */
+    bool log_on;       /* a chain is committed for log_ds: fsync may write log blocks */
+    struct vol_lrec *log_head, **log_tail; /* records since the last commit or log write */
+    uint64_t log_bytes;                    /* their payload */
+    uint64_t log_next, log_seq, log_guid;  /* the next block's address and seq, the chain guid */
+    struct volfs_defer log_blocks;         /* blocks of the committed chain: freed with it */
+    uint64_t log_writes;                   /* log blocks written (statistics) */
+};
+
+struct vol_lrec {
+    struct vol_lrec *next;
+    uint32_t type;
+    uint64_t obj, off, n;
+    uint8_t data[]; /* n bytes for a WRITE */
 };
 
 uint32_t vb_nslots(uint8_t type);
@@ -70,6 +90,23 @@ int64_t vol_mark(struct volfs *v, const struct volfs_bp *bp, uint64_t floor, uin
 /* After a dataset entry whose objset was `gone` has been removed and committed: the blocks of
  * that tree no remaining entry reaches are freed as a txg's frees are (VOLFS_KEEP_TXGS later). */
 int vol_free_unreached(struct volfs *v, const struct volfs_bp *gone);
+/* log.c: the hooks object.c and pool.c call. */
+void vol_log_write(struct volfs *v, int ds, uint64_t obj, uint64_t off, const void *buf,
+                   uint64_t n);
+void vol_log_truncate(struct volfs *v, int ds, uint64_t obj, uint64_t size);
+void vol_log_namespace(struct volfs *v, int ds); /* a change the log does not carry */
+/* Before a commit writes the trees: log_ds's objset gets a header naming a new chain. */
+int vol_log_new_chain(struct volfs *v, uint64_t txg);
+/* After a commit succeeded: the records are in the txg; the new chain is the current one. */
+void vol_log_committed(struct volfs *v);
+/* At open: marks the chains the newest state names in use and replays them. */
+int vol_log_open(struct volfs *v);
+int vol_alloc(struct volfs *v, uint64_t hint, uint64_t *out);
+void vol_mark_used(struct volfs *v, uint64_t blk);
+void vol_defer_free(struct volfs *v, uint64_t blk);
+int vol_defer_push(struct volfs_defer *d, uint64_t blk);
+void vol_self_seal(uint8_t *blk);
+bool vol_self_ok(uint8_t *blk);
 /* Dataset table entry i (its block in *b); with create the table grows to hold it. */
 int vol_dsl_entry(struct volfs *v, uint64_t i, bool create, struct vbuf **b,
                   struct volfs_dsl_entry **e);

@@ -218,7 +218,7 @@ static int64_t obj_write(struct volfs *v, struct obj *o, uint64_t off, const voi
 {
     uint64_t done = 0;
     while (done < n) {
-        if (v->dirty_data >= DIRTY_DATA_LIMIT) {
+        if (v->dirty_data >= DIRTY_DATA_LIMIT && o->dn->data_type == VT_DATA && !v->ro) {
             int r = volfs_commit(v);
             if (r < 0)
                 return r;
@@ -311,7 +311,10 @@ int64_t volfs_write(struct volfs *v, int ds, uint64_t obj, uint64_t off, const v
         return -EISDIR;
     if (off + n < off || off + n > (1ull << 46))
         return -EFBIG;
-    return obj_write(v, &o, off, buf, n);
+    int64_t w = obj_write(v, &o, off, buf, n);
+    if (w > 0)
+        vol_log_write(v, ds, obj, off, buf, (uint64_t)w);
+    return w;
 }
 
 int volfs_truncate(struct volfs *v, int ds, uint64_t obj, uint64_t size)
@@ -326,7 +329,10 @@ int volfs_truncate(struct volfs *v, int ds, uint64_t obj, uint64_t size)
         return -EISDIR;
     if (size > (1ull << 46))
         return -EFBIG;
-    return obj_truncate(v, &o, size);
+    r = obj_truncate(v, &o, size);
+    if (r == 0)
+        vol_log_truncate(v, ds, obj, size);
+    return r;
 }
 
 int volfs_stat(struct volfs *v, int ds, uint64_t obj, struct volfs_stat *st)
@@ -344,7 +350,29 @@ int volfs_stat(struct volfs *v, int ds, uint64_t obj, struct volfs_stat *st)
     st->atime_ns = o.dn->atime;
     st->mtime_ns = o.dn->mtime;
     st->ctime_ns = o.dn->ctime;
+    st->parent = o.dn->parent;
     return 0;
+}
+
+int64_t volfs_seek_data(struct volfs *v, int ds, uint64_t obj, uint64_t off, bool hole)
+{
+    struct obj o;
+    int r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    uint64_t size = o.dn->size;
+    for (uint64_t blk = off / VOLFS_BLOCK; blk * VOLFS_BLOCK < size; blk++) {
+        struct vbuf *par;
+        uint32_t idx;
+        if ((r = tree_parent(v, &o, blk, false, &par, &idx)) < 0)
+            return r;
+        bool data = par && (par->kids[idx] || !bp_hole(vb_slot_bp(par, idx)));
+        if (data != hole) {
+            uint64_t at = blk * VOLFS_BLOCK > off ? blk * VOLFS_BLOCK : off;
+            return (int64_t)(at < size ? at : size);
+        }
+    }
+    return hole ? (int64_t)size : -ENXIO;
 }
 
 int volfs_setattr(struct volfs *v, int ds, uint64_t obj, uint32_t mask,
@@ -356,6 +384,7 @@ int volfs_setattr(struct volfs *v, int ds, uint64_t obj, uint32_t mask,
         r = load_obj(v, ds, obj, &o);
     if (r < 0)
         return r;
+    vol_log_namespace(v, ds);
     if (mask & VOLFS_SET_MODE)
         o.dn->mode = (o.dn->mode & 0170000) | (st->mode & 07777);
     if (mask & VOLFS_SET_UID)
@@ -457,6 +486,7 @@ int64_t volfs_lookup(struct volfs *v, int ds, uint64_t dir, const char *name)
 
 int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, uint32_t mode)
 {
+    vol_log_namespace(v, ds);
     struct obj d, o;
     struct volfs_dirent e;
     uint64_t at;
@@ -508,6 +538,7 @@ int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, ui
 
 int volfs_link(struct volfs *v, int ds, uint64_t dir, const char *name, uint64_t obj)
 {
+    vol_log_namespace(v, ds);
     struct obj d, o;
     struct volfs_dirent e;
     uint64_t at;
@@ -537,8 +568,45 @@ int volfs_link(struct volfs *v, int ds, uint64_t dir, const char *name, uint64_t
     return 0;
 }
 
+/* 0 if directory o holds no entry, -ENOTEMPTY if it does. */
+static int dir_empty(struct volfs *v, struct obj *o)
+{
+    struct volfs_dirent x;
+    for (uint64_t at = 0; at < o->dn->size; at += sizeof(x)) {
+        int64_t got = obj_read(v, o, at, &x, sizeof(x));
+        if (got < 0)
+            return (int)got;
+        if (x.obj)
+            return -ENOTEMPTY;
+    }
+    return 0;
+}
+
+/* Object o (number obj) lost a name in directory d: its link count goes down (a directory's to
+ * 0, and d loses its `..` link); at 0 it is freed, unless the kernel still has it open (then it
+ * is an orphan until volfs_release). */
+static int drop_link(struct volfs *v, struct obj *d, struct obj *o, uint64_t obj)
+{
+    if (o->dn->kind == VK_DIR) {
+        o->dn->nlink = 0;
+        d->dn->nlink--;
+        vb_dirty(d->h);
+    } else if (o->dn->nlink) {
+        o->dn->nlink--;
+    }
+    o->dn->ctime = v->now;
+    vb_dirty(o->h);
+    if (o->dn->nlink || (v->busy && v->busy(v->busy_ctx, obj)))
+        return 0;
+    int r = obj_truncate(v, o, 0);
+    if (r == 0)
+        memset(o->dn, 0, sizeof(*o->dn));
+    return r;
+}
+
 int volfs_unlink(struct volfs *v, int ds, uint64_t dir, const char *name)
 {
+    vol_log_namespace(v, ds);
     struct obj d, o;
     struct volfs_dirent e;
     uint64_t at;
@@ -549,36 +617,115 @@ int volfs_unlink(struct volfs *v, int ds, uint64_t dir, const char *name)
         r = dir_find(v, &d, name, &e, &at);
     if (r == 0)
         r = load_obj(v, ds, e.obj, &o);
+    if (r == 0 && o.dn->kind == VK_DIR)
+        r = dir_empty(v, &o);
     if (r < 0)
         return r;
-    if (o.dn->kind == VK_DIR) {
-        struct volfs_dirent x;
-        uint64_t xat;
-        for (xat = 0; xat < o.dn->size; xat += sizeof(x)) {
-            int64_t got = obj_read(v, &o, xat, &x, sizeof(x));
-            if (got < 0)
-                return (int)got;
-            if (x.obj)
-                return -ENOTEMPTY;
-        }
-        o.dn->nlink = 0;
-        d.dn->nlink--;
-    } else {
-        o.dn->nlink--;
-    }
+    uint64_t obj = e.obj;
     memset(&e, 0, sizeof(e));
     int64_t w = obj_write(v, &d, at, &e, sizeof(e));
     if (w < 0)
         return (int)w;
-    if (o.dn->nlink == 0) {
-        r = obj_truncate(v, &o, 0);
-        if (r < 0)
-            return r;
+    d.dn->mtime = d.dn->ctime = v->now;
+    return drop_link(v, &d, &o, obj);
+}
+
+void volfs_set_busy(struct volfs *v, bool (*busy)(void *ctx, uint64_t obj), void *ctx)
+{
+    v->busy = busy;
+    v->busy_ctx = ctx;
+}
+
+int volfs_release(struct volfs *v, int ds, uint64_t obj)
+{
+    struct obj o;
+    if (vol_check_writable(v) < 0)
+        return 0;
+    int r = get_dnode(v, ds, obj, false, &o);
+    if (r < 0 || o.dn->kind == VK_FREE || o.dn->nlink)
+        return r == -ENOENT ? 0 : r;
+    r = obj_truncate(v, &o, 0);
+    if (r == 0)
         memset(o.dn, 0, sizeof(*o.dn));
+    return r;
+}
+
+int volfs_rename(struct volfs *v, int ds, uint64_t odir, const char *oname, uint64_t ndir,
+                 const char *nname)
+{
+    vol_log_namespace(v, ds);
+    struct obj od, nd, o, t;
+    struct volfs_dirent e, te;
+    uint64_t oat, nat;
+    size_t nlen;
+    int r = ds_writable(v, ds);
+    if (r == 0)
+        r = load_dir(v, ds, odir, &od);
+    if (r == 0)
+        r = load_dir(v, ds, ndir, &nd);
+    if (r == 0)
+        r = dir_find(v, &od, oname, &e, &oat);
+    if (r == 0)
+        r = load_obj(v, ds, e.obj, &o);
+    if (r < 0)
+        return r;
+    if (!name_ok(nname, &nlen))
+        return nlen > VOLFS_NAME_MAX ? -ENAMETOOLONG : -EINVAL;
+    bool isdir = o.dn->kind == VK_DIR;
+    /* A directory cannot move under itself. */
+    for (uint64_t p = ndir, hops = 0; isdir; hops++) {
+        struct obj po;
+        if (p == e.obj)
+            return -EINVAL;
+        if (p == VOLFS_ROOT_OBJ || hops > 4096)
+            break;
+        if ((r = load_obj(v, ds, p, &po)) < 0)
+            return r;
+        p = po.dn->parent;
     }
+    r = dir_find(v, &nd, nname, &te, &nat);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    bool replace = r == 0;
+    if (replace) {
+        if (te.obj == e.obj)
+            return 0; /* two names of one file: rename does nothing */
+        if ((r = load_obj(v, ds, te.obj, &t)) < 0)
+            return r;
+        bool tdir = t.dn->kind == VK_DIR;
+        if (isdir != tdir)
+            return isdir ? -ENOTDIR : -EISDIR;
+        if (tdir && (r = dir_empty(v, &t)) < 0)
+            return r;
+    }
+    /* Everything below is in the open txg, which no commit splits (directory writes never
+     * commit on their own): on disk the rename is all there or not at all. */
+    uint64_t gone = te.obj;
+    if (replace) {
+        te.obj = e.obj;
+        te.type = e.type;
+        int64_t w = obj_write(v, &nd, nat, &te, sizeof(te));
+        if (w < 0)
+            return (int)w;
+    } else if ((r = dir_add(v, &nd, nname, nlen, e.obj, o.dn->kind)) < 0) {
+        return r;
+    }
+    struct volfs_dirent z;
+    memset(&z, 0, sizeof(z));
+    int64_t w = obj_write(v, &od, oat, &z, sizeof(z));
+    if (w < 0)
+        return (int)w;
+    if (isdir && odir != ndir) {
+        od.dn->nlink--;
+        nd.dn->nlink++;
+        o.dn->parent = ndir;
+    }
+    od.dn->mtime = od.dn->ctime = nd.dn->mtime = nd.dn->ctime = v->now;
     o.dn->ctime = v->now;
     vb_dirty(o.h);
-    return 0;
+    vb_dirty(od.h);
+    vb_dirty(nd.h);
+    return replace ? drop_link(v, &nd, &t, gone) : 0;
 }
 
 int volfs_readdir(struct volfs *v, int ds, uint64_t dir,

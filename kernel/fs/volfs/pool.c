@@ -71,6 +71,9 @@ uint32_t vb_slot_off(uint8_t type, uint32_t slot)
     }
 }
 
+void vol_self_seal(uint8_t *blk) { self_seal(blk); }
+bool vol_self_ok(uint8_t *blk) { return self_ok(blk); }
+
 /* ---- allocator ---- */
 
 static bool bit_get(const struct volfs *v, uint64_t b) { return v->bitmap[b / 8] >> (b % 8) & 1; }
@@ -112,6 +115,28 @@ static int defer_push(struct volfs_defer *d, uint64_t blk)
     }
     d->blk[d->n++] = blk;
     return 0;
+}
+
+int vol_defer_push(struct volfs_defer *d, uint64_t blk) { return defer_push(d, blk); }
+
+void vol_mark_used(struct volfs *v, uint64_t blk)
+{
+    if (blk < v->nblocks && !bit_get(v, blk)) {
+        bit_set(v, blk);
+        v->nfree--;
+    }
+}
+
+int vol_alloc(struct volfs *v, uint64_t hint, uint64_t *out)
+{
+    *out = alloc_block(v, hint);
+    return *out ? 0 : -ENOSPC;
+}
+
+void vol_defer_free(struct volfs *v, uint64_t blk)
+{
+    if (blk >= VOLFS_FIRST_DATA && blk < v->nblocks)
+        (void)defer_push(&v->defer[(v->txg + 1) % VOLFS_KEEP_TXGS], blk);
 }
 
 /* Frees bp's copies, VOLFS_KEEP_TXGS txgs from now, unless a snapshot of ds owns the block. A
@@ -433,18 +458,22 @@ int vol_check_writable(struct volfs *v)
 {
     if (v->broken)
         return -EIO;
-    return v->ro ? -EROFS : 0;
+    return v->ro && !v->replaying ? -EROFS : 0;
 }
 
 int volfs_commit(struct volfs *v)
 {
+    if (v->ro)
+        return -EROFS;
     int r = vol_check_writable(v);
     if (r < 0)
         return r;
     if (!v->root->dirty)
         return 0;
     uint64_t txg = v->txg + 1;
-    r = sync_buf(v, v->root, txg);
+    r = vol_log_new_chain(v, txg);
+    if (r == 0)
+        r = sync_buf(v, v->root, txg);
     if (r == 0)
         r = v->dev.flush(v->dev.ctx);
     if (r == 0)
@@ -458,6 +487,7 @@ int volfs_commit(struct volfs *v)
     }
     v->txg = txg;
     v->dirty_data = 0;
+    vol_log_committed(v);
     /* Blocks freed VOLFS_KEEP_TXGS - 1 txgs ago: no uberblock of the newest four reaches them. */
     struct volfs_defer *d = &v->defer[(txg + 1) % VOLFS_KEEP_TXGS];
     for (uint64_t i = 0; i < d->n; i++)
@@ -511,6 +541,7 @@ int volfs_format(const struct volfs_bdev *dev, const char *name, uint64_t guid, 
     v->guid = guid;
     v->nblocks = dev->nblocks;
     v->now = now_ns;
+    v->log_ds = -1;
     v->bitmap = kzalloc(v->nblocks / 8 + 1);
     v->root = vb_new(VT_OBJSET, 0);
     if (!v->bitmap || !v->root) {
@@ -617,6 +648,7 @@ int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
     }
     v->dev = *dev;
     v->ro = readonly;
+    v->log_ds = -1;
     int r = dev->read(dev->ctx, 0, blk);
     struct volfs_label *l = (struct volfs_label *)blk;
     if (r == 0 && (l->magic != VOLFS_LABEL_MAGIC || !self_ok(blk)))
@@ -680,11 +712,14 @@ int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
     }
     kfree(blk);
     kfree(c);
+    if (r == 0) {
+        vol_recompute_keep(v);
+        r = vol_log_open(v); /* before anything else: what fsync made durable is replayed */
+    }
     if (r < 0) {
         volfs_close(v);
         return r;
     }
-    vol_recompute_keep(v);
     *out = v;
     return 0;
 }
@@ -696,6 +731,12 @@ void volfs_close(struct volfs *v)
     vb_drop(v->root);
     for (unsigned i = 0; i < VOLFS_KEEP_TXGS; i++)
         kfree(v->defer[i].blk);
+    while (v->log_head) {
+        struct vol_lrec *n = v->log_head->next;
+        kfree(v->log_head);
+        v->log_head = n;
+    }
+    kfree(v->log_blocks.blk);
     kfree(v->bitmap);
     kfree(v->keep);
     kfree(v);

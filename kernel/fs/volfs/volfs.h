@@ -83,6 +83,7 @@ struct volfs_stat {
     uint8_t kind;
     uint32_t mode, uid, gid;
     uint64_t size, nlink, atime_ns, mtime_ns, ctime_ns;
+    uint64_t parent; /* a directory's parent directory (the root's is itself) */
 };
 #define VOLFS_SET_MODE 1u  /* permission bits only: the type stays */
 #define VOLFS_SET_UID 2u
@@ -94,6 +95,16 @@ struct volfs_stat {
 int64_t volfs_lookup(struct volfs *v, int ds, uint64_t dir, const char *name);
 int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, uint32_t mode);
 int volfs_unlink(struct volfs *v, int ds, uint64_t dir, const char *name);
+/* Moves name oname of directory odir to nname of ndir as rename(2): a target of the same kind
+ * is replaced (an empty directory only: -ENOTEMPTY), -ENOTDIR/-EISDIR for kinds that differ,
+ * -EINVAL for a directory moved under itself. Atomic: one txg holds all of it. */
+int volfs_rename(struct volfs *v, int ds, uint64_t odir, const char *oname, uint64_t ndir,
+                 const char *nname);
+/* busy(ctx, obj): whether the caller still has object obj open. An object whose last name goes
+ * while it is open stays (an orphan) until volfs_release. */
+void volfs_set_busy(struct volfs *v, bool (*busy)(void *ctx, uint64_t obj), void *ctx);
+/* The caller closed obj: it is freed if it has no name left. */
+int volfs_release(struct volfs *v, int ds, uint64_t obj);
 /* A new name in dir for object obj (not a directory: -EPERM); its link count goes up. */
 int volfs_link(struct volfs *v, int ds, uint64_t dir, const char *name, uint64_t obj);
 /* Sets the attributes `mask` names (VOLFS_SET_*) from st; ctime becomes now. */
@@ -105,9 +116,20 @@ int64_t volfs_read(struct volfs *v, int ds, uint64_t obj, uint64_t off, void *bu
 int64_t volfs_write(struct volfs *v, int ds, uint64_t obj, uint64_t off, const void *buf,
                     uint64_t n);
 int volfs_truncate(struct volfs *v, int ds, uint64_t obj, uint64_t size);
+/* lseek's SEEK_DATA (hole false) or SEEK_HOLE from off: a block written is data, a hole (never
+ * written or truncated away) is not; the end of the file is a hole. -ENXIO: no data after off. */
+int64_t volfs_seek_data(struct volfs *v, int ds, uint64_t obj, uint64_t off, bool hole);
 /* Calls fn for each entry of dir (not . and ..); stops early when fn returns nonzero. */
 int volfs_readdir(struct volfs *v, int ds, uint64_t dir,
                   int (*fn)(void *arg, const char *name, uint64_t obj, uint8_t type), void *arg);
+
+/* The intent log (log.c). Logs the changes of dataset ds from the next commit on, so that
+ * volfs_fsync of it writes log blocks instead of committing. */
+int volfs_log_enable(struct volfs *v, int ds);
+/* Returns once every change to dataset ds is durable: through the log when it can carry them
+ * (file writes and truncations since a commit), else by committing the txg. */
+int volfs_fsync(struct volfs *v, int ds);
+uint64_t volfs_log_blocks_written(const struct volfs *v);
 
 /* Verifies every copy of every block reachable from the committed state; with repair (and a
  * writable volume) rewrites bad copies from good ones. Returns 0 or a negative errno. */

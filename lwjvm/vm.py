@@ -175,6 +175,7 @@ class KernelLog:
         # name -> {calls, errors, cpu_us, wall_us}: the `lwjvm: syscall stats:` lines
         self.syscall_stats: dict[str, dict[str, int]] = {}
         self.on_record: Callable[[str, dict[str, str]], None] | None = None  # each record seen
+        self.on_volume: Callable[[dict[str, str]], None] | None = None  # `volume` records
 
     def feed(self, data: bytes, now: float = 0.0) -> None:
         """Takes bytes from COM3; complete lines are handled at once."""
@@ -222,6 +223,9 @@ class KernelLog:
             # since the boot record say where. Not for a signal the host sent: that is no news.
             if _int(fields.get("signal")) not in self.sent_signals:
                 self.show_held(since_boot=True)
+        elif kind == "volume":
+            if self.on_volume is not None:
+                self.on_volume(fields)
         elif kind == "boot":
             self.boot_lines += self.held
             self.held.clear()
@@ -647,6 +651,7 @@ def run_vm(
     """
     qemu = find_qemu()
     cons = _Consoles()
+    stack = contextlib.ExitStack()
     try:
         # A program whose stdout or stderr reader has gone gets SIGPIPE, as on the host.
         def sigpipe() -> None:
@@ -658,6 +663,12 @@ def run_vm(
         log = KernelLog(err, live_log)
         if control is not None:
             log.on_record = control.on_record
+        if cfg.disks:  # `lwjvm volume snapshot` of the volume in use, relayed to the guest
+            from lwjvm.volume import ControlServer
+
+            volctl = ControlServer(cfg.disks[0], lambda line: _send(cons.com3, line))
+            log.on_volume = volctl.record
+            stack.callback(volctl.close)
         cmd = qemu_command(qemu, cfg, cons.child)
         with _Signals(enabled=control is None) as sigs:
             t0 = time.monotonic()
@@ -680,6 +691,7 @@ def run_vm(
             result.command = cmd
             return result
     finally:
+        stack.close()
         cons.close()
 
 

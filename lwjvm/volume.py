@@ -11,12 +11,16 @@ snapshot of the clone."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
 import tarfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,10 +132,22 @@ def ensure(root: Path, name: str, size: int) -> Path:
 
 def attach(root: Path, volumes: list[dict[str, object]]) -> tuple[list[Path], list[str]]:
     """For an image descriptor's `vm.volumes`: the disk files to attach and the kernel command
-    line words that mount them (the kernel mounts one volume, at lwjvm.volume=PATH)."""
+    line words that mount them (the kernel mounts one volume, at lwjvm.volume=PATH; a clone
+    NAME/CLONE is dataset CLONE of volume NAME, lwjvm.volume_dataset=CLONE, made beforehand by
+    lwjvm volume clone)."""
     disks, words = [], []
     for v in volumes:
-        disks.append(ensure(root, str(v["name"]), int(str(v["size"]))))
+        vol, ds = split_name(str(v["name"]))
+        if ds == ROOT_DS:
+            disks.append(ensure(root, vol, int(str(v["size"]))))
+        else:
+            if "@" in ds:
+                raise LwjvmError(f"volume {v['name']}: a snapshot is read-only: mount a clone")
+            disks.append(_existing(root, vol))
+            if not any(d.name == v["name"] for d in datasets(root, vol)):
+                raise LwjvmError(f"volume {vol} has no clone {ds} (lwjvm volume clone "
+                                 f"{vol}@SNAP {v['name']})")  # fmt: skip
+            words.append(f"lwjvm.volume_dataset={ds}")
         words.append(f"lwjvm.volume={v['mount']}")
     return disks, words
 
@@ -251,13 +267,147 @@ def datasets(root: Path, name: str) -> list[DatasetInfo]:
     return out
 
 
-def snapshot(root: Path, spec: str) -> None:
-    """Takes snapshot NAME@SNAP (constant time) of a volume no VM uses."""
+def snapshot(root: Path, spec: str) -> int | None:
+    """Takes snapshot NAME@SNAP (constant time). Of a volume a VM uses, through the VM: the
+    guest commits its open transaction group and records the snapshot itself (the process
+    running the VM relays the request, ControlServer); returns the snapshot's txg then."""
     vol, ds = split_name(spec)
     base, at, snap = ds.partition("@")
     if not at:
         raise LwjvmError(f"a snapshot is named NAME@SNAP, not {spec!r}")
-    _change(vol, "snapshot", str(_existing(root, vol)), base, snap)
+    path = _existing(root, vol)
+    try:
+        _change(vol, "snapshot", str(path), base, snap)
+        return None
+    except VolumeInUse as busy:
+        try:
+            return request_snapshot(path, ds)
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise busy from None
+
+
+# ---------------------------------------------------------------------------------------------
+# A volume in use: requests relayed to the guest by the process running its VM
+
+SNAPSHOT_TIMEOUT_S = 300.0  # a commit of a large open txg under TCG on a loaded host
+_GUEST_ERRORS = {
+    errno.EEXIST: "already exists",
+    errno.ENOENT: "does not exist",
+    errno.ENAMETOOLONG: "name too long (43 bytes in all)",
+    errno.EINVAL: "bad name",
+    errno.ENOSPC: "the volume is full",
+    errno.EROFS: "the volume is read-only in the VM",
+    errno.EIO: "the VM's volume failed an I/O (see its kernel log)",
+    errno.ENXIO: "the VM has not mounted the volume (yet)",
+    errno.EBUSY: "the VM is taking another snapshot",
+}
+
+
+def control_address(path: Path) -> bytes:
+    """The abstract unix socket where the process running a VM with volume file `path` attached
+    takes requests for it (abstract: no file to clean up, no path length limit)."""
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    return b"\0lwjvm-volume-" + digest.encode()
+
+
+def request_snapshot(path: Path, ds: str) -> int:
+    """Asks the VM using volume file `path` to snapshot `ds` (DS@SNAP); returns its txg.
+    ConnectionRefusedError when no lwjvm process serves the volume."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(control_address(path))
+        s.settimeout(SNAPSHOT_TIMEOUT_S + 10)
+        s.sendall(f"snapshot {ds}\n".encode())
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = s.recv(256)
+            if not chunk:
+                break
+            reply += chunk
+    words = dict(w.partition("=")[::2] for w in reply.decode(errors="replace").split()[1:])
+    name = display_name(path.stem, ds)
+    if reply.startswith(b"ok "):
+        return int(words.get("txg", "0"))
+    if reply.startswith(b"error "):
+        code = int(words.get("errno", "5"))
+        raise LwjvmError(f"{name}: {_GUEST_ERRORS.get(code, os.strerror(code))}")
+    raise LwjvmError(f"{name}: the VM stopped before it answered")
+
+
+class ControlServer:
+    """Relays snapshot requests for the volume a VM has attached (its first disk) to the guest:
+    a thread accepts on control_address(disk), sends the kernel `lwjvm:volume op=snapshot id=N
+    name=DS@SNAP` on COM3 with `send`, and answers with the kernel's `lwjvm:volume id=N rc=E
+    txg=T` record, which the VM loop hands to `record`. One request at a time."""
+
+    def __init__(self, disk: Path, send: Callable[[bytes], None]) -> None:
+        self.send = send
+        self.sock: socket.socket | None = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.sock.bind(control_address(disk))
+            self.sock.listen(4)
+        except OSError:  # another process serves it (QEMU will refuse the disk anyway)
+            self.sock.close()
+            self.sock = None
+            return
+        self.next_id = 1
+        self.answers: dict[int, tuple[int, int]] = {}
+        self.cond = threading.Condition()
+        self.closed = False
+        threading.Thread(target=self._serve, name="volume-control", daemon=True).start()
+
+    def record(self, fields: dict[str, str]) -> None:
+        """A `lwjvm:volume` record from the kernel log."""
+        try:
+            ident, rc, txg = int(fields["id"]), int(fields["rc"]), int(fields.get("txg", "0"))
+        except (KeyError, ValueError):
+            return
+        with self.cond:
+            self.answers[ident] = (rc, txg)
+            self.cond.notify_all()
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+        if self.sock is not None:
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.close()
+
+    def _serve(self) -> None:
+        assert self.sock is not None
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                with contextlib.suppress(OSError):
+                    self._one(conn)
+
+    def _one(self, conn: socket.socket) -> None:
+        conn.settimeout(5)
+        line = b""
+        while not line.endswith(b"\n") and len(line) < 256:
+            chunk = conn.recv(256)
+            if not chunk:
+                return
+            line += chunk
+        op, _, name = line.decode(errors="replace").strip().partition(" ")
+        if op != "snapshot" or not re.fullmatch(r"[A-Za-z0-9._-]+@[A-Za-z0-9._-]+", name):
+            conn.sendall(b"error errno=22\n")
+            return
+        with self.cond:
+            ident = self.next_id
+            self.next_id += 1
+        self.send(f"lwjvm:volume op=snapshot id={ident} name={name}\n".encode())
+        with self.cond:
+            self.cond.wait_for(lambda: ident in self.answers or self.closed, SNAPSHOT_TIMEOUT_S)
+            answer = self.answers.pop(ident, None)
+        if answer is None:
+            return  # the VM stopped (or never answered): the client reports it
+        rc, txg = answer
+        conn.sendall(f"ok txg={txg}\n".encode() if rc == 0 else f"error errno={-rc}\n".encode())
 
 
 def rollback(root: Path, spec: str) -> None:

@@ -1,8 +1,10 @@
 /* Host control lines on COM3 (see core/control.h): `lwjvm:signal num=S` sends S to the program as
- * kill(pid, S) would. Unknown lines are ignored, so older kernels tolerate newer hosts. */
+ * kill(pid, S) would; `lwjvm:volume ...` lines go to the volume (fs/volume.c). Unknown lines are
+ * ignored, so older kernels tolerate newer hosts. */
 #include "core/control.h"
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/serial.h"
+#include "fs/volume.h"
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "signal/signal.h"
@@ -37,6 +39,10 @@ static void act(const char *l)
 {
     static const char sig_cmd[] = "lwjvm:signal num=";
     unsigned sig;
+    if (!strncmp(l, "lwjvm:volume ", 13)) {
+        volume_control(l);
+        return;
+    }
     if (!strncmp(l, sig_cmd, sizeof sig_cmd - 1) && !parse_uint(l + sizeof sig_cmd - 1, &sig) &&
         sig >= 1 && sig <= NSIG) {
         struct linux_siginfo info;

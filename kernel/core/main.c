@@ -60,6 +60,7 @@ extern void enter_user(struct regs *frame) __attribute__((noreturn));
 static struct {
     int trace, quiet, probe, panic_test;
     char volume[256]; /* lwjvm.volume=PATH: where the disk's volume is mounted ("": none) */
+    char volume_ds[44]; /* lwjvm.volume_dataset=NAME: which of its datasets ("": its own) */
 } opts;
 
 static const char *errno_name(int e)
@@ -103,6 +104,10 @@ static void parse_cmdline(const char *s)
         else if (n > 14 && n - 13 < sizeof opts.volume && !strncmp(s, "lwjvm.volume=/", 14)) {
             memcpy(opts.volume, s + 13, n - 13);
             opts.volume[n - 13] = 0;
+        } else if (n > 21 && n - 21 < sizeof opts.volume_ds &&
+                   !strncmp(s, "lwjvm.volume_dataset=", 21)) {
+            memcpy(opts.volume_ds, s + 21, n - 21);
+            opts.volume_ds[n - 21] = 0;
         }
         s = e;
     }
@@ -308,10 +313,13 @@ void kmain(uint32_t start_info_phys)
     virtio_probe_all();
     net_init(&bc);
     if (opts.volume[0]) {
-        rc = volume_mount(opts.volume);
+        rc = volume_mount(opts.volume, opts.volume_ds);
         if (rc)
             cannot_start(125, "cannot mount the volume at %s: %s", opts.volume,
-                         rc == -ENXIO ? "no disk" : errno_name(-rc));
+                         rc == -ENXIO    ? "no disk"
+                         : rc == -ENOENT ? "no such dataset in it"
+                         : rc == -EROFS  ? "that dataset is a snapshot (mount a clone of it)"
+                                         : errno_name(-rc));
     }
 
     procfs_set_args(bc.argv, bc.envp);

@@ -631,6 +631,12 @@ static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len)
     kfree(bounce);
     if (done)
         fsnotify_inode(ino, IN_MODIFY, 0);
+    /* O_DSYNC, and O_SYNC (which includes its bit): durable before write returns. */
+    if (done && (f->flags & 010000) && ino->ops->fsync) {
+        int r = ino->ops->fsync(ino);
+        if (r < 0)
+            return r;
+    }
     return done ? (int64_t)done : rc;
 }
 

@@ -58,6 +58,11 @@ struct inode_ops {
     /* For shared mappings: the physical frame of file page `index` (allocated if it is a hole),
      * with a page reference (struct page.refcount) taken for the caller, or 0. */
     uint64_t (*page_share)(struct inode *ino, uint64_t index);
+    /* Filesystems whose pages are read with sleeping I/O (the volume): page_share never sleeps
+     * and answers 0 for a page not in memory; the fault then calls page_fill(ino, index) with no
+     * lock held to read it in, and retries. Every mapping, private or shared, maps those pages
+     * (a private one copies on its first write). */
+    int (*page_fill)(struct inode *ino, uint64_t index);
     /* lseek SEEK_DATA/SEEK_HOLE from off (< size): the offset found, or -ENXIO. Without it the
      * whole file is data. */
     int64_t (*seek_data)(struct inode *ino, uint64_t off, int hole);

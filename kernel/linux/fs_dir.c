@@ -5,6 +5,7 @@
 #include "fs/flock.h"
 #include "fs/fsnotify.h"
 #include "fs/tmpfs.h"
+#include "fs/volume.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
 #include "linux/fspath.h"
@@ -538,6 +539,7 @@ _Static_assert(sizeof(struct linux_statfs) == 120, "struct statfs");
 #define ST_NOSUID 2
 #define ST_NODEV 4
 #define ST_NOEXEC 8
+#define ST_RELATIME 4096
 
 static long statfs_inode(struct inode *ino, uint64_t ubuf)
 {
@@ -565,6 +567,15 @@ static long statfs_inode(struct inode *ino, uint64_t ubuf)
         else if (!strcmp(m->fstype, "sysfs"))
             s.f_type = 0x62656572;
         s.f_flags = ST_NOSUID | ST_NODEV | (strcmp(m->fstype, "tmpfs") ? ST_NOEXEC : 0);
+        if (!strcmp(m->fstype, "lwjvm-volfs")) { /* the data volume: its own space */
+            uint64_t total = 0, avail = 0;
+            volume_statfs(&total, &avail);
+            s.f_type = VOLUME_FS_MAGIC;
+            s.f_flags = ST_RELATIME;
+            s.f_blocks = s.f_files = total;
+            s.f_bfree = s.f_bavail = s.f_ffree = avail;
+            s.f_namelen = VOLUME_NAME_MAX;
+        }
         if (on_tmpfs) {
             uint64_t ram_free = palloc_free_pages();
             s.f_blocks = s.f_files = tmp_pages;

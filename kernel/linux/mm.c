@@ -216,8 +216,10 @@ static long mremap_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, ui
 #define MS_INVALIDATE 2
 #define MS_SYNC 4
 
-/* Shared mappings map the file's own pages (tmpfs) or the read-only image: there is nothing to
- * write back, so msync only checks its arguments and that the range is mapped. */
+/* Shared mappings map the file's own pages (tmpfs), the read-only image, or the pages a
+ * filesystem with storage keeps for them (the volume): msync checks its arguments and that the
+ * range is mapped, and with MS_SYNC has each such file written back and made durable (its fsync)
+ * after the lock is dropped (SYS(msync) below). MS_ASYNC: the volume commits within seconds. */
 static long msync_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
     (void)a1, (void)a2, (void)a3, (void)a4;
@@ -249,4 +251,36 @@ LOCKED(munmap)
 LOCKED(mprotect)
 LOCKED(madvise)
 LOCKED(mremap)
-LOCKED(msync)
+
+SYS(msync)
+{
+    (void)a5;
+    struct inode *files[8]; /* the distinct files with storage mapped shared in the range */
+    int n = 0;
+    uint64_t fl = spin_lock_irqsave(&current_mm->lock);
+    long rc = msync_locked(a0, a1, a2, a3, a4);
+    uint64_t end = a0 + PAGE_ALIGN(a1);
+    for (uint64_t a = a0; rc == 0 && (a2 & MS_SYNC) && a < end;) {
+        struct vma *v = vma_find(current_mm, a);
+        if (!v)
+            break;
+        a = v->end;
+        if (!v->inode || !(v->flags & VM_SHARED) || !v->inode->ops->fsync)
+            continue;
+        int seen = 0;
+        for (int i = 0; i < n; i++)
+            seen |= files[i] == v->inode;
+        if (!seen && n < 8) {
+            inode_get(v->inode);
+            files[n++] = v->inode;
+        }
+    }
+    spin_unlock_irqrestore(&current_mm->lock, fl);
+    for (int i = 0; i < n; i++) {
+        long r = files[i]->ops->fsync(files[i]);
+        if (rc == 0 && r)
+            rc = r;
+        inode_put(files[i]);
+    }
+    return rc;
+}

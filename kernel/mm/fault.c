@@ -69,7 +69,13 @@ static void fault_around(struct vma *v, uint64_t page)
     }
 }
 
-static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
+/* A file page to read in with the lock dropped (inode_ops.page_fill), then fault again. */
+struct fill {
+    struct inode *inode; /* a reference, or 0 */
+    uint64_t index;
+};
+
+static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write, struct fill *need)
 {
     if (!v->inode) {
         uint64_t phys = new_page();
@@ -82,6 +88,19 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write)
     uint64_t index = v->pgoff + ((page - v->start) >> PAGE_SHIFT);
     if (index * PAGE_SIZE >= v->inode->size)
         return -ERANGE; /* wholly past the end of the file: SIGBUS */
+    if (v->inode->ops->page_fill) {
+        uint64_t phys = v->inode->ops->page_share(v->inode, index);
+        if (!phys) {
+            inode_get(v->inode);
+            need->inode = v->inode;
+            need->index = index;
+            return -EAGAIN;
+        }
+        /* Private: read-only until a write copies it (the cache holds the frame too). */
+        int w = (v->flags & VM_WRITE) && (v->flags & VM_SHARED);
+        *pte = phys | PTE_OWNED | pte_flags(v, w);
+        return 0;
+    }
     if ((v->flags & VM_SHARED) && v->inode->ops->page_share) {
         /* The file's own page (allocated if a hole), so writes through the mapping and write(2)
          * see each other; the mapping holds a reference on it. */
@@ -168,7 +187,7 @@ static int map_anon_huge(struct vma *v, uint64_t page)
     return 0;
 }
 
-static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err)
+static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err, struct fill *need)
 {
     struct vma *v = vma_find(mm, addr);
     if (!v)
@@ -193,7 +212,7 @@ static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err)
         return -ENOMEM;
     int rc;
     if (!(*pte & PTE_P))
-        rc = fault_in(v, page, pte, write);
+        rc = fault_in(v, page, pte, write, need);
     else if (write && !(*pte & PTE_W) && (v->flags & VM_SHARED)) {
         *pte |= PTE_W; /* a shared page is written in place, never copied */
         rc = 0;
@@ -212,10 +231,19 @@ int mm_fault(uint64_t addr, uint64_t err)
     struct mm *mm = current_mm;
     if (!mm || addr >= USER_TOP)
         return -EFAULT;
-    uint64_t fl = spin_lock_irqsave(&mm->lock);
-    int rc = fault_locked(mm, addr, err);
-    spin_unlock_irqrestore(&mm->lock, fl);
-    return rc;
+    for (;;) {
+        struct fill need = {0, 0};
+        uint64_t fl = spin_lock_irqsave(&mm->lock);
+        int rc = fault_locked(mm, addr, err, &need);
+        spin_unlock_irqrestore(&mm->lock, fl);
+        if (!need.inode)
+            return rc;
+        /* It may sleep, as a system call does: no lock is held here. */
+        rc = need.inode->ops->page_fill(need.inode, need.index);
+        inode_put(need.inode);
+        if (rc)
+            return rc == -ENOMEM ? rc : -ERANGE; /* the file cannot be read: SIGBUS */
+    }
 }
 
 int mm_populate(uint64_t start, uint64_t end, int write)

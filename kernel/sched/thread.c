@@ -100,6 +100,43 @@ struct thread *thread_create(const struct regs *frame)
     return t;
 }
 
+void sched_first_run(void);
+
+/* Where a kernel thread's first context switch returns (as if called: the stack is aligned). It
+ * runs as system calls do: interrupts off, switching away only where it blocks. */
+static void kernel_thread_entry(void)
+{
+    sched_first_run();
+    current()->kernel_fn();
+    panic("a kernel thread returned");
+}
+
+struct thread *thread_create_kernel(void (*fn)(void))
+{
+    struct thread *t = kzalloc(sizeof *t);
+    if (!t)
+        return 0;
+    t->kstack = (uint64_t)kmalloc(KSTACK_SIZE);
+    t->fpu = fpu_alloc();
+    if (!t->kstack || !t->fpu) {
+        kfree((void *)t->kstack);
+        fpu_free(t->fpu);
+        kfree(t);
+        return 0;
+    }
+    sched_thread_init(t);
+    t->kernel_fn = fn;
+    uint64_t *sp = (uint64_t *)(t->kstack + KSTACK_SIZE);
+    *--sp = 0; /* the return address a call would have pushed */
+    *--sp = (uint64_t)kernel_thread_entry;
+    for (int i = 0; i < 6; i++)
+        *--sp = 0;
+    t->ksp = (uint64_t)sp;
+    fpu_save(t->fpu);
+    sched_make_runnable(t);
+    return t;
+}
+
 void thread_start(struct thread *t) { sched_make_runnable(t); }
 
 int thread_hold_file(struct file *f)

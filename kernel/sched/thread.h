@@ -49,6 +49,8 @@ struct thread {
      * (thread_put_held), so a descriptor closed by another thread meanwhile cannot free them. */
     struct file *held[8];
     int nheld;
+
+    void (*kernel_fn)(void); /* a kernel thread's body (thread_create_kernel), else 0 */
 };
 
 static inline struct thread *current(void) { return percpu()->current; }
@@ -58,6 +60,10 @@ struct thread *thread_create_main(void);
 /* Creates a thread that will return to the program with the user frame `frame` (copied); it
  * runs once thread_start is called. Returns 0 when memory is exhausted. */
 struct thread *thread_create(const struct regs *frame);
+/* Creates and starts a thread of the kernel's own that runs fn() in ring 0 as system calls run
+ * (interrupts off, switching away where it blocks): a worker that sleeps on disk I/O and locks. It is not one of the program's threads: tid 0,
+ * not listed, counted or sent signals. fn never returns. Returns 0 when memory is exhausted. */
+struct thread *thread_create_kernel(void (*fn)(void));
 /* Makes a thread from thread_create runnable. */
 void thread_start(struct thread *t);
 /* The thread with id tid, or 0. */

@@ -92,6 +92,7 @@ void tmpfs_host_page_unref(uint64_t phys)
 uint64_t tmpfs_host_now_ns(void) { return 1700000000ull * 1000000000ull; }
 uint64_t clock_realtime_ns(void) { return tmpfs_host_now_ns(); }
 uint64_t palloc_free_pages(void) { return 1 << 20; }
+void volume_statfs(uint64_t *blocks, uint64_t *free_blocks) { *blocks = *free_blocks = 0; }
 
 /* The kernel's spinlocks panic on a double acquire. */
 void panic(const char *fmt, ...)

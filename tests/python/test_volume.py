@@ -249,3 +249,16 @@ def test_a_volume_a_vm_holds_is_never_written_from_the_host(state: Path, tmp_pat
         holder.kill()
         holder.wait()
     assert lwjvm(state, "volume", "rm", "busy").returncode == 0
+
+
+def test_a_manifest_mounts_a_clone_by_name(state: Path) -> None:
+    assert lwjvm(state, "volume", "create", "data", "--size", "4M").returncode == 0
+    assert lwjvm(state, "volume", "snapshot", "data@s").returncode == 0
+    assert lwjvm(state, "volume", "clone", "data@s", "data/feat").returncode == 0
+    disks, words = volume.attach(state, [{"name": "data/feat", "size": "1G", "mount": "/d"}])
+    assert disks == [state / "volumes" / "data.vol"]
+    assert words == ["lwjvm.volume_dataset=feat", "lwjvm.volume=/d"]
+    with pytest.raises(volume.LwjvmError, match="volume data has no clone nope"):
+        volume.attach(state, [{"name": "data/nope", "size": "1G", "mount": "/d"}])
+    with pytest.raises(volume.LwjvmError, match="a snapshot is read-only: mount a clone"):
+        volume.attach(state, [{"name": "data@s", "size": "1G", "mount": "/d"}])

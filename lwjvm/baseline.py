@@ -14,6 +14,8 @@ so a change of host load touches both:
   connections after a warm-up, against the host port forwarded to the guest's 8080.
 - bench/download/Download.java: MB/s (10^6 bytes/s) of a 100 MiB file in the image, sent with
   FileChannel.transferTo, read by the host over the forwarded port.
+- SMP (lwjvm/smpbench.py): a CPU-bound parallel stream's speedup from 1 to 2 CPUs on each side,
+  and a futex ping-pong between threads pinned to two CPUs.
 
 A Linux boot that never reaches /init is retried (`hung` in the results). Nothing is asserted.
 Results go to build/bench/baseline.json. `python -m lwjvm.baseline --help` for the knobs.
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, linuxguest, network, vm
+from lwjvm import accel, linuxguest, network, smpbench, vm
 from lwjvm import bench as bench_mod
 from lwjvm import build as build_mod
 from lwjvm import run as run_mod
@@ -574,6 +576,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("100 MiB transferTo download, MB/s", fmt(r.get("lwjvm"), 1, "MB/s", 1),
                     fmt(r.get("linux"), 1, "MB/s", 1),
                     rat(med(r.get("lwjvm")), med(r.get("linux")), True), "-"))  # fmt: skip
+    if results.get("smp"):
+        out += smpbench.rows(results["smp"])
     return out
 
 
@@ -590,6 +594,8 @@ def report(results: dict[str, Any]) -> str:
     for part in ("http", "download"):
         for name, why in (results.get(part) or {}).get("failures", {}).items():
             notes.append(f"{part}: {name}: {why[-300:]}")
+    if results.get("smp"):
+        notes += smpbench.notes(results["smp"])
     notes.append(f"Linux boots: {results.get('linux_boots', '?')}, of which hung before /init "
                  f"(killed and retried): {results.get('linux_hung', '?')}")  # fmt: skip
     notes.append(f"Linux command line: {' '.join(results.get('linux_cmdline', []))}")
@@ -610,9 +616,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--wrk-seconds", type=int, default=WRK_SECONDS,
                    help="seconds per wrk point (0: first request only)")  # fmt: skip
     p.add_argument("--downloads", type=int, default=DOWNLOADS, help="downloads per boot")
-    p.add_argument("--only", choices=("hello", "memory", "http", "download"), action="append")
+    p.add_argument("--smp-boots", type=int, default=smpbench.BOOTS,
+                   help="boots per side and CPU count of the SMP part")  # fmt: skip
+    p.add_argument("--smp-work", type=int, default=smpbench.WORK_MILLIONS,
+                   help="millions of iterations in a round of the SMP part's SmpWork")  # fmt: skip
+    p.add_argument("--smp-rounds", type=int, default=smpbench.WORK_ROUNDS,
+                   help="timed rounds of SmpWork in each boot")  # fmt: skip
+    p.add_argument("--pingpong-trips", type=int, default=smpbench.PINGPONG_TRIPS,
+                   help="round trips in each of the ping-pong's 5 rounds")  # fmt: skip
+    parts = ("hello", "memory", "http", "download", "smp")
+    p.add_argument("--only", choices=parts, action="append")
     args = p.parse_args(argv)
-    only = set(args.only or ("hello", "memory", "http", "download"))
+    only = set(args.only or parts)
 
     def log(line: str) -> None:
         print(line, flush=True)
@@ -662,9 +677,17 @@ def main(argv: list[str] | None = None) -> None:
         if "download" in only:
             log("100 MiB download through FileChannel.transferTo:")
             results["download"] = downloads(sides, args.http_boots, args.downloads, log)
+        linux_boots, linux_hung = LinuxServer.boots, LinuxServer.total_hung
+        if "smp" in only:
+            smp = smpbench.measure(guest, chosen, args.smp_boots, args.smp_work,
+                                   args.smp_rounds, args.pingpong_trips, log)  # fmt: skip
+            results["smp"] = smp
+            for part in ("work", "pingpong"):
+                linux_boots += smp[part]["qemu_boots"].get("linux", 0)
+                linux_hung += smp[part]["linux_hung"]
         results["load_after"] = os.getloadavg()
-        results["linux_boots"] = LinuxServer.boots
-        results["linux_hung"] = LinuxServer.total_hung
+        results["linux_boots"] = linux_boots
+        results["linux_hung"] = linux_hung
         (out_dir / "baseline.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
         print()
         print(f"lwjvm against a Linux guest ({guest.kernel.package}), same QEMU, accel {chosen}; "

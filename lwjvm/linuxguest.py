@@ -236,12 +236,14 @@ def prepare(cache: Path) -> Guest:
 
 
 def qemu_command(
-    guest: Guest, image: Path, memory_mib: int, accel: str, net: NetConfig | None
+    guest: Guest, image: Path, memory_mib: int, accel: str, net: NetConfig | None, cpus: int = 1
 ) -> list[str]:
-    """The QEMU command line: lwjvm's machine, accelerator and network with Linux and a disk."""
+    """The QEMU command line: lwjvm's machine (with ACPI's MADT for `cpus` above 1, as lwjvm
+    boots it), accelerator and network with Linux and a disk."""
     cmd = [
-        vm.find_qemu(), "-M", "microvm,pcie=on", "-nodefaults", "-no-user-config", "-nographic",
-        "-display", "none", "-no-reboot", "-smp", "1", "-m", f"{memory_mib}M",
+        vm.find_qemu(), *vm.machine_args(vm.MACHINE_MICROVM, cpus), "-nodefaults",
+        "-no-user-config", "-nographic", "-display", "none", "-no-reboot", "-smp", str(cpus),
+        "-m", f"{memory_mib}M",
         *vm.accel_args(accel),
         "-kernel", str(guest.kernel.vmlinuz), "-initrd", str(guest.initramfs),
         "-append", " ".join(guest.cmdline),

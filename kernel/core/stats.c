@@ -2,6 +2,7 @@
 #include "core/stats.h"
 #include "arch/x86_64/tsc.h"
 #include "lib/printf.h"
+#include "net/stack.h"
 
 struct kstats kstats;
 int kstats_enabled;
@@ -17,4 +18,5 @@ void kstats_report(void)
             kstats.syscalls, tsc_to_ns(kstats.syscall_tsc) / 1000, tsc_to_ns(kstats.idle_tsc) / 1000,
             kstats.switches, kstats.timer_irqs, kstats.cow_copies, kstats.zero_fills,
             kstats.file_maps, kstats.huge_fills);
+    net_report();
 }

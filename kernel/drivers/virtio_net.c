@@ -45,6 +45,8 @@ _Static_assert(sizeof(struct net_hdr) == NET_HDR, "virtio_net_hdr");
 #define RING_MAX 256
 /* Frames this small are copied so their buffer goes straight back to the ring (ACKs, ARP). */
 #define COPYBREAK 256
+/* Free descriptors that let output resume after the ring was full: room for a few frames. */
+#define TX_ROOM 32
 
 struct rxbuf {
     struct pbuf_custom pc; /* first: lwIP hands this back to rx_free */
@@ -62,7 +64,9 @@ struct vnet {
     unsigned rx_skip;    /* continuation buffers of an oversized frame still to drop */
     int rx_kick_needed;
     int in_batch;
+    int tx_blocked;      /* a frame was refused for want of room: resume TCP once there is some */
     uint64_t rx_frames, tx_frames, rx_copied, tx_copied, tx_dropped, tx_csum_offloaded;
+    uint64_t tx_renotified; /* times the transmit queue had to be notified again (virtq_stalled) */
     uint16_t csum_flags; /* the netif's checksum flags outside a received frame */
 };
 
@@ -176,6 +180,10 @@ static void vnet_irq(void *arg)
     vn->in_batch = 0;
     tx_reclaim(vn);
     virtq_enable_irq(&vn->txq);
+    if (vn->tx_blocked && vn->txq.num_free >= TX_ROOM) {
+        vn->tx_blocked = 0;
+        net_tx_resume();
+    }
     net_lock_give(fl);
 }
 
@@ -278,12 +286,22 @@ static err_t vnet_linkoutput(struct netif *n, struct pbuf *p)
         if (q->len)
             sg[k++] = (struct virtq_sg){q->payload, q->len};
     int rc = virtq_add(&vn->txq, sg, k, 0, out);
+    if (rc) {
+        /* Full: from here on a completion interrupts (EVENT_IDX: used_event moves to now), and
+         * what completed meanwhile is taken back before one more try. */
+        virtq_enable_irq(&vn->txq);
+        tx_reclaim(vn);
+        rc = virtq_add(&vn->txq, sg, k, 0, out);
+    }
     if (out == p)
         pbuf_remove_header(p, NET_HDR); /* the descriptors hold the addresses already */
     if (rc) {
         pbuf_free(out);
         vn->tx_dropped++;
-        return ERR_MEM; /* ring full: TCP retransmits */
+        /* Still full, every descriptor with the device: its completion interrupt resumes TCP's
+         * output (vnet_irq). */
+        vn->tx_blocked = 1;
+        return ERR_MEM;
     }
     virtq_kick(&vn->txq);
     vn->tx_frames++;
@@ -379,8 +397,14 @@ fail:
 
 void virtio_net_poll(void)
 {
-    if (the_vnet)
-        vnet_irq(the_vnet);
+    struct vnet *vn = the_vnet;
+    if (!vn)
+        return;
+    vnet_irq(vn);
+    uint64_t fl = net_lock_take();
+    if (virtq_stalled(&vn->txq))
+        vn->tx_renotified++;
+    net_lock_give(fl);
 }
 
 /* The virtio drivers: drivers/virtio.c matches them by device type. */
@@ -394,6 +418,9 @@ void virtio_net_stats(uint64_t out[5])
         memset(out, 0, 5 * sizeof *out);
         return;
     }
+    virtq_report(&vn->rxq, "virtio-net rx");
+    virtq_report(&vn->txq, "virtio-net tx");
+    kprintf("lwjvm: virtio-net: transmit queue notified again %lu times\n", vn->tx_renotified);
     out[0] = vn->rx_frames;
     out[1] = vn->tx_frames;
     out[2] = vn->rx_copied;

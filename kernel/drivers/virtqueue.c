@@ -2,6 +2,7 @@
 #include "drivers/virtqueue.h"
 #include "arch/x86_64/paging.h"
 #include "errno.h"
+#include "lib/printf.h"
 #include "lib/string.h"
 #include "mm/kheap.h"
 #include "mm/palloc.h"
@@ -108,6 +109,25 @@ void virtq_kick(struct virtq *q)
     }
     if (notify)
         *q->notify = q->notify_data;
+}
+
+int virtq_stalled(struct virtq *q)
+{
+    uint16_t used = *used_idx(q);
+    int stalled = used != q->avail_idx && used == q->watch_used;
+    q->watch_used = used;
+    if (stalled) {
+        mb();
+        *q->notify = q->notify_data;
+    }
+    return stalled;
+}
+
+void virtq_report(struct virtq *q, const char *name)
+{
+    kprintf("lwjvm: %s: avail %u kicked %u used %u/%u free %u avail_event %u used_event %u\n", name,
+            q->avail_idx, q->kicked_idx, q->last_used, *used_idx(q), q->num_free,
+            q->event_idx ? *avail_event(q) : 0, q->event_idx ? q->avail[AVAIL_RING + q->size] : 0);
 }
 
 void *virtq_get(struct virtq *q, uint32_t *len)

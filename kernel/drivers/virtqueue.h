@@ -20,6 +20,14 @@ struct virtq_used_elem {
     uint32_t len;
 };
 
+struct virtq;
+/* Called now and then: if the device holds buffers and has used none since the last call,
+ * notifies it again (a notification it lost, or one suppressed at the wrong moment, must not
+ * leave buffers with it for good) and returns 1. */
+int virtq_stalled(struct virtq *q);
+/* Prints the queue's indexes on the kernel log (lwjvm.stats=1 at exit: where a queue stands). */
+void virtq_report(struct virtq *q, const char *name);
+
 struct virtq {
     uint16_t size;      /* entries, a power of two */
     uint16_t index;     /* the queue's number on its device */
@@ -30,6 +38,7 @@ struct virtq {
     uint16_t avail_idx;  /* the next available-ring slot (free-running) */
     uint16_t kicked_idx; /* avail_idx at the last notification decision */
     uint16_t last_used;  /* the next used-ring entry to take (free-running) */
+    uint16_t watch_used; /* the device's used index at the last virtq_stalled */
     int event_idx;       /* VIRTIO_F_EVENT_IDX negotiated */
     void **token;        /* per head descriptor: what the caller gets back */
     volatile uint16_t *notify; /* the doorbell */

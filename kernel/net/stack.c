@@ -75,6 +75,11 @@ void net_lock_give(uint64_t flags)
 static void lwip_timer_fire(struct ktimer *t)
 {
     (void)t;
+    /* Take back what the device has sent first: a segment whose frame the transmit ring still
+     * references counts as busy to lwIP (tcp_output_segment_busy), and its retransmission timer
+     * would skip it for as long as no interrupt comes to reclaim it (a lost segment with nothing
+     * else in flight: the connection would stall for good). */
+    virtio_net_poll();
     uint64_t fl = net_lock_take();
     lwip_timer_at = 0;
     sys_check_timeouts();
@@ -168,6 +173,33 @@ static int tcp_pending(void)
         if (p->unsent || p->unacked)
             return 1;
     return 0;
+}
+
+void net_report(void)
+{
+    if (!started)
+        return;
+    uint64_t fl = net_lock_take();
+    uint64_t v[5];
+    virtio_net_stats(v);
+    kprintf("lwjvm: net: rx_frames=%lu tx_frames=%lu rx_copied=%lu tx_copied=%lu tx_dropped=%lu\n",
+            v[0], v[1], v[2], v[3], v[4]);
+    for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+        kprintf("lwjvm: net: tcp %u->%u state=%d snd_wnd=%u cwnd=%u snd_buf=%u queuelen=%u "
+                "unsent=%u unacked=%u persist=%u/%u rtime=%d rto=%d sa=%d sv=%d nrtx=%u flags=0x%x\n",
+                p->local_port, p->remote_port, (int)p->state, (unsigned)p->snd_wnd,
+                (unsigned)p->cwnd, (unsigned)p->snd_buf, (unsigned)p->snd_queuelen,
+                p->unsent ? (unsigned)p->unsent->len : 0, p->unacked ? (unsigned)p->unacked->len : 0,
+                (unsigned)p->persist_backoff, (unsigned)p->persist_cnt, (int)p->rtime,
+                (int)p->rto, (int)p->sa, (int)p->sv, (unsigned)p->nrtx, (unsigned)p->flags);
+    net_lock_give(fl);
+}
+
+void net_tx_resume(void)
+{
+    for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)
+        if (p->unsent)
+            tcp_output(p);
 }
 
 void net_drain(uint64_t max_ns)

@@ -24,6 +24,14 @@ void net_timer_rearm(void);
  * (a waiter must then recheck its condition before blocking). */
 int net_flush(void);
 
+/* With net_lock held, once the interface has room to transmit again after refusing a frame: sends
+ * what TCP holds unsent. lwIP keeps a refused segment unsent and tries it again only on the next
+ * ACK or retransmission timer; with nothing in flight neither comes, and the connection (and a
+ * writer waiting for room) would wait forever. */
+void net_tx_resume(void);
+/* With lwjvm.stats=1, at exit: the device's counters and every TCP connection's state. */
+void net_report(void);
+
 /* Brings lwIP up with loopback, and the virtio-net interface when there is one and boot.conf
  * gives it an address. */
 void net_init(const struct bootconf *bc);
@@ -39,3 +47,5 @@ int virtio_net_present(void);
 signed char virtio_net_netif_init(struct netif *n);
 /* Processes what the device has delivered, as its interrupt would (takes net_lock). */
 void virtio_net_poll(void);
+/* The device's counters: frames received, sent, received by copy, sent by copy, dropped on send. */
+void virtio_net_stats(uint64_t out[5]);

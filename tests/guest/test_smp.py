@@ -159,3 +159,123 @@ def test_java_parallel_streams_and_parallel_gc_on_two_cpus(
     )  # fmt: skip
     assert host.exit_code == 0 and "cpus>=2: true" in host.stdout, host
     assert_same_run(host, guest)
+
+
+GC_WORKERS_SOURCE = """
+import com.sun.management.HotSpotDiagnosticMXBean;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
+
+public class GcWorkers {
+    static final class Node {
+        final long id;
+        final byte[] payload;
+        Node next;
+
+        Node(long id, Node next) {
+            this.id = id;
+            this.payload = new byte[512 + (int) (id % 48) * 64];
+            for (int i = 0; i < payload.length; i += 61) {
+                payload[i] = (byte) (id + i);
+            }
+            this.next = next;
+        }
+
+        boolean intact() {
+            for (int i = 0; i < payload.length; i += 61) {
+                if (payload[i] != (byte) (id + i)) {
+                    return false;
+                }
+            }
+            return payload.length == 512 + (int) (id % 48) * 64;
+        }
+    }
+
+    // One mutator: a ring of short chains of live nodes, replaced in a fixed pseudo-random order,
+    // each node checked when it is dropped; returns {checksum, broken nodes}.
+    static long[] mutate(int seed, int steps, boolean explicitGc) {
+        Node[] ring = new Node[384];
+        long x = 0x2545F4914F6CDD1DL * (seed + 1);
+        long sum = 0;
+        long broken = 0;
+        for (int s = 0; s < steps; s++) {
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            int slot = (int) ((x >>> 1) % ring.length);
+            Node old = ring[slot];
+            for (Node n = old; n != null; n = n.next) {
+                sum += n.id * 31 + n.payload.length;
+                if (!n.intact()) {
+                    broken++;
+                }
+            }
+            long id = (long) seed * 1_000_000 + s;
+            ring[slot] = new Node(id, (s % 3 == 0) ? null : new Node(id + 500_000, null));
+            if (explicitGc && s % 20_000 == 19_999) {
+                System.gc();
+            }
+        }
+        return new long[] {sum, broken};
+    }
+
+    public static void main(String[] args) throws Exception {
+        int threads = 3;
+        int steps = Integer.parseInt(args[0]);
+        long[][] results = new long[threads][];
+        Thread[] ts = new Thread[threads];
+        for (int t = 0; t < threads; t++) {
+            final int seed = t;
+            ts[t] = new Thread(() -> results[seed] = mutate(seed, steps, seed == 0));
+            ts[t].start();
+        }
+        for (Thread t : ts) {
+            t.join();
+        }
+        HotSpotDiagnosticMXBean hs = ManagementFactory.getPlatformMXBean(
+                HotSpotDiagnosticMXBean.class);
+        int workers = Integer.parseInt(hs.getVMOption("ParallelGCThreads").getValue());
+        System.out.println("cpus>=2: " + (Runtime.getRuntime().availableProcessors() >= 2));
+        System.out.println("parallel workers>=2: " + (workers >= 2));
+        StringBuilder names = new StringBuilder();
+        boolean young = false;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            names.append(names.length() == 0 ? "" : ", ").append(gc.getName());
+            String n = gc.getName();
+            if ((n.contains("Young") || n.contains("Scavenge")) && gc.getCollectionCount() > 0) {
+                young = true;
+            }
+        }
+        System.out.println("collectors: " + names);
+        System.out.println("young collections: " + young);
+        for (int t = 0; t < threads; t++) {
+            System.out.println(
+                    "thread " + t + ": sum " + results[t][0] + ", broken " + results[t][1]);
+        }
+    }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "gc",
+    [("-XX:+UseG1GC", "-XX:+ExplicitGCInvokesConcurrent"), ("-XX:+UseParallelGC",)],
+    ids=["g1", "parallel"],
+)
+def test_java_gc_parallel_workers_under_allocation_pressure_on_two_cpus(
+    gc: tuple[str, ...], java_guest_and_host: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three threads allocate and drop chains of checked objects in a 64 MiB heap on 2 CPUs, while
+    the collector's parallel workers (as many as the JVM counts CPUs: at least 2) copy and mark
+    them (G1 also marks concurrently on System.gc()); every object dropped is intact, and the sums
+    and collectors are the host's."""
+    _skip_unless_ready("17", "inline")
+    monkeypatch.setenv("LWJVM_GUEST_CPUS", "2")
+    host, guest = java_guest_and_host(
+        "gcworkers", {"GcWorkers.java": GC_WORKERS_SOURCE}, "GcWorkers", args=("100000",),
+        jvm_options=(*gc, "-Xmx64m"), modules=(*MODULES, "jdk.management"),
+    )  # fmt: skip
+    assert host.exit_code == 0, host
+    assert "cpus>=2: true" in host.stdout and "parallel workers>=2: true" in host.stdout, host
+    assert "young collections: true" in host.stdout and "broken 0" in host.stdout, host
+    assert_same_run(host, guest)

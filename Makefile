@@ -14,7 +14,8 @@
 #   make soak    setup + kernel, then the guest corpora once on 4 CPUs, smp_race repeated on 4
 #                CPUs for SOAK_MINUTES, the ELF and boot.conf parsers' fuzzing with a new seed
 #                (host-compiled, and 300 mutants of each booted in the guest), and the guest
-#                syscall fuzzer over new seeds on 1 and 2 CPUs for SOAK_MINUTES
+#                syscall fuzzer over new seeds on 1 and 2 CPUs for SOAK_MINUTES; then 300 kills of
+#                QEMU while a program fsyncs records to a volume
 
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
@@ -156,6 +157,7 @@ soak: setup kernel
 		$(VENV)/bin/pytest -n 2 tests/kernel/test_kernel_logic.py tests/guest/test_kernel_failures.py \
 		-k "mutated or survive"
 	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES) --cpus 1,2
+	LWJVM_VOLUME_KILLS=300 $(VENV)/bin/pytest -n 1 tests/guest/test_volume_crash.py
 
 clean:
 	rm -rf build tests/build samples/hello/target plugins/maven/target samples/spring-boot/target \

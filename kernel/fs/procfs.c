@@ -3,6 +3,7 @@
  * system files (cpuinfo from CPUID, meminfo from the page allocator, stat, uptime, loadavg,
  * cgroups, version, mounts, and the /proc/sys values programs read), in Linux's formats. */
 #include "fs/procfs.h"
+#include "fs/volume.h"
 #include "net/hostname.h"
 #include "net/netdev.h"
 #include "arch/x86_64/io.h"
@@ -631,6 +632,13 @@ static int gen_loadavg(struct pseudo_node *n, char *buf, size_t size)
     return snprintf(buf, size, "0.00 0.00 0.00 1/%d %d\n", threads(), PID);
 }
 
+/* /proc/lwjvm/volume: the data volume's block cache and transaction counters (fs/volume.c). */
+static int gen_volume(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return volume_proc_stats(buf, size);
+}
+
 static int gen_cgroups(struct pseudo_node *n, char *buf, size_t size)
 {
     (void)n;
@@ -713,7 +721,9 @@ int procfs_new(uint32_t dev, struct inode **root)
     struct pseudo_node *net = sys ? pseudo_dir(sys, "net") : 0;
     struct pseudo_node *core = net ? pseudo_dir(net, "core") : 0;
     struct pseudo_node *pnet = pseudo_dir(r, "net");
-    int ok = t1 && kernel && vm && fs && core && pnet && build_process_dir(p) &&
+    struct pseudo_node *lw = pseudo_dir(r, "lwjvm");
+    int ok = t1 && kernel && vm && fs && core && pnet && lw && build_process_dir(p) &&
+             pseudo_file(lw, "volume", 0444, gen_volume) &&
              pseudo_file(pnet, "if_inet6", 0444, gen_if_inet6) &&
              pseudo_file(t1, "stat", 0444, gen_stat) &&
              pseudo_file(t1, "status", 0444, gen_status) &&

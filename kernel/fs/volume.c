@@ -745,6 +745,9 @@ int volume_mount(const char *path, const char *dataset)
     if (rc < 0)
         return rc;
     volfs_set_busy(vol.v, busy, 0);
+    /* The block cache: an eighth of the VM's memory (the program keeps the rest). */
+    if (volfs_set_cache(vol.v, palloc_total_pages() * 4096 / 8) < 0)
+        kprintf("lwjvm: volume: no memory for its block cache\n");
     vol.ds = volfs_dataset(vol.v, dataset[0] ? dataset : "root");
     if (vol.ds < 0)
         return vol.ds;
@@ -767,6 +770,30 @@ int volume_mount(const char *path, const char *dataset)
     if (rc == 0 && !thread_create_kernel(worker))
         kprintf("lwjvm: volume: no memory for its worker: commits at fsync and exit only\n");
     return rc;
+}
+
+int volume_proc_stats(char *buf, size_t size)
+{
+    if (!vol.v)
+        return snprintf(buf, size, "mounted 0\n");
+    struct volfs_arc_stats a;
+    vlock(); /* a consistent set of counters */
+    volfs_arc_stats(vol.v, &a);
+    uint64_t txg = volfs_txg(vol.v), logw = volfs_log_blocks_written(vol.v);
+    uint64_t freeb = volfs_free_blocks(vol.v);
+    vunlock();
+    uint64_t reads = a.hits + a.misses;
+    return snprintf(buf, size,
+                    "mounted 1\ntxg %lu\nfree_bytes %lu\nlog_blocks_written %lu\n"
+                    "arc_max_bytes %lu\narc_size_bytes %lu\narc_target_recent_bytes %lu\n"
+                    "arc_hits %lu\narc_misses %lu\narc_hit_rate_percent %lu\n"
+                    "arc_ghost_hits_recent %lu\narc_ghost_hits_frequent %lu\n"
+                    "arc_evictions %lu\narc_recent_blocks %lu\narc_frequent_blocks %lu\n"
+                    "arc_ghost_recent_blocks %lu\narc_ghost_frequent_blocks %lu\n",
+                    txg, freeb * VOLFS_BLOCK, logw, a.max_bytes, a.size_bytes,
+                    a.target_recent_bytes, a.hits, a.misses, reads ? a.hits * 100 / reads : 0,
+                    a.ghost_hits_recent, a.ghost_hits_frequent, a.evictions, a.recent,
+                    a.frequent, a.ghost_recent, a.ghost_frequent);
 }
 
 void volume_statfs(uint64_t *blocks, uint64_t *free_blocks)

@@ -132,3 +132,55 @@ def test_mappings_seek_data_fallocate_statfs_and_locks_on_a_volume_as_on_linux(
     assert shared.stdout[:4096] == b"a" * 4096
     assert shared.stdout[4096 + 10 : 4096 + 29] == b"through the mapping"
     assert volume.check(state, "extra", repair=False).sound
+
+
+ARC_REREAD = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static long stat_of(const char *name) {
+    static char text[4096];
+    int fd = open("/proc/lwjvm/volume", O_RDONLY);
+    long n = read(fd, text, sizeof text - 1);
+    close(fd);
+    text[n > 0 ? n : 0] = 0;
+    char *p = strstr(text, name);
+    return p ? atol(p + strlen(name) + 1) : -1;
+}
+int main(void) {
+    static char buf[1 << 16];
+    int fd = open("/data/working-set", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    for (int i = 0; i < 128; i++) { memset(buf, i, sizeof buf); write(fd, buf, sizeof buf); }
+    fsync(fd);
+    close(fd);
+    long h0 = stat_of("arc_hits"), m0 = stat_of("arc_misses");
+    for (int k = 0; k < 3; k++) {
+        fd = open("/data/working-set", O_RDONLY);
+        while (read(fd, buf, sizeof buf) > 0) {}
+        close(fd);
+    }
+    long h = stat_of("arc_hits") - h0, m = stat_of("arc_misses") - m0;
+    printf("max %ld hits %ld misses %ld rate %ld\n", stat_of("arc_max_bytes"), h, m,
+           h + m ? h * 100 / (h + m) : 0);
+    return 0;
+}
+"""
+
+
+def test_the_block_cache_serves_a_re_read_working_set_and_counts_it_in_proc(
+    runner: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "arc.c").write_text(ARC_REREAD)
+    exe = tmp_path / "arc"
+    subprocess.run(["gcc", "-O2", "-o", str(exe), str(tmp_path / "arc.c")], check=True)
+    state = tmp_path / "state"
+    vol = volume.create(state, "arc", 64 << 20)
+    r = _exec(exe, vol, tmp_path, [])
+    assert r.returncode == 0, r.stderr[-2000:]
+    words = r.stdout.split()
+    fields = dict(zip(words[::2], map(int, words[1::2]), strict=True))
+    assert (1 << 30) // 10 < fields["max"] <= (1 << 30) // 8  # an eighth of exec's 1G, managed
+    assert fields["hits"] + fields["misses"] >= 3 * 2048  # three passes over 8 MiB
+    assert fields["rate"] >= 95, r.stdout

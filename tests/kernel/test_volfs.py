@@ -64,3 +64,10 @@ def test_what_fsync_returned_for_survives_a_crash_at_any_write_through_the_inten
 ) -> None:
     out = _run(volfs_test, "log")
     assert "fsyncs through the log" in out
+
+
+def test_the_arc_keeps_a_working_set_through_a_scan_and_never_serves_stale_blocks(
+    volfs_test: Path,
+) -> None:
+    out = _run(volfs_test, "arc")
+    assert "hot set re-read" in out

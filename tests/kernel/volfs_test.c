@@ -8,6 +8,8 @@
  *   snapshot  a snapshot keeps its data while the dataset changes and frees; reopen keeps both
  *   datasets  clones, rollback and destroy against models; space by birth txg; the free space
  *             in memory is what open derives; everything destroyed gives the space back
+ *   arc       a working set read again and again stays cached through a long scan read once
+ *             (the ARC's frequency list and ghost lists); cached reads are never stale
  *   log       records appended and fsync'd through the intent log, a crash at every write:
  *             the file is a prefix of what was appended, at least all an fsync returned for */
 #include <stdio.h>
@@ -770,6 +772,93 @@ static void test_links(void)
     md_free(m);
 }
 
+/* ---- the ARC ---- */
+
+/* Counts the device reads, to tell cache hits from disk reads. */
+static uint64_t dev_reads;
+static int counting_read(void *ctx, uint64_t blk, void *buf)
+{
+    dev_reads++;
+    return md_read(ctx, blk, buf);
+}
+
+static void read_range(struct volfs *v, int64_t obj, uint64_t from, uint64_t size)
+{
+    static uint8_t buf[VOLFS_BLOCK];
+    for (uint64_t off = from; off < from + size; off += VOLFS_BLOCK)
+        EXPECT_EQ(volfs_read(v, 0, (uint64_t)obj, off, buf, VOLFS_BLOCK), VOLFS_BLOCK);
+}
+
+static void read_all(struct volfs *v, int64_t obj, uint64_t size)
+{
+    static uint8_t buf[VOLFS_BLOCK];
+    for (uint64_t off = 0; off < size; off += VOLFS_BLOCK)
+        EXPECT_EQ(volfs_read(v, 0, (uint64_t)obj, off, buf, VOLFS_BLOCK), VOLFS_BLOCK);
+}
+
+static void test_arc(void)
+{
+    struct memdev *m = fresh(8192);
+    struct volfs *v = vopen(m, false);
+    enum { HOT = 48, SCAN = 2000 };
+    int64_t hot = volfs_create(v, 0, VOLFS_ROOT_OBJ, "hot", 0100644);
+    int64_t cold = volfs_create(v, 0, VOLFS_ROOT_OBJ, "cold", 0100644);
+    static uint8_t blk[VOLFS_BLOCK];
+    for (int i = 0; i < SCAN; i++) {
+        memset(blk, i & 0xff, sizeof blk);
+        if (i < HOT)
+            EXPECT_EQ(volfs_write(v, 0, (uint64_t)hot, (uint64_t)i * VOLFS_BLOCK, blk, VOLFS_BLOCK),
+                      VOLFS_BLOCK);
+        EXPECT_EQ(volfs_write(v, 0, (uint64_t)cold, (uint64_t)i * VOLFS_BLOCK, blk, VOLFS_BLOCK),
+                  VOLFS_BLOCK);
+    }
+    EXPECT_EQ(volfs_commit(v), 0);
+    volfs_close(v);
+    struct volfs_bdev d = bdev(m);
+    d.read = counting_read;
+    EXPECT_EQ(volfs_open(&d, true, &v), 0);
+    EXPECT_EQ(volfs_set_cache(v, 128 * VOLFS_BLOCK), 0); /* room for the hot set, not the scan */
+    for (int k = 0; k < 3; k++)                          /* hot: read three times: frequent */
+        read_all(v, hot, HOT * VOLFS_BLOCK);
+    read_all(v, cold, (uint64_t)SCAN * VOLFS_BLOCK); /* a scan, once */
+    /* Blocks the scan pushed out lately, again: ghost hits, and p adapts. */
+    read_range(v, cold, (uint64_t)(SCAN - 100) * VOLFS_BLOCK, 20 * VOLFS_BLOCK);
+    uint64_t before = dev_reads;
+    read_all(v, hot, HOT * VOLFS_BLOCK);
+    uint64_t missed = dev_reads - before;
+    struct volfs_arc_stats st;
+    volfs_arc_stats(v, &st);
+    fprintf(stderr, "arc: hot set re-read with %llu disk reads of %d; hits %llu misses %llu, "
+            "ghost hits %llu/%llu, %llu frequent, %llu/%llu ghosts\n", (unsigned long long)missed, HOT,
+            (unsigned long long)st.hits, (unsigned long long)st.misses,
+            (unsigned long long)st.ghost_hits_recent, (unsigned long long)st.ghost_hits_frequent,
+            (unsigned long long)st.frequent, (unsigned long long)st.ghost_recent, (unsigned long long)st.ghost_frequent);
+    EXPECT(missed <= HOT / 8); /* an LRU of 128 blocks would have lost all of it */
+    EXPECT(st.size_bytes <= 128 * VOLFS_BLOCK);
+    EXPECT(st.ghost_hits_recent > 0);
+    volfs_close(v);
+    /* Writes keep the cache right: a block rewritten (at a new address) and the old address
+     * reused never give old bytes. */
+    v = vopen(m, false);
+    EXPECT_EQ(volfs_set_cache(v, 256 * VOLFS_BLOCK), 0);
+    for (int round = 0; round < 20; round++) {
+        memset(blk, 0x40 + round, sizeof blk);
+        for (int i = 0; i < HOT; i++)
+            EXPECT_EQ(volfs_write(v, 0, (uint64_t)hot, (uint64_t)i * VOLFS_BLOCK, blk, VOLFS_BLOCK),
+                      VOLFS_BLOCK);
+        EXPECT_EQ(volfs_commit(v), 0);
+        static uint8_t got[VOLFS_BLOCK];
+        for (int i = 0; i < HOT; i++) {
+            EXPECT_EQ(volfs_read(v, 0, (uint64_t)hot, (uint64_t)i * VOLFS_BLOCK, got, VOLFS_BLOCK),
+                      VOLFS_BLOCK);
+            EXPECT(memcmp(got, blk, VOLFS_BLOCK) == 0);
+        }
+    }
+    clean_check(v);
+    volfs_close(v);
+    md_free(m);
+}
+
 /* ---- the intent log ---- */
 
 static void test_log(void)
@@ -876,6 +965,8 @@ int main(int argc, char **argv)
         test_links();
     else if (!strcmp(argv[1], "log"))
         test_log();
+    else if (!strcmp(argv[1], "arc"))
+        test_arc();
     else
         return 2;
     printf("ok\n");

@@ -49,6 +49,7 @@ struct volfs {
     uint64_t log_next, log_seq, log_guid;  /* the next block's address and seq, the chain guid */
     struct volfs_defer log_blocks;         /* blocks of the committed chain: freed with it */
     uint64_t log_writes;                   /* log blocks written (statistics) */
+    struct vol_arc *arc;                   /* the block cache (arc.c), or 0 */
 };
 
 struct vol_lrec {
@@ -90,6 +91,13 @@ int64_t vol_mark(struct volfs *v, const struct volfs_bp *bp, uint64_t floor, uin
 /* After a dataset entry whose objset was `gone` has been removed and committed: the blocks of
  * that tree no remaining entry reaches are freed as a txg's frees are (VOLFS_KEEP_TXGS later). */
 int vol_free_unreached(struct volfs *v, const struct volfs_bp *gone);
+/* arc.c: blocks by address. Every write of a block calls vol_arc_put (or vol_arc_forget). */
+int vol_arc_init(struct volfs *v, uint64_t bytes);
+void vol_arc_free(struct volfs *v);
+bool vol_arc_get(struct volfs *v, uint64_t blk, void *buf);
+void vol_arc_put(struct volfs *v, uint64_t blk, const void *data);
+void vol_arc_forget(struct volfs *v, uint64_t blk);
+
 /* log.c: the hooks object.c and pool.c call. */
 void vol_log_write(struct volfs *v, int ds, uint64_t obj, uint64_t off, const void *buf,
                    uint64_t n);

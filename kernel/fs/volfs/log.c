@@ -181,6 +181,7 @@ static int write_log(struct volfs *v)
         lb->next = next;
         lb->used = used;
         vol_self_seal(blk);
+        vol_arc_forget(v, v->log_next);
         r = v->dev.write(v->dev.ctx, v->log_next, blk);
         if (r == 0) {
             v->log_next = next;

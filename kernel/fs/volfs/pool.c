@@ -168,13 +168,23 @@ static bool copy_ok(struct volfs *v, uint64_t blk, const struct volfs_cksum *wan
 
 int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf)
 {
-    if (copy_ok(v, bp->dva[0], &bp->cksum, buf))
+    if (vol_arc_get(v, bp->dva[0], buf)) {
+        struct volfs_cksum c; /* cheap next to a read, and no stale copy can ever answer */
+        volfs_fletcher4(buf, VOLFS_BLOCK, &c);
+        if (memcmp(&c, &bp->cksum, sizeof(c)) == 0)
+            return 0;
+        vol_arc_forget(v, bp->dva[0]);
+    }
+    if (copy_ok(v, bp->dva[0], &bp->cksum, buf)) {
+        vol_arc_put(v, bp->dva[0], buf);
         return 0;
+    }
     v->errors++;
     if (bp->dva[1] && copy_ok(v, bp->dva[1], &bp->cksum, buf)) {
         if (!v->ro && bp->dva[0] >= VOLFS_FIRST_DATA && bp->dva[0] < v->nblocks &&
             v->dev.write(v->dev.ctx, bp->dva[0], buf) == 0)
             v->repaired++;
+        vol_arc_put(v, bp->dva[0], buf);
         return 0;
     }
     memset(buf, 0, VOLFS_BLOCK); /* never hand out a block that failed its checksum */
@@ -406,6 +416,9 @@ static int write_buf(struct volfs *v, struct vbuf *b, uint64_t txg)
         if (r < 0)
             return r;
     }
+    vol_arc_put(v, nbp.dva[0], b->data); /* written is read soon: the cache has it */
+    if (copies > 1)
+        vol_arc_forget(v, nbp.dva[1]);
     free_bp(v, b->ds, &b->bp);
     b->bp = nbp;
     if (b->parent)
@@ -737,6 +750,7 @@ void volfs_close(struct volfs *v)
         v->log_head = n;
     }
     kfree(v->log_blocks.blk);
+    vol_arc_free(v);
     kfree(v->bitmap);
     kfree(v->keep);
     kfree(v);

@@ -131,6 +131,18 @@ int volfs_log_enable(struct volfs *v, int ds);
 int volfs_fsync(struct volfs *v, int ds);
 uint64_t volfs_log_blocks_written(const struct volfs *v);
 
+/* The block cache (arc.c): an ARC of `bytes` (0: none; volfs_open starts with none). */
+int volfs_set_cache(struct volfs *v, uint64_t bytes);
+struct volfs_arc_stats {
+    uint64_t hits, misses;            /* reads of a block through a pointer */
+    uint64_t ghost_hits_recent;       /* misses of blocks recently evicted from the recent list */
+    uint64_t ghost_hits_frequent;     /* ... and from the frequent list */
+    uint64_t evictions;
+    uint64_t max_bytes, size_bytes, target_recent_bytes;
+    uint64_t recent, frequent, ghost_recent, ghost_frequent; /* blocks in each list */
+};
+void volfs_arc_stats(const struct volfs *v, struct volfs_arc_stats *out);
+
 /* Verifies every copy of every block reachable from the committed state; with repair (and a
  * writable volume) rewrites bad copies from good ones. Returns 0 or a negative errno. */
 int volfs_check(struct volfs *v, bool repair, struct volfs_check_report *r);

@@ -60,6 +60,9 @@ def check_program(path: Path) -> ElfProgram:
             e_phentsize, e_phnum = struct.unpack_from("<HH", data, 54)
             if e_phnum == 0 or e_phentsize < 56:
                 raise LwjvmError(f"{path}: ELF has no program headers")
+            size = os.fstat(f.fileno()).st_size  # offsets are checked before seeking: a huge one
+            if e_phoff > size:  # is EINVAL to lseek, not a short read
+                raise LwjvmError(f"{path}: corrupt ELF program headers (offsets out of range)")
             f.seek(e_phoff)
             table = f.read(e_phentsize * e_phnum)
             if len(table) < e_phentsize * e_phnum:
@@ -73,6 +76,8 @@ def check_program(path: Path) -> ElfProgram:
                 if p_type == PT_DYNAMIC:
                     dynamic = True
                 elif p_type == PT_INTERP:
+                    if p_offset > size:
+                        raise LwjvmError(f"{path}: corrupt ELF program headers (PT_INTERP offset)")
                     f.seek(p_offset)
                     interp = f.read(min(p_filesz, 4096)).split(b"\0", 1)[0].decode(errors="replace")
     except (ValueError, OverflowError):  # an offset beyond what a file can have

@@ -86,6 +86,38 @@ def test_object_files_missing_files_and_directories_are_refused(
         elfinfo.check_program(tmp_path)
 
 
+def test_mutated_headers_are_read_or_refused_in_one_line(
+    tmp_path: Path, programs: dict[str, Path]
+) -> None:
+    """5,000 seeded mutants of a dynamic program's ELF and program headers (special values over
+    1-8 bytes, as tests/guest/test_kernel_failures does for the kernel): check_program returns or
+    raises LwjvmError, never another exception (a huge e_phoff was an lseek EINVAL traceback)."""
+    import random
+
+    orig = programs["dynamic"].read_bytes()
+    phoff = struct.unpack_from("<Q", orig, 32)[0]
+    specials = [0, 1, 0x7F, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x7FFFFFFFF000, 0x800000000000,
+                0x8000000000000000, 0xFFFF800000000000, 0xFFFFFFFFFFFFFFFF]  # fmt: skip
+    rng = random.Random(15)
+    exe = tmp_path / "mutant"
+    outcomes = {"read": 0, "refused": 0}
+    for _ in range(5000):
+        data = bytearray(orig)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.choice([rng.randrange(64), phoff + rng.randrange(56 * 13)])
+            width = rng.choice([1, 2, 4, 8])
+            value = rng.choice(specials + [rng.getrandbits(64)]) & ((1 << (8 * width)) - 1)
+            data[at : at + width] = value.to_bytes(width, "little")
+        exe.write_bytes(bytes(data[: rng.choice([len(data), len(data), rng.randrange(len(data))])]))
+        try:
+            elfinfo.check_program(exe)
+            outcomes["read"] += 1
+        except LwjvmError as e:
+            assert "\n" not in str(e) and str(e).startswith(str(exe)), str(e)
+            outcomes["refused"] += 1
+    assert min(outcomes.values()) > 100, outcomes
+
+
 def test_parse_ldd_takes_paths_and_reports_missing_libraries() -> None:
     out = (
         "\tlinux-vdso.so.1 (0x00007ffd5a5f2000)\n"

@@ -2,7 +2,9 @@
  * queue; a read or write is cut into requests of up to CHUNK_PAGES pages, as many in flight at
  * once as the ring holds, published with one notification; completions come by MSI-X, with
  * interrupts suppressed (VIRTIO_F_EVENT_IDX) while nobody waits; FLUSH when the device has a
- * volatile write cache (VIRTIO_BLK_F_FLUSH). The data moves through bounce pages, so user
+ * volatile write cache (VIRTIO_BLK_F_FLUSH); DISCARD and WRITE_ZEROES (VIRTIO_BLK_F_DISCARD,
+ * _F_WRITE_ZEROES: one segment per request, cut to the device's maximum, several in flight) when
+ * the device offers them. The data moves through bounce pages, so user
  * buffers need no pinning. Locking: io (a mutex) serialises callers and owns the bounce pages;
  * lock (a spinlock, taken by the interrupt handler) guards the queue and the in-flight count. */
 #include "drivers/virtio_blk.h"
@@ -22,10 +24,14 @@
 #define F_RO (1ull << 5)
 #define F_BLK_SIZE (1ull << 6)
 #define F_FLUSH (1ull << 9)
+#define F_DISCARD (1ull << 13)
+#define F_WRITE_ZEROES (1ull << 14)
 
 #define T_IN 0
 #define T_OUT 1
 #define T_FLUSH 4
+#define T_DISCARD 11
+#define T_WRITE_ZEROES 13
 #define S_OK 0
 
 #define SECTOR 512u
@@ -53,6 +59,14 @@ struct vblk {
     struct blk_req *reqs;            /* MAX_REQS */
     uint8_t *bounce[MAX_REQS][CHUNK_PAGES];
     uint64_t requests, interrupts, flushes;
+    uint32_t max_discard, max_zeroes; /* sectors per request (0: the device did not say) */
+};
+
+/* The segment a DISCARD or WRITE_ZEROES request carries. */
+struct blk_range {
+    uint64_t sector;
+    uint32_t num_sectors;
+    uint32_t flags; /* WRITE_ZEROES: bit 0, the device may unmap */
 };
 
 static struct vblk *the_blk;
@@ -211,6 +225,43 @@ int virtio_blk_flush(void)
     return rc;
 }
 
+int virtio_blk_discard(uint64_t sector, uint64_t count, int zeroes)
+{
+    struct vblk *b = the_blk;
+    if (!b)
+        return -ENXIO;
+    if (!(b->vdev.features & (zeroes ? F_WRITE_ZEROES : F_DISCARD)))
+        return -EOPNOTSUPP;
+    if (sector > b->sectors || count > b->sectors - sector)
+        return -ENOSPC;
+    if (b->vdev.features & F_RO)
+        return -EROFS;
+    uint64_t max = zeroes ? b->max_zeroes : b->max_discard;
+    if (!max || max > 0xffffffffu)
+        max = 0xffffffffu;
+    int rc = 0;
+    mutex_lock(&b->io);
+    while (count && rc == 0) {
+        unsigned nreq = 0;
+        for (; nreq < MAX_REQS && count && rc == 0; nreq++) {
+            uint64_t n = count < max ? count : max;
+            struct blk_range *r = (struct blk_range *)b->bounce[nreq][0];
+            r->sector = sector;
+            r->num_sectors = (uint32_t)n;
+            r->flags = zeroes ? 1 : 0;
+            rc = add_req(b, nreq, zeroes ? T_WRITE_ZEROES : T_DISCARD, 0, 1, sizeof *r);
+            sector += n;
+            count -= n;
+        }
+        submit_and_wait(b);
+        for (unsigned i = 0; i < nreq; i++)
+            if (b->reqs[i].status != S_OK && rc == 0)
+                rc = b->reqs[i].status == 2 ? -EOPNOTSUPP : -EIO; /* VIRTIO_BLK_S_UNSUPP */
+    }
+    mutex_unlock(&b->io);
+    return rc;
+}
+
 static void *page_new(void)
 {
     uint64_t phys = palloc_alloc(0);
@@ -231,8 +282,8 @@ static int vblk_probe(struct pci_dev *d, unsigned type)
     mutex_init(&b->io, "virtio_blk.io");
     int rc = virtio_pci_init(&b->vdev, d, VIRTIO_ID_BLOCK);
     if (!rc)
-        rc = virtio_negotiate(&b->vdev, F_SEG_MAX | F_RO | F_BLK_SIZE | F_FLUSH |
-                                            VIRTIO_F_RING_EVENT_IDX);
+        rc = virtio_negotiate(&b->vdev, F_SEG_MAX | F_RO | F_BLK_SIZE | F_FLUSH | F_DISCARD |
+                                            F_WRITE_ZEROES | VIRTIO_F_RING_EVENT_IDX);
     if (rc)
         goto fail;
     if (!b->vdev.msix) {
@@ -242,6 +293,10 @@ static int vblk_probe(struct pci_dev *d, unsigned type)
     volatile uint8_t *cfg = b->vdev.device_cfg;
     b->sectors = *(volatile uint64_t *)cfg;
     b->chunk_pages = CHUNK_PAGES;
+    if (b->vdev.features & F_DISCARD)
+        b->max_discard = *(volatile uint32_t *)(cfg + 36);
+    if (b->vdev.features & F_WRITE_ZEROES)
+        b->max_zeroes = *(volatile uint32_t *)(cfg + 48);
     if (b->vdev.features & F_SEG_MAX) {
         uint32_t seg_max = *(volatile uint32_t *)(cfg + 12);
         if (seg_max && seg_max < b->chunk_pages)

@@ -14,3 +14,7 @@ uint64_t virtio_blk_sectors(void);
 int virtio_blk_rw(uint64_t sector, void *buf, uint64_t n, int write, int user);
 /* FLUSH: every write completed before the call is durable when it returns 0. */
 int virtio_blk_flush(void);
+/* DISCARD (zeroes 0: the sectors' contents may go, the host may give back their space) or
+ * WRITE_ZEROES (zeroes 1: they read as zeros after) of count sectors at sector. Returns 0,
+ * -EOPNOTSUPP when the device does not offer it, -EIO, -ENOSPC (past the end), -EROFS. */
+int virtio_blk_discard(uint64_t sector, uint64_t count, int zeroes);

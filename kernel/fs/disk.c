@@ -1,12 +1,14 @@
 /* /dev/vda: the virtio-blk disk as a block device file. Reads and writes go straight to the disk
  * at the file position (no page cache, as O_DIRECT on Linux, so offsets and lengths must be
  * multiples of 512: else EINVAL); reading at the end gives 0, writing there ENOSPC; fsync and
- * fdatasync send a FLUSH. The driver serialises the calls (drivers/virtio_blk.c). */
+ * fdatasync send a FLUSH; the ioctls BLKGETSIZE64, BLKDISCARD and BLKZEROOUT (a byte range,
+ * 512-aligned) as Linux's. The driver serialises the calls (drivers/virtio_blk.c). */
 #include "fs/disk.h"
 #include "drivers/virtio_blk.h"
 #include "errno.h"
 #include "fs/devfs.h"
 #include "lib/printf.h"
+#include "linux/uaccess.h"
 
 #define SECTOR 512u
 
@@ -42,8 +44,31 @@ static int disk_fsync(struct file *f)
     return virtio_blk_flush();
 }
 
+#define BLKGETSIZE64 0x80081272u
+#define BLKDISCARD 0x1277u
+#define BLKZEROOUT 0x127fu
+
+static long disk_ioctl(struct file *f, uint32_t cmd, uint64_t arg)
+{
+    uint64_t size = virtio_blk_sectors() * SECTOR;
+    if (cmd == BLKGETSIZE64)
+        return copy_to_user((void *)arg, &size, sizeof size) ? -EFAULT : 0;
+    if (cmd != BLKDISCARD && cmd != BLKZEROOUT)
+        return -ENOTTY;
+    if ((f->flags & 3) == 0) /* O_RDONLY */
+        return -EBADF;
+    uint64_t range[2];
+    if (copy_from_user(range, (const void *)arg, sizeof range))
+        return -EFAULT;
+    if (range[0] % SECTOR || range[1] % SECTOR)
+        return -EINVAL;
+    if (range[0] > size || range[1] > size - range[0])
+        return -EINVAL;
+    return virtio_blk_discard(range[0] / SECTOR, range[1] / SECTOR, cmd == BLKZEROOUT);
+}
+
 static const struct file_ops disk_ops = {.read = disk_read, .write = disk_write,
-                                         .fsync = disk_fsync};
+                                         .fsync = disk_fsync, .ioctl = disk_ioctl};
 
 void disk_register(void)
 {

@@ -105,6 +105,12 @@ static int bd_flush(void *ctx)
     return virtio_blk_flush();
 }
 
+static int bd_discard(void *ctx, uint64_t blk, uint64_t n)
+{
+    (void)ctx;
+    return virtio_blk_discard(blk * (VOLFS_BLOCK / 512), n * (VOLFS_BLOCK / 512), 0);
+}
+
 static const struct inode_ops vol_ops;
 
 /* The inode of obj (a new reference); vol.lock held. */
@@ -737,7 +743,7 @@ int volume_mount(const char *path, const char *dataset)
 {
     if (!virtio_blk_present())
         return -ENXIO;
-    static const struct volfs_bdev dev0 = {0, 0, bd_read, bd_write, bd_flush};
+    static const struct volfs_bdev dev0 = {0, 0, bd_read, bd_write, bd_flush, bd_discard};
     struct volfs_bdev dev = dev0;
     dev.nblocks = virtio_blk_sectors() / (VOLFS_BLOCK / 512);
     mutex_init(&vol.lock, "volume");

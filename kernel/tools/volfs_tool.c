@@ -65,6 +65,15 @@ static int f_write(void *ctx, uint64_t blk, const void *buf)
 
 static int f_flush(void *ctx) { return fdatasync(*(int *)ctx) ? -EIO : 0; }
 
+/* Freed blocks become holes in the volume file again. */
+static int f_discard(void *ctx, uint64_t blk, uint64_t n)
+{
+    return fallocate(*(int *)ctx, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                     (off_t)(blk * VOLFS_BLOCK), (off_t)(n * VOLFS_BLOCK))
+               ? -errno
+               : 0;
+}
+
 static int fd = -1;
 
 /* The lock described at the top. */
@@ -90,7 +99,8 @@ static struct volfs_bdev open_dev(int flags)
     struct stat st;
     if (fstat(fd, &st))
         die("cannot stat", -errno);
-    struct volfs_bdev d = {&fd, (uint64_t)st.st_size / VOLFS_BLOCK, f_read, f_write, f_flush};
+    struct volfs_bdev d = {&fd, (uint64_t)st.st_size / VOLFS_BLOCK, f_read, f_write, f_flush,
+                           f_discard};
     return d;
 }
 
@@ -136,7 +146,7 @@ static int cmd_format(const char *bytes, const char *name)
     uint64_t guid;
     if (getrandom(&guid, sizeof guid, 0) != sizeof guid)
         guid = now_ns();
-    struct volfs_bdev d = {&fd, size / VOLFS_BLOCK, f_read, f_write, f_flush};
+    struct volfs_bdev d = {&fd, size / VOLFS_BLOCK, f_read, f_write, f_flush, f_discard};
     int r = volfs_format(&d, name, guid, now_ns());
     if (r < 0) {
         unlink(file);

@@ -109,3 +109,53 @@ def test_a_missing_disk_file_is_a_one_line_error(disk_io: Path, tmp_path: Path) 
     assert r.returncode != 0
     assert "--disk" in r.stderr and "no such file" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+DISCARD = r"""
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+int main(void) {
+    int fd = open("/dev/vda", O_RDWR);
+    uint64_t size = 0;
+    if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size)) { perror("BLKGETSIZE64"); return 1; }
+    static unsigned char b[4 << 20];
+    memset(b, 0xab, sizeof b);
+    if (pwrite(fd, b, sizeof b, 0) != (ssize_t)sizeof b || fsync(fd)) { perror("w"); return 1; }
+    uint64_t zero[2] = {4096, 8192}, drop[2] = {1 << 20, 2 << 20}, bad[2] = {100, 512};
+    if (ioctl(fd, BLKZEROOUT, zero)) { perror("BLKZEROOUT"); return 1; }
+    if (ioctl(fd, BLKDISCARD, drop)) { perror("BLKDISCARD"); return 1; }
+    int unaligned = ioctl(fd, BLKDISCARD, bad);
+    if (fsync(fd) || pread(fd, b, 16384, 0) != 16384) { perror("r"); return 1; }
+    int zeros = 1, kept = 1;
+    for (int i = 4096; i < 12288; i++) zeros &= b[i] == 0;
+    for (int i = 0; i < 4096; i++) kept &= b[i] == 0xab && b[12288 + i] == 0xab;
+    printf("size %llu zeroed %d kept %d unaligned %d\n", (unsigned long long)size, zeros, kept,
+           unaligned);
+    return 0;
+}
+"""
+
+
+def test_discard_gives_space_back_to_the_host_and_write_zeroes_zeroes(tmp_path: Path) -> None:
+    reason = guest_unavailable()
+    if reason:
+        pytest.skip(reason)
+    (tmp_path / "discard.c").write_text(DISCARD)
+    subprocess.run(["gcc", "-O2", "-o", str(tmp_path / "discard"), str(tmp_path / "discard.c")],
+                   check=True)  # fmt: skip
+    disk = tmp_path / "vol.img"
+    with disk.open("wb") as f:
+        f.truncate(64 << 20)
+    r = _boot(tmp_path / "discard", disk, "", tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == f"size {64 << 20} zeroed 1 kept 1 unaligned -1\n"
+    data = disk.read_bytes()
+    assert data[4096:12288] == bytes(8192) and data[:4096] == b"\xab" * 4096
+    # The discarded 2 MiB are holes in the file again: 4 MiB were written, about 2 remain.
+    assert disk.stat().st_blocks * 512 <= (2 << 20) + (256 << 10)

@@ -184,3 +184,42 @@ def test_the_block_cache_serves_a_re_read_working_set_and_counts_it_in_proc(
     assert (1 << 30) // 10 < fields["max"] <= (1 << 30) // 8  # an eighth of exec's 1G, managed
     assert fields["hits"] + fields["misses"] >= 3 * 2048  # three passes over 8 MiB
     assert fields["rate"] >= 95, r.stdout
+
+
+FREE_SPACE = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    static char buf[1 << 20];
+    memset(buf, 0x5a, sizeof buf);
+    int fd = open("/data/big", O_RDWR | O_CREAT, 0644);
+    for (int i = 0; i < 16; i++) write(fd, buf, sizeof buf);
+    fsync(fd);
+    close(fd);
+    unlink("/data/big");
+    for (int i = 0; i < 6; i++) { /* commits: the frees are past their four txgs */
+        char name[32];
+        snprintf(name, sizeof name, "/data/t%d", i);
+        fd = open(name, O_RDWR | O_CREAT, 0644);
+        fsync(fd);
+        close(fd);
+    }
+    printf("done\n");
+    return 0;
+}
+"""
+
+
+def test_space_a_volume_frees_goes_back_to_the_host_file(runner: Path, tmp_path: Path) -> None:
+    (tmp_path / "free.c").write_text(FREE_SPACE)
+    exe = tmp_path / "free"
+    subprocess.run(["gcc", "-O2", "-o", str(exe), str(tmp_path / "free.c")], check=True)
+    state = tmp_path / "state"
+    vol = volume.create(state, "free", 64 << 20)
+    r = _exec(exe, vol, tmp_path, [])
+    assert r.returncode == 0 and r.stdout == "done\n", r.stderr[-2000:]
+    # 16 MiB were written then freed: DISCARD made them holes in the file again.
+    assert vol.stat().st_blocks * 512 < (4 << 20), vol.stat().st_blocks
+    assert volume.check(state, "free", repair=False).sound

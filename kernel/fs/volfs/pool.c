@@ -467,6 +467,29 @@ static int write_uberblock(struct volfs *v, uint64_t txg)
     return r;
 }
 
+/* Tells the device the blocks just freed hold nothing, in runs of neighbours (sorted in place:
+ * a free list is not ordered). Still free when looked at: a block handed out again meanwhile
+ * cannot be, as nothing allocates between the release and this. */
+static void discard_free(struct volfs *v, struct volfs_defer *d)
+{
+    uint64_t *b = d->blk, n = d->n;
+    for (uint64_t gap = n / 2; gap > 0; gap /= 2) /* Shell sort: no recursion, no memory */
+        for (uint64_t i = gap; i < n; i++)
+            for (uint64_t j = i; j >= gap && b[j - gap] > b[j]; j -= gap) {
+                uint64_t t = b[j];
+                b[j] = b[j - gap];
+                b[j - gap] = t;
+            }
+    for (uint64_t i = 0; i < n;) {
+        uint64_t j = i + 1;
+        while (j < n && (b[j] == b[j - 1] || b[j] == b[j - 1] + 1))
+            j++;
+        if (!bit_get(v, b[i]))
+            (void)v->dev.discard(v->dev.ctx, b[i], b[j - 1] - b[i] + 1);
+        i = j;
+    }
+}
+
 int vol_check_writable(struct volfs *v)
 {
     if (v->broken)
@@ -508,6 +531,8 @@ int volfs_commit(struct volfs *v)
             bit_clear(v, d->blk[i]);
             v->nfree++;
         }
+    if (v->dev.discard)
+        discard_free(v, d);
     d->n = 0;
     return 0;
 }

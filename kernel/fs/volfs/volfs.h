@@ -17,6 +17,9 @@ struct volfs_bdev {
     int (*read)(void *ctx, uint64_t blk, void *buf);
     int (*write)(void *ctx, uint64_t blk, const void *buf);
     int (*flush)(void *ctx);
+    /* Optional: the n blocks from blk hold nothing any more (the device may give back their
+     * space); 0 or a negative errno, which volfs ignores. */
+    int (*discard)(void *ctx, uint64_t blk, uint64_t n);
 };
 
 struct volfs;

@@ -16,6 +16,8 @@ so a change of host load touches both:
   FileChannel.transferTo, read by the host over the forwarded port.
 - SMP (lwjvm/smpbench.py): a CPU-bound parallel stream's speedup from 1 to 2 CPUs on each side,
   and a futex ping-pong between threads pinned to two CPUs.
+- The real-software corpus (lwjvm/corpusbench.py, docs/real-software.md): each program's time on
+  the host, on lwjvm and on the Linux guest, and the CPU time QEMU spent on it on each side.
 
 A Linux boot that never reaches /init is retried (`hung` in the results). Nothing is asserted.
 Results go to build/bench/baseline.json. `python -m lwjvm.baseline --help` for the knobs.
@@ -40,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, linuxguest, network, smpbench, vm
+from lwjvm import accel, corpusbench, linuxguest, network, smpbench, vm
 from lwjvm import bench as bench_mod
 from lwjvm import build as build_mod
 from lwjvm import run as run_mod
@@ -624,7 +626,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="timed rounds of SmpWork in each boot")  # fmt: skip
     p.add_argument("--pingpong-trips", type=int, default=smpbench.PINGPONG_TRIPS,
                    help="round trips in each of the ping-pong's 5 rounds")  # fmt: skip
-    parts = ("hello", "memory", "http", "download", "smp")
+    p.add_argument("--corpus-runs", type=int, default=corpusbench.RUNS,
+                   help="runs of each corpus program on each side")  # fmt: skip
+    parts = ("hello", "memory", "http", "download", "smp", "corpus")
     p.add_argument("--only", choices=parts, action="append")
     args = p.parse_args(argv)
     only = set(args.only or parts)
@@ -685,6 +689,9 @@ def main(argv: list[str] | None = None) -> None:
             for part in ("work", "pingpong"):
                 linux_boots += smp[part]["qemu_boots"].get("linux", 0)
                 linux_hung += smp[part]["linux_hung"]
+        if "corpus" in only:
+            log("the real-software corpus on the host, lwjvm and the Linux guest:")
+            results["corpus"] = corpusbench.measure(guest, chosen, args.corpus_runs, log)
         results["load_after"] = os.getloadavg()
         results["linux_boots"] = linux_boots
         results["linux_hung"] = linux_hung
@@ -693,6 +700,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"lwjvm against a Linux guest ({guest.kernel.package}), same QEMU, accel {chosen}; "
               "median [min-max]; ratio above 1: lwjvm better")  # fmt: skip
         print(report(results))
+        if "corpus" in results:
+            print()
+            print("the real-software corpus, median of each side's runs (docs/real-software.md):")
+            print("\n".join(corpusbench.table(results["corpus"])))
         print("results: build/bench/baseline.json")
     except LwjvmError as e:
         print(f"lwjvm baseline: error: {e}", file=sys.stderr)

@@ -40,6 +40,7 @@ ROOT_MODULES = ("virtio_pci", "virtio_blk", "virtio_net")
 # and tsc=reliable spares the clocksource watchdog.
 CMDLINE = ("console=ttyS0", "quiet", "panic=-1", "tsc=reliable")
 INIT_MARK = b"linux-init: start"
+EXEC_MARK = b"linux-init: exec "
 EXIT_MARK = b"linux-init: exit "
 
 

@@ -3,12 +3,13 @@
 in tests/corpus/java/, and native programs from the host through `lwjvm exec`. Each runs on the
 host first (the oracle, in a scratch directory) and must print the same in the guest.
 
-`make test` runs Lucene (200 documents), the WatchService program, python3 with sqlite3 (2,000
-rows) and a C++17 thread pool; `make soak` (LWJVM_SOAK=1) adds H2 in file mode (20,000 rows),
-Jackson with Guava, the sqlite3 shell and zstd, and runs Lucene with 2,000 documents and python3
-with 20,000 rows. Each guest Java run is a TCG boot of a JVM: minutes on a loaded machine.
-The Java images use `modules: auto`, so these are also the tests of module discovery with real
-libraries: Lucene's jars make jdeps throw, and Lucene needs jdk.unsupported for MMapDirectory.
+`make test` runs every program in a short form: Lucene (200 documents), the WatchService program,
+H2 in file mode (1,000 rows), Jackson with Guava, python3 with sqlite3 (2,000 rows), the sqlite3
+shell (5,000 rows), zstd -3 on 1.7 MB and a C++17 thread pool; `make soak` (LWJVM_SOAK=1) runs the
+long forms: Lucene with 2,000 documents, H2 with 20,000 rows, python3 with 20,000 rows, the sqlite3
+shell with 50,000 and zstd -19. Each guest Java run is a TCG boot of a JVM: minutes on a loaded
+machine. The Java images use `modules: auto`, so these are also the tests of module discovery with
+real libraries: Lucene's jars make jdeps throw, and Lucene needs jdk.unsupported for MMapDirectory.
 """
 
 from __future__ import annotations
@@ -136,18 +137,16 @@ def test_watchservice_sees_creates_modifies_moves_and_deletes_in_order(
     assert_same_run(host, guest)
 
 
-@pytest.mark.skipif(not SOAK, reason="make soak runs it (LWJVM_SOAK=1)")
 def test_h2_in_file_mode_as_on_the_host(
     tmp_path: Path, java_jdk: Any, corpus_classes: Path, corpus_lib: Path
 ) -> None:
-    rows = "20000"
+    rows = "20000" if SOAK else "1000"
     host, guest, _ = _java_both(
         tmp_path, java_jdk, corpus_classes, corpus_lib, H2, "H2Demo", [rows]
     )
     assert_same_run(host, guest)
 
 
-@pytest.mark.skipif(not SOAK, reason="make soak runs it (LWJVM_SOAK=1)")
 def test_jackson_and_guava_as_on_the_host(
     tmp_path: Path, java_jdk: Any, corpus_classes: Path, corpus_lib: Path
 ) -> None:
@@ -159,85 +158,7 @@ def test_jackson_and_guava_as_on_the_host(
 
 # ---- native programs through lwjvm exec ----
 
-PYTHON_SCRIPT = """
-import decimal, hashlib, json, re, sqlite3, sys, zlib
-c = sqlite3.connect(":memory:")
-c.execute("create table t(id integer primary key, name text, v real)")
-c.executemany("insert into t(name, v) values (?, ?)", [(f"n{i % 13}", i / 7) for i in range(N)])
-print(c.execute("select count(*), count(distinct name), round(sum(v), 3) from t").fetchone())
-print(sqlite3.sqlite_version, sys.executable)
-data = json.dumps({"rows": [list(r) for r in c.execute("select * from t limit 5")]}).encode()
-print(hashlib.sha256(zlib.compress(data, 9)).hexdigest())
-print(decimal.Decimal(1) / decimal.Decimal(7), re.sub(r"(\\d+)", r"<\\1>", "a1b22c333"))
-"""
-
-CXX = r"""
-#include <future>
-#include <iostream>
-#include <numeric>
-#include <stdexcept>
-#include <thread>
-#include <vector>
-#include <mutex>
-#include <condition_variable>
-#include <queue>
-#include <functional>
-
-class Pool {
-    std::vector<std::thread> workers;
-    std::queue<std::function<void()>> tasks;
-    std::mutex m;
-    std::condition_variable cv;
-    bool stop = false;
-public:
-    explicit Pool(int n) {
-        for (int i = 0; i < n; i++)
-            workers.emplace_back([this] {
-                for (;;) {
-                    std::function<void()> t;
-                    {
-                        std::unique_lock<std::mutex> l(m);
-                        cv.wait(l, [this] { return stop || !tasks.empty(); });
-                        if (stop && tasks.empty()) return;
-                        t = std::move(tasks.front());
-                        tasks.pop();
-                    }
-                    t();
-                }
-            });
-    }
-    template <class F> auto submit(F f) -> std::future<decltype(f())> {
-        auto p = std::make_shared<std::packaged_task<decltype(f())()>>(f);
-        { std::lock_guard<std::mutex> l(m); tasks.emplace([p] { (*p)(); }); }
-        cv.notify_one();
-        return p->get_future();
-    }
-    ~Pool() {
-        { std::lock_guard<std::mutex> l(m); stop = true; }
-        cv.notify_all();
-        for (auto &w : workers) w.join();
-    }
-};
-
-int main() {
-    Pool pool(4);
-    std::vector<std::future<long>> results;
-    for (long k = 0; k < 64; k++)
-        results.push_back(pool.submit([k] {
-            if (k % 16 == 5) throw std::runtime_error("task " + std::to_string(k) + " failed");
-            std::vector<long> v(10000);
-            std::iota(v.begin(), v.end(), k);
-            return std::accumulate(v.begin(), v.end(), 0L);
-        }));
-    long total = 0;
-    int errors = 0;
-    for (auto &f : results) {
-        try { total += f.get(); }
-        catch (const std::exception &e) { errors++; std::cout << "caught: " << e.what() << "\n"; }
-    }
-    std::cout << "total " << total << ", errors " << errors << "\n";
-}
-"""
+NATIVE = REPO / "tests" / "corpus" / "native"
 
 
 def _exec(guest: GuestRunner, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -251,18 +172,19 @@ def test_python3_with_its_standard_library_and_sqlite3(guest: GuestRunner, tmp_p
     if not real.is_file() or not (Path("/usr/lib") / real.name).is_dir():
         pytest.skip("no Debian python3 with its standard library in /usr/lib")
     stdlib = Path("/usr/lib") / real.name
-    script = PYTHON_SCRIPT.replace("N", "20000" if SOAK else "2000")
-    host = subprocess.run([str(py), "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                          env={})  # fmt: skip
+    script = (NATIVE / "sqlite_demo.py").read_text()
+    rows = "20000" if SOAK else "2000"
+    host = subprocess.run([str(py), "-c", script, rows], capture_output=True, text=True,
+                          cwd=tmp_path, env={})  # fmt: skip
     assert host.returncode == 0, host.stderr
-    r = _exec(guest, tmp_path, "--add", f"{stdlib}:{stdlib}", str(py), "-c", script)
+    r = _exec(guest, tmp_path, "--add", f"{stdlib}:{stdlib}", str(py), "-c", script, rows)
     assert (r.returncode, r.stdout) == (0, host.stdout), r.stderr
 
 
-@pytest.mark.skipif(not SOAK, reason="make soak runs it (LWJVM_SOAK=1)")
 def test_sqlite3_shell(guest: GuestRunner, tmp_path: Path) -> None:
+    rows = 50000 if SOAK else 5000
     sql = (
-        "create table t(x); insert into t select value from generate_series(1, 5000);"
+        f"create table t(x); insert into t select value from generate_series(1, {rows});"
         "select count(*), sum(x), avg(x) from t; select group_concat(x) from t where x % 997 = 0;"
     )
     host = subprocess.run(
@@ -274,25 +196,24 @@ def test_sqlite3_shell(guest: GuestRunner, tmp_path: Path) -> None:
     assert (r.returncode, r.stdout) == (0, host.stdout), r.stderr
 
 
-@pytest.mark.skipif(not SOAK, reason="make soak runs it (LWJVM_SOAK=1)")
 def test_zstd_compresses_as_on_the_host(guest: GuestRunner, tmp_path: Path) -> None:
     data = tmp_path / "data.txt"
     data.write_bytes(
         b"".join(b"line %d of some compressible text\n" % (i % 500) for i in range(50000))
     )
+    level = "-19" if SOAK else "-3"
     host = subprocess.run(
-        ["zstd", "-q", "-19", "-c", "data.txt"], capture_output=True, cwd=tmp_path
+        ["zstd", "-q", level, "-c", "data.txt"], capture_output=True, cwd=tmp_path
     )
     assert host.returncode == 0
     argv = [*guest.command, "exec", "--accel", "tcg", "--timeout", "600"]
-    argv += ["--add", f"{data}:{data}", "zstd", "-q", "-19", "-c", "data.txt"]
+    argv += ["--add", f"{data}:{data}", "zstd", "-q", level, "-c", "data.txt"]
     r = subprocess.run(argv, capture_output=True, timeout=900, cwd=tmp_path)
     assert (r.returncode, r.stdout) == (0, host.stdout), r.stderr.decode(errors="replace")
 
 
 def test_cxx17_thread_pool_with_exceptions(guest: GuestRunner, tmp_path: Path) -> None:
-    src = tmp_path / "pool.cpp"
-    src.write_text(CXX)
+    src = NATIVE / "pool.cpp"
     exe = tmp_path / "pool"
     subprocess.run(["g++", "-std=c++17", "-O2", "-pthread", str(src), "-o", str(exe)], check=True)
     host = subprocess.run(["./pool"], capture_output=True, text=True, cwd=tmp_path)

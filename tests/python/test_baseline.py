@@ -3,6 +3,7 @@ module order and the host TSC rate. No VM boots here, and no timing is asserted.
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import baseline, linuxguest
+from lwjvm import baseline, corpusbench, linuxguest
 from lwjvm.errors import LwjvmError
 
 WRK_OUTPUT = """Running 10s test @ http://127.0.0.1:40123/
@@ -148,3 +149,21 @@ def test_host_tsc_khz_needs_a_known_constant_rate() -> None:
     assert linuxguest.host_tsc_khz(info) == 2600000
     assert linuxguest.host_tsc_khz(info.replace(" tsc_known_freq", "")) is None
     assert linuxguest.host_tsc_khz("flags\t: constant_tsc tsc_known_freq\n") is None
+
+
+def test_corpus_table_gives_each_side_and_the_failures() -> None:
+    row = corpusbench.Row("H2 file mode, 2,000 rows", host=[1.0, 3.0])
+    row.lwjvm = [corpusbench.Run(40.0, 30.0, 12.0, 1.5), corpusbench.Run(50.0, 40.0, 14.0, 1.7)]
+    row.linux = [corpusbench.Run(60.0, 35.0, 13.0), corpusbench.Run(failed="QEMU status 3")]
+    lines = corpusbench.table({"rows": [corpusbench.summarize(row)]})
+    assert lines[2] == (
+        "| H2 file mode, 2,000 rows | 2.00 s | 35.00 s | 13.00 s | 1.60 s | 35.00 s | 13.00 s "
+        "| 17.50x | 1.00x |"
+    )
+    assert lines[3] == "H2 file mode, 2,000 rows: linux run failed: QEMU status 3"
+
+
+def test_proc_cpu_reads_this_process() -> None:
+    t = corpusbench.proc_cpu(os.getpid())
+    assert t is not None and t >= 0
+    assert corpusbench.proc_cpu(2**22 + 1) is None

@@ -627,6 +627,28 @@ def volume_export_cmd(ctx: click.Context, spec: str, dest: str) -> None:
         _say(f"{spec}: exported to {dest} ({n} files)")
 
 
+@volume_group.command("mount")
+@click.argument("spec", metavar="NAME[@SNAP]")
+@click.argument("where", metavar="DIR")
+@click.pass_context
+def volume_mount_cmd(ctx: click.Context, spec: str, where: str) -> None:
+    """Mount a volume, snapshot or clone read-only at DIR through FUSE, to look inside from the
+    host (lwjvm volume umount DIR undoes it)."""
+    from lwjvm import volume
+
+    volume.mount(_state_root(ctx), spec, Path(where))
+    _say(f"{spec} mounted read-only at {where}")
+
+
+@volume_group.command("umount")
+@click.argument("where", metavar="DIR")
+def volume_umount_cmd(where: str) -> None:
+    """Unmount what lwjvm volume mount mounted at DIR."""
+    from lwjvm import volume
+
+    volume.unmount(Path(where))
+
+
 @volume_group.command("import")
 @click.argument("spec", metavar="NAME")
 @click.argument("src", metavar="DIR|-")

@@ -287,6 +287,56 @@ def snapshot(root: Path, spec: str) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# FUSE: a dataset mounted read-only on the host (kernel/tools/volfs_fuse.c)
+
+
+def find_fuse() -> Path:
+    """$LWJVM_VOLFS_FUSE, else volfs-fuse beside volfs-tool (make kernel builds it when libfuse 3
+    is installed, as make setup does)."""
+    env = os.environ.get("LWJVM_VOLFS_FUSE")
+    p = Path(env) if env else find_tool().parent / "volfs-fuse"
+    if not p.is_file():
+        raise LwjvmError(f"volfs-fuse not built ({p} missing): run make setup and make kernel")
+    return p
+
+
+def mount(root: Path, spec: str, where: Path) -> None:
+    """Mounts NAME, NAME@SNAP or NAME/CLONE read-only at directory `where` (made if missing);
+    returns once it is mounted. A volume a VM uses can be mounted: what the VM commits later is
+    not seen (mount a snapshot for a stable view)."""
+    vol, ds = split_name(spec)
+    path = _existing(root, vol)
+    if display_name(vol, ds) not in {d.name for d in datasets(root, vol)}:
+        raise LwjvmError(f"{display_name(vol, ds)}: does not exist")
+    if not Path("/dev/fuse").exists():
+        raise LwjvmError("cannot mount: this host has no /dev/fuse")
+    where.mkdir(parents=True, exist_ok=True)
+    if os.path.ismount(where):
+        raise LwjvmError(f"{where} is already a mount point")
+    r = subprocess.run([str(find_fuse()), str(path), ds, str(where)], capture_output=True,
+                       text=True)  # fmt: skip
+    if r.returncode != 0:
+        msg = r.stderr.strip().splitlines()
+        raise LwjvmError(msg[-1].removeprefix("volfs-fuse: ") if msg else "volfs-fuse failed")
+
+
+def unmount(where: Path) -> None:
+    """Unmounts what `lwjvm volume mount` mounted at `where`."""
+    if not os.path.ismount(where):
+        raise LwjvmError(f"{where} is not a mount point")
+    why = "neither fusermount3 nor umount is installed"
+    for cmd in (["fusermount3", "-u", str(where)], ["umount", str(where)]):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True)
+        except FileNotFoundError:
+            continue
+        if r.returncode == 0:
+            return
+        why = r.stderr.strip() or f"{cmd[0]} failed"
+    raise LwjvmError(f"cannot unmount {where}: {why}")
+
+
+# ---------------------------------------------------------------------------------------------
 # A volume in use: requests relayed to the guest by the process running its VM
 
 SNAPSHOT_TIMEOUT_S = 300.0  # a commit of a large open txg under TCG on a loaded host

@@ -1,8 +1,9 @@
 """No QEMU is left behind: when lwjvm is killed with -9, times out or is interrupted (SIGINT,
 SIGTERM, SIGHUP), the QEMU it started goes too (PR_SET_PDEATHSIG in lwjvm/vm.py for the kill, its
 own clean-up otherwise), including during `lwjvm build`'s training runs in the guest and the KVM
-probe. Deploy's supervisor: tests/python/test_deploy.py (kill -9 of the supervisor, a stop that
-runs out of time, rm -f)."""
+probe. Deploy: an interrupted `lwjvm deploy` leaves its VM to its supervisor, listed and stoppable
+(here); kill -9 of the supervisor, a stop that runs out of time and rm -f end its QEMU
+(tests/python/test_deploy.py)."""
 
 from __future__ import annotations
 
@@ -187,3 +188,51 @@ def test_lwjvm_build_killed_or_interrupted_during_a_training_run_takes_its_qemu(
     if sig == signal.SIGINT:  # Ctrl-C of a build: stopped, with its exit code, no traceback
         err = proc.stderr.read().decode() if proc.stderr else ""
         assert code == 130 and "Traceback" not in err, err
+
+
+def test_an_interrupted_deploy_leaves_its_vm_to_ps_and_stop(
+    java_program: Any, java_jdk: Any, tmp_path: Path
+) -> None:
+    """Ctrl-C of `lwjvm deploy` while it waits for health ends the wait, not the deployment: the
+    VM runs on under its supervisor, `lwjvm ps` lists it with its QEMU, and `lwjvm stop` ends that
+    QEMU (as kill -9 of the supervisor does: tests/python/test_deploy.py). No QEMU that nothing
+    accounts for."""
+    import json
+
+    jar = java_program("serve", SERVER, main="Serve")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "serve.jar").write_bytes(jar.read_bytes())
+    (src / "app.yaml").write_text(
+        f"name: serve-int\napp:\n  jar: serve.jar\njvm:\n  home: {java_jdk.home}\n"
+        "  cds: false\nvm: {memory: 192M}\nhealth: {start_period: 3600s, timeout: 3600s}\n"
+    )
+    env = {**os.environ, "LWJVM_STATE_DIR": str(tmp_path / "state")}
+
+    def lw(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "lwjvm", *args]
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+    def qemu_pid() -> int | None:
+        rows = json.loads(lw("ps", "-a", "--json").stdout or "[]")
+        return rows[0].get("qemu_pid") if rows else None
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lwjvm", "deploy", "-q", "--accel", "tcg", "-o",
+         str(tmp_path / "img"), "app.yaml"],
+        cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 600
+        while (pid := qemu_pid()) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, "no VM started"
+            time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert not _gone(pid, 2.0)  # still the supervisor's, and listed
+        assert json.loads(lw("ps", "--json").stdout)[0]["name"] == "serve-int"
+        assert lw("stop", "-t", "5", "serve-int").returncode == 0
+        assert _gone(pid)
+    finally:
+        proc.kill()
+        lw("rm", "-f", "serve-int")

@@ -14,17 +14,23 @@ from typing import Any
 import pytest
 from guest_harness import Case, GuestRunner, describe_mismatch, run_on_host
 from test_guest_c import CASES, GUEST_READY
-from test_guest_java import MODULES, _skip_unless_ready
+from test_guest_java import CASES as JAVA_CASES
+from test_guest_java import JAVA_DIR, JDKS, MODULES, JavaCase, _check_host, _skip_unless_ready
 
-from lwjvm.testing import assert_same_run, guest_unavailable, lwjvm_command
+from lwjvm.jdk import open_jdk
+from lwjvm.testing import assert_same_run, guest_unavailable, lwjvm_command, run_java
 
 # The corpus programs that concern several CPUs: threads, futexes, signals, memory, timers,
-# pipes, polling and the files threads share.
+# pipes, polling, sockets, the clocks and CPU time, and the files threads share. The others
+# (single-threaded start-up, argv, exit codes, path names, and net_leak's 10,000 connections,
+# minutes under TCG) run on 4 CPUs in `make soak`.
 SMP_PROGRAMS = (
     "smp_race", "threads_many", "threads_spin", "threads_sync", "threads_fpu", "futex_ops",
     "signal_wait", "signal_info", "signal_segv", "signal_frame", "signal_altstack", "mm_ops",
     "mm_file", "mm_reserve", "timers", "fd_pipe", "poll_epoll", "tmpfs_files", "proc_files",
-    "clocks", "net_tcp",
+    "clocks", "net_tcp", "net_poll", "net_sendfile", "net_unix", "net_udp",
+    "regress_close_during_read", "regress_epoll_rw", "time_vdso", "wall_clock", "process_info",
+    "proc_maps", "jvm_surface",
 )  # fmt: skip
 SMP_CASES = [c for c in CASES if c.program in SMP_PROGRAMS and c.program in GUEST_READY]
 
@@ -278,4 +284,29 @@ def test_java_gc_parallel_workers_under_allocation_pressure_on_two_cpus(
     assert host.exit_code == 0, host
     assert "cpus>=2: true" in host.stdout and "parallel workers>=2: true" in host.stdout, host
     assert "young collections: true" in host.stdout and "broken 0" in host.stdout, host
+    assert_same_run(host, guest)
+
+
+# The Java corpus programs whose JVM work spreads over CPUs: the three collectors under allocation
+# pressure, many threads, safepoints (threads stopped and resumed across CPUs), the C2 compiler
+# thread beside the program, and a selector woken from another thread. The whole Java corpus runs
+# on 4 CPUs in `make soak`.
+JAVA_SMP_CASES = ("GcPressure:serial", "GcPressure:parallel", "GcPressure:g1", "ManyThreads",
+                  "Safepoints", "Jit:c2", "SelectorPipe")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in JAVA_CASES if c.id in JAVA_SMP_CASES], ids=lambda c: c.id
+)
+def test_java_corpus_on_two_cpus(
+    case: JavaCase, java_program: Any, guest_java: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _skip_unless_ready("17", case.id)
+    monkeypatch.setenv("LWJVM_GUEST_CPUS", "2")
+    jdk = open_jdk(JDKS["17"], str(JDKS["17"]))
+    source = (JAVA_DIR / f"{case.program}.java").read_text(encoding="utf-8")
+    jar = java_program(case.program, {f"{case.program}.java": source}, case.program)
+    host = run_java(jdk, [jar], case.program, case.args, case.options)
+    _check_host(case, host)
+    guest = guest_java(jar, case.program, case.args, jdk, case.options, MODULES)
     assert_same_run(host, guest)

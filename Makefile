@@ -3,7 +3,8 @@
 #   make setup   apt packages (only the missing ones) + .venv with lwjvm installed editable + lwIP's
 #                source (Debian's source package, kernel/tools/fetch_lwip.sh)
 #                + make plugins
-#   make plugins the Maven and Gradle plugins installed into the local Maven repository
+#   make plugins the Maven and Gradle plugins (and lwjvm-plugin-common, which both use) installed
+#                into the local Maven repository
 #   make kernel  kernel/build/kernel.elf (delegates to kernel/Makefile)
 #   make test    setup + kernel, then pytest over tests/ and ruff
 #   make demo    setup + kernel, then samples/hello (a Java app) built and run with `lwjvm run`
@@ -68,24 +69,32 @@ $(SETUP_STAMP): pyproject.toml | apt
 # fetch from Maven Central a rebuild needs no network. Rebuilt only when their sources change.
 M2_REPO ?= $(HOME)/.m2/repository
 PLUGIN_VERSION := 0.1.0
+COMMON_JAR := $(M2_REPO)/dev/lwjvm/lwjvm-plugin-common/$(PLUGIN_VERSION)/lwjvm-plugin-common-$(PLUGIN_VERSION).jar
 MAVEN_PLUGIN_JAR := $(M2_REPO)/dev/lwjvm/lwjvm-maven-plugin/$(PLUGIN_VERSION)/lwjvm-maven-plugin-$(PLUGIN_VERSION).jar
 MVN_INSTALL := mvn -B -q -Dstyle.color=never install -Dinvoker.skip=true
 GRADLE_PLUGIN_JAR := $(M2_REPO)/dev/lwjvm/lwjvm-gradle-plugin/$(PLUGIN_VERSION)/lwjvm-gradle-plugin-$(PLUGIN_VERSION).jar
-# Debian's gradle (4.4.1) needs nothing from the network for the plugin: only the Gradle API.
+# Debian's gradle (4.4.1) needs nothing from the network for the plugin: only the Gradle API and
+# lwjvm-plugin-common from the local repository.
 GRADLE_PUBLISH := gradle -q --offline --no-daemon -Dmaven.repo.local=$(M2_REPO) publishToMavenLocal
 # What the plugins' tests and samples/spring-boot build with, fetched once so later runs are
 # offline (the stamp is redone when a POM changes).
 MAVEN_DEPS_STAMP := $(VENV)/.lwjvm-maven-deps
 MVN_GO_OFFLINE := mvn -B -q -Dstyle.color=never dependency:go-offline
 
-plugins: $(MAVEN_PLUGIN_JAR) $(GRADLE_PLUGIN_JAR) $(MAVEN_DEPS_STAMP)
+plugins: $(COMMON_JAR) $(MAVEN_PLUGIN_JAR) $(GRADLE_PLUGIN_JAR) $(MAVEN_DEPS_STAMP)
 
-$(MAVEN_PLUGIN_JAR): plugins/maven/pom.xml $(shell find plugins/maven/src/main -type f 2>/dev/null) | apt
+# What both plugins share (the lwjvm command lines, the generated manifest, the run of lwjvm).
+$(COMMON_JAR): plugins/common/pom.xml $(shell find plugins/common/src -type f 2>/dev/null) | apt
+	@echo "make plugins: lwjvm-plugin-common $(PLUGIN_VERSION) -> $(M2_REPO)"
+	cd plugins/common && { $(MVN_INSTALL) -o >/dev/null 2>&1 || $(MVN_INSTALL); }
+	test -f $@ && touch $@
+
+$(MAVEN_PLUGIN_JAR): plugins/maven/pom.xml $(shell find plugins/maven/src/main -type f 2>/dev/null) $(COMMON_JAR) | apt
 	@echo "make plugins: lwjvm-maven-plugin $(PLUGIN_VERSION) -> $(M2_REPO)"
 	cd plugins/maven && { $(MVN_INSTALL) -o >/dev/null 2>&1 || $(MVN_INSTALL); }
 	test -f $@ && touch $@
 
-$(GRADLE_PLUGIN_JAR): plugins/gradle/build.gradle plugins/gradle/settings.gradle $(shell find plugins/gradle/src -type f 2>/dev/null) | apt
+$(GRADLE_PLUGIN_JAR): plugins/gradle/build.gradle plugins/gradle/settings.gradle $(shell find plugins/gradle/src -type f 2>/dev/null) $(COMMON_JAR) | apt
 	@echo "make plugins: lwjvm-gradle-plugin $(PLUGIN_VERSION) (plugin id dev.lwjvm) -> $(M2_REPO)"
 	cd plugins/gradle && $(GRADLE_PUBLISH) 2>&1 | grep -v -e '^openjdk version' -e '^OpenJDK ' ; test $${PIPESTATUS[0]} = 0
 	test -f $@ && touch $@

@@ -10,11 +10,16 @@ that both have is checked by reading, not by a run: docs/plugins.md says which c
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+# What the plugin is built with besides the Gradle API: lwjvm-plugin-common, as make plugins
+# installed it into the local Maven repository (the Makefile's M2_REPO).
+M2_REPO = Path(os.environ.get("M2_REPO", Path.home() / ".m2" / "repository"))
+COMMON = Path("dev/lwjvm/lwjvm-plugin-common/0.1.0")
 GRADLE_TIMEOUT_S = 1200  # a cold Gradle API jar, jlink and a TCG boot on a loaded machine
 
 
@@ -38,9 +43,13 @@ def test_gradle_plugin_runs_the_sample_in_the_guest_and_fails_with_lwjvms_line(
     for name in ("build.gradle", "settings.gradle"):
         shutil.copy(REPO / "plugins" / "gradle" / name, plugin / name)
     shutil.copytree(REPO / "plugins" / "gradle" / "sample", sample, ignore=outputs)
+    assert (M2_REPO / COMMON).is_dir(), f"{M2_REPO / COMMON} missing: run make plugins"
+    shutil.copytree(M2_REPO / COMMON, repo / COMMON)
     published = _gradle(plugin, repo, plugin_env, "-q", "publishToMavenLocal")
     assert published.returncode == 0, published.stdout[-3000:] + published.stderr[-3000:]
     assert (repo / "dev/lwjvm/dev.lwjvm.gradle.plugin/0.1.0").is_dir()  # the plugin marker
+    pom = (repo / "dev/lwjvm/lwjvm-gradle-plugin/0.1.0/lwjvm-gradle-plugin-0.1.0.pom").read_text()
+    assert "<artifactId>lwjvm-plugin-common</artifactId>" in pom  # resolved with the plugin
 
     exe = f"-PlwjvmExecutable={lwjvm_executable}"
     run = _gradle(sample, repo, plugin_env, exe, "lwjvmRun")

@@ -1,14 +1,9 @@
 package dev.lwjvm.maven;
 
 import java.io.File;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import org.apache.maven.artifact.Artifact;
 import org.apache.maven.plugin.AbstractMojo;
@@ -17,9 +12,16 @@ import org.apache.maven.plugin.MojoFailureException;
 import org.apache.maven.plugins.annotations.Parameter;
 import org.apache.maven.project.MavenProject;
 
+import dev.lwjvm.plugin.AppManifest;
+import dev.lwjvm.plugin.LwjvmCli;
+import dev.lwjvm.plugin.LwjvmCommand;
+import dev.lwjvm.plugin.PluginException;
+
 /**
  * What every lwjvm goal shares: the settings of the POM's {@code <configuration>}, the manifest
  * they become (or the one {@code <manifest>} names), and the lwjvm command that does the work.
+ * The command lines, the manifest and the run of lwjvm are lwjvm-plugin-common's, shared with the
+ * Gradle plugin.
  */
 public abstract class AbstractLwjvmMojo extends AbstractMojo {
 
@@ -102,7 +104,7 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
     private final List<File> generatedOutside = new ArrayList<>();
 
     /** What the goal does once the manifest is known. */
-    protected abstract void execute(File manifestFile) throws MojoExecutionException, MojoFailureException;
+    protected abstract void execute(File manifestFile) throws PluginException, MojoFailureException;
 
     /** Whether the goal needs a manifest (stop needs only the name). */
     protected boolean needsManifest() {
@@ -119,61 +121,42 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
             getLog().info("lwjvm: skipped (a pom project has no jar; set <manifest> to use one)");
             return;
         }
-        File m = null;
-        if (manifest != null) {
-            List<String> set = inlineSettings();
-            if (!set.isEmpty()) {
-                throw new MojoExecutionException("lwjvm: <manifest> " + manifest + " is used as it is: "
-                        + "set " + String.join(", ", set) + " in it instead of the POM");
+        try {
+            File m = null;
+            if (manifest != null) {
+                m = manifestFile();
+                AppManifest.checkExisting(m, AppManifest.settingsSet(memory, ports, jvmOptions, env, mainClass, args),
+                        "the POM");
+            } else if (needsManifest()) {
+                m = writeManifest();
             }
-            m = manifest.isAbsolute() ? manifest : new File(project.getBasedir(), manifest.getPath());
-            if (!m.isFile()) {
-                throw new MojoExecutionException("lwjvm: manifest not found: " + m);
-            }
-        } else if (needsManifest()) {
-            m = writeManifest();
+            execute(m);
+        } catch (PluginException e) {
+            throw new MojoExecutionException(e.getMessage(), e);
         }
-        execute(m);
     }
 
-    private List<String> inlineSettings() {
-        List<String> set = new ArrayList<>();
-        if (memory != null) set.add("memory");
-        if (ports != null && !ports.isEmpty()) set.add("ports");
-        if (jvmOptions != null && !jvmOptions.isEmpty()) set.add("jvmOptions");
-        if (env != null && !env.isEmpty()) set.add("env");
-        if (mainClass != null) set.add("mainClass");
-        if (args != null && !args.isEmpty()) set.add("args");
-        return set;
+    private File manifestFile() {
+        return manifest.isAbsolute() ? manifest : new File(project.getBasedir(), manifest.getPath());
     }
 
     /** The image directory lwjvm build and run write (target/lwjvm/image). */
     protected File imageDirectory() {
-        return new File(outputDirectory, "image");
+        return LwjvmCommand.imageDirectory(outputDirectory);
     }
 
     /** The application's name: the setting, the manifest's name:, else from the artifactId. */
-    protected String appName() throws MojoExecutionException {
+    protected String appName() throws PluginException {
         if (name != null && !name.isEmpty()) {
             return name;
         }
         if (manifest != null) {
-            File m = manifest.isAbsolute() ? manifest : new File(project.getBasedir(), manifest.getPath());
-            try {
-                Matcher mt = Pattern.compile("(?m)^name:\\s*[\"']?([A-Za-z0-9._-]+)")
-                        .matcher(new String(Files.readAllBytes(m.toPath()), StandardCharsets.UTF_8));
-                if (mt.find()) {
-                    return mt.group(1);
-                }
-            } catch (IOException e) {
-                throw new MojoExecutionException("lwjvm: cannot read " + m + ": " + e.getMessage(), e);
-            }
-            throw new MojoExecutionException("lwjvm: " + m + " has no top-level name:");
+            return AppManifest.nameIn(manifestFile());
         }
-        return ManifestWriter.defaultName(project.getArtifactId());
+        return AppManifest.defaultName(project.getArtifactId());
     }
 
-    private File writeManifest() throws MojoExecutionException {
+    private File writeManifest() throws PluginException {
         File appJar = jar;
         if (appJar == null) {
             appJar = project.getArtifact() == null ? null : project.getArtifact().getFile();
@@ -182,12 +165,11 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
             appJar = new File(project.getBuild().getDirectory(), project.getBuild().getFinalName() + ".jar");
         }
         if (!appJar.isFile()) {
-            throw new MojoExecutionException("lwjvm: no application jar (" + appJar + "): run the package "
+            throw new PluginException("lwjvm: no application jar (" + appJar + "): run the package "
                     + "phase first, as in 'mvn package lwjvm:" + goalName() + "', or set <jar>");
         }
-        ManifestWriter w = new ManifestWriter(appName(), appJar);
-        generatedOutside.add(appJar);
-        boolean bootJar = ManifestWriter.isSpringBootJar(appJar);
+        AppManifest w = new AppManifest(appName(), appJar);
+        boolean bootJar = AppManifest.isSpringBootJar(appJar);
         if (!bootJar) {
             // A Spring Boot jar carries its libraries inside; any other jar needs the runtime ones.
             for (Artifact a : project.getArtifacts()) {
@@ -195,7 +177,6 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
                 if (a.getFile() != null && a.getArtifactHandler().isAddedToClasspath()
                         && (Artifact.SCOPE_COMPILE.equals(scope) || Artifact.SCOPE_RUNTIME.equals(scope))) {
                     w.classpath.add(a.getFile());
-                    generatedOutside.add(a.getFile());
                 }
             }
         }
@@ -205,12 +186,9 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
         w.env = env;
         w.memory = memory;
         w.ports = ports;
+        generatedOutside.addAll(w.files());
         File out = new File(outputDirectory, "app.yaml");
-        try {
-            w.write(out);
-        } catch (IOException e) {
-            throw new MojoExecutionException("lwjvm: cannot write " + out + ": " + e.getMessage(), e);
-        }
+        w.write(out, "Written by lwjvm-maven-plugin from the POM; set <manifest> to use your own.");
         getLog().info("lwjvm: manifest " + out + (bootJar ? " (Spring Boot jar " + appJar.getName() + ")" : ""));
         return out;
     }
@@ -219,23 +197,25 @@ public abstract class AbstractLwjvmMojo extends AbstractMojo {
     protected abstract String goalName();
 
     /**
-     * Runs lwjvm with `arguments`, its output in Maven's log; its error line fails the build. A
-     * command that reads the manifest also gets --allow-outside for the files the plugin put in it
-     * (in target/ and the local repository, outside target/lwjvm) and for {@code <allowOutside>}.
+     * Runs lwjvm with `arguments` (LwjvmCommand), its output in Maven's log; a non-zero exit fails
+     * the build with lwjvm's error line when `failOnNonZero`. Returns lwjvm's exit code. A command
+     * that reads the manifest also gets --allow-outside for the files the plugin put in it (in
+     * target/ and the local repository, outside target/lwjvm) and for {@code <allowOutside>}.
      */
-    protected int lwjvm(List<String> arguments, boolean failOnNonZero) throws MojoExecutionException, MojoFailureException {
-        List<String> a = new ArrayList<>(arguments);
+    protected int lwjvm(List<String> arguments, boolean failOnNonZero) throws PluginException, MojoFailureException {
+        List<String> a = arguments;
         if (needsManifest()) {
             List<File> allowed = new ArrayList<>(generatedOutside);
             if (allowOutside != null) {
                 allowed.addAll(allowOutside);
             }
-            int at = 1;
-            for (File f : allowed) {
-                a.add(at++, "--allow-outside");
-                a.add(at++, f.getAbsolutePath());
-            }
+            a = LwjvmCommand.allowing(arguments, allowed);
         }
-        return new Cli(executable, project.getBasedir(), getLog()).run(a, failOnNonZero);
+        File exe = LwjvmCli.resolve(executable, project.getBasedir(), "<executable> / -Dlwjvm.executable=PATH");
+        LwjvmCli.Result r = new LwjvmCli(exe, project.getBasedir(), getLog()::info).run(a, true);
+        if (r.code != 0 && failOnNonZero) {
+            throw new MojoFailureException(r.failure());
+        }
+        return r.code;
     }
 }

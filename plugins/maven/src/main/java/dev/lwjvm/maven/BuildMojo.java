@@ -1,13 +1,14 @@
 package dev.lwjvm.maven;
 
 import java.io.File;
-import java.util.Arrays;
 
-import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugin.MojoFailureException;
 import org.apache.maven.plugins.annotations.LifecyclePhase;
 import org.apache.maven.plugins.annotations.Mojo;
 import org.apache.maven.plugins.annotations.ResolutionScope;
+
+import dev.lwjvm.plugin.LwjvmCommand;
+import dev.lwjvm.plugin.PluginException;
 
 /**
  * Builds the application's bootable image ({@code lwjvm build}) into outputDirectory/image: a
@@ -17,8 +18,8 @@ import org.apache.maven.plugins.annotations.ResolutionScope;
         threadSafe = true)
 public class BuildMojo extends AbstractLwjvmMojo {
     @Override
-    protected void execute(File manifestFile) throws MojoExecutionException, MojoFailureException {
-        lwjvm(Arrays.asList("build", manifestFile.getPath(), "-o", imageDirectory().getPath()), true);
+    protected void execute(File manifestFile) throws PluginException, MojoFailureException {
+        lwjvm(LwjvmCommand.build(manifestFile, imageDirectory()), true);
     }
 
     @Override

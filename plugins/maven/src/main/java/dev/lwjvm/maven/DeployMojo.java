@@ -1,14 +1,14 @@
 package dev.lwjvm.maven;
 
 import java.io.File;
-import java.util.ArrayList;
-import java.util.List;
 
-import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugin.MojoFailureException;
 import org.apache.maven.plugins.annotations.Mojo;
 import org.apache.maven.plugins.annotations.Parameter;
 import org.apache.maven.plugins.annotations.ResolutionScope;
+
+import dev.lwjvm.plugin.LwjvmCommand;
+import dev.lwjvm.plugin.PluginException;
 
 /**
  * Deploys the application ({@code lwjvm deploy -o outputDirectory/image}): builds the image if stale, starts the VM
@@ -22,21 +22,8 @@ public class DeployMojo extends AbstractLwjvmMojo {
     protected Double stopTimeout;
 
     @Override
-    protected void execute(File manifestFile) throws MojoExecutionException, MojoFailureException {
-        List<String> a = new ArrayList<>();
-        a.add("deploy");
-        a.add("-o");
-        a.add(imageDirectory().getPath());
-        if (stopTimeout != null) {
-            a.add("--stop-timeout");
-            a.add(String.valueOf(stopTimeout));
-        }
-        a.add(manifestFile.getPath());
-        if (name != null && !name.isEmpty()) {
-            a.add("--name");
-            a.add(name);
-        }
-        lwjvm(a, true);
+    protected void execute(File manifestFile) throws PluginException, MojoFailureException {
+        lwjvm(LwjvmCommand.deploy(imageDirectory(), stopTimeout, manifestFile, name), true);
     }
 
     @Override

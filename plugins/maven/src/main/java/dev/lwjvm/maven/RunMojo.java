@@ -1,14 +1,14 @@
 package dev.lwjvm.maven;
 
 import java.io.File;
-import java.util.ArrayList;
-import java.util.List;
 
-import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugin.MojoFailureException;
 import org.apache.maven.plugins.annotations.Mojo;
 import org.apache.maven.plugins.annotations.Parameter;
 import org.apache.maven.plugins.annotations.ResolutionScope;
+
+import dev.lwjvm.plugin.LwjvmCommand;
+import dev.lwjvm.plugin.PluginException;
 
 /**
  * Runs the application in the foreground ({@code lwjvm run}), building the image first when it
@@ -22,17 +22,8 @@ public class RunMojo extends AbstractLwjvmMojo {
     protected Double timeout;
 
     @Override
-    protected void execute(File manifestFile) throws MojoExecutionException, MojoFailureException {
-        List<String> a = new ArrayList<>();
-        a.add("run");
-        a.add("-o");
-        a.add(imageDirectory().getPath());
-        if (timeout != null) {
-            a.add("--timeout");
-            a.add(String.valueOf(timeout));
-        }
-        a.add(manifestFile.getPath());
-        lwjvm(a, true);
+    protected void execute(File manifestFile) throws PluginException, MojoFailureException {
+        lwjvm(LwjvmCommand.run(imageDirectory(), timeout, manifestFile), true);
     }
 
     @Override

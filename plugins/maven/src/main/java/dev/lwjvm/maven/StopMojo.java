@@ -1,13 +1,13 @@
 package dev.lwjvm.maven;
 
 import java.io.File;
-import java.util.ArrayList;
-import java.util.List;
 
-import org.apache.maven.plugin.MojoExecutionException;
 import org.apache.maven.plugin.MojoFailureException;
 import org.apache.maven.plugins.annotations.Mojo;
 import org.apache.maven.plugins.annotations.Parameter;
+
+import dev.lwjvm.plugin.LwjvmCommand;
+import dev.lwjvm.plugin.PluginException;
 
 /**
  * Stops the deployed application ({@code lwjvm stop NAME}): SIGTERM to the JVM, so its shutdown
@@ -26,15 +26,8 @@ public class StopMojo extends AbstractLwjvmMojo {
     }
 
     @Override
-    protected void execute(File manifestFile) throws MojoExecutionException, MojoFailureException {
-        List<String> a = new ArrayList<>();
-        a.add("stop");
-        if (stopTimeout != null) {
-            a.add("-t");
-            a.add(String.valueOf(stopTimeout));
-        }
-        a.add(appName());
-        lwjvm(a, true);
+    protected void execute(File manifestFile) throws PluginException, MojoFailureException {
+        lwjvm(LwjvmCommand.stop(stopTimeout, appName()), true);
     }
 
     @Override

@@ -87,9 +87,16 @@ public class LwjvmExtension {
     public File getJar() { return jar == null ? null : project.file(jar); }
     public void setJar(Object jar) { this.jar = jar; }
 
-    /** Where the generated app.yaml and the image (image/) go; default build/lwjvm. */
+    /**
+     * Where the generated app.yaml and the image (image/) go; default build/lwjvm. The build
+     * directory comes from ProjectLayout (Gradle 4.1 on), not Project.getBuildDir(), which Gradle
+     * 8.3 deprecated.
+     */
     public File getOutputDirectory() {
-        return outputDirectory == null ? new File(project.getBuildDir(), "lwjvm") : project.file(outputDirectory);
+        if (outputDirectory != null) {
+            return project.file(outputDirectory);
+        }
+        return new File(project.getLayout().getBuildDirectory().get().getAsFile(), "lwjvm");
     }
     public void setOutputDirectory(Object outputDirectory) { this.outputDirectory = outputDirectory; }
 

@@ -107,16 +107,21 @@ $(MAVEN_DEPS_STAMP): plugins/maven/pom.xml plugins/maven/src/it/hello/pom.xml sa
 	touch $@
 
 # The real libraries the corpus tests run (tests/corpus/pom.xml) from Maven Central into
-# tests/build/corpus/lib; offline first, nothing to do when the POM has not changed since.
+# tests/build/corpus/lib, and the Spring Boot CommandLineRunner (tests/corpus/spring) packed as
+# Spring Boot's executable jar into tests/build/corpus/spring; offline first, nothing to do when
+# neither changed since.
 CORPUS_STAMP := tests/build/corpus/.fetched
 MVN_CORPUS := mvn -B -q -Dstyle.color=never dependency:copy-dependencies \
 	-DoutputDirectory=../build/corpus/lib
+MVN_CORPUS_SPRING := mvn -B -q -Dstyle.color=never package
+CORPUS_SPRING_SRC := $(shell find tests/corpus/spring/src -type f)
 
 corpus: $(CORPUS_STAMP)
 
-$(CORPUS_STAMP): tests/corpus/pom.xml | apt
-	@echo "make corpus: tests/corpus/pom.xml -> tests/build/corpus/lib"
+$(CORPUS_STAMP): tests/corpus/pom.xml tests/corpus/spring/pom.xml $(CORPUS_SPRING_SRC) | apt
+	@echo "make corpus: tests/corpus/pom.xml -> tests/build/corpus/lib, tests/corpus/spring -> tests/build/corpus/spring"
 	cd tests/corpus && { $(MVN_CORPUS) -o >/dev/null 2>&1 || $(MVN_CORPUS); }
+	cd tests/corpus/spring && { $(MVN_CORPUS_SPRING) -o >/dev/null 2>&1 || $(MVN_CORPUS_SPRING); }
 	touch $@
 
 kernel: lwip

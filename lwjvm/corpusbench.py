@@ -39,6 +39,7 @@ from lwjvm.jdk import find_jdk
 from lwjvm.program import ExecRequest, find_program, stage_program
 
 CORPUS_LIB = Path("tests/build/corpus/lib")
+SPRING_JAR = Path("tests/build/corpus/spring/corpus-spring.jar")  # built by make corpus
 JAVA_SOURCES = Path("tests/corpus/java")
 NATIVE_SOURCES = Path("tests/corpus/native")
 GUEST_WORKDIR = "/bench"  # the native programs' working directory (not under /tmp: a tmpfs)
@@ -50,11 +51,13 @@ NATIVE_MEMORY_MIB = 1024  # lwjvm exec's default
 
 @dataclass(frozen=True)
 class Program:
-    """One corpus program: Java (`main` over the corpus jars whose names start with `jars`) or
-    native (`argv`, with `files` put in the working directory)."""
+    """One corpus program: Java (`main` over the corpus jars whose names start with `jars`, or
+    the executable jar `jar` with `args`) or native (`argv`, with `files` put in the working
+    directory)."""
 
     name: str
     main: str = ""
+    jar: Path | None = None
     args: tuple[str, ...] = ()
     jars: tuple[str, ...] = ()
     argv: tuple[str, ...] = ()
@@ -72,6 +75,8 @@ def programs() -> list[Program]:
         Program("H2 file mode, 2,000 rows", "H2Demo", ("2000",), ("h2-",)),
         Program("Jackson + Guava", "JsonDemo", (), ("jackson-", "guava-", "failureaccess")),
         Program("WatchService", "WatchDemo"),
+        Program("Spring Boot CommandLineRunner, executable jar", args=("--mode=corpus", "extra"),
+                jar=SPRING_JAR),
         Program("python3 + sqlite3, 2,000 rows", argv=("/usr/bin/python3", "-c", script, "2000")),
         Program("sqlite3 shell, 5,000 rows", argv=("/usr/bin/sqlite3", ":memory:", sql)),
         Program("zstd -19, 1.7 MB", argv=("/usr/bin/zstd", "-q", "-19", "-c", "data.txt"),
@@ -158,6 +163,26 @@ def prepare(work: Path, log: Callable[[str], None]) -> list[Prepared]:
     for prog in programs():
         d = work / prog.name.split(",")[0].split()[0].lower().replace("+", "")
         d.mkdir(exist_ok=True)
+        if prog.jar is not None:
+            fat = root / prog.jar
+            if not fat.is_file():
+                raise LwjvmError(f"no {prog.jar}: run `make corpus` first")
+            shutil.copy2(fat, d / fat.name)
+            manifest = d / "app.yaml"
+            text = json.dumps({"name": fat.stem, "app": {"jar": fat.name, "args": list(prog.args)},
+                               "vm": {"memory": JAVA_MEMORY}}, indent=2) + "\n"  # fmt: skip
+            if not manifest.exists() or manifest.read_text() != text:
+                manifest.write_text(text)
+            log(f"  image of {fat.name}")
+            run_mod.ensure_image(manifest, d / "image", None, kernel, quiet=True)
+            desc = json.loads((d / "image" / build_mod.DESCRIPTOR).read_text())
+            out.append(Prepared(
+                prog, [str(jdk.tool("java")), "-jar", str(fat), *prog.args], host_dir,
+                d / "image" / build_mod.ROOT_IMAGE, kernel,
+                int(desc["vm"]["memory"]) // (1 << 20),
+                run_mod.net_config(desc, str(desc["name"]), []),
+            ))  # fmt: skip
+            continue
         if prog.main:
             jars = [p for p in sorted(lib.glob("*.jar")) if p.name.startswith(prog.jars)]
             doc = {"name": prog.main.lower(), "app": {"jar": str(jar), "main": prog.main,

@@ -4,7 +4,8 @@ in tests/corpus/java/, and native programs from the host through `lwjvm exec`. E
 host first (the oracle, in a scratch directory) and must print the same in the guest.
 
 `make test` runs every program in a short form: Lucene (200 documents), the WatchService program,
-H2 in file mode (1,000 rows), Jackson with Guava, python3 with sqlite3 (2,000 rows), the sqlite3
+H2 in file mode (1,000 rows), Jackson with Guava, a Spring Boot CommandLineRunner (Spring Boot's
+executable jar, from tests/corpus/spring), python3 with sqlite3 (2,000 rows), the sqlite3
 shell (5,000 rows), zstd -3 on 1.7 MB and a C++17 thread pool; `make soak` (LWJVM_SOAK=1) runs the
 long forms: Lucene with 2,000 documents, H2 with 20,000 rows, python3 with 20,000 rows, the sqlite3
 shell with 50,000 and zstd -19. Each guest Java run is a TCG boot of a JVM: minutes on a loaded
@@ -17,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -153,6 +155,31 @@ def test_jackson_and_guava_as_on_the_host(
     host, guest, _ = _java_both(
         tmp_path, java_jdk, corpus_classes, corpus_lib, JSON, "JsonDemo", []
     )
+    assert_same_run(host, guest)
+
+
+SPRING_JAR = REPO / "tests" / "build" / "corpus" / "spring" / "corpus-spring.jar"
+SPRING_ARGS = ["--mode=corpus", "extra"]
+
+
+def test_spring_boot_commandlinerunner_fat_jar_as_on_the_host(
+    tmp_path: Path, java_jdk: Any, corpus_lib: Path
+) -> None:
+    # tests/corpus/spring, packed by `make corpus` (the corpus_lib fixture runs it) as Spring
+    # Boot's executable jar; lwjvm build extracts it as it does any Spring Boot jar.
+    app = tmp_path / "app"
+    app.mkdir()
+    shutil.copy2(SPRING_JAR, app / SPRING_JAR.name)
+    (tmp_path / "host").mkdir()
+    launcher = "org.springframework.boot.loader.launch.JarLauncher"  # what java -jar runs
+    host = run_java(java_jdk, [SPRING_JAR], launcher, SPRING_ARGS, timeout=300,
+                    cwd=tmp_path / "host")  # fmt: skip
+    assert host.exit_code == 0, host.stderr
+    assert host.stdout.startswith("hello from a CommandLineRunner\n")
+    doc = {"name": "corpus-spring", "app": {"jar": SPRING_JAR.name, "args": SPRING_ARGS},
+           "jvm": {"cds": False}, "vm": {"memory": "512M"}}  # fmt: skip
+    (app / "app.yaml").write_text(json.dumps(doc, indent=2) + "\n")
+    guest = run_in_guest(app / "app.yaml", tmp_path / "image", timeout=1500)
     assert_same_run(host, guest)
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FUZZER = REPO / "tests" / "build" / "guest-c" / "sysfuzz"
+REPLAYS = REPO / "build" / "soak"  # a failing seed's replay writes its calls here as it goes
 VERDICTS = {
     0: "clean",
     3: "the fuzzer faulted",
@@ -42,18 +43,29 @@ def lwjvm() -> list[str]:
 
 
 def run_seed(
-    seed: int, calls: int, timeout: float, verbose: bool = False, cpus: int = 1
+    seed: int,
+    calls: int,
+    timeout: float,
+    verbose: bool = False,
+    cpus: int = 1,
+    out: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """One fuzzer run in the guest on `cpus` CPUs; the VM is killed `timeout` seconds in."""
+    """One fuzzer run in the guest on `cpus` CPUs; the VM is killed `timeout` seconds in. With
+    `out`, the program's stdout goes to that file as it comes (`tail -f` it) and is read back."""
     argv = [
         *lwjvm(), "exec", "--accel", "tcg", "--timeout", str(timeout), "--memory", "256M",
         "--cpus", str(cpus), "--env", "SYSFUZZ_IN_GUEST=1", str(FUZZER),
         *(["-v"] if verbose else []), str(seed), str(calls),
     ]  # fmt: skip
     try:
-        return subprocess.run(argv, capture_output=True, timeout=timeout + 120)
+        if out is None:
+            return subprocess.run(argv, capture_output=True, timeout=timeout + 120)
+        with open(out, "wb") as f:
+            r = subprocess.run(argv, stdout=f, stderr=subprocess.PIPE, timeout=timeout + 120)
+        return subprocess.CompletedProcess(argv, r.returncode, out.read_bytes(), r.stderr)
     except subprocess.TimeoutExpired as e:
-        return subprocess.CompletedProcess(argv, 124, e.stdout or b"", e.stderr or b"")
+        got = out.read_bytes() if out is not None else e.stdout or b""
+        return subprocess.CompletedProcess(argv, 124, got, e.stderr or b"")
 
 
 def seed_timeout(calls: int) -> float:
@@ -69,7 +81,10 @@ def report(seed: int, calls: int, cpus: int, r: subprocess.CompletedProcess[byte
         print(f"  out| {line}")
     for line in r.stderr.decode(errors="replace").splitlines()[-25:]:
         print(f"  err| {line}")
-    replay = run_seed(seed, calls, seed_timeout(calls) * 4, verbose=True, cpus=cpus)
+    REPLAYS.mkdir(parents=True, exist_ok=True)
+    out = REPLAYS / f"seed-{seed}-{cpus}cpu.calls"
+    print(f"  replaying with -v into {out}", flush=True)
+    replay = run_seed(seed, calls, seed_timeout(calls) * 4, verbose=True, cpus=cpus, out=out)
     calls_made = [ln for ln in replay.stdout.decode(errors="replace").splitlines() if ln[:1] == "#"]
     print(f"  replay with -v: exit {replay.returncode}; the last calls:")
     for line in calls_made[-12:]:

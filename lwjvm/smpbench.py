@@ -49,6 +49,7 @@ GUEST_PINGPONG = "/bench/pingpong"
 
 _ROUND = "smp: round "
 _RESULT = "smp: result "
+_BUSY = "smp: busy % "
 _PP_ROUND = "pingpong: round "
 
 
@@ -77,6 +78,15 @@ def work_rounds(text: str) -> tuple[list[float], int | None]:
         elif line.startswith(_RESULT):
             result = int(line[len(_RESULT) :])
     return rounds, result
+
+
+def busy_percent(text: str) -> list[int] | None:
+    """How busy each CPU was during SmpWork's timed rounds (percent, from the guest's /proc/stat),
+    or None if it did not say."""
+    for line in text.splitlines():
+        if line.startswith(_BUSY):
+            return [int(w) for w in line[len(_BUSY) :].split()[1::2]]
+    return None
 
 
 def pingpong_rates(text: str) -> list[float]:
@@ -176,6 +186,7 @@ def work(sides: dict[str, Booter], image_root: Path, expected: int, boots: int,
     """SmpWork on each side at each CPU count, `boots` times, interleaved: per-boot median
     round times, the speedup of each side, and failed runs."""
     rounds: dict[str, dict[int, list[float]]] = {s: {c: [] for c in CPU_COUNTS} for s in sides}
+    busy: dict[str, dict[int, list[list[int]]]] = {s: {c: [] for c in CPU_COUNTS} for s in sides}
     failed: dict[str, int] = {}
     qemu_boots = dict.fromkeys(sides, 0)
     hung = 0
@@ -194,16 +205,21 @@ def work(sides: dict[str, Booter], image_root: Path, expected: int, boots: int,
                         f"{out.text[-300:].strip()!r}")  # fmt: skip
                     continue
                 rounds[name][cpus].append(statistics.median(times))
+                shares = busy_percent(out.text)
+                if shares is not None:
+                    busy[name][cpus].append(shares)
+                said = "" if shares is None else f", CPUs busy {'/'.join(map(str, shares))}%"
                 log(f"  boot {i + 1}/{boots} {name} {cpus} CPU: rounds "
-                    f"{', '.join(f'{x:.2f}' for x in times)} s (boot to exit "
+                    f"{', '.join(f'{x:.2f}' for x in times)} s{said} (boot to exit "
                     f"{time.monotonic() - t:.0f} s)")  # fmt: skip
     seconds = {n: {str(c): _stats(v) for c, v in by.items()} for n, by in rounds.items()}
     speedup: dict[str, float | None] = {}
     for name, by in rounds.items():
         one, two = by[1], by[2]
         speedup[name] = statistics.median(one) / statistics.median(two) if one and two else None
-    return {"round_seconds": seconds, "speedup": speedup, "failed_runs": failed,
-            "qemu_boots": qemu_boots, "linux_hung": hung}  # fmt: skip
+    busy_json = {n: {str(c): v for c, v in by.items()} for n, by in busy.items()}
+    return {"round_seconds": seconds, "speedup": speedup, "busy_percent": busy_json,
+            "failed_runs": failed, "qemu_boots": qemu_boots, "linux_hung": hung}  # fmt: skip
 
 
 def pingpong(sides: dict[str, Booter], image: Path, host_exe: Path, trips: int, boots: int,
@@ -305,6 +321,17 @@ def rows(smp: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
 
     out.append(("  speedup, 1 -> 2 CPUs (target 1.7x)", x(sp.get("lwjvm")), x(sp.get("linux")),
                 rat(sp.get("lwjvm"), sp.get("linux")), "-"))  # fmt: skip
+    shares = w.get("busy_percent", {})
+
+    def busy(name: str) -> str:
+        per_boot = shares.get(name, {}).get("2") or []
+        if not per_boot:
+            return "n/a"
+        return "/".join(f"{statistics.median(b[c] for b in per_boot):.0f}"
+                        for c in range(len(per_boot[0]))) + " %"  # fmt: skip
+
+    out.append(("  CPUs busy in the 2-CPU rounds (/proc/stat)", busy("lwjvm"), busy("linux"),
+                "-", "-"))  # fmt: skip
     r = smp["pingpong"]["round_trips_per_s"]
     out.append(("futex ping-pong across 2 CPUs, round trips/s", fmt(r.get("lwjvm"), 0, ""),
                 fmt(r.get("linux"), 0, ""),

@@ -9,6 +9,7 @@ WORK_OUTPUT = """smp: cpus 2, 64 tasks of 6250000 iterations
 smp: warm-up 2549877056
 smp: round 1 ms 2973
 smp: round 2 ms 1539
+smp: busy % cpu0 97 cpu1 88
 smp: result 50999338144
 """
 
@@ -28,6 +29,8 @@ def test_work_rounds_reads_round_times_and_result() -> None:
     assert rounds == [2.973, 1.539]
     assert result == 50999338144
     assert smpbench.work_rounds("smp: cpus 1\n") == ([], None)
+    assert smpbench.busy_percent(WORK_OUTPUT) == [97, 88]
+    assert smpbench.busy_percent("smp: cpus 1\n") is None
 
 
 def test_pingpong_rates_among_console_lines() -> None:
@@ -46,6 +49,7 @@ def test_report_rows_give_speedups_and_ratios() -> None:
                 "linux": {"1": _s(12.0), "2": None},
             },
             "speedup": {"lwjvm": 10.0 / 5.5, "linux": None},
+            "busy_percent": {"lwjvm": {"1": [[99]], "2": [[90, 80], [94, 70]]}, "linux": {}},
             "host_round_seconds": _s(0.5),
             "failed_runs": {"linux": 2},
         },
@@ -58,6 +62,7 @@ def test_report_rows_give_speedups_and_ratios() -> None:
     assert rows["SmpWork round, 1 CPU"][2] == "1.20x"  # Linux's time over lwjvm's
     assert rows["SmpWork round, 2 CPU"][1:3] == ("n/a", "n/a")
     assert rows["  speedup, 1 -> 2 CPUs (target 1.7x)"][:2] == ("1.82x", "n/a")
+    assert rows["  CPUs busy in the 2-CPU rounds (/proc/stat)"][:2] == ("92/75 %", "n/a")
     assert rows["futex ping-pong across 2 CPUs, round trips/s"][2] == "1.50x"
     assert smpbench.notes(smp) == ["smp work: linux: 2 run(s) failed (left out of its figures)"]
     text = baseline.report({"smp": smp, "linux_boots": 9, "linux_hung": 1})

@@ -741,6 +741,10 @@ int vfs_open(struct inode *base, const char *path, uint32_t flags, uint32_t mode
     else if (!(flags & O_PATH) && (flags & O_ACCMODE) != O_RDONLY && type == S_IFREG &&
              !ino->ops->write)
         rc = -EROFS;
+    else if (!(flags & O_PATH) && type == S_IFREG &&
+             ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) &&
+             __atomic_load_n(&ino->deny_write, __ATOMIC_ACQUIRE))
+        rc = -ETXTBSY;
     else if (!(flags & O_PATH) && (flags & O_TRUNC) && type == S_IFREG && ino->size)
         rc = ino->ops->truncate ? ino->ops->truncate(ino, 0) : -EROFS;
     struct file *f = 0;

@@ -90,6 +90,8 @@ struct inode {
     void *fs;      /* the filesystem's own data */
     char *path;    /* absolute path it was first found by (kmalloc'd, freed with it), or 0:
                     * for /proc/self/maps and /proc/self/fd */
+    uint32_t deny_write; /* atomic: the program or its interpreter runs from it (loader/exec.c),
+                          * so opening it for writing or truncating it is ETXTBSY */
 };
 
 struct file_ops {

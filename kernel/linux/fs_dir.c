@@ -452,7 +452,11 @@ SYS(truncate)
     long rc = get_inode(AT_FDCWD, a0, 0, 0, &ino);
     if (rc)
         return rc;
-    rc = truncate_inode(ino, (int64_t)a1);
+    if ((ino->mode & S_IFMT) == S_IFREG && ino->ops->truncate &&
+        __atomic_load_n(&ino->deny_write, __ATOMIC_ACQUIRE))
+        rc = -ETXTBSY; /* the running program's file (a read-only one is EROFS first) */
+    else
+        rc = truncate_inode(ino, (int64_t)a1);
     inode_put(ino);
     return rc;
 }

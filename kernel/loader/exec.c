@@ -131,6 +131,10 @@ static int load_elf(const char *path, int is_interp, struct loaded *out)
         if (rc)
             goto out_ph;
     }
+    /* Text file busy from now on, as Linux's open_exec makes the program and its interpreter: a
+     * write would change the code under the program (a truncation: SIGBUS on its next fetch). */
+    __atomic_store_n(&ino->deny_write, 1, __ATOMIC_RELEASE);
+    inode_get(ino); /* kept for the VM's life, so the mark stays with the file */
     rc = 0;
 out_ph:
     kfree(ph);

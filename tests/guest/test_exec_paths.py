@@ -187,3 +187,33 @@ def test_default_memory_runs_a_program_touching_256_mib(guest: GuestRunner, tmp_
     assert host.returncode == 0
     r = _exec(guest, tmp_path, "./touch")
     assert (r.returncode, r.stdout) == (0, host.stdout), r.stderr
+
+
+TEXTBUSY = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static const char *e(int rc) { return rc < 0 ? strerrorname_np(errno) : "ok"; }
+int main(void) {
+    printf("write=%s\n", e(open("/proc/self/exe", O_WRONLY)));
+    printf("rdwr=%s\n", e(open("/proc/self/exe", O_RDWR)));
+    printf("trunc=%s\n", e(open("/proc/self/exe", O_RDONLY | O_TRUNC)));
+    printf("truncate=%s\n", e(truncate("/proc/self/exe", 0)));
+    printf("read=%s\n", e(open("/proc/self/exe", O_RDONLY)));
+    return 0;
+}
+"""
+
+
+def test_the_running_program_is_text_busy(guest: GuestRunner, tmp_path: Path) -> None:
+    """Under /tmp the program's file is on a writable tmpfs in the guest (as on the host): writing
+    or truncating it is ETXTBSY, as Linux's exec makes it (the syscall fuzzer, run from /tmp,
+    truncated itself and died of SIGBUS before)."""
+    _cc(tmp_path, "textbusy", TEXTBUSY)
+    host = subprocess.run(["./textbusy"], capture_output=True, text=True, cwd=tmp_path)
+    assert host.stdout == "write=ETXTBSY\nrdwr=ETXTBSY\ntrunc=ETXTBSY\ntruncate=ETXTBSY\nread=ok\n"
+    r = _exec(guest, tmp_path, "./textbusy")
+    assert (r.returncode, r.stdout) == (0, host.stdout), r.stderr

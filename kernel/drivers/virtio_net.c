@@ -410,6 +410,16 @@ void virtio_net_poll(void)
 /* The virtio drivers: drivers/virtio.c matches them by device type. */
 int virtio_net_probe(struct pci_dev *d, unsigned type) { return vnet_probe(d, type); }
 
+void virtio_net_report(void)
+{
+    struct vnet *vn = the_vnet;
+    if (!vn)
+        return;
+    virtq_report(&vn->rxq, "virtio-net rx");
+    virtq_report(&vn->txq, "virtio-net tx");
+    kprintf("lwjvm: virtio-net: transmit queue notified again %lu times\n", vn->tx_renotified);
+}
+
 /* Counters for /proc/net/dev-style reporting and the benchmarks. */
 void virtio_net_stats(uint64_t out[5])
 {
@@ -418,9 +428,6 @@ void virtio_net_stats(uint64_t out[5])
         memset(out, 0, 5 * sizeof *out);
         return;
     }
-    virtq_report(&vn->rxq, "virtio-net rx");
-    virtq_report(&vn->txq, "virtio-net tx");
-    kprintf("lwjvm: virtio-net: transmit queue notified again %lu times\n", vn->tx_renotified);
     out[0] = vn->rx_frames;
     out[1] = vn->tx_frames;
     out[2] = vn->rx_copied;

@@ -182,6 +182,7 @@ void net_report(void)
     uint64_t fl = net_lock_take();
     uint64_t v[5];
     virtio_net_stats(v);
+    virtio_net_report();
     kprintf("lwjvm: net: rx_frames=%lu tx_frames=%lu rx_copied=%lu tx_copied=%lu tx_dropped=%lu\n",
             v[0], v[1], v[2], v[3], v[4]);
     for (struct tcp_pcb *p = tcp_active_pcbs; p; p = p->next)

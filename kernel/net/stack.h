@@ -49,3 +49,5 @@ signed char virtio_net_netif_init(struct netif *n);
 void virtio_net_poll(void);
 /* The device's counters: frames received, sent, received by copy, sent by copy, dropped on send. */
 void virtio_net_stats(uint64_t out[5]);
+/* Prints the device's queue indexes and re-notifications on the kernel log (net_report). */
+void virtio_net_report(void);

@@ -13,7 +13,7 @@
 #   make bench-setup  the bench's own packages (wrk); Debian's cloud kernel is fetched by
 #                lwjvm.baseline itself into build/bench/linux (apt-get download, /etc/apt untouched)
 #   make soak    setup + kernel, then the guest corpora once on 4 CPUs, smp_race repeated on 4
-#                CPUs for SOAK_MINUTES, the ELF and boot.conf parsers' fuzzing with a new seed
+#                CPUs for SOAK_MINUTES, the ELF, boot.conf and volume parsers' fuzzing with a new seed
 #                (host-compiled, and 300 mutants of each booted in the guest), and the guest
 #                syscall fuzzer over new seeds on 1 and 2 CPUs for SOAK_MINUTES; then 300 kills of
 #                QEMU while a program fsyncs records to a volume
@@ -171,7 +171,7 @@ soak: setup kernel
 	seed=$$(date +%s); echo "make soak: parser fuzzing seed $$seed"; \
 	LWJVM_SOAK=1 LWJVM_SOAK_SEED=$$seed LWJVM_MUTANT_SEED=$$seed LWJVM_MUTANTS=300 \
 		$(VENV)/bin/pytest -n 2 tests/kernel/test_kernel_logic.py tests/guest/test_kernel_failures.py \
-		-k "mutated or survive"
+		tests/kernel/test_volfs.py -k "mutated or survive"
 	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES) --cpus 1,2
 	LWJVM_VOLUME_KILLS=300 $(VENV)/bin/pytest -n 1 tests/guest/test_volume_crash.py
 

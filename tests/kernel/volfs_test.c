@@ -10,11 +10,17 @@
  *             in memory is what open derives; everything destroyed gives the space back
  *   arc       a working set read again and again stays cached through a long scan read once
  *             (the ARC's frequency list and ghost lists); cached reads are never stale
+ *   mkcorpus DIR        writes the fuzzer's seed volumes (tests/kernel/volfs_corpus/)
+ *   fuzz SEED N FILE... mutates the volumes N times each (built with -DVOLFS_FUZZ: checksums
+ *             always match, so the mutations reach the parsers) and runs every read path, then
+ *             changes and commits; ASan/UBSan and the test's time limit are the oracle
  *   log       records appended and fsync'd through the intent log, a crash at every write:
  *             the file is a prefix of what was appended, at least all an fsync returned for */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "errno.h"
 #include "fs/volfs/volfs.h"
@@ -962,8 +968,241 @@ static void test_log(void)
     md_free(m);
 }
 
+/* ---- the format fuzzer ---- */
+
+static int fz_names(void *arg, const char *name, uint64_t obj, uint8_t type)
+{
+    (void)type;
+    struct {
+        char names[16][VOLFS_NAME_MAX + 1];
+        uint64_t objs[16];
+        int n;
+    } *l = arg;
+    if (l->n == 16)
+        return 1;
+    snprintf(l->names[l->n], sizeof l->names[0], "%s", name);
+    l->objs[l->n++] = obj;
+    return 0;
+}
+
+/* Every read path over dataset ds from dir, a few levels deep. */
+static void fz_walk(struct volfs *v, int ds, uint64_t dir, int depth)
+{
+    struct {
+        char names[16][VOLFS_NAME_MAX + 1];
+        uint64_t objs[16];
+        int n;
+    } l = {.n = 0};
+    if (depth > 4 || volfs_readdir(v, ds, dir, fz_names, &l) < 0)
+        return;
+    static uint8_t buf[3 * VOLFS_BLOCK];
+    for (int i = 0; i < l.n; i++) {
+        (void)volfs_lookup(v, ds, dir, l.names[i]);
+        struct volfs_stat st;
+        if (volfs_stat(v, ds, l.objs[i], &st) < 0)
+            continue;
+        (void)volfs_read(v, ds, l.objs[i], 0, buf, sizeof buf);
+        (void)volfs_read(v, ds, l.objs[i], st.size > 5000 ? st.size - 5000 : 0, buf, sizeof buf);
+        (void)volfs_seek_data(v, ds, l.objs[i], 0, false);
+        if (st.kind == 2 && l.objs[i] != dir)
+            fz_walk(v, ds, l.objs[i], depth + 1);
+    }
+}
+
+static void fuzz_one(const uint8_t *img, size_t size)
+{
+    if (size < VOLFS_MIN_BLOCKS * VOLFS_BLOCK || size > (64u << 20))
+        return;
+    struct memdev *m = md_new(size / VOLFS_BLOCK);
+    memcpy(m->img, img, m->nblocks * VOLFS_BLOCK);
+    struct memdev *orig = md_clone(m);
+    for (int pass = 0; pass < 2; pass++) {
+        struct volfs_bdev d = bdev(m);
+        struct volfs *v;
+        if (volfs_open(&d, pass == 0, &v) < 0)
+            break;
+        char name[44];
+        uint32_t flags;
+        uint64_t txg;
+        for (int i = 0; i < 8; i++) {
+            if (volfs_dataset_info(v, i, name, &flags, &txg) < 0)
+                continue;
+            struct volfs_space sp;
+            (void)volfs_space(v, i, &sp);
+            fz_walk(v, i, VOLFS_ROOT_OBJ, 0);
+        }
+        struct volfs_check_report r;
+        (void)volfs_check(v, pass == 1, &r);
+        if (pass == 1) { /* changes on the mutated state, committed, then read again */
+            (void)volfs_set_cache(v, 64 * VOLFS_BLOCK);
+            (void)volfs_log_enable(v, 0);
+            int64_t f = volfs_create(v, 0, VOLFS_ROOT_OBJ, "fz", 0100644);
+            if (f > 0) {
+                (void)volfs_write(v, 0, (uint64_t)f, 100, "fuzz", 4);
+                (void)volfs_fsync(v, 0);
+                (void)volfs_write(v, 0, (uint64_t)f, 9000, "more", 4);
+                (void)volfs_fsync(v, 0);
+                (void)volfs_rename(v, 0, VOLFS_ROOT_OBJ, "fz", VOLFS_ROOT_OBJ, "fz2");
+                (void)volfs_truncate(v, 0, (uint64_t)f, 1);
+            }
+            (void)volfs_snapshot(v, "root", "fz");
+            (void)volfs_clone(v, "root@fz", "fzc");
+            (void)volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "fz2");
+            (void)volfs_destroy(v, "fzc");
+            (void)volfs_commit(v);
+            fz_walk(v, 0, VOLFS_ROOT_OBJ, 0);
+        }
+        volfs_close(v);
+    }
+    md_free(m);
+    md_free(orig);
+}
+
+static uint8_t *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*size);
+    if (fread(b, 1, *size, f) != *size)
+        exit(2);
+    fclose(f);
+    return b;
+}
+
+static long fz_iter;
+static const char *fz_file;
+
+static void fz_hang(int sig)
+{
+    (void)sig;
+    fprintf(stderr, "fuzz: %s: mutant %ld did not finish in 20 s (a hang)\n", fz_file, fz_iter);
+    abort();
+}
+
+static void fuzz(unsigned seed, long count, int nfiles, char **files)
+{
+    signal(SIGALRM, fz_hang);
+    static const uint64_t interesting[] = {0,  1,  2,  31, 32, 33, 63, 64, 0xff, 0x7fffffff,
+                                           0xffffffffull, 1ull << 32, 1ull << 46, 1ull << 63,
+                                           ~0ull, 4096, 65};
+    srand(seed);
+    for (int fi = 0; fi < nfiles; fi++) {
+        size_t size;
+        uint8_t *img = slurp(files[fi], &size);
+        size_t nb = size / VOLFS_BLOCK, nz = 0;
+        uint64_t *used = malloc(nb * sizeof(*used)); /* the blocks with something in them */
+        for (size_t b = 0; b < nb; b++)
+            for (size_t k = 0; k < VOLFS_BLOCK; k++)
+                if (img[b * VOLFS_BLOCK + k]) {
+                    used[nz++] = b;
+                    break;
+                }
+        uint8_t *mut = malloc(size);
+        fz_file = files[fi];
+        for (long it = 0; it < count; it++) {
+            fz_iter = it;
+            alarm(20);
+            memcpy(mut, img, size);
+            for (int k = 0, n = 1 + rand() % 4; k < n; k++) {
+                uint8_t *blk = mut + used[(size_t)rand() % nz] * VOLFS_BLOCK;
+                switch (rand() % 5) {
+                case 0: blk[rand() % VOLFS_BLOCK] ^= (uint8_t)(1u << (rand() % 8)); break;
+                case 1: {
+                    uint64_t x = interesting[(size_t)rand() % (sizeof interesting / 8)];
+                    memcpy(blk + (rand() % (VOLFS_BLOCK / 8)) * 8, &x, 8);
+                    break;
+                }
+                case 2: blk[rand() % VOLFS_BLOCK] = (uint8_t)rand(); break;
+                case 3: memcpy(blk, mut + used[(size_t)rand() % nz] * VOLFS_BLOCK, VOLFS_BLOCK); break;
+                default: { /* a small integer into a likely field: the first 256 bytes */
+                    uint32_t x = (uint32_t)(rand() % 70);
+                    memcpy(blk + (rand() % 64) * 4, &x, 4);
+                }
+                }
+            }
+            if (getenv("VOLFS_FUZZ_ONLY") && atol(getenv("VOLFS_FUZZ_ONLY")) != it)
+                continue;
+            fuzz_one(mut, size);
+        }
+        alarm(0);
+        fprintf(stderr, "fuzz: %s: %ld mutants\n", files[fi], count);
+        free(mut);
+        free(used);
+        free(img);
+    }
+}
+
+/* The seed volumes: a volume with files, directories, links, a snapshot, a clone, and one with
+ * records in its intent log (not yet committed). */
+static void mkcorpus(const char *dir)
+{
+    char path[4096];
+    for (int k = 0; k < 2; k++) {
+        struct memdev *m = fresh(k == 0 ? 96 : 128);
+        struct volfs *v = vopen(m, false);
+        int64_t d = volfs_create(v, 0, VOLFS_ROOT_OBJ, "dir", 040755);
+        int64_t f = volfs_create(v, 0, (uint64_t)d, "file", 0100644);
+        static uint8_t data[3 * VOLFS_BLOCK + 100];
+        for (size_t i = 0; i < sizeof data; i++)
+            data[i] = (uint8_t)(i * 13);
+        EXPECT_EQ(volfs_write(v, 0, (uint64_t)f, 0, data, sizeof data), (int64_t)sizeof data);
+        EXPECT_EQ(volfs_write(v, 0, (uint64_t)f, 300000, "far", 3), 3); /* an indirect level */
+        int64_t l = volfs_create(v, 0, VOLFS_ROOT_OBJ, "link", 0120777);
+        EXPECT_EQ(volfs_write(v, 0, (uint64_t)l, 0, "dir/file", 8), 8);
+        EXPECT_EQ(volfs_link(v, 0, VOLFS_ROOT_OBJ, "hard", (uint64_t)f), 0);
+        EXPECT_EQ(volfs_snapshot(v, "root", "s"), 0);
+        if (k == 0) {
+            EXPECT_EQ(volfs_clone(v, "root@s", "c"), 0);
+            EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "hard"), 0);
+            EXPECT_EQ(volfs_commit(v), 0);
+        } else {
+            EXPECT_EQ(volfs_log_enable(v, 0), 0);
+            EXPECT_EQ(volfs_commit(v), 0);
+            EXPECT(volfs_create(v, 0, VOLFS_ROOT_OBJ, "x", 0100644) > 0);
+            EXPECT_EQ(volfs_commit(v), 0);
+            EXPECT_EQ(volfs_write(v, 0, (uint64_t)f, 10, "logged", 6), 6);
+            EXPECT_EQ(volfs_truncate(v, 0, (uint64_t)f, 5000), 0);
+            EXPECT_EQ(volfs_fsync(v, 0), 0);
+        }
+        volfs_close(v);
+        snprintf(path, sizeof path, "%s/%s.vol", dir, k == 0 ? "clone" : "log");
+        FILE *out = fopen(path, "wb");
+        EXPECT(out && fwrite(m->img, VOLFS_BLOCK, m->nblocks, out) == m->nblocks);
+        fclose(out);
+        md_free(m);
+    }
+}
+
+#ifdef VOLFS_LIBFUZZER
+/* clang -fsanitize=fuzzer,address,undefined -DVOLFS_FUZZ -DVOLFS_LIBFUZZER ... with the corpus
+ * directory tests/kernel/volfs_corpus as libFuzzer's. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_one(data, size);
+    return 0;
+}
+#define main volfs_test_main
+#endif
+
 int main(int argc, char **argv)
 {
+    if (argc >= 5 && !strcmp(argv[1], "fuzz")) {
+        fuzz((unsigned)atoi(argv[2]), atol(argv[3]), argc - 4, argv + 4);
+        printf("ok\n");
+        return 0;
+    }
+    if (argc == 3 && !strcmp(argv[1], "mkcorpus")) {
+        mkcorpus(argv[2]);
+        printf("ok\n");
+        return 0;
+    }
     if (argc != 2)
         return 2;
     if (!strcmp(argv[1], "model"))

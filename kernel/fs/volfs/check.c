@@ -22,7 +22,7 @@ static bool copy_good(struct walk *w, uint64_t blk, const struct volfs_cksum *wa
         return false;
     struct volfs_cksum c;
     volfs_fletcher4(buf, VOLFS_BLOCK, &c);
-    return memcmp(&c, want, sizeof(c)) == 0;
+    return vol_cksum_eq(&c, want);
 }
 
 static int walk_bp(struct walk *w, const struct volfs_bp *bp)

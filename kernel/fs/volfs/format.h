@@ -15,6 +15,8 @@
 #define VOLFS_MIN_BLOCKS 64u
 #define VOLFS_KEEP_TXGS 4u /* frees wait this many txgs; open keeps what the newest 4 reach */
 #define VOLFS_MAX_LEVELS 8u
+#define VOLFS_MAX_DATASETS 65536u
+#define VOLFS_MAX_DIR_BYTES (64ull << 20) /* a directory: up to 1M entries (scanned linearly) */ /* dataset table entries (snapshots and clones included) */
 #define VOLFS_CKSUM_OFF (VOLFS_BLOCK - 32u) /* self-checksummed blocks keep it here */
 
 enum volfs_btype {

@@ -25,6 +25,8 @@ static int tree_parent(struct volfs *v, struct obj *o, uint64_t blkid, bool crea
 {
     *par = 0;
     struct volfs_dnode *dn = o->dn;
+    if (dn->nlevels > VOLFS_MAX_LEVELS)
+        return -EIO; /* no writer makes a taller tree */
     unsigned L = dn->nlevels ? dn->nlevels : 1;
     while (L < 64 && blkid >> (6 * (L - 1)) != 0) {
         if (!create)
@@ -452,6 +454,8 @@ static int load_dir(struct volfs *v, int ds, uint64_t dir, struct obj *o)
     int r = load_obj(v, ds, dir, o);
     if (r == 0 && o->dn->kind != VK_DIR)
         r = -ENOTDIR;
+    if (r == 0 && (o->dn->size > VOLFS_MAX_DIR_BYTES || o->dn->size % 64))
+        r = -EIO; /* no writer makes such a directory (scans would not end) */
     return r;
 }
 
@@ -571,6 +575,8 @@ int volfs_link(struct volfs *v, int ds, uint64_t dir, const char *name, uint64_t
 /* 0 if directory o holds no entry, -ENOTEMPTY if it does. */
 static int dir_empty(struct volfs *v, struct obj *o)
 {
+    if (o->dn->size > VOLFS_MAX_DIR_BYTES)
+        return -EIO;
     struct volfs_dirent x;
     for (uint64_t at = 0; at < o->dn->size; at += sizeof(x)) {
         int64_t got = obj_read(v, o, at, &x, sizeof(x));
@@ -742,6 +748,8 @@ int volfs_readdir(struct volfs *v, int ds, uint64_t dir,
             return (int)got;
         if (!e.obj)
             continue;
+        if (e.namelen == 0 || e.namelen > VOLFS_NAME_MAX)
+            return -EIO; /* a directory entry no writer makes: corrupt */
         char name[VOLFS_NAME_MAX + 1];
         memcpy(name, e.name, e.namelen);
         name[e.namelen] = 0;

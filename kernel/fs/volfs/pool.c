@@ -47,7 +47,7 @@ static bool self_ok(uint8_t *blk)
 {
     struct volfs_cksum c;
     self_cksum(blk, &c);
-    return memcmp(&c, blk + VOLFS_CKSUM_OFF, sizeof(c)) == 0;
+    return vol_cksum_eq(&c, blk + VOLFS_CKSUM_OFF);
 }
 
 uint32_t vb_nslots(uint8_t type)
@@ -163,7 +163,7 @@ static bool copy_ok(struct volfs *v, uint64_t blk, const struct volfs_cksum *wan
         return false;
     struct volfs_cksum c;
     volfs_fletcher4(buf, VOLFS_BLOCK, &c);
-    return memcmp(&c, want, sizeof(c)) == 0;
+    return vol_cksum_eq(&c, want);
 }
 
 int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf)
@@ -171,7 +171,7 @@ int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf)
     if (vol_arc_get(v, bp->dva[0], buf)) {
         struct volfs_cksum c; /* cheap next to a read, and no stale copy can ever answer */
         volfs_fletcher4(buf, VOLFS_BLOCK, &c);
-        if (memcmp(&c, &bp->cksum, sizeof(c)) == 0)
+        if (vol_cksum_eq(&c, &bp->cksum))
             return 0;
         vol_arc_forget(v, bp->dva[0]);
     }
@@ -750,6 +750,11 @@ int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
     }
     kfree(blk);
     kfree(c);
+    if (r == 0) {
+        struct volfs_dnode *mos = (struct volfs_dnode *)v->root->data;
+        if (mos->kind != VK_DSL || mos->size > VOLFS_MAX_DATASETS || mos->nlevels > VOLFS_MAX_LEVELS)
+            r = -EIO; /* not a MOS any writer makes */
+    }
     if (r == 0) {
         vol_recompute_keep(v);
         r = vol_log_open(v); /* before anything else: what fsync made durable is replayed */

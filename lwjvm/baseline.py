@@ -692,6 +692,8 @@ def main(argv: list[str] | None = None) -> None:
         if "corpus" in only:
             log("the real-software corpus on the host, lwjvm and the Linux guest:")
             results["corpus"] = corpusbench.measure(guest, chosen, args.corpus_runs, log)
+            linux_boots += results["corpus"]["linux_boots"]
+            linux_hung += results["corpus"]["linux_hung"]
         results["load_after"] = os.getloadavg()
         results["linux_boots"] = linux_boots
         results["linux_hung"] = linux_hung

@@ -308,6 +308,7 @@ def measure(guest: linuxguest.Guest, chosen: str, runs: int,
     """Every corpus program `runs` times on the host, lwjvm and the Linux guest, interleaved."""
     prepared = prepare(vm.repo_root() / "build" / "bench" / "corpus", log)
     rows = []
+    boots = hung_total = 0
     for p in prepared:
         row = Row(p.program.name)
         for i in range(runs):
@@ -318,10 +319,12 @@ def measure(guest: linuxguest.Guest, chosen: str, runs: int,
             theirs, hung = run_linux(p, guest, chosen, expect)
             row.linux.append(theirs)
             row.linux_hung += hung
+            boots += 1 + hung
+            hung_total += hung
             log(f"  {p.program.name} run {i + 1}/{runs}: host {secs:.2f} s, "
                 f"lwjvm {_say(ours)}, Linux {_say(theirs)}")  # fmt: skip
         rows.append(summarize(row))
-    return {"rows": rows}
+    return {"rows": rows, "linux_boots": boots, "linux_hung": hung_total}
 
 
 def _say(r: Run) -> str:

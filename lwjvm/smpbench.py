@@ -5,9 +5,10 @@ interleaved (per boot: lwjvm then Linux, 1 CPU then 2):
 
 - bench/smp/SmpWork.java: a fixed amount of independent CPU-bound work summed by a parallel
   stream; the JVM sizes its common pool from the CPUs it counts. The program times its own rounds
-  after a warm-up round, so QEMU and JVM start-up are not in the figure. Its result must be the
-  host's (the host's `java` runs it once first). The speedup of a side is its median round time
-  at 1 CPU over that at 2 (the issue's target under MTTCG on 2 host cores: 1.7x).
+  after a warm-up round, so QEMU and JVM start-up are not in the figure, and says how busy each
+  CPU was meanwhile (the guest's /proc/stat). Its result must be the host's (the host's `java`
+  runs it once first) and the JVM must count the VM's CPUs. The speedup of a side is its median
+  round time at 1 CPU over that at 2 (the issue's target under MTTCG on 2 host cores: 1.7x).
 - bench/smp/pingpong.c (static): two threads pinned to CPUs 0 and 1 of a 2-CPU VM pass a turn
   through one futex word; round trips per second, each round trip two wake-ups across CPUs. The
   host runs it too (pinned to its CPUs 0 and 1).
@@ -198,9 +199,12 @@ def work(sides: dict[str, Booter], image_root: Path, expected: int, boots: int,
                 hung += out.hung
                 qemu_boots[name] += out.boots
                 times, result = work_rounds(out.text)
-                if not out.ok or not times or result != expected:
+                seen = f"smp: cpus {cpus}," in out.text
+                if not out.ok or not times or result != expected or not seen:
                     failed[name] = failed.get(name, 0) + 1
-                    why = "wrong result" if out.ok and times else "failed"
+                    why = "failed"
+                    if out.ok and times:
+                        why = "wrong result" if result != expected else "wrong CPU count"
                     log(f"  boot {i + 1}/{boots} {name} {cpus} CPU: {why}: "
                         f"{out.text[-300:].strip()!r}")  # fmt: skip
                     continue

@@ -544,6 +544,7 @@ static void check_kernel_half(void)
 }
 
 /* --- steering: keep the fuzzer itself alive (see the top of the file) --- */
+extern char __executable_start[]; /* the program's first byte (GNU ld) */
 #define SKIP (-1)
 static long steer(long nr, uint64_t *a)
 {
@@ -631,6 +632,11 @@ static long steer(long nr, uint64_t *a)
         if (a[3] & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
             if (below(4) == 0) {
                 a[0] = bad_ptrs[below(NBAD)] & ~4095UL;
+                /* A low address is a valid place to map: the mapping ends below the program's
+                 * image (seed 7202: 2 GiB at 0x1000 replaced the fuzzer's code, as on Linux). */
+                uint64_t image = (uint64_t)__executable_start;
+                if (a[0] < image && a[1] > image - a[0])
+                    a[1] = below(image - a[0] + 1);
             } else {
                 a[0] = rand_arena_ptr();
                 if (!is_user_ptr_safe_range(a[0], a[1]))

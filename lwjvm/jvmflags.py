@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 
 from lwjvm.errors import LwjvmError
-from lwjvm.manifest import format_size, parse_size
 from lwjvm.runtime import profile
+from lwjvm.sizes import format_size, parse_size
 
 MiB = 1 << 20
 

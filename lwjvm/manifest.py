@@ -23,6 +23,7 @@ import yaml
 
 from lwjvm.errors import LwjvmError
 from lwjvm.network import NETWORK_NONE, NETWORK_USER, PortMap, parse_port
+from lwjvm.sizes import format_size, parse_size
 
 # Package data: in the source tree a link to manifests/schema/lwjvm-manifest.schema.json.
 SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "lwjvm-manifest.schema.json"
@@ -30,7 +31,6 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "lwjvm-manifest.schema.
 # Path of a value inside the document: mapping keys and sequence indices.
 FieldPath = tuple[str | int, ...]
 
-_SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 MIN_MEMORY = 64 << 20
 DEFAULT_CDS_TIMEOUT = "30s"
 DEFAULT_MEMORY = 256 << 20
@@ -103,27 +103,12 @@ def field_name(path: FieldPath) -> str:
     return out or "(top level)"
 
 
-def parse_size(text: str) -> int:
-    """Bytes in a size such as `256M` (K, M, G are powers of 1024); ValueError if malformed."""
-    if len(text) < 2 or text[-1] not in _SIZE_UNITS or not text[:-1].isdigit():
-        raise ValueError(text)
-    return int(text[:-1]) * _SIZE_UNITS[text[-1]]
-
-
 def parse_duration(text: str) -> float:
     """Seconds in a duration such as `500ms`, `30s` or `2m`; ValueError if malformed."""
     for suffix, scale in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
         if text.endswith(suffix) and text[: -len(suffix)].isdigit():
             return int(text[: -len(suffix)]) * scale
     raise ValueError(text)
-
-
-def format_size(n: int) -> str:
-    """The shortest exact K/M/G spelling of `n` bytes (`n` a multiple of 1K), else bytes."""
-    for unit in ("G", "M", "K"):
-        if n % _SIZE_UNITS[unit] == 0:
-            return f"{n // _SIZE_UNITS[unit]}{unit}"
-    return str(n)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from lwjvm import sizes
 from lwjvm.errors import (
     EXIT_NO_RECORD,
     EXIT_PANIC,
@@ -85,25 +86,10 @@ def find_qemu() -> str:
     return q
 
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
-
-
 def parse_memory(text: str) -> int:
-    """A memory size such as 128M, 1G, 512MiB or 256 (MiB) in MiB; LwjvmError if it is bad."""
-    m = _SIZE.match(text)
-    if not m:
-        raise LwjvmError(f"bad memory size {text!r}: expected a size like 128M or 1G")
-    n = int(m.group(1))
-    unit = m.group(2).lower() or "m"
-    kib = n * {"k": 1, "m": 1 << 10, "g": 1 << 20, "t": 1 << 30}[unit]
-    if kib % 1024:
-        raise LwjvmError(f"bad memory size {text!r}: must be a whole number of MiB")
-    mib = kib // 1024
-    if mib < 16:
-        raise LwjvmError(f"bad memory size {text!r}: the guest needs at least 16M")
-    if mib > 1 << 20:
-        raise LwjvmError(f"bad memory size {text!r}: at most 1T")
-    return mib
+    """A guest memory size (lwjvm/sizes.py: 128M, 1G) in MiB: 16M to 1T, whole MiB; LwjvmError
+    if it is bad."""
+    return sizes.size_arg(text, "memory size", 16 * sizes.MIB, 1 << 40, sizes.MIB) // sizes.MIB
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,25 +26,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from lwjvm import sizes
 from lwjvm.errors import LwjvmError
 from lwjvm.state import check_name
 
-_SIZE = re.compile(r"^(\d+)([KMGT]?)(i?B)?$", re.IGNORECASE)
 MIN_SIZE = 1 << 20
 
 
 def parse_size(text: str) -> int:
-    """A volume size such as 64M or 1G, in bytes (a multiple of 4 KiB, at least 1M)."""
-    m = _SIZE.match(text.strip())
-    if not m:
-        raise LwjvmError(f"bad volume size {text!r}: expected a size like 64M or 1G")
-    unit = m.group(2).upper()
-    size = int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[unit]
-    if size < MIN_SIZE:
-        raise LwjvmError(f"bad volume size {text!r}: at least 1M")
-    if size % 4096:
-        raise LwjvmError(f"bad volume size {text!r}: must be a multiple of 4K")
-    return size
+    """A volume size (lwjvm/sizes.py: 64M, 1G) in bytes: at least 1M, a multiple of 4K."""
+    return sizes.size_arg(text, "volume size", MIN_SIZE, 1 << 50, 4096)
 
 
 def find_tool() -> Path:

@@ -16,7 +16,7 @@ from lwjvm import bootconf, inspect, jvmflags, rootrun
 from lwjvm.build import BuildResult, build
 from lwjvm.cli import cli
 from lwjvm.errors import LwjvmError
-from lwjvm.manifest import parse_size
+from lwjvm.sizes import parse_size
 
 pytestmark = pytest.mark.skipif(
     rootrun.unavailable() is not None, reason=str(rootrun.unavailable())

@@ -83,13 +83,15 @@ def test_decide_outcome(
 
 
 @pytest.mark.parametrize(
-    ("text", "mib"), [("128M", 128), ("1G", 1024), ("512MiB", 512), ("256", 256), ("65536k", 64)]
+    ("text", "mib"), [("128M", 128), ("1G", 1024), ("512m", 512), ("65536k", 64), ("1T", 1 << 20)]
 )
 def test_parse_memory(text: str, mib: int) -> None:
     assert vm.parse_memory(text) == mib
 
 
-@pytest.mark.parametrize("text", ["", "12X", "-1M", "1.5G", "8M", "100000T", "1000k"])
+@pytest.mark.parametrize(
+    "text", ["", "12X", "-1M", "1.5G", "8M", "100000T", "1000k", "256", "512MiB", "256MB", " 1G"]
+)
 def test_parse_memory_rejects(text: str) -> None:
     with pytest.raises(LwjvmError, match="bad memory size"):
         vm.parse_memory(text)

@@ -42,12 +42,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, corpusbench, linuxguest, network, smpbench, vm
+from lwjvm import accel, corpusbench, linuxguest, network, smpbench, uptodate, vm
 from lwjvm import bench as bench_mod
 from lwjvm import build as build_mod
 from lwjvm import run as run_mod
+from lwjvm.descriptor import ImageDescriptor
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import find_jdk
+from lwjvm.manifest import load
 
 CONNECTIONS = (1, 16, 64)
 WRK_SECONDS = 10
@@ -150,11 +152,11 @@ class LwjvmServer(Server):
 
     def __init__(self, image_dir: Path, chosen: str, net: network.NetConfig | None,
                  memory_mib: int | None = None) -> None:  # fmt: skip
-        desc = json.loads((image_dir / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
+        desc = ImageDescriptor.read(image_dir)
         self.cfg = vm.VmConfig(
             kernel=image_dir / build_mod.KERNEL,
             initrd=image_dir / build_mod.ROOT_IMAGE,
-            memory_mib=memory_mib or int(desc["vm"]["memory"]) // (1 << 20),
+            memory_mib=memory_mib or desc.vm.memory_mib,
             accel=chosen,
             append=["lwjvm.quiet=1"],
             timeout=BOOT_TIMEOUT * 4,
@@ -286,9 +288,9 @@ class Side:
 
 def _net(image_dir: Path, host_port: int | None) -> network.NetConfig | None:
     """The image's network as `lwjvm run` gives it, with `host_port` forwarded to GUEST_PORT."""
-    desc = json.loads((image_dir / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
+    desc = ImageDescriptor.read(image_dir)
     extra = [network.PortMap(host_port, GUEST_PORT)] if host_port else []
-    return run_mod.net_config(desc, str(desc["name"]), extra)
+    return run_mod.net_config(desc.vm, desc.name, extra)
 
 
 def hello(sides: list[Side], runs: int, log: Callable[[str], None]) -> dict[str, Any]:
@@ -296,7 +298,7 @@ def hello(sides: list[Side], runs: int, log: Callable[[str], None]) -> dict[str,
     out_dir = vm.repo_root() / "build" / "bench"
     jar, manifest, java = bench_mod._build_java_hello(out_dir)
     image = out_dir / "java" / "image"
-    run_mod.ensure_image(manifest, image, None, vm.find_kernel(), quiet=True)
+    uptodate.ensure_image(load(manifest), image, None, vm.find_kernel(), quiet=True)
     times: dict[str, list[float]] = {s.name: [] for s in sides}
     times["host"] = []
     to_init: list[float] = []
@@ -465,7 +467,7 @@ def downloads(sides: list[Side], boots: int, per_boot: int,
     out_dir = vm.repo_root() / "build" / "bench"
     manifest = _build_download(out_dir)
     image = out_dir / "download" / "image"
-    run_mod.ensure_image(manifest, image, None, vm.find_kernel(), quiet=True)
+    uptodate.ensure_image(load(manifest), image, None, vm.find_kernel(), quiet=True)
     rates: dict[str, list[float]] = {s.name: [] for s in sides}
     failures: dict[str, str] = {}
     for _ in range(boots):
@@ -653,8 +655,7 @@ def main(argv: list[str] | None = None) -> None:
 
         def linux(image: Path, net: network.NetConfig | None, mib: int | None) -> Server:
             if mib is None:
-                desc = json.loads((image / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
-                mib = int(desc["vm"]["memory"]) // (1 << 20)
+                mib = ImageDescriptor.read(image).vm.memory_mib
             return LinuxServer(guest, image, chosen, net, mib)
 
         sides = [Side("lwjvm", lambda i, n, m: LwjvmServer(i, chosen, n, m)), Side("linux", linux)]
@@ -666,8 +667,7 @@ def main(argv: list[str] | None = None) -> None:
             if "hello" in only:
                 results["hello"] = h
         if "memory" in only:
-            desc = json.loads((hello_image / build_mod.DESCRIPTOR).read_text(encoding="utf-8"))
-            planned = int(desc["vm"]["memory"]) // (1 << 20)
+            planned = ImageDescriptor.read(hello_image).vm.memory_mib
             log("smallest memory that runs Hello (bisection):")
             results["memory"] = {s.name: smallest_memory(s, hello_image, planned, log)
                                  for s in sides}  # fmt: skip
@@ -675,7 +675,8 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run([str(root / HTTP_SAMPLE / "build.sh")], check=True,
                            stdout=subprocess.DEVNULL)  # fmt: skip
             image = out_dir / "http" / "image"
-            run_mod.ensure_image(root / HTTP_SAMPLE / "app.yaml", image, None, kernel, quiet=True)
+            http_app = load(root / HTTP_SAMPLE / "app.yaml")
+            uptodate.ensure_image(http_app, image, None, kernel, quiet=True)
             log("samples/http: first request served, then wrk:")
             results["http"] = http(sides, image, args.http_boots, args.wrk_seconds, log)
         if "download" in only:

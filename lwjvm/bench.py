@@ -36,10 +36,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, microbench, miniguest, program, vm
+from lwjvm import accel, microbench, miniguest, program, uptodate, vm
 from lwjvm import run as run_mod
+from lwjvm.descriptor import ImageDescriptor
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import find_jdk
+from lwjvm.manifest import load
 
 RUNS = 10
 HELLO_SRC = Path("samples/hello-c/hello.c")
@@ -280,7 +282,7 @@ def run_java(runs: int = RUNS) -> dict[str, object]:
     image = out_dir / "java" / "image"
     kernel = vm.find_kernel()
     chosen = accel.choose(kernel)
-    run_mod.ensure_image(manifest, image, None, kernel, quiet=True)
+    uptodate.ensure_image(load(manifest), image, None, kernel, quiet=True)
     lwjvm_cmd = [sys.executable, "-c", "from lwjvm.cli import main; main()"]
     series: dict[str, list[float]] = {
         k: []
@@ -333,11 +335,11 @@ def run_java(runs: int = RUNS) -> dict[str, object]:
 
     phases_image = out_dir / "java" / "phases-image"
     phases_manifest = manifest.with_name("phases.yaml")
-    run_mod.ensure_image(phases_manifest, phases_image, None, kernel, quiet=True)
+    uptodate.ensure_image(load(phases_manifest), phases_image, None, kernel, quiet=True)
     phases = _jvm_phases(phases_manifest, phases_image, chosen, runs)
 
-    desc = json.loads((image / "image.json").read_text())
-    planned = int(desc["vm"]["memory"]) // (1 << 20)
+    desc = ImageDescriptor.read(image)
+    planned = desc.vm.memory_mib
     smallest = _smallest_memory(manifest, image, chosen, planned)
     results: dict[str, object] = {
         "accel": chosen,
@@ -349,7 +351,7 @@ def run_java(runs: int = RUNS) -> dict[str, object]:
         "planned_memory_mib": planned,
         "image_bytes": (image / "root.img").stat().st_size,
         "kernel_bytes": (image / "kernel.elf").stat().st_size,
-        "jvm_argv": desc["jvm"]["argv"],
+        "jvm_argv": desc.jvm.argv,
     }
     _print_java(results)
     return results

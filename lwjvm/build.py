@@ -28,14 +28,14 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from lwjvm import __version__, bootconf, elfinfo, guestrun, image, jvmflags, network, springboot
-from lwjvm import manifest as manifest_mod
+from lwjvm import descriptor as desc_mod
 from lwjvm import modules as modules_mod
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import Jdk, find_jdk
@@ -43,10 +43,9 @@ from lwjvm.jvmtools import JavaTools, Mode
 from lwjvm.manifest import Manifest
 from lwjvm.runtime import Runtime, assemble, cache_root, check_modules, jlink_options, profile
 
-DESCRIPTOR = "image.json"
-ROOT_IMAGE = "root.img"
-KERNEL = "kernel.elf"
-DESCRIPTOR_FORMAT = 1
+DESCRIPTOR = desc_mod.FILE
+ROOT_IMAGE = desc_mod.ROOT_IMAGE
+KERNEL = desc_mod.KERNEL
 CLASSLIST = "/tmp/lwjvm-classes.lst"  # written by the training run in the guest
 STAGED_CLASSLIST = "/lwjvm-classes.lst"  # the class list in the dump's image (not in the final one)
 DUMPED_ARCHIVE = "/tmp/lwjvm-app.jsa"  # written by the dump in the guest
@@ -66,7 +65,7 @@ C_UTF8_LOCALE = "/usr/lib/locale/C.utf8"
 @dataclass(frozen=True)
 class Extra:
     """What a command adds to the manifest's image: variables (`--env`), JVM options and
-    modules (`--debug`). Part of the image's inputs (run.image_inputs)."""
+    modules (`--debug`). Part of the image's inputs (uptodate.image_inputs)."""
 
     env: tuple[tuple[str, str], ...] = ()
     jvm_options: tuple[str, ...] = ()
@@ -175,7 +174,7 @@ class BuildResult:
     """What a build wrote and how long its steps took (timings are not part of the image)."""
 
     out_dir: Path
-    descriptor: dict[str, Any]
+    descriptor: desc_mod.ImageDescriptor
     runtime: Runtime
     tools_mode: str
     cds_cache_hit: bool | None
@@ -383,7 +382,7 @@ def _set_times(root: Path, epoch: int) -> None:
 
 
 def build(
-    manifest_path: Path,
+    manifest: Manifest,
     out_dir: Path,
     kernel: Path | None,
     progress: Progress | None = None,
@@ -391,20 +390,22 @@ def build(
     cache: Path | None = None,
     args: list[str] | None = None,
     extra: Extra | None = None,
-    allow_outside: Sequence[Path] = (),
 ) -> BuildResult:
-    """Build the image for the manifest at `manifest_path` into `out_dir`.
+    """Build the image for `manifest` into `out_dir`.
 
     `args`, when given, replace the manifest's app.args (`lwjvm run app.yaml -- ARGS`); `extra`
-    adds to the manifest what a command asks for (`--env`, `--debug`); `allow_outside` are the
-    paths outside the manifest's directory its files may come from (`--allow-outside`).
+    adds to the manifest what a command asks for (`--env`, `--debug`). `manifest` is not changed.
     """
     progress = progress or Progress(enabled=False)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    m = manifest_mod.load(manifest_path, allow_outside)
-    if args is not None:
-        m.args = list(args)
+    m = dataclasses.replace(
+        manifest,
+        args=list(manifest.args if args is None else args),
+        env=dict(manifest.env),
+        jvm_options=list(manifest.jvm_options),
+        modules=list(manifest.modules),
+    )
     if extra is not None:
         m.env.update(dict(extra.env))
         m.jvm_options += list(extra.jvm_options)
@@ -535,7 +536,7 @@ def _build_image(
     java = f"{java_dir}/bin/java"
     app_dir = prof["app_dir"]
 
-    cds: dict[str, Any] | None = None
+    cds: desc_mod.Cds | None = None
     cds_flags: list[str] = []
     cds_hit: bool | None = None
     if m.cds:
@@ -571,84 +572,69 @@ def _build_image(
         stats = image.build_image(staging_dir, root_img)
     timings["image"] = time.monotonic() - t
 
-    kernel_info: dict[str, Any] | None = None
+    kernel_info: desc_mod.FileDigest | None = None
     if kernel is not None:
         shutil.copyfile(kernel, out_dir / KERNEL)
-        kernel_info = {"sha256": sha256_file(kernel), "size": kernel.stat().st_size}
+        kernel_info = desc_mod.FileDigest(sha256_file(kernel), kernel.stat().st_size)
     else:
         (out_dir / KERNEL).unlink(missing_ok=True)
 
-    lib_bytes = sum(Path(lib.real).stat().st_size for lib in libs)
-    descriptor: dict[str, Any] = {
-        "format": DESCRIPTOR_FORMAT,
-        "lwjvm": __version__,
-        "name": m.name,
-        "app": {
-            "main": main,
-            "args": m.args,
-            "classpath": [
-                {"path": guest, "sha256": _tree_digest(host), "source": host.name}
-                for host, guest in cp
+    descriptor = desc_mod.ImageDescriptor(
+        name=m.name,
+        app=desc_mod.App(
+            main=main,
+            args=m.args,
+            classpath=[
+                desc_mod.ClassPathEntry(guest, _tree_digest(host), host.name) for host, guest in cp
             ],
-            "files": [
-                {"source": str(c.src.relative_to(m.directory)), "path": c.dst} for c in m.files
+            files=[
+                desc_mod.FileEntry(str(c.src.relative_to(m.directory)), c.dst) for c in m.files
             ],
-            "spring_boot": boot.describe() if boot else None,
-        },
-        "jdk": {
-            "home": str(jdk.home),
-            "version": jdk.runtime_version,
-            "implementor": jdk.implementor,
-            "release_sha256": jdk.release_sha256,
-        },
-        "runtime": {
-            "path": java_dir,
-            "key": runtime.key,
-            "modules": runtime.modules,
-            "module_reasons": module_reasons or {},
-            "jlink_options": runtime.jlink_options,
-            "size": _bytes_under(staging_dir / java_dir.lstrip("/")),
-        },
-        "libraries": [{"path": lib.path, "real": lib.real} for lib in libs],
-        "libraries_size": lib_bytes,
-        "libraries_missing": found.missing,
-        "cds": cds,
-        "memory": {
-            "vm": plan.total,
-            "cpus": m.cpus,
-            "heap": plan.heap,
-            "metaspace": plan.metaspace,
-            "code_cache": plan.code_cache,
-            "direct": plan.direct,
-            "thread_stacks": plan.stacks,
-            "kernel_reserve": plan.kernel,
-        },
-        "jvm": {
-            "exec": java,
-            "argv": argv,
-            "env": env_list,
-            "cwd": app_dir,
-        },
-        "vm": {
-            "memory": plan.total,
-            "cpus": m.cpus,
-            "ports": [p.to_json() for p in m.ports],
-            "network": m.network,
-            "volumes": [{"name": v.name, "size": v.size, "mount": v.mount} for v in m.volumes],
-            "health": dataclasses.asdict(m.health),
-            "restart": str(m.restart),
-        },
-        "files": {
-            ROOT_IMAGE: {
-                "sha256": sha256_file(root_img),
-                "size": root_img.stat().st_size,
-                "entries": stats.entries,
-            },
-            KERNEL: kernel_info,
-        },
-        "epoch": image.source_date_epoch(),
-    }
-    (out_dir / DESCRIPTOR).write_text(json.dumps(descriptor, indent=2) + "\n", encoding="utf-8")
+            spring_boot=boot.describe() if boot else None,
+        ),
+        jdk=desc_mod.JdkInfo(
+            str(jdk.home), jdk.runtime_version, jdk.implementor, jdk.release_sha256
+        ),
+        runtime=desc_mod.RuntimeInfo(
+            path=java_dir,
+            key=runtime.key,
+            modules=runtime.modules,
+            module_reasons=module_reasons or {},
+            jlink_options=runtime.jlink_options,
+            size=_bytes_under(staging_dir / java_dir.lstrip("/")),
+        ),
+        libraries=[desc_mod.Library(lib.path, lib.real) for lib in libs],
+        libraries_size=sum(Path(lib.real).stat().st_size for lib in libs),
+        libraries_missing=found.missing,
+        cds=cds,
+        memory=desc_mod.MemoryPlan(
+            vm=plan.total,
+            cpus=m.cpus,
+            heap=plan.heap,
+            metaspace=plan.metaspace,
+            code_cache=plan.code_cache,
+            direct=plan.direct,
+            thread_stacks=plan.stacks,
+            kernel_reserve=plan.kernel,
+        ),
+        jvm=desc_mod.JvmCommand(exec=java, argv=argv, env=env_list, cwd=app_dir),
+        vm=desc_mod.VmPlan(
+            memory=plan.total,
+            cpus=m.cpus,
+            ports=[p.to_json() for p in m.ports],
+            network=m.network,
+            volumes=list(m.volumes),
+            health=m.health,
+            restart=str(m.restart),
+        ),
+        root_img=desc_mod.FileDigest(
+            sha256_file(root_img), root_img.stat().st_size, stats.entries
+        ),
+        kernel=kernel_info,
+        epoch=image.source_date_epoch(),
+        lwjvm=__version__,
+    )
+    descriptor.write(out_dir)
     return BuildResult(out_dir, descriptor, runtime, tools.mode, cds_hit, timings)
 
 
@@ -691,7 +677,7 @@ def _make_cds(
     kernel: Path | None,
     training_options: list[str] | None = None,
     traffic: guestrun.Traffic | None = None,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[desc_mod.Cds, bool]:
     """Stage the app's CDS archive at `archive`: from the cache, or a training run and a dump.
 
     The archive is only valid with the class path, jar times and JVM flags it was dumped with,
@@ -728,8 +714,13 @@ def _make_cds(
     with open(cached.parent / f".{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if cached.is_file() and cached_info.is_file():
-            staging.stage_file(cached, archive)
-            return json.loads(cached_info.read_text(encoding="utf-8")), True
+            try:
+                hit = desc_mod.typed(desc_mod.Cds, json.loads(cached_info.read_text("utf-8")))
+            except ValueError:
+                hit = None  # an entry of an older lwjvm: made again below
+            if hit is not None:
+                staging.stage_file(cached, archive)
+                return hit, True
         info: dict[str, Any] = {"archive": archive, "key": key, "dump_flags": flags}
         return _train_and_dump(
             staging, flags, classpath, main, env, archive, epoch, training_args,
@@ -753,7 +744,7 @@ def _train_and_dump(
     kernel: Path | None,
     training_options: list[str] | None = None,
     traffic: guestrun.Traffic | None = None,
-) -> dict[str, Any]:
+) -> desc_mod.Cds:
     """The training run and the dump (see _make_cds), two boots of the staged tree in the guest;
     the archive is also stored at `cached`."""
     java = f"{profile()['runtime_dir']}/bin/java"
@@ -816,9 +807,9 @@ def _train_and_dump(
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         tmp.write_bytes(src_bytes)
         os.replace(tmp, dest)
-    return info
+    return desc_mod.typed(desc_mod.Cds, info)
 
 
-def default_output(manifest_path: Path, allow_outside: Sequence[Path] = ()) -> Path:
+def default_output(m: Manifest) -> Path:
     """build/NAME in the current directory, NAME from the manifest."""
-    return Path("build") / manifest_mod.load(manifest_path, allow_outside).name
+    return Path("build") / m.name

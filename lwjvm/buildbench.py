@@ -22,6 +22,7 @@ from typing import Any
 from lwjvm import bootconf, inspect, rootrun
 from lwjvm.build import Progress, build
 from lwjvm.jdk import find_jdk
+from lwjvm.manifest import load
 from lwjvm.runtime import tree_size
 
 HELLO = 'public class Hello { public static void main(String[] a) { System.out.println("hi"); } }'
@@ -57,18 +58,19 @@ def measure(jdk_home: Path | None = None) -> dict[str, Any]:
             f"name: hello\napp:\n  jar: hello.jar\njvm:\n  home: {jdk.home}\n"
         )
         cache = work / "cache"
-        cold = build(work / "app.yaml", work / "out1", None, Progress(enabled=False), cache=cache)
-        warm = build(work / "app.yaml", work / "out2", None, Progress(enabled=False), cache=cache)
+        m = load(work / "app.yaml")
+        cold = build(m, work / "out1", None, Progress(enabled=False), cache=cache)
+        warm = build(m, work / "out2", None, Progress(enabled=False), cache=cache)
         out["build_cold_s"] = round(cold.timings["total"], 2)
         out["build_cold_steps_s"] = {k: round(v, 2) for k, v in cold.timings.items()}
         out["build_cached_s"] = round(warm.timings["total"], 2)
         desc = cold.descriptor
-        out["root_img_bytes"] = desc["files"]["root.img"]["size"]
+        out["root_img_bytes"] = desc.root_img.size
         # The image file is padded to a power of two with a sparse hole: what it really holds.
         out["root_img_allocated_bytes"] = cold.root_image.stat().st_blocks * 512
-        out["runtime_bytes"] = desc["runtime"]["size"]
-        out["cds_bytes"] = desc["cds"]["size"]
-        out["libraries_bytes"] = desc["libraries_size"]
+        out["runtime_bytes"] = desc.runtime.size
+        out["cds_bytes"] = desc.cds.size if desc.cds else 0
+        out["libraries_bytes"] = desc.libraries_size
         out["full_jdk_bytes"] = tree_size(jdk.home)
         plain = work / "plain-java-base"
         args = ["--add-modules", "java.base", "--output", str(plain)]
@@ -90,7 +92,7 @@ def measure(jdk_home: Path | None = None) -> dict[str, Any]:
             out["hello_image_cds_ms"] = _median_ms(lambda: in_image(argv))
             out["hello_image_no_cds_ms"] = _median_ms(lambda: in_image(no_cds))
             # unshare + /proc + chroot alone (ld.so printing its version), to subtract.
-            interp = [lib["path"] for lib in desc["libraries"] if "ld-linux" in lib["path"]]
+            interp = [lib.path for lib in desc.libraries if "ld-linux" in lib.path]
             out["chroot_overhead_ms"] = _median_ms(lambda: in_image([interp[0], "--version"]))
         host = [str(jdk.java), "-cp", str(work / "hello.jar"), "Hello"]
         out["hello_host_full_jdk_ms"] = _median_ms(

@@ -302,20 +302,21 @@ def build_cmd(
 ) -> None:
     """Build the bootable image described by MANIFEST (app.yaml)."""
     from lwjvm.build import Progress, build, default_output
+    from lwjvm.manifest import load
     from lwjvm.vm import find_kernel
 
+    m = load(manifest, allow_outside)
     if not no_kernel and kernel is None:
         kernel = find_kernel()
-    out = output or default_output(manifest, allow_outside)
-    progress = Progress(enabled=not quiet)
+    out = output or default_output(m)
     if no_kernel or kernel is None:
-        result = build(manifest, out, None, progress, allow_outside=allow_outside)
+        result = build(m, out, None, Progress(enabled=not quiet))
     else:
-        from lwjvm.run import build_recorded
+        from lwjvm.uptodate import build_recorded
 
         # Recorded, so `lwjvm run` of the same manifest finds the image up to date.
-        result = build_recorded(manifest, out, kernel, progress, allow_outside=allow_outside)
-    size = result.descriptor["files"]["root.img"]["size"] / (1 << 20)
+        result = build_recorded(m, out, kernel, Progress(enabled=not quiet))
+    size = result.descriptor.root_img.size / (1 << 20)
     click.echo(f"{out}: root.img {size:.1f} MiB in {result.timings['total']:.1f}s")
 
 
@@ -334,8 +335,8 @@ def inspect_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
     if Path(target).exists() or "/" in target:
         if not Path(target).exists():
             raise LwjvmError(f"{target}: no such image")
-        desc = inspect.load(Path(target))
-        click.echo(json.dumps(desc, indent=2) if as_json else inspect.render(desc))
+        info = inspect.load(Path(target))
+        click.echo(json.dumps(info.to_json(), indent=2) if as_json else inspect.render(info))
         return
     from lwjvm import deploy
 

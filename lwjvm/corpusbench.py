@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from lwjvm import build as build_mod
-from lwjvm import elfinfo, linuxguest, vm
+from lwjvm import elfinfo, linuxguest, uptodate, vm
 from lwjvm import run as run_mod
+from lwjvm.descriptor import ImageDescriptor
 from lwjvm.errors import LwjvmError
 from lwjvm.image import Staging, build_image
 from lwjvm.jdk import find_jdk
+from lwjvm.manifest import load as load_manifest
 from lwjvm.program import ExecRequest, find_program, stage_program
 
 CORPUS_LIB = Path("tests/build/corpus/lib")
@@ -174,13 +176,13 @@ def prepare(work: Path, log: Callable[[str], None]) -> list[Prepared]:
             if not manifest.exists() or manifest.read_text() != text:
                 manifest.write_text(text)
             log(f"  image of {fat.name}")
-            run_mod.ensure_image(manifest, d / "image", None, kernel, quiet=True)
-            desc = json.loads((d / "image" / build_mod.DESCRIPTOR).read_text())
+            uptodate.ensure_image(load_manifest(manifest), d / "image", None, kernel, quiet=True)
+            desc = ImageDescriptor.read(d / "image")
             out.append(Prepared(
                 prog, [str(jdk.tool("java")), "-jar", str(fat), *prog.args], host_dir,
                 d / "image" / build_mod.ROOT_IMAGE, kernel,
-                int(desc["vm"]["memory"]) // (1 << 20),
-                run_mod.net_config(desc, str(desc["name"]), []),
+                desc.vm.memory_mib,
+                run_mod.net_config(desc.vm, desc.name, []),
             ))  # fmt: skip
             continue
         if prog.main:
@@ -193,15 +195,15 @@ def prepare(work: Path, log: Callable[[str], None]) -> list[Prepared]:
             if not manifest.exists() or manifest.read_text() != text:
                 manifest.write_text(text)
             log(f"  image of {prog.main}")
-            run_mod.ensure_image(manifest, d / "image", None, kernel, quiet=True,
-                                 allow_outside=[jar, lib])  # the corpus's jars  # fmt: skip
-            desc = json.loads((d / "image" / build_mod.DESCRIPTOR).read_text())
+            m = load_manifest(manifest, [jar, lib])  # the corpus's jars
+            uptodate.ensure_image(m, d / "image", None, kernel, quiet=True)
+            desc = ImageDescriptor.read(d / "image")
             cp = ":".join([str(jar), *map(str, jars)])
             out.append(Prepared(
                 prog, [str(jdk.tool("java")), "-cp", cp, prog.main, *prog.args], host_dir,
                 d / "image" / build_mod.ROOT_IMAGE, kernel,
-                int(desc["vm"]["memory"]) // (1 << 20),
-                run_mod.net_config(desc, str(desc["name"]), []),
+                desc.vm.memory_mib,
+                run_mod.net_config(desc.vm, desc.name, []),
             ))  # fmt: skip
             continue
         argv = list(prog.argv)

@@ -26,8 +26,7 @@ from lwjvm.state import VmDir, VmSpec, VmState
 # ps, logs, stop and rm import only what they use: `lwjvm ps` should take well under 200 ms, and
 # the manifest, build and health modules (jsonschema, requests) take longer than that to import.
 STOP_TIMEOUT_S = 10.0  # vm.STOP_TIMEOUT_S, without importing lwjvm.vm
-DESCRIPTOR = "image.json"  # build.DESCRIPTOR
-ROOT_IMAGE = "root.img"  # build.ROOT_IMAGE
+DESCRIPTOR = "image.json"  # descriptor.FILE
 EXIT_DEPLOY_FAILED = 1  # the app did not become healthy (the cause is on stderr)
 STOP_GRACE_S = 15.0  # beyond the stop timeout, how long stop waits for the supervisor to end
 LOG_LINES_ON_FAILURE = 20
@@ -70,26 +69,26 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     Returns the exit code: 0 once healthy (or, with no check but the start period, once the app
     ran to a clean exit), EXIT_DEPLOY_FAILED when it did not become healthy (the VM is stopped).
     """
-    from lwjvm import accel, health, vm
+    from lwjvm import accel, health, uptodate, vm, volume
     from lwjvm import build as build_mod
     from lwjvm import manifest as manifest_mod
-    from lwjvm.run import agent_extras, up_to_date_image
+    from lwjvm.descriptor import ImageDescriptor, RestartPolicy
 
     m = manifest_mod.load(req.manifest, req.allow_outside)
     name = st.check_name(req.name or m.name)
     env = _env_pairs(req.env)
-    memory_mib = vm.parse_memory(req.memory) if req.memory is not None else m.memory // (1 << 20)
+    memory_mib = vm.parse_memory(req.memory) if req.memory is not None else None
     if req.stop_timeout < 0:
         raise LwjvmError(f"bad --stop-timeout {req.stop_timeout:g}: must not be negative")
     extra = [network.parse_port(p) for p in req.ports]
-    agents = agent_extras(req.debug, req.jmx, extra)
+    agents = uptodate.agent_extras(req.debug, req.jmx, extra)
     image_extra = build_mod.merge_extras(build_mod.Extra(env=tuple(sorted(env.items()))), agents)
     if m.network == network.NETWORK_NONE and extra:
         raise LwjvmError(
             "-p, --debug and --jmx need a network, and the manifest says vm.network: none"
         )
-    ports = network.merge_ports(m.ports, extra)
-    health.resolve(m.health, ports)  # a check on a port that is not forwarded: say so now
+    # A check on a port that is not forwarded: said before anything is built.
+    health.resolve(m.health, network.merge_ports(m.ports, extra))
     kernel = vm.find_kernel()
     vm.find_qemu()
     d = VmDir(root, name)
@@ -104,38 +103,36 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
         if d.exists():
             note(f"replacing the stopped VM {name}")
         shutil.rmtree(d.path, ignore_errors=True)
-        network.check_free(ports)
-        out_dir = (req.output or Path("build") / m.name).absolute()
+        out_dir = (req.output or build_mod.default_output(m)).absolute()
         d.path.mkdir(parents=True)
         err = sys.stderr.buffer
-        with up_to_date_image(
-            req.manifest, out_dir, None, kernel, req.quiet, err, image_extra, req.allow_outside
-        ):
+        with uptodate.up_to_date_image(m, out_dir, None, kernel, req.quiet, err, image_extra):
             pin_image(out_dir, d.image)
-        chosen = accel.choose(d.image / "kernel.elf", req.accel)
-        from lwjvm import volume
-
-        disks, volume_words = volume.attach(
-            root, [{"name": v.name, "size": v.size, "mount": v.mount} for v in m.volumes]
-        )
+        # From here on the image's descriptor says how to boot it, as for lwjvm run.
+        plan = ImageDescriptor.read(d.image).vm
+        ports = network.merge_ports([network.parse_port(p) for p in plan.ports], extra)
+        network.check_free(ports)
+        chosen = accel.choose(d.image / build_mod.KERNEL, req.accel)
+        disks, volume_words = volume.attach(root, plan.volumes)
         spec = VmSpec(
             name=name,
             manifest=str(Path(req.manifest).absolute()),
             build_dir=str(out_dir),
             image_name=m.name,
-            memory_mib=memory_mib,
+            memory_mib=memory_mib or plan.memory_mib,
             accel=chosen,
-            network=m.network,
+            network=plan.network,
             ports=[p.to_json() for p in ports],
             mac=network.mac_for(name),
-            health=asdict(m.health),
-            restart=str(m.restart),
+            health=asdict(plan.health),
+            restart=str(RestartPolicy.parse(plan.restart)),
             stop_timeout=req.stop_timeout,
             env=env,
             debug=req.debug,
             jmx=req.jmx,
             kernel_args=[*req.kernel_args, *volume_words],
             disks=[str(p) for p in disks],
+            cpus=plan.cpus,
             created=time.time(),
         )
         st.write_json(d.config, asdict(spec))
@@ -208,9 +205,9 @@ def wait_healthy(
 ) -> int:
     """Waits until the VM is healthy (0), or failed (EXIT_DEPLOY_FAILED, after stopping it)."""
     from lwjvm import health
-    from lwjvm import manifest as manifest_mod
+    from lwjvm.descriptor import Health
 
-    hc = manifest_mod.Health(**spec.health)
+    hc = Health(**spec.health)
     began = time.monotonic()
     limit = hc.timeout + 120.0  # the supervisor says unhealthy first; this is a backstop
     while True:
@@ -507,7 +504,9 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
     """The VM's config, state (with history and exit causes) and what its image holds."""
     spec = d.spec()
     s = refresh(d)
-    desc = st.read_json(d.image / DESCRIPTOR) or {}
+    from lwjvm.descriptor import ImageDescriptor
+
+    desc = ImageDescriptor.read(d.image) if (d.image / DESCRIPTOR).is_file() else None
     live = s.state in st.LIVE
     return {
         "name": spec.name,
@@ -516,8 +515,9 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
                   "qemu_rss_kib": st.rss_kib(s.qemu_pid) if live else None},
         "image": {
             "dir": str(d.image),
-            "root.img": (desc.get("files") or {}).get(ROOT_IMAGE),
-            "jvm": desc.get("jvm"),
+            "root.img": asdict(desc.root_img) if desc else None,
+            "jvm": asdict(desc.jvm) if desc else None,
+            "cpus": desc.vm.cpus if desc else None,
         },
         "paths": {"log": str(d.log), "state": str(d.state_file), "qmp": str(d.qmp)},
         "urls": urls(spec),

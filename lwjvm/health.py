@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import requests
 
+from lwjvm.descriptor import Health
 from lwjvm.errors import LwjvmError
-from lwjvm.manifest import Health
 from lwjvm.network import PortMap
 
 # Lines in the app's output that say it is failing, whatever it does next.

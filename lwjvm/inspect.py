@@ -7,16 +7,18 @@ will run. `extract_root` unpacks a root image into a directory (for the chroot p
 
 from __future__ import annotations
 
-import json
 import shlex
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lwjvm import bootconf
-from lwjvm.build import DESCRIPTOR, KERNEL, ROOT_IMAGE, sha256_file
+from lwjvm.build import sha256_file
+from lwjvm.descriptor import FILE as DESCRIPTOR
+from lwjvm.descriptor import KERNEL, ROOT_IMAGE, ImageDescriptor
 from lwjvm.errors import LwjvmError
 
 
@@ -60,87 +62,91 @@ def extract_root(root_img: Path, dest: Path) -> None:
         raise LwjvmError(f"{root_img}: cannot extract: {(errors or [proc.stderr])[0].strip()}")
 
 
-def load(image: Path) -> dict[str, Any]:
-    """The descriptor of the image at `image`, with the boot configuration read from the image."""
+@dataclass
+class Inspection:
+    """An image as `lwjvm inspect` shows it: its descriptor, the boot configuration read back
+    from root.img, and whether root.img and kernel.elf still have the digests it records."""
+
+    desc: ImageDescriptor
+    boot: dict[str, Any]
+    checks: dict[str, bool | None]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.desc.to_json(), "boot": self.boot, "checks": self.checks}
+
+
+def load(image: Path) -> Inspection:
+    """The image at `image` (a build directory, its image.json or its root.img), inspected."""
     directory = locate(image)
-    try:
-        desc: dict[str, Any] = json.loads((directory / DESCRIPTOR).read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise LwjvmError(f"{directory / DESCRIPTOR}: not valid JSON: {e}") from e
+    desc = ImageDescriptor.read(directory)
     root_img = directory / ROOT_IMAGE
     if not root_img.is_file():
         raise LwjvmError(f"{directory}: {ROOT_IMAGE} is missing")
     conf = bootconf.parse(read_file(root_img, bootconf.PATH))
-    desc["boot"] = {
+    boot = {
         "exec": conf.exec.decode(errors="replace"),
         "argv": [a.decode(errors="replace") for a in conf.argv],
         "env": [e.decode(errors="replace") for e in conf.env],
         "cwd": conf.cwd.decode(errors="replace"),
     }
-    desc["checks"] = {
-        ROOT_IMAGE: sha256_file(root_img) == desc["files"][ROOT_IMAGE]["sha256"],
+    kernel = directory / KERNEL
+    checks: dict[str, bool | None] = {
+        ROOT_IMAGE: sha256_file(root_img) == desc.root_img.sha256,
         KERNEL: (
-            (directory / KERNEL).is_file()
-            and sha256_file(directory / KERNEL) == desc["files"][KERNEL]["sha256"]
-            if desc["files"].get(KERNEL)
+            kernel.is_file() and sha256_file(kernel) == desc.kernel.sha256
+            if desc.kernel is not None
             else None
         ),
     }
-    return desc
+    return Inspection(desc, boot, checks)
 
 
 def _mb(n: int | None) -> str:
     return "-" if n is None else f"{n / (1 << 20):.1f} MiB"
 
 
-def render(desc: dict[str, Any]) -> str:
-    """A human-readable summary of a loaded descriptor."""
-    app, jdk, rt, boot, mem = (
-        desc["app"],
-        desc["jdk"],
-        desc["runtime"],
-        desc["boot"],
-        desc["memory"],
-    )
-    files = desc["files"]
-    kernel = files.get(KERNEL)
-    cds = desc.get("cds")
-    ok = desc["checks"]
+def render(info: Inspection) -> str:
+    """A human-readable summary of an inspected image."""
+    desc, boot, ok = info.desc, info.boot, info.checks
+    app, jdk, rt, mem, cds, kernel = (
+        desc.app, desc.jdk, desc.runtime, desc.memory, desc.cds, desc.kernel
+    )  # fmt: skip
+    b = app.spring_boot
     lines = [
-        f"name:        {desc['name']}",
-        f"main class:  {app['main']}",
-        f"class path:  {':'.join(e['path'] for e in app['classpath'])}",
-        f"args:        {shlex.join(app['args'])}",
+        f"name:        {desc.name}",
+        f"main class:  {app.main}",
+        f"class path:  {':'.join(e.path for e in app.classpath)}",
+        f"args:        {shlex.join(app.args)}",
         *(
             [
-                f"spring boot: {b['jar']} (Spring Boot {b['spring_boot'] or '?'}) extracted: "
-                f"Start-Class {b['start_class']}, {b['libraries']} libraries in the class path"
+                f"spring boot: {b.jar} (Spring Boot {b.spring_boot or '?'}) extracted: "
+                f"Start-Class {b.start_class}, {b.libraries} libraries in the class path"
                 f"{' and the class-data archive' if cds else ''}"
             ]
-            if (b := app.get("spring_boot"))
+            if b
             else []
         ),
-        f"jdk:         {jdk['implementor']} {jdk['version']} ({jdk['home']})",
-        f"modules:     {', '.join(rt['modules'])}"
-        + "".join(
-            f"\n             {mod}: {why}"
-            for mod, why in sorted(rt.get("module_reasons", {}).items())
-        ),
-        f"jlink:       {' '.join(rt['jlink_options'])}",
-        f"libraries:   {len(desc['libraries'])} from the host, {_mb(desc['libraries_size'])}"
+        f"jdk:         {jdk.implementor} {jdk.version} ({jdk.home})",
+        f"modules:     {', '.join(rt.modules)}"
+        + "".join(f"\n             {mod}: {why}" for mod, why in sorted(rt.module_reasons.items())),
+        f"jlink:       {' '.join(rt.jlink_options)}",
+        f"libraries:   {len(desc.libraries)} from the host, {_mb(desc.libraries_size)}"
         + "".join(
             f"\n             not on the host: {name} (for {', '.join(users)})"
-            for name, users in sorted(desc.get("libraries_missing", {}).items())
+            for name, users in sorted(desc.libraries_missing.items())
         ),
         "sizes:",
-        f"  root.img   {_mb(files[ROOT_IMAGE]['size'])}"
+        f"  root.img   {_mb(desc.root_img.size)}"
         f" ({'sha256 ok' if ok[ROOT_IMAGE] else 'sha256 MISMATCH'})",
-        f"  runtime    {_mb(rt['size'])}",
-        f"  cds        {_mb(cds['size']) if cds else 'none'}",
-        f"  kernel.elf {_mb(kernel['size']) if kernel else 'not included'}"
+        f"  runtime    {_mb(rt.size)}",
+        f"  cds        {_mb(cds.size) if cds else 'none'}",
+        f"  kernel.elf {_mb(kernel.size) if kernel else 'not included'}"
         + ("" if not kernel else f" ({'sha256 ok' if ok[KERNEL] else 'sha256 MISMATCH'})"),
-        f"memory:      vm {_mb(mem['vm'])}, heap {_mb(mem['heap'])}, metaspace "
-        f"{_mb(mem['metaspace'])}, code cache {_mb(mem['code_cache'])}, cpus {mem['cpus']}",
+        f"memory:      vm {_mb(mem.vm)}, heap {_mb(mem.heap)}, metaspace "
+        f"{_mb(mem.metaspace)}, code cache {_mb(mem.code_cache)}, cpus {mem.cpus}",
+        f"vm:          network {desc.vm.network}, ports {', '.join(desc.vm.ports) or '-'}, "
+        f"restart {desc.vm.restart}"
+        + "".join(f", volume {v.name} at {v.mount}" for v in desc.vm.volumes),
         f"cwd:         {boot['cwd']}",
         f"env:         {' '.join(boot['env'])}",
         f"command:     {shlex.join(boot['argv'])}",

@@ -9,6 +9,7 @@ file, the line and the field and says what was expected.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import stat
@@ -21,6 +22,14 @@ from typing import Any
 import jsonschema
 import yaml
 
+from lwjvm.descriptor import (
+    DEFAULT_HEALTH_INTERVAL,
+    DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_START_PERIOD,
+    Health,
+    RestartPolicy,
+    Volume,
+)
 from lwjvm.errors import LwjvmError
 from lwjvm.network import NETWORK_NONE, NETWORK_USER, PortMap, parse_port
 from lwjvm.sizes import format_size, parse_size
@@ -42,44 +51,6 @@ MAX_MANIFEST_BYTES = 1 << 20
 MAX_DEPTH = 32
 MAX_ALIASES = 64
 MAX_VALUES = 20_000
-DEFAULT_HEALTH_TIMEOUT = 60.0
-DEFAULT_HEALTH_INTERVAL = 1.0
-DEFAULT_START_PERIOD = 5.0
-
-
-@dataclass(frozen=True)
-class Health:
-    """When a deployed app counts as healthy (manifest `health:`; docs/deploy.md)."""
-
-    http: str | None = None  # GET this path over the forward of `port`: 2xx is healthy
-    tcp: int | None = None  # a guest port that accepts and keeps a connection
-    port: int | None = None  # the guest port `http` is checked on (default: the first forward)
-    timeout: float = DEFAULT_HEALTH_TIMEOUT  # how long deploy waits for healthy
-    interval: float = DEFAULT_HEALTH_INTERVAL
-    start_period: float = DEFAULT_START_PERIOD  # with no http/tcp: running this long is healthy
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    """`restart:` of the manifest: no, on-failure[:N] or always."""
-
-    mode: str = "no"
-    max_restarts: int | None = None  # on-failure:N
-
-    @classmethod
-    def parse(cls, text: str) -> RestartPolicy:
-        """The policy spelt `text`; ValueError if it is not one."""
-        mode, _, n = text.partition(":")
-        if mode not in ("no", "always", "on-failure") or (n and mode != "on-failure"):
-            raise ValueError(text)
-        if n and (not n.isdigit() or int(n) < 1):
-            raise ValueError(text)
-        return cls(mode, int(n) if n else None)
-
-    def __str__(self) -> str:
-        return self.mode + (f":{self.max_restarts}" if self.max_restarts else "")
-
-
 MAX_CPUS = 16  # the kernel's limit (kernel/arch/x86_64/percpu.h)
 
 
@@ -391,13 +362,6 @@ class FileCopy:
     dst: str
 
 
-@dataclass(frozen=True)
-class Volume:
-    name: str
-    size: int
-    mount: str
-
-
 @dataclass
 class Manifest:
     """A validated manifest with every path resolved against the manifest's directory."""
@@ -427,6 +391,7 @@ class Manifest:
     health: Health
     restart: RestartPolicy
     doc: Located = field(repr=False)
+    sha256: str = ""  # of the manifest's bytes as read: part of an image's inputs
 
     @property
     def directory(self) -> Path:
@@ -500,7 +465,9 @@ def load(path: str | Path, allow_outside: Sequence[Path] = ()) -> Manifest:
         line = doc.line(())
         raise LwjvmError(f"{filename}:{line}: expected a mapping at the top level, got {got}")
     validate_document(doc, filename)
-    return _resolve(doc, mpath, filename, allowed)
+    m = _resolve(doc, mpath, filename, allowed)
+    m.sha256 = hashlib.sha256(text.encode()).hexdigest()
+    return m
 
 
 def allowed_roots(paths: Sequence[Path]) -> list[Path]:

@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwjvm import bootconf, linuxguest, vm
+from lwjvm import bootconf, linuxguest, uptodate, vm
 from lwjvm import build as build_mod
-from lwjvm import run as run_mod
 from lwjvm.errors import LwjvmError
 from lwjvm.image import Staging, build_image
 from lwjvm.jdk import find_jdk
+from lwjvm.manifest import load as load_manifest
 
 WORK_SRC = Path("bench/smp/SmpWork.java")
 PINGPONG_SRC = Path("bench/smp/pingpong.c")
@@ -264,7 +264,7 @@ def measure(guest: linuxguest.Guest, chosen: str, boots: int, millions: int, rou
     kernel = vm.find_kernel()
     jar, manifest = build_work(out_dir, millions, rounds)
     image = out_dir / "smp" / "image"
-    run_mod.ensure_image(manifest, image, None, kernel, quiet=True)
+    uptodate.ensure_image(load_manifest(manifest), image, None, kernel, quiet=True)
     java = find_jdk().java
     log(f"SmpWork ({millions}M iterations a round, {rounds} rounds) on the host first:")
     h = subprocess.run([str(java), "-cp", str(jar), "SmpWork", str(millions), str(rounds)],

@@ -20,6 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lwjvm.descriptor import SpringBoot
 from lwjvm.errors import LwjvmError
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date: entries carry no host time
@@ -46,15 +47,15 @@ class Extracted:
     start_class: str
     boot_version: str | None
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> SpringBoot:
         """What image.json records about it."""
-        return {
-            "jar": self.source.name,
-            "sha256": self.source_sha256,
-            "start_class": self.start_class,
-            "spring_boot": self.boot_version,
-            "libraries": len(self.libs),
-        }
+        return SpringBoot(
+            jar=self.source.name,
+            sha256=self.source_sha256,
+            start_class=self.start_class,
+            spring_boot=self.boot_version,
+            libraries=len(self.libs),
+        )
 
 
 def _manifest(zf: zipfile.ZipFile) -> dict[str, str]:

@@ -99,7 +99,7 @@ class VmSpec:
     network: str
     ports: list[str]  # PortMap.to_json() spellings
     mac: str
-    health: dict[str, Any]  # manifest.Health as a dict
+    health: dict[str, Any]  # descriptor.Health as a dict
     restart: str
     stop_timeout: float
     env: dict[str, str] = field(default_factory=dict)
@@ -107,6 +107,7 @@ class VmSpec:
     jmx: int | None = None  # the JMX port (--jmx)
     kernel_args: list[str] = field(default_factory=list)
     disks: list[str] = field(default_factory=list)  # volume files attached (lwjvm/volume.py)
+    cpus: int = 1  # the image's vm.cpus
     created: float = 0.0
     format: int = STATE_FORMAT
 

@@ -29,8 +29,8 @@ from typing import Any
 
 from lwjvm import applog, health, network, run, vm
 from lwjvm import state as st
+from lwjvm.descriptor import Health, RestartPolicy
 from lwjvm.errors import LwjvmError
-from lwjvm.manifest import Health, RestartPolicy
 from lwjvm.state import VmDir, VmSpec, VmState
 
 BACKOFF_FIRST_S = 1.0
@@ -252,6 +252,7 @@ class Supervisor:
             net=net,
             qmp=self.d.qmp,
             disks=[Path(p) for p in spec.disks],
+            cpus=spec.cpus,
         )
         out, err = self.log.stream(applog.STDOUT), self.log.stream(applog.STDERR)
         done = threading.Event()

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from lwjvm import sizes
+from lwjvm.descriptor import Volume
 from lwjvm.errors import LwjvmError
 from lwjvm.state import check_name
 
@@ -121,25 +122,25 @@ def ensure(root: Path, name: str, size: int) -> Path:
     return p if p.is_file() else create(root, name, size)
 
 
-def attach(root: Path, volumes: list[dict[str, object]]) -> tuple[list[Path], list[str]]:
+def attach(root: Path, volumes: list[Volume]) -> tuple[list[Path], list[str]]:
     """For an image descriptor's `vm.volumes`: the disk files to attach and the kernel command
     line words that mount them (the kernel mounts one volume, at lwjvm.volume=PATH; a clone
     NAME/CLONE is dataset CLONE of volume NAME, lwjvm.volume_dataset=CLONE, made beforehand by
     lwjvm volume clone)."""
     disks, words = [], []
     for v in volumes:
-        vol, ds = split_name(str(v["name"]))
+        vol, ds = split_name(v.name)
         if ds == ROOT_DS:
-            disks.append(ensure(root, vol, int(str(v["size"]))))
+            disks.append(ensure(root, vol, v.size))
         else:
             if "@" in ds:
-                raise LwjvmError(f"volume {v['name']}: a snapshot is read-only: mount a clone")
+                raise LwjvmError(f"volume {v.name}: a snapshot is read-only: mount a clone")
             disks.append(_existing(root, vol))
-            if not any(d.name == v["name"] for d in datasets(root, vol)):
+            if not any(d.name == v.name for d in datasets(root, vol)):
                 raise LwjvmError(f"volume {vol} has no clone {ds} (lwjvm volume clone "
-                                 f"{vol}@SNAP {v['name']})")  # fmt: skip
+                                 f"{vol}@SNAP {v.name})")  # fmt: skip
             words.append(f"lwjvm.volume_dataset={ds}")
-        words.append(f"lwjvm.volume={v['mount']}")
+        words.append(f"lwjvm.volume={v.mount}")
     return disks, words
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from guest_harness import GuestRunner
 
+from lwjvm.descriptor import ImageDescriptor
 from lwjvm.testing import JavaRun, assert_same_run, run_in_guest, run_java
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,7 +98,7 @@ def _java_both(
 
 
 def _reasons(image: Path) -> dict[str, str]:
-    return json.loads((image / "image.json").read_text())["runtime"]["module_reasons"]
+    return ImageDescriptor.read(image).runtime.module_reasons
 
 
 def test_lucene_indexes_and_searches_with_mmapdirectory_as_on_the_host(

@@ -16,6 +16,7 @@ from lwjvm import bootconf, inspect, jvmflags, rootrun
 from lwjvm.build import BuildResult, build
 from lwjvm.cli import cli
 from lwjvm.errors import LwjvmError
+from lwjvm.manifest import load
 from lwjvm.sizes import parse_size
 
 pytestmark = pytest.mark.skipif(
@@ -49,7 +50,7 @@ def hello_build(
 ) -> BuildResult:
     work = tmp_path_factory.mktemp("hello")
     manifest = _project(work / "src", [hello_jar], _hello_yaml(java_jdk))
-    return build(manifest, work / "out", None, cache=lwjvm_cache)
+    return build(load(manifest), work / "out", None, cache=lwjvm_cache)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def greeter_build(
     manifest = _project(work / "src", [app, lib], yaml)
     (work / "src" / "config").mkdir()
     (work / "src" / "config" / "greeting.txt").write_text("from a file\n")
-    return build(manifest, work / "out", None, cache=lwjvm_cache)
+    return build(load(manifest), work / "out", None, cache=lwjvm_cache)
 
 
 def _run_image(result: BuildResult, tmp_path: Path, share: str | None = None) -> Any:
@@ -99,8 +100,8 @@ def test_hello_image_maps_its_cds_archive(hello_build: BuildResult, tmp_path: Pa
     guest = _run_image(hello_build, tmp_path, share="-Xshare:on")
     assert guest.returncode == 0, guest.stderr.decode()
     assert guest.stdout.decode().startswith("Hello from lwjvm\n")
-    cds = hello_build.descriptor["cds"]
-    assert cds["archive"] == "/app/app.jsa" and cds["size"] > 1 << 20
+    cds = hello_build.descriptor.cds
+    assert cds is not None and cds.archive == "/app/app.jsa" and cds.size > 1 << 20
 
 
 def test_app_with_dependencies_runs_in_chroot_as_on_host_java(
@@ -126,11 +127,11 @@ def test_app_with_dependencies_runs_in_chroot_as_on_host_java(
     assert host.exit_code == 3 and "HELLO-LWJVM" in host.stdout and "xml: en" in host.stdout
     assert "env: bonjour\nconfig: from a file\n" in host.stdout
     desc = greeter_build.descriptor
-    assert desc["runtime"]["modules"] == ["java.base", "java.xml", "jdk.unsupported"]
-    reasons = desc["runtime"]["module_reasons"]
+    assert desc.runtime.modules == ["java.base", "java.xml", "jdk.unsupported"]
+    reasons = desc.runtime.module_reasons
     assert reasons["java.xml"] == "jdeps: the app's classes refer to it"
     assert reasons["jdk.unsupported"].startswith("always linked")
-    assert [e["path"] for e in desc["app"]["classpath"]] == [
+    assert [e.path for e in desc.app.classpath] == [
         "/app/greeter.jar",
         "/app/lib/text-utils.jar",
     ]
@@ -140,7 +141,7 @@ def test_same_inputs_give_the_same_image_from_the_cache(
     hello_build: BuildResult, hello_jar: Path, java_jdk: Any, lwjvm_cache: Path, tmp_path: Path
 ) -> None:
     manifest = _project(tmp_path / "again", [hello_jar], _hello_yaml(java_jdk))
-    again = build(manifest, tmp_path / "out", None, cache=lwjvm_cache)
+    again = build(load(manifest), tmp_path / "out", None, cache=lwjvm_cache)
     assert again.runtime.cache_hit and again.cds_cache_hit
     assert (tmp_path / "out" / "root.img").read_bytes() == hello_build.root_image.read_bytes()
     assert (tmp_path / "out" / "image.json").read_bytes() == (
@@ -158,14 +159,14 @@ def test_cold_cds_cache_redoes_the_archive_from_the_same_class_list(
     cache.mkdir()
     (cache / "runtimes").symlink_to(lwjvm_cache / "runtimes")
     manifest = _project(tmp_path / "again", [hello_jar], _hello_yaml(java_jdk))
-    again = build(manifest, tmp_path / "out", None, cache=cache)
+    again = build(load(manifest), tmp_path / "out", None, cache=cache)
     assert again.cds_cache_hit is False and again.runtime.cache_hit
-    first, second = hello_build.descriptor, again.descriptor
+    first, second = hello_build.descriptor.to_json(), again.descriptor.to_json()
     assert second["cds"]["classlist_sorted"] is True
 
     def same_part(desc: dict[str, Any]) -> dict[str, Any]:
         cds = {k: v for k, v in desc["cds"].items() if k != "size"}
-        return {**{k: v for k, v in desc.items() if k != "files"}, "cds": cds}
+        return {**{k: v for k, v in desc.items() if k not in ("root_img", "kernel")}, "cds": cds}
 
     assert same_part(second) == same_part(first)
 
@@ -199,7 +200,7 @@ def test_unknown_module_names_the_manifest_line(
     yaml = _hello_yaml(java_jdk) + "  modules: [auto, jdk.nosuchmodule]\n"
     manifest = _project(tmp_path, [hello_jar], yaml)
     with pytest.raises(LwjvmError) as info:
-        build(manifest, tmp_path / "out", None, cache=lwjvm_cache)
+        build(load(manifest), tmp_path / "out", None, cache=lwjvm_cache)
     assert str(info.value).startswith(f"{manifest}:7: jvm.modules: ")
     assert str(info.value).endswith("has no module jdk.nosuchmodule")
 
@@ -278,11 +279,11 @@ def test_training_run_of_a_server_is_stopped_and_its_classes_archived(
         # In the guest under TCG (and a loaded machine) the JVM needs seconds to start.
         "  cds: {args: [], timeout: 40s}\n"
     )
-    result = build(_project(tmp_path / "src", [jar], yaml), tmp_path / "out", None,
+    result = build(load(_project(tmp_path / "src", [jar], yaml)), tmp_path / "out", None,
                    cache=lwjvm_cache)  # fmt: skip
-    cds = result.descriptor["cds"]
-    assert cds["training"] == "stopped after 40s"
-    assert cds["classes"] > 300
+    cds = result.descriptor.cds
+    assert cds is not None and cds.training == "stopped after 40s"
+    assert cds.classes > 300
     guest = _run_image(result, tmp_path, share="-Xshare:on")
     assert (guest.returncode, guest.stdout) == (0, b"serving {start=1}\n")
 
@@ -324,9 +325,9 @@ def test_temurin_25_image_runs_in_chroot_as_on_its_host_java(
     import subprocess
 
     yaml = f"name: hello25\napp:\n  jar: hello.jar\n  args: [a, b]\njvm:\n  home: {TEMURIN_25}\n"
-    result = build(_project(tmp_path / "src", [hello_jar], yaml), tmp_path / "out", None,
+    result = build(load(_project(tmp_path / "src", [hello_jar], yaml)), tmp_path / "out", None,
                    cache=lwjvm_cache)  # fmt: skip
-    assert result.descriptor["jdk"]["version"].startswith("25")
+    assert result.descriptor.jdk.version.startswith("25")
     guest = _run_image(result, tmp_path, share="-Xshare:on")
     host = subprocess.run(
         [TEMURIN_25 / "bin" / "java", "-cp", hello_jar, "Hello", "a", "b"],
@@ -361,8 +362,8 @@ def test_class_directory_on_the_class_path_becomes_a_jar_in_the_image(
     manifest = _project(tmp_path / "src", [app], yaml)
     (tmp_path / "src" / "config").mkdir()
     (tmp_path / "src" / "config" / "greeting.txt").write_text("dir\n")
-    result = build(manifest, tmp_path / "out", None, cache=lwjvm_cache)
-    paths = [e["path"] for e in result.descriptor["app"]["classpath"]]
+    result = build(load(manifest), tmp_path / "out", None, cache=lwjvm_cache)
+    paths = [e.path for e in result.descriptor.app.classpath]
     assert paths == ["/app/greeter.jar", "/app/lib/text-classes.jar"]
     guest = _run_image(result, tmp_path, share="-Xshare:on")
     host = host_java(
@@ -382,7 +383,7 @@ def test_main_class_missing_from_the_class_path_names_the_manifest_line(
     yaml = _hello_yaml(java_jdk).replace("  jar: hello.jar\n", "  jar: hello.jar\n  main: Helo\n")
     manifest = _project(tmp_path, [hello_jar], yaml)
     with pytest.raises(LwjvmError) as info:
-        build(manifest, tmp_path / "out", None, cache=lwjvm_cache)
+        build(load(manifest), tmp_path / "out", None, cache=lwjvm_cache)
     assert str(info.value) == (
         f"{manifest}:4: app.main: main class Helo is not in the class path (hello.jar)"
     )
@@ -414,8 +415,9 @@ def test_a_user_without_root_builds_the_same_cds_archive(
         desc = json.loads((work / "out" / "image.json").read_text())
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    assert desc["cds"]["key"] == hello_build.descriptor["cds"]["key"]
-    assert desc["cds"]["classes"] == hello_build.descriptor["cds"]["classes"]
+    assert hello_build.descriptor.cds is not None
+    assert desc["cds"]["key"] == hello_build.descriptor.cds.key
+    assert desc["cds"]["classes"] == hello_build.descriptor.cds.classes
 
 
 REFLECTIVE = {
@@ -440,9 +442,9 @@ def test_modules_the_app_loads_by_reflection_are_found_by_the_training_run(
     jar = java_program("reflective", REFLECTIVE, main="Reflective")
     yaml = f"name: reflective\napp:\n  jar: reflective.jar\njvm:\n  home: {java_jdk.home}\n"
     yaml += "  cds: false\n"
-    result = build(_project(tmp_path / "src", [jar], yaml), tmp_path / "out", None,
+    result = build(load(_project(tmp_path / "src", [jar], yaml)), tmp_path / "out", None,
                    cache=lwjvm_cache)  # fmt: skip
-    reasons = result.descriptor["runtime"]["module_reasons"]
+    reasons = result.descriptor.runtime.module_reasons
     assert "java.sql" not in java_tools_modules(java_jdk, jar)  # jdeps alone misses it
     assert reasons["java.sql"] == "the training run (exit 0) loaded java.sql.Date"
     run = _run_image(result, tmp_path)
@@ -498,8 +500,9 @@ def test_training_runs_cannot_read_a_host_file_outside_the_image(
         f"name: peek\napp:\n  jar: peek.jar\n  args: [{json.dumps(str(canary))}]\n"
         f"jvm:\n  home: {java_jdk.home}\n"
     )
-    result = build(_project(tmp_path / "src", [jar], yaml), tmp_path / "out", None,
+    result = build(load(_project(tmp_path / "src", [jar], yaml)), tmp_path / "out", None,
                    cache=lwjvm_cache)  # fmt: skip
-    assert result.descriptor["cds"]["training"] == "exit 7"  # 42: it read the canary
-    reasons = result.descriptor["runtime"]["module_reasons"]
+    assert result.descriptor.cds is not None
+    assert result.descriptor.cds.training == "exit 7"  # 42: it read the canary
+    reasons = result.descriptor.runtime.module_reasons
     assert any("the training run (exit 7)" in why for why in reasons.values()), reasons

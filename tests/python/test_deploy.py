@@ -24,8 +24,8 @@ import pytest
 
 from lwjvm import applog, deploy, health, supervisor
 from lwjvm import state as st
+from lwjvm.descriptor import Health, RestartPolicy
 from lwjvm.errors import LwjvmError
-from lwjvm.manifest import Health, RestartPolicy
 from lwjvm.network import parse_port
 from lwjvm.testing import GUEST_TIMEOUT_S, guest_unavailable, lwjvm_command
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lwjvm import bootconf, network, vm
+from lwjvm.descriptor import Health, VmPlan
 from lwjvm.errors import LwjvmError
 from lwjvm.network import NetConfig, PortMap, parse_port
 from lwjvm.run import net_config
@@ -90,15 +91,19 @@ def test_the_qemu_device_line_is_the_one_the_kernel_expects(tmp_path: Path) -> N
     assert "-netdev" not in none and not any("virtio-net" in w for w in none)
 
 
+def _plan(network_mode: str, ports: list[str]) -> VmPlan:
+    return VmPlan(256 << 20, 1, ports, network_mode, [], Health(), "no")
+
+
 def test_net_config_from_the_descriptor() -> None:
-    desc = {"name": "web", "vm": {"network": "user", "ports": ["127.0.0.1:8080:8080"]}}
-    net = net_config(desc, "web", [parse_port("0.0.0.0:9000:9000")])
+    plan = _plan("user", ["127.0.0.1:8080:8080"])
+    net = net_config(plan, "web", [parse_port("0.0.0.0:9000:9000")])
     assert net is not None
     assert [str(p) for p in net.ports] == ["127.0.0.1:8080->8080", "0.0.0.0:9000->9000"]
     assert net.mac == network.mac_for("web")
-    assert net_config({"vm": {"network": "none"}}, "web", []) is None
+    assert net_config(_plan("none", []), "web", []) is None
     with pytest.raises(LwjvmError, match="-p needs a network"):
-        net_config({"vm": {"network": "none"}}, "web", [parse_port("1:1")])
+        net_config(_plan("none", []), "web", [parse_port("1:1")])
 
 
 def test_boot_conf_network_keys_round_trip() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import run, vm
+from lwjvm import run, uptodate, vm
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_STOP_TIMEOUT, EXIT_TIMEOUT
 
 
@@ -166,20 +166,20 @@ def _fake_image(out: Path, inputs: dict[str, object]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name in ("root.img", "kernel.elf", "image.json"):
         (out / name).write_text("x")
-    (out / run.INPUTS).write_text(json.dumps(inputs))
+    (out / uptodate.INPUTS).write_text(json.dumps(inputs))
 
 
 def test_stale_reason_names_what_changed(tmp_path: Path) -> None:
     inputs: dict[str, object] = {"manifest": "a", "args": None, "classpath": ["c"], "kernel": "k"}
     out = tmp_path / "img"
-    assert run.stale_reason(out, inputs) == "no image yet"
+    assert uptodate.stale_reason(out, inputs) == "no image yet"
     _fake_image(out, inputs)
-    assert run.stale_reason(out, inputs) is None
-    assert run.stale_reason(out, {**inputs, "kernel": "k2"}) == "the kernel changed"
-    assert run.stale_reason(out, {**inputs, "classpath": ["d"]}) == "the app's jars changed"
-    assert run.stale_reason(out, {**inputs, "args": ["x"]}) == "the app arguments changed"
-    (out / run.INPUTS).unlink()
-    assert run.stale_reason(out, inputs) == "no record of what it was built from"
+    assert uptodate.stale_reason(out, inputs) is None
+    assert uptodate.stale_reason(out, {**inputs, "kernel": "k2"}) == "the kernel changed"
+    assert uptodate.stale_reason(out, {**inputs, "classpath": ["d"]}) == "the app's jars changed"
+    assert uptodate.stale_reason(out, {**inputs, "args": ["x"]}) == "the app arguments changed"
+    (out / uptodate.INPUTS).unlink()
+    assert uptodate.stale_reason(out, inputs) == "no record of what it was built from"
 
 
 def _lwjvm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -244,4 +244,4 @@ def test_image_modules_cover_what_build_imports() -> None:
             used |= {a.name for a in node.names if a.name != "__version__"}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lwjvm."):
             used.add((node.module or "").split(".")[1])
-    assert used - {"errors"} <= set(run.IMAGE_MODULES)
+    assert used - {"errors"} <= set(uptodate.IMAGE_MODULES)

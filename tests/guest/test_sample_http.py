@@ -5,7 +5,6 @@ shutdown hook prints how many requests it served; lwjvm exits 143 as Linux would
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from lwjvm.descriptor import ImageDescriptor
 from lwjvm.testing import guest_unavailable, lwjvm_command
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "http"
@@ -116,9 +116,9 @@ def test_sample_http_training_runs_were_sent_its_requests(
     """jvm.cds.requests: the class-data training run (and the module one) GET / and /health in
     the guest and stop once answered, so what serving a request loads is archived and linked."""
     _, proc = http_app
-    desc = json.loads((proc.out_dir / "image.json").read_text())  # type: ignore[attr-defined]
-    assert desc["cds"]["training"] == (
+    desc = ImageDescriptor.read(proc.out_dir)  # type: ignore[attr-defined]
+    assert desc.cds is not None and desc.cds.training == (
         "stopped after serving 6 requests (/ 200 x3, /health 200 x3)"
     )
-    reasons = desc["runtime"]["module_reasons"]
+    reasons = desc.runtime.module_reasons
     assert "stopped after serving 6 requests" in reasons["java.logging"]

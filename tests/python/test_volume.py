@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lwjvm import volume
+from lwjvm.descriptor import Volume
 from lwjvm.testing import lwjvm_command
 
 
@@ -255,10 +256,10 @@ def test_a_manifest_mounts_a_clone_by_name(state: Path) -> None:
     assert lwjvm(state, "volume", "create", "data", "--size", "4M").returncode == 0
     assert lwjvm(state, "volume", "snapshot", "data@s").returncode == 0
     assert lwjvm(state, "volume", "clone", "data@s", "data/feat").returncode == 0
-    disks, words = volume.attach(state, [{"name": "data/feat", "size": "1G", "mount": "/d"}])
+    disks, words = volume.attach(state, [Volume("data/feat", 1 << 30, "/d")])
     assert disks == [state / "volumes" / "data.vol"]
     assert words == ["lwjvm.volume_dataset=feat", "lwjvm.volume=/d"]
     with pytest.raises(volume.LwjvmError, match="volume data has no clone nope"):
-        volume.attach(state, [{"name": "data/nope", "size": "1G", "mount": "/d"}])
+        volume.attach(state, [Volume("data/nope", 1 << 30, "/d")])
     with pytest.raises(volume.LwjvmError, match="a snapshot is read-only: mount a clone"):
-        volume.attach(state, [{"name": "data@s", "size": "1G", "mount": "/d"}])
+        volume.attach(state, [Volume("data@s", 1 << 30, "/d")])

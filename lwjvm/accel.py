@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from lwjvm import vm
+from lwjvm import protocol, qemu, vm
 from lwjvm.errors import LwjvmError
 
 ACCELS = ("kvm", "tcg")
@@ -81,7 +81,7 @@ def _write_cache(key: str, ok: bool) -> None:
 
 def probe_kvm(kernel: Path) -> bool:
     """Boots the kernel's probe under KVM; True if it exits with code 0 in time."""
-    cfg = vm.VmConfig(
+    cfg = qemu.VmConfig(
         kernel=kernel, accel="kvm", memory_mib=64, append=["lwjvm.probe=1"], timeout=PROBE_TIMEOUT_S
     )
     sink = open(os.devnull, "wb")
@@ -91,7 +91,7 @@ def probe_kvm(kernel: Path) -> bool:
         return False
     finally:
         sink.close()
-    return result.outcome == vm.OUTCOME_EXIT and result.program_code == 0
+    return result.outcome == protocol.OUTCOME_EXIT and result.program_code == 0
 
 
 def choose(kernel: Path, forced: str | None = None, quiet: bool = False) -> str:

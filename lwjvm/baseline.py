@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, corpusbench, linuxguest, network, smpbench, uptodate, vm
+from lwjvm import accel, corpusbench, linuxguest, network, qemu, smpbench, uptodate, vm
 from lwjvm import bench as bench_mod
 from lwjvm import build as build_mod
 from lwjvm import run as run_mod
@@ -153,7 +153,7 @@ class LwjvmServer(Server):
     def __init__(self, image_dir: Path, chosen: str, net: network.NetConfig | None,
                  memory_mib: int | None = None) -> None:  # fmt: skip
         desc = ImageDescriptor.read(image_dir)
-        self.cfg = vm.VmConfig(
+        self.cfg = qemu.VmConfig(
             kernel=image_dir / build_mod.KERNEL,
             initrd=image_dir / build_mod.ROOT_IMAGE,
             memory_mib=memory_mib or desc.vm.memory_mib,

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, microbench, miniguest, program, uptodate, vm
+from lwjvm import accel, microbench, miniguest, program, qemu, uptodate, vm
 from lwjvm import run as run_mod
 from lwjvm.descriptor import ImageDescriptor
 from lwjvm.errors import LwjvmError
@@ -71,7 +71,7 @@ def run(runs: int = RUNS) -> dict[str, object]:
     out_dir = root / "build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     kernel = vm.find_kernel()
-    vm.find_qemu()
+    qemu.find_qemu()
     hello = _build_hello(root, out_dir)
     empty = miniguest.write(out_dir / "empty-guest.elf")
     chosen = accel.choose(kernel)
@@ -79,7 +79,7 @@ def run(runs: int = RUNS) -> dict[str, object]:
 
     wall: list[float] = []
     image: list[float] = []
-    qemu: list[float] = []
+    qemu_s: list[float] = []
     first_output: list[float] = []
     entry_to_user: list[float] = []
     empty_qemu: list[float] = []
@@ -101,13 +101,13 @@ def run(runs: int = RUNS) -> dict[str, object]:
             raise LwjvmError(f"in-process hello failed: {sink.getvalue()[-300:]!r}")
         image.append(res.image_build_s)
         qemu_command = res.vm.command
-        qemu.append(res.vm.t_qemu_exit)
+        qemu_s.append(res.vm.t_qemu_exit)
         if res.vm.t_first_output is not None:
             first_output.append(res.vm.t_first_output)
         if res.vm.boot is not None and res.vm.boot.entry_to_user_ns is not None:
             entry_to_user.append(res.vm.boot.entry_to_user_ns / 1e9)
 
-        e = vm.run_vm(vm.VmConfig(kernel=empty, accel=chosen), io.BytesIO(), io.BytesIO())
+        e = vm.run_vm(qemu.VmConfig(kernel=empty, accel=chosen), io.BytesIO(), io.BytesIO())
         if e.qemu_status != 1:
             raise LwjvmError(f"empty guest: QEMU status {e.qemu_status}: {e.qemu_stderr!r}")
         empty_qemu.append(e.t_qemu_exit)
@@ -120,7 +120,7 @@ def run(runs: int = RUNS) -> dict[str, object]:
         "seconds": {
             "lwjvm_exec_wall": _stats(wall),
             "image_build": _stats(image),
-            "qemu_start_to_exit": _stats(qemu),
+            "qemu_start_to_exit": _stats(qemu_s),
             "qemu_start_to_first_output": _stats(first_output) if first_output else None,
             "kernel_entry_to_user": _stats(entry_to_user) if entry_to_user else None,
             "empty_guest_qemu_start_to_exit": _stats(empty_qemu),

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from lwjvm import build as build_mod
-from lwjvm import elfinfo, linuxguest, uptodate, vm
+from lwjvm import elfinfo, linuxguest, qemu, uptodate, vm
 from lwjvm import run as run_mod
 from lwjvm.descriptor import ImageDescriptor
 from lwjvm.errors import LwjvmError
@@ -257,7 +257,7 @@ def run_host(p: Prepared) -> tuple[float, bytes]:
 
 def run_lwjvm(p: Prepared, chosen: str, expect: bytes) -> Run:
     """One lwjvm boot of the program's image."""
-    cfg = vm.VmConfig(kernel=p.kernel, initrd=p.image, memory_mib=p.memory_mib, accel=chosen,
+    cfg = qemu.VmConfig(kernel=p.kernel, initrd=p.image, memory_mib=p.memory_mib, accel=chosen,
                       append=["lwjvm.quiet=1", "lwjvm.stats=1"], timeout=TIMEOUT,
                       net=p.net)  # fmt: skip
     control = vm.VmControl()

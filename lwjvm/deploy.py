@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lwjvm import applog, network
+from lwjvm import applog, network, qemu
 from lwjvm import state as st
 from lwjvm.errors import LwjvmError
 from lwjvm.state import VmDir, VmSpec, VmState
@@ -90,7 +90,7 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     # A check on a port that is not forwarded: said before anything is built.
     health.resolve(m.health, network.merge_ports(m.ports, extra))
     kernel = vm.find_kernel()
-    vm.find_qemu()
+    qemu.find_qemu()
     d = VmDir(root, name)
     lock = d.try_lock()
     if lock is None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lwjvm import accel, bootconf, image, network, vm
+from lwjvm import accel, bootconf, image, network, qemu, vm
 from lwjvm.errors import LwjvmError
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def unavailable() -> str | None:
     """None if build-time runs can boot the guest here, else why not."""
     try:
         vm.find_kernel()
-        vm.find_qemu()
+        qemu.find_qemu()
     except LwjvmError as e:
         return str(e)
     return None
@@ -181,7 +181,7 @@ def run_in_guest(
         image.build_image(root, img)
         region = Path(td) / "export"
         prepare_export(region, export)
-        cfg = vm.VmConfig(
+        cfg = qemu.VmConfig(
             kernel=kernel,
             initrd=img,
             memory_mib=memory_mib,

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lwjvm import vm
+from lwjvm import qemu, vm
 from lwjvm.errors import LwjvmError
 from lwjvm.network import NetConfig
 
@@ -242,15 +242,15 @@ def qemu_command(
     """The QEMU command line: lwjvm's machine (with ACPI's MADT for `cpus` above 1, as lwjvm
     boots it), accelerator and network with Linux and a disk."""
     cmd = [
-        vm.find_qemu(), *vm.machine_args(vm.MACHINE_MICROVM, cpus), "-nodefaults",
+        qemu.find_qemu(), *qemu.machine_args(qemu.MACHINE_MICROVM, cpus), "-nodefaults",
         "-no-user-config", "-nographic", "-display", "none", "-no-reboot", "-smp", str(cpus),
         "-m", f"{memory_mib}M",
-        *vm.accel_args(accel),
+        *qemu.accel_args(accel),
         "-kernel", str(guest.kernel.vmlinuz), "-initrd", str(guest.initramfs),
         "-append", " ".join(guest.cmdline),
         "-drive", f"file={image},if=none,id=root,format=raw,readonly=on",
         "-device", "virtio-blk-pci,drive=root",
-        "-device", f"isa-debug-exit,iobase={vm.DEBUG_EXIT_PORT:#x},iosize=4",
+        "-device", f"isa-debug-exit,iobase={qemu.DEBUG_EXIT_PORT:#x},iosize=4",
         "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
     ]  # fmt: skip
     if net is not None:
@@ -331,7 +331,7 @@ def start(cmd: list[str]) -> Boot:
     t0 = time.monotonic()
     proc = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        preexec_fn=vm.dies_with_us(),  # a bench killed mid-run leaves no QEMU
+        preexec_fn=qemu.dies_with_us(),  # a bench killed mid-run leaves no QEMU
     )  # fmt: skip
     boot = Boot(proc, t0)
     boot._reader = threading.Thread(target=boot._read, daemon=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from lwjvm import accel, bootconf, elfinfo, network, vm
+from lwjvm import accel, bootconf, elfinfo, network, protocol, qemu, vm
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
 from lwjvm.image import Staging, build_image
 
@@ -47,7 +47,7 @@ class ExecRequest:
     kernel_args: list[str] = field(default_factory=list)
     # Host ports forwarded into the guest ([ADDR:]HOST:GUEST): the VM gets a network device.
     ports: list[str] = field(default_factory=list)
-    machine: str = vm.MACHINE_MICROVM
+    machine: str = qemu.MACHINE_MICROVM
     disks: list[str] = field(default_factory=list)  # raw disk files: /dev/vda, ...
     cpus: int = 1
     workdir: str | None = None  # default: the host's working directory
@@ -257,11 +257,11 @@ def exec_program(
     for d in disks:
         if not d.is_file():
             raise LwjvmError(f"--disk {d}: no such file (create it, e.g. truncate -s 64M {d})")
-    if req.machine not in vm.MACHINES:
-        raise LwjvmError(f"unknown machine {req.machine!r}: expected {', '.join(vm.MACHINES)}")
+    if req.machine not in qemu.MACHINES:
+        raise LwjvmError(f"unknown machine {req.machine!r}: expected {', '.join(qemu.MACHINES)}")
     prog = elfinfo.check_program(find_program(req.program))
     kernel = vm.find_kernel()
-    vm.find_qemu()
+    qemu.find_qemu()
 
     with tempfile.TemporaryDirectory(prefix="lwjvm-exec-") as td:
         t0 = time.monotonic()
@@ -278,7 +278,7 @@ def exec_program(
         if not req.verbose:
             append.append("lwjvm.quiet=1")
         append += req.kernel_args
-        cfg = vm.VmConfig(
+        cfg = qemu.VmConfig(
             kernel=kernel,
             initrd=image,
             memory_mib=memory_mib,
@@ -292,11 +292,11 @@ def exec_program(
         )
         result = vm.run_vm(cfg, stdout, stderr, live_log=req.verbose or req.trace_syscalls)
 
-    if result.outcome == vm.OUTCOME_PANIC:
+    if result.outcome == protocol.OUTCOME_PANIC:
         raise LwjvmError("the guest kernel panicked (see the kernel log above)", EXIT_PANIC)
-    if result.outcome == vm.OUTCOME_TIMEOUT:
+    if result.outcome == protocol.OUTCOME_TIMEOUT:
         raise LwjvmError(f"the guest did not finish within {req.timeout:g} s; killed", EXIT_TIMEOUT)
-    if result.outcome == vm.OUTCOME_NO_RECORD:
+    if result.outcome == protocol.OUTCOME_NO_RECORD:
         qemu_said = result.qemu_stderr.strip().splitlines()
         detail = f": {qemu_said[-1]}" if qemu_said else ""
         if req.verbose and qemu_said:

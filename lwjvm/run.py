@@ -17,19 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from lwjvm import accel, descriptor, network, uptodate, vm
+from lwjvm import accel, descriptor, network, protocol, qemu, uptodate, vm
 from lwjvm import build as build_mod
 from lwjvm import manifest as manifest_mod
-from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_STOP_TIMEOUT, EXIT_TIMEOUT, LwjvmError
+from lwjvm.errors import LwjvmError
 
-EXIT_JVM_CRASH = 134  # 128 + SIGABRT: HotSpot aborts after writing its fatal error report
-EXIT_OUT_OF_MEMORY = 137  # 128 + SIGKILL: the kernel ends the program as Linux's OOM killer would
-# The kernel reports these on every JVM start, and they never explain a failure: glibc falls back
-# by design (rseq registration is optional, clone3 falls back to clone), and socket is glibc's
-# nscd probe, which must fail (the guest has no network yet).
-BENIGN_ENOSYS = ("rseq", "clone3", "socket")
-HS_ERR_MARK = b"A fatal error has been detected by the Java Runtime Environment"
-OUTPUT_TAIL = 1 << 16
+OUTPUT_TAIL = 1 << 16  # the end of the app's output kept for protocol.explain (hs_err)
 
 
 @dataclass
@@ -88,59 +81,6 @@ class _Tee:
         return self.sink.fileno()
 
 
-def explain(
-    result: vm.VmResult,
-    output_tail: bytes,
-    memory_mib: int,
-    timeout: float | None,
-    stop_timeout: float = vm.STOP_TIMEOUT_S,
-    memory_overridden: bool = False,
-) -> tuple[int, str | None]:
-    """(lwjvm's exit code, the one-line cause or None) for how the guest ended."""
-    log = result.log
-    if result.outcome == vm.OUTCOME_PANIC:
-        line = log.panic_line() if log is not None else None
-        return EXIT_PANIC, f"the guest kernel panicked{': ' + line if line else ''}"
-    if result.outcome == vm.OUTCOME_STOP_TIMEOUT:
-        return EXIT_STOP_TIMEOUT, (
-            f"the app did not stop within {stop_timeout:g} s of the signal; the VM was killed"
-        )
-    if result.outcome == vm.OUTCOME_TIMEOUT:
-        return EXIT_TIMEOUT, f"the guest did not finish within {timeout:g} s; killed"
-    if result.outcome == vm.OUTCOME_NO_RECORD:
-        said = result.qemu_stderr.strip().splitlines()
-        detail = f": {said[-1]}" if said else ""
-        return EXIT_NO_RECORD, (
-            f"the VM stopped without an exit record (QEMU status {result.qemu_status}){detail}"
-        )
-    code = result.exit_code
-    if log is not None and log.out_of_memory is not None:
-        knob = "--memory" if memory_overridden else "vm.memory"
-        return EXIT_OUT_OF_MEMORY, f"the VM ran out of memory ({memory_mib} MiB); raise {knob}"
-    if code != 0 and HS_ERR_MARK in output_tail:
-        # HotSpot aborts (134) after its report, or exits 1 with -XX:-CreateCoredumpOnCrash.
-        return code, "the JVM crashed (hs_err above)"
-    if code == 0 or (result.signal_sent is not None and code == 128 + result.signal_sent):
-        return code, None
-    if log is not None and log.process_refused:
-        return code, process_cause("app", code, log.process_refused)
-    missing = [n for n in (log.enosys if log else []) if n.split(" ")[0] not in BENIGN_ENOSYS]
-    if missing:
-        return code, (
-            f"the app exited with {code}; the kernel does not implement system calls it "
-            f"called: {', '.join(missing)}"
-        )
-    return code, None
-
-
-def process_cause(who: str, code: int, call: str) -> str:
-    """The cause line for a program that failed after the kernel refused to start a process."""
-    return (
-        f"the {who} exited with {code} after it tried to start a process ({call}); "
-        "a lwjvm VM runs one process, so fork, vfork and posix_spawn fail with EPERM"
-    )
-
-
 def run_app(
     req: RunRequest, stdout: BinaryIO | None = None, stderr: BinaryIO | None = None
 ) -> RunResult:
@@ -160,7 +100,7 @@ def run_app(
     extra_ports = [network.parse_port(p) for p in req.ports]
     extra = uptodate.agent_extras(req.debug, req.jmx, extra_ports)
     kernel = vm.find_kernel()
-    vm.find_qemu()
+    qemu.find_qemu()
     m = manifest_mod.load(req.manifest, req.allow_outside)
     out_dir = req.output or build_mod.default_output(m)
     err_stream = stderr if stderr is not None else sys.stderr.buffer
@@ -205,7 +145,7 @@ def _boot(
 
     disks, words = volume.attach(state.default_root(), desc.vm.volumes)
     append += words
-    cfg = vm.VmConfig(
+    cfg = qemu.VmConfig(
         kernel=out_dir / build_mod.KERNEL,
         initrd=out_dir / build_mod.ROOT_IMAGE,
         memory_mib=memory_mib,
@@ -223,7 +163,7 @@ def _boot(
     if req.verbose and result.qemu_stderr.strip():
         err_stream.write(result.qemu_stderr.encode())
     tail = bytes(out.tail) + bytes(err.tail)
-    code, cause = explain(
+    code, cause = protocol.explain(
         result, tail, memory_mib, req.timeout, req.stop_timeout, override_mib is not None
     )
     return RunResult(code, cause, rebuilt, out_dir, memory_mib, chosen, result)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwjvm import bootconf, linuxguest, uptodate, vm
+from lwjvm import bootconf, linuxguest, qemu, uptodate, vm
 from lwjvm import build as build_mod
 from lwjvm.errors import LwjvmError
 from lwjvm.image import Staging, build_image
@@ -161,7 +161,7 @@ def build_pingpong(out_dir: Path, trips: int) -> tuple[Path, Path]:
 def lwjvm_boot(kernel: Path, root: Path, chosen: str, cpus: int) -> Output:
     """lwjvm's kernel running `root` on `cpus` CPUs; the program's stdout and stderr."""
     out, err = io.BytesIO(), io.BytesIO()
-    cfg = vm.VmConfig(kernel=kernel, initrd=root, memory_mib=MEMORY_MIB, accel=chosen,
+    cfg = qemu.VmConfig(kernel=kernel, initrd=root, memory_mib=MEMORY_MIB, accel=chosen,
                       append=["lwjvm.quiet=1"], timeout=TIMEOUT, cpus=cpus)  # fmt: skip
     res = vm.run_vm(cfg, out, err)
     text = (out.getvalue() + err.getvalue()).decode(errors="replace")

@@ -27,7 +27,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from lwjvm import applog, health, network, run, vm
+from lwjvm import applog, health, network, protocol, qemu, vm
 from lwjvm import state as st
 from lwjvm.descriptor import Health, RestartPolicy
 from lwjvm.errors import LwjvmError
@@ -242,7 +242,7 @@ class Supervisor:
         net = None
         if spec.network != network.NETWORK_NONE:
             net = network.NetConfig(spec.network, tuple(self.ports), spec.mac)
-        cfg = vm.VmConfig(
+        cfg = qemu.VmConfig(
             kernel=image / "kernel.elf",
             initrd=image / "root.img",
             memory_mib=spec.memory_mib,
@@ -281,10 +281,10 @@ class Supervisor:
             if self.qmp is not None:
                 self.qmp.close()
                 self.qmp = None
-        code, cause = run.explain(
+        code, cause = protocol.explain(
             result, b"".join(self.tail), spec.memory_mib, None, self.stop_timeout
         )
-        if result.outcome == vm.OUTCOME_NO_RECORD and result.qemu_status is not None:
+        if result.outcome == protocol.OUTCOME_NO_RECORD and result.qemu_status is not None:
             if result.qemu_status < 0:
                 sig = signal.Signals(-result.qemu_status).name
                 cause = f"QEMU was killed ({sig}) without an exit record"
@@ -399,11 +399,11 @@ class Supervisor:
 
 def classify(result: vm.VmResult, code: int) -> str:
     """The state a boot ended in: exited, killed, out of memory or kernel panic."""
-    if result.outcome == vm.OUTCOME_PANIC:
+    if result.outcome == protocol.OUTCOME_PANIC:
         return st.PANIC
     if result.log is not None and result.log.out_of_memory is not None:
         return st.OOM
-    if result.outcome in (vm.OUTCOME_EXIT,):
+    if result.outcome in (protocol.OUTCOME_EXIT,):
         return st.EXITED
     return st.KILLED
 

@@ -41,6 +41,7 @@ from typing import Any
 
 import pytest
 
+from lwjvm import qemu
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import Jdk, find_jdk, open_jdk
 from lwjvm.jvmtools import JavaTools, start_jvm
@@ -285,8 +286,8 @@ def guest_unavailable() -> str | None:
         vm.find_kernel()
     except LwjvmError as e:
         return str(e)
-    if shutil.which(vm.QEMU) is None:
-        return f"{vm.QEMU} not installed"
+    if shutil.which(qemu.QEMU) is None:
+        return f"{qemu.QEMU} not installed"
     return None
 
 

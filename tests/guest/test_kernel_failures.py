@@ -55,7 +55,7 @@ def test_root_image_as_initrd_module_still_boots(
 ) -> None:
     """The fallback of protocol section 1: the image as the PVH module (-initrd) instead of the
     ivshmem device, for running the kernel by hand."""
-    from lwjvm import bootconf, vm
+    from lwjvm import bootconf, qemu, vm
     from lwjvm.image import Staging, build_image
 
     staging = Staging(tmp_path / "stage")
@@ -66,8 +66,8 @@ def test_root_image_as_initrd_module_still_boots(
     build_image(tmp_path / "stage", image)
     out = tmp_path / "out"
     cmd = [
-        vm.find_qemu(), "-M", "microvm", "-nodefaults", "-no-user-config", "-display", "none",
-        "-no-reboot", "-m", "64M", *vm.accel_args("tcg"), "-kernel", str(vm.find_kernel()),
+        qemu.find_qemu(), "-M", "microvm", "-nodefaults", "-no-user-config", "-display", "none",
+        "-no-reboot", "-m", "64M", *qemu.accel_args("tcg"), "-kernel", str(vm.find_kernel()),
         "-initrd", str(image), "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         "-chardev", f"file,id=c1,path={out}", "-device", "isa-serial,chardev=c1,iobase=0x3f8,irq=4",
     ]  # fmt: skip
@@ -169,7 +169,7 @@ def test_mutated_boot_configurations_are_refused_or_run_never_a_panic(
     (exit 0, or 126/127 when `exec` names something it cannot load) or refuses the configuration
     with its reason, the `lwjvm:error` record and 125 (protocol sections 4-5); never a panic, a
     hang or a stop without an exit record."""
-    from lwjvm import bootconf, vm
+    from lwjvm import bootconf, qemu, vm
     from lwjvm.image import Staging, build_image
 
     rng = random.Random(MUTANT_SEED)
@@ -183,7 +183,7 @@ def test_mutated_boot_configurations_are_refused_or_run_never_a_panic(
             staging.stage_bytes(conf, bootconf.PATH)
         image = tmp_path / "root.img"
         build_image(stage, image)
-        cfg = vm.VmConfig(
+        cfg = qemu.VmConfig(
             kernel=vm.find_kernel(), initrd=image, memory_mib=64, timeout=120,
             append=["lwjvm.quiet=1"],
         )  # fmt: skip

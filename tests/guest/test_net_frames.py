@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import bootconf, elfinfo, network, vm
+from lwjvm import bootconf, elfinfo, network, qemu, vm
 from lwjvm.image import Staging, build_image
 from lwjvm.testing import guest_unavailable
 
@@ -185,9 +185,9 @@ def test_malformed_and_flooding_frames_do_not_stop_the_guest(
     qemu_port = free_udp_port()
     out, log = tmp_path / "stdout", tmp_path / "klog"
     cmd = [
-        vm.find_qemu(), "-M", "microvm,pcie=on", "-nodefaults", "-no-user-config",
+        qemu.find_qemu(), "-M", "microvm,pcie=on", "-nodefaults", "-no-user-config",
         "-nographic", "-display", "none", "-no-reboot", "-smp", "1", "-m", "256M",
-        *vm.accel_args("tcg"), "-kernel", str(vm.find_kernel()),
+        *qemu.accel_args("tcg"), "-kernel", str(vm.find_kernel()),
         "-object", f"memory-backend-file,id=rootimg,mem-path={image},"
         f"size={image.stat().st_size},share=on,readonly=on",
         "-device", "ivshmem-plain,memdev=rootimg",

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import accel, miniguest, vm
+from lwjvm import accel, miniguest, qemu
 from lwjvm.errors import LwjvmError
 
-COM3 = vm.UARTS[2][0]
+COM3 = qemu.UARTS[2][0]
 
 
 @pytest.fixture

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import bootconf, elfinfo, miniguest, program, vm
+from lwjvm import bootconf, elfinfo, miniguest, program, protocol, qemu
 from lwjvm.image import Staging
 
-COM1, COM2, COM3 = (base for base, _ in vm.UARTS)
+COM1, COM2, COM3 = (base for base, _ in qemu.UARTS)
 
 
 @pytest.fixture(scope="module")
@@ -153,4 +153,4 @@ def test_first_signal_goes_to_the_program_second_stops_the_vm(hello: Path, tmp_p
 
 
 def test_control_line_format() -> None:
-    assert vm.control_line(15) == b"lwjvm:signal num=15\n"
+    assert protocol.control_line(15) == b"lwjvm:signal num=15\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import bootconf, network, vm
+from lwjvm import bootconf, network, qemu
 from lwjvm.descriptor import Health, VmPlan
 from lwjvm.errors import LwjvmError
 from lwjvm.network import NetConfig, PortMap, parse_port
@@ -75,8 +75,8 @@ def test_the_mac_is_stable_per_name_and_locally_administered() -> None:
 
 def test_the_qemu_device_line_is_the_one_the_kernel_expects(tmp_path: Path) -> None:
     net = NetConfig("user", (parse_port("8080:8080"),), "52:54:00:12:34:56")
-    cfg = vm.VmConfig(kernel=tmp_path / "k", net=net)
-    cmd = vm.qemu_command("qemu", cfg, [10, 11, 12])
+    cfg = qemu.VmConfig(kernel=tmp_path / "k", net=net)
+    cmd = qemu.qemu_command("qemu", cfg, [10, 11, 12])
     i = cmd.index("-netdev")
     assert cmd[i + 1] == (
         "user,id=net0,net=10.0.2.0/24,host=10.0.2.2,dns=10.0.2.3,"
@@ -87,7 +87,7 @@ def test_the_qemu_device_line_is_the_one_the_kernel_expects(tmp_path: Path) -> N
         "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,romfile=",
     ]
     assert cmd[cmd.index("-M") + 1] == "microvm,pcie=on"
-    none = vm.qemu_command("qemu", vm.VmConfig(kernel=tmp_path / "k"), [10, 11, 12])
+    none = qemu.qemu_command("qemu", qemu.VmConfig(kernel=tmp_path / "k"), [10, 11, 12])
     assert "-netdev" not in none and not any("virtio-net" in w for w in none)
 
 

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import run, uptodate, vm
+from lwjvm import protocol, qemu, run, uptodate, vm
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_STOP_TIMEOUT, EXIT_TIMEOUT
 
 
 def test_control_line_is_one_signal_line() -> None:
-    assert vm.control_line(15) == b"lwjvm:signal num=15\n"
-    assert vm.control_line(2) == b"lwjvm:signal num=2\n"
+    assert protocol.control_line(15) == b"lwjvm:signal num=15\n"
+    assert protocol.control_line(2) == b"lwjvm:signal num=2\n"
 
 
-def _log(lines: list[bytes]) -> vm.KernelLog:
-    log = vm.KernelLog(lambda _line: None, live=False)
+def _log(lines: list[bytes]) -> protocol.KernelLog:
+    log = protocol.KernelLog(lambda _line: None, live=False)
     for line in lines:
         log.feed(line)
     return log
@@ -51,15 +51,15 @@ def test_kernel_log_collects_enosys_oom_and_stats() -> None:
 
 
 def _result(
-    outcome: str = vm.OUTCOME_EXIT,
+    outcome: str = protocol.OUTCOME_EXIT,
     code: int = 0,
-    log: vm.KernelLog | None = None,
+    log: protocol.KernelLog | None = None,
     signal_sent: int | None = None,
 ) -> vm.VmResult:
     return vm.VmResult(
         outcome=outcome,
         exit_code=code,
-        program_code=code if outcome == vm.OUTCOME_EXIT else None,
+        program_code=code if outcome == protocol.OUTCOME_EXIT else None,
         qemu_status=1,
         boot=None,
         t_first_output=None,
@@ -72,36 +72,36 @@ def _result(
 
 
 def test_a_clean_exit_and_a_plain_failure_have_no_cause() -> None:
-    assert run.explain(_result(code=0), b"", 256, None) == (0, None)
-    assert run.explain(_result(code=3), b"", 256, None) == (3, None)
+    assert protocol.explain(_result(code=0), b"", 256, None) == (0, None)
+    assert protocol.explain(_result(code=3), b"", 256, None) == (3, None)
 
 
 def test_a_graceful_stop_keeps_the_app_code_without_a_cause() -> None:
-    assert run.explain(_result(code=143, signal_sent=15), b"", 256, None) == (143, None)
-    assert run.explain(_result(code=130, signal_sent=2), b"", 256, None) == (130, None)
+    assert protocol.explain(_result(code=143, signal_sent=15), b"", 256, None) == (143, None)
+    assert protocol.explain(_result(code=130, signal_sent=2), b"", 256, None) == (130, None)
 
 
 def test_panic_is_123_with_the_panic_line() -> None:
     log = _log([b"kernel panic: page fault in kernel at 0x0\n", b"backtrace:\n"])
-    code, cause = run.explain(_result(vm.OUTCOME_PANIC, EXIT_PANIC, log), b"", 256, None)
+    code, cause = protocol.explain(_result(protocol.OUTCOME_PANIC, EXIT_PANIC, log), b"", 256, None)
     assert code == EXIT_PANIC
     assert cause == "the guest kernel panicked: kernel panic: page fault in kernel at 0x0"
 
 
 def test_out_of_memory_is_137_and_says_raise_vm_memory() -> None:
     log = _log([b"lwjvm: out of memory: no free page for address 1000 (rip 2000)\n"])
-    code, cause = run.explain(_result(code=137, log=log), b"", 48, None)
+    code, cause = protocol.explain(_result(code=137, log=log), b"", 48, None)
     assert (code, cause) == (137, "the VM ran out of memory (48 MiB); raise vm.memory")
-    _, cause = run.explain(_result(code=137, log=log), b"", 48, None, memory_overridden=True)
+    _, cause = protocol.explain(_result(code=137, log=log), b"", 48, None, memory_overridden=True)
     assert cause == "the VM ran out of memory (48 MiB); raise --memory"
 
 
 def test_jvm_crash_is_134_with_hs_err_above() -> None:
     tail = b"#\n# A fatal error has been detected by the Java Runtime Environment:\n#\n"
     crashed = (134, "the JVM crashed (hs_err above)")
-    assert run.explain(_result(code=134), tail, 256, None) == crashed
-    assert run.explain(_result(code=1), tail, 256, None) == (1, crashed[1])
-    assert run.explain(_result(code=134), b"Aborted\n", 256, None) == (134, None)
+    assert protocol.explain(_result(code=134), tail, 256, None) == crashed
+    assert protocol.explain(_result(code=1), tail, 256, None) == (1, crashed[1])
+    assert protocol.explain(_result(code=134), b"Aborted\n", 256, None) == (134, None)
 
 
 def test_a_failed_app_names_the_missing_syscalls_but_not_the_benign_ones() -> None:
@@ -113,13 +113,13 @@ def test_a_failed_app_names_the_missing_syscalls_but_not_the_benign_ones() -> No
             b"lwjvm: syscall inotify_init1 (294) is not implemented: -ENOSYS\n",
         ]
     )
-    code, cause = run.explain(_result(code=1, log=log), b"", 256, None)
+    code, cause = protocol.explain(_result(code=1, log=log), b"", 256, None)
     assert code == 1
     assert cause == (
         "the app exited with 1; the kernel does not implement system calls it called: "
         "inotify_init1 (294)"
     )
-    assert run.explain(_result(code=0, log=log), b"", 256, None) == (0, None)
+    assert protocol.explain(_result(code=0, log=log), b"", 256, None) == (0, None)
 
 
 def test_a_failed_app_that_tried_to_start_a_process_is_told_so_with_the_flags() -> None:
@@ -132,34 +132,39 @@ def test_a_failed_app_that_tried_to_start_a_process_is_told_so_with_the_flags() 
         ]
     )
     assert log.process_refused == "clone (flags 0x4111)"
-    code, cause = run.explain(_result(code=3, log=log), b"", 256, None)
+    code, cause = protocol.explain(_result(code=3, log=log), b"", 256, None)
     assert code == 3
     assert cause == (
         "the app exited with 3 after it tried to start a process (clone (flags 0x4111)); a lwjvm "
         "VM runs one process, so fork, vfork and posix_spawn fail with EPERM"
     )
-    assert run.explain(_result(code=0, log=log), b"", 256, None) == (0, None)
+    assert protocol.explain(_result(code=0, log=log), b"", 256, None) == (0, None)
 
 
 def test_timeouts_and_a_lost_vm_have_their_own_codes() -> None:
-    code, cause = run.explain(_result(vm.OUTCOME_TIMEOUT, EXIT_TIMEOUT), b"", 256, 30.0)
+    code, cause = protocol.explain(_result(protocol.OUTCOME_TIMEOUT, EXIT_TIMEOUT), b"", 256, 30.0)
     assert (code, cause) == (EXIT_TIMEOUT, "the guest did not finish within 30 s; killed")
-    code, cause = run.explain(
-        _result(vm.OUTCOME_STOP_TIMEOUT, EXIT_STOP_TIMEOUT, signal_sent=15), b"", 256, None, 2.5
+    code, cause = protocol.explain(
+        _result(protocol.OUTCOME_STOP_TIMEOUT, EXIT_STOP_TIMEOUT, signal_sent=15),
+        b"",
+        256,
+        None,
+        2.5,
     )
     assert code == EXIT_STOP_TIMEOUT
     assert cause == "the app did not stop within 2.5 s of the signal; the VM was killed"
-    code, _ = run.explain(_result(vm.OUTCOME_NO_RECORD, EXIT_NO_RECORD), b"", 256, None)
+    code, _ = protocol.explain(_result(protocol.OUTCOME_NO_RECORD, EXIT_NO_RECORD), b"", 256, None)
     assert code == EXIT_NO_RECORD
 
 
 def test_decide_outcome_of_a_stop_that_timed_out() -> None:
-    assert vm.decide_outcome(None, False, False, None, stop_killed=True) == (
-        vm.OUTCOME_STOP_TIMEOUT,
+    assert protocol.decide_outcome(None, False, False, None, stop_killed=True) == (
+        protocol.OUTCOME_STOP_TIMEOUT,
         EXIT_STOP_TIMEOUT,
     )
     # The app finished after all: its code wins.
-    assert vm.decide_outcome(143, False, False, 1, stop_killed=True) == (vm.OUTCOME_EXIT, 143)
+    outcome = protocol.decide_outcome(143, False, False, 1, stop_killed=True)
+    assert outcome == (protocol.OUTCOME_EXIT, 143)
 
 
 def _fake_image(out: Path, inputs: dict[str, object]) -> None:
@@ -218,7 +223,7 @@ def test_a_guest_that_does_not_stop_is_killed_after_the_stop_timeout(tmp_path: P
     from lwjvm import miniguest
 
     kernel = miniguest.write(tmp_path / "hang.elf", [], exit_byte=None)
-    cfg = vm.VmConfig(kernel=kernel, accel="tcg", memory_mib=32, timeout=60, stop_timeout=1.0)
+    cfg = qemu.VmConfig(kernel=kernel, accel="tcg", memory_mib=32, timeout=60, stop_timeout=1.0)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     try:
@@ -226,7 +231,7 @@ def test_a_guest_that_does_not_stop_is_killed_after_the_stop_timeout(tmp_path: P
     finally:
         timer.cancel()
     assert (r.outcome, r.exit_code, r.signal_sent) == (
-        vm.OUTCOME_STOP_TIMEOUT,
+        protocol.OUTCOME_STOP_TIMEOUT,
         EXIT_STOP_TIMEOUT,
         signal.SIGTERM,
     )

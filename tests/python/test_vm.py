@@ -8,37 +8,37 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import miniguest, vm
+from lwjvm import miniguest, protocol, qemu, vm
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
 
-COM1, COM2, COM3 = (base for base, _ in vm.UARTS)
+COM1, COM2, COM3 = (base for base, _ in qemu.UARTS)
 
 
 def test_parse_record() -> None:
-    assert vm.parse_record(b"\x1elwjvm:exit code=42") == ("exit", {"code": "42"})
-    assert vm.parse_record(b"\x1elwjvm:boot tsc_hz=3 entry_to_user_ns=7") == (
+    assert protocol.parse_record(b"\x1elwjvm:exit code=42") == ("exit", {"code": "42"})
+    assert protocol.parse_record(b"\x1elwjvm:boot tsc_hz=3 entry_to_user_ns=7") == (
         "boot",
         {"tsc_hz": "3", "entry_to_user_ns": "7"},
     )
-    assert vm.parse_record(b"lwjvm:exit code=1") is None
-    assert vm.parse_record(b"plain log line") is None
+    assert protocol.parse_record(b"lwjvm:exit code=1") is None
+    assert protocol.parse_record(b"plain log line") is None
 
 
 def test_kernel_log_consumes_records_split_across_reads() -> None:
     shown: list[bytes] = []
-    log = vm.KernelLog(shown.append, live=True)
+    log = protocol.KernelLog(shown.append, live=True)
     chunks = [b"banner\n\x1elwjvm:bo", b"ot tsc_hz=1000 entry_to_user_ns=5\r\n", b"\x1elwjvm:exi"]
     for chunk in chunks:
         log.feed(chunk)
     log.feed(b"t code=300\n")
     assert shown == [b"banner\n"]
-    assert log.boot == vm.BootTiming(1000, 5)
+    assert log.boot == protocol.BootTiming(1000, 5)
     assert log.exit_code == 300 & 0xFF
 
 
 def test_kernel_log_holds_lines_until_a_panic() -> None:
     shown: list[bytes] = []
-    log = vm.KernelLog(shown.append, live=False)
+    log = protocol.KernelLog(shown.append, live=False)
     log.feed(b"banner\n\x1elwjvm:boot tsc_hz=1 entry_to_user_ns=1\nPANIC: bad thing\nrip=0x1\n")
     assert shown == []
     log.feed(b"\x1elwjvm:panic\n")
@@ -49,7 +49,7 @@ def test_kernel_log_holds_lines_until_a_panic() -> None:
 @pytest.mark.parametrize("record", [b"fatal signal=11", b"oom"])
 def test_kernel_log_shows_why_a_program_was_killed(record: bytes) -> None:
     shown: list[bytes] = []
-    log = vm.KernelLog(shown.append, live=False)
+    log = protocol.KernelLog(shown.append, live=False)
     log.feed(b"banner\n\x1elwjvm:boot tsc_hz=1 entry_to_user_ns=1\n")
     log.feed(b"SIGSEGV at rip=0x401000 addr=0x0\n\x1elwjvm:" + record + b"\n")
     assert shown == [b"SIGSEGV at rip=0x401000 addr=0x0\n"]
@@ -79,7 +79,7 @@ def test_decide_outcome(
     status: int | None,
     expected: tuple[str, int],
 ) -> None:
-    assert vm.decide_outcome(exit_code, panicked, timed_out, status) == expected
+    assert protocol.decide_outcome(exit_code, panicked, timed_out, status) == expected
 
 
 @pytest.mark.parametrize(
@@ -99,8 +99,8 @@ def test_parse_memory_rejects(text: str) -> None:
 
 def test_qemu_command_has_three_uarts_and_debug_exit(tmp_path: Path) -> None:
     (tmp_path / "r").write_bytes(bytes(4096))
-    cfg = vm.VmConfig(kernel=tmp_path / "k", initrd=tmp_path / "r", memory_mib=64, append=["a=1"])
-    cmd = vm.qemu_command("qemu", cfg, [7, 8, 9])
+    cfg = qemu.VmConfig(kernel=tmp_path / "k", initrd=tmp_path / "r", memory_mib=64, append=["a=1"])
+    cmd = qemu.qemu_command("qemu", cfg, [7, 8, 9])
     line = " ".join(cmd)
     assert "-nodefaults -no-user-config" in line and "microvm" in line
     assert "-device isa-debug-exit,iobase=0xf4,iosize=4" in line
@@ -119,7 +119,7 @@ def boot(
     """Boots a miniguest that makes `writes` and exits with `exit_byte` (None: hangs)."""
     kernel = miniguest.write(tmp_path / "guest.elf", writes, exit_byte)
     out, err = io.BytesIO(), io.BytesIO()
-    cfg = vm.VmConfig(kernel=kernel, accel="tcg", memory_mib=32, timeout=timeout)
+    cfg = qemu.VmConfig(kernel=kernel, accel="tcg", memory_mib=32, timeout=timeout)
     return vm.run_vm(cfg, stdout=out, stderr=err), out.getvalue(), err.getvalue()
 
 
@@ -134,7 +134,7 @@ def test_guest_output_and_exit_record_reach_the_host(tmp_path: Path) -> None:
     assert (r.outcome, r.exit_code, r.qemu_status) == ("exit", 42, 1)
     assert out == b"to stdout\n"
     assert err == b"to stderr\n"  # the banner is held back without live_log
-    assert r.boot == vm.BootTiming(2000000000, 1234)
+    assert r.boot == protocol.BootTiming(2000000000, 1234)
     assert r.t_first_output is not None and r.t_first_output <= r.t_qemu_exit
 
 
@@ -173,7 +173,7 @@ def test_missing_kernel_says_run_make_kernel(
 
 def test_fatal_record_for_a_signal_the_host_sent_stays_quiet() -> None:
     shown: list[bytes] = []
-    log = vm.KernelLog(shown.append, live=False)
+    log = protocol.KernelLog(shown.append, live=False)
     log.sent_signals.add(15)
     log.feed(b"\x1elwjvm:boot tsc_hz=1 entry_to_user_ns=1\nkilled by signal 15\n")
     log.feed(b"\x1elwjvm:fatal signal=15\n\x1elwjvm:exit code=143\n")

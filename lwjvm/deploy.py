@@ -319,13 +319,26 @@ def ps_rows(root: Path, all_: bool) -> list[dict[str, Any]]:
                 "memory": {
                     "vm_mib": spec.memory_mib,
                     "qemu_rss_kib": rss,
-                    "guest": s.qemu.get("memory"),
+                    **(guest_memory(s) if live else {}),
                 },
                 "supervisor_pid": s.supervisor_pid if live else None,
                 "qemu_pid": s.qemu_pid if live else None,
             }
         )
     return rows
+
+
+def guest_memory(s: VmState) -> dict[str, Any]:
+    """The guest kernel's own figure from its last `mem` record: used and total KiB, when."""
+    g = s.guest_memory
+    if not isinstance(g.get("total_kib"), int) or not isinstance(g.get("free_kib"), int):
+        return {}
+    return {
+        "guest_used_kib": g["total_kib"] - g["free_kib"],
+        "guest_total_kib": g["total_kib"],
+        "guest_kernel_heap_kib": g.get("heap_kib"),
+        "guest_at": g.get("at"),
+    }
 
 
 def ps_table(rows: list[dict[str, Any]]) -> str:
@@ -341,9 +354,12 @@ def ps_table(rows: list[dict[str, Any]]) -> str:
             status += f", {r['restarts']} restart{'s' if r['restarts'] > 1 else ''}"
         up = _ago(r["uptime_s"]) if r["uptime_s"] is not None else "-"
         rss = r["memory"]["qemu_rss_kib"]
+        used = r["memory"].get("guest_used_kib")
         mem = f"{r['memory']['vm_mib']}M"
+        if used is not None:
+            mem = f"{used // 1024}M guest / {mem}"
         if rss is not None:
-            mem = f"{rss // 1024}M rss / {mem}"
+            mem = f"{rss // 1024}M rss, {mem}"
         table.append([r["name"], r["image"], status, ports, up, mem])
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
@@ -524,6 +540,19 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _memory_line(s: dict[str, Any]) -> str:
+    parts = []
+    if s.get("qemu_rss_kib") is not None:
+        parts.append(f"QEMU RSS {s['qemu_rss_kib'] // 1024} MiB")
+    g = s.get("guest_memory") or {}
+    if isinstance(g.get("total_kib"), int) and isinstance(g.get("free_kib"), int):
+        parts.append(
+            f"guest {(g['total_kib'] - g['free_kib']) // 1024} of {g['total_kib'] // 1024} MiB "
+            f"in use (its kernel, at {g.get('at', '?')})"
+        )
+    return ", ".join(parts) or "-"
+
+
 def render_inspect(info: dict[str, Any]) -> str:
     """A readable account of `inspect_vm`."""
     c, s = info["config"], info["state"]
@@ -532,7 +561,9 @@ def render_inspect(info: dict[str, Any]) -> str:
         f"state:      {s['status']}" + (f": {s['cause']}" if s.get("cause") else ""),
         f"health:     {s.get('health') or '-'}",
         f"restart:    {c['restart']} ({s['restarts']} so far)",
-        f"vm:         {c['memory_mib']} MiB, {c['accel']}, network {c['network']}, mac {c['mac']}",
+        f"vm:         {c['memory_mib']} MiB, {c.get('cpus', 1)} cpu, {c['accel']}, network "
+        f"{c['network']}, mac {c['mac']}",
+        f"memory:     {_memory_line(s)}",
         f"ports:      {', '.join(str(network.parse_port(p)) for p in c['ports']) or '-'}",
         f"pids:       supervisor {s.get('supervisor_pid')}, qemu {s.get('qemu_pid') or '-'}",
         f"log:        {info['paths']['log']}",

@@ -104,6 +104,7 @@ class KernelLog:
         self.stats: dict[str, int] = {}  # the `lwjvm: stats:` line (lwjvm.stats=1)
         # name -> {calls, errors, cpu_us, wall_us}: the `lwjvm: syscall stats:` lines
         self.syscall_stats: dict[str, dict[str, int]] = {}
+        self.memory: dict[str, int] = {}  # the last `mem` record (answer to MEM_REQUEST), KiB
         self.on_record: Callable[[str, dict[str, str]], None] | None = None  # each record seen
         self.on_volume: Callable[[dict[str, str]], None] | None = None  # `volume` records
 
@@ -156,6 +157,8 @@ class KernelLog:
         elif kind == "volume":
             if self.on_volume is not None:
                 self.on_volume(fields)
+        elif kind == "mem":
+            self.memory = {k: n for k, v in fields.items() if (n := _int(v)) is not None}
         elif kind == "boot":
             self.boot_lines += self.held
             self.held.clear()
@@ -243,6 +246,10 @@ def decide_outcome(
     if qemu_status == 3:
         return OUTCOME_PANIC, EXIT_PANIC
     return OUTCOME_NO_RECORD, EXIT_NO_RECORD
+
+
+# The control line that asks the kernel for its `mem` record (docs/protocol.md, section 4).
+MEM_REQUEST = b"lwjvm:mem\n"
 
 
 def control_line(signum: int) -> bytes:

@@ -134,6 +134,8 @@ class VmState:
     restarts: int = 0
     next_restart_at: float | None = None
     qemu: dict[str, Any] = field(default_factory=dict)  # from QMP: status, memory
+    # The guest kernel's own figure (its `mem` record, KiB): total_kib, free_kib, heap_kib, at.
+    guest_memory: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod

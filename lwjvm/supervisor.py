@@ -301,6 +301,9 @@ class Supervisor:
             ns = fields.get("entry_to_user_ns", "")
             took = f"{int(ns) / 1e6:.0f} ms" if ns.isdigit() else "?"
             self.update("app started", {"kernel_boot": took})
+        elif kind == "mem":
+            mem: dict[str, Any] = {k: int(v) for k, v in fields.items() if v.isdigit()}
+            self.update(guest_memory={**mem, "at": st.now_iso()})
         elif kind in ("fatal", "oom", "panic"):
             self.update(kind, dict(fields))
 
@@ -324,6 +327,9 @@ class Supervisor:
             now = time.monotonic()
             if now >= next_qmp:
                 self._poll_qmp()
+                ctl = self.control
+                if ctl is not None and self.app_started is not None:
+                    ctl.send(protocol.MEM_REQUEST)  # answered by a `mem` record (_record)
                 next_qmp = now + QMP_POLL_S
             if self.stopping:
                 continue

@@ -168,6 +168,7 @@ class VmControl:
     def __init__(self) -> None:
         self.fd, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._pending: deque[tuple[str, int, float | None]] = deque()  # appends are atomic
+        self._lines: deque[bytes] = deque()  # for the "line" requests, in order
         self.quit: Callable[[], bool] | None = None
         self.on_start: Callable[[subprocess.Popen[bytes]], None] | None = None
         self.on_record: Callable[[str, dict[str, str]], None] | None = None  # kernel records
@@ -176,6 +177,12 @@ class VmControl:
         """Sends `signum` to the program; QEMU is killed if it has not ended `stop_timeout`
         seconds later (None: the VmConfig's stop_timeout)."""
         self._pending.append(("signal", signum, stop_timeout))
+        self._wake()
+
+    def send(self, line: bytes) -> None:
+        """Writes the control line `line` (protocol.MEM_REQUEST...) to the kernel, if it runs."""
+        self._pending.append(("line", 0, None))
+        self._lines.append(line)
         self._wake()
 
     def kill(self) -> None:
@@ -309,7 +316,11 @@ def _wait(
                 fd = int(key.fd)
                 if control is not None and fd == control.fd:
                     for what, signum, limit_s in control.take():
-                        if what == "kill" and not killed:
+                        if what == "line":
+                            line = control._lines.popleft()
+                            if log.end_at is None and not killed:
+                                _send(cons.com3, line)
+                        elif what == "kill" and not killed:
                             stop_killed = log.end_at is None
                             qemu.stop(proc, quit_hook)
                             killed = True

@@ -1,7 +1,9 @@
 /* Host control lines on COM3 (see core/control.h): `lwjvm:signal num=S` sends S to the program as
- * kill(pid, S) would; `lwjvm:volume ...` lines go to the volume (fs/volume.c). Unknown lines are
- * ignored, so older kernels tolerate newer hosts. */
+ * kill(pid, S) would; `lwjvm:volume ...` lines go to the volume (fs/volume.c); `lwjvm:mem`
+ * asks for the memory record (core/memreport.c). Unknown lines are ignored, so older kernels
+ * tolerate newer hosts. */
 #include "core/control.h"
+#include "core/memreport.h"
 #include "arch/x86_64/ioapic.h"
 #include "arch/x86_64/serial.h"
 #include "fs/volume.h"
@@ -39,6 +41,10 @@ static void act(const char *l)
 {
     static const char sig_cmd[] = "lwjvm:signal num=";
     unsigned sig;
+    if (!strcmp(l, "lwjvm:mem")) {
+        memreport_send();
+        return;
+    }
     if (!strncmp(l, "lwjvm:volume ", 13)) {
         volume_control(l);
         return;

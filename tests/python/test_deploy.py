@@ -344,8 +344,13 @@ def test_deploy_ps_logs_stop_and_rm(service_jar: Path, tmp_path: Path, lw: Any) 
         assert st.pid_is(row["supervisor_pid"], "lwjvm.supervisor")
         assert st.pid_is(row["qemu_pid"], "qemu-system")
         assert row["memory"]["qemu_rss_kib"] > 0 and row["memory"]["vm_mib"] == 192
+    # The guest kernel's own figure, asked for over the control channel every 5 s.
+    _wait_for(lambda: "guest_used_kib" in _ps(lw)["svc"]["memory"], "the guest's memory figure")
+    mem = _ps(lw)["svc"]["memory"]
+    assert 0 < mem["guest_used_kib"] < mem["guest_total_kib"] <= 192 * 1024
     table = lw("ps").stdout.splitlines()
     assert table[0].split() == ["NAME", "IMAGE", "STATE", "PORTS", "UPTIME", "MEMORY"]
+    assert "M guest / 192M" in next(line for line in table if line.startswith("svc "))
     # Both VMs boot the same root.img inode: one page cache.
     a, b = (lw.state / "vms" / n / "image" / "root.img" for n in ("svc", "svc-2"))
     assert a.stat().st_ino == b.stat().st_ino

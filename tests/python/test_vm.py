@@ -36,6 +36,17 @@ def test_kernel_log_consumes_records_split_across_reads() -> None:
     assert log.exit_code == 300 & 0xFF
 
 
+def test_kernel_log_keeps_the_last_memory_record() -> None:
+    seen: list[str] = []
+    log = protocol.KernelLog(lambda _: None, live=False)
+    log.on_record = lambda kind, fields: seen.append(kind)
+    log.feed(b"\x1elwjvm:mem total_kib=190000 free_kib=150000 heap_kib=900\n")
+    log.feed(b"\x1elwjvm:mem total_kib=190000 free_kib=140000 heap_kib=950\n")
+    assert log.memory == {"total_kib": 190000, "free_kib": 140000, "heap_kib": 950}
+    assert seen == ["mem", "mem"] and not log.unknown_records
+    assert protocol.MEM_REQUEST == b"lwjvm:mem\n"
+
+
 def test_kernel_log_holds_lines_until_a_panic() -> None:
     shown: list[bytes] = []
     log = protocol.KernelLog(shown.append, live=False)

@@ -512,7 +512,7 @@ def _build_image(
                 dst += copy.src.name
             staging.stage(copy.src, dst.rstrip("/") or "/")
         etc = dict(ETC_FILES)
-        etc.update(network.etc_files(m.name, m.network))
+        etc.update(network.etc_files(m.name, m.network, m.tap))
         for path, text in etc.items():
             if not staging.host_path(path).exists():
                 staging.stage_bytes(text.encode(), path)
@@ -562,7 +562,7 @@ def _build_image(
 
     argv = [java, *flags, *cds_flags, "-cp", classpath, main, *m.args]
     env_list = [f"{k}={v}" for k, v in env.items()]
-    net_keys = network.boot_keys(m.name) if m.network != network.NETWORK_NONE else None
+    net_keys = network.boot_keys(m.name, m.tap) if m.network != network.NETWORK_NONE else None
     conf = bootconf.BootConfig.make(java, argv, env_list, app_dir, net_keys)
     staging.stage_bytes(conf.render(), bootconf.PATH)
 
@@ -626,6 +626,7 @@ def _build_image(
             volumes=list(m.volumes),
             health=m.health,
             restart=str(m.restart),
+            tap=m.tap,
         ),
         root_img=desc_mod.FileDigest(
             sha256_file(root_img), root_img.stat().st_size, stats.entries

@@ -87,8 +87,13 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
         raise LwjvmError(
             "-p, --debug and --jmx need a network, and the manifest says vm.network: none"
         )
+    if m.tap is not None and extra:
+        raise LwjvmError(
+            "-p, --debug and --jmx forward ports of QEMU's user network; with vm.network: tap "
+            f"the guest is reached at its own address, {m.tap.ip}"
+        )
     # A check on a port that is not forwarded: said before anything is built.
-    health.resolve(m.health, network.merge_ports(m.ports, extra))
+    health.resolve(m.health, network.merge_ports(m.ports, extra), m.tap.ip if m.tap else None)
     kernel = vm.find_kernel()
     qemu.find_qemu()
     d = VmDir(root, name)
@@ -133,6 +138,8 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
             kernel_args=[*req.kernel_args, *volume_words],
             disks=[str(p) for p in disks],
             cpus=plan.cpus,
+            tap=plan.tap.device if plan.tap else None,
+            guest_ip=plan.tap.ip if plan.tap else None,
             created=time.time(),
         )
         st.write_json(d.config, asdict(spec))
@@ -186,8 +193,10 @@ def start_supervisor(d: VmDir, lock_fd: int) -> subprocess.Popen[bytes]:
 
 
 def urls(spec: VmSpec) -> list[str]:
-    """Where the app can be reached: one URL per TCP forward."""
+    """Where the app can be reached: one URL per TCP forward, or the guest's own address."""
     out = []
+    if spec.guest_ip is not None:
+        out.append(f"the guest at {spec.guest_ip} (tap device {spec.tap})")
     for text in spec.ports:
         p = network.parse_port(text)
         if p.proto == "tcp":
@@ -227,7 +236,7 @@ def wait_healthy(
             break
         time.sleep(0.2)
     s = d.state()
-    check = health.resolve(hc, [network.parse_port(p) for p in spec.ports])
+    check = health.resolve(hc, [network.parse_port(p) for p in spec.ports], spec.guest_ip)
     if s.state == st.EXITED and s.exit_code == 0 and check.kind == "start":
         note(f"{spec.name}: ran and exited 0 before its start period was over (lwjvm logs "
              f"{spec.name})")  # fmt: skip

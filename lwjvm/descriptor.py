@@ -165,6 +165,20 @@ class Volume:
 
 
 @dataclass(frozen=True)
+class Tap:
+    """`vm.tap`: the host's tap device and the guest's static address on it."""
+
+    device: str
+    address: str  # A.B.C.D/LEN
+    gateway: str | None = None
+    dns: str | None = None
+
+    @property
+    def ip(self) -> str:
+        return self.address.split("/")[0]
+
+
+@dataclass(frozen=True)
 class VmPlan:
     """How the image is booted unless a command says otherwise."""
 
@@ -175,6 +189,7 @@ class VmPlan:
     volumes: list[Volume]
     health: Health
     restart: str  # RestartPolicy's spelling
+    tap: Tap | None = None  # with network: tap
 
     @property
     def memory_mib(self) -> int:

@@ -7,6 +7,7 @@
   refuses it, so an accepted connection alone proves nothing: the check waits a moment for that
   close.)
 - Neither: the app has run `health.start_period` with no fatal line in its output.
+With `vm.network: tap` the checks go straight to the guest's address (http on `health.port`).
 """
 
 from __future__ import annotations
@@ -55,9 +56,19 @@ class Check:
         return "running with no fatal line"
 
 
-def resolve(health: Health, ports: list[PortMap]) -> Check:
-    """The check `health` asks for over `ports`; LwjvmError if the port it needs is not
-    forwarded (the message names the manifest field)."""
+def resolve(health: Health, ports: list[PortMap], guest_ip: str | None = None) -> Check:
+    """The check `health` asks for over `ports`, or straight at `guest_ip` (vm.network: tap);
+    LwjvmError if the port it needs is not forwarded (the message names the manifest field)."""
+    if guest_ip is not None:
+        if health.http is not None:
+            if health.port is None:
+                raise LwjvmError(
+                    "health.http with vm.network: tap needs health.port: the guest port to GET"
+                )
+            return Check("http", guest_ip, health.port, health.http)
+        if health.tcp is not None:
+            return Check("tcp", guest_ip, health.tcp)
+        return Check("start")
     tcp = [p for p in ports if p.proto == "tcp"]
     if health.http is not None:
         if not tcp:

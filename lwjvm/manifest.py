@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import ipaddress
 import json
 import os
 import stat
@@ -28,10 +29,11 @@ from lwjvm.descriptor import (
     DEFAULT_START_PERIOD,
     Health,
     RestartPolicy,
+    Tap,
     Volume,
 )
 from lwjvm.errors import LwjvmError
-from lwjvm.network import NETWORK_NONE, NETWORK_USER, PortMap, parse_port
+from lwjvm.network import NETWORK_NONE, NETWORK_TAP, NETWORK_USER, PortMap, parse_port
 from lwjvm.sizes import format_size, parse_size
 
 # Package data: in the source tree a link to manifests/schema/lwjvm-manifest.schema.json.
@@ -387,6 +389,7 @@ class Manifest:
     cpus: int
     ports: list[PortMap]
     network: str
+    tap: Tap | None
     volumes: list[Volume]
     health: Health
     restart: RestartPolicy
@@ -540,6 +543,38 @@ def _special_kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _tap(vm: dict[str, Any], network: str, where: Callable[[FieldPath], str]) -> Tap | None:
+    """`vm.tap`, which `vm.network: tap` needs and nothing else takes; its addresses checked."""
+    raw = vm.get("tap")
+    if network != NETWORK_TAP:
+        if raw is not None:
+            raise LwjvmError(f"{where(('vm', 'tap'))}: only with vm.network: tap")
+        return None
+    if raw is None:
+        raise LwjvmError(
+            f"{where(('vm', 'network'))}: tap needs vm.tap: {{device: NAME, address: A.B.C.D/LEN}}"
+        )
+    for key in ("address", "gateway", "dns"):
+        if key not in raw:
+            continue
+        try:
+            if key == "address":
+                iface = ipaddress.IPv4Interface(raw[key])
+                if iface.network.prefixlen > 30 or iface.ip in (
+                    iface.network.network_address,
+                    iface.network.broadcast_address,
+                ):
+                    raise ValueError(raw[key])
+            else:
+                ipaddress.IPv4Address(raw[key])
+        except ValueError:
+            raise LwjvmError(
+                f"{where(('vm', 'tap', key))}: {raw[key]!r} is not a usable IPv4 "
+                + ("address with its prefix length (/1 to /30)" if key == "address" else "address")
+            ) from None
+    return Tap(raw["device"], raw["address"], raw.get("gateway"), raw.get("dns"))
+
+
 def _resolve(doc: Located, mpath: Path, filename: str, allowed: Sequence[Path]) -> Manifest:
     data: dict[str, Any] = doc.data
     base = mpath.parent.resolve()
@@ -606,6 +641,12 @@ def _resolve(doc: Located, mpath: Path, filename: str, allowed: Sequence[Path]) 
             f"{where(('vm', 'ports'))}: port forwards need a network: remove them or "
             "vm.network: none"
         )
+    tap = _tap(vm, network, where)
+    if tap is not None and ports:
+        raise LwjvmError(
+            f"{where(('vm', 'ports'))}: with vm.network: tap the guest is reached at its own "
+            f"address ({tap.ip}): remove the port forwards"
+        )
 
     if int(vm.get("cpus", 1)) > MAX_CPUS:
         raise LwjvmError(
@@ -653,6 +694,7 @@ def _resolve(doc: Located, mpath: Path, filename: str, allowed: Sequence[Path]) 
         cpus=int(vm.get("cpus", 1)),
         ports=ports,
         network=network,
+        tap=tap,
         volumes=volumes,
         health=Health(
             http=health.get("http"),

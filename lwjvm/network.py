@@ -5,6 +5,9 @@
 or `-p [ADDR:]HOST:GUEST` is a `hostfwd` rule bound to 127.0.0.1 unless an address is given. The
 device is a virtio-net-pci on the PCIe bus of `-M microvm,pcie=on`, beside the root image's
 ivshmem device, with a MAC derived from the VM's name so it is the same on every boot.
+`vm.network: tap` attaches the virtio-net device to a tap device of the host (`vm.tap.device`,
+made and given a host address beforehand), with vhost-net where the host has /dev/vhost-net: the
+guest has its own static address (`vm.tap.address`) and is reached there, without forwards.
 `vm.network: none` boots with no network device at all. docs/protocol.md, section 2, lists the
 boot.conf keys that tell the kernel its addresses.
 """
@@ -14,10 +17,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import ipaddress
+import os
 import re
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
+from lwjvm.descriptor import Tap
 from lwjvm.errors import LwjvmError
 
 NETWORK_USER = "user"
@@ -151,6 +157,7 @@ class NetConfig:
     mode: str = NETWORK_USER
     ports: tuple[PortMap, ...] = ()
     mac: str = "52:54:00:12:34:56"
+    tap: str | None = None  # the host's tap device, for mode tap
 
     def qemu_args(self) -> list[str]:
         """The QEMU options for this network (none for mode none)."""
@@ -161,6 +168,11 @@ class NetConfig:
                 [f"user,id={NETDEV_ID}", "net=10.0.2.0/24", f"host={GATEWAY}", f"dns={DNS}"]
                 + [f"hostfwd={p.hostfwd()}" for p in self.ports]
             )
+        elif self.mode == NETWORK_TAP and self.tap is not None:
+            check_tap(self.tap)
+            netdev = f"tap,id={NETDEV_ID},ifname={self.tap},script=no,downscript=no"
+            if vhost_net():
+                netdev += ",vhost=on"
         else:
             raise LwjvmError(f"unknown network {self.mode!r}: expected {', '.join(NETWORKS)}")
         # romfile= : no iPXE option ROM (firmware on q35 would run it at every boot for nothing)
@@ -175,21 +187,49 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def boot_keys(hostname: str) -> list[tuple[str, str]]:
-    """The boot.conf network keys for a guest on QEMU's user network (protocol section 2)."""
-    return [
-        ("net.ipv4", GUEST_IPV4),
-        ("net.gateway", GATEWAY),
-        ("net.dns", DNS),
-        ("net.hostname", hostname),
-    ]
+TUN = Path("/dev/net/tun")
+VHOST_NET = Path("/dev/vhost-net")
 
 
-def etc_files(hostname: str, network: str) -> dict[str, str]:
+def vhost_net() -> bool:
+    """Whether QEMU can move the tap's packets in the host kernel (vhost-net)."""
+    return os.access(VHOST_NET, os.R_OK | os.W_OK)
+
+
+def check_tap(device: str) -> None:
+    """LwjvmError unless the host has /dev/net/tun and the tap device `device`."""
+    if not TUN.exists():
+        raise LwjvmError(f"vm.network: tap needs {TUN}, which this host lacks (modprobe tun)")
+    if not Path("/sys/class/net", device).is_dir():
+        raise LwjvmError(
+            f"no network device {device} for vm.tap.device: make it first, e.g. ip tuntap add "
+            f"dev {device} mode tap && ip addr add HOST_ADDRESS/LEN dev {device} && ip link set "
+            f"{device} up"
+        )
+
+
+def boot_keys(hostname: str, tap: Tap | None = None) -> list[tuple[str, str]]:
+    """The boot.conf network keys (protocol section 2): QEMU's user network's addresses, or the
+    static ones of `tap`."""
+    if tap is None:
+        keys = [("net.ipv4", GUEST_IPV4), ("net.gateway", GATEWAY), ("net.dns", DNS)]
+    else:
+        keys = [("net.ipv4", tap.address)]
+        keys += [("net.gateway", tap.gateway)] if tap.gateway else []
+        keys += [("net.dns", tap.dns)] if tap.dns else []
+    return [*keys, ("net.hostname", hostname)]
+
+
+def etc_files(hostname: str, network: str, tap: Tap | None = None) -> dict[str, str]:
     """/etc/hosts, /etc/resolv.conf and /etc/nsswitch.conf for the image of VM `hostname`."""
     hosts = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
+    dns: str | None = DNS
     if network == NETWORK_NONE:
         hosts += f"127.0.1.1 {hostname}\n"
+        dns = None
+    elif tap is not None:
+        hosts += f"{tap.ip} {hostname}\n"
+        dns = tap.dns
     else:
         hosts += f"{GUEST_IPV4.split('/')[0]} {hostname}\n"
     files = {
@@ -197,6 +237,6 @@ def etc_files(hostname: str, network: str) -> dict[str, str]:
         "/etc/nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
         "/etc/hostname": hostname + "\n",
     }
-    if network != NETWORK_NONE:
-        files["/etc/resolv.conf"] = f"nameserver {DNS}\noptions timeout:2 attempts:2\n"
+    if dns is not None:
+        files["/etc/resolv.conf"] = f"nameserver {dns}\noptions timeout:2 attempts:2\n"
     return files

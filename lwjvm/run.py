@@ -119,6 +119,13 @@ def net_config(
         if extra_ports:
             raise LwjvmError("-p needs a network, and the manifest says vm.network: none")
         return None
+    if plan.tap is not None:
+        if extra_ports:
+            raise LwjvmError(
+                f"-p, --debug and --jmx forward ports of QEMU's user network; with vm.network: "
+                f"tap the guest is reached at its own address, {plan.tap.ip}"
+            )
+        return network.NetConfig(plan.network, (), network.mac_for(name), plan.tap.device)
     ports = [network.parse_port(p, "vm.ports") for p in plan.ports]
     ports = network.merge_ports(ports, extra_ports)
     return network.NetConfig(plan.network, tuple(ports), network.mac_for(name))

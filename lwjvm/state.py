@@ -108,6 +108,8 @@ class VmSpec:
     kernel_args: list[str] = field(default_factory=list)
     disks: list[str] = field(default_factory=list)  # volume files attached (lwjvm/volume.py)
     cpus: int = 1  # the image's vm.cpus
+    tap: str | None = None  # vm.tap.device, with network tap
+    guest_ip: str | None = None  # vm.tap.address's address, with network tap
     created: float = 0.0
     format: int = STATE_FORMAT
 

@@ -118,7 +118,7 @@ class Supervisor:
         self.qmp: Qmp | None = None
         self.ports = [network.parse_port(p, "ports") for p in spec.ports]
         self.health = Health(**spec.health)
-        self.check = health.resolve(self.health, self.ports)
+        self.check = health.resolve(self.health, self.ports, spec.guest_ip)
         self.policy = RestartPolicy.parse(spec.restart)
         self._stop_r, self._stop_w = os.pipe2(os.O_CLOEXEC)
 
@@ -241,7 +241,7 @@ class Supervisor:
         self.d.qmp.unlink(missing_ok=True)
         net = None
         if spec.network != network.NETWORK_NONE:
-            net = network.NetConfig(spec.network, tuple(self.ports), spec.mac)
+            net = network.NetConfig(spec.network, tuple(self.ports), spec.mac, spec.tap)
         cfg = qemu.VmConfig(
             kernel=image / "kernel.elf",
             initrd=image / "root.img",
@@ -352,7 +352,8 @@ class Supervisor:
                     continue
             else:
                 limit = min(PROBE_TIMEOUT_S, max(hc.interval, 1.0))
-                ok, seen = health.probe(check, limit, self._usernet)
+                usernet = self._usernet if self.spec.network == network.NETWORK_USER else None
+                ok, seen = health.probe(check, limit, usernet)
             if done.is_set() or self.stopping:
                 break
             if ok:

@@ -242,6 +242,16 @@ def test_a_check_needs_its_port_forwarded() -> None:
     assert health.resolve(Health(), []).kind == "start"
 
 
+def test_with_a_tap_network_checks_go_to_the_guest_address() -> None:
+    check = health.resolve(Health(http="/health", port=8080), [], "192.168.100.2")
+    assert check.describe() == "GET http://192.168.100.2:8080/health"
+    assert health.resolve(Health(tcp=5432), [], "192.168.100.2").describe() == (
+        "TCP 192.168.100.2:5432"
+    )
+    with pytest.raises(LwjvmError, match="needs health.port"):
+        health.resolve(Health(http="/health"), [], "192.168.100.2")
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_scripts_and_an_empty_ps(shell: str, tmp_path: Path) -> None:
     env = dict(os.environ, LWJVM_STATE_DIR=str(tmp_path / "state"))

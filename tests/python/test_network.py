@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lwjvm import bootconf, network, qemu
-from lwjvm.descriptor import Health, VmPlan
+from lwjvm.descriptor import Health, Tap, VmPlan
 from lwjvm.errors import LwjvmError
 from lwjvm.network import NetConfig, PortMap, parse_port
 from lwjvm.run import net_config
@@ -104,6 +104,28 @@ def test_net_config_from_the_descriptor() -> None:
     assert net_config(_plan("none", []), "web", []) is None
     with pytest.raises(LwjvmError, match="-p needs a network"):
         net_config(_plan("none", []), "web", [parse_port("1:1")])
+
+
+def test_a_tap_network_attaches_the_device_with_the_static_address() -> None:
+    tap = Tap("lo", "192.168.100.2/24", "192.168.100.1")  # lo: a device every host has
+    plan = VmPlan(256 << 20, 1, [], "tap", [], Health(), "no", tap)
+    net = net_config(plan, "web", [])
+    assert net is not None and net.tap == "lo" and net.ports == ()
+    args = net.qemu_args()
+    netdev = args[args.index("-netdev") + 1]
+    assert netdev.startswith("tap,id=net0,ifname=lo,script=no,downscript=no")
+    assert netdev.endswith(",vhost=on") == network.vhost_net()
+    with pytest.raises(LwjvmError, match="reached at its own address, 192.168.100.2"):
+        net_config(plan, "web", [parse_port("8080:8080")])
+    assert network.boot_keys("web", tap) == [
+        ("net.ipv4", "192.168.100.2/24"), ("net.gateway", "192.168.100.1"),
+        ("net.hostname", "web"),
+    ]  # fmt: skip
+    files = network.etc_files("web", "tap", tap)
+    assert "192.168.100.2 web" in files["/etc/hosts"] and "/etc/resolv.conf" not in files
+    missing = NetConfig("tap", (), tap="lwjvm-nosuch")
+    with pytest.raises(LwjvmError, match="no network device lwjvm-nosuch"):
+        missing.qemu_args()
 
 
 def test_boot_conf_network_keys_round_trip() -> None:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lwjvm import applog, network, qemu
+from lwjvm import applog, network
 from lwjvm import state as st
 from lwjvm.errors import LwjvmError
 from lwjvm.state import VmDir, VmSpec, VmState
@@ -69,7 +69,7 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
     Returns the exit code: 0 once healthy (or, with no check but the start period, once the app
     ran to a clean exit), EXIT_DEPLOY_FAILED when it did not become healthy (the VM is stopped).
     """
-    from lwjvm import accel, health, uptodate, vm, volume
+    from lwjvm import accel, health, qemu, uptodate, vm, volume
     from lwjvm import build as build_mod
     from lwjvm import manifest as manifest_mod
     from lwjvm.descriptor import ImageDescriptor, RestartPolicy

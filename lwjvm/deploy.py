@@ -26,7 +26,6 @@ from lwjvm.state import VmDir, VmSpec, VmState
 # ps, logs, stop and rm import only what they use: `lwjvm ps` should take well under 200 ms, and
 # the manifest, build and health modules (jsonschema, requests) take longer than that to import.
 STOP_TIMEOUT_S = 10.0  # vm.STOP_TIMEOUT_S, without importing lwjvm.vm
-DESCRIPTOR = "image.json"  # descriptor.FILE
 EXIT_DEPLOY_FAILED = 1  # the app did not become healthy (the cause is on stderr)
 STOP_GRACE_S = 15.0  # beyond the stop timeout, how long stop waits for the supervisor to end
 LOG_LINES_ON_FAILURE = 20
@@ -531,7 +530,10 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
     s = refresh(d)
     from lwjvm.descriptor import ImageDescriptor
 
-    desc = ImageDescriptor.read(d.image) if (d.image / DESCRIPTOR).is_file() else None
+    try:
+        desc: ImageDescriptor | None = ImageDescriptor.read(d.image)
+    except LwjvmError:
+        desc = None  # an image of an older lwjvm, or gone: the rest is still worth showing
     live = s.state in st.LIVE
     return {
         "name": spec.name,

@@ -126,12 +126,20 @@ def attach(root: Path, volumes: list[Volume]) -> tuple[list[Path], list[str]]:
     """For an image descriptor's `vm.volumes`: the disk files to attach and the kernel command
     line words that mount them (the kernel mounts one volume, at lwjvm.volume=PATH; a clone
     NAME/CLONE is dataset CLONE of volume NAME, lwjvm.volume_dataset=CLONE, made beforehand by
-    lwjvm volume clone)."""
+    lwjvm volume clone). A volume is created with its size on first use; LwjvmError if an
+    existing one has another size (a clone's size is its volume's)."""
     disks, words = [], []
     for v in volumes:
         vol, ds = split_name(v.name)
         if ds == ROOT_DS:
             disks.append(ensure(root, vol, v.size))
+            have = info(root, vol).size
+            if have != v.size:
+                raise LwjvmError(
+                    f"volume {vol} is {human(have)} and the manifest's volumes size says "
+                    f"{human(v.size)}: lwjvm does not resize volumes (make the sizes agree, or "
+                    f"lwjvm volume rm {vol} to start it again empty)"
+                )
         else:
             if "@" in ds:
                 raise LwjvmError(f"volume {v.name}: a snapshot is read-only: mount a clone")

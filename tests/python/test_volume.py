@@ -71,6 +71,18 @@ def test_create_ls_check_rm(state: Path) -> None:
     assert r.returncode == 125 and "at least 1M" in r.stderr
 
 
+def test_a_manifest_volume_is_made_with_its_size_and_never_resized(state: Path) -> None:
+    from lwjvm.descriptor import Volume
+    from lwjvm.errors import LwjvmError
+
+    disks, words = volume.attach(state, [Volume("data", 8 << 20, "/data")])
+    assert disks == [state / "volumes" / "data.vol"] and words == ["lwjvm.volume=/data"]
+    assert volume.info(state, "data").size == 8 << 20
+    assert volume.attach(state, [Volume("data", 8 << 20, "/data")])[0] == disks
+    with pytest.raises(LwjvmError, match="volume data is 8M and the manifest's volumes size sa"):
+        volume.attach(state, [Volume("data", 16 << 20, "/data")])
+
+
 def test_check_finds_every_flipped_bit_and_repairs_metadata_from_ditto_copies(
     state: Path, tmp_path: Path
 ) -> None:

@@ -70,7 +70,8 @@ def test_tap_network_reaches_the_guest_at_its_own_address(
     }))  # fmt: skip
     out = tmp_path / "image"
     proc = subprocess.Popen(
-        [*lwjvm_command(), "run", "-q", "--accel", "tcg", "-o", str(out), str(manifest)],
+        [*lwjvm_command(), "run", "-q", "--accel", "tcg", "-o", str(out),
+         "--allow-outside", str(SAMPLE / "target" / "http.jar"), str(manifest)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:

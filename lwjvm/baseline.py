@@ -49,7 +49,7 @@ from lwjvm import run as run_mod
 from lwjvm.descriptor import ImageDescriptor
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import find_jdk
-from lwjvm.manifest import load
+from lwjvm.manifest import load as load_manifest
 
 CONNECTIONS = (1, 16, 64)
 WRK_SECONDS = 10
@@ -298,7 +298,7 @@ def hello(sides: list[Side], runs: int, log: Callable[[str], None]) -> dict[str,
     out_dir = vm.repo_root() / "build" / "bench"
     jar, manifest, java = bench_mod._build_java_hello(out_dir)
     image = out_dir / "java" / "image"
-    uptodate.ensure_image(load(manifest), image, None, vm.find_kernel(), quiet=True)
+    uptodate.ensure_image(load_manifest(manifest), image, None, vm.find_kernel(), quiet=True)
     times: dict[str, list[float]] = {s.name: [] for s in sides}
     times["host"] = []
     to_init: list[float] = []
@@ -467,7 +467,7 @@ def downloads(sides: list[Side], boots: int, per_boot: int,
     out_dir = vm.repo_root() / "build" / "bench"
     manifest = _build_download(out_dir)
     image = out_dir / "download" / "image"
-    uptodate.ensure_image(load(manifest), image, None, vm.find_kernel(), quiet=True)
+    uptodate.ensure_image(load_manifest(manifest), image, None, vm.find_kernel(), quiet=True)
     rates: dict[str, list[float]] = {s.name: [] for s in sides}
     failures: dict[str, str] = {}
     for _ in range(boots):
@@ -675,7 +675,7 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run([str(root / HTTP_SAMPLE / "build.sh")], check=True,
                            stdout=subprocess.DEVNULL)  # fmt: skip
             image = out_dir / "http" / "image"
-            http_app = load(root / HTTP_SAMPLE / "app.yaml")
+            http_app = load_manifest(root / HTTP_SAMPLE / "app.yaml")
             uptodate.ensure_image(http_app, image, None, kernel, quiet=True)
             log("samples/http: first request served, then wrk:")
             results["http"] = http(sides, image, args.http_boots, args.wrk_seconds, log)

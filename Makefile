@@ -22,11 +22,12 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV := .venv
 APT_PACKAGES := qemu-system-x86 e2fsprogs binutils strace gdb gcc libc6-dev make \
-	openjdk-17-jdk-headless python3-venv maven gradle cpio libfuse3-dev fuse3 pkg-config
+	openjdk-17-jdk-headless python3-venv maven gradle cpio libfuse3-dev fuse3 pkg-config \
+	libsqlite3-dev
 # libc6-dev is only a recommendation of gcc, and the tests link programs with -static.
 # cpio checks the initramfs lwjvm/linuxguest.py writes for the bench's Linux guest.
 # libfuse3-dev (with pkg-config) builds kernel/build/volfs-fuse, `lwjvm volume mount`; fuse3
-# has fusermount3, which unmounts it.
+# has fusermount3, which unmounts it. libsqlite3-dev: the SQLite program of the volume tests.
 # Debian 12's openjdk-17-jdk-headless ships the jmods jlink needs; checked below.
 JMODS := /usr/lib/jvm/java-17-openjdk-amd64/jmods/java.base.jmod
 SETUP_STAMP := $(VENV)/.lwjvm-setup

@@ -687,7 +687,7 @@ def main(argv: list[str] | None = None) -> None:
             smp = smpbench.measure(guest, chosen, args.smp_boots, args.smp_work,
                                    args.smp_rounds, args.pingpong_trips, log)  # fmt: skip
             results["smp"] = smp
-            for part in ("work", "pingpong"):
+            for part in ("work", "pingpong", "mprotect"):
                 linux_boots += smp[part]["qemu_boots"].get("linux", 0)
                 linux_hung += smp[part]["linux_hung"]
         if "corpus" in only:

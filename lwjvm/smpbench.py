@@ -12,6 +12,9 @@ interleaved (per boot: lwjvm then Linux, 1 CPU then 2):
 - bench/smp/pingpong.c (static): two threads pinned to CPUs 0 and 1 of a 2-CPU VM pass a turn
   through one futex word; round trips per second, each round trip two wake-ups across CPUs. The
   host runs it too (pinned to its CPUs 0 and 1).
+- bench/smp/mprotect.c (static): one thread on CPU 0 makes a page it wrote read-only and writable
+  again; microseconds per mprotect at 1 CPU and at 2 with the other idle: what a TLB shootdown
+  costs when no other CPU runs the program.
 
 Both sides boot the same root image (lwjvm's image of SmpWork, and one holding pingpong and its
 boot.conf): lwjvm maps it as its ivshmem root, Linux gets it as its virtio-blk disk
@@ -46,12 +49,14 @@ PINGPONG_TRIPS = 5000  # round trips per round (the program does 5 rounds)
 BOOTS = 2
 MEMORY_MIB = 512
 TIMEOUT = 1800.0  # seconds a boot gets (a loaded host runs TCG many times slower)
-GUEST_PINGPONG = "/bench/pingpong"
+MPROTECT_SRC = Path("bench/smp/mprotect.c")
+MPROTECT_PAIRS = 2000  # pairs of mprotect calls per round (the program does 3 rounds)
 
 _ROUND = "smp: round "
 _RESULT = "smp: result "
 _BUSY = "smp: busy % "
 _PP_ROUND = "pingpong: round "
+_MP_ROUND = "mprotect: round "
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,11 @@ def pingpong_rates(text: str) -> list[float]:
     return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if _PP_ROUND in line]
 
 
+def mprotect_costs(text: str) -> list[float]:
+    """mprotect's microseconds per call, one per round, from its output."""
+    return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if _MP_ROUND in line]
+
+
 def _stats(values: list[float]) -> dict[str, float] | None:
     if not values:
         return None
@@ -127,18 +137,21 @@ def build_work(out_dir: Path, millions: int, rounds: int) -> tuple[Path, Path]:
     return jar, manifest
 
 
-def build_pingpong(out_dir: Path, trips: int) -> tuple[Path, Path]:
-    """pingpong built static, and a root image holding it at GUEST_PINGPONG with a boot.conf
-    that runs it with `trips`; (binary, root image), each remade only when out of date."""
-    work = out_dir / "pingpong"
+def build_c_image(out_dir: Path, src: Path, argv: list[str]) -> tuple[Path, Path]:
+    """A C program of bench/smp built static into build/bench/NAME/NAME, and a root image holding
+    it at /bench/NAME with a boot.conf that runs it with `argv`; (binary, root image), each
+    remade only when out of date."""
+    name = src.stem
+    work = out_dir / name
     work.mkdir(parents=True, exist_ok=True)
-    src = vm.repo_root() / PINGPONG_SRC
-    exe = work / "pingpong"
-    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
+    source = vm.repo_root() / src
+    exe = work / name
+    if not exe.exists() or exe.stat().st_mtime < source.stat().st_mtime:
         subprocess.run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o",
-                        str(exe), str(src)], check=True)  # fmt: skip
+                        str(exe), str(source)], check=True)  # fmt: skip
     image = work / "root.img"
-    conf = bootconf.BootConfig.make(GUEST_PINGPONG, ["pingpong", str(trips)]).render()
+    guest = f"/bench/{name}"
+    conf = bootconf.BootConfig.make(guest, [name, *argv]).render()
     stamp = work / "image-of"
     key = f"{exe.stat().st_mtime_ns} {conf.hex()}"
     if not image.exists() or not stamp.exists() or stamp.read_text() != key:
@@ -148,7 +161,7 @@ def build_pingpong(out_dir: Path, trips: int) -> tuple[Path, Path]:
         staging.root.mkdir()
         for d in build_mod.MOUNT_POINTS:
             staging.mkdir(d)
-        staging.stage_file(exe, GUEST_PINGPONG)
+        staging.stage_file(exe, guest)
         staging.stage_bytes(conf, bootconf.PATH)
         build_image(staging.root, image)
         stamp.write_text(key)
@@ -257,6 +270,33 @@ def pingpong(sides: dict[str, Booter], image: Path, host_exe: Path, trips: int, 
             "qemu_boots": qemu_boots, "linux_hung": hung}  # fmt: skip
 
 
+def mprotect(sides: dict[str, Booter], image: Path, boots: int,
+             log: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
+    """bench/smp/mprotect.c on each side at each CPU count: microseconds per mprotect call."""
+    costs: dict[str, dict[int, list[float]]] = {s: {c: [] for c in CPU_COUNTS} for s in sides}
+    failed: dict[str, int] = {}
+    qemu_boots = dict.fromkeys(sides, 0)
+    hung = 0
+    for i in range(boots):
+        for cpus in CPU_COUNTS:
+            for name, boot in sides.items():
+                out = boot(image, cpus)
+                hung += out.hung
+                qemu_boots[name] += out.boots
+                got = mprotect_costs(out.text)
+                if not out.ok or not got:
+                    failed[name] = failed.get(name, 0) + 1
+                    log(f"  boot {i + 1}/{boots} {name} {cpus} CPU: failed: "
+                        f"{out.text[-300:].strip()!r}")  # fmt: skip
+                    continue
+                costs[name][cpus] += got
+                log(f"  boot {i + 1}/{boots} {name} {cpus} CPU: "
+                    f"{', '.join(f'{x:.1f}' for x in got)} us")  # fmt: skip
+    per_call = {n: {str(c): _stats(v) for c, v in by.items()} for n, by in costs.items()}
+    return {"us_per_call": per_call, "failed_runs": failed, "qemu_boots": qemu_boots,
+            "linux_hung": hung}  # fmt: skip
+
+
 def measure(guest: linuxguest.Guest, chosen: str, boots: int, millions: int, rounds: int,
             trips: int, log: Callable[[str], None]) -> dict[str, Any]:  # fmt: skip
     """The SmpWork speedups and the ping-pong, lwjvm against the Linux guest."""
@@ -287,12 +327,16 @@ def measure(guest: linuxguest.Guest, chosen: str, boots: int, millions: int, rou
                                             log)}  # fmt: skip
     results["work"]["host_round_seconds"] = _stats(host_rounds)
     results["work"]["millions_per_round"] = millions
-    pp_exe, pp_image = build_pingpong(out_dir, trips)
+    pp_exe, pp_image = build_c_image(out_dir, PINGPONG_SRC, [str(trips)])
     log(f"futex ping-pong across 2 CPUs ({trips} round trips a round, 5 rounds):")
     results["pingpong"] = pingpong(sides, pp_image, pp_exe, trips, boots, log)
-    for part in ("work", "pingpong"):
+    _, mp_image = build_c_image(out_dir, MPROTECT_SRC, [str(MPROTECT_PAIRS)])
+    log(f"mprotect of a written page, the other CPU idle ({MPROTECT_PAIRS} pairs a round, 3 "
+        "rounds), microseconds a call:")  # fmt: skip
+    results["mprotect"] = mprotect(sides, mp_image, boots, log)
+    for part, runs in (("work", 2), ("pingpong", 1), ("mprotect", 2)):
         for name, n in results[part]["failed_runs"].items():
-            if n == boots * (len(CPU_COUNTS) if part == "work" else 1):
+            if n == boots * runs:
                 raise LwjvmError(f"SMP bench: {name}: {part} failed in every boot")
     return results
 
@@ -341,13 +385,20 @@ def rows(smp: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 fmt(r.get("linux"), 0, ""),
                 rat(r["lwjvm"] and r["lwjvm"]["median"], r["linux"] and r["linux"]["median"]),
                 fmt(r.get("host"), 0, "")))  # fmt: skip
+    m = smp.get("mprotect")
+    if m:
+        for cpus in CPU_COUNTS:
+            a, b = m["us_per_call"]["lwjvm"][str(cpus)], m["us_per_call"]["linux"][str(cpus)]
+            label = "1 CPU" if cpus == 1 else f"{cpus} CPUs, the others idle"
+            out.append((f"mprotect of a written page, {label}", fmt(a, 1, "us"), fmt(b, 1, "us"),
+                        rat(b and b["median"], a and a["median"]), "-"))  # fmt: skip
     return out
 
 
 def notes(smp: dict[str, Any]) -> list[str]:
     """Failed runs of the SMP part, for the report's notes."""
     lines = []
-    for part in ("work", "pingpong"):
-        for name, n in smp[part]["failed_runs"].items():
+    for part in ("work", "pingpong", "mprotect"):
+        for name, n in (smp.get(part) or {}).get("failed_runs", {}).items():
             lines.append(f"smp {part}: {name}: {n} run(s) failed (left out of its figures)")
     return lines

@@ -37,6 +37,11 @@ def test_pingpong_rates_among_console_lines() -> None:
     assert smpbench.pingpong_rates(LINUX_PINGPONG) == [2532.0, 3001.0]
 
 
+def test_mprotect_costs() -> None:
+    text = "mprotect: round 1 us 4.25\nmprotect: round 2 us 173.30\n"
+    assert smpbench.mprotect_costs(text) == [4.25, 173.3]
+
+
 def _s(median: float) -> dict[str, float]:
     return {"median": median, "min": median * 0.9, "max": median * 1.1, "n": 2}
 
@@ -57,6 +62,13 @@ def test_report_rows_give_speedups_and_ratios() -> None:
             "round_trips_per_s": {"lwjvm": _s(3000.0), "linux": _s(2000.0), "host": _s(9e4)},
             "failed_runs": {},
         },
+        "mprotect": {
+            "us_per_call": {
+                "lwjvm": {"1": _s(4.0), "2": _s(150.0)},
+                "linux": {"1": _s(12.0), "2": _s(15.0)},
+            },
+            "failed_runs": {"lwjvm": 1},
+        },
     }
     rows = {r[0]: r[1:] for r in smpbench.rows(smp)}
     assert rows["SmpWork round, 1 CPU"][2] == "1.20x"  # Linux's time over lwjvm's
@@ -64,7 +76,12 @@ def test_report_rows_give_speedups_and_ratios() -> None:
     assert rows["  speedup, 1 -> 2 CPUs (target 1.7x)"][:2] == ("1.82x", "n/a")
     assert rows["  CPUs busy in the 2-CPU rounds (/proc/stat)"][:2] == ("92/75 %", "n/a")
     assert rows["futex ping-pong across 2 CPUs, round trips/s"][2] == "1.50x"
-    assert smpbench.notes(smp) == ["smp work: linux: 2 run(s) failed (left out of its figures)"]
+    assert rows["mprotect of a written page, 1 CPU"][2] == "3.00x"
+    assert rows["mprotect of a written page, 2 CPUs, the others idle"][2] == "0.10x"
+    assert smpbench.notes(smp) == [
+        "smp work: linux: 2 run(s) failed (left out of its figures)",
+        "smp mprotect: lwjvm: 1 run(s) failed (left out of its figures)",
+    ]
     text = baseline.report({"smp": smp, "linux_boots": 9, "linux_hung": 1})
     assert "futex ping-pong" in text
     assert "of which hung before /init (killed and retried): 1" in text

@@ -11,11 +11,14 @@
 
 struct spinlock {
     volatile uint32_t locked;
-    uint32_t owner_cpu; /* valid while locked: for the double-acquire check */
+    uint32_t owner; /* the holding CPU + 1 while locked, else 0: for the double-acquire check.
+                     * 0 for "none" so that a zero-filled lock (static or kzalloc'd) is a valid
+                     * free one: with CPU numbers, CPU 0 read a fresh lock's 0 as its own and
+                     * panicked while another CPU had just taken it */
     const char *name;
 };
 
-#define SPINLOCK_NO_OWNER 0xffffffffu
+#define SPINLOCK_NO_OWNER 0u
 #define SPINLOCK_INIT(n) {0, SPINLOCK_NO_OWNER, (n)}
 
 #if __STDC_HOSTED__
@@ -49,22 +52,28 @@ static inline uint64_t spin_lock_irqsave(struct spinlock *l)
     uint64_t flags = irq_save();
     unsigned cpu = spinlock_cpu();
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
-        if (l->owner_cpu == cpu)
+        if (__atomic_load_n(&l->owner, __ATOMIC_RELAXED) == cpu + 1)
             panic("lock %s taken twice on cpu %u", l->name ? l->name : "?", cpu);
         while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
             spinlock_poll();
             __asm__ volatile("pause");
         }
     }
-    l->owner_cpu = cpu;
+    __atomic_store_n(&l->owner, cpu + 1, __ATOMIC_RELAXED);
     return flags;
 }
 
 static inline void spin_unlock_irqrestore(struct spinlock *l, uint64_t flags)
 {
-    l->owner_cpu = SPINLOCK_NO_OWNER;
+    __atomic_store_n(&l->owner, SPINLOCK_NO_OWNER, __ATOMIC_RELAXED);
     __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
     irq_restore(flags);
+}
+
+/* 1 if this CPU holds l. */
+static inline int spin_held_here(const struct spinlock *l)
+{
+    return __atomic_load_n(&l->owner, __ATOMIC_RELAXED) == spinlock_cpu() + 1;
 }
 
 /* 1 if l is held (by any CPU): for assertions in code that must be called under it. */

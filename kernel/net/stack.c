@@ -205,7 +205,7 @@ void net_tx_resume(void)
 
 void net_drain(uint64_t max_ns)
 {
-    if (!started || (spin_is_locked(&net_lock) && net_lock.owner_cpu == percpu()->cpu))
+    if (!started || spin_held_here(&net_lock))
         return; /* exiting from inside the stack (a fault): nothing can be delivered safely */
     uint64_t deadline = clock_monotonic_ns() + max_ns;
     for (;;) {

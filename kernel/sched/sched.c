@@ -222,7 +222,9 @@ static void switch_to(struct thread *prev, struct thread *next)
     next->on_cpu = 1;
     next->cpu = percpu()->cpu;
     percpu()->switched_from = prev;
-    percpu()->current = next;
+    __atomic_store_n(&percpu()->current, next, __ATOMIC_SEQ_CST);
+    if (prev == IDLE && next != IDLE)
+        tlb_idle_exit();
     cpu_set_kernel_stack(next->kstack + KSTACK_SIZE);
     context_switch(&prev->ksp, next->ksp);
 }

@@ -223,6 +223,11 @@ void *kmap_ram(uint64_t phys, uint64_t size)
 static struct spinlock tlb_lock = SPINLOCK_INIT("tlb shootdown");
 static uint64_t req_pages[TLB_BATCH];
 static int req_n; /* -1: flush everything */
+/* Shootdowns so far (atomic). A CPU idling when one is made is not asked (under TCG a halted
+ * vCPU answers only when the host runs its thread: a copy-on-write break waited tens of
+ * microseconds to milliseconds for it); it flushes everything as it leaves its idle thread if the
+ * count moved since it last looked (tlb_idle_exit), before any user address is touched there. */
+static uint64_t tlb_gen;
 
 static void flush_all_user(void) { write_cr3(read_cr3()); }
 
@@ -241,6 +246,17 @@ void tlb_poll_slow(void)
 }
 
 void tlb_flush_local(uint64_t va) { invlpg(va); }
+
+void tlb_idle_exit(void)
+{
+    struct percpu *p = percpu();
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* `current` is stored: now read the count */
+    uint64_t g = __atomic_load_n(&tlb_gen, __ATOMIC_SEQ_CST);
+    if (g != p->tlb_gen_seen) {
+        p->tlb_gen_seen = g;
+        flush_all_user();
+    }
+}
 
 void tlb_flush_page(uint64_t va)
 {
@@ -268,6 +284,16 @@ void tlb_shootdown(void)
     req_n = p->tlb_batch_n;
     for (int i = 0; i < req_n; i++)
         req_pages[i] = p->tlb_batch[i];
+    /* Counted first, then each CPU's thread read: a CPU leaving idle stores its thread, then
+     * reads the count (tlb_idle_exit), so either it flushes or it is asked below. */
+    __atomic_add_fetch(&tlb_gen, 1, __ATOMIC_SEQ_CST);
+    for (unsigned c = 0; c < MAX_CPUS; c++) {
+        if (!(others & (1ull << c)))
+            continue;
+        struct percpu *o = cpu_percpu(c);
+        if (__atomic_load_n(&o->current, __ATOMIC_SEQ_CST) == o->idle)
+            others &= ~(1ull << c);
+    }
     for (unsigned c = 0; c < MAX_CPUS; c++)
         if (others & (1ull << c))
             __atomic_store_n(&cpu_percpu(c)->tlb_pending, 1, __ATOMIC_RELEASE);

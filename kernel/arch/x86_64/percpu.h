@@ -19,6 +19,7 @@ struct percpu {
     /* TLB shootdown (arch/x86_64/paging.c): set by the CPU asking, cleared by this one. */
     volatile int tlb_pending;
     int tlb_batch_n;          /* addresses this CPU changed and others have yet to flush; -1: all */
+    uint64_t tlb_gen_seen;    /* the shootdown count this CPU's TLB is up to (tlb_idle_exit) */
     uint64_t tlb_batch[32];
 };
 
@@ -34,6 +35,9 @@ static inline struct percpu *percpu(void)
     return p;
 }
 
+/* Called on a CPU switching from its idle thread to a thread, once `current` is that thread:
+ * flushes the user TLB if shootdowns were made while it idled (arch/x86_64/paging.c). */
+void tlb_idle_exit(void);
 /* Serves a TLB shootdown request made to this CPU, if there is one (arch/x86_64/paging.c). */
 void tlb_poll_slow(void);
 static inline void tlb_poll(void)

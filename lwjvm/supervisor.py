@@ -328,7 +328,9 @@ class Supervisor:
             if now >= next_qmp:
                 self._poll_qmp()
                 ctl = self.control
-                if ctl is not None and self.app_started is not None:
+                # Not once a stop was asked for: the kernel writes its answer from the control
+                # interrupt, which can land inside a line it is writing, such as the exit record.
+                if ctl is not None and self.app_started is not None and not self.stopping:
                     ctl.send(protocol.MEM_REQUEST)  # answered by a `mem` record (_record)
                 next_qmp = now + QMP_POLL_S
             if self.stopping:

@@ -18,6 +18,9 @@ so a change of host load touches both:
   and a futex ping-pong between threads pinned to two CPUs.
 - The real-software corpus (lwjvm/corpusbench.py, docs/real-software.md): each program's time on
   the host, on lwjvm and on the Linux guest, and the CPU time QEMU spent on it on each side.
+- Spring Boot (lwjvm/springbench.py): samples/spring-boot's start to its "Started" line and to
+  the first 200 from /actuator/health, with and without its class-data archive, on each side and
+  on the host.
 
 A Linux boot that never reaches /init is retried (`hung` in the results). Nothing is asserted.
 Results go to build/bench/baseline.json. `python -m lwjvm.baseline --help` for the knobs.
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, corpusbench, linuxguest, network, qemu, smpbench, uptodate, vm
+from lwjvm import accel, corpusbench, linuxguest, network, qemu, smpbench, springbench, uptodate, vm
 from lwjvm import bench as bench_mod
 from lwjvm import build as build_mod
 from lwjvm import run as run_mod
@@ -151,7 +154,8 @@ class LwjvmServer(Server):
     """lwjvm's kernel booting the image in `image_dir`, run by vm.run_vm in a thread."""
 
     def __init__(self, image_dir: Path, chosen: str, net: network.NetConfig | None,
-                 memory_mib: int | None = None) -> None:  # fmt: skip
+                 memory_mib: int | None = None,
+                 timeout: float = BOOT_TIMEOUT * 4) -> None:  # fmt: skip
         desc = ImageDescriptor.read(image_dir)
         self.cfg = qemu.VmConfig(
             kernel=image_dir / build_mod.KERNEL,
@@ -159,7 +163,7 @@ class LwjvmServer(Server):
             memory_mib=memory_mib or desc.vm.memory_mib,
             accel=chosen,
             append=["lwjvm.quiet=1"],
-            timeout=BOOT_TIMEOUT * 4,
+            timeout=timeout,
             net=net,
         )
         self.control = vm.VmControl()
@@ -582,6 +586,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     rat(med(r.get("lwjvm")), med(r.get("linux")), True), "-"))  # fmt: skip
     if results.get("smp"):
         out += smpbench.rows(results["smp"])
+    if results.get("spring"):
+        out += springbench.rows(results["spring"])
     return out
 
 
@@ -600,6 +606,8 @@ def report(results: dict[str, Any]) -> str:
             notes.append(f"{part}: {name}: {why[-300:]}")
     if results.get("smp"):
         notes += smpbench.notes(results["smp"])
+    if results.get("spring"):
+        notes += springbench.notes(results["spring"])
     notes.append(f"Linux boots: {results.get('linux_boots', '?')}, of which hung before /init "
                  f"(killed and retried): {results.get('linux_hung', '?')}")  # fmt: skip
     notes.append(f"Linux command line: {' '.join(results.get('linux_cmdline', []))}")
@@ -630,7 +638,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="round trips in each of the ping-pong's 5 rounds")  # fmt: skip
     p.add_argument("--corpus-runs", type=int, default=corpusbench.RUNS,
                    help="runs of each corpus program on each side")  # fmt: skip
-    parts = ("hello", "memory", "http", "download", "smp", "corpus")
+    p.add_argument("--spring-boots", type=int, default=springbench.BOOTS,
+                   help="boots per side and image of the Spring Boot part")  # fmt: skip
+    parts = ("hello", "memory", "http", "download", "smp", "corpus", "spring")
     p.add_argument("--only", choices=parts, action="append")
     args = p.parse_args(argv)
     only = set(args.only or parts)
@@ -695,6 +705,23 @@ def main(argv: list[str] | None = None) -> None:
             results["corpus"] = corpusbench.measure(guest, chosen, args.corpus_runs, log)
             linux_boots += results["corpus"]["linux_boots"]
             linux_hung += results["corpus"]["linux_hung"]
+        if "spring" in only:
+            log("samples/spring-boot: start to 'Started' and to the first 200, both images:")
+            before = LinuxServer.boots, LinuxServer.total_hung
+            wait = springbench.TIMEOUT
+
+            def spring_linux(image: Path, port: int) -> Server:
+                return linux(image, _net(image, port), None)
+
+            def spring_lwjvm(image: Path, port: int) -> Server:
+                return LwjvmServer(image, chosen, _net(image, port), None, wait + 60)
+
+            results["spring"] = springbench.measure(
+                root, out_dir, kernel, {"lwjvm": spring_lwjvm, "linux": spring_linux},
+                args.spring_boots, log,
+            )  # fmt: skip
+            linux_boots += LinuxServer.boots - before[0]
+            linux_hung += LinuxServer.total_hung - before[1]
         results["load_after"] = os.getloadavg()
         results["linux_boots"] = linux_boots
         results["linux_hung"] = linux_hung

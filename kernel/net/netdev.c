@@ -11,12 +11,12 @@
 #include "net/stack.h"
 
 /* Linux's interface names: lo, and eth0 for the virtio-net device. */
-static void linux_name(const struct netif *n, char out[8])
+static void linux_name(const struct netif *n, char out[16])
 {
     if (n->name[0] == 'l' && n->name[1] == 'o')
-        snprintf(out, 8, "lo");
+        snprintf(out, 16, "lo");
     else
-        snprintf(out, 8, "eth%u", (unsigned)(netif_get_index(n) - 2));
+        snprintf(out, 16, "eth%u", (unsigned)(netif_get_index(n) - 2));
 }
 
 int net_gen_if_inet6(char *buf, size_t size)
@@ -25,7 +25,7 @@ int net_gen_if_inet6(char *buf, size_t size)
     uint64_t fl = net_lock_take();
     struct netif *n;
     NETIF_FOREACH(n) {
-        char name[8];
+        char name[16];
         linux_name(n, name);
         for (int i = 0; i < LWIP_IPV6_NUM_ADDRESSES; i++) {
             if (!ip6_addr_isvalid(netif_ip6_addr_state(n, i)))
@@ -92,7 +92,7 @@ static struct netif *by_name(const char *name)
 {
     struct netif *n;
     NETIF_FOREACH(n) {
-        char own[8];
+        char own[16];
         linux_name(n, own);
         if (!strncmp(own, name, 16))
             return n;
@@ -117,10 +117,8 @@ static long query(uint32_t cmd, struct linux_ifreq *r)
         n = r->u.ivalue > 0 && r->u.ivalue < 256 ? netif_get_by_index((u8_t)r->u.ivalue) : 0;
         if (!n)
             return -ENODEV;
-        char own[8];
-        linux_name(n, own);
         memset(r->name, 0, sizeof r->name);
-        memcpy(r->name, own, strlen(own));
+        linux_name(n, r->name);
         return 0;
     }
     r->name[15] = 0;
@@ -173,9 +171,7 @@ static long ifconf(struct linux_ifconf *c)
                 break;
             struct linux_ifreq r;
             memset(&r, 0, sizeof r);
-            char own[8];
-            linux_name(n, own);
-            memcpy(r.name, own, strlen(own));
+            linux_name(n, r.name);
             put_ipv4(&r, ip4_addr_get_u32(netif_ip4_addr(n)));
             if (copy_to_user((void *)(c->buf + (uint64_t)used), &r, sizeof r))
                 return -EFAULT;

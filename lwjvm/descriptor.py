@@ -197,6 +197,26 @@ class VmPlan:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """A warm snapshot of the image's VM (vm.snapshot, lwjvm/snapshot.py): its RAM file and
+    QEMU's device state, in the image directory, and what a restore must match."""
+
+    ram: str  # file name in the image directory
+    state: str  # file name in the image directory
+    memory_mib: int
+    cpus: int
+    accel: str
+    machine: str
+    qemu: str  # `qemu-system-x86_64 --version`'s first line
+    taken: float  # Unix time
+    served: str  # the warm-up requests answered, in a few words
+    ram_bytes: int  # of the RAM file, allocated (the guest memory the app had touched)
+    state_bytes: int
+    seconds: float  # from QEMU's start to the saved VM
+    kernel_args: list[str]  # the kernel command line it booted with
+
+
+@dataclass(frozen=True)
 class FileDigest:
     sha256: str
     size: int
@@ -223,6 +243,7 @@ class ImageDescriptor:
     epoch: int
     lwjvm: str
     format: int = FORMAT
+    snapshot: Snapshot | None = None  # vm.snapshot's, once taken
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -58,12 +58,12 @@ def traffic_of(m: Manifest) -> Traffic | None:
     return Traffic(req[0], tuple(req[1])) if req else None
 
 
-def _send_traffic(traffic: Traffic, host_port: int, deadline: float, done: threading.Event,
-                  answered: list[str]) -> None:  # fmt: skip
-    """Waits for the app to answer on the forward, then asks every path TRAFFIC_ROUNDS times;
+def send_traffic(traffic: Traffic, host_port: int, deadline: float, done: threading.Event,
+                 answered: list[str], rounds: int = TRAFFIC_ROUNDS) -> None:  # fmt: skip
+    """Waits for the app to answer on the forward, then asks every path `rounds` times;
     `answered` gets one line per answer. Sets `done` when it is through (or at the deadline)."""
     try:
-        for _ in range(TRAFFIC_ROUNDS):
+        for _ in range(rounds):
             for path in traffic.paths:
                 while time.monotonic() < deadline and not done.is_set():
                     conn = http.client.HTTPConnection("127.0.0.1", host_port, timeout=10)
@@ -209,7 +209,7 @@ def run_in_guest(
             limit = time.monotonic() + (stop_after if stop_after is not None else timeout)
 
             def drive() -> None:
-                _send_traffic(traffic, host_port, limit, done, answered)
+                send_traffic(traffic, host_port, limit, done, answered)
                 if len(answered) == TRAFFIC_ROUNDS * len(traffic.paths) and not stopped.is_set():
                     served.set()
                     stop()

@@ -387,6 +387,7 @@ class Manifest:
     files: list[FileCopy]
     memory: int
     cpus: int
+    snapshot: bool  # vm.snapshot: a warm snapshot taken at build time (lwjvm/snapshot.py)
     ports: list[PortMap]
     network: str
     tap: Tap | None
@@ -664,7 +665,7 @@ def _resolve(doc: Located, mpath: Path, filename: str, allowed: Sequence[Path]) 
     if "http" in health and "tcp" in health:
         raise LwjvmError(f"{where(('health', 'tcp'))}: give health.http or health.tcp, not both")
     cds_raw = jvm.get("cds", True)
-    return Manifest(
+    m = Manifest(
         path=mpath,
         name=data["name"],
         jar=jar,
@@ -692,6 +693,7 @@ def _resolve(doc: Located, mpath: Path, filename: str, allowed: Sequence[Path]) 
         files=files,
         memory=memory,
         cpus=int(vm.get("cpus", 1)),
+        snapshot=bool(vm.get("snapshot", False)),
         ports=ports,
         network=network,
         tap=tap,
@@ -707,6 +709,30 @@ def _resolve(doc: Located, mpath: Path, filename: str, allowed: Sequence[Path]) 
         restart=RestartPolicy.parse(data.get("restart", "no")),
         doc=doc,
     )
+    if m.snapshot:
+        _check_snapshot(m, where)
+    return m
+
+
+def _check_snapshot(m: Manifest, where: Callable[[FieldPath], str]) -> None:
+    """vm.snapshot's conditions: requests to warm the app with, and nothing the saved VM would
+    hold on the host's behalf (a volume's open state, a tap device's address)."""
+    at = where(("vm", "snapshot"))
+    if m.volumes:
+        raise LwjvmError(
+            f"{at}: a warm snapshot cannot hold a volume's state (a restore would roll the "
+            "volume back): remove vm.snapshot or the volumes"
+        )
+    if m.network != NETWORK_USER:
+        raise LwjvmError(
+            f"{at}: a warm snapshot needs vm.network: user (restored copies would share one "
+            "address on a tap device, and with none there is nothing to warm it with)"
+        )
+    if m.training_requests() is None:
+        raise LwjvmError(
+            f"{at}: a warm snapshot is taken after the app answers requests: give health.http "
+            "(or jvm.cds.requests) and a port (vm.ports or health.port)"
+        )
 
 
 INIT_TEMPLATE = """\

@@ -63,6 +63,13 @@ class VmConfig:
     # Raw disk files attached as virtio-blk-pci devices (the first is the guest's /dev/vda).
     disks: list[Path] = field(default_factory=list)
     cpus: int = 1  # virtual CPUs (QEMU's -smp)
+    # Guest RAM backed by this file (lwjvm/snapshot.py): shared (MAP_SHARED) while a snapshot is
+    # taken, so the file is the RAM; private (copy on write) when a snapshot is restored.
+    ram_file: Path | None = None
+    ram_shared: bool = False
+    # Restore the snapshot whose device state is in this file (QEMU's -incoming); the root image
+    # is then mapped private too, as QEMU restores only memory it does not share (x-ignore-shared).
+    incoming: Path | None = None
 
 
 def accel_args(accel: str) -> list[str]:
@@ -125,20 +132,31 @@ def disk_args(disks: list[Path]) -> list[str]:
 def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
     """The QEMU command line; `console_fds` are QEMU's ends for COM1, COM2 (pipes) and COM3 (a
     socket: the kernel log out, control lines in)."""
+    machine = machine_args(cfg.machine, cfg.cpus)
+    if cfg.ram_file is not None:
+        machine[1] += ",memory-backend=ram"
     cmd = [
-        qemu, *machine_args(cfg.machine, cfg.cpus), "-nodefaults", "-no-user-config", "-nographic",
+        qemu, *machine, "-nodefaults", "-no-user-config", "-nographic",
         "-display", "none", "-no-reboot", "-smp", str(cfg.cpus), "-m", f"{cfg.memory_mib}M",
         *accel_args(cfg.accel),
         "-kernel", str(cfg.kernel),
     ]  # fmt: skip
+    if cfg.ram_file is not None:
+        cmd += [
+            "-object", f"memory-backend-file,id=ram,mem-path={cfg.ram_file},"
+            f"size={cfg.memory_mib}M,share={'on' if cfg.ram_shared else 'off'}",
+        ]  # fmt: skip
     if cfg.initrd is not None:
         # The root image is the memory of an ivshmem device: the file mapped shared and read-only
         # (docs/protocol.md, section 1), so it costs no guest RAM and VMs share its page cache.
+        # A restored VM maps it private (still read-only: the same page cache). master=on lets
+        # QEMU save the VM (the device's memory is the file's, nothing to migrate).
         size = cfg.initrd.stat().st_size
+        share = "off" if cfg.incoming is not None else "on"
         cmd += [
             "-object", f"memory-backend-file,id=rootimg,mem-path={cfg.initrd},size={size},"
-            "share=on,readonly=on",
-            "-device", "ivshmem-plain,memdev=rootimg",
+            f"share={share},readonly=on",
+            "-device", "ivshmem-plain,memdev=rootimg,master=on",
         ]  # fmt: skip
     if cfg.export is not None:
         size = cfg.export.stat().st_size
@@ -153,6 +171,8 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
     cmd += disk_args(cfg.disks)
     if cfg.qmp is not None:
         cmd += ["-qmp", f"unix:{cfg.qmp},server=on,wait=off"]
+    if cfg.incoming is not None:
+        cmd += ["-incoming", "defer"]  # lwjvm/snapshot.py restores it through QMP
     cmd += ["-append", " ".join(cfg.append)]
     cmd += ["-device", f"isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=4"]
     for i, ((base, irq), fd) in enumerate(zip(UARTS, console_fds, strict=True), start=1):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from lwjvm import accel, descriptor, network, protocol, qemu, uptodate, vm
+from lwjvm import accel, descriptor, network, protocol, qemu, snapshot, uptodate, vm
 from lwjvm import build as build_mod
 from lwjvm import manifest as manifest_mod
 from lwjvm.errors import LwjvmError
@@ -164,6 +164,15 @@ def _boot(
         disks=disks,
         cpus=req.cpus or desc.vm.cpus,
     )
+    snap, why_not = snapshot.choose(out_dir, desc, cfg.memory_mib, cfg.cpus, chosen, cfg.append)
+    if snap is not None:
+        cfg = snapshot.restore_config(cfg, out_dir, snap)
+        if not req.quiet:
+            err_stream.write(f"lwjvm: restoring the warm snapshot ({snap.served})\n".encode())
+    elif why_not and not req.quiet:
+        err_stream.write(
+            f"lwjvm: booting cold: the warm snapshot does not fit ({why_not})\n".encode()
+        )
     out = _Tee(stdout if stdout is not None else sys.stdout.buffer)
     err = _Tee(err_stream)
     result = vm.run_vm(cfg, out, err, live_log=req.verbose)  # type: ignore[arg-type]

@@ -11,11 +11,14 @@ same from another thread.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import select
 import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -227,10 +230,36 @@ def run_vm(
     KeyboardInterrupt (SIGINT) or SystemExit(128 + signal). With `control`, signals are left to
     the caller, who acts through it.
     """
+    if cfg.incoming is not None:
+        try:
+            return _run_vm(cfg, stdout, stderr, live_log, control)
+        except _RestoreFailed as e:
+            sink = stderr if stderr is not None else sys.stderr.buffer
+            sink.write(f"lwjvm: warm snapshot not restored ({e}); booting cold\n".encode())
+            sink.flush()
+            cfg = dataclasses.replace(cfg, incoming=None, ram_file=None)
+    return _run_vm(cfg, stdout, stderr, live_log, control)
+
+
+class _RestoreFailed(Exception):
+    """QEMU could not restore the warm snapshot (the message says why)."""
+
+
+def _run_vm(
+    cfg: VmConfig,
+    stdout: BinaryIO | None,
+    stderr: BinaryIO | None,
+    live_log: bool,
+    control: VmControl | None,
+) -> VmResult:
     binary = qemu.find_qemu()
     cons = qemu.Consoles()
     stack = contextlib.ExitStack()
     try:
+        if cfg.incoming is not None and cfg.qmp is None:  # the restore is driven through QMP
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lwjvm-qmp-"))
+            cfg = dataclasses.replace(cfg, qmp=Path(tmp) / "qmp")
+
         # A program whose stdout or stderr reader has gone gets SIGPIPE, as on the host.
         def sigpipe() -> None:
             log.sent_signals.add(signal.SIGPIPE)
@@ -251,6 +280,8 @@ def run_vm(
         with _Signals(enabled=control is None) as sigs:
             t0 = time.monotonic()
             proc = qemu.start(cmd, cons)
+            if cfg.incoming is not None and cfg.qmp is not None:
+                _restore(proc, cfg.qmp, cfg.incoming, cons)
             if control is not None and control.on_start is not None:
                 control.on_start(proc)
             result = _wait(proc, cfg, cons, sigs, log, out, err, t0, control)
@@ -259,6 +290,30 @@ def run_vm(
     finally:
         stack.close()
         cons.close()
+
+
+def _restore(
+    proc: subprocess.Popen[bytes], qmp_path: Path, state: Path, cons: qemu.Consoles
+) -> None:
+    """Restores the warm snapshot `state` into `proc` and sends the thaw (lwjvm/snapshot.py);
+    _RestoreFailed, with QEMU's own words, if it cannot."""
+    from lwjvm import snapshot
+
+    why = snapshot.restore(proc, qmp_path, state)
+    if why is None:
+        _send(cons.com3, snapshot.thaw_line())
+        return
+    qemu.stop(proc)
+    said = b""
+    for fd, name in cons.ours.items():
+        if name == "qemu":
+            while select.select([fd], [], [], 0.5)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                said += chunk
+    detail = said.decode(errors="replace").strip().replace("\n", "; ")
+    raise _RestoreFailed(f"{why}: {detail}" if detail else why)
 
 
 def _wait(
@@ -416,5 +471,3 @@ def _send(fd: int, data: bytes) -> None:
     """Writes a control line to COM3; a guest that is gone or not reading is not an error."""
     with contextlib.suppress(OSError):
         os.write(fd, data)
-
-

@@ -20,6 +20,8 @@ void random_init(void)
                 "from a TSC-seeded generator\n");
 }
 
+void random_reseed(uint64_t seed) { state ^= seed * 0x9e3779b97f4a7c15ull; }
+
 size_t virtio_rng_read(void *out, size_t n); /* drivers/virtio_rng.c */
 
 static uint64_t next(void)

@@ -8,6 +8,9 @@
  * cryptographic; logged once at boot). */
 void random_bytes(void *buf, size_t n);
 void random_init(void);
+/* Mixes `seed` into the TSC-seeded generator (a restored snapshot must not repeat the numbers
+ * its other copies draw); RDRAND and virtio-rng need nothing. */
+void random_reseed(uint64_t seed);
 /* Fills len bytes of program memory at ubuf; returns len, the bytes done before a bad address, or
  * -EFAULT if none. */
 int64_t random_to_user(void *ubuf, uint64_t len);

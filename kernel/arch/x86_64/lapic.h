@@ -6,6 +6,7 @@
 #define VECTOR_TIMER 32
 #define VECTOR_RESCHED 0xf0 /* IPI: look at the run queue, or return to the program (signals) */
 #define VECTOR_TLB 0xf1     /* IPI: a TLB shootdown request (arch/x86_64/paging.c) */
+#define VECTOR_FREEZE 0xf2  /* IPI: hold still for a snapshot (core/snapshot.c) */
 #define VECTOR_SPURIOUS 0xff
 
 /* Sets up the boot CPU's local APIC and calibrates the timer. */

@@ -7,6 +7,7 @@
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/regs.h"
 #include "core/control.h"
+#include "core/snapshot.h"
 #include "core/panic.h"
 #include "core/stats.h"
 #include "errno.h"
@@ -108,6 +109,9 @@ void trap_dispatch(struct regs *r)
     } else if (v == VECTOR_RESCHED) {
         lapic_eoi();
         sched_resched_ipi();
+    } else if (v == VECTOR_FREEZE) {
+        lapic_eoi();
+        snapshot_hold();
     } else if (v == VECTOR_CONTROL) {
         control_irq();
         lapic_eoi();

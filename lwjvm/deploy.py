@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lwjvm import applog, network
+from lwjvm import applog, network, snapshot
 from lwjvm import state as st
 from lwjvm.errors import LwjvmError
 from lwjvm.state import VmDir, VmSpec, VmState
@@ -156,19 +156,24 @@ def deploy(req: DeployRequest, root: Path, note: Callable[[str], None]) -> int:
 
 
 def pin_image(build_dir: Path, dest: Path) -> None:
-    """The VM's own copy of the image: root.img hard-linked (shared pages, no copy; a rebuild
-    replaces the build's file, not this one), kernel.elf and image.json copied."""
+    """The VM's own copy of the image: root.img and a warm snapshot's files hard-linked (shared
+    pages, no copy; a rebuild replaces the build's files, not these), kernel.elf and image.json
+    copied."""
     from lwjvm import build as build_mod
 
     dest.mkdir(parents=True, exist_ok=True)
     for name in (build_mod.KERNEL, build_mod.DESCRIPTOR):
         shutil.copyfile(build_dir / name, dest / name)
-    target = dest / build_mod.ROOT_IMAGE
-    target.unlink(missing_ok=True)
-    try:
-        os.link(build_dir / build_mod.ROOT_IMAGE, target)
-    except OSError:
-        shutil.copyfile(build_dir / build_mod.ROOT_IMAGE, target)  # another filesystem
+    names = [build_mod.ROOT_IMAGE, snapshot.RAM, snapshot.STATE]
+    for name in names:
+        target = dest / name
+        target.unlink(missing_ok=True)
+        if not (build_dir / name).exists() and name != build_mod.ROOT_IMAGE:
+            continue  # no warm snapshot (vm.snapshot)
+        try:
+            os.link(build_dir / name, target)
+        except OSError:
+            shutil.copyfile(build_dir / name, target)  # another filesystem
 
 
 def start_supervisor(d: VmDir, lock_fd: int) -> subprocess.Popen[bytes]:

@@ -27,9 +27,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from lwjvm import applog, health, network, protocol, qemu, vm
+from lwjvm import applog, health, network, protocol, qemu, snapshot, vm
 from lwjvm import state as st
-from lwjvm.descriptor import Health, RestartPolicy
+from lwjvm.descriptor import Health, ImageDescriptor, RestartPolicy
 from lwjvm.errors import LwjvmError
 from lwjvm.state import VmDir, VmSpec, VmState
 
@@ -254,6 +254,7 @@ class Supervisor:
             disks=[Path(p) for p in spec.disks],
             cpus=spec.cpus,
         )
+        cfg = self._warm(cfg)
         out, err = self.log.stream(applog.STDOUT), self.log.stream(applog.STDERR)
         done = threading.Event()
         self.control = ctl
@@ -289,6 +290,23 @@ class Supervisor:
                 sig = signal.Signals(-result.qemu_status).name
                 cause = f"QEMU was killed ({sig}) without an exit record"
         return classify(result, code), code, cause
+
+    def _warm(self, cfg: qemu.VmConfig) -> qemu.VmConfig:
+        """`cfg` as the restore of the image's warm snapshot if it has one this boot fits; the
+        state history says which way the VM started."""
+        try:
+            desc = ImageDescriptor.read(self.d.image)
+        except LwjvmError:
+            return cfg
+        snap, why_not = snapshot.choose(
+            self.d.image, desc, cfg.memory_mib, cfg.cpus, cfg.accel, cfg.append
+        )
+        if snap is not None:
+            self.update("warm start", {"snapshot": snap.served})
+            return snapshot.restore_config(cfg, self.d.image, snap)
+        if why_not:
+            self.update("cold start", {"why": f"the warm snapshot does not fit: {why_not}"})
+        return cfg
 
     def _started(self, proc: Any) -> None:
         self.qmp = Qmp(self.d.qmp)

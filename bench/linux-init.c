@@ -2,7 +2,9 @@
  * Debian cloud kernel gets, so it runs the same java command line lwjvm's kernel runs. It loads the
  * modules /modules.list names (virtio over PCI, virtio-blk, virtio-net), mounts the lwjvm root
  * image (/dev/vda, ext4, read-only) with proc, sys, dev and tmp inside it, brings up lo and eth0
- * with the addresses of boot.conf's net.* keys, reads exec=, arg=, env= and cwd= from
+ * with the addresses of boot.conf's net.* keys, mounts the second disk (/dev/vdb, ext4) at PATH
+ * when the kernel command line has lwjvm.volume=PATH (as lwjvm's kernel mounts its volume),
+ * reads exec=, arg=, env= and cwd= from
  * /etc/lwjvm/boot.conf, and runs that program in the image as a child. When it exits, its status
  * goes to QEMU's isa-debug-exit port (as lwjvm's kernel does), so QEMU ends with it.
  * Lines starting "linux-init:" on the console say how far boot got (the bench reads them).
@@ -245,6 +247,25 @@ static void setup_network(const struct bootconf *c)
         fail("sethostname");
 }
 
+/* lwjvm.volume=PATH on the kernel command line: /dev/vdb (ext4) is mounted at PATH in the image,
+ * whose directory PATH must exist (the root is read-only). */
+static void mount_volume(void)
+{
+    char *cmd = slurp("/proc/cmdline");
+    if (!cmd)
+        fail("/proc/cmdline");
+    for (char *save, *w = strtok_r(cmd, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
+        if (strncmp(w, "lwjvm.volume=", 13) != 0)
+            continue;
+        char where[512];
+        snprintf(where, sizeof where, ROOT "%s", w + 13);
+        wait_for("/dev/vdb");
+        mount_or_fail("/dev/vdb", where, "ext4", 0);
+        say("volume /dev/vdb on %s", w + 13);
+    }
+    free(cmd);
+}
+
 int main(void)
 {
     mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
@@ -272,6 +293,7 @@ int main(void)
         finish(120);
     }
     setup_network(&c);
+    mount_volume();
     mount_or_fail("proc", ROOT "/proc", "proc", 0);
     mount_or_fail("sysfs", ROOT "/sys", "sysfs", 0);
     mount_or_fail("devtmpfs", ROOT "/dev", "devtmpfs", 0);

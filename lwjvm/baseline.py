@@ -21,6 +21,9 @@ so a change of host load touches both:
 - Spring Boot (lwjvm/springbench.py): samples/spring-boot's start to its "Started" line and to
   the first 200 from /actuator/health, with and without its class-data archive, on each side and
   on the host.
+- Volumes (lwjvm/volbench.py): bench/volume.c on a 1 GiB lwjvm volume and on ext4 in the
+  Linux guest over the same kind of volume file and drive options, and on the host; the snapshot
+  of a full 1 GiB volume (the operation, volfs-tool and `lwjvm volume snapshot`).
 
 A Linux boot that never reaches /init is retried (`hung` in the results). Nothing is asserted.
 Results go to build/bench/baseline.json. `python -m lwjvm.baseline --help` for the knobs.
@@ -45,7 +48,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lwjvm import accel, corpusbench, linuxguest, network, qemu, smpbench, springbench, uptodate, vm
+from lwjvm import (
+    accel,
+    corpusbench,
+    linuxguest,
+    network,
+    qemu,
+    smpbench,
+    springbench,
+    uptodate,
+    vm,
+    volbench,
+)
 from lwjvm import bench as bench_mod
 from lwjvm import build as build_mod
 from lwjvm import run as run_mod
@@ -588,6 +602,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out += smpbench.rows(results["smp"])
     if results.get("spring"):
         out += springbench.rows(results["spring"])
+    if results.get("volume"):
+        out += volbench.rows(results["volume"])
     return out
 
 
@@ -608,6 +624,8 @@ def report(results: dict[str, Any]) -> str:
         notes += smpbench.notes(results["smp"])
     if results.get("spring"):
         notes += springbench.notes(results["spring"])
+    if results.get("volume"):
+        notes += volbench.notes(results["volume"])
     notes.append(f"Linux boots: {results.get('linux_boots', '?')}, of which hung before /init "
                  f"(killed and retried): {results.get('linux_hung', '?')}")  # fmt: skip
     notes.append(f"Linux command line: {' '.join(results.get('linux_cmdline', []))}")
@@ -640,7 +658,9 @@ def main(argv: list[str] | None = None) -> None:
                    help="runs of each corpus program on each side")  # fmt: skip
     p.add_argument("--spring-boots", type=int, default=springbench.BOOTS,
                    help="boots per side and image of the Spring Boot part")  # fmt: skip
-    parts = ("hello", "memory", "http", "download", "smp", "corpus", "spring")
+    p.add_argument("--volume-runs", type=int, default=volbench.RUNS,
+                   help="runs per side of the volume part")  # fmt: skip
+    parts = ("hello", "memory", "http", "download", "smp", "corpus", "spring", "volume")
     p.add_argument("--only", choices=parts, action="append")
     args = p.parse_args(argv)
     only = set(args.only or parts)
@@ -722,6 +742,10 @@ def main(argv: list[str] | None = None) -> None:
             )  # fmt: skip
             linux_boots += LinuxServer.boots - before[0]
             linux_hung += LinuxServer.total_hung - before[1]
+        if "volume" in only:
+            results["volume"] = volbench.measure(guest, chosen, args.volume_runs, log)
+            linux_boots += results["volume"]["qemu_boots"]["linux"]
+            linux_hung += results["volume"]["linux_hung"]
         results["load_after"] = os.getloadavg()
         results["linux_boots"] = linux_boots
         results["linux_hung"] = linux_hung

@@ -237,22 +237,27 @@ def prepare(cache: Path) -> Guest:
 
 
 def qemu_command(
-    guest: Guest, image: Path, memory_mib: int, accel: str, net: NetConfig | None, cpus: int = 1
+    guest: Guest, image: Path, memory_mib: int, accel: str, net: NetConfig | None, cpus: int = 1,
+    disks: tuple[Path, ...] = (), extra_cmdline: tuple[str, ...] = (),
 ) -> list[str]:
     """The QEMU command line: lwjvm's machine (with ACPI's MADT for `cpus` above 1, as lwjvm
-    boots it), accelerator and network with Linux and a disk."""
+    boots it), accelerator and network with Linux and a disk; `disks` after the root image's
+    (/dev/vdb on), with the drive options lwjvm gives its volumes (qemu.disk_args), and
+    `extra_cmdline` appended to the kernel command line (lwjvm.volume=PATH: /init mounts
+    /dev/vdb there)."""
     cmd = [
         qemu.find_qemu(), *qemu.machine_args(qemu.MACHINE_MICROVM, cpus), "-nodefaults",
         "-no-user-config", "-nographic", "-display", "none", "-no-reboot", "-smp", str(cpus),
         "-m", f"{memory_mib}M",
         *qemu.accel_args(accel),
         "-kernel", str(guest.kernel.vmlinuz), "-initrd", str(guest.initramfs),
-        "-append", " ".join(guest.cmdline),
+        "-append", " ".join((*guest.cmdline, *extra_cmdline)),
         "-drive", f"file={image},if=none,id=root,format=raw,readonly=on",
         "-device", "virtio-blk-pci,drive=root",
         "-device", f"isa-debug-exit,iobase={qemu.DEBUG_EXIT_PORT:#x},iosize=4",
         "-chardev", "stdio,id=con,signal=off", "-serial", "chardev:con",
     ]  # fmt: skip
+    cmd += qemu.disk_args(list(disks))
     if net is not None:
         cmd += net.qemu_args()
     return cmd

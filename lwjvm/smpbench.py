@@ -137,10 +137,11 @@ def build_work(out_dir: Path, millions: int, rounds: int) -> tuple[Path, Path]:
     return jar, manifest
 
 
-def build_c_image(out_dir: Path, src: Path, argv: list[str]) -> tuple[Path, Path]:
-    """A C program of bench/smp built static into build/bench/NAME/NAME, and a root image holding
-    it at /bench/NAME with a boot.conf that runs it with `argv`; (binary, root image), each
-    remade only when out of date."""
+def build_c_image(out_dir: Path, src: Path, argv: list[str],
+                  dirs: tuple[str, ...] = ()) -> tuple[Path, Path]:  # fmt: skip
+    """A C program of bench/ built static into build/bench/NAME/NAME, and a root image holding
+    it at /bench/NAME with a boot.conf that runs it with `argv` (and the empty directories
+    `dirs`, mount points); (binary, root image), each remade only when out of date."""
     name = src.stem
     work = out_dir / name
     work.mkdir(parents=True, exist_ok=True)
@@ -153,13 +154,13 @@ def build_c_image(out_dir: Path, src: Path, argv: list[str]) -> tuple[Path, Path
     guest = f"/bench/{name}"
     conf = bootconf.BootConfig.make(guest, [name, *argv]).render()
     stamp = work / "image-of"
-    key = f"{exe.stat().st_mtime_ns} {conf.hex()}"
+    key = f"{exe.stat().st_mtime_ns} {conf.hex()} {' '.join(dirs)}"
     if not image.exists() or not stamp.exists() or stamp.read_text() != key:
         staging = Staging(work / "root")
         if staging.root.exists():
             subprocess.run(["rm", "-rf", str(staging.root)], check=True)
         staging.root.mkdir()
-        for d in build_mod.MOUNT_POINTS:
+        for d in (*build_mod.MOUNT_POINTS, *dirs):
             staging.mkdir(d)
         staging.stage_file(exe, guest)
         staging.stage_bytes(conf, bootconf.PATH)

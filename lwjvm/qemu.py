@@ -41,6 +41,22 @@ MACHINE_Q35 = "q35"
 MACHINES = (MACHINE_MICROVM, MACHINE_Q35)
 
 
+VIRTIO_VECTORS_ENV = "LWJVM_VIRTIO_VECTORS"
+
+
+def virtio_vectors_from_env() -> int | None:
+    """$LWJVM_VIRTIO_VECTORS as a number of MSI-X vectors (None if unset); LwjvmError if it is not
+    a number from 0 to 64."""
+    value = os.environ.get(VIRTIO_VECTORS_ENV)
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or int(value) > 64:
+        raise LwjvmError(
+            f"{VIRTIO_VECTORS_ENV}={value}: expected a number of MSI-X vectors, 0 to 64"
+        )
+    return int(value)
+
+
 @dataclass
 class VmConfig:
     """One boot: kernel, optional root image, memory, accelerator and kernel command line."""
@@ -70,6 +86,23 @@ class VmConfig:
     # Restore the snapshot whose device state is in this file (QEMU's -incoming); the root image
     # is then mapped private too, as QEMU restores only memory it does not share (x-ignore-shared).
     incoming: Path | None = None
+    # MSI-X vectors of every virtio-pci device (QEMU's vectors=): None keeps QEMU's default (one
+    # per queue and one for configuration changes); 0 gives devices without MSI-X, whose
+    # interrupts the kernel takes through their INTx lines; 1 one vector shared by all queues.
+    # For tests and by hand ($LWJVM_VIRTIO_VECTORS, docs/network.md "Interrupts").
+    virtio_vectors: int | None = field(default_factory=virtio_vectors_from_env)
+
+
+def with_virtio_vectors(args: list[str], vectors: int | None) -> list[str]:
+    """`args` with vectors=N added to each virtio-pci -device (none if `vectors` is None)."""
+    if vectors is None:
+        return args
+    out = list(args)
+    for i in range(1, len(out)):
+        driver = out[i].split(",", 1)[0]
+        if out[i - 1] == "-device" and driver.startswith("virtio-") and driver.endswith("-pci"):
+            out[i] += f",vectors={vectors}"
+    return out
 
 
 def accel_args(accel: str) -> list[str]:
@@ -193,7 +226,7 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
                 "-device", f"virtserialport,chardev=vcon{i},bus=vser{i}.0,nr=1,"
                 f"name=lwjvm.{'stdout' if i == 0 else 'stderr'}",
             ]  # fmt: skip
-    return cmd
+    return with_virtio_vectors(cmd, cfg.virtio_vectors)
 
 
 class Consoles:

@@ -1,6 +1,7 @@
 /* The kernel's own counters (see core/stats.h). */
 #include "core/stats.h"
 #include "arch/x86_64/tsc.h"
+#include "drivers/pci_intx.h"
 #include "lib/printf.h"
 #include "net/stack.h"
 
@@ -19,4 +20,5 @@ void kstats_report(void)
             kstats.switches, kstats.timer_irqs, kstats.cow_copies, kstats.zero_fills,
             kstats.file_maps, kstats.huge_fills);
     net_report();
+    pci_intx_report();
 }

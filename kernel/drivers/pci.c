@@ -106,8 +106,7 @@ void pci_write16(const struct pci_dev *d, unsigned off, uint16_t v)
     pci_write32(d, off & ~3u, w);
 }
 
-/* Whether the firmware assigned BARs (the port mode implies a BIOS ran). */
-static int firmware_bars(void)
+int pci_firmware(void)
 {
     uint64_t fl = spin_lock_irqsave(&pci_lock);
     choose_mode();
@@ -166,7 +165,7 @@ static uint64_t assign_bar(const struct pci_dev *d, unsigned bar, uint64_t *size
     if (!sz || (sz & (sz - 1)))
         return 0;
     uint64_t cur = (orig & ~0xfull) | (is64 ? (uint64_t)pci_read32(d, off + 4) << 32 : 0);
-    if (firmware_bars() && cur) {
+    if (pci_firmware() && cur) {
         pci_write16(d, PCI_COMMAND, pci_read16(d, PCI_COMMAND) | CMD_MEMORY);
         *size = sz;
         return cur;
@@ -213,13 +212,16 @@ unsigned pci_find_cap(const struct pci_dev *d, uint8_t id, unsigned after)
     return 0;
 }
 
-void pci_enable(const struct pci_dev *d, int msi)
+void pci_enable(const struct pci_dev *d)
 {
     uint16_t cmd = pci_read16(d, PCI_COMMAND);
-    cmd |= CMD_MEMORY | CMD_BUS_MASTER;
-    if (msi)
-        cmd |= CMD_INTX_DISABLE;
-    pci_write16(d, PCI_COMMAND, cmd);
+    pci_write16(d, PCI_COMMAND, cmd | CMD_MEMORY | CMD_BUS_MASTER | CMD_INTX_DISABLE);
+}
+
+void pci_set_intx(const struct pci_dev *d, int on)
+{
+    uint16_t cmd = pci_read16(d, PCI_COMMAND);
+    pci_write16(d, PCI_COMMAND, on ? cmd & ~CMD_INTX_DISABLE : cmd | CMD_INTX_DISABLE);
 }
 
 volatile void *pci_map_bar(struct pci_dev *d, unsigned bar)

@@ -27,8 +27,14 @@ void pci_write32(const struct pci_dev *d, unsigned off, uint32_t v);
 void pci_write16(const struct pci_dev *d, unsigned off, uint16_t v);
 /* The offset of the first capability with id `id` after offset `after` (0: from the start), or 0. */
 unsigned pci_find_cap(const struct pci_dev *d, uint8_t id, unsigned after);
-/* Enables memory decoding and bus mastering (DMA); disables legacy INTx when msi is set. */
-void pci_enable(const struct pci_dev *d, int msi);
+/* Enables memory decoding and bus mastering (DMA) and disables the legacy INTx line (a device
+ * whose interrupts nobody handles must not hold a shared line: pci_set_intx turns it on). */
+void pci_enable(const struct pci_dev *d);
+/* Lets the function drive its INTx line (on) or not. */
+void pci_set_intx(const struct pci_dev *d, int on);
+/* Whether firmware ran before the kernel (configuration through the 0xcf8 ports, BARs assigned:
+ * q35) rather than not (ECAM, BARs assigned by the kernel: microvm's PCIe host bridge). */
+int pci_firmware(void);
 
 /* MSI-X: points table entry `entry` at `vector` on CPU 0 and enables MSI-X. Returns 0, or -1 if the
  * device has no MSI-X capability or fewer entries. */

@@ -8,7 +8,6 @@
  * buffers need no pinning. Locking: io (a mutex) serialises callers and owns the bounce pages;
  * lock (a spinlock, taken by the interrupt handler) guards the queue and the in-flight count. */
 #include "drivers/virtio_blk.h"
-#include "arch/x86_64/irq.h"
 #include "arch/x86_64/paging.h"
 #include "drivers/virtio_pci.h"
 #include "fs/disk.h"
@@ -286,10 +285,6 @@ static int vblk_probe(struct pci_dev *d, unsigned type)
                                             F_WRITE_ZEROES | VIRTIO_F_RING_EVENT_IDX);
     if (rc)
         goto fail;
-    if (!b->vdev.msix) {
-        rc = -EOPNOTSUPP; /* INTx is not wired up: completions would never come */
-        goto fail;
-    }
     volatile uint8_t *cfg = b->vdev.device_cfg;
     b->sectors = *(volatile uint64_t *)cfg;
     b->chunk_pages = CHUNK_PAGES;
@@ -314,12 +309,9 @@ static int vblk_probe(struct pci_dev *d, unsigned type)
                 rc = -ENOMEM;
                 goto fail;
             }
-    uint8_t vec = irq_alloc(vblk_irq, b);
-    if (!vec) {
-        rc = -EBUSY;
-        goto fail;
-    }
-    rc = virtio_queue_setup(&b->vdev, &b->q, 0, RING, 0, vec);
+    rc = virtio_irq_setup(&b->vdev, 1, vblk_irq, b);
+    if (!rc)
+        rc = virtio_queue_setup(&b->vdev, &b->q, 0, RING, 0);
     if (rc)
         goto fail;
     virtq_disable_irq(&b->q);
@@ -329,7 +321,8 @@ static int vblk_probe(struct pci_dev *d, unsigned type)
     return 0;
 fail:
     virtio_fail(&b->vdev);
-    kfree(b); /* pages allocated before the failure are not reclaimed (boot only) */
+    if (b->vdev.irq_mode == VIRTIO_IRQ_NONE) /* else an interrupt handler names it */
+        kfree(b); /* pages allocated before the failure are not reclaimed (boot only) */
     return rc;
 }
 

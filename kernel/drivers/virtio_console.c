@@ -203,11 +203,11 @@ int virtio_console_probe(struct pci_dev *d, unsigned type)
     if (!rc && !(c->vdev.features & F_MULTIPORT))
         rc = -ENODEV;
     if (!rc)
-        rc = virtio_queue_setup(&c->vdev, &c->ctrl_rx, CTRL_RX, NCTRL, 0, 0);
+        rc = virtio_queue_setup(&c->vdev, &c->ctrl_rx, CTRL_RX, NCTRL, VIRTIO_POLLED);
     if (!rc)
-        rc = virtio_queue_setup(&c->vdev, &c->ctrl_tx, CTRL_TX, 4, 0, 0);
+        rc = virtio_queue_setup(&c->vdev, &c->ctrl_tx, CTRL_TX, 4, VIRTIO_POLLED);
     if (!rc)
-        rc = virtio_queue_setup(&c->vdev, &c->txq, STREAM_TX, NBUF, 0, 0);
+        rc = virtio_queue_setup(&c->vdev, &c->txq, STREAM_TX, NBUF, VIRTIO_POLLED);
     if (!rc) {
         for (int i = 0; i < NBUF; i++) {
             uint64_t page = palloc_alloc(0);

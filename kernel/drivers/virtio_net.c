@@ -3,7 +3,6 @@
  * when freed), transmit by scatter-gather straight from lwIP's pbuf chains, one notification per
  * batch and interrupt suppression while a batch is processed. Everything here is under net_lock
  * (net/stack.h): lwIP calls linkoutput with it held and the interrupt handler takes it. */
-#include "arch/x86_64/irq.h"
 #include "drivers/virtio_pci.h"
 #include "errno.h"
 #include "lib/printf.h"
@@ -343,23 +342,16 @@ static int vnet_probe(struct pci_dev *d, unsigned type)
                                              VIRTIO_F_RING_EVENT_IDX);
     if (rc)
         goto fail;
-    if (!vn->vdev.msix) {
-        rc = -EOPNOTSUPP; /* INTx is not wired up: the interface would never receive */
-        goto fail;
-    }
     if (vn->vdev.features & F_MAC)
         for (int i = 0; i < 6; i++)
             vn->mac[i] = vn->vdev.device_cfg[i];
     else
         memcpy(vn->mac, (uint8_t[6]){0x52, 0x54, 0x00, 0x12, 0x34, 0x56}, 6);
-    uint8_t vec = irq_alloc(vnet_irq, vn);
-    if (!vec) {
-        rc = -EBUSY;
-        goto fail;
-    }
-    rc = virtio_queue_setup(&vn->vdev, &vn->rxq, RX_QUEUE, RING_MAX, 0, vec);
+    rc = virtio_irq_setup(&vn->vdev, 2, vnet_irq, vn);
     if (!rc)
-        rc = virtio_queue_setup(&vn->vdev, &vn->txq, TX_QUEUE, RING_MAX, 1, vec);
+        rc = virtio_queue_setup(&vn->vdev, &vn->rxq, RX_QUEUE, RING_MAX, 0);
+    if (!rc)
+        rc = virtio_queue_setup(&vn->vdev, &vn->txq, TX_QUEUE, RING_MAX, 1);
     if (rc)
         goto fail;
     vn->rx_total = vn->rxq.size;
@@ -391,7 +383,8 @@ static int vnet_probe(struct pci_dev *d, unsigned type)
     return 0;
 fail:
     virtio_fail(&vn->vdev);
-    kfree(vn); /* queues and buffers allocated before the failure are not reclaimed (boot only) */
+    if (vn->vdev.irq_mode == VIRTIO_IRQ_NONE) /* else an interrupt handler names it */
+        kfree(vn); /* queues and buffers allocated before the failure are not reclaimed (boot only) */
     return rc;
 }
 

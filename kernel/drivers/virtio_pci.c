@@ -1,5 +1,8 @@
-/* The virtio-pci transport (see drivers/virtio_pci.h). Structures: virtio 1.x, 4.1.4. */
+/* The virtio-pci transport (see drivers/virtio_pci.h). Structures: virtio 1.x, 4.1.4; the INTx
+ * fallback: 4.1.4.5 (ISR status) and 4.1.5.3-4 (notifications without MSI-X). */
 #include "drivers/virtio_pci.h"
+#include "arch/x86_64/irq.h"
+#include "drivers/pci_intx.h"
 #include "errno.h"
 #include "lib/printf.h"
 
@@ -31,6 +34,8 @@
 #define S_FEATURES_OK 8
 #define S_FAILED 0x80
 #define NO_VECTOR 0xffff
+#define ISR_QUEUE 1  /* a queue has used buffers */
+#define ISR_CONFIG 2 /* the device configuration changed */
 
 static inline void w8(volatile uint8_t *b, unsigned o, uint8_t v) { b[o] = v; }
 static inline void w16(volatile uint8_t *b, unsigned o, uint16_t v) { *(volatile uint16_t *)(b + o) = v; }
@@ -70,16 +75,83 @@ int virtio_pci_init(struct virtio_dev *v, struct pci_dev *d, unsigned type)
     }
     if (!v->common || !v->notify || !v->isr)
         return -ENODEV;
-    v->msix = pci_msix_count(d) > 0;
-    pci_enable(d, v->msix);
+    v->msix_entries = pci_msix_count(d);
+    v->gsi = -1;
+    pci_enable(d); /* INTx off until virtio_irq_setup wants it */
     w8(v->common, C_STATUS, 0); /* reset */
     while (r8(v->common, C_STATUS))
         __asm__ volatile("pause");
     w8(v->common, C_STATUS, S_ACK);
     w8(v->common, C_STATUS, S_ACK | S_DRIVER);
-    if (v->msix)
+    if (v->msix_entries)
         w16(v->common, C_MSIX_CONFIG, NO_VECTOR);
     return 0;
+}
+
+static const char *type_name(unsigned type)
+{
+    switch (type) {
+    case VIRTIO_ID_NET:
+        return "net";
+    case VIRTIO_ID_BLOCK:
+        return "blk";
+    case VIRTIO_ID_CONSOLE:
+        return "console";
+    case VIRTIO_ID_RNG:
+        return "rng";
+    default:
+        return "device";
+    }
+}
+
+/* The INTx line fired: reading the ISR lowers this device's part of it (read to acknowledge). */
+static int intx_irq(void *arg)
+{
+    struct virtio_dev *v = arg;
+    uint8_t isr = r8(v->isr, 0);
+    void (*handler)(void *) = __atomic_load_n(&v->handler, __ATOMIC_ACQUIRE);
+    if ((isr & ISR_QUEUE) && handler)
+        handler(v->handler_arg);
+    return isr != 0; /* ISR_CONFIG alone: a change no driver acts on, acknowledged */
+}
+
+int virtio_irq_setup(struct virtio_dev *v, unsigned nqueues, void (*handler)(void *), void *arg)
+{
+    v->handler = handler;
+    v->handler_arg = arg;
+    if (v->msix_entries) {
+        v->vector = irq_alloc(handler, arg);
+        if (!v->vector)
+            return -EBUSY;
+        v->irq_mode = v->msix_entries >= nqueues ? VIRTIO_IRQ_MSIX : VIRTIO_IRQ_MSIX_SHARED;
+        if (v->irq_mode == VIRTIO_IRQ_MSIX_SHARED)
+            kprintf("lwjvm: virtio %s at 00:%02x.0: %u MSI-X entries for %u queues: one vector "
+                    "for all\n",
+                    type_name(v->type), v->pci->dev, v->msix_entries, nqueues);
+        return 0;
+    }
+    int gsi = pci_intx_attach(v->pci, intx_irq, v);
+    if (gsi < 0)
+        return gsi;
+    v->gsi = gsi;
+    v->irq_mode = VIRTIO_IRQ_INTX;
+    kprintf("lwjvm: virtio %s at 00:%02x.0: no MSI-X: interrupts through INTx, GSI %d\n",
+            type_name(v->type), v->pci->dev, gsi);
+    return 0;
+}
+
+const char *virtio_irq_mode_name(const struct virtio_dev *v)
+{
+    switch (v->irq_mode) {
+    case VIRTIO_IRQ_MSIX:
+        return "MSI-X";
+    case VIRTIO_IRQ_MSIX_SHARED:
+        return "MSI-X, one vector for all queues";
+    case VIRTIO_IRQ_INTX:
+        return "INTx";
+    default:
+        return "polled";
+    }
 }
 
 int virtio_negotiate(struct virtio_dev *v, uint64_t wanted)
@@ -103,7 +175,7 @@ int virtio_negotiate(struct virtio_dev *v, uint64_t wanted)
 }
 
 int virtio_queue_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t max_size,
-                       unsigned entry, uint8_t vector)
+                       int irq)
 {
     w16(v->common, C_Q_SELECT, index);
     uint16_t size = r16(v->common, C_Q_SIZE);
@@ -120,14 +192,16 @@ int virtio_queue_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, ui
     w64(v->common, C_Q_DESC, virtq_desc_phys(q));
     w64(v->common, C_Q_DRIVER, virtq_avail_phys(q));
     w64(v->common, C_Q_DEVICE, virtq_used_phys(q));
-    if (v->msix && vector) {
-        if (pci_msix_route(v->pci, entry, vector))
+    int msix = v->irq_mode == VIRTIO_IRQ_MSIX || v->irq_mode == VIRTIO_IRQ_MSIX_SHARED;
+    if (msix && irq != VIRTIO_POLLED) {
+        unsigned entry = v->irq_mode == VIRTIO_IRQ_MSIX ? (unsigned)irq : 0;
+        if (pci_msix_route(v->pci, entry, v->vector))
             return -EIO;
         w16(v->common, C_Q_MSIX, (uint16_t)entry);
         if (r16(v->common, C_Q_MSIX) != entry)
             return -EIO;
-    } else if (v->msix) {
-        w16(v->common, C_Q_MSIX, NO_VECTOR); /* a polled queue */
+    } else if (v->msix_entries) {
+        w16(v->common, C_Q_MSIX, NO_VECTOR); /* a polled queue, or a polled device */
     }
     uint16_t noff = r16(v->common, C_Q_NOFF);
     q->notify = (volatile uint16_t *)(v->notify + (uint64_t)noff * v->notify_mul);
@@ -143,5 +217,10 @@ void virtio_ready(struct virtio_dev *v)
 
 void virtio_fail(struct virtio_dev *v)
 {
-    w8(v->common, C_STATUS, r8(v->common, C_STATUS) | S_FAILED);
+    if (v->irq_mode == VIRTIO_IRQ_INTX) { /* the line's handler stays, calling no driver */
+        __atomic_store_n(&v->handler, 0, __ATOMIC_RELEASE);
+        pci_set_intx(v->pci, 0);
+    }
+    if (v->common)
+        w8(v->common, C_STATUS, r8(v->common, C_STATUS) | S_FAILED);
 }

@@ -59,7 +59,7 @@ int virtio_rng_probe(struct pci_dev *d, unsigned type)
     if (!rc)
         rc = virtio_negotiate(&r->vdev, 0);
     if (!rc)
-        rc = virtio_queue_setup(&r->vdev, &r->q, 0, 8, 0, 0);
+        rc = virtio_queue_setup(&r->vdev, &r->q, 0, 8, VIRTIO_POLLED);
     if (rc) {
         virtio_fail(&r->vdev);
         return rc;

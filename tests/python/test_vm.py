@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lwjvm import miniguest, protocol, qemu, vm
+from lwjvm import miniguest, network, protocol, qemu, vm
 from lwjvm.errors import EXIT_NO_RECORD, EXIT_PANIC, EXIT_TIMEOUT, LwjvmError
 
 COM1, COM2, COM3 = (base for base, _ in qemu.UARTS)
@@ -122,6 +122,33 @@ def test_qemu_command_has_three_uarts_and_debug_exit(tmp_path: Path) -> None:
         assert f"-device isa-serial,chardev=com{i},iobase={base}" in line
     assert cmd[cmd.index("-append") + 1] == "a=1"
     assert cmd[cmd.index("-m") + 1] == "64M"
+
+
+def test_virtio_vectors_reach_every_virtio_device_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(qemu.VIRTIO_VECTORS_ENV, raising=False)
+    cfg = qemu.VmConfig(kernel=tmp_path / "k", disks=[tmp_path / "d"], net=network.NetConfig())
+    assert cfg.virtio_vectors is None
+    assert "vectors=" not in " ".join(qemu.qemu_command("qemu", cfg, [7, 8, 9]))
+    monkeypatch.setenv(qemu.VIRTIO_VECTORS_ENV, "0")
+    cfg = qemu.VmConfig(kernel=tmp_path / "k", disks=[tmp_path / "d"], net=network.NetConfig())
+    cmd = qemu.qemu_command("qemu", cfg, [7, 8, 9])
+    devices = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-device"]
+    virtio = [d for d in devices if d.split(",")[0].startswith("virtio-")]
+    assert [d.split(",")[0] for d in virtio] == [
+        "virtio-net-pci", "virtio-rng-pci", "virtio-blk-pci", "virtio-serial-pci",
+        "virtio-serial-pci",
+    ]  # fmt: skip
+    assert all(d.endswith(",vectors=0") for d in virtio)
+    assert not any("vectors=" in d for d in devices if d not in virtio)
+
+
+@pytest.mark.parametrize("value", ["x", "-1", "65", " 1"])
+def test_bad_virtio_vectors_is_a_clear_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(qemu.VIRTIO_VECTORS_ENV, value)
+    with pytest.raises(LwjvmError, match=f"LWJVM_VIRTIO_VECTORS={value}: expected a number"):
+        qemu.virtio_vectors_from_env()
 
 
 def boot(

@@ -1,6 +1,6 @@
 /* ACPI table reading (see arch/x86_64/acpi.h): the RSDP (given by the PVH start info or found in
  * the EBDA or the 0xE0000-0xFFFFF BIOS area), the RSDT or XSDT, and the MADT's processor local
- * APIC entries. The tables sit in low memory, which the direct map covers. */
+ * APIC and I/O APIC entries. The tables sit in low memory, which the direct map covers. */
 #include "arch/x86_64/acpi.h"
 #include "arch/x86_64/paging.h"
 #include "lib/string.h"
@@ -25,6 +25,7 @@ struct sdt {
 } __attribute__((packed));
 
 #define MADT_LAPIC 0
+#define MADT_IOAPIC 1
 #define MADT_X2APIC 9
 #define LAPIC_ENABLED 1
 #define LAPIC_ONLINE_CAPABLE 2
@@ -84,8 +85,13 @@ static const struct sdt *find_madt(const struct rsdp *r)
     return 0;
 }
 
-int acpi_cpu_ids(uint64_t rsdp_phys, unsigned *ids, int max)
+/* The RSDP found by the first successful search (boot CPU, before the others start). */
+static const struct rsdp *found;
+
+static const struct rsdp *find_rsdp(uint64_t rsdp_phys)
 {
+    if (found)
+        return found;
     const struct rsdp *r = 0;
     if (rsdp_phys && rsdp_phys < PHYS_LIMIT) {
         r = phys_to_virt(rsdp_phys);
@@ -99,6 +105,15 @@ int acpi_cpu_ids(uint64_t rsdp_phys, unsigned *ids, int max)
     }
     if (!r)
         r = scan(0xe0000, 0x100000);
+    if (!r)
+        return 0;
+    found = r;
+    return r;
+}
+
+int acpi_cpu_ids(uint64_t rsdp_phys, unsigned *ids, int max)
+{
+    const struct rsdp *r = find_rsdp(rsdp_phys);
     if (!r)
         return 0;
     const struct sdt *madt = find_madt(r);
@@ -119,6 +134,27 @@ int acpi_cpu_ids(uint64_t rsdp_phys, unsigned *ids, int max)
             memcpy(&flags, p + 8, 4);
             if ((flags & LAPIC_ENABLED) && id < 255 && n < max)
                 ids[n++] = id;
+        }
+        p += p[1];
+    }
+    return n;
+}
+
+int acpi_ioapics(struct acpi_ioapic *out, int max)
+{
+    const struct rsdp *r = find_rsdp(0);
+    const struct sdt *madt = r ? find_madt(r) : 0;
+    if (!madt)
+        return 0;
+    int n = 0;
+    const uint8_t *p = (const uint8_t *)madt + sizeof *madt + 8;
+    const uint8_t *end = (const uint8_t *)madt + madt->length;
+    while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
+        if (p[0] == MADT_IOAPIC && p[1] >= 12 && n < max) {
+            out[n].id = p[2];
+            memcpy(&out[n].addr, p + 4, 4);
+            memcpy(&out[n].gsi_base, p + 8, 4);
+            n++;
         }
         p += p[1];
     }

@@ -156,10 +156,14 @@ bench-setup: setup
 		apt-get install -y -q --no-install-recommends $$missing || exit 1; \
 	fi
 
+# deploybench: `lwjvm ps` with DEPLOY_VMS idle VMs, the memory of DEPLOY_COPIES of them against as
+# many Linux guests of the same app.
+DEPLOY_VMS ?= 20
+DEPLOY_COPIES ?= 10
 bench: setup kernel bench-setup
 	$(VENV)/bin/python -m lwjvm.bench
 	$(VENV)/bin/python -m lwjvm.buildbench
-	$(VENV)/bin/python -m lwjvm.deploybench
+	$(VENV)/bin/python -m lwjvm.deploybench --vms $(DEPLOY_VMS) --copies $(DEPLOY_COPIES)
 	$(VENV)/bin/python -m lwjvm.baseline
 
 # The syscall fuzzer in the guest, 200,000 calls per seed, new seeds until the time is up; a failing

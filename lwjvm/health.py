@@ -115,7 +115,6 @@ def _probe_tcp(
     except OSError as e:
         return False, f"TCP {port}: {e.strerror or e}"
     with s:
-        local = s.getsockname()[1]
         s.settimeout(min(TCP_SETTLE_S, timeout))
         try:
             data = s.recv(1, socket.MSG_PEEK)
@@ -130,7 +129,7 @@ def _probe_tcp(
         deadline = time.monotonic() + timeout
         state = None
         while True:
-            state = usernet_state(usernet() or "", local)
+            state = usernet_state(usernet() or "", port)
             if state == "ESTABLISHED":
                 return True, f"TCP {port}: open"
             if state is None or time.monotonic() >= deadline:
@@ -141,13 +140,29 @@ def _probe_tcp(
         return False, f"TCP {port}: the guest did not answer the connection ({state})"
 
 
-def usernet_state(table: str, local_port: int) -> str | None:
-    """The state QEMU's user network gives the forwarded connection from host port
-    `local_port`, from the `info usernet` table (`TCP[ESTABLISHED] FD SRC PORT DST PORT ...`)."""
+# States of a forwarded connection whose guest end has not answered yet.
+_OPENING = ("SYN_SENT", "SYN_RECEIVED")
+
+
+def usernet_state(table: str, host_port: int) -> str | None:
+    """The state of the connections QEMU's user network forwards from host port `host_port`,
+    from the `info usernet` table (`TCP[ESTABLISHED] FD SRC-ADDR PORT DST-ADDR PORT ...`).
+
+    QEMU shows a forwarded connection with the forward's own address and port as its source
+    (the accepted socket's name), not the client's port, so the probe's connection cannot be told
+    from others of the same forward: a connection still opening (SYN_SENT: the guest has not
+    answered) is reported first, then ESTABLISHED if one is; None if there is no connection (the
+    listener's HOST_FORWARD line aside) or only closing ones."""
+    states = set()
     for line in table.splitlines():
         words = line.split()
-        if len(words) >= 4 and words[0].startswith("TCP[") and words[3] == str(local_port):
-            return words[0][4:].rstrip("]")
+        if len(words) >= 4 and words[0].startswith("TCP[") and words[3] == str(host_port):
+            state = words[0][4:].rstrip("]")
+            if state != "HOST_FORWARD":
+                states.add(state)
+    for state in (*_OPENING, "ESTABLISHED"):
+        if state in states:
+            return state
     return None
 
 

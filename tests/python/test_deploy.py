@@ -70,10 +70,12 @@ public class Service {
 """,
 }
 
-# A small HTTP server on a blocking ServerSocket (the guest has TCP sockets; no epoll needed).
+# A small HTTP server on a blocking ServerSocket (the guest has TCP sockets; no epoll needed). Its
+# answer names $GREETING; a connection closed without a request (a TCP health probe) is skipped.
 WEB = {
     "Web.java": """
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.ServerSocket;
@@ -91,16 +93,22 @@ public class Web {
                     BufferedReader in = new BufferedReader(
                         new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
                     String request = in.readLine();
+                    if (request == null) {
+                        continue;
+                    }
                     String line;
                     while ((line = in.readLine()) != null && !line.isEmpty()) { }
-                    String path = request == null ? "/" : request.split(" ")[1];
-                    String body = path.equals("/health") ? "ok\\n" : "hello from the guest\\n";
+                    String path = request.split(" ")[1];
+                    String body = path.equals("/health") ? "ok\\n"
+                        : "hello from the guest, " + System.getenv("GREETING") + "\\n";
                     String status = path.equals("/missing") ? "404 Not Found" : "200 OK";
                     OutputStream out = s.getOutputStream();
                     out.write(("HTTP/1.1 " + status + "\\r\\nContent-Length: " + body.length()
                         + "\\r\\nConnection: close\\r\\n\\r\\n" + body)
                         .getBytes(StandardCharsets.US_ASCII));
                     out.flush();
+                } catch (IOException e) {
+                    System.err.println("connection: " + e);
                 }
             }
         }
@@ -234,6 +242,23 @@ def test_tcp_probe_wants_a_connection_that_stays_open() -> None:
     assert not ok and "refused" in seen
 
 
+# `info usernet` of QEMU 7.2 with samples of a forward from host port 51223 to the guest's 8080:
+# the listener alone, then with a connection the guest accepted, then one it has not answered.
+USERNET = """Hub -1 (net0):
+  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ
+  TCP[HOST_FORWARD]  15       127.0.0.1 51223       10.0.2.15  8080     0     0
+"""
+ACCEPTED = "  TCP[ESTABLISHED]   36       127.0.0.1 51223       10.0.2.15  8080     0     0\n"
+OPENING = "  TCP[SYN_SENT]      37       127.0.0.1 51223       10.0.2.15  8080     0     0\n"
+
+
+def test_a_forwarded_connection_counts_once_the_guest_has_answered_it() -> None:
+    assert health.usernet_state(USERNET, 51223) is None
+    assert health.usernet_state(USERNET + ACCEPTED, 51223) == "ESTABLISHED"
+    assert health.usernet_state(USERNET + ACCEPTED + OPENING, 51223) == "SYN_SENT"
+    assert health.usernet_state(USERNET + ACCEPTED, 8080) is None
+
+
 def test_a_check_needs_its_port_forwarded() -> None:
     with pytest.raises(LwjvmError, match="health.http needs a forwarded port"):
         health.resolve(Health(http="/health"), [])
@@ -268,6 +293,50 @@ def test_completion_scripts_and_an_empty_ps(shell: str, tmp_path: Path) -> None:
         125,
         "lwjvm: error: no VM named nope (see lwjvm ps -a)\n",
     )
+
+
+def test_state_dir_flag_then_env_then_xdg_state_home(tmp_path: Path) -> None:
+    """--state-dir over $LWJVM_STATE_DIR over $XDG_STATE_HOME/lwjvm (a volume shows where)."""
+    env = {k: v for k, v in os.environ.items() if k != "LWJVM_STATE_DIR"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "xdg")
+
+    def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*lwjvm_command(), *args], capture_output=True, text=True, env={**env, **extra}
+        )
+
+    assert run("volume", "create", "a", "--size", "1M").returncode == 0
+    assert run("volume", "create", "b", "--size", "1M",
+               LWJVM_STATE_DIR=str(tmp_path / "env")).returncode == 0  # fmt: skip
+    flag = run("--state-dir", str(tmp_path / "flag"), "volume", "create", "c", "--size", "1M",
+               LWJVM_STATE_DIR=str(tmp_path / "env"))  # fmt: skip
+    assert flag.returncode == 0, flag.stderr
+    assert (tmp_path / "xdg" / "lwjvm" / "volumes" / "a.vol").is_file()
+    assert [p.name for p in (tmp_path / "env" / "volumes").iterdir()] == ["b.vol"]
+    assert [p.name for p in (tmp_path / "flag" / "volumes").iterdir()] == ["c.vol"]
+    ps = run("--state-dir", str(tmp_path / "flag"), "ps", "-a", "--json")
+    assert (ps.returncode, json.loads(ps.stdout)) == (0, [])
+
+
+def _ended(outcome: str, code: int, oom: str | None = None) -> Any:
+    from lwjvm import protocol, vm
+
+    log = protocol.KernelLog(lambda _: None, live=False)
+    log.out_of_memory = oom
+    return vm.VmResult(outcome, code, None, None, None, None, None, 1.0, "", log)
+
+
+def test_how_a_boot_ended_is_the_state_ps_shows() -> None:
+    from lwjvm import protocol
+
+    assert supervisor.classify(_ended(protocol.OUTCOME_EXIT, 3), 3) == st.EXITED
+    assert supervisor.describe(st.EXITED, 3) == "exited 3"
+    assert supervisor.classify(_ended(protocol.OUTCOME_PANIC, 123), 123) == st.PANIC
+    oom = _ended(protocol.OUTCOME_EXIT, 137, "lwjvm: out of memory")
+    assert supervisor.classify(oom, 137) == st.OOM
+    for outcome in (protocol.OUTCOME_NO_RECORD, protocol.OUTCOME_STOP_TIMEOUT):
+        assert supervisor.classify(_ended(outcome, 121), 121) == st.KILLED
+    assert (st.PANIC, st.OOM, st.KILLED) == ("kernel panic", "out of memory", "killed")
 
 
 def test_fatal_lines() -> None:
@@ -549,10 +618,13 @@ def test_kill_9_of_the_supervisor_or_of_qemu(service_jar: Path, tmp_path: Path, 
 
 
 @needs_guest
-def test_http_health_and_requests_through_the_forwarded_port(
+def test_deploy_options_tcp_health_requests_and_restart(
     java_program: Any, tmp_path: Path, lw: Any
 ) -> None:
-    """A real HTTP server in the guest: healthy by GET /health, then served from the host."""
+    """A real server in the guest, deployed with -p, --env and --memory: healthy by health.tcp
+    (the connection counted once the guest's end of it is established), served from the host;
+    then `lwjvm restart` boots it again from its image, with the same settings. (health.http
+    end to end: tests/plugins/test_spring_boot_deploy.py.)"""
     import requests
 
     jar = java_program("web", WEB, main="Web")
@@ -561,24 +633,44 @@ def test_http_health_and_requests_through_the_forwarded_port(
         port = s.getsockname()[1]
     m = _manifest(
         tmp_path, jar, "web", ["8080"],
-        vm={"memory": "192M", "ports": [f"{port}:8080"]},
-        health={"http": "/health", "timeout": BOOT_TIMEOUT, "interval": "1s"},
+        health={"tcp": 8080, "timeout": BOOT_TIMEOUT, "interval": "1s"},
     )  # fmt: skip
     doc = json.loads(m.read_text())
     doc["app"]["main"] = "Web"
     m.write_text(json.dumps(doc))
-    proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), str(m))
+    proc = lw("deploy", "-q", "--accel", "tcg", "-o", str(tmp_path / "i"), "-p", f"{port}:8080",
+              "--env", "GREETING=from-deploy", "--memory", "224M", str(m))  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "web: healthy in" in proc.stderr and "(GET /health: HTTP 200)" in proc.stderr
+    assert "web: healthy in" in proc.stderr and f"(TCP {port}: open)" in proc.stderr, proc.stderr
     assert f"http://127.0.0.1:{port}/ (guest port 8080)" in proc.stderr
-    r = requests.get(f"http://127.0.0.1:{port}/", timeout=30)
-    assert (r.status_code, r.text) == (200, "hello from the guest\n")
-    assert requests.get(f"http://127.0.0.1:{port}/missing", timeout=30).status_code == 404
+
+    def served() -> None:
+        r = requests.get(f"http://127.0.0.1:{port}/", timeout=30)
+        assert (r.status_code, r.text) == (200, "hello from the guest, from-deploy\n")
+        assert requests.get(f"http://127.0.0.1:{port}/missing", timeout=30).status_code == 404
+
+    served()
     row = _ps(lw)["web"]
-    assert row["health"] == "GET /health: HTTP 200"
+    assert row["health"] == f"TCP {port}: open"
     assert row["ports"] == [f"127.0.0.1:{port}:8080"]
+    assert row["memory"]["vm_mib"] == 224
+    first_qemu = row["qemu_pid"]
+
+    again = lw("restart", "web")
+    assert again.returncode == 0, again.stderr
+    assert "web: healthy in" in again.stderr, again.stderr
+    served()
+    row = _ps(lw)["web"]
+    assert row["state"] == "healthy" and row["qemu_pid"] != first_qemu
+    assert row["memory"]["vm_mib"] == 224 and row["ports"] == [f"127.0.0.1:{port}:8080"]
+    history = json.loads(lw("inspect", "--json", "web").stdout)["state"]["history"]
+    events = [e["event"] for e in history]
+    assert "restart requested" in events and events.count("healthy") == 2, events
     assert lw("stop", "web").stderr.strip() == "web: stopped (exited 143)"
-    assert lw("logs", "web").stdout == "listening on 8080\nweb stopping\n"
+    # The first boot's shutdown hook ran on the restart's stop, the second's on lwjvm stop.
+    assert lw("logs", "web").stdout == (
+        "listening on 8080\nweb stopping\nlistening on 8080\nweb stopping\n"
+    )
 
 
 def _jdwp_version(port: int) -> str:

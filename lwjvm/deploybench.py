@@ -40,6 +40,7 @@ from lwjvm import linuxguest, network
 from lwjvm import state as st
 from lwjvm.build import ROOT_IMAGE
 from lwjvm.descriptor import ImageDescriptor
+from lwjvm.errors import LwjvmError
 from lwjvm.jdk import find_jdk
 from lwjvm.run import net_config
 from lwjvm.vm import repo_root
@@ -286,19 +287,26 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(copies):
             _lwjvm(state, "rm", "-f", f"idle-{i}")
         if not a.no_linux:
-            linux = linux_copies(image, copies, a.accel, log)
-            results["linux"] = linux
-            ours, theirs = results["memory_kib"]["total"], linux["total"]
-            results["ratio"] = {k: theirs[k] / ours[k] for k in ("rss", "pss") if ours[k]}
-            log(f"{copies} copies: Linux guests' QEMU RSS / lwjvm's "
-                f"{results['ratio']['rss']:.2f}x, PSS {results['ratio']['pss']:.2f}x")
+            linux: dict[str, Any] | None
+            try:
+                linux = linux_copies(image, copies, a.accel, log)
+            except (LwjvmError, RuntimeError) as e:  # every boot hung, or the app never ran
+                log(f"the Linux guests failed: {e}")
+                results["linux"] = {"error": str(e)}
+                linux = None
+            if linux is not None:
+                results["linux"] = linux
+                ours, theirs = results["memory_kib"]["total"], linux["total"]
+                results["ratio"] = {k: theirs[k] / ours[k] for k in ("rss", "pss") if ours[k]}
+                log(f"{copies} copies: Linux guests' QEMU RSS / lwjvm's "
+                    f"{results['ratio']['rss']:.2f}x, PSS {results['ratio']['pss']:.2f}x")
     finally:
         for d in st.list_vms(state):
             _lwjvm(state, "rm", "-f", d.name)
     out = root / "build" / "bench" / "deploy.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
-    return 0
+    return 1 if "error" in results.get("linux", {}) else 0
 
 
 if __name__ == "__main__":

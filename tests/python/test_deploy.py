@@ -663,6 +663,12 @@ def test_deploy_options_tcp_health_requests_and_restart(
     row = _ps(lw)["web"]
     assert row["state"] == "healthy" and row["qemu_pid"] != first_qemu
     assert row["memory"]["vm_mib"] == 224 and row["ports"] == [f"127.0.0.1:{port}:8080"]
+    # QEMU's status, polled over QMP (the qemu.qmp library) every 5 s.
+    _wait_for(
+        lambda: json.loads(lw("inspect", "--json", "web").stdout)["state"]["qemu"].get("status")
+        == "running",
+        "QEMU's status over QMP",
+    )
     history = json.loads(lw("inspect", "--json", "web").stdout)["state"]["history"]
     events = [e["event"] for e in history]
     assert "restart requested" in events and events.count("healthy") == 2, events

@@ -562,6 +562,8 @@ def volume_check_cmd(ctx: click.Context, name: str, repair: bool) -> None:
     click.echo(
         f"{name}: txg {r.txg}, {r.blocks} block copies verified, {r.bad} bad, "
         f"{r.repaired} repaired, {r.unrecoverable} unrecoverable"
+        + (f", {r.unmarked} in use but free in the space map" if r.unmarked else "")
+        + (" (marked in use)" if r.unmarked and repair else "")
     )
     ctx.exit(0 if r.sound else 1)
 

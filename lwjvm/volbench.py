@@ -17,7 +17,8 @@ creates per second in one directory, re-reads of an 8 MiB working set MB/s and (
 ARC's hit rate over them. Then on the host, with lwjvm's own volfs code: a 1 GiB volume filled
 with a 900 MiB file, and its snapshot taken N times: the operation's own time (volfs-tool's
 LWJVM_VOLFS_TIMES: open, snapshot with its commits and flushes), volfs-tool's process wall time,
-and `lwjvm volume snapshot NAME@SNAP`'s wall time (Python's start-up included). Nothing is
+the same operation on an empty 1 GiB volume in turn with it (constant time: the two agree), and
+`lwjvm volume snapshot NAME@SNAP`'s wall time (Python's start-up included). Nothing is
 asserted; LwjvmError only when a side fails in every run.
 """
 
@@ -187,20 +188,25 @@ def snapshots(count: int, log: Callable[[str], None]) -> dict[str, Any]:
         raise LwjvmError("volfs-tool put failed while filling the snapshot volume")
     info = subprocess.run([str(tool), "info", str(path)], capture_output=True, text=True,
                           check=True).stdout.split()  # fmt: skip
-    own: dict[str, list[float]] = {k: [] for k in ("open_ms", "op_ms", "tool_wall_ms",
-                                                   "cli_wall_ms")}  # fmt: skip
+    keys = ("open_ms", "op_ms", "tool_wall_ms", "empty_open_ms", "empty_op_ms", "cli_wall_ms")
+    own: dict[str, list[float]] = {k: [] for k in keys}
     env = {**os.environ, "LWJVM_VOLFS_TIMES": "1"}
+    empty = state / "empty.vol"  # the same operation on an empty 1 GiB volume, interleaved
+    subprocess.run([str(tool), "format", str(empty), str(VOLUME_BYTES), "empty"], check=True,
+                   capture_output=True)  # fmt: skip
     for i in range(count):
-        t = time.monotonic()
-        r = subprocess.run([str(tool), "snapshot", str(path), "root", f"t{i}"], env=env,
-                           capture_output=True, text=True, check=False)  # fmt: skip
-        wall = (time.monotonic() - t) * 1e3
-        m = _TIMES.search(r.stderr)
-        if r.returncode != 0 or m is None:
-            raise LwjvmError(f"volfs-tool snapshot failed: {r.stderr.strip()[-300:]}")
-        own["open_ms"].append(float(m.group(1)))
-        own["op_ms"].append(float(m.group(2)))
-        own["tool_wall_ms"].append(wall)
+        for vol, prefix in ((path, ""), (empty, "empty_")):
+            t = time.monotonic()
+            r = subprocess.run([str(tool), "snapshot", str(vol), "root", f"t{i}"], env=env,
+                               capture_output=True, text=True, check=False)  # fmt: skip
+            wall = (time.monotonic() - t) * 1e3
+            m = _TIMES.search(r.stderr)
+            if r.returncode != 0 or m is None:
+                raise LwjvmError(f"volfs-tool snapshot failed: {r.stderr.strip()[-300:]}")
+            own[prefix + "open_ms"].append(float(m.group(1)))
+            own[prefix + "op_ms"].append(float(m.group(2)))
+            if not prefix:
+                own["tool_wall_ms"].append(wall)
     # The installed command (the venv's script beside this Python), as a user runs it.
     script = Path(sys.executable).parent / "lwjvm"
     cli = [str(script)] if script.is_file() else [sys.executable, "-m", "lwjvm"]
@@ -254,6 +260,10 @@ def rows(v: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 "-"))  # fmt: skip
     out.append(("  volfs-tool's open of it (before the operation)", fmt(s["open_ms"], "ms"), "-",
                 "-", "-"))  # fmt: skip
+    if "empty_op_ms" in s:
+        out.append(("  the operation on an empty 1 GiB volume", fmt(s["empty_op_ms"], "ms"), "-",
+                    "-", "-"))  # fmt: skip
+        out.append(("  the open of the empty one", fmt(s["empty_open_ms"], "ms"), "-", "-", "-"))
     out.append(("  volfs-tool snapshot, process wall time", fmt(s["tool_wall_ms"], "ms"), "-",
                 "-", "-"))  # fmt: skip
     out.append(("  lwjvm volume snapshot, wall time (Python included)", fmt(s["cli_wall_ms"], "ms"),

@@ -171,10 +171,13 @@ class CheckReport:
     bad: int
     repaired: int
     unrecoverable: int
+    unmarked: int = 0  # blocks in use the space map had free (marked in use by --repair)
+    repair: bool = False
 
     @property
     def sound(self) -> bool:
-        return self.unrecoverable == 0 and self.bad <= self.repaired
+        marks = self.unmarked == 0 or self.repair
+        return self.unrecoverable == 0 and self.bad <= self.repaired and marks
 
 
 def check(root: Path, name: str, repair: bool) -> CheckReport:
@@ -182,7 +185,8 @@ def check(root: Path, name: str, repair: bool) -> CheckReport:
     from their good ditto copies)."""
     args = ["check", str(_existing(root, name))] + (["--repair"] if repair else [])
     f = _fields(_tool(*args, ok=(0, 1)).stdout)
-    return CheckReport(f["txg"], f["blocks"], f["bad"], f["repaired"], f["unrecoverable"])
+    return CheckReport(f["txg"], f["blocks"], f["bad"], f["repaired"], f["unrecoverable"],
+                       f.get("unmarked", 0), repair)  # fmt: skip
 
 
 def remove(root: Path, name: str) -> None:

@@ -808,7 +808,7 @@ void volume_statfs(uint64_t *blocks, uint64_t *free_blocks)
     if (!vol.v)
         return;
     vlock();
-    *blocks = virtio_blk_sectors() / (VOLFS_BLOCK / 512) - VOLFS_FIRST_DATA;
+    *blocks = volfs_data_blocks(vol.v);
     *free_blocks = volfs_free_blocks(vol.v);
     vunlock();
 }

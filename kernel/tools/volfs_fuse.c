@@ -163,7 +163,7 @@ static int op_statfs(const char *path, struct statvfs *s)
     (void)path;
     memset(s, 0, sizeof *s);
     s->f_bsize = s->f_frsize = VOLFS_BLOCK;
-    s->f_blocks = nblocks - VOLFS_FIRST_DATA;
+    s->f_blocks = volfs_data_blocks(v);
     s->f_bfree = s->f_bavail = volfs_free_blocks(v);
     s->f_namemax = VOLFS_NAME_MAX;
     s->f_flag = ST_RDONLY;

@@ -170,11 +170,11 @@ static int cmd_info(void)
 {
     struct volfs *v = open_vol(true);
     struct volfs_bdev d = open_dev(O_RDONLY);
-    uint64_t total = d.nblocks - VOLFS_FIRST_DATA, freeb = volfs_free_blocks(v);
-    printf("size %llu\ntxg %llu\nfree %llu\nused %llu\n",
+    uint64_t total = volfs_data_blocks(v), freeb = volfs_free_blocks(v);
+    printf("size %llu\ntxg %llu\nfree %llu\nused %llu\nversion %u\n",
            (unsigned long long)(d.nblocks * VOLFS_BLOCK), (unsigned long long)volfs_txg(v),
            (unsigned long long)(freeb * VOLFS_BLOCK),
-           (unsigned long long)((total - freeb) * VOLFS_BLOCK));
+           (unsigned long long)((total - freeb) * VOLFS_BLOCK), (unsigned)volfs_version(v));
     volfs_close(v);
     return 0;
 }
@@ -186,11 +186,13 @@ static int cmd_check(bool repair)
     int rc = volfs_check(v, repair, &r);
     if (rc < 0)
         die("check failed", rc);
-    printf("txg %llu\nblocks %llu\nbad %llu\nrepaired %llu\nunrecoverable %llu\n",
+    printf("txg %llu\nblocks %llu\nbad %llu\nrepaired %llu\nunrecoverable %llu\n"
+           "unmarked %llu\n",
            (unsigned long long)r.txg, (unsigned long long)r.blocks, (unsigned long long)r.bad,
-           (unsigned long long)r.repaired, (unsigned long long)r.unrecoverable);
+           (unsigned long long)r.repaired, (unsigned long long)r.unrecoverable,
+           (unsigned long long)r.unmarked);
     volfs_close(v);
-    return r.unrecoverable || r.bad > r.repaired ? 1 : 0;
+    return r.unrecoverable || r.bad > r.repaired || (r.unmarked && !repair) ? 1 : 0;
 }
 
 /* The object at path in the root dataset; with make, creates the missing directories and the

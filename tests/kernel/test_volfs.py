@@ -67,6 +67,12 @@ def test_what_fsync_returned_for_survives_a_crash_at_any_write_through_the_inten
     assert "fsyncs through the log" in out
 
 
+def test_open_reads_the_space_map_which_matches_a_walk_and_v1_volumes_still_work(
+    volfs_test: Path,
+) -> None:
+    _run(volfs_test, "spacemap")
+
+
 def test_the_arc_keeps_a_working_set_through_a_scan_and_never_serves_stale_blocks(
     volfs_test: Path,
 ) -> None:

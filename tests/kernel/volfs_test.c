@@ -15,7 +15,10 @@
  *             always match, so the mutations reach the parsers) and runs every read path, then
  *             changes and commits; ASan/UBSan and the test's time limit are the oracle
  *   log       records appended and fsync'd through the intent log, a crash at every write:
- *             the file is a prefix of what was appended, at least all an fsync returned for */
+ *             the file is a prefix of what was appended, at least all an fsync returned for
+ *   spacemap  v2: open reads the allocation state from the space map, the same state a walk of
+ *             the trees derives (a damaged map falls back to the walk), in as many device reads
+ *             whatever the volume holds; v1 volumes still open, change and commit as v1 */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "errno.h"
+#include "fs/volfs/internal.h" /* the spacemap test compares allocation states */
 #include "fs/volfs/volfs.h"
 
 #define EXPECT(cond)                                                                               \
@@ -298,6 +302,7 @@ static void clean_check(struct volfs *v)
     EXPECT_EQ(volfs_check(v, false, &r), 0);
     EXPECT_EQ(r.bad, 0);
     EXPECT_EQ(r.unrecoverable, 0);
+    EXPECT_EQ(r.unmarked, 0);
     EXPECT(r.blocks > 0);
 }
 
@@ -793,6 +798,138 @@ static void test_links(void)
     md_free(m);
 }
 
+/* ---- the space map (v2) ---- */
+
+static uint64_t open_reads, last_open_reads; /* the device reads of the last open alone */
+static int open_counting_read(void *ctx, uint64_t blk, void *buf)
+{
+    open_reads++;
+    return md_read(ctx, blk, buf);
+}
+
+/* Opens m counting its reads; the volume's allocation state must be what a walk derives: a copy
+ * of m whose current space-map area has a page zeroed opens by walking, and both agree block
+ * for block (free, in use, freed and released by which commit). */
+static struct volfs *open_and_compare(struct memdev *m, bool expect_map)
+{
+    struct volfs_bdev d = bdev(m);
+    d.read = open_counting_read;
+    struct volfs *v;
+    open_reads = 0;
+    EXPECT_EQ(volfs_open(&d, false, &v), 0);
+    last_open_reads = open_reads;
+    EXPECT_EQ(v->sm_loaded, expect_map);
+    struct memdev *c = md_clone(m);
+    uint64_t area = volfs_txg(v) % 2, pg = (uint64_t)rand() % v->sm_pages;
+    memset(c->img + (v->sm_start + area * v->sm_pages + pg) * VOLFS_BLOCK, 0, VOLFS_BLOCK);
+    struct volfs *w = vopen(c, true);
+    EXPECT(!w->sm_loaded);
+    EXPECT_EQ(volfs_free_blocks(w), volfs_free_blocks(v));
+    for (uint64_t b = 0; b < v->nblocks; b++)
+        if (((v->nib[b / 2] ^ w->nib[b / 2]) >> (b % 2 * 4) & 15) != 0) {
+            fprintf(stderr, "block %llu: map %u, walk %u\n", (unsigned long long)b,
+                    v->nib[b / 2] >> (b % 2 * 4) & 15, w->nib[b / 2] >> (b % 2 * 4) & 15);
+            exit(1);
+        }
+    volfs_close(w);
+    md_free(c);
+    return v;
+}
+
+static void test_spacemap(void)
+{
+    struct memdev *m = fresh(8192);
+    struct volfs *v = vopen(m, false);
+    EXPECT_EQ(volfs_version(v), 2);
+    EXPECT(v->sm_loaded);
+    struct model mo;
+    model_init(&mo);
+    srand(31);
+    uint64_t reads_small = 0;
+    for (int round = 0; round < 40; round++) {
+        for (int k = 0; k < 1 + rand() % 5; k++)
+            random_op(v, &mo);
+        if (round % 7 == 3) {
+            char snap[16];
+            snprintf(snap, sizeof snap, "s%d", round);
+            EXPECT_EQ(volfs_snapshot(v, "root", snap), 0);
+        }
+        if (round % 7 == 5) { /* the oldest snapshot goes: its blocks freed after the commit */
+            char name[44];
+            uint32_t flags;
+            uint64_t txg;
+            for (int i = 1; volfs_dataset_info(v, i, name, &flags, &txg) != -ENOENT; i++)
+                if (volfs_dataset_info(v, i, name, &flags, &txg) == 0) {
+                    EXPECT_EQ(volfs_destroy(v, name), 0);
+                    break;
+                }
+        }
+        EXPECT_EQ(volfs_commit(v), 0);
+        uint64_t nfree = volfs_free_blocks(v);
+        volfs_close(v);
+        v = open_and_compare(m, true);
+        EXPECT_EQ(volfs_free_blocks(v), nfree);
+        model_compare(v, 0, &mo);
+        clean_check(v);
+        if (round == 0)
+            reads_small = last_open_reads;
+    }
+    /* A big file changes nothing open reads: label, ring, map, the MOS and what the log needs. */
+    int64_t big = volfs_create(v, 0, VOLFS_ROOT_OBJ, "big", 0100644);
+    static uint8_t blk[VOLFS_BLOCK];
+    for (int i = 0; i < 4000; i++) {
+        memset(blk, i, sizeof blk);
+        EXPECT_EQ(volfs_write(v, 0, (uint64_t)big, (uint64_t)i * VOLFS_BLOCK, blk, VOLFS_BLOCK),
+                  VOLFS_BLOCK);
+    }
+    EXPECT_EQ(volfs_commit(v), 0);
+    volfs_close(v);
+    v = open_and_compare(m, true);
+    fprintf(stderr, "spacemap: open reads %llu blocks with ~150 in use, %llu with ~4150\n",
+            (unsigned long long)reads_small, (unsigned long long)last_open_reads);
+    EXPECT(last_open_reads <= reads_small + 2);
+    /* A damaged map: open walks, and the next commits write both areas whole again. */
+    volfs_close(v);
+    memset(m->img + (1 + VOLFS_RING + 0) * VOLFS_BLOCK + 100, 0x5a, 8);
+    memset(m->img + (1 + VOLFS_RING + 1) * VOLFS_BLOCK + 100, 0x5a, 8);
+    v = vopen(m, false);
+    EXPECT(!v->sm_loaded);
+    clean_check(v);
+    EXPECT(volfs_create(v, 0, VOLFS_ROOT_OBJ, "after", 0100644) > 0);
+    EXPECT_EQ(volfs_commit(v), 0);
+    EXPECT(volfs_create(v, 0, VOLFS_ROOT_OBJ, "after2", 0100644) > 0);
+    EXPECT_EQ(volfs_commit(v), 0);
+    volfs_close(v);
+    v = open_and_compare(m, true);
+    volfs_close(v);
+    model_free(&mo);
+    md_free(m);
+
+    /* Version 1: no space map; open walks, and it stays version 1 through changes. */
+    m = md_new(4096);
+    struct volfs_bdev d = bdev(m);
+    EXPECT_EQ(volfs_format_version(&d, "old", 7, 1000, 1), 0);
+    EXPECT_EQ(volfs_format_version(&d, "bad", 7, 1000, VOLFS_VERSION + 1), -EINVAL);
+    v = vopen(m, false);
+    EXPECT_EQ(volfs_version(v), 1);
+    EXPECT(!v->sm_loaded);
+    EXPECT_EQ(volfs_data_blocks(v), 4096 - VOLFS_FIRST_DATA);
+    model_init(&mo);
+    for (int round = 0; round < 10; round++) {
+        for (int k = 0; k < 3; k++)
+            random_op(v, &mo);
+        EXPECT_EQ(volfs_commit(v), 0);
+        volfs_close(v);
+        v = vopen(m, false);
+        EXPECT_EQ(volfs_version(v), 1);
+        model_compare(v, 0, &mo);
+        clean_check(v);
+    }
+    volfs_close(v);
+    model_free(&mo);
+    md_free(m);
+}
+
 /* ---- the ARC ---- */
 
 /* Counts the device reads, to tell cache hits from disk reads. */
@@ -1143,8 +1280,12 @@ static void fuzz(unsigned seed, long count, int nfiles, char **files)
 static void mkcorpus(const char *dir)
 {
     char path[4096];
-    for (int k = 0; k < 2; k++) {
-        struct memdev *m = fresh(k == 0 ? 96 : 128);
+    for (int k = 0; k < 3; k++) { /* clone.vol, log.vol, and v1.vol: clone.vol in format 1 */
+        struct memdev *m = k < 2 ? fresh(k == 0 ? 96 : 128) : md_new(96);
+        if (k == 2) {
+            struct volfs_bdev d = bdev(m);
+            EXPECT_EQ(volfs_format_version(&d, "test", 0x1234abcdull, 1000, 1), 0);
+        }
         struct volfs *v = vopen(m, false);
         int64_t d = volfs_create(v, 0, VOLFS_ROOT_OBJ, "dir", 040755);
         int64_t f = volfs_create(v, 0, (uint64_t)d, "file", 0100644);
@@ -1157,7 +1298,7 @@ static void mkcorpus(const char *dir)
         EXPECT_EQ(volfs_write(v, 0, (uint64_t)l, 0, "dir/file", 8), 8);
         EXPECT_EQ(volfs_link(v, 0, VOLFS_ROOT_OBJ, "hard", (uint64_t)f), 0);
         EXPECT_EQ(volfs_snapshot(v, "root", "s"), 0);
-        if (k == 0) {
+        if (k != 1) {
             EXPECT_EQ(volfs_clone(v, "root@s", "c"), 0);
             EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "hard"), 0);
             EXPECT_EQ(volfs_commit(v), 0);
@@ -1171,7 +1312,7 @@ static void mkcorpus(const char *dir)
             EXPECT_EQ(volfs_fsync(v, 0), 0);
         }
         volfs_close(v);
-        snprintf(path, sizeof path, "%s/%s.vol", dir, k == 0 ? "clone" : "log");
+        snprintf(path, sizeof path, "%s/%s.vol", dir, k == 0 ? "clone" : k == 1 ? "log" : "v1");
         FILE *out = fopen(path, "wb");
         EXPECT(out && fwrite(m->img, VOLFS_BLOCK, m->nblocks, out) == m->nblocks);
         fclose(out);
@@ -1221,6 +1362,8 @@ int main(int argc, char **argv)
         test_log();
     else if (!strcmp(argv[1], "arc"))
         test_arc();
+    else if (!strcmp(argv[1], "spacemap"))
+        test_spacemap();
     else
         return 2;
     printf("ok\n");

@@ -1,5 +1,7 @@
 /* volfs check: verifies every copy of every block reachable from the committed state (all
- * datasets and snapshots), and with repair rewrites bad copies from a good ditto copy. */
+ * datasets and snapshots) and that the allocation state (v2: the space map open read) has each
+ * of them in use; with repair rewrites bad copies from a good ditto copy and marks in use, and
+ * commits, what the space map had free. */
 #include "errno.h"
 #include "fs/volfs/internal.h"
 #include "lib/string.h"
@@ -18,7 +20,7 @@ static void seen_set(struct walk *w, uint64_t b) { w->seen[b / 8] |= (uint8_t)(1
 static bool copy_good(struct walk *w, uint64_t blk, const struct volfs_cksum *want, uint8_t *buf)
 {
     struct volfs *v = w->v;
-    if (blk < VOLFS_FIRST_DATA || blk >= v->nblocks || v->dev.read(v->dev.ctx, blk, buf) < 0)
+    if (blk < v->first_data || blk >= v->nblocks || v->dev.read(v->dev.ctx, blk, buf) < 0)
         return false;
     struct volfs_cksum c;
     volfs_fletcher4(buf, VOLFS_BLOCK, &c);
@@ -59,7 +61,7 @@ static int walk_bp(struct walk *w, const struct volfs_bp *bp)
         w->r->unrecoverable++;
     } else {
         for (int i = 0; i < 2; i++)
-            if (bp->dva[i] && !ok[i] && w->repair && bp->dva[i] >= VOLFS_FIRST_DATA &&
+            if (bp->dva[i] && !ok[i] && w->repair && bp->dva[i] >= v->first_data &&
                 bp->dva[i] < v->nblocks && v->dev.write(v->dev.ctx, bp->dva[i], buf[good]) == 0)
                 w->r->repaired++;
         for (uint32_t i = 0; i < vb_nslots(bp->type) && rc == 0; i++)
@@ -80,8 +82,18 @@ int volfs_check(struct volfs *v, bool repair, struct volfs_check_report *r)
         return -ENOMEM;
     r->txg = v->txg;
     int rc = walk_bp(&w, &v->rootbp);
+    for (uint64_t b = 0; rc == 0 && b < v->nblocks; b++)
+        if (seen_get(&w, b) && vol_block_free(v, b)) {
+            r->unmarked++; /* would be handed out while in use */
+            if (repair)
+                vol_mark_used(v, b);
+        }
     if (rc == 0 && repair && r->repaired)
         rc = v->dev.flush(v->dev.ctx);
+    if (rc == 0 && repair && r->unmarked) {
+        vb_dirty(v->root); /* the allocation state goes down with a commit */
+        rc = volfs_commit(v);
+    }
     kfree(w.seen);
     return rc;
 }

@@ -284,7 +284,13 @@ int volfs_destroy(struct volfs *v, const char *name)
     vb_dirty(b);
     vol_recompute_keep(v);
     r = volfs_commit(v);
-    return r < 0 ? r : vol_free_unreached(v, &gone);
+    if (r == 0)
+        r = vol_free_unreached(v, &gone);
+    if (r < 0 || v->version < 2)
+        return r;
+    /* v2: the frees are in the allocation state, which only a commit writes down. */
+    vb_dirty(v->root);
+    return volfs_commit(v);
 }
 
 /* The txg at or before which ds's blocks belong to an older entry: the newest snapshot of its

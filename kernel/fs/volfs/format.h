@@ -1,22 +1,24 @@
-/* volfs on-disk structures, exactly as docs/volume-format.md (version 1) lays them out: the label,
- * block pointers, dnodes, dataset entries, directory entries, uberblocks and log blocks. Nothing
- * here has behaviour; sizes and offsets are pinned with _Static_assert. */
+/* volfs on-disk structures, exactly as docs/volume-format.md (versions 1 and 2) lays them out: the
+ * label, block pointers, dnodes, dataset entries, directory entries, uberblocks, log blocks and
+ * space-map pages. Nothing here has behaviour; sizes and offsets are pinned with _Static_assert. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
 
 #define VOLFS_BLOCK 4096u
-#define VOLFS_VERSION 1u
+#define VOLFS_VERSION 2u     /* what volfs_format writes */
+#define VOLFS_VERSION_MIN 1u /* the oldest it reads and writes (in that version's format) */
 #define VOLFS_LABEL_MAGIC 0x3153464c4f56574cull /* "LWVOLFS1" */
 #define VOLFS_UB_MAGIC 0x3142554c4f56574cull    /* "LWVOLUB1" */
 #define VOLFS_LOG_MAGIC 0x31474f4c4f56574cull   /* "LWVOLOG1" */
+#define VOLFS_SM_MAGIC 0x314d534c4f56574cull    /* "LWVOLSM1" */
 #define VOLFS_RING 32u                           /* uberblock slots, blocks 1..32 */
-#define VOLFS_FIRST_DATA 33u                     /* first allocatable block */
+#define VOLFS_FIRST_DATA 33u /* first allocatable block in v1; v2: after the space-map areas */
 #define VOLFS_MIN_BLOCKS 64u
 #define VOLFS_KEEP_TXGS 4u /* frees wait this many txgs; open keeps what the newest 4 reach */
 #define VOLFS_MAX_LEVELS 8u
 #define VOLFS_MAX_DATASETS 65536u
-#define VOLFS_MAX_DIR_BYTES (64ull << 20) /* a directory: up to 1M entries (scanned linearly) */ /* dataset table entries (snapshots and clones included) */
+#define VOLFS_MAX_DIR_BYTES (64ull << 20) /* a directory: up to 1M entries (scanned linearly) */
 #define VOLFS_CKSUM_OFF (VOLFS_BLOCK - 32u) /* self-checksummed blocks keep it here */
 
 enum volfs_btype {
@@ -54,8 +56,28 @@ struct volfs_label {
     uint64_t guid;
     uint64_t nblocks;
     char name[64];
+    uint64_t sm_start; /* v2: first block of space-map area 0 (33) */
+    uint64_t sm_pages; /* v2: blocks of each of the two areas, ceil(nblocks / VOLFS_SM_PER_PAGE) */
 };
-_Static_assert(sizeof(struct volfs_label) == 96, "label");
+_Static_assert(sizeof(struct volfs_label) == 112, "label");
+_Static_assert(offsetof(struct volfs_label, sm_start) == 96, "label space map");
+
+/* A space-map page (v2): the allocation state of VOLFS_SM_PER_PAGE blocks, 4 bits each (low
+ * nibble first): 0 free, 1 in use, 2 + k in use and freed, released by the commit of a txg t with
+ * (t + 1) % 4 == k. Self-checksummed at VOLFS_CKSUM_OFF. */
+struct volfs_sm_page {
+    uint64_t magic; /* VOLFS_SM_MAGIC */
+    uint64_t guid;
+    uint64_t txg;  /* the txg whose commit wrote it */
+    uint32_t page; /* its index in the area */
+    uint32_t pad;
+};
+_Static_assert(sizeof(struct volfs_sm_page) == 32, "space-map page head");
+#define VOLFS_SM_BYTES (VOLFS_CKSUM_OFF - 32u)   /* 4032 bytes of nibbles per page */
+#define VOLFS_SM_PER_PAGE (VOLFS_SM_BYTES * 2u) /* 8064 blocks per page */
+#define VOLFS_SM_FREE 0u
+#define VOLFS_SM_USED 1u
+#define VOLFS_SM_FREED 2u /* + k, k = 0..3 */
 
 struct volfs_dnode {
     uint8_t kind;
@@ -143,6 +165,10 @@ struct volfs_uberblock {
     uint64_t timestamp;
     struct volfs_bp rootbp;
     uint64_t nblocks;
+    uint32_t flags; /* v2: VOLFS_UB_SPACEMAP */
 };
 _Static_assert(offsetof(struct volfs_uberblock, rootbp) == 40, "uberblock rootbp");
 _Static_assert(offsetof(struct volfs_uberblock, nblocks) == 104, "uberblock nblocks");
+_Static_assert(offsetof(struct volfs_uberblock, flags) == 112, "uberblock flags");
+/* Space-map area txg % 2 holds the allocation state as this txg's commit left it. */
+#define VOLFS_UB_SPACEMAP 1u

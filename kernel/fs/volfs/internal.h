@@ -32,12 +32,17 @@ struct volfs_defer {
 struct volfs {
     struct volfs_bdev dev;
     bool ro, broken;
+    uint32_t version;    /* the label's: 1 (free space by a walk at open) or 2 (space map) */
     uint64_t guid, nblocks;
+    uint64_t first_data; /* first allocatable block */
+    uint64_t sm_start, sm_pages; /* v2: the two space-map areas (format.h) */
     uint64_t txg; /* newest committed txg */
     uint64_t now;
     struct volfs_bp rootbp;
     struct vbuf *root;
-    uint8_t *bitmap; /* one bit per block: in use */
+    uint8_t *nib;      /* the allocation state, 4 bits per block (VOLFS_SM_*), as on disk */
+    uint8_t *sm_dirty; /* 2 bits per space-map page: changed since area 0 / area 1 was written */
+    bool sm_loaded;    /* open read the space map (no walk) */
     uint64_t cursor, nfree;
     struct volfs_defer defer[VOLFS_KEEP_TXGS];
     uint64_t errors, repaired;
@@ -118,6 +123,7 @@ void vol_log_committed(struct volfs *v);
 /* At open: marks the chains the newest state names in use and replays them. */
 int vol_log_open(struct volfs *v);
 int vol_alloc(struct volfs *v, uint64_t hint, uint64_t *out);
+bool vol_block_free(const struct volfs *v, uint64_t blk);
 void vol_mark_used(struct volfs *v, uint64_t blk);
 void vol_defer_free(struct volfs *v, uint64_t blk);
 int vol_defer_push(struct volfs_defer *d, uint64_t blk);

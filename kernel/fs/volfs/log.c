@@ -222,7 +222,7 @@ static int64_t walk_chain(struct volfs *v, const struct volfs_zil_header *h, uin
 {
     int64_t n = 0;
     uint64_t at = h->first_blk, seq = h->seq;
-    while (at >= VOLFS_FIRST_DATA && at < v->nblocks && n < (int64_t)v->nblocks) {
+    while (at >= v->first_data && at < v->nblocks && n < (int64_t)v->nblocks) {
         if (!fn) {
             vol_mark_used(v, at);
             (void)vol_defer_push(&v->log_blocks, at);

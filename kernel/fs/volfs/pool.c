@@ -1,6 +1,7 @@
 /* volfs pool: the block layer under the objects. Checksummed reads with ditto fallback and repair,
- * the block allocator with deferred frees, the in-memory buffer tree, transaction-group commit
- * (dirty blocks copy-on-write, flush, uberblock, flush), format and open (uberblock ring scan,
+ * the block allocator with deferred frees and its space map (v2: written with each commit, read
+ * at open), the in-memory buffer tree, transaction-group commit (dirty blocks copy-on-write,
+ * space map, flush, uberblock, flush), format and open (uberblock ring scan; the space map, or
  * free space rebuilt from what the newest uberblocks reach). docs/volume-format.md is the spec. */
 #include "errno.h"
 #include "fs/volfs/internal.h"
@@ -76,21 +77,51 @@ bool vol_self_ok(uint8_t *blk) { return self_ok(blk); }
 
 /* ---- allocator ---- */
 
-static bool bit_get(const struct volfs *v, uint64_t b) { return v->bitmap[b / 8] >> (b % 8) & 1; }
-static void bit_set(struct volfs *v, uint64_t b) { v->bitmap[b / 8] |= (uint8_t)(1u << (b % 8)); }
-static void bit_clear(struct volfs *v, uint64_t b)
+/* The allocation state of block b (VOLFS_SM_*), and setting it (its space-map page becomes
+ * dirty for both areas). */
+static unsigned nib_get(const struct volfs *v, uint64_t b) { return v->nib[b / 2] >> (b % 2 * 4) & 15; }
+static void nib_set(struct volfs *v, uint64_t b, unsigned x)
 {
-    v->bitmap[b / 8] &= (uint8_t)~(1u << (b % 8));
+    uint8_t *p = &v->nib[b / 2];
+    unsigned sh = (unsigned)(b % 2 * 4);
+    *p = (uint8_t)((*p & ~(15u << sh)) | (x << sh));
+    uint64_t pg = b / VOLFS_SM_PER_PAGE;
+    v->sm_dirty[pg / 4] |= (uint8_t)(3u << (pg % 4 * 2));
+}
+static bool bit_get(const struct volfs *v, uint64_t b) { return nib_get(v, b) != VOLFS_SM_FREE; }
+static void bit_set(struct volfs *v, uint64_t b) { nib_set(v, b, VOLFS_SM_USED); }
+
+bool vol_block_free(const struct volfs *v, uint64_t blk)
+{
+    return blk < v->nblocks && !bit_get(v, blk);
+}
+
+/* Space-map pages the volume has (for v1 too: the in-memory state has the same shape). */
+static uint64_t sm_pages_for(uint64_t nblocks)
+{
+    return (nblocks + VOLFS_SM_PER_PAGE - 1) / VOLFS_SM_PER_PAGE;
+}
+
+/* The in-memory allocation state, all free, both areas' pages dirty. */
+static int alloc_state(struct volfs *v)
+{
+    uint64_t pages = sm_pages_for(v->nblocks);
+    v->nib = kzalloc(pages * VOLFS_SM_BYTES);
+    v->sm_dirty = kmalloc(pages / 4 + 1);
+    if (!v->nib || !v->sm_dirty)
+        return -ENOMEM;
+    memset(v->sm_dirty, 0xff, pages / 4 + 1);
+    return 0;
 }
 
 /* A free block at or after hint (wrapping), marked in use; 0 when the volume is full. */
 static uint64_t alloc_block(struct volfs *v, uint64_t hint)
 {
-    uint64_t span = v->nblocks - VOLFS_FIRST_DATA;
-    if (hint < VOLFS_FIRST_DATA || hint >= v->nblocks)
-        hint = VOLFS_FIRST_DATA;
+    uint64_t span = v->nblocks - v->first_data;
+    if (hint < v->first_data || hint >= v->nblocks)
+        hint = v->first_data;
     for (uint64_t i = 0; i < span; i++) {
-        uint64_t b = VOLFS_FIRST_DATA + (hint - VOLFS_FIRST_DATA + i) % span;
+        uint64_t b = v->first_data + (hint - v->first_data + i) % span;
         if (!bit_get(v, b)) {
             bit_set(v, b);
             v->nfree--;
@@ -119,6 +150,15 @@ static int defer_push(struct volfs_defer *d, uint64_t blk)
 
 int vol_defer_push(struct volfs_defer *d, uint64_t blk) { return defer_push(d, blk); }
 
+/* Block blk, in use, is freed: released by the commit that releases defer list k. Its state says
+ * so even when the list has no room (the space map then releases it after the next open). */
+static void defer_add(struct volfs *v, unsigned k, uint64_t blk)
+{
+    (void)defer_push(&v->defer[k], blk);
+    if (bit_get(v, blk))
+        nib_set(v, blk, VOLFS_SM_FREED + k);
+}
+
 void vol_mark_used(struct volfs *v, uint64_t blk)
 {
     if (blk < v->nblocks && !bit_get(v, blk)) {
@@ -135,8 +175,8 @@ int vol_alloc(struct volfs *v, uint64_t hint, uint64_t *out)
 
 void vol_defer_free(struct volfs *v, uint64_t blk)
 {
-    if (blk >= VOLFS_FIRST_DATA && blk < v->nblocks)
-        (void)defer_push(&v->defer[(v->txg + 1) % VOLFS_KEEP_TXGS], blk);
+    if (blk >= v->first_data && blk < v->nblocks)
+        defer_add(v, (v->txg + 1) % VOLFS_KEEP_TXGS, blk);
 }
 
 /* Frees bp's copies, VOLFS_KEEP_TXGS txgs from now, unless a snapshot of ds owns the block. A
@@ -147,17 +187,16 @@ static void free_bp(struct volfs *v, int ds, const struct volfs_bp *bp)
         return;
     if (ds >= 0 && ds < v->nkeep && bp->birth <= v->keep[ds])
         return;
-    struct volfs_defer *d = &v->defer[(v->txg + 1) % VOLFS_KEEP_TXGS];
     for (int i = 0; i < 2; i++)
-        if (bp->dva[i])
-            (void)defer_push(d, bp->dva[i]);
+        if (bp->dva[i] >= v->first_data && bp->dva[i] < v->nblocks)
+            defer_add(v, (v->txg + 1) % VOLFS_KEEP_TXGS, bp->dva[i]);
 }
 
 /* ---- reads ---- */
 
 static bool copy_ok(struct volfs *v, uint64_t blk, const struct volfs_cksum *want, void *buf)
 {
-    if (blk < VOLFS_FIRST_DATA || blk >= v->nblocks)
+    if (blk < v->first_data || blk >= v->nblocks)
         return false;
     if (v->dev.read(v->dev.ctx, blk, buf) < 0)
         return false;
@@ -181,7 +220,7 @@ int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf)
     }
     v->errors++;
     if (bp->dva[1] && copy_ok(v, bp->dva[1], &bp->cksum, buf)) {
-        if (!v->ro && bp->dva[0] >= VOLFS_FIRST_DATA && bp->dva[0] < v->nblocks &&
+        if (!v->ro && bp->dva[0] >= v->first_data && bp->dva[0] < v->nblocks &&
             v->dev.write(v->dev.ctx, bp->dva[0], buf) == 0)
             v->repaired++;
         vol_arc_put(v, bp->dva[0], buf);
@@ -317,7 +356,7 @@ int64_t vol_mark(struct volfs *v, const struct volfs_bp *bp, uint64_t floor, uin
 {
     if (bp_hole(bp) || bp->birth <= floor)
         return 0;
-    if (bp->dva[0] < VOLFS_FIRST_DATA || bp->dva[0] >= v->nblocks)
+    if (bp->dva[0] < v->first_data || bp->dva[0] >= v->nblocks)
         return -EIO;
     if (bm_get(bm, bp->dva[0]))
         return 0; /* a subtree already marked (shared between datasets) */
@@ -349,7 +388,7 @@ int64_t vol_mark(struct volfs *v, const struct volfs_bp *bp, uint64_t floor, uin
 static int free_unreached(struct volfs *v, const struct volfs_bp *bp, const uint8_t *reach,
                           uint8_t *seen)
 {
-    if (bp_hole(bp) || bp->dva[0] < VOLFS_FIRST_DATA || bp->dva[0] >= v->nblocks)
+    if (bp_hole(bp) || bp->dva[0] < v->first_data || bp->dva[0] >= v->nblocks)
         return 0;
     if (bm_get(reach, bp->dva[0]) || bm_get(seen, bp->dva[0]))
         return 0; /* still reached: so is everything under it */
@@ -368,11 +407,10 @@ static int free_unreached(struct volfs *v, const struct volfs_bp *bp, const uint
             return r;
     }
     /* Unreached from the committed txg on: freed in it, as open would count it. */
-    struct volfs_defer *d = &v->defer[v->txg % VOLFS_KEEP_TXGS];
     for (int i = 0; i < 2; i++)
-        if (bp->dva[i] >= VOLFS_FIRST_DATA && bp->dva[i] < v->nblocks &&
+        if (bp->dva[i] >= v->first_data && bp->dva[i] < v->nblocks &&
             !bm_get(reach, bp->dva[i]))
-            (void)defer_push(d, bp->dva[i]); /* no room: kept until the next open */
+            defer_add(v, v->txg % VOLFS_KEEP_TXGS, bp->dva[i]);
     return 0;
 }
 
@@ -401,7 +439,7 @@ static int write_buf(struct volfs *v, struct vbuf *b, uint64_t txg)
     int copies = b->type == VT_DATA ? 1 : 2;
     uint64_t hint = b->bp.dva[0] ? b->bp.dva[0] : v->cursor;
     for (int i = 0; i < copies; i++) {
-        uint64_t h = i == 0 ? hint : nbp.dva[0] + (v->nblocks - VOLFS_FIRST_DATA) / 2;
+        uint64_t h = i == 0 ? hint : nbp.dva[0] + (v->nblocks - v->first_data) / 2;
         nbp.dva[i] = alloc_block(v, h);
         if (!nbp.dva[i])
             return -ENOSPC;
@@ -455,15 +493,85 @@ static int write_uberblock(struct volfs *v, uint64_t txg)
         return -ENOMEM;
     struct volfs_uberblock *ub = (struct volfs_uberblock *)blk;
     ub->magic = VOLFS_UB_MAGIC;
-    ub->version = VOLFS_VERSION;
     ub->guid = v->guid;
     ub->txg = txg;
     ub->timestamp = v->now;
     ub->rootbp = v->rootbp;
     ub->nblocks = v->nblocks;
+    ub->version = v->version;
+    ub->flags = v->version >= 2 ? VOLFS_UB_SPACEMAP : 0;
     self_seal(blk);
     int r = v->dev.write(v->dev.ctx, 1 + txg % VOLFS_RING, blk);
     kfree(blk);
+    return r;
+}
+
+/* v2: writes the pages of space-map area txg % 2 that changed since that area was last written,
+ * the allocation state as txg's commit leaves it (its frees of VOLFS_KEEP_TXGS txgs ago already
+ * released). Nothing may allocate or free between this and the uberblock. */
+static int sm_write(struct volfs *v, uint64_t txg)
+{
+    unsigned area = (unsigned)(txg % 2);
+    uint8_t *blk = kmalloc(VOLFS_BLOCK);
+    if (!blk)
+        return -ENOMEM;
+    int r = 0;
+    for (uint64_t pg = 0; pg < v->sm_pages && r == 0; pg++) {
+        uint8_t bit = (uint8_t)(1u << (pg % 4 * 2 + area));
+        if (!(v->sm_dirty[pg / 4] & bit))
+            continue;
+        memset(blk, 0, VOLFS_BLOCK);
+        struct volfs_sm_page *h = (struct volfs_sm_page *)blk;
+        h->magic = VOLFS_SM_MAGIC;
+        h->guid = v->guid;
+        h->txg = txg;
+        h->page = (uint32_t)pg;
+        memcpy(blk + sizeof(*h), v->nib + pg * VOLFS_SM_BYTES, VOLFS_SM_BYTES);
+        self_seal(blk);
+        r = v->dev.write(v->dev.ctx, v->sm_start + area * v->sm_pages + pg, blk);
+        if (r == 0)
+            v->sm_dirty[pg / 4] &= (uint8_t)~bit;
+    }
+    kfree(blk);
+    return r;
+}
+
+/* v2: the allocation state from space-map area txg % 2, as txg's commit wrote it; the defer lists
+ * rebuilt from it. -EIO (and nothing kept) when a page does not verify or says what no writer
+ * does: open then walks the trees instead. */
+static int sm_read(struct volfs *v, uint64_t txg)
+{
+    unsigned area = (unsigned)(txg % 2);
+    uint8_t *blk = kmalloc(VOLFS_BLOCK);
+    if (!blk)
+        return -ENOMEM;
+    int r = 0;
+    for (uint64_t pg = 0; pg < v->sm_pages && r == 0; pg++) {
+        struct volfs_sm_page *h = (struct volfs_sm_page *)blk;
+        r = v->dev.read(v->dev.ctx, v->sm_start + area * v->sm_pages + pg, blk);
+        if (r == 0 && (h->magic != VOLFS_SM_MAGIC || h->guid != v->guid || h->txg > txg ||
+                       h->page != pg || !self_ok(blk)))
+            r = -EIO;
+        if (r == 0)
+            memcpy(v->nib + pg * VOLFS_SM_BYTES, blk + sizeof(*h), VOLFS_SM_BYTES);
+    }
+    kfree(blk);
+    v->nfree = 0;
+    for (uint64_t b = 0; b < v->nblocks && r == 0; b++) {
+        unsigned x = nib_get(v, b);
+        if (x > VOLFS_SM_FREED + VOLFS_KEEP_TXGS - 1 || (b < v->first_data && x != VOLFS_SM_USED))
+            r = -EIO;
+        else if (x == VOLFS_SM_FREE)
+            v->nfree++;
+        else if (x >= VOLFS_SM_FREED)
+            (void)defer_push(&v->defer[x - VOLFS_SM_FREED], b); /* no room: kept till next open */
+    }
+    if (r < 0) {
+        memset(v->nib, 0, v->sm_pages * VOLFS_SM_BYTES);
+        for (unsigned i = 0; i < VOLFS_KEEP_TXGS; i++)
+            v->defer[i].n = 0;
+        v->nfree = 0;
+    }
     return r;
 }
 
@@ -510,6 +618,18 @@ int volfs_commit(struct volfs *v)
     r = vol_log_new_chain(v, txg);
     if (r == 0)
         r = sync_buf(v, v->root, txg);
+    /* Blocks freed VOLFS_KEEP_TXGS - 1 txgs ago: no uberblock of the newest four will reach them
+     * once txg is written. Released now, so the space map says so; nothing allocates after this
+     * until the uberblock is down (a failure below leaves the volume broken: no more writes). */
+    struct volfs_defer *d = &v->defer[(txg + 1) % VOLFS_KEEP_TXGS];
+    unsigned k = (unsigned)((txg + 1) % VOLFS_KEEP_TXGS);
+    for (uint64_t i = 0; r == 0 && i < d->n; i++)
+        if (nib_get(v, d->blk[i]) == VOLFS_SM_FREED + k) {
+            nib_set(v, d->blk[i], VOLFS_SM_FREE);
+            v->nfree++;
+        }
+    if (r == 0 && v->version >= 2)
+        r = sm_write(v, txg);
     if (r == 0)
         r = v->dev.flush(v->dev.ctx);
     if (r == 0)
@@ -524,13 +644,6 @@ int volfs_commit(struct volfs *v)
     v->txg = txg;
     v->dirty_data = 0;
     vol_log_committed(v);
-    /* Blocks freed VOLFS_KEEP_TXGS - 1 txgs ago: no uberblock of the newest four reaches them. */
-    struct volfs_defer *d = &v->defer[(txg + 1) % VOLFS_KEEP_TXGS];
-    for (uint64_t i = 0; i < d->n; i++)
-        if (bit_get(v, d->blk[i])) {
-            bit_clear(v, d->blk[i]);
-            v->nfree++;
-        }
     if (v->dev.discard)
         discard_free(v, d);
     d->n = 0;
@@ -544,9 +657,32 @@ static int write_block(const struct volfs_bdev *dev, uint64_t blk, const void *b
     return dev->write(dev->ctx, blk, buf);
 }
 
+/* Where the v2 layout puts things for a device of nblocks: the space-map areas after the ring. */
+static void layout(struct volfs *v)
+{
+    if (v->version >= 2) {
+        v->sm_start = 1 + VOLFS_RING;
+        v->sm_pages = sm_pages_for(v->nblocks);
+        v->first_data = v->sm_start + 2 * v->sm_pages;
+    } else {
+        v->sm_start = v->sm_pages = 0;
+        v->first_data = VOLFS_FIRST_DATA;
+    }
+}
+
 int volfs_format(const struct volfs_bdev *dev, const char *name, uint64_t guid, uint64_t now_ns)
 {
-    if (dev->nblocks < VOLFS_MIN_BLOCKS)
+    return volfs_format_version(dev, name, guid, now_ns, VOLFS_VERSION);
+}
+
+int volfs_format_version(const struct volfs_bdev *dev, const char *name, uint64_t guid,
+                         uint64_t now_ns, uint32_t version)
+{
+    if (dev->nblocks < VOLFS_MIN_BLOCKS || version < VOLFS_VERSION_MIN || version > VOLFS_VERSION)
+        return -EINVAL;
+    struct volfs shape = {.nblocks = dev->nblocks, .version = version};
+    layout(&shape);
+    if (shape.first_data + VOLFS_MIN_BLOCKS / 2 > dev->nblocks)
         return -EINVAL;
     uint8_t *blk = kzalloc(VOLFS_BLOCK);
     if (!blk)
@@ -558,10 +694,12 @@ int volfs_format(const struct volfs_bdev *dev, const char *name, uint64_t guid, 
         r = dev->flush(dev->ctx);
     struct volfs_label *l = (struct volfs_label *)blk;
     l->magic = VOLFS_LABEL_MAGIC;
-    l->version = VOLFS_VERSION;
+    l->version = version;
     l->block_size = VOLFS_BLOCK;
     l->guid = guid;
     l->nblocks = dev->nblocks;
+    l->sm_start = shape.sm_start;
+    l->sm_pages = shape.sm_pages;
     for (int i = 0; name && name[i] && i < 63; i++)
         l->name[i] = name[i];
     self_seal(blk);
@@ -578,17 +716,18 @@ int volfs_format(const struct volfs_bdev *dev, const char *name, uint64_t guid, 
     v->dev = *dev;
     v->guid = guid;
     v->nblocks = dev->nblocks;
+    v->version = version;
+    layout(v);
     v->now = now_ns;
     v->log_ds = -1;
-    v->bitmap = kzalloc(v->nblocks / 8 + 1);
     v->root = vb_new(VT_OBJSET, 0);
-    if (!v->bitmap || !v->root) {
+    if (alloc_state(v) < 0 || !v->root) {
         volfs_close(v);
         return -ENOMEM;
     }
-    for (uint64_t b = 0; b < VOLFS_FIRST_DATA; b++)
+    for (uint64_t b = 0; b < v->first_data; b++)
         bit_set(v, b);
-    v->nfree = v->nblocks - VOLFS_FIRST_DATA;
+    v->nfree = v->nblocks - v->first_data;
     v->root->ds = -1;
     struct volfs_dnode *mos = (struct volfs_dnode *)v->root->data;
     mos->kind = VK_DSL;
@@ -642,13 +781,13 @@ static uint64_t mark_tree(struct volfs *v, const struct volfs_bp *bp, struct vol
     for (int i = 0; i < 2; i++) {
         if (!bp->dva[i])
             continue;
-        if (bp->dva[i] < VOLFS_FIRST_DATA || bp->dva[i] >= v->nblocks)
+        if (bp->dva[i] < v->first_data || bp->dva[i] >= v->nblocks)
             return bad + 1;
         if (!bit_get(v, bp->dva[i])) {
             bit_set(v, bp->dva[i]);
             v->nfree--;
             if (d)
-                (void)defer_push(d, bp->dva[i]); /* no room: kept until the next open */
+                defer_add(v, (unsigned)(d - v->defer), bp->dva[i]);
         }
     }
     uint32_t n = vb_nslots(bp->type);
@@ -668,6 +807,7 @@ static uint64_t mark_tree(struct volfs *v, const struct volfs_bp *bp, struct vol
 struct ub_cand {
     uint64_t txg;
     struct volfs_bp rootbp;
+    uint32_t flags;
 };
 
 int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
@@ -691,19 +831,27 @@ int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
     struct volfs_label *l = (struct volfs_label *)blk;
     if (r == 0 && (l->magic != VOLFS_LABEL_MAGIC || !self_ok(blk)))
         r = -EINVAL;
-    if (r == 0 && (l->version != VOLFS_VERSION || l->block_size != VOLFS_BLOCK))
+    if (r == 0 && (l->version < VOLFS_VERSION_MIN || l->version > VOLFS_VERSION ||
+                   l->block_size != VOLFS_BLOCK))
         r = -EINVAL;
-    if (r == 0 && l->nblocks > dev->nblocks)
+    if (r == 0 && (l->nblocks > dev->nblocks || l->nblocks < VOLFS_MIN_BLOCKS))
         r = -EINVAL;
+    if (r == 0) {
+        v->version = l->version;
+        v->nblocks = l->nblocks;
+        layout(v);
+        if (v->version >= 2 && (l->sm_start != v->sm_start || l->sm_pages != v->sm_pages ||
+                                v->first_data + VOLFS_MIN_BLOCKS / 2 > v->nblocks))
+            r = -EINVAL; /* not where this version puts them */
+    }
     int n = 0;
     if (r == 0) {
         v->guid = l->guid;
-        v->nblocks = l->nblocks;
         for (uint64_t s = 1; s <= VOLFS_RING; s++) {
             if (dev->read(dev->ctx, s, blk) < 0)
                 continue;
             struct volfs_uberblock *ub = (struct volfs_uberblock *)blk;
-            if (ub->magic != VOLFS_UB_MAGIC || ub->version != VOLFS_VERSION ||
+            if (ub->magic != VOLFS_UB_MAGIC || ub->version != v->version ||
                 ub->guid != v->guid || ub->nblocks != v->nblocks || !self_ok(blk) ||
                 1 + ub->txg % VOLFS_RING != s)
                 continue;
@@ -714,13 +862,13 @@ int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
             }
             c[j].txg = ub->txg;
             c[j].rootbp = ub->rootbp;
+            c[j].flags = ub->flags;
         }
         if (n == 0)
             r = -EINVAL;
     }
-    v->bitmap = r == 0 ? kzalloc(v->nblocks / 8 + 1) : 0;
-    if (r == 0 && !v->bitmap)
-        r = -ENOMEM;
+    if (r == 0)
+        r = alloc_state(v);
     int chosen = -1;
     for (int i = 0; r == 0 && i < n && chosen < 0; i++)
         if (c[i].rootbp.type == VT_OBJSET && vol_read_bp(v, &c[i].rootbp, blk) == 0)
@@ -730,15 +878,29 @@ int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
     if (r == 0) {
         v->txg = c[0].txg; /* later txgs number after every uberblock in the ring */
         v->rootbp = c[chosen].rootbp;
-        for (uint64_t b = 0; b < VOLFS_FIRST_DATA; b++)
-            bit_set(v, b);
-        v->nfree = v->nblocks - VOLFS_FIRST_DATA;
-        if (mark_tree(v, &v->rootbp, 0) > 0)
-            v->ro = true; /* blocks we cannot see must not be handed out */
-        /* What only an older txg t of the newest four reaches is as if freed in txg t + 1: it
-         * is released once t is no longer among the newest four. */
-        for (int i = chosen + 1; i < n && i < chosen + (int)VOLFS_KEEP_TXGS; i++)
-            (void)mark_tree(v, &c[i].rootbp, &v->defer[(c[i].txg + 1) % VOLFS_KEEP_TXGS]);
+        /* v2: the newest txg's space map says what is free, without reading the trees. The
+         * other area is a txg older: all of it is rewritten by the next commit. */
+        if (chosen == 0 && (c[0].flags & VOLFS_UB_SPACEMAP) && v->version >= 2 &&
+            sm_read(v, c[0].txg) == 0) {
+            v->sm_loaded = true;
+            for (uint64_t pg = 0; pg < v->sm_pages; pg++)
+                v->sm_dirty[pg / 4] = (uint8_t)((v->sm_dirty[pg / 4] &
+                                                 ~(3u << (pg % 4 * 2))) |
+                                                (1u << (pg % 4 * 2 + (c[0].txg + 1) % 2)));
+        } else {
+            /* v1, or a fallback to an older txg, or a space map that does not verify: free
+             * space is what the newest four uberblocks do not reach (both areas rewritten). */
+            memset(v->sm_dirty, 0xff, v->sm_pages / 4 + 1);
+            for (uint64_t b = 0; b < v->first_data; b++)
+                bit_set(v, b);
+            v->nfree = v->nblocks - v->first_data;
+            if (mark_tree(v, &v->rootbp, 0) > 0)
+                v->ro = true; /* blocks we cannot see must not be handed out */
+            /* What only an older txg t of the newest four reaches is as if freed in txg t + 1:
+             * it is released once t is no longer among the newest four. */
+            for (int i = chosen + 1; i < n && i < chosen + (int)VOLFS_KEEP_TXGS; i++)
+                (void)mark_tree(v, &c[i].rootbp, &v->defer[(c[i].txg + 1) % VOLFS_KEEP_TXGS]);
+        }
         v->root = vb_new(VT_OBJSET, 0);
         if (!v->root)
             r = -ENOMEM;
@@ -781,7 +943,8 @@ void volfs_close(struct volfs *v)
     }
     kfree(v->log_blocks.blk);
     vol_arc_free(v);
-    kfree(v->bitmap);
+    kfree(v->nib);
+    kfree(v->sm_dirty);
     kfree(v->keep);
     kfree(v);
 }
@@ -789,4 +952,6 @@ void volfs_close(struct volfs *v)
 uint64_t volfs_txg(const struct volfs *v) { return v->txg; }
 uint64_t volfs_errors(const struct volfs *v) { return v->errors; }
 uint64_t volfs_free_blocks(const struct volfs *v) { return v->nfree; }
+uint64_t volfs_data_blocks(const struct volfs *v) { return v->nblocks - v->first_data; }
+uint32_t volfs_version(const struct volfs *v) { return v->version; }
 void volfs_set_time(struct volfs *v, uint64_t now_ns) { v->now = now_ns; }

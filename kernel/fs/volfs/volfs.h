@@ -32,13 +32,19 @@ struct volfs_check_report {
     uint64_t repaired;     /* bad copies rewritten from a good ditto copy */
     uint64_t unrecoverable; /* blocks with no good copy */
     uint64_t used_blocks;  /* allocatable blocks in use */
+    uint64_t unmarked;     /* reachable blocks the allocation state had free (repair marks them) */
 };
 
 /* Fletcher-4 of n bytes (n a multiple of 4). */
 void volfs_fletcher4(const void *buf, uint64_t n, struct volfs_cksum *out);
 
-/* Writes an empty volume (label, an empty root dataset, txg 1) over the whole device. */
+/* Writes an empty volume (label, an empty root dataset, txg 1) over the whole device, in the
+ * newest format version (VOLFS_VERSION). */
 int volfs_format(const struct volfs_bdev *dev, const char *name, uint64_t guid, uint64_t now_ns);
+/* The same in format `version` (VOLFS_VERSION_MIN..VOLFS_VERSION; -EINVAL otherwise): tests of
+ * the older formats the code still reads and writes. */
+int volfs_format_version(const struct volfs_bdev *dev, const char *name, uint64_t guid,
+                         uint64_t now_ns, uint32_t version);
 
 /* Opens the volume on dev: the newest uberblock whose tree verifies. *out is freed by
  * volfs_close. Read-only volumes never write (no repair, no commit). */
@@ -50,6 +56,8 @@ int volfs_commit(struct volfs *v);
 uint64_t volfs_txg(const struct volfs *v);          /* last committed txg */
 uint64_t volfs_errors(const struct volfs *v);       /* checksum failures seen by reads */
 uint64_t volfs_free_blocks(const struct volfs *v);
+uint64_t volfs_data_blocks(const struct volfs *v);  /* allocatable blocks in all */
+uint32_t volfs_version(const struct volfs *v);      /* the volume's format version */
 void volfs_set_time(struct volfs *v, uint64_t now_ns); /* time stamped on changes */
 
 /* Datasets (kernel/fs/volfs/dataset.c). The volume's own dataset is "root"; a snapshot of dataset

@@ -411,6 +411,7 @@ void virtio_net_report(void)
     virtq_report(&vn->rxq, "virtio-net rx");
     virtq_report(&vn->txq, "virtio-net tx");
     kprintf("lwjvm: virtio-net: transmit queue notified again %lu times\n", vn->tx_renotified);
+    virtio_irq_report(&vn->vdev, "virtio-net");
 }
 
 /* Counters for /proc/net/dev-style reporting and the benchmarks. */

@@ -1,7 +1,10 @@
 /* The virtio-pci transport (see drivers/virtio_pci.h). Structures: virtio 1.x, 4.1.4; the INTx
  * fallback: 4.1.4.5 (ISR status) and 4.1.5.3-4 (notifications without MSI-X). */
 #include "drivers/virtio_pci.h"
+#include "arch/x86_64/io.h"
 #include "arch/x86_64/irq.h"
+#include "arch/x86_64/tsc.h"
+#include "core/stats.h"
 #include "drivers/pci_intx.h"
 #include "errno.h"
 #include "lib/printf.h"
@@ -108,7 +111,12 @@ static const char *type_name(unsigned type)
 static int intx_irq(void *arg)
 {
     struct virtio_dev *v = arg;
+    uint64_t t0 = kstats_enabled ? rdtsc() : 0;
     uint8_t isr = r8(v->isr, 0);
+    if (t0) {
+        __atomic_fetch_add(&v->isr_reads, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&v->isr_tsc, rdtsc() - t0, __ATOMIC_RELAXED);
+    }
     void (*handler)(void *) = __atomic_load_n(&v->handler, __ATOMIC_ACQUIRE);
     if ((isr & ISR_QUEUE) && handler)
         handler(v->handler_arg);
@@ -138,20 +146,6 @@ int virtio_irq_setup(struct virtio_dev *v, unsigned nqueues, void (*handler)(voi
     kprintf("lwjvm: virtio %s at 00:%02x.0: no MSI-X: interrupts through INTx, GSI %d\n",
             type_name(v->type), v->pci->dev, gsi);
     return 0;
-}
-
-const char *virtio_irq_mode_name(const struct virtio_dev *v)
-{
-    switch (v->irq_mode) {
-    case VIRTIO_IRQ_MSIX:
-        return "MSI-X";
-    case VIRTIO_IRQ_MSIX_SHARED:
-        return "MSI-X, one vector for all queues";
-    case VIRTIO_IRQ_INTX:
-        return "INTx";
-    default:
-        return "polled";
-    }
 }
 
 int virtio_negotiate(struct virtio_dev *v, uint64_t wanted)
@@ -223,4 +217,12 @@ void virtio_fail(struct virtio_dev *v)
     }
     if (v->common)
         w8(v->common, C_STATUS, r8(v->common, C_STATUS) | S_FAILED);
+}
+
+void virtio_irq_report(const struct virtio_dev *v, const char *name)
+{
+    uint64_t n = __atomic_load_n(&v->isr_reads, __ATOMIC_RELAXED);
+    if (v->irq_mode == VIRTIO_IRQ_INTX && n)
+        kprintf("lwjvm: %s: %lu ISR reads, %lu ns each\n", name, n,
+                tsc_to_ns(__atomic_load_n(&v->isr_tsc, __ATOMIC_RELAXED)) / n);
 }

@@ -35,6 +35,7 @@ struct virtio_dev {
     int gsi;                      /* the INTx line (VIRTIO_IRQ_INTX) */
     void (*handler)(void *);      /* the driver's, and its argument */
     void *handler_arg;
+    uint64_t isr_reads, isr_tsc;  /* INTx with lwjvm.stats=1: ISR reads and their time (atomic) */
 };
 
 enum {
@@ -62,8 +63,8 @@ int virtio_irq_setup(struct virtio_dev *v, unsigned nqueues, void (*handler)(voi
  * -errno. */
 int virtio_queue_setup(struct virtio_dev *v, struct virtq *q, uint16_t index, uint16_t max_size,
                        int irq);
-/* The interrupt mode's name, for the kernel log. */
-const char *virtio_irq_mode_name(const struct virtio_dev *v);
+/* With INTx and lwjvm.stats=1: one kernel-log line, the ISR reads and their mean time. */
+void virtio_irq_report(const struct virtio_dev *v, const char *name);
 /* DRIVER_OK: the device may start using the queues. */
 void virtio_ready(struct virtio_dev *v);
 /* Marks the device failed (a driver that cannot go on) and stops its INTx line. The structure

@@ -10,8 +10,10 @@ so a change of host load touches both:
 - Java Hello: QEMU start to QEMU's exit (the host's `java -cp hello.jar Hello` beside it); the
   smallest memory (MiB, bisection with real boots) in which Hello prints and exits 0.
 - samples/http (GET /): QEMU start to the first request served (polled every 10 ms from the
-  host); requests/s and p50/p99 latency with wrk (one thread, --latency) at 1, 16 and 64
-  connections after a warm-up, against the host port forwarded to the guest's 8080.
+  host), and lwjvm's restore of the same app's warm snapshot (vm.snapshot: saved at build time
+  after its warm-up; the Linux guest boots, it has no such snapshot); requests/s and p50/p99
+  latency with wrk (one thread, --latency) at 1, 16 and 64 connections after a warm-up, against
+  the host port forwarded to the guest's 8080.
 - bench/download/Download.java: MB/s (10^6 bytes/s) of a 100 MiB file in the image, sent with
   FileChannel.transferTo, read by the host over the forwarded port.
 - SMP (lwjvm/smpbench.py): a CPU-bound parallel stream's speedup from 1 to 2 CPUs on each side,
@@ -32,6 +34,7 @@ Results go to build/bench/baseline.json. `python -m lwjvm.baseline --help` for t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -55,6 +58,7 @@ from lwjvm import (
     network,
     qemu,
     smpbench,
+    snapshot,
     springbench,
     uptodate,
     vm,
@@ -76,6 +80,7 @@ HTTP_BOOTS = 3
 DOWNLOADS = 3
 DOWNLOAD_BYTES = 100 << 20
 GUEST_PORT = 8080
+WARM = "lwjvm-warm"  # the side that restores samples/http's warm snapshot
 BOOT_TIMEOUT = 180.0  # seconds a boot gets to serve its first request or print Hello
 HTTP_SAMPLE = Path("samples/http")
 LISTENING = b"http: listening on port"  # samples/http's line once its server has started
@@ -168,18 +173,24 @@ class LwjvmServer(Server):
     """lwjvm's kernel booting the image in `image_dir`, run by vm.run_vm in a thread."""
 
     def __init__(self, image_dir: Path, chosen: str, net: network.NetConfig | None,
-                 memory_mib: int | None = None,
-                 timeout: float = BOOT_TIMEOUT * 4) -> None:  # fmt: skip
+                 memory_mib: int | None = None, timeout: float = BOOT_TIMEOUT * 4,
+                 warm: bool = False) -> None:  # fmt: skip
         desc = ImageDescriptor.read(image_dir)
         self.cfg = qemu.VmConfig(
             kernel=image_dir / build_mod.KERNEL,
             initrd=image_dir / build_mod.ROOT_IMAGE,
             memory_mib=memory_mib or desc.vm.memory_mib,
             accel=chosen,
-            append=["lwjvm.quiet=1"],
+            append=list(snapshot.KERNEL_ARGS),
             timeout=timeout,
             net=net,
         )
+        if warm:  # restore the image's warm snapshot (vm.snapshot) instead of booting
+            snap, why = snapshot.choose(image_dir, desc, self.cfg.memory_mib, self.cfg.cpus,
+                                        chosen, self.cfg.append)  # fmt: skip
+            if snap is None:
+                raise LwjvmError(f"{image_dir}: no usable warm snapshot ({why or 'none taken'})")
+            self.cfg = snapshot.restore_config(self.cfg, image_dir, snap)
         self.control = vm.VmControl()
         self.sink = bench_mod._TimedSink()
         self.result: vm.VmResult | None = None
@@ -447,7 +458,7 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
                 if t_listen is not None:
                     listening[side.name].append(t_listen)
                 log(f"  boot {i + 1}/{boots} {side.name}: first request served at {t:.2f} s")
-                if seconds <= 0:
+                if seconds <= 0 or side.name == WARM:  # a restored VM serves as a booted one
                     continue
                 try:
                     run_wrk(port, 16, WARMUP_SECONDS)
@@ -574,6 +585,10 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("samples/http: QEMU start to first request", fmt(f.get("lwjvm"), 1, "s", 2),
                     fmt(f.get("linux"), 1, "s", 2),
                     rat(med(f.get("lwjvm")), med(f.get("linux")), False), "-"))  # fmt: skip
+        if f.get(WARM):
+            out.append(("  lwjvm restoring its warm snapshot (vm.snapshot)",
+                        fmt(f.get(WARM), 1, "s", 2), fmt(f.get("linux"), 1, "s", 2),
+                        rat(med(f.get(WARM)), med(f.get("linux")), False), "-"))  # fmt: skip
         ln = w.get("listening_line", {})
         out.append(("  of which QEMU start to 'listening' line", fmt(ln.get("lwjvm"), 1, "s", 2),
                     fmt(ln.get("linux"), 1, "s", 2),
@@ -707,8 +722,13 @@ def main(argv: list[str] | None = None) -> None:
             image = out_dir / "http" / "image"
             http_app = load_manifest(root / HTTP_SAMPLE / "app.yaml")
             uptodate.ensure_image(http_app, image, None, kernel, quiet=True)
+            # The same app with vm.snapshot: its VM saved at build time after the warm-up.
+            warm_image = out_dir / "http-warm" / "image"
+            warm_app = dataclasses.replace(http_app, snapshot=True)
+            uptodate.ensure_image(warm_app, warm_image, None, kernel, quiet=True)
+            warm = Side(WARM, lambda i, n, m: LwjvmServer(warm_image, chosen, n, m, warm=True))
             log("samples/http: first request served, then wrk:")
-            results["http"] = http(sides, image, args.http_boots, args.wrk_seconds, log)
+            results["http"] = http([*sides, warm], image, args.http_boots, args.wrk_seconds, log)
         if "download" in only:
             log("100 MiB download through FileChannel.transferTo:")
             results["download"] = downloads(sides, args.http_boots, args.downloads, log)

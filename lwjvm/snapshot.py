@@ -97,10 +97,16 @@ def _migration_done(client: Any, limit: float) -> str | None:
     return "QEMU's migration did not finish in time"
 
 
-def restore(proc: subprocess.Popen[bytes], qmp_path: Path, state: Path) -> str | None:
-    """Loads the device state `state` into the QEMU `proc` started with `-incoming defer` and lets
-    its CPUs run (the kernel still holds them until the thaw line). None on success, else why
-    not."""
+def restore(
+    proc: subprocess.Popen[bytes], qmp_path: Path, state: Path, forwards: list[str]
+) -> str | None:
+    """Loads the device state `state` into the QEMU `proc` started with `-incoming defer`, adds
+    the port `forwards` (hostfwd specs) and lets its CPUs run (the kernel still holds them until
+    the thaw line). None on success, else why not.
+
+    The forwards are added only now: one on QEMU's command line would accept a connection while
+    the state loads and hand the guest a SYN it never answers (the client waits for slirp's
+    retransmission); now a client is refused until the VM runs, and retries."""
     limit = time.monotonic() + RESTORE_TIMEOUT_S
     try:
         client = _connect(qmp_path, proc, limit)
@@ -117,12 +123,23 @@ def restore(proc: subprocess.Popen[bytes], qmp_path: Path, state: Path) -> str |
             if status == "failed":
                 return "QEMU could not load the saved state"
             if status == "completed":
+                for spec in forwards:
+                    said = client.cmd(
+                        "human-monitor-command",
+                        **{"command-line": f"hostfwd_add {network.NETDEV_ID} {spec}"},
+                    )
+                    if said:
+                        return f"QEMU refused the port forward {spec}: {str(said).strip()}"
                 if client.cmd("query-status").get("status") != "running":
                     client.cmd("cont")  # it was saved paused
                 return None
             time.sleep(0.005)
         return "QEMU did not load the saved state in time"
     except Exception as e:  # noqa: BLE001 (QEMU went away mid-way)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=2.0)
+        if proc.poll() is not None:  # it ended on the state: its stderr says why
+            return "QEMU could not load the saved state"
         return f"QMP failed during the restore: {e}"
     finally:
         _close(client)

@@ -276,12 +276,20 @@ def _run_vm(
             volctl = ControlServer(cfg.disks[0], lambda line: _send(cons.com3, line))
             log.on_volume = volctl.record
             stack.callback(volctl.close)
-        cmd = qemu.qemu_command(binary, cfg, cons.child)
+        forwards: list[str] = []
+        if cfg.incoming is not None and cfg.net is not None:  # added once restored (snapshot.py)
+            forwards = [p.hostfwd() for p in cfg.net.ports]
+            cmd = qemu.qemu_command(
+                binary, dataclasses.replace(cfg, net=dataclasses.replace(cfg.net, ports=())),
+                cons.child,
+            )  # fmt: skip
+        else:
+            cmd = qemu.qemu_command(binary, cfg, cons.child)
         with _Signals(enabled=control is None) as sigs:
             t0 = time.monotonic()
             proc = qemu.start(cmd, cons)
             if cfg.incoming is not None and cfg.qmp is not None:
-                _restore(proc, cfg.qmp, cfg.incoming, cons)
+                _restore(proc, cfg.qmp, cfg.incoming, forwards, cons)
             if control is not None and control.on_start is not None:
                 control.on_start(proc)
             result = _wait(proc, cfg, cons, sigs, log, out, err, t0, control)
@@ -293,13 +301,17 @@ def _run_vm(
 
 
 def _restore(
-    proc: subprocess.Popen[bytes], qmp_path: Path, state: Path, cons: qemu.Consoles
+    proc: subprocess.Popen[bytes],
+    qmp_path: Path,
+    state: Path,
+    forwards: list[str],
+    cons: qemu.Consoles,
 ) -> None:
     """Restores the warm snapshot `state` into `proc` and sends the thaw (lwjvm/snapshot.py);
     _RestoreFailed, with QEMU's own words, if it cannot."""
     from lwjvm import snapshot
 
-    why = snapshot.restore(proc, qmp_path, state)
+    why = snapshot.restore(proc, qmp_path, state, forwards)
     if why is None:
         _send(cons.com3, snapshot.thaw_line())
         return

@@ -550,6 +550,7 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
             "root.img": asdict(desc.root_img) if desc else None,
             "jvm": asdict(desc.jvm) if desc else None,
             "cpus": desc.vm.cpus if desc else None,
+            "snapshot": asdict(desc.snapshot) if desc and desc.snapshot else None,
         },
         "paths": {"log": str(d.log), "state": str(d.state_file), "qmp": str(d.qmp)},
         "urls": urls(spec),
@@ -569,6 +570,16 @@ def _memory_line(s: dict[str, Any]) -> str:
     return ", ".join(parts) or "-"
 
 
+def _snapshot_line(snap: dict[str, Any] | None) -> str:
+    if not snap:
+        return "- (boots cold; vm.snapshot: true saves a warmed VM at build time)"
+    taken = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap["taken"]))
+    return (
+        f"warm, taken {taken} after {snap['served']}; {snap['ram_bytes'] >> 20} MiB of RAM, "
+        f"{snap['state_bytes'] >> 10} KiB of device state"
+    )
+
+
 def render_inspect(info: dict[str, Any]) -> str:
     """A readable account of `inspect_vm`."""
     c, s = info["config"], info["state"]
@@ -581,6 +592,7 @@ def render_inspect(info: dict[str, Any]) -> str:
         f"{c['network']}, mac {c['mac']}",
         f"memory:     {_memory_line(s)}",
         f"ports:      {', '.join(str(network.parse_port(p)) for p in c['ports']) or '-'}",
+        f"snapshot:   {_snapshot_line(info['image'].get('snapshot'))}",
         f"pids:       supervisor {s.get('supervisor_pid')}, qemu {s.get('qemu_pid') or '-'}",
         f"log:        {info['paths']['log']}",
         "history:",

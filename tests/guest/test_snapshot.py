@@ -162,6 +162,7 @@ def test_two_deployed_vms_restore_one_snapshot_side_by_side(built: Built, tmp_pa
                 [*base, "inspect", name], capture_output=True, text=True, timeout=60
             ).stdout
             assert "warm start" in inspect and "snapshot=/ 200 x20" in inspect, inspect
+            assert "snapshot:   warm, taken " in inspect, inspect
             subprocess.run([*base, "stop", name], capture_output=True, timeout=120, check=True)
             logs = subprocess.run(
                 [*base, "logs", name], capture_output=True, text=True, timeout=60

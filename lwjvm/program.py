@@ -295,7 +295,14 @@ def exec_program(
     if result.outcome == protocol.OUTCOME_PANIC:
         raise LwjvmError("the guest kernel panicked (see the kernel log above)", EXIT_PANIC)
     if result.outcome == protocol.OUTCOME_TIMEOUT:
-        raise LwjvmError(f"the guest did not finish within {req.timeout:g} s; killed", EXIT_TIMEOUT)
+        report = result.log.threads if result.log is not None else None
+        if report is not None:
+            # What the kernel said each thread was doing when the time ran out.
+            dest = stderr if stderr is not None else sys.stderr.buffer
+            lines = "".join(f"lwjvm: at the timeout, {t.describe()}\n" for t in report.threads)
+            dest.write(lines.encode())
+            dest.flush()
+        raise LwjvmError(protocol.timeout_cause(req.timeout, report), EXIT_TIMEOUT)
     if result.outcome == protocol.OUTCOME_NO_RECORD:
         qemu_said = result.qemu_stderr.strip().splitlines()
         detail = f": {qemu_said[-1]}" if qemu_said else ""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lwjvm.errors import (
@@ -105,6 +105,7 @@ class KernelLog:
         # name -> {calls, errors, cpu_us, wall_us}: the `lwjvm: syscall stats:` lines
         self.syscall_stats: dict[str, dict[str, int]] = {}
         self.memory: dict[str, int] = {}  # the last `mem` record (answer to MEM_REQUEST), KiB
+        self.threads: ThreadReport | None = None  # the last answer to THREADS_REQUEST
         self.on_record: Callable[[str, dict[str, str]], None] | None = None  # each record seen
         self.on_volume: Callable[[dict[str, str]], None] | None = None  # `volume` records
 
@@ -159,6 +160,17 @@ class KernelLog:
                 self.on_volume(fields)
         elif kind == "mem":
             self.memory = {k: n for k, v in fields.items() if (n := _int(v)) is not None}
+        elif kind == "threads":
+            self.threads = ThreadReport(now_ns=_int(fields.get("now_ns")) or 0)
+        elif kind in ("cpu", "thread", "threads-end") and self.threads is not None:
+            if kind == "cpu":
+                self.threads.cpus.append(
+                    {k: n for k, v in fields.items() if (n := _int(v)) is not None}
+                )
+            elif kind == "thread":
+                self.threads.threads.append(parse_thread(fields))
+            else:
+                self.threads.complete = True
         elif kind == "boot":
             self.boot_lines += self.held
             self.held.clear()
@@ -250,6 +262,100 @@ def decide_outcome(
 
 # The control line that asks the kernel for its `mem` record (docs/protocol.md, section 4).
 MEM_REQUEST = b"lwjvm:mem\n"
+# The control line that asks the kernel what each thread and CPU is doing (the `threads` records).
+THREADS_REQUEST = b"lwjvm:threads\n"
+# How long a guest at its timeout gets to answer THREADS_REQUEST before QEMU is killed.
+THREADS_GRACE_S = 5.0
+# Past these, a thread queued to run, or waiting beyond its deadline, is a kernel fault: a turn
+# lasts at most 16 ms and a timer fires at its deadline. Generous: a loaded host may leave a
+# virtual CPU unscheduled for seconds while the guest's clock runs on.
+STARVED_S = 10.0
+LATE_TIMER_S = 10.0
+
+
+@dataclass
+class GuestThread:
+    """One `thread` record: what a thread of the program was doing when asked."""
+
+    tid: int
+    state: str  # running, queued, blocked
+    cpu: int
+    for_s: float  # in that state for this long
+    syscall: str  # the call it is in, "-" for none
+    wait: str  # blocked: the kernel function it blocked in
+    on: str  # blocked: the wait queue's name, or "-"
+    deadline_ns: int  # blocked: its deadline on the monotonic clock, 0 for none
+
+    def describe(self) -> str:
+        what = f"thread {self.tid} {self.state} on CPU {self.cpu} for {self.for_s:.1f} s"
+        if self.syscall != "-":
+            what += f" in {self.syscall}"
+        if self.state == "blocked":
+            on = "" if self.on == "-" else f" on {self.on}"
+            what += f" ({self.wait}{on}"
+            what += ", no deadline)" if not self.deadline_ns else ", with a deadline)"
+        return what
+
+
+@dataclass
+class ThreadReport:
+    """The kernel's answer to THREADS_REQUEST (docs/protocol.md, section 4)."""
+
+    now_ns: int = 0
+    cpus: list[dict[str, int]] = field(default_factory=list)
+    threads: list[GuestThread] = field(default_factory=list)
+    complete: bool = False  # the `threads-end` record came
+
+    def verdict(self) -> tuple[str, str]:
+        """(kind, sentence): `kernel` (a kernel fault: a thread starved or a timer lost),
+        `blocked` (every thread waits with no deadline: the program is stuck as it would be on
+        Linux), `sleeping` (every thread waits, some until a deadline to come) or `running`
+        (the program was still at work: too slow, or looping)."""
+        for t in self.threads:
+            if t.state == "queued" and t.for_s > STARVED_S:
+                return "kernel", (
+                    f"thread {t.tid} has waited {t.for_s:.0f} s in CPU {t.cpu}'s run queue: "
+                    "the scheduler never ran it (a kernel hang)"
+                )
+            late = (self.now_ns - t.deadline_ns) / 1e9
+            if t.state == "blocked" and t.deadline_ns and late > LATE_TIMER_S:
+                return "kernel", (
+                    f"thread {t.tid}'s deadline passed {late:.0f} s ago and it still waits in "
+                    f"{t.wait}: a lost timer (a kernel hang)"
+                )
+        if self.threads and all(t.state == "blocked" for t in self.threads):
+            if all(not t.deadline_ns for t in self.threads):
+                return "blocked", (
+                    "every thread waits with no deadline, as it would on Linux: the program is "
+                    "blocked, the kernel is not"
+                )
+            return "sleeping", "every thread waits, some until a deadline still to come"
+        return "running", "the program was still running (the kernel answered)"
+
+
+def parse_thread(fields: dict[str, str]) -> GuestThread:
+    """A `thread` record's fields as a GuestThread (missing numbers read as 0)."""
+    return GuestThread(
+        tid=_int(fields.get("tid")) or 0,
+        state=fields.get("state", "?"),
+        cpu=_int(fields.get("cpu")) or 0,
+        for_s=(_int(fields.get("for_ns")) or 0) / 1e9,
+        syscall=fields.get("syscall", "-"),
+        wait=fields.get("wait", "-"),
+        on=fields.get("on", "-"),
+        deadline_ns=_int(fields.get("deadline_ns")) or 0,
+    )
+
+
+def timeout_cause(timeout: float | None, report: ThreadReport | None) -> str:
+    """The one-line cause for a guest killed at its timeout, with the kernel's own account."""
+    base = f"the guest did not finish within {timeout:g} s; killed"
+    if report is None or not report.complete:
+        return base + (
+            f" (the kernel did not answer {THREADS_REQUEST.decode().strip()} within "
+            f"{THREADS_GRACE_S:g} s: a kernel hang)"
+        )
+    return f"{base} ({report.verdict()[1]})"
 
 
 def control_line(signum: int) -> bytes:
@@ -275,7 +381,7 @@ def explain(
             f"the app did not stop within {stop_timeout:g} s of the signal; the VM was killed"
         )
     if result.outcome == OUTCOME_TIMEOUT:
-        return EXIT_TIMEOUT, f"the guest did not finish within {timeout:g} s; killed"
+        return EXIT_TIMEOUT, timeout_cause(timeout, log.threads if log is not None else None)
     if result.outcome == OUTCOME_NO_RECORD:
         said = result.qemu_stderr.strip().splitlines()
         detail = f": {said[-1]}" if said else ""

@@ -355,6 +355,7 @@ def _wait(
     killed = False
     forwarded: int | None = None
     deadline = t0 + cfg.timeout if cfg.timeout is not None else None
+    asked_threads: float | None = None  # when THREADS_REQUEST went out, at the timeout
     stop_deadline: float | None = None
     stop_killed = False
     try:
@@ -362,6 +363,13 @@ def _wait(
             limit = None
             if not killed:
                 limit = deadline
+                if asked_threads is not None:
+                    # At the timeout the kernel is asked what each thread does; its answer, or
+                    # its silence for THREADS_GRACE_S, ends the wait.
+                    answered = log.threads is not None and log.threads.complete
+                    limit = time.monotonic() if answered else (
+                        asked_threads + protocol.THREADS_GRACE_S
+                    )
                 if log.end_at is not None:
                     grace = t0 + log.end_at + protocol.EXIT_GRACE_S
                     limit = grace if limit is None else min(limit, grace)
@@ -369,8 +377,14 @@ def _wait(
                     limit = stop_deadline if limit is None else min(limit, stop_deadline)
             wait = None if limit is None else max(0.0, limit - time.monotonic())
             events = sel.select(wait)
-            if not events and limit is not None and time.monotonic() >= limit:
+            # Checked whatever came: a program that writes without pause still times out.
+            if limit is not None and time.monotonic() >= limit:
                 timed_out = deadline is not None and time.monotonic() >= deadline
+                if timed_out and asked_threads is None and log.end_at is None:
+                    log.threads = None
+                    _send(cons.com3, protocol.THREADS_REQUEST)
+                    asked_threads = time.monotonic()
+                    continue
                 stop_killed = (
                     stop_deadline is not None
                     and log.end_at is None

@@ -497,6 +497,7 @@ static long ep_wait(struct epoll *ep, uint64_t uevents, int maxevents, uint64_t 
         struct wait_entry w;
         wait_entry_thread(&w, current(), WAIT_EXCLUSIVE);
         thread_prepare_block();
+        current()->wait_on = "epoll";
         waitq_add(&ep->wq, &w);
         if (events_available(ep)) {
             thread_unblock();

@@ -143,6 +143,7 @@ static long futex_wait(uint64_t addr, uint32_t val, uint64_t deadline, uint32_t 
         return -EAGAIN;
     }
     thread_prepare_block();
+    current()->wait_on = "futex";
     bucket_add(b, &w);
     spin_unlock_irqrestore(&b->lock, fl);
     int rc = thread_block(deadline);

@@ -47,8 +47,10 @@ static long do_poll(struct kpollfd *pfds, unsigned n, uint64_t deadline, int now
     long count;
     uint32_t always = select_mode ? 0 : EPOLLERR | EPOLLHUP;
     for (;;) {
-        if (!timed_out)
+        if (!timed_out) {
             thread_prepare_block();
+            current()->wait_on = "poll";
+        }
         count = 0;
         for (unsigned i = 0; i < n; i++) {
             struct kpollfd *p = &pfds[i];

@@ -105,6 +105,7 @@ void syscall_dispatch(struct regs *r)
     uint64_t a[6] = {r->rdi, r->rsi, r->rdx, r->r10, r->r8, r->r9};
     current()->frame = r;
     current()->syscall_nr = nr;
+    current()->in_syscall = 1;
     const struct syscall_desc *d = nr < SYSCALL_MAX ? &syscall_table[nr] : 0;
     const char *name = nr < SYSCALL_MAX && syscall_names[nr] ? syscall_names[nr] : "unknown";
     if (syscall_trace)
@@ -132,6 +133,7 @@ void syscall_dispatch(struct regs *r)
         }
     }
     thread_put_held(self);
+    self->in_syscall = 0;
     uint64_t cpu = rdtsc() - self->slice_start + self->cpu_tsc - t0;
     kstats.syscall_tsc += cpu;
     if (kstats_enabled && nr < SYSCALL_MAX) {

@@ -166,7 +166,7 @@ SYS(time)
  * CLOCK_MONOTONIC. Returns 0, or -EINTR with *left set to what remained when a signal came. */
 static long sleep_until(int64_t id, int64_t deadline, int64_t *left)
 {
-    struct waitq wq = {0};
+    struct waitq wq = WAITQ_INIT("sleep");
     for (;;) {
         int64_t now;
         clock_read(id, &now);

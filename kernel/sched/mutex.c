@@ -11,6 +11,7 @@ void mutex_lock(struct mutex *m)
         struct wait_entry e;
         wait_entry_thread(&e, current(), WAIT_EXCLUSIVE);
         thread_prepare_block();
+        current()->wait_on = m->lock.name;
         waitq_add(&m->wq, &e);
         spin_unlock_irqrestore(&m->lock, fl);
         thread_block_nointr();

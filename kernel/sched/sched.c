@@ -154,24 +154,28 @@ static void resched_cpu(unsigned c, int preempt)
 static void enqueue_locked(struct thread *t, enum runq_why why)
 {
     t->state = THREAD_RUNNABLE;
+    t->since_tsc = rdtsc();
     unsigned c = runq_enqueue(t, why, cpus_online);
     struct percpu *p = cpu_percpu(c);
     int64_t first;
     if (p->current == p->idle) {
         if (c != me())
             resched_cpu(c, 0); /* ends its halt */
-    } else if (why == RUNQ_WAKE || why == RUNQ_NEW) {
-        if (t->vruntime + SCHED_WAKEUP_GRAN_NS < runq_running_vr(c))
-            resched_cpu(c, 1);
-        else if (runq_waiting(c, &first) == 1) {
-            /* The running thread now competes for its CPU: its turn must end. */
-            if (c == me()) {
-                uint64_t end = turn_end(p->current), armed = p->armed;
-                if (!armed || armed > end)
-                    arm(end);
-            } else {
-                resched_cpu(c, 0);
-            }
+    } else if ((why == RUNQ_WAKE || why == RUNQ_NEW) &&
+               t->vruntime + SCHED_WAKEUP_GRAN_NS < runq_running_vr(c)) {
+        resched_cpu(c, 1);
+    } else if (why != RUNQ_REQUEUE && why != RUNQ_YIELD && runq_waiting(c, &first) == 1) {
+        /* The running thread now competes for its CPU: its turn must end. Whatever queued t
+         * (a wake, a new thread, a move by sched_setaffinity onto a CPU whose thread spins in
+         * user mode and never blocks), that CPU must arm the end of the turn, or t waits until
+         * the running thread blocks. A requeue or yield is of this CPU's own thread, which
+         * schedule_locked's rearm covers. */
+        if (c == me()) {
+            uint64_t end = turn_end(p->current), armed = p->armed;
+            if (!armed || armed > end)
+                arm(end);
+        } else {
+            resched_cpu(c, 0);
         }
     }
     /* Work waits here while another CPU idles: that one takes it (runq_pick). */
@@ -221,6 +225,7 @@ static void switch_to(struct thread *prev, struct thread *next)
     kstats.switches++;
     next->on_cpu = 1;
     next->cpu = percpu()->cpu;
+    next->since_tsc = now;
     percpu()->switched_from = prev;
     __atomic_store_n(&percpu()->current, next, __ATOMIC_SEQ_CST);
     if (prev == IDLE && next != IDLE)
@@ -265,6 +270,10 @@ void thread_prepare_block(void)
     uint64_t fl = spin_lock_irqsave(&rq_lock);
     t->state = THREAD_BLOCKED;
     t->wake_reason = 0;
+    t->since_tsc = rdtsc();
+    t->wait_site = 0;
+    t->wait_on = 0;
+    t->wait_deadline = 0;
     spin_unlock_irqrestore(&rq_lock, fl);
 }
 
@@ -384,6 +393,8 @@ void sched_thread_init(struct thread *t)
 int thread_block(uint64_t deadline_ns)
 {
     struct thread *t = current();
+    t->wait_site = (uint64_t)__builtin_return_address(0);
+    t->wait_deadline = deadline_ns;
     if (signal_pending(t)) {
         thread_unblock();
         return -EINTR;
@@ -407,6 +418,7 @@ int thread_block(uint64_t deadline_ns)
 
 void thread_block_nointr(void)
 {
+    current()->wait_site = (uint64_t)__builtin_return_address(0);
     uint64_t fl = spin_lock_irqsave(&rq_lock);
     if (current()->state == THREAD_BLOCKED)
         schedule_locked(fl);
@@ -532,4 +544,53 @@ void sched_init(struct thread *main_thread)
     main_thread->slice_start = rdtsc();
     main_thread->on_cpu = 1;
     lapic_init();
+}
+
+/* One thread's entry of sched_snapshot (thread_each's callback). */
+struct snap_walk {
+    struct sched_thread_info *out;
+    int n, max;
+};
+
+static int snap_thread(struct thread *t, void *arg)
+{
+    struct snap_walk *w = arg;
+    if (w->n < w->max) {
+        struct sched_thread_info *i = &w->out[w->n];
+        uint64_t fl = spin_lock_irqsave(&rq_lock);
+        i->tid = t->tid;
+        i->state = t->state == THREAD_BLOCKED ? SCHED_INFO_BLOCKED
+                   : t->on_cpu && cpu_percpu(t->cpu)->current == t ? SCHED_INFO_RUNNING
+                                                                   : SCHED_INFO_QUEUED;
+        i->cpu = t->cpu;
+        i->since_tsc = t->since_tsc;
+        i->wait_deadline = t->wait_deadline;
+        i->wait_site = t->wait_site;
+        i->wait_on = t->wait_on;
+        spin_unlock_irqrestore(&rq_lock, fl);
+        /* Owned by the thread itself and the signal code: read as they are (a report). */
+        i->in_syscall = __atomic_load_n(&t->in_syscall, __ATOMIC_RELAXED);
+        i->syscall_nr = __atomic_load_n(&t->syscall_nr, __ATOMIC_RELAXED);
+        i->sig_pending = __atomic_load_n(&t->sig.pending, __ATOMIC_RELAXED);
+        i->sig_mask = __atomic_load_n(&t->sig.mask, __ATOMIC_RELAXED);
+    }
+    w->n++;
+    return 0;
+}
+
+int sched_snapshot(struct sched_thread_info *threads, int max, struct sched_cpu_info *cpus)
+{
+    struct snap_walk w = {threads, 0, max};
+    thread_each(snap_thread, &w);
+    uint64_t fl = spin_lock_irqsave(&rq_lock);
+    for (unsigned c = 0; c < smp_ncpus && c < MAX_CPUS; c++) {
+        struct percpu *p = cpu_percpu(c);
+        int64_t first;
+        cpus[c].online = (cpus_online >> c) & 1;
+        cpus[c].current_tid = p->current && p->current != p->idle ? p->current->tid : -1;
+        cpus[c].queued = runq_waiting(c, &first);
+        cpus[c].armed_ns = p->armed;
+    }
+    spin_unlock_irqrestore(&rq_lock, fl);
+    return w.n;
 }

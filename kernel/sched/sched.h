@@ -40,3 +40,28 @@ __attribute__((noreturn)) void sched_ap_start(void);
 void sched_preempt_point(void);
 /* The timer interrupt: runs the kernel timers due and preempts a thread whose slice is over. */
 void sched_timer_tick(void);
+
+/* What sched_snapshot reports of a thread and of a CPU (core/threadreport.c answers the host's
+ * `lwjvm:threads` with it). */
+enum { SCHED_INFO_RUNNING, SCHED_INFO_QUEUED, SCHED_INFO_BLOCKED };
+struct sched_thread_info {
+    int tid, state;           /* SCHED_INFO_* */
+    unsigned cpu;             /* the CPU it runs, is queued on, or last ran on */
+    int in_syscall;
+    uint64_t syscall_nr;
+    uint64_t since_tsc;       /* running, queued or blocked since (TSC) */
+    uint64_t wait_site;       /* blocked: the code that blocked (a return address) */
+    const char *wait_on;      /* blocked: the queue's name, if it named one */
+    uint64_t wait_deadline;   /* blocked: its deadline (CLOCK_MONOTONIC ns), 0 for none */
+    uint64_t sig_pending, sig_mask;
+};
+struct sched_cpu_info {
+    int online;
+    int current_tid;          /* -1: idle */
+    unsigned queued;          /* threads in its run queue */
+    uint64_t armed_ns;        /* its timer's deadline, 0: disarmed */
+};
+/* Fills up to `max` threads' entries and one per CPU (smp_ncpus of them) in `cpus`; returns
+ * how many threads there are (more than `max` if some were left out). Takes the thread list's
+ * lock and the run queue's: not from code holding either. */
+int sched_snapshot(struct sched_thread_info *threads, int max, struct sched_cpu_info *cpus);

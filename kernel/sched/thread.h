@@ -36,6 +36,14 @@ struct thread {
     unsigned cpu;             /* the CPU it runs or last ran on */
     uint64_t affinity;        /* the CPUs it may run on (bit n: CPU n) */
     int wake_reason;          /* what ended the last block: 0, -ETIMEDOUT, -EINTR */
+    /* What it is doing, for the host's `lwjvm:threads` (core/threadreport.c): since when it
+     * runs, waits in a run queue or is blocked (TSC), and for a block the code that blocked
+     * (a return address), the queue's name if it waits on one, and the deadline (0: none). */
+    uint64_t since_tsc;
+    uint64_t wait_site;
+    const char *wait_on;
+    uint64_t wait_deadline;
+    int in_syscall;           /* between a system call's entry and its return (syscall_nr) */
     struct ktimer wait_timer; /* the deadline of a timed block */
     struct thread *all_next;  /* every live thread (under the thread list's lock) */
 

@@ -92,6 +92,7 @@ int waitq_wait_unlock(struct waitq *wq, struct spinlock *lock, uint64_t flags, u
     struct wait_entry e;
     wait_entry_thread(&e, current(), WAIT_EXCLUSIVE);
     thread_prepare_block();
+    current()->wait_on = wq->lock.name;
     waitq_add(wq, &e);
     if (lock)
         spin_unlock_irqrestore(lock, flags);

@@ -29,8 +29,8 @@ SMP_PROGRAMS = (
     "signal_wait", "signal_info", "signal_segv", "signal_frame", "signal_altstack", "mm_ops",
     "mm_file", "mm_reserve", "timers", "fd_pipe", "poll_epoll", "tmpfs_files", "proc_files",
     "clocks", "net_tcp", "net_poll", "net_sendfile", "net_unix", "net_udp",
-    "regress_close_during_read", "regress_epoll_rw", "time_vdso", "wall_clock", "process_info",
-    "proc_maps", "jvm_surface",
+    "regress_close_during_read", "regress_epoll_rw", "regress_affinity_move", "time_vdso",
+    "wall_clock", "process_info", "proc_maps", "jvm_surface",
 )  # fmt: skip
 SMP_CASES = [c for c in CASES if c.program in SMP_PROGRAMS and c.program in GUEST_READY]
 

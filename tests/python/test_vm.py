@@ -47,6 +47,72 @@ def test_kernel_log_keeps_the_last_memory_record() -> None:
     assert protocol.MEM_REQUEST == b"lwjvm:mem\n"
 
 
+THREADS_ANSWER = (
+    b"\x1elwjvm:threads now_ns=90000000000 cpus=2 count=2 next_timer_ns=0\n"
+    b"\x1elwjvm:cpu n=0 current=-1 queued=0 armed_ns=0\n"
+    b"\x1elwjvm:cpu n=1 current=-1 queued=0 armed_ns=0\n"
+    b"\x1elwjvm:thread tid=1 state=blocked cpu=0 for_ns=61000000000 syscall=read "
+    b"wait=waitq_wait_unlock on=pipe_readers deadline_ns=0 pending=0x0 blocked=0x0\n"
+    b"\x1elwjvm:thread tid=2 state=blocked cpu=1 for_ns=60000000000 syscall=futex "
+    b"wait=futex_wait on=futex deadline_ns=0 pending=0x0 blocked=0x0\n"
+    b"\x1elwjvm:threads-end\n"
+)
+
+
+def test_kernel_log_collects_the_threads_report() -> None:
+    log = protocol.KernelLog(lambda _: None, live=False)
+    log.feed(THREADS_ANSWER[:100])
+    assert log.threads is not None and not log.threads.complete
+    log.feed(THREADS_ANSWER[100:])
+    report = log.threads
+    assert report.complete and not log.unknown_records
+    assert [c["n"] for c in report.cpus] == [0, 1]
+    assert [(t.tid, t.state, t.syscall, t.on) for t in report.threads] == [
+        (1, "blocked", "read", "pipe_readers"),
+        (2, "blocked", "futex", "futex"),
+    ]
+    assert report.threads[0].describe() == (
+        "thread 1 blocked on CPU 0 for 61.0 s in read "
+        "(waitq_wait_unlock on pipe_readers, no deadline)"
+    )
+    kind, sentence = report.verdict()
+    assert kind == "blocked" and "as it would on Linux" in sentence
+    assert protocol.THREADS_REQUEST == b"lwjvm:threads\n"
+
+
+def _report(*threads: protocol.GuestThread, now_s: float = 100) -> protocol.ThreadReport:
+    return protocol.ThreadReport(int(now_s * 1e9), [], list(threads), True)
+
+
+def _thread(state: str, for_s: float, deadline_s: float = 0) -> protocol.GuestThread:
+    return protocol.GuestThread(1, state, 0, for_s, "-", "thread_block", "-", int(deadline_s * 1e9))
+
+
+@pytest.mark.parametrize(
+    ("threads", "kind"),
+    [
+        ([_thread("queued", 30), _thread("running", 30)], "kernel"),  # starved in a run queue
+        ([_thread("blocked", 30, deadline_s=50)], "kernel"),  # 50 s past its deadline
+        ([_thread("blocked", 30, deadline_s=95)], "sleeping"),  # 5 s late: a loaded host
+        ([_thread("blocked", 30, deadline_s=200), _thread("blocked", 9)], "sleeping"),
+        ([_thread("running", 30), _thread("queued", 0.01)], "running"),
+        ([_thread("blocked", 30), _thread("blocked", 40)], "blocked"),
+    ],
+)
+def test_threads_report_verdict(threads: list[protocol.GuestThread], kind: str) -> None:
+    assert _report(*threads).verdict()[0] == kind
+
+
+def test_timeout_cause_says_whether_the_kernel_answered() -> None:
+    assert protocol.timeout_cause(60, None) == (
+        "the guest did not finish within 60 s; killed (the kernel did not answer lwjvm:threads "
+        f"within {protocol.THREADS_GRACE_S:g} s: a kernel hang)"
+    )
+    blocked = _report(_thread("blocked", 30))
+    cause = protocol.timeout_cause(60, blocked)
+    assert cause.endswith("the program is blocked, the kernel is not)")
+
+
 def test_kernel_log_holds_lines_until_a_panic() -> None:
     shown: list[bytes] = []
     log = protocol.KernelLog(shown.append, live=False)
@@ -193,7 +259,9 @@ def test_timeout_kills_the_guest(tmp_path: Path) -> None:
     r, out, _ = boot(tmp_path, [(COM1, b"started\n")], None, timeout=1.0)
     assert (r.outcome, r.exit_code) == ("timeout", EXIT_TIMEOUT)
     assert out == b"started\n"
-    assert 1.0 <= r.t_qemu_exit < 10
+    # The miniguest never answers the threads request made at the timeout: killed after the grace.
+    assert 1.0 + protocol.THREADS_GRACE_S <= r.t_qemu_exit < 60
+    assert r.log is not None and r.log.threads is None
 
 
 def test_missing_kernel_says_run_make_kernel(

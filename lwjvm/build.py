@@ -418,7 +418,9 @@ def build(
             boot = springboot.extract(m.jar, cache or cache_root())
         m.jar = boot.jar
         m.classpath = [*boot.libs, *m.classpath]
-    jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
+    jdk = find_jdk(
+        m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home", m.directory
+    )
     tools = JavaTools(jdk, tools_mode)
     if tools.fallback_reason and tools_mode == "auto":
         progress.note(f"running the JDK tools as executables: {tools.fallback_reason}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lwjvm.errors import LwjvmError
-from lwjvm.jdk import Jdk
+from lwjvm.jdk import HOST_TOOLS, Jdk
 
 Mode = Literal["auto", "jpype", "exec"]
 
@@ -82,6 +82,9 @@ class JavaTools:
 
     def run(self, tool: str, args: list[str]) -> ToolResult:
         """Run `tool` with `args` and return its status and output."""
+        if tool not in HOST_TOOLS:
+            # Nothing else of a JDK runs on the host while lwjvm builds (lwjvm/jdk.py).
+            raise LwjvmError(f"lwjvm runs only {', '.join(HOST_TOOLS)} of a JDK, not {tool!r}")
         if self.mode == "jpype":
             return self._run_in_process(tool, args)
         exe = self.jdk.tool(tool)

@@ -205,6 +205,11 @@ def _convert(
                     f"{filename}:{key_node.start_mark.line + 1}: {field_name(path)}: a key "
                     "contains a NUL byte, which cannot be passed to the guest"
                 )
+            if not _utf8(key):
+                raise LwjvmError(
+                    f"{filename}:{key_node.start_mark.line + 1}: {field_name(path)}: a key "
+                    f"{NOT_UTF8}"
+                )
             if key in result:
                 line = key_node.start_mark.line + 1
                 first = out.key_lines[path + (key,)]
@@ -225,7 +230,23 @@ def _convert(
             f"{filename}:{line}: {field_name(path)}: contains a NUL byte, which cannot be passed "
             "to the guest"
         )
+    if isinstance(value, str) and not _utf8(value):
+        raise LwjvmError(f"{filename}:{line}: {field_name(path)}: {NOT_UTF8}")
     return value
+
+
+NOT_UTF8 = (
+    "contains an escaped lone surrogate (such as \"\\ud800\"), which is not text: it has no "
+    "UTF-8 form to pass to the guest or to name a file"
+)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _describe(value: Any) -> str:

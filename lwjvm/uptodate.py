@@ -56,7 +56,9 @@ def image_inputs(
     m: Manifest, args: list[str] | None, kernel: Path, extra: build_mod.Extra | None = None
 ) -> dict[str, object]:
     """What decides the image's bytes, each by content; equal inputs give an equal image."""
-    jdk = find_jdk(m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home")
+    jdk = find_jdk(
+        m.jvm_home, m.where(("jvm", "home")) if m.jvm_home else "jvm.home", m.directory
+    )
     inputs: dict[str, object] = {
         "manifest": m.sha256,
         "args": args,

@@ -6,11 +6,14 @@ directory. The bad-manifest corpus (tests/python/manifests/bad: alias bombs, rec
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -205,6 +208,123 @@ def test_mutated_manifests_load_or_fail_with_one_line(
         message = str(e)
         assert message and "\n" not in message and "Traceback" not in message, repr(message)
         assert message.startswith(str(work / "app.yaml")), message
+    assert _tree(work) == before
+
+
+MARKER = "jdk-code-ran"
+
+
+def _trojan_jdk(root: Path, marker: Path) -> Path:
+    """A directory that passes for a JDK 17 by its release file and layout, whose java, jlink
+    and jdeps are shell scripts that leave `marker` behind: what a hostile project could ship."""
+    for sub in ("bin", "lib/server", "jmods"):
+        (root / sub).mkdir(parents=True)
+    script = f"#!/bin/sh\ntouch {marker}\n"
+    for tool in ("java", "jlink", "jdeps", "jar"):
+        (root / "bin" / tool).write_text(script)
+        (root / "bin" / tool).chmod(0o755)
+    (root / "lib" / "server" / "libjvm.so").write_text(script)
+    (root / "lib" / "modules").write_bytes(b"\xda\xda\xfe\xca")
+    (root / "jmods" / "java.base.jmod").write_bytes(b"")
+    (root / "release").write_text('JAVA_VERSION="17.0.9"\nMODULES="java.base jdk.jlink"\n')
+    return root
+
+
+def test_a_jdk_inside_the_project_is_refused_and_never_run(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    marker = tmp_path / MARKER
+    _trojan_jdk(project / "jdk", marker)
+    _app(project, "jvm:\n  home: jdk\n")
+    r = _lwjvm("build", "--no-kernel", "app.yaml", cwd=project)
+    assert r.returncode == 125, r.stderr
+    assert r.stderr.startswith("lwjvm: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.endswith(
+        f"app.yaml:6: jvm.home: {project}/jdk is inside the manifest's directory "
+        f"{project}: lwjvm runs that JDK's jlink and jdeps on this host while it builds, so "
+        "jvm.home must name a JDK installed outside the project (or leave jvm.home out and set "
+        "JAVA_HOME)\n"
+    ), r.stderr
+    assert not marker.exists()
+    assert not (project / "build").exists()
+
+
+def test_a_jdk_outside_the_project_must_be_a_real_installed_one(
+    tmp_path: Path, java_jdk: Any
+) -> None:
+    from lwjvm.jdk import find_jdk
+
+    project = tmp_path / "project"
+    project.mkdir()
+    marker = tmp_path / MARKER
+    fake = _trojan_jdk(tmp_path / "jdk-17", marker)
+    m = _app(project, f"jvm:\n  home: {fake}\n")
+    with pytest.raises(LwjvmError, match=r"app.yaml:6: jvm.home: .*/jdk-17 is not a JDK: "
+                       r"lib/modules is not the JDK's module image|bin/java is not an ELF"):
+        loaded = manifest.load(m)
+        find_jdk(loaded.jvm_home, loaded.where(("jvm", "home")), loaded.directory)
+    # The host's own JDK, named directly or through a link in the project, is fine.
+    (project / "jdk-link").symlink_to(java_jdk.home)
+    for home in (str(java_jdk.home), "jdk-link"):
+        loaded = manifest.load(_app(project, f"jvm:\n  home: {home}\n"))
+        jdk = find_jdk(loaded.jvm_home, loaded.where(("jvm", "home")), loaded.directory)
+        assert jdk.home == java_jdk.home.resolve()
+    # A copy of the real JDK that other users can change, or that belongs to one, is not.
+    copy = tmp_path / "shared" / "jdk"
+    shutil.copytree(java_jdk.home, copy, ignore_dangling_symlinks=True)
+    copy.parent.chmod(0o777)
+    loaded = manifest.load(_app(project, f"jvm:\n  home: {copy}\n"))
+    with pytest.raises(LwjvmError, match=r"jvm.home: .*/shared is writable by other users "
+                       r"\(drwxrwxrwx\): anyone could replace the JDK lwjvm runs on the host"):
+        find_jdk(loaded.jvm_home, loaded.where(("jvm", "home")), loaded.directory)
+    copy.parent.chmod(0o755)
+    find_jdk(loaded.jvm_home, loaded.where(("jvm", "home")), loaded.directory)
+    if os.geteuid() == 0:
+        os.chown(copy / "bin" / "jlink", 4242, 4242)
+        with pytest.raises(LwjvmError, match=r"jvm.home: .*/bin/jlink belongs to uid 4242, not "
+                           "to root or to you"):
+            find_jdk(loaded.jvm_home, loaded.where(("jvm", "home")), loaded.directory)
+    assert not marker.exists()
+
+
+JVM_HOMES = ["jdk", "./jdk/", "jdk/bin", "../jdk-17", "/", "/etc", "/dev/null", "/proc/self/root",
+             "/tmp", "..", ".", "", "~", "jdk-link", "root-link", "fifo", "/nonexistent/jdk",
+             "a" * 300, "jdk\\0", "$JAVA_HOME", "%s"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(home=st.one_of(st.sampled_from(JVM_HOMES), st.text(max_size=12)),
+       suffix=st.sampled_from(["", "/", "/.", "/../jdk", "/bin/.."]))  # fmt: skip
+def test_mutated_jvm_homes_never_pick_a_jdk_from_the_project(
+    home: str, suffix: str, tmp_path_factory: pytest.TempPathFactory, java_jdk: Any
+) -> None:
+    """Whatever jvm.home says, the JDK found is an installed one outside the project (the host's
+    own, here) or the answer is one error line naming the field; nothing of a JDK the project
+    ships runs, and nothing is written."""
+    from lwjvm.jdk import find_jdk
+
+    work = tmp_path_factory.mktemp("jh")
+    project = work / "project"
+    project.mkdir()
+    marker = work / MARKER
+    _trojan_jdk(project / "jdk", marker)
+    _trojan_jdk(work / "jdk-17", marker)
+    (project / "jdk-link").symlink_to(java_jdk.home)
+    (project / "root-link").symlink_to("/")
+    os.mkfifo(project / "fifo")
+    m = _app(project, "jvm:\n  home: " + json.dumps(home + suffix) + "\n")
+    before = _tree(work)
+    try:
+        loaded = manifest.load(m)
+        if loaded.jvm_home is not None:
+            jdk = find_jdk(loaded.jvm_home, loaded.where(("jvm", "home")), loaded.directory)
+            assert jdk.home == java_jdk.home.resolve(), jdk.home
+    except LwjvmError as e:
+        message = str(e)
+        assert message and "\n" not in message and "Traceback" not in message, repr(message)
+        assert message.startswith(str(m)), message
+    assert not marker.exists()
     assert _tree(work) == before
 
 

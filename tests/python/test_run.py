@@ -143,7 +143,11 @@ def test_a_failed_app_that_tried_to_start_a_process_is_told_so_with_the_flags() 
 
 def test_timeouts_and_a_lost_vm_have_their_own_codes() -> None:
     code, cause = protocol.explain(_result(protocol.OUTCOME_TIMEOUT, EXIT_TIMEOUT), b"", 256, 30.0)
-    assert (code, cause) == (EXIT_TIMEOUT, "the guest did not finish within 30 s; killed")
+    assert (code, cause) == (
+        EXIT_TIMEOUT,
+        "the guest did not finish within 30 s; killed (the kernel did not answer lwjvm:threads "
+        "within 5 s: a kernel hang)",
+    )
     code, cause = protocol.explain(
         _result(protocol.OUTCOME_STOP_TIMEOUT, EXIT_STOP_TIMEOUT, signal_sent=15),
         b"",

@@ -10,6 +10,8 @@
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/regs.h"
+#include "arch/x86_64/tsc.h"
+#include "lib/spinlock.h"
 #include "lib/printf.h"
 #include "sched/thread.h"
 #include <stdarg.h>
@@ -114,6 +116,18 @@ static void print_context(void)
                 t->frame->r9);
     else
         kprintf("in thread %d\n", t->tid);
+}
+
+void spin_stuck(const struct spinlock *l, uint64_t *since)
+{
+    uint64_t now = rdtsc();
+    if (!*since)
+        *since = now;
+    else if (now - *since > (uint64_t)SPIN_PANIC_S * tsc_hz) {
+        unsigned owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
+        panic("lock %s held for %d s by cpu %d while cpu %u waits for it: a deadlock",
+              l->name ? l->name : "?", SPIN_PANIC_S, (int)owner - 1, spinlock_cpu());
+    }
 }
 
 void panic(const char *fmt, ...)

@@ -27,6 +27,7 @@ static inline uint64_t irq_save(void) { return 0; }
 static inline void irq_restore(uint64_t flags) { (void)flags; }
 static inline unsigned spinlock_cpu(void) { return 0; }
 static inline void spinlock_poll(void) {}
+static inline void spin_stuck(const struct spinlock *l, uint64_t *since) { (void)l, (void)since; }
 #else
 static inline uint64_t irq_save(void)
 {
@@ -43,6 +44,13 @@ static inline void irq_restore(uint64_t flags)
 static inline unsigned spinlock_cpu(void) { return percpu()->cpu; }
 /* What a CPU does while it spins: serve TLB shootdowns (the CPU asking may hold this lock). */
 static inline void spinlock_poll(void) { tlb_poll(); }
+/* Called now and then while a CPU spins on l (since: 0 at first): a lock that stays held for
+ * SPIN_PANIC_S seconds never comes free (two CPUs each holding what the other waits for, or a
+ * holder that stopped), and the kernel panics naming it and its holder instead of hanging
+ * without a word (core/panic.c). Generous: under TCG a loaded host may leave a holder's virtual
+ * CPU unscheduled for seconds. */
+#define SPIN_PANIC_S 60
+void spin_stuck(const struct spinlock *l, uint64_t *since);
 #endif
 
 /* Takes l with interrupts disabled; returns the interrupt flag to give back to the unlock. A CPU
@@ -54,9 +62,12 @@ static inline uint64_t spin_lock_irqsave(struct spinlock *l)
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
         if (__atomic_load_n(&l->owner, __ATOMIC_RELAXED) == cpu + 1)
             panic("lock %s taken twice on cpu %u", l->name ? l->name : "?", cpu);
-        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED)) {
+        uint64_t since = 0;
+        for (unsigned n = 1; __atomic_load_n(&l->locked, __ATOMIC_RELAXED); n++) {
             spinlock_poll();
             __asm__ volatile("pause");
+            if (!(n & 0xffff))
+                spin_stuck(l, &since);
         }
     }
     __atomic_store_n(&l->owner, cpu + 1, __ATOMIC_RELAXED);

@@ -19,6 +19,7 @@
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 #include "mm/kheap.h"
+#include "mm/palloc.h"
 #include "sched/mutex.h"
 #include "sched/sched.h"
 #include "sched/thread.h"
@@ -34,6 +35,11 @@
     (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE)
 #define EP_MAX_NESTS 4
 #define EP_MAX_EVENTS (0x7fffffff / 12)
+/* Linux's fs.epoll.max_user_watches: 4 % of RAM divided by what an item costs it (an epitem and
+ * an eppoll_entry, 200 bytes). Past it, EPOLL_CTL_ADD is ENOSPC: 1,024 epolls of 1,024
+ * descriptors each would otherwise put a million items on the kernel heap. */
+#define EP_ITEM_COST 200
+static uint64_t nitems; /* items of every epoll (atomic) */
 #define POLL_SNAPSHOT 32
 
 struct epoll_event_abi {
@@ -161,6 +167,7 @@ static void ep_remove(struct epoll *ep, struct epitem *it)
     }
     spin_unlock_irqrestore(&epoll_files_lock, fl);
     kfree(it);
+    __atomic_sub_fetch(&nitems, 1, __ATOMIC_RELAXED);
 }
 
 /* A reference to f unless its last one is already gone. */
@@ -321,9 +328,16 @@ static int depth_up(struct epoll *ep, int level)
 
 static long ep_insert(struct epoll *ep, struct file *tf, int fd, const struct epoll_event_abi *ev)
 {
+    uint64_t max = palloc_total_pages() * 4096 / 25 / EP_ITEM_COST;
+    if (__atomic_add_fetch(&nitems, 1, __ATOMIC_RELAXED) > max) {
+        __atomic_sub_fetch(&nitems, 1, __ATOMIC_RELAXED);
+        return -ENOSPC;
+    }
     struct epitem *it = kzalloc(sizeof *it);
-    if (!it)
+    if (!it) {
+        __atomic_sub_fetch(&nitems, 1, __ATOMIC_RELAXED);
         return -ENOMEM;
+    }
     it->ep = ep;
     it->file = tf;
     it->fd = fd;

@@ -3,6 +3,7 @@
 #include "arch/x86_64/io.h"
 #include "core/panic.h"
 #include "errno.h"
+#include "linux/rlimit.h"
 #include "linux/syscall.h"
 #include "linux/uaccess.h"
 #include "lib/string.h"
@@ -89,6 +90,11 @@ static struct rlimit64 limits[RLIMIT_NLIMITS] = {
 };
 
 #define NR_OPEN 1048576 /* Linux's fs.nr_open: the highest RLIMIT_NOFILE */
+
+uint64_t rlimit_cur(unsigned res)
+{
+    return res < RLIMIT_NLIMITS ? __atomic_load_n(&limits[res].cur, __ATOMIC_RELAXED) : ~0ull;
+}
 
 /* Sets limit `res` (we are root: hard limits may rise too); 0 or -EINVAL/-EPERM. */
 static int set_limit(uint64_t res, const struct rlimit64 *n)

@@ -11,6 +11,7 @@
 #include "lib/printf.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
+#include "linux/rlimit.h"
 #include "linux/uaccess.h"
 #include "mm/kheap.h"
 #include "sched/thread.h"
@@ -31,6 +32,7 @@ struct linux_sigaction sig_actions[NSIG + 1];
 static struct spinlock signal_lock = SPINLOCK_INIT("signals");
 static uint64_t proc_pending;
 static struct sigqueue *proc_queue;
+static uint64_t nqueued; /* siginfos in all the queues (under signal_lock): at most RLIMIT_SIGPENDING */
 
 static const char *const sig_names[32] = {
     0, "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
@@ -46,15 +48,20 @@ uint64_t signal_pending_set(struct thread *t)
 
 int signal_pending(struct thread *t) { return (signal_pending_set(t) & ~t->sig.mask) != 0; }
 
-/* Queues sig under signal_lock (the siginfo allocated before it is taken); returns 1 if it was
- * queued. */
+/* Makes sig pending and queues its siginfo, under signal_lock (the siginfo allocated before it is
+ * taken); returns 1 if it was made pending (0: a standard signal already was). Past
+ * RLIMIT_SIGPENDING queued siginfos, or with no memory left, the signal is still made pending but
+ * its siginfo is lost, as Linux does for kill(2): the program's own limit bounds the kernel heap
+ * a flood of blocked real-time signals takes. */
 static int enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const struct linux_siginfo *info)
 {
-    struct sigqueue *q = kzalloc(sizeof *q);
-    if (!q)
-        return 0;
-    q->info = *info;
-    q->info.si_signo = sig;
+    struct sigqueue *q = 0;
+    if (__atomic_load_n(&nqueued, __ATOMIC_RELAXED) < rlimit_cur(RLIMIT_SIGPENDING))
+        q = kzalloc(sizeof *q);
+    if (q) {
+        q->info = *info;
+        q->info.si_signo = sig;
+    }
     uint64_t fl = spin_lock_irqsave(&signal_lock);
     /* Standard signals are not queued twice; real-time ones are. */
     if (sig < 32 && (*pending & SIGBIT(sig))) {
@@ -62,10 +69,17 @@ static int enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const st
         kfree(q);
         return 0;
     }
-    struct sigqueue **pp = queue;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = q;
+    if (q && nqueued >= rlimit_cur(RLIMIT_SIGPENDING)) {
+        kfree(q); /* another CPU took the last place meanwhile */
+        q = 0;
+    }
+    if (q) {
+        struct sigqueue **pp = queue;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = q;
+        nqueued++;
+    }
     __atomic_or_fetch(pending, SIGBIT(sig), __ATOMIC_RELEASE);
     spin_unlock_irqrestore(&signal_lock, fl);
     return 1;
@@ -143,6 +157,7 @@ int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info)
                 *info = q->info;
                 *pp = q->next;
                 kfree(q);
+                nqueued--;
                 info = 0;
                 continue;
             }
@@ -152,6 +167,10 @@ int signal_dequeue(struct thread *t, uint64_t set, struct linux_siginfo *info)
         }
         if (!more)
             __atomic_and_fetch(pend[k], ~SIGBIT(sig), __ATOMIC_RELAXED);
+        if (info) { /* no siginfo was queued (past the limit): Linux reports a kill(2) */
+            info->si_signo = sig;
+            info->si_code = SI_USER;
+        }
         found = sig;
     }
     spin_unlock_irqrestore(&signal_lock, fl);
@@ -186,6 +205,7 @@ void signal_thread_exit(struct thread *t)
         struct sigqueue *q = t->sig.queue;
         t->sig.queue = q->next;
         kfree(q);
+        nqueued--;
     }
     t->sig.pending = 0;
     spin_unlock_irqrestore(&signal_lock, fl);

@@ -72,6 +72,7 @@ ISSUE4_CASES = [
     Case("signal_info"),
     Case("signal_frame"),
     Case("signal_wait"),
+    Case("signal_queue_limit"),
     *[
         Case("exit_paths", args=(mode,), exit_code=code, name=mode)
         for mode, code in (

@@ -17,6 +17,16 @@
  * calls are interrupted by a watchdog thread's signal, as on Linux; a call that does not return within
  * HANG_S seconds of it is a kernel hang.
  *
+ * Calls that take structures with pointers inside (readv/writev/preadv/pwritev and their v2 forms:
+ * iovec arrays; sendmsg/recvmsg: msghdr with its name, iovecs and control data; sendmmsg and
+ * recvmmsg; ioctl SIOCGIFCONF: ifconf; ppoll, pselect6, epoll_pwait: signal masks; sigaltstack)
+ * mostly get a structure built on purpose in a guarded region, whose inner pointers are valid,
+ * run off their buffer, or are NULL, unmapped, non-canonical or the kernel's (see "structures
+ * with pointers inside"); raw scratch bytes can hold no address of the fuzzer itself (scrubbed
+ * after every call that may write one, and all of scratch and the arena every 1,000 calls), so
+ * the kernel is never pointed into the fuzzer's own memory, and a checksum of its tables every
+ * 1,000 calls would catch a write there (exit 3).
+ *
  * Before fuzzing, it checks that no kernel-half or non-canonical address can be read or written from
  * ring 3, directly or through a system call argument (EFAULT).
  *
@@ -210,6 +220,485 @@ static uint64_t rand_any(void)
     case 2: return rand_path();
     default: return rand_int();
     }
+}
+
+/* --- structures with pointers inside (iovecs, msghdr, mmsghdr, ifconf, sigset packs) ---
+ * A call such as readv or recvmsg reads pointers out of the memory its argument points to, and
+ * the kernel then reads or writes where those point. Taken from the scratch buffer as it is,
+ * they could aim anywhere, the fuzzer's own data and stacks included (the kernel doing that is
+ * Linux's behaviour, not a bug, and the fuzzer would corrupt itself without knowing). So these
+ * structures are built on purpose in their own guarded region, `indirect`, each inner pointer
+ * drawn from a class (counted for the final report): valid (scratch, the arena, the region
+ * itself), running off the end of its buffer into a guard page, or invalid (NULL, low,
+ * unmapped, non-canonical, the kernel half), with lengths from 0 to values that overflow a sum.
+ * What is left in scratch and the arena as raw bytes is kept clean of addresses of the fuzzer
+ * itself (scrub_range, scrub_all below), so a raw pointer argument cannot aim into it either. */
+#define INDIRECT_SIZE (64UL << 10)
+static void unblock_all(void);
+static uint8_t *indirect;        /* between guard pages; rebuilt for every call that uses it */
+static size_t indirect_used;
+enum { IP_VALID, IP_OFF_END, IP_NULL, IP_BAD, IP_KERNEL, IP_CLASSES };
+static uint64_t inner_ptrs[IP_CLASSES];
+enum { B_IOVEC, B_MSGHDR, B_MMSGHDR, B_IFCONF, B_SIGSET, B_STACK, B_KINDS };
+static const char *const built_names[B_KINDS] = {"iovec", "msghdr", "mmsghdr", "ifconf", "sigset",
+                                                 "stack_t"};
+static uint64_t built[B_KINDS];
+
+/* n bytes in `indirect`, 16-aligned (or 0 if the region is full for this call). */
+static void *ind_alloc(size_t n)
+{
+    size_t at = (indirect_used + 15) & ~15UL;
+    if (at + n > INDIRECT_SIZE)
+        return NULL;
+    indirect_used = at + n;
+    return indirect + at;
+}
+
+/* A pointer for a field inside a built structure, for `len` bytes. */
+static uint64_t inner_ptr(uint64_t len)
+{
+    uint64_t span = len < SCRATCH_SIZE ? len : SCRATCH_SIZE;
+    switch (below(12)) {
+    case 0: case 1: case 2: case 3:
+        inner_ptrs[IP_VALID]++;
+        return (uint64_t)(scratch + below(SCRATCH_SIZE - span + 1));
+    case 4:
+        inner_ptrs[IP_VALID]++;
+        return rand_arena_ptr(); /* may be unmapped or read-only by now: the arena moves */
+    case 5: {
+        inner_ptrs[IP_VALID]++;
+        uint64_t room = INDIRECT_SIZE - (len < INDIRECT_SIZE ? len : INDIRECT_SIZE);
+        return (uint64_t)(indirect + below(room + 1)); /* into the structures themselves */
+    }
+    case 6:
+        inner_ptrs[IP_OFF_END]++;
+        return (uint64_t)(scratch + SCRATCH_SIZE - below(span + 1)); /* into the guard page */
+    case 7:
+        inner_ptrs[IP_NULL]++;
+        return below(2) ? 0 : below(4096);
+    case 8: case 9: {
+        uint64_t b = bad_ptrs[below(NBAD)];
+        inner_ptrs[b >= 0xffff800000000000ULL ? IP_KERNEL : IP_BAD]++;
+        return b + (below(4) == 0 ? below(4096) : 0);
+    }
+    default:
+        inner_ptrs[IP_KERNEL]++;
+        return 0xffff800000000000ULL + 4096 * below(1 << 20) + below(2) * below(4096);
+    }
+}
+
+static uint64_t inner_len(void)
+{
+    switch (below(10)) {
+    case 0: return 0;
+    case 1: return 1 + below(16);
+    case 2: case 3: return below(4096);
+    case 4: return 4096 * (1 + below(16));
+    case 5: return (uint64_t)0x7fffffffffffffffULL - below(2); /* SSIZE_MAX: sums overflow */
+    case 6: return (uint64_t)-1 - below(2);
+    case 7: return 0x80000000ULL + below(2);
+    default: return below(64);
+    }
+}
+
+/* An element count: 0, small, Linux's IOV_MAX and one past it, or garbage. */
+static uint64_t inner_count(uint64_t built_n)
+{
+    switch (below(8)) {
+    case 0: return 0;
+    case 1: return 1025; /* IOV_MAX + 1: EINVAL */
+    case 2: return rand_int();
+    default: return built_n;
+    }
+}
+
+/* An iovec array of n entries, n chosen here (IOV_MAX at most); *n_out says how many. */
+static struct iovec *build_iov(uint64_t *n_out)
+{
+    static const uint64_t sizes[] = {1, 1, 2, 3, 4, 8, 16, 64, 1024};
+    uint64_t n = sizes[below(sizeof sizes / sizeof sizes[0])];
+    struct iovec *v = ind_alloc(n * sizeof *v);
+    if (!v) {
+        n = 1;
+        v = ind_alloc(sizeof *v);
+        if (!v)
+            v = (struct iovec *)indirect;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t len = inner_len();
+        v[i].iov_base = (void *)inner_ptr(len);
+        v[i].iov_len = len;
+    }
+    built[B_IOVEC]++;
+    *n_out = n;
+    return v;
+}
+
+/* A signal mask for a call that sets one while it waits (ppoll, pselect6, epoll_pwait): random,
+ * but never blocking the watchdog's signal, which must still end the wait. */
+static uint64_t *build_sigset(void)
+{
+    uint64_t *m = ind_alloc(16);
+    if (!m)
+        return NULL;
+    m[0] = rnd() & ~(1ULL << (WATCHDOG_SIG - 1));
+    m[1] = rnd();
+    built[B_SIGSET]++;
+    return m;
+}
+
+/* A socket address for msg_name: never an Internet one (that could reach the host's network):
+ * AF_UNIX paths in /tmp/fz, unnamed, garbage families, truncated. */
+static void *build_name(uint64_t *len)
+{
+    uint8_t *a = ind_alloc(128);
+    if (!a)
+        return NULL;
+    static const uint16_t families[] = {1 /* AF_UNIX */, 1, 1, 0, 16 /* NETLINK */, 17, 0xffff};
+    uint16_t fam = families[below(sizeof families / sizeof families[0])];
+    memcpy(a, &fam, 2);
+    const char *path = below(2) ? "/tmp/fz/sock" : "\0abstract";
+    size_t pl = path[0] ? strlen(path) + 1 : 9;
+    memcpy(a + 2, path, pl);
+    for (size_t i = 2 + pl; i < 128; i++)
+        a[i] = (uint8_t)rnd();
+    *len = below(3) ? 2 + pl : rand_int() & (below(2) ? 0xff : ~0ULL);
+    return a;
+}
+
+/* Ancillary data for msg_control: SCM_RIGHTS with descriptors of the pool and bad ones, or
+ * SCM_CREDENTIALS, or headers with lengths that lie. */
+static void *build_control(uint64_t *len)
+{
+    uint8_t *c = ind_alloc(256);
+    if (!c)
+        return NULL;
+    for (int i = 0; i < 256; i++)
+        c[i] = (uint8_t)rnd();
+    uint64_t clen;
+    int level = 1 /* SOL_SOCKET */, type = below(2) ? 1 /* SCM_RIGHTS */ : 2 /* SCM_CREDENTIALS */;
+    switch (below(4)) {
+    case 0: clen = 16 + 4 * below(8); break;
+    case 1: clen = below(16); break;                  /* shorter than the header */
+    case 2: clen = 256 + below(1 << 20); break;       /* longer than the buffer */
+    default: clen = 16 + 4 * below(50);
+    }
+    memcpy(c, &clen, 8);
+    memcpy(c + 8, &level, 4);
+    memcpy(c + 12, &type, 4);
+    for (int i = 0; i < 8; i++) {
+        int fd = (int)rand_fd();
+        memcpy(c + 16 + 4 * i, &fd, 4);
+    }
+    *len = below(4) ? (clen > 256 ? 256 : clen) : inner_len();
+    return c;
+}
+
+static void fill_msghdr(struct msghdr *m)
+{
+    uint64_t n = 0, len = 0;
+    switch (below(4)) {
+    case 0: m->msg_name = NULL; m->msg_namelen = (socklen_t)below(2) * (socklen_t)rnd(); break;
+    case 1: m->msg_name = (void *)inner_ptr(16); m->msg_namelen = (socklen_t)below(128); break;
+    default: m->msg_name = build_name(&len); m->msg_namelen = (socklen_t)len;
+    }
+    if (below(5)) {
+        m->msg_iov = build_iov(&n);
+        m->msg_iovlen = inner_count(n);
+    } else {
+        m->msg_iov = (struct iovec *)inner_ptr(64);
+        m->msg_iovlen = inner_count(1 + below(4));
+    }
+    switch (below(3)) {
+    case 0: m->msg_control = NULL; m->msg_controllen = below(2) ? 0 : inner_len(); break;
+    case 1: m->msg_control = (void *)inner_ptr(64); m->msg_controllen = inner_len(); break;
+    default: m->msg_control = build_control(&len); m->msg_controllen = len;
+    }
+    m->msg_flags = (int)rand_int();
+}
+
+static struct msghdr *build_msghdr(void)
+{
+    struct msghdr *m = ind_alloc(sizeof *m);
+    if (!m)
+        return NULL;
+    fill_msghdr(m);
+    built[B_MSGHDR]++;
+    return m;
+}
+
+/* struct mmsghdr: a msghdr and the byte count the kernel writes back. */
+struct fz_mmsghdr {
+    struct msghdr hdr;
+    unsigned len;
+};
+
+static struct fz_mmsghdr *build_mmsg(uint64_t *n_out)
+{
+    uint64_t n = 1 + below(below(4) ? 4 : 64);
+    struct fz_mmsghdr *v = ind_alloc(n * sizeof *v);
+    if (!v) {
+        *n_out = 0;
+        return NULL;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        fill_msghdr(&v[i].hdr);
+        v[i].len = (unsigned)rnd();
+    }
+    built[B_MMSGHDR]++;
+    *n_out = n;
+    return v;
+}
+
+/* struct ifconf for SIOCGIFCONF: a length and a buffer the kernel fills with ifreqs. */
+struct fz_ifconf {
+    int len;
+    int pad;
+    uint64_t buf;
+};
+
+static struct fz_ifconf *build_ifconf(void)
+{
+    struct fz_ifconf *c = ind_alloc(sizeof *c);
+    if (!c)
+        return NULL;
+    static const int lens[] = {0, 40, 80, 39, 4096, -1, 0x7fffffff};
+    c->len = below(4) ? lens[below(sizeof lens / sizeof lens[0])] : (int)rand_int();
+    c->pad = (int)rnd();
+    c->buf = below(5) ? inner_ptr((uint64_t)(c->len > 0 ? c->len : 0)) : 0;
+    built[B_IFCONF]++;
+    return c;
+}
+
+/* stack_t for sigaltstack: the fuzzer's handlers never use it (no SA_ONSTACK), so any area. */
+static void *build_stack(void)
+{
+    struct { uint64_t sp; int flags; int pad; uint64_t size; } *ss = ind_alloc(sizeof *ss);
+    if (!ss)
+        return NULL;
+    ss->size = below(2) ? 2048 + below(65536) : inner_len();
+    ss->sp = inner_ptr(ss->size);
+    static const int flags[] = {0, 1 /* SS_ONSTACK */, 2 /* SS_DISABLE */, 1 << 31};
+    ss->flags = below(4) ? flags[below(4)] : (int)rnd();
+    ss->pad = 0;
+    built[B_STACK]++;
+    return ss;
+}
+
+/* For the calls that take structures with pointers inside: most of the time an argument built on
+ * purpose, else a raw pointer as drawn (its target holds no address of the fuzzer: scrubbed). */
+static void build_indirect(long nr, uint64_t *a)
+{
+    indirect_used = 0;
+    uint64_t n;
+    int built_one = below(4) != 0;
+    switch (nr) {
+    case SYS_readv: case SYS_writev: case SYS_preadv: case SYS_pwritev: case SYS_preadv2:
+    case SYS_pwritev2:
+        if (built_one) {
+            a[1] = (uint64_t)build_iov(&n);
+            a[2] = inner_count(n);
+        }
+        break;
+    case SYS_sendmsg: case SYS_recvmsg:
+        if (built_one || nr == SYS_sendmsg) /* a raw msghdr may name an Internet address */
+            a[1] = below(8) ? (uint64_t)build_msghdr() : bad_ptrs[below(NBAD)];
+        break;
+    case SYS_sendmmsg: case SYS_recvmmsg:
+        if (built_one || nr == SYS_sendmmsg) {
+            a[1] = below(8) ? (uint64_t)build_mmsg(&n) : bad_ptrs[below(NBAD)];
+            a[2] = below(8) ? n : inner_count(n);
+        }
+        break;
+    case SYS_ioctl:
+        if (below(6) == 0) {
+            a[1] = 0x8912; /* SIOCGIFCONF */
+            a[2] = below(8) ? (uint64_t)build_ifconf() : inner_ptr(16);
+        }
+        break;
+    case SYS_ppoll:
+        a[3] = below(3) ? (uint64_t)build_sigset() : bad_ptrs[below(NBAD)];
+        a[4] = 8;
+        break;
+    case SYS_epoll_pwait: case SYS_epoll_pwait2:
+        a[4] = below(3) ? (uint64_t)build_sigset() : bad_ptrs[below(NBAD)];
+        a[5] = 8;
+        break;
+    case SYS_pselect6: {
+        /* The sixth argument points at {const sigset_t *ss; size_t ss_len}. */
+        uint64_t *pack = ind_alloc(16);
+        if (pack) {
+            /* A mask the fuzzer did not build could block the watchdog's signal, and a wait
+             * with it would never end, as on Linux: built, none, or one the kernel refuses. */
+            pack[0] = below(4) ? (uint64_t)build_sigset()
+                               : below(2) ? 0 : bad_ptrs[6 + below(NBAD - 6)];
+            pack[1] = below(4) ? 8 : inner_len();
+            built[B_SIGSET]++;
+        }
+        a[5] = below(6) ? (uint64_t)pack : bad_ptrs[below(NBAD)];
+        break;
+    }
+    case SYS_sigaltstack:
+        if (built_one)
+            a[0] = (uint64_t)build_stack();
+        break;
+    }
+}
+
+/* --- keeping the fuzzer's own addresses out of the memory the kernel reads pointers from ---
+ * The fuzzer's own mappings (its image, heap, libraries, stacks, TLS) as /proc/self/maps lists
+ * them once its threads run, less the kernel-facing areas. A value in scratch, the arena or
+ * `indirect` that aims into them is rewritten into a kernel-half address (still a bad pointer
+ * for the kernel to refuse, never one into the fuzzer). */
+#define MAX_OWN 96
+static uint64_t own_lo[MAX_OWN], own_hi[MAX_OWN];
+static int nown;
+static uint8_t own_top[1 << 7]; /* bit set for each (address >> 40) some own range touches */
+static uint64_t scrubbed;
+
+static int kernel_facing(uint64_t lo, uint64_t hi)
+{
+    const struct { uint64_t lo, hi; } areas[] = {
+        {(uint64_t)scratch - 4096, (uint64_t)scratch + SCRATCH_SIZE + 4096},
+        {(uint64_t)indirect - 4096, (uint64_t)indirect + INDIRECT_SIZE + 4096},
+        {(uint64_t)long_path - 4096, (uint64_t)long_path + LONG_PATH_SIZE + 4096},
+        {(uint64_t)deep_path - 4096, (uint64_t)deep_path + DEEP_PATH_SIZE + 4096},
+        {arena & ~(ARENA_SIZE - 1), arena + 2 * ARENA_SIZE},
+    };
+    for (size_t i = 0; i < sizeof areas / sizeof areas[0]; i++)
+        if (lo >= areas[i].lo && hi <= areas[i].hi)
+            return 1;
+    return 0;
+}
+
+static void learn_own_ranges(void)
+{
+    static char maps[32768];
+    int fd = open("/proc/self/maps", O_RDONLY);
+    long n = 0, r;
+    while (fd >= 0 && n < (long)sizeof maps - 1 && (r = read(fd, maps + n, sizeof maps - 1 - n)) > 0)
+        n += r;
+    if (fd >= 0)
+        close(fd);
+    maps[n > 0 ? n : 0] = 0;
+    nown = 0;
+    for (char *line = maps; *line && nown < MAX_OWN;) {
+        char *end;
+        uint64_t lo = strtoull(line, &end, 16), hi = *end == '-' ? strtoull(end + 1, &end, 16) : 0;
+        if (hi > lo && hi <= 0x0000800000000000ULL && !kernel_facing(lo, hi)) {
+            own_lo[nown] = lo;
+            own_hi[nown++] = hi;
+            for (uint64_t t = lo >> 40; t <= (hi - 1) >> 40 && t < sizeof own_top; t++)
+                own_top[t] = 1;
+        }
+        char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+}
+
+static inline int is_own(uint64_t v)
+{
+    if (v >= 0x0000800000000000ULL || !own_top[v >> 40])
+        return 0;
+    for (int i = 0; i < nown; i++)
+        if (v >= own_lo[i] && v < own_hi[i])
+            return 1;
+    return 0;
+}
+
+static void scrub_window(uint8_t *q)
+{
+    uint64_t v;
+    memcpy(&v, q, 8);
+    if (is_own(v)) {
+        v |= 0xffff800000000000ULL;
+        memcpy(q, &v, 8);
+        scrubbed++;
+    }
+}
+
+/* Rewrites every 8-byte window of [p, p+n) (any alignment) that aims into the fuzzer, a page at
+ * a time: a page that faults (the arena is remapped and re-protected as the fuzzer goes) is
+ * skipped. Pairs of zero words are skipped whole: most of the arena is untouched pages. */
+static void scrub_page(uint8_t *p, uint8_t *page_end, uint8_t *end)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        recover = &jb;
+        uint8_t *q = p;
+        for (; q < page_end && ((uintptr_t)q & 7); q++)
+            if (q + 8 <= end)
+                scrub_window(q);
+        for (; q + 16 <= end && q < page_end; q += 8) {
+            uint64_t w0, w1;
+            memcpy(&w0, q, 8);
+            memcpy(&w1, q + 8, 8);
+            if (!(w0 | w1))
+                continue;
+            for (int k = 0; k < 8; k++)
+                scrub_window(q + k);
+        }
+        for (; q + 8 <= end && q < page_end; q++)
+            scrub_window(q);
+    } else {
+        unblock_all(); /* the fault's handler left SIGSEGV blocked: sigsetjmp saved no mask */
+    }
+    recover = NULL;
+}
+
+static void scrub_range(uint8_t *p, size_t n)
+{
+    uint8_t *end = p + n;
+    for (uint8_t *page; p < end; p = page) {
+        page = (uint8_t *)(((uintptr_t)p + 4096) & ~4095UL);
+        scrub_page(p, page < end ? page : end, end);
+    }
+}
+
+/* After a call that may write an address (of the fuzzer) into memory the kernel reads pointers
+ * from later (rt_sigaction's old handler, sigaltstack's old stack, arch_prctl's FS and GS bases,
+ * prctl's PR_GET_TID_ADDRESS, get_robust_list, a siginfo): the 64 bytes at each argument. */
+static void scrub_after(long nr, const uint64_t *a)
+{
+    if (nr != SYS_rt_sigaction && nr != SYS_sigaltstack && nr != SYS_arch_prctl &&
+        nr != SYS_prctl && nr != SYS_get_robust_list && nr != SYS_rt_sigtimedwait &&
+        nr != SYS_waitid)
+        return;
+    const struct { uint64_t lo, size; } areas[] = {
+        {(uint64_t)scratch, SCRATCH_SIZE}, {arena, ARENA_SIZE},
+        {(uint64_t)indirect, INDIRECT_SIZE},
+    };
+    for (int i = 0; i < 6; i++)
+        for (int k = 0; k < 3; k++)
+            if (a[i] >= areas[k].lo && a[i] < areas[k].lo + areas[k].size) {
+                uint64_t left = areas[k].lo + areas[k].size - a[i];
+                scrub_range((uint8_t *)a[i], left < 64 ? left : 64);
+            }
+}
+
+/* Every 1,000 calls: the whole of scratch and the arena, for addresses that came some way the
+ * list above misses (their count is in the final report: it should stay 0 after scrub_after). */
+static void scrub_all(void)
+{
+    scrub_range(scratch, SCRATCH_SIZE);
+    scrub_range((uint8_t *)arena, ARENA_SIZE);
+}
+
+/* The fuzzer's own tables, summed at start and checked every 1,000 calls: a kernel that wrote
+ * into them through some pointer would otherwise go unnoticed. */
+static uint64_t own_sum_at_start;
+static uint64_t own_sum(void)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const uint8_t *parts[] = {(const uint8_t *)defs, (const uint8_t *)bad_ptrs,
+                              (const uint8_t *)paths};
+    const size_t sizes[] = {sizeof defs, sizeof bad_ptrs, sizeof paths};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < sizes[k]; i++)
+            h = (h ^ parts[k][i]) * 1099511628211ULL;
+    return h;
 }
 
 /* --- signals --- */
@@ -551,7 +1040,7 @@ static long steer(long nr, uint64_t *a)
     switch (nr) {
     case SYS_exit: case SYS_exit_group: case SYS_rt_sigreturn: case SYS_clone: case SYS_clone3:
     case SYS_fork: case SYS_vfork: case SYS_execve: case SYS_execveat: case SYS_seccomp:
-    case SYS_sendmsg: case SYS_sendmmsg: case SYS_ptrace: case SYS_reboot: case SYS_kexec_load:
+    case SYS_ptrace: case SYS_reboot: case SYS_kexec_load:
     case SYS_kexec_file_load: case SYS_vhangup: case SYS_shmdt: case SYS_io_uring_setup:
         return SKIP;
     case SYS_kill: case SYS_tkill: case SYS_rt_sigqueueinfo:
@@ -710,6 +1199,7 @@ static long pick_call(uint64_t *a)
         long s = steer(nr, a);
         if (s == SKIP)
             continue;
+        build_indirect(s, a);
         /* descriptors 0-2 are the console: closing or writing garbage there garbles the report */
         for (int i = 0; i < NDEFS; i++)
             if (defs[i].nr == s)
@@ -794,6 +1284,7 @@ int main(int argc, char **argv)
     scratch = guarded(SCRATCH_SIZE);
     long_path = guarded(LONG_PATH_SIZE);
     deep_path = guarded(DEEP_PATH_SIZE);
+    indirect = guarded(INDIRECT_SIZE);
     memset(long_path, 'a', LONG_PATH_SIZE - 1);
     for (size_t i = 4; i < LONG_PATH_SIZE - 1; i += 5)
         long_path[i] = '/';
@@ -818,6 +1309,8 @@ int main(int argc, char **argv)
      * a fuzzed sigaltstack their frames would land on garbage, killing the fuzzer as on Linux). */
     install_handlers();
     reset_fds();
+    learn_own_ranges(); /* now that the threads and their stacks exist */
+    own_sum_at_start = own_sum();
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -830,6 +1323,9 @@ int main(int argc, char **argv)
             reset_fds();
             remap_arena();
             syscall(SYS_brk, initial_brk);
+            scrub_all();
+            if (own_sum() != own_sum_at_start)
+                report_and_exit(3, "the fuzzer's own tables changed (a write through a pointer)");
         }
         uint64_t a[6];
         long nr = pick_call(a);
@@ -848,6 +1344,7 @@ int main(int argc, char **argv)
         if (r == -1)
             errors++;
         after_call(nr, a, r == -1 ? -errno : r);
+        scrub_after(nr, a);
         if (meminfo) { /* which call leaves a signal with flags the fuzzer never sets? */
             for (int sg = 1; sg <= 64; sg++) {
                 struct ksigaction cur;
@@ -873,6 +1370,14 @@ int main(int argc, char **argv)
            "%lu steps, %lu faults recovered\n",
            (unsigned long)seed, (unsigned long)calls, (unsigned long)errors,
            secs > 0 ? calls / secs : 0.0, (unsigned long)wp, (unsigned long)recovered_faults);
+    printf("sysfuzz: structures built:");
+    for (int k = 0; k < B_KINDS; k++)
+        printf(" %s %lu", built_names[k], (unsigned long)built[k]);
+    printf("; inner pointers: valid %lu, off the end %lu, null %lu, bad %lu, kernel half %lu; "
+           "fuzzer addresses scrubbed %lu\n",
+           (unsigned long)inner_ptrs[IP_VALID], (unsigned long)inner_ptrs[IP_OFF_END],
+           (unsigned long)inner_ptrs[IP_NULL], (unsigned long)inner_ptrs[IP_BAD],
+           (unsigned long)inner_ptrs[IP_KERNEL], (unsigned long)scrubbed);
     syscall(SYS_exit_group, 0);
     return 0;
 }

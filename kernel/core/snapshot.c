@@ -76,16 +76,25 @@ static int parse_rt(const char *s, uint64_t *out)
     return 0;
 }
 
-/* Polls COM3 for the thaw line; returns its wall time (0 if it had none). Other lines are
- * dropped: the host sends none while the VM is frozen. */
-static uint64_t wait_thaw(void)
+/* Polls COM3 for the thaw line; returns its wall time (0 if it had none, or if none came within
+ * THAW_LIMIT_S: a host that went away mid-snapshot does not leave the VM frozen for good; a saved
+ * VM does not run between the save and its restore, so the limit never cuts a restore short).
+ * Other lines are dropped: the host sends none while the VM is frozen. */
+#define THAW_LIMIT_S 60
+static uint64_t wait_thaw(int *timed_out)
 {
     static const char cmd[] = "lwjvm:thaw";
     char line[96];
     unsigned len = 0;
+    uint64_t limit = rdtsc() + THAW_LIMIT_S * tsc_hz;
+    *timed_out = 0;
     for (;;) {
         char c;
         if (!serial_read_byte(SERIAL_KLOG, &c)) {
+            if (rdtsc() > limit) {
+                *timed_out = 1;
+                return 0;
+            }
             pause();
             continue;
         }
@@ -115,12 +124,14 @@ void snapshot_freeze(void)
     uint64_t t0 = clock_monotonic_ns();
     klog_start_line();
     kprintf("\x1elwjvm:frozen ok=1 cpus=%u\n", smp_ncpus);
-    uint64_t rt = wait_thaw();
+    int timed_out;
+    uint64_t rt = wait_thaw(&timed_out);
     uint64_t frozen_us = (clock_monotonic_ns() - t0) / 1000;
     if (rt)
         clock_set_realtime((int64_t)rt);
     random_reseed(rt ^ rdtsc());
     release_others();
     klog_start_line();
-    kprintf("\x1elwjvm:thawed frozen_us=%lu clock=%s\n", frozen_us, rt ? "host" : "kept");
+    kprintf("\x1elwjvm:thawed frozen_us=%lu clock=%s%s\n", frozen_us, rt ? "host" : "kept",
+            timed_out ? " reason=no-thaw-in-60s" : "");
 }

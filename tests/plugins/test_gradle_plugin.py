@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -70,9 +71,15 @@ def test_gradle_plugin_runs_the_sample_in_the_guest_and_fails_with_lwjvms_line(
 
     # Deployed detached (healthy after running with no fatal line), then stopped gracefully: the
     # shutdown hook's line is in the VM's log and the JVM exited 143.
-    deployed = _gradle(sample, repo, plugin_env, exe, "-PsampleArgs=serve", "lwjvmDeploy")
+    # The ports setting: a forward from a free host port, named in deploy's output.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    deployed = _gradle(sample, repo, plugin_env, exe, "-PsampleArgs=serve",
+                       f"-PsamplePort={port}:8080", "lwjvmDeploy")  # fmt: skip
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
     assert "gradle-sample: healthy in " in deployed.stdout, deployed.stdout[-3000:]
+    assert f"http://127.0.0.1:{port}/ (guest port 8080)" in deployed.stdout, deployed.stdout[-3000:]
     stopped = _gradle(sample, repo, plugin_env, exe, "lwjvmStop")
     assert stopped.returncode == 0, stopped.stdout[-3000:] + stopped.stderr[-3000:]
     assert "gradle-sample: stopped (exited 143" in stopped.stdout, stopped.stdout[-3000:]
@@ -81,6 +88,10 @@ def test_gradle_plugin_runs_the_sample_in_the_guest_and_fails_with_lwjvms_line(
         text=True, check=True,
     ).stdout  # fmt: skip
     assert "serving until stopped" in logs and "Goodbye from gradle-sample" in logs, logs
+    # skip: the task does nothing (stopping a VM that is not running would say so).
+    skipped = _gradle(sample, repo, plugin_env, exe, "-PsampleSkip", "lwjvmStop")
+    assert skipped.returncode == 0 and "lwjvm: skipped" in skipped.stdout, skipped.stdout[-2000:]
+    assert "not running" not in skipped.stdout
     subprocess.run([str(lwjvm_executable), "rm", "gradle-sample"], env=plugin_env, check=True)
 
     tasks = _gradle(sample, repo, plugin_env, "-q", "tasks")

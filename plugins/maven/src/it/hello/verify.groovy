@@ -16,6 +16,8 @@ assert log.contains("name: expected a name of lower-case letters") : log
 // the JVM got SIGTERM, ran its shutdown hook and exited 143.
 assert log.contains('hello_it: healthy in ') : log
 assert log.contains('hello_it: stopped (exited 143') : log
+// The fifth was skipped: it says so, and deployed nothing (the rm below finds hello_it stopped).
+assert log.contains('lwjvm: skipped') : log
 def lwjvm = { List<String> args ->
     def p = ([lwjvmExecutable] + args).execute()
     def out = p.text

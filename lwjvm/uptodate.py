@@ -35,7 +35,8 @@ LOCK = ".lwjvm-run.lock"
 # The modules whose code decides an image's bytes (lwjvm build and what it calls).
 IMAGE_MODULES = (
     "bootconf", "build", "descriptor", "elfinfo", "guestrun", "image", "jdk", "jvmflags",
-    "jvmtools", "manifest", "modules", "network", "rootrun", "runtime", "sizes", "snapshot", "springboot",
+    "jvmtools", "manifest", "modules", "network", "rootrun", "runtime", "sizes", "snapshot",
+    "springboot",
 )  # fmt: skip
 
 

@@ -69,6 +69,8 @@ def test_spring_boot_sample_deploys_with_maven_and_serves_http_from_the_guest(
                       f"-Dlwjvm.stopTimeout={STOP_TIMEOUT_S}")  # fmt: skip
         assert deploy.returncode == 0, deploy.stdout[-6000:]
         assert f"[INFO] {NAME}: healthy in " in deploy.stdout, deploy.stdout[-6000:]
+        # health.http end to end: healthy once GET /actuator/health answered 2xx in the guest.
+        assert "(GET /actuator/health: HTTP 200)" in deploy.stdout, deploy.stdout[-6000:]
 
         base = f"http://127.0.0.1:{port}"
         health = requests.get(f"{base}/actuator/health", timeout=120)

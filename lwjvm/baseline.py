@@ -756,9 +756,12 @@ def main(argv: list[str] | None = None) -> None:
             def spring_lwjvm(image: Path, port: int) -> Server:
                 return LwjvmServer(image, chosen, _net(image, port), None, wait + 60)
 
+            def spring_warm(image: Path, port: int) -> Server:
+                return LwjvmServer(image, chosen, _net(image, port), None, wait + 60, warm=True)
+
             results["spring"] = springbench.measure(
                 root, out_dir, kernel, {"lwjvm": spring_lwjvm, "linux": spring_linux},
-                args.spring_boots, log,
+                args.spring_boots, log, warm=spring_warm,
             )  # fmt: skip
             linux_boots += LinuxServer.boots - before[0]
             linux_hung += LinuxServer.total_hung - before[1]

@@ -124,6 +124,38 @@ def build_images(root: Path, out_dir: Path, kernel: Path) -> dict[str, Path]:
     return images
 
 
+def build_warm_image(root: Path, out_dir: Path, kernel: Path) -> Path:
+    """The sample with its archive and `vm.snapshot: true` (docs/snapshots.md): its VM saved at
+    build time after 20 GETs of /actuator/health. It keeps the manifest's 8080 forward (the
+    snapshot needs a port to warm the app through; each restore forwards a free port to it)."""
+    doc = yaml.safe_load((root / SAMPLE / "app.yaml").read_text(encoding="utf-8"))
+    doc["app"]["jar"] = JAR_NAME
+    doc["vm"]["snapshot"] = True
+    manifest = root / SAMPLE / "target" / "bench-warm.yaml"
+    manifest.write_text(json.dumps(doc), encoding="utf-8")
+    image = out_dir / "spring" / "warm"
+    uptodate.ensure_image(load_manifest(manifest), image, None, kernel, quiet=True)
+    return image
+
+
+def warm_boot(make: Booter, image: Path, timeout: float) -> dict[str, float] | str:
+    """One restore of the warm snapshot: seconds from QEMU start to the first 200 from
+    /actuator/health (a restored VM prints no Started line: it printed it before it was saved)."""
+    port = free_port()
+    server = make(image, port)
+    try:
+        deadline = server.t0 + timeout
+        while time.monotonic() < deadline and server.running():
+            if _health_ok(port, 30.0):
+                return {"http": time.monotonic() - server.t0}
+            time.sleep(0.01)
+        return "no answer from /actuator/health: " + server.output()[-300:].decode(
+            errors="replace"
+        ).strip()
+    finally:
+        server.stop()
+
+
 def guest_boot(make: Booter, image: Path, timeout: float) -> dict[str, float] | str:
     """One boot: seconds from QEMU start to Spring's Started line and to the first 200 from
     /actuator/health, and Spring's own figure; or why it failed."""
@@ -212,10 +244,14 @@ def measure(
     boots: int,
     log: Callable[[str], None],
     timeout: float = TIMEOUT,
+    warm: Booter | None = None,
 ) -> dict[str, Any]:
-    """The Spring part's figures (see the module docstring), per variant and side."""
+    """The Spring part's figures (see the module docstring), per variant and side; with `warm`,
+    lwjvm's restores of the sample's warm snapshot too."""
     jar = sample_jar(root)
     images = build_images(root, out_dir, kernel)
+    warm_image = build_warm_image(root, out_dir, kernel) if warm is not None else None
+    warm_runs: list[dict[str, float]] = []
     cds = ImageDescriptor.read(images["archive"]).cds
     app = yaml.safe_load((root / SAMPLE / "app.yaml").read_text(encoding="utf-8"))
     options = list((app.get("jvm") or {}).get("options") or [])
@@ -239,6 +275,15 @@ def measure(
                 runs[variant][name].append(r)
                 log(f"  boot {i + 1}/{boots} {key}: Started at {r['started']:.1f} s (Spring: "
                     f"{r['spring_says']:.1f} s), first 200 at {r['http']:.1f} s")  # fmt: skip
+        if warm is not None and warm_image is not None and "lwjvm, warm" not in failures:
+            w = warm_boot(warm, warm_image, timeout)
+            if isinstance(w, str):
+                failures["lwjvm, warm"] = w
+                log(f"  lwjvm, warm snapshot: failed: {w}")
+            else:
+                warm_runs.append(w)
+                log(f"  restore {i + 1}/{boots} lwjvm, warm snapshot: first 200 at "
+                    f"{w['http']:.2f} s")  # fmt: skip
     host: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="lwjvm-springbench-") as td:
         for variant, argv in host_variants(jar, options, Path(td)).items():
@@ -258,6 +303,7 @@ def measure(
     results["guest"] = {v: {s: figures(rs) for s, rs in by_side.items()}
                         for v, by_side in runs.items()}  # fmt: skip
     results["host"] = {v: figures(rs) for v, rs in host.items()}
+    results["warm"] = {"http": _median([r["http"] for r in warm_runs])} if warm_runs else None
     results["failures"] = failures
     return results
 
@@ -289,6 +335,11 @@ def rows(spring: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         a, b = g.get("lwjvm", {}).get("spring_says"), g.get("linux", {}).get("spring_says")
         out.append((f"  Spring's own 'Started ... in', {variant}", _fmt(a), _fmt(b),
                      _ratio(a, b), _fmt(h.get("spring_says"))))  # fmt: skip
+    w = spring.get("warm")
+    if w:
+        b = spring["guest"].get("archive", {}).get("linux", {}).get("http")
+        out.append(("  lwjvm restoring its warm snapshot: first 200 (Linux: cold, archive)",
+                    _fmt(w["http"]), _fmt(b), _ratio(w["http"], b), "-"))  # fmt: skip
     jj = spring["host"].get("java -jar", {})
     out.append(("Spring Boot, host java -jar: Started / first 200", "-", "-", "-",
                 f"{_fmt(jj.get('started'))} / {_fmt(jj.get('http'))}"))  # fmt: skip

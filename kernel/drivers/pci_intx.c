@@ -31,7 +31,6 @@
 #define ICH9_LPC_RCBA 0xf0
 #define ICH9_RCBA_EN 1u
 #define ICH9_RCBA_MASK 0xffffc000u
-#define ICH9_D31IR 0x3140 /* D31IR at 0x3140, D30IR 0x3142 ... D27IR 0x3148, D26IR 0x314c, D25IR 0x3150 */
 #define ICH9_DIR_DEFAULT 0x3210 /* pins A-D -> PIRQ A-D, the registers' reset value */
 #define ICH9_GSI_PIRQA 16
 #define MAX_LINES 24
@@ -80,6 +79,7 @@ static unsigned ich9_pirq(unsigned slot, unsigned pin)
         return 4 + (pin - 1);
     if (slot < 25)
         return 4 + (slot + pin - 1) % 4;
+    /* D25IR ... D31IR in the chipset configuration registers (D30IR unused: slot 30 above) */
     static const uint16_t dir_off[] = {0x3150, 0x314c, 0x3148, 0x3146, 0x3144, 0, 0x3140};
     struct pci_dev lpc = {.bus = 0, .dev = ICH9_LPC_SLOT};
     uint32_t rcba = pci_read32(&lpc, ICH9_LPC_RCBA);

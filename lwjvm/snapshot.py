@@ -65,18 +65,25 @@ def remove(image_dir: Path) -> None:
 
 
 def _connect(path: Path, proc: subprocess.Popen[bytes], limit: float) -> Any:
-    """A QMP client on QEMU's socket, once QEMU listens (LwjvmError if QEMU ends first)."""
+    """A QMP client on QEMU's socket, once QEMU listens, with the migration capabilities of a
+    snapshot set (LwjvmError if QEMU ends first or does not answer by `limit`)."""
     from qemu.qmp.legacy import QEMUMonitorProtocol
 
     while True:
         try:
             client = QEMUMonitorProtocol(str(path))
             client.connect(negotiate=True)
-            return client
+            break
         except Exception as e:  # noqa: BLE001 (not listening yet)
             if proc.poll() is not None or time.monotonic() > limit:
                 raise LwjvmError(f"QEMU's QMP socket did not answer: {e}") from None
             time.sleep(0.01)
+    try:
+        client.cmd("migrate-set-capabilities", capabilities=CAPABILITIES)
+    except Exception as e:  # noqa: BLE001 (QEMU went away)
+        _close(client)
+        raise LwjvmError(f"QEMU refused the snapshot's migration capabilities: {e}") from None
+    return client
 
 
 def _close(client: Any) -> None:
@@ -84,16 +91,19 @@ def _close(client: Any) -> None:
         client.close()
 
 
-def _migration_done(client: Any, limit: float) -> str | None:
-    """Waits for the running migration; None when it completed, else what went wrong."""
+def _migration_done(client: Any, proc: subprocess.Popen[bytes], limit: float) -> str | None:
+    """Waits for the running migration (out or in); None when it completed, else what went
+    wrong."""
     while time.monotonic() < limit:
+        if proc.poll() is not None:
+            return "QEMU ended during the migration"
         info = client.cmd("query-migrate")
         status = info.get("status") if isinstance(info, dict) else None
         if status == "completed":
             return None
         if status in ("failed", "cancelled"):
             return f"QEMU's migration {status}: {info.get('error-desc', 'no reason given')}"
-        time.sleep(0.01)
+        time.sleep(0.005)
     return "QEMU's migration did not finish in time"
 
 
@@ -113,28 +123,20 @@ def restore(
     except LwjvmError as e:
         return str(e)
     try:
-        client.cmd("migrate-set-capabilities", capabilities=CAPABILITIES)
         client.cmd("migrate-incoming", uri=f"exec:cat {shlex.quote(str(state))}")
-        while time.monotonic() < limit:
-            if proc.poll() is not None:
-                return "QEMU refused the saved state"
-            info = client.cmd("query-migrate")
-            status = info.get("status") if isinstance(info, dict) else None
-            if status == "failed":
-                return "QEMU could not load the saved state"
-            if status == "completed":
-                for spec in forwards:
-                    said = client.cmd(
-                        "human-monitor-command",
-                        **{"command-line": f"hostfwd_add {network.NETDEV_ID} {spec}"},
-                    )
-                    if said:
-                        return f"QEMU refused the port forward {spec}: {str(said).strip()}"
-                if client.cmd("query-status").get("status") != "running":
-                    client.cmd("cont")  # it was saved paused
-                return None
-            time.sleep(0.005)
-        return "QEMU did not load the saved state in time"
+        why = _migration_done(client, proc, limit)
+        if why is not None:
+            return why
+        for spec in forwards:
+            said = client.cmd(
+                "human-monitor-command",
+                **{"command-line": f"hostfwd_add {network.NETDEV_ID} {spec}"},
+            )
+            if said:
+                return f"QEMU refused the port forward {spec}: {str(said).strip()}"
+        if client.cmd("query-status").get("status") != "running":
+            client.cmd("cont")  # it was saved paused
+        return None
     except Exception as e:  # noqa: BLE001 (QEMU went away mid-way)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=2.0)
@@ -308,10 +310,9 @@ def _save(control: vm.VmControl, frozen: threading.Event, outcome: dict[str, str
     except LwjvmError as e:
         return str(e)
     try:
-        client.cmd("migrate-set-capabilities", capabilities=CAPABILITIES)
         client.cmd("stop")
         client.cmd("migrate", uri=f"exec:cat > {shlex.quote(str(state))}")
-        return _migration_done(client, limit)
+        return _migration_done(client, proc, limit)
     except Exception as e:  # noqa: BLE001 (QEMU went away mid-way)
         return f"QMP failed while saving: {e}"
     finally:

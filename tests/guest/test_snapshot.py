@@ -40,8 +40,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+def build_copy(tmp_path_factory: pytest.TempPathFactory, vm_lines: str) -> Built:
+    """samples/http copied with `vm_lines` added under vm:, built."""
     reason = guest_unavailable()
     if reason:
         pytest.skip(reason)
@@ -51,7 +51,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     shutil.copyfile(SAMPLE / "target" / "http.jar", d / "target" / "http.jar")
     text = (SAMPLE / "app.yaml").read_text()
     assert "\nvm:\n" in text
-    (d / "app.yaml").write_text(text.replace("\nvm:\n", "\nvm:\n  snapshot: true\n"))
+    (d / "app.yaml").write_text(text.replace("\nvm:\n", "\nvm:\n" + vm_lines))
     image = d / "image"
     r = subprocess.run(
         [*lwjvm_command(), "build", "-o", str(image), str(d / "app.yaml")],
@@ -60,6 +60,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     assert r.returncode == 0, r.stderr
     assert "warm snapshot: / 200 x20, /health 200 x20" in r.stderr
     return Built(d / "app.yaml", image)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build_copy(tmp_path_factory, "  snapshot: true\n")
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes]) -> None:
@@ -191,3 +196,20 @@ def test_a_snapshot_qemu_refuses_falls_back_to_a_cold_boot(
     assert "warm snapshot not restored (QEMU" in err and "booting cold" in err, err
     assert "http: listening on port 8080" in out  # a boot of its own
     assert 2 <= served(out) < WARM_UP
+
+
+def test_two_cpus_are_frozen_and_restored(
+    tmp_path_factory: pytest.TempPathFactory, run_image: list[subprocess.Popen[bytes]]
+) -> None:
+    """With vm.cpus: 2 the freeze holds the second CPU too (the freeze IPI), and the restored VM
+    runs on both."""
+    two = build_copy(tmp_path_factory, "  snapshot: true\n  cpus: 2\n")
+    snap = ImageDescriptor.read(two.image).snapshot
+    assert snap is not None and snap.cpus == 2
+    port = start(two, two.image, run_image)
+    for i in range(20):
+        body = f"request {i}".encode()
+        assert requests.post(f"http://127.0.0.1:{port}/echo", data=body, timeout=30).content == body
+    out, err = stop(run_image[0])
+    assert "restoring the warm snapshot" in err, err
+    assert served(out) >= WARM_UP + 21, out

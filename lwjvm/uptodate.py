@@ -73,6 +73,10 @@ def image_inputs(
     record = extra.record() if extra is not None else None
     if record:
         inputs["extra"] = record  # only when given, so records written before it stay valid
+    if m.snapshot:  # a warm snapshot restores only on the QEMU that saved it: retake it
+        from lwjvm import snapshot
+
+        inputs["qemu"] = snapshot.qemu_version()
     return inputs
 
 
@@ -86,6 +90,7 @@ _WHAT_CHANGED = {
     "kernel": "the kernel changed",
     "profile": "the JVM port profile changed",
     "lwjvm": "lwjvm changed",
+    "qemu": "QEMU changed (the warm snapshot is QEMU's)",
 }
 
 

@@ -187,6 +187,10 @@ def test_stale_reason_names_what_changed(tmp_path: Path) -> None:
     assert uptodate.stale_reason(out, {**inputs, "kernel": "k2"}) == "the kernel changed"
     assert uptodate.stale_reason(out, {**inputs, "classpath": ["d"]}) == "the app's jars changed"
     assert uptodate.stale_reason(out, {**inputs, "args": ["x"]}) == "the app arguments changed"
+    # An image with a warm snapshot records QEMU's version: another QEMU retakes the snapshot.
+    assert uptodate.stale_reason(out, {**inputs, "qemu": "QEMU emulator version 9.2.0"}) == (
+        "QEMU changed (the warm snapshot is QEMU's)"
+    )
     (out / uptodate.INPUTS).unlink()
     assert uptodate.stale_reason(out, inputs) == "no record of what it was built from"
 

@@ -16,7 +16,8 @@
 #                CPUs for SOAK_MINUTES, the ELF, boot.conf and volume parsers' fuzzing with a new seed
 #                (host-compiled, and 300 mutants of each booted in the guest), and the guest
 #                syscall fuzzer over new seeds on 1 and 2 CPUs for SOAK_MINUTES; then 300 kills of
-#                QEMU while a program fsyncs records to a volume
+#                QEMU while a program fsyncs records to a volume, and 100,000 files in one
+#                directory of a volume
 
 SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
@@ -179,6 +180,7 @@ soak: setup kernel
 		tests/kernel/test_volfs.py -k "mutated or survive"
 	$(VENV)/bin/python tests/guest/fuzz_soak.py --minutes $(SOAK_MINUTES) --cpus 1,2
 	LWJVM_VOLUME_KILLS=300 $(VENV)/bin/pytest -n 1 tests/guest/test_volume_crash.py
+	LWJVM_SOAK=1 $(VENV)/bin/pytest -n 1 tests/guest/test_volume_bigdir.py
 
 clean:
 	rm -rf build tests/build samples/hello/target plugins/maven/target samples/spring-boot/target \

@@ -205,7 +205,6 @@ static int64_t v_read(struct inode *ino, uint64_t off, void *buf, uint64_t len)
 }
 
 struct rd {
-    uint64_t skip, seen;
     struct vfs_dirent *out;
     int found;
 };
@@ -213,8 +212,6 @@ struct rd {
 static int rd_cb(void *arg, const char *name, uint64_t obj, uint8_t type)
 {
     struct rd *r = arg;
-    if (r->seen++ < r->skip)
-        return 0;
     size_t n = strlen(name);
     r->out->ino = obj;
     r->out->type = type;
@@ -224,7 +221,8 @@ static int rd_cb(void *arg, const char *name, uint64_t obj, uint8_t type)
     return 1;
 }
 
-/* Cookies: 0 ".", 1 "..", 2 + k the k-th entry in use (linear: v1 directories are small). */
+/* Cookies: 0 ".", 1 "..", then 2 + volfs's readdir position (the entry after the last one given:
+ * entries the directory gains or loses meanwhile do not move the others past it). */
 static int v_readdir(struct inode *ino, uint64_t *cookie, struct vfs_dirent *out)
 {
     if (*cookie < 2) {
@@ -236,15 +234,16 @@ static int v_readdir(struct inode *ino, uint64_t *cookie, struct vfs_dirent *out
         (*cookie)++;
         return 1;
     }
-    struct rd r = {*cookie - 2, 0, out, 0};
+    struct rd r = {out, 0};
+    uint64_t pos = *cookie - 2;
     vlock();
-    int rc = volfs_readdir(vol.v, vol.ds, obj_of(ino), rd_cb, &r);
+    int rc = volfs_readdir_at(vol.v, vol.ds, obj_of(ino), &pos, rd_cb, &r);
     vunlock();
     if (rc < 0)
         return rc;
     if (!r.found)
         return 0;
-    (*cookie)++;
+    *cookie = pos + 2;
     return 1;
 }
 

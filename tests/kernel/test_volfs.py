@@ -73,6 +73,12 @@ def test_open_reads_the_space_map_which_matches_a_walk_and_v1_volumes_still_work
     _run(volfs_test, "spacemap")
 
 
+def test_thousands_of_names_in_one_hashed_directory_list_once_each_through_splits(
+    volfs_test: Path,
+) -> None:
+    _run(volfs_test, "bigdir")
+
+
 def test_the_arc_keeps_a_working_set_through_a_scan_and_never_serves_stale_blocks(
     volfs_test: Path,
 ) -> None:

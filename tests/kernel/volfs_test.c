@@ -18,7 +18,10 @@
  *             the file is a prefix of what was appended, at least all an fsync returned for
  *   spacemap  v2: open reads the allocation state from the space map, the same state a walk of
  *             the trees derives (a damaged map falls back to the walk), in as many device reads
- *             whatever the volume holds; v1 volumes still open, change and commit as v1 */
+ *             whatever the volume holds; v1 volumes still open, change and commit as v1
+ *   bigdir    v3 hashed directories (and v2's linear ones): thousands of names created, looked
+ *             up, renamed (splits in between), listed once each by a readdir resumed entry by
+ *             entry while names are created and removed, removed all, across commits */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -840,7 +843,7 @@ static void test_spacemap(void)
 {
     struct memdev *m = fresh(8192);
     struct volfs *v = vopen(m, false);
-    EXPECT_EQ(volfs_version(v), 2);
+    EXPECT_EQ(volfs_version(v), VOLFS_VERSION);
     EXPECT(v->sm_loaded);
     struct model mo;
     model_init(&mo);
@@ -927,6 +930,150 @@ static void test_spacemap(void)
     }
     volfs_close(v);
     model_free(&mo);
+    md_free(m);
+}
+
+/* ---- big directories ---- */
+
+struct seen {
+    uint8_t *count; /* per name index */
+    int n, total, other;
+    struct volfs *v;
+    int64_t dir;
+    int mode; /* 2: create a new name while listing */
+    int made;
+    int last; /* the name index listed last */
+};
+
+static int seen_one(void *arg, const char *name, uint64_t obj, uint8_t type)
+{
+    struct seen *s = arg;
+    (void)obj;
+    EXPECT_EQ(type, 8);
+    int i;
+    if (sscanf(name, "name-%d", &i) == 1 && i >= 0 && i < s->n) {
+        s->count[i]++;
+        s->last = i;
+    }
+    else
+        s->other++;
+    s->total++;
+    return 1; /* one entry a call, as the kernel's getdents asks for them */
+}
+
+/* Lists dir entry by entry through volfs_readdir_at's positions, as the kernel does; with mode
+ * 2 a new name is created after each old name listed, until a new one is listed. */
+static void list_dir(struct seen *s)
+{
+    memset(s->count, 0, (size_t)s->n);
+    s->total = s->other = 0;
+    uint64_t pos = 0;
+    for (;;) {
+        int before = s->total;
+        EXPECT_EQ(volfs_readdir_at(s->v, 0, (uint64_t)s->dir, &pos, seen_one, s), 0);
+        if (s->total == before)
+            break;
+        EXPECT(pos < (1ull << 61));
+        if (s->mode == 2 && s->other == 0) { /* for old names only: new ones may be listed */
+            char nm[32];
+            snprintf(nm, sizeof nm, "new-%d", s->made++);
+            EXPECT(volfs_create(s->v, 0, (uint64_t)s->dir, nm, 0100644) > 0);
+        }
+    }
+}
+
+static void bigdir_on(struct memdev *m, int n)
+{
+    struct volfs *v = vopen(m, false);
+    int64_t dir = volfs_create(v, 0, VOLFS_ROOT_OBJ, "big", 040755);
+    EXPECT(dir > 0);
+    char nm[32];
+    for (int i = 0; i < n; i++) {
+        snprintf(nm, sizeof nm, "name-%d", i);
+        EXPECT(volfs_create(v, 0, (uint64_t)dir, nm, 0100644) > 0);
+        if (i % 3000 == 1500)
+            EXPECT_EQ(volfs_commit(v), 0);
+    }
+    EXPECT_EQ(volfs_create(v, 0, (uint64_t)dir, "name-0", 0100644), -EEXIST);
+    EXPECT_EQ(volfs_commit(v), 0);
+    volfs_close(v);
+    v = vopen(m, false);
+    for (int i = 0; i < n; i++) {
+        snprintf(nm, sizeof nm, "name-%d", i);
+        EXPECT(volfs_lookup(v, 0, (uint64_t)dir, nm) > 0);
+    }
+    EXPECT_EQ(volfs_lookup(v, 0, (uint64_t)dir, "name-x"), -ENOENT);
+    struct seen s = {calloc(1, (size_t)n), n, 0, 0, v, dir, 0, 0, 0};
+    list_dir(&s);
+    EXPECT_EQ(s.total, n);
+    for (int i = 0; i < n; i++)
+        EXPECT_EQ(s.count[i], 1);
+    /* Names created while listing: each old name still listed once. */
+    s.mode = 2;
+    list_dir(&s);
+    for (int i = 0; i < n; i++)
+        EXPECT_EQ(s.count[i], 1);
+    EXPECT(s.made > 0);
+    for (int i = 0; i < s.made; i++) {
+        char nn[32];
+        snprintf(nn, sizeof nn, "new-%d", i);
+        EXPECT_EQ(volfs_unlink(v, 0, (uint64_t)dir, nn), 0);
+    }
+    /* Renames inside the directory (adds that may split) and back. */
+    for (int i = 0; i < n; i += 7) {
+        char to[32];
+        snprintf(nm, sizeof nm, "name-%d", i);
+        snprintf(to, sizeof to, "moved-%d", i);
+        EXPECT_EQ(volfs_rename(v, 0, (uint64_t)dir, nm, (uint64_t)dir, to), 0);
+        EXPECT_EQ(volfs_lookup(v, 0, (uint64_t)dir, nm), -ENOENT);
+        EXPECT_EQ(volfs_rename(v, 0, (uint64_t)dir, to, (uint64_t)dir, nm), 0);
+    }
+    EXPECT_EQ(volfs_unlink(v, VOLFS_ROOT_OBJ, 0, "big"), -ENOENT); /* dataset 1: none */
+    EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "big"), -ENOTEMPTY);
+    EXPECT_EQ(volfs_commit(v), 0);
+    clean_check(v);
+    /* rm -r's pattern: unlink each name as it is listed; every name is listed once. */
+    s.mode = 0;
+    memset(s.count, 0, (size_t)n);
+    s.total = 0;
+    uint64_t pos = 0;
+    for (;;) {
+        int before = s.total;
+        EXPECT_EQ(volfs_readdir_at(v, 0, (uint64_t)dir, &pos, seen_one, &s), 0);
+        if (s.total == before)
+            break;
+        snprintf(nm, sizeof nm, "name-%d", s.last);
+        EXPECT_EQ(volfs_unlink(v, 0, (uint64_t)dir, nm), 0);
+    }
+    EXPECT_EQ(s.total, n);
+    for (int i = 0; i < n; i++) {
+        EXPECT_EQ(s.count[i], 1);
+        snprintf(nm, sizeof nm, "name-%d", i);
+        EXPECT_EQ(volfs_lookup(v, 0, (uint64_t)dir, nm), -ENOENT);
+    }
+    struct seen none = {calloc(1, 1), 1, 0, 0, v, dir, 0, 0, 0};
+    list_dir(&none);
+    EXPECT_EQ(none.total, 0);
+    EXPECT_EQ(volfs_unlink(v, 0, VOLFS_ROOT_OBJ, "big"), 0);
+    EXPECT_EQ(volfs_commit(v), 0);
+    clean_check(v);
+    volfs_close(v);
+    free(s.count);
+    free(none.count);
+}
+
+static void test_bigdir(void)
+{
+    struct memdev *m = fresh(65536);
+    struct volfs *v = vopen(m, true);
+    EXPECT_EQ(volfs_version(v), 3);
+    volfs_close(v);
+    bigdir_on(m, 20000);
+    md_free(m);
+    m = md_new(16384);
+    struct volfs_bdev d = bdev(m);
+    EXPECT_EQ(volfs_format_version(&d, "v2", 9, 1000, 2), 0);
+    bigdir_on(m, 1500); /* linear: quadratic, so fewer */
     md_free(m);
 }
 
@@ -1364,6 +1511,8 @@ int main(int argc, char **argv)
         test_arc();
     else if (!strcmp(argv[1], "spacemap"))
         test_spacemap();
+    else if (!strcmp(argv[1], "bigdir"))
+        test_bigdir();
     else
         return 2;
     printf("ok\n");

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define VOLFS_BLOCK 4096u
-#define VOLFS_VERSION 2u     /* what volfs_format writes */
+#define VOLFS_VERSION 3u     /* what volfs_format writes */
 #define VOLFS_VERSION_MIN 1u /* the oldest it reads and writes (in that version's format) */
 #define VOLFS_LABEL_MAGIC 0x3153464c4f56574cull /* "LWVOLFS1" */
 #define VOLFS_UB_MAGIC 0x3142554c4f56574cull    /* "LWVOLUB1" */
@@ -18,7 +18,7 @@
 #define VOLFS_KEEP_TXGS 4u /* frees wait this many txgs; open keeps what the newest 4 reach */
 #define VOLFS_MAX_LEVELS 8u
 #define VOLFS_MAX_DATASETS 65536u
-#define VOLFS_MAX_DIR_BYTES (64ull << 20) /* a directory: up to 1M entries (scanned linearly) */
+#define VOLFS_MAX_DIR_BYTES (64ull << 20) /* a directory: up to 1M entries, 16384 leaves */
 #define VOLFS_CKSUM_OFF (VOLFS_BLOCK - 32u) /* self-checksummed blocks keep it here */
 
 enum volfs_btype {
@@ -83,7 +83,7 @@ struct volfs_dnode {
     uint8_t kind;
     uint8_t nlevels;
     uint8_t data_type;
-    uint8_t pad0;
+    uint8_t flags; /* VOLFS_DN_* (v3) */
     uint32_t mode;
     uint64_t size;
     uint64_t nlink;
@@ -95,9 +95,15 @@ struct volfs_dnode {
     uint64_t gen;
     struct volfs_bp root;
     uint64_t parent;
-    uint8_t pad1[120];
+    uint64_t entries; /* a hashed directory: its entries in use */
+    uint8_t pad1[112];
 };
 _Static_assert(sizeof(struct volfs_dnode) == 256, "dnode");
+_Static_assert(offsetof(struct volfs_dnode, entries) == 136, "dnode entries");
+/* A hashed directory (v3): its data is 2^d leaf blocks of 64 entries; a name goes in leaf
+ * volfs_name_hash(name) >> (60 - d). */
+#define VOLFS_DN_HASHED 1u
+#define VOLFS_HASH_BITS 60u
 _Static_assert(offsetof(struct volfs_dnode, root) == 64, "dnode root");
 _Static_assert(offsetof(struct volfs_dnode, parent) == 128, "dnode parent");
 

@@ -1,6 +1,7 @@
 /* volfs objects: datasets (the dataset table in the MOS), dnodes (the dnode array of a dataset),
- * the block tree of an object (growing it, finding block i), file data, directories and
- * snapshots, all as changes to the open transaction group (docs/volume-format.md). */
+ * the block tree of an object (growing it, finding block i), file data, directories (v1/v2:
+ * scanned linearly; v3: hashed into leaf blocks) and snapshots, all as changes to the open
+ * transaction group (docs/volume-format.md). */
 #include "errno.h"
 #include "fs/volfs/internal.h"
 #include "lib/string.h"
@@ -413,8 +414,47 @@ static bool name_ok(const char *name, size_t *len)
     return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-/* Finds name in dir: its entry and byte offset; -ENOENT if absent. With name 0, the first free
- * entry (or the end of the directory). */
+uint64_t volfs_name_hash(const char *name, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, then splitmix64's finalizer for the top bits */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)name[i];
+        h *= 0x100000001b3ull;
+    }
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
+    return h >> (64 - VOLFS_HASH_BITS);
+}
+
+static bool dir_hashed(const struct obj *d) { return d->dn->flags & VOLFS_DN_HASHED; }
+
+/* A hashed directory's leaves are 2^bits blocks. */
+static unsigned leaf_bits(const struct obj *d)
+{
+    unsigned bits = 0;
+    while ((VOLFS_BLOCK << bits) < d->dn->size)
+        bits++;
+    return bits;
+}
+
+static uint64_t leaf_of(uint64_t hash, unsigned bits)
+{
+    return bits ? hash >> (VOLFS_HASH_BITS - bits) : 0;
+}
+
+/* Reads leaf block i of a hashed directory into blk. */
+static int leaf_read(struct volfs *v, struct obj *d, uint64_t i, uint8_t *blk)
+{
+    int64_t got = obj_read(v, d, i * VOLFS_BLOCK, blk, VOLFS_BLOCK);
+    return got < 0 ? (int)got : got == VOLFS_BLOCK ? 0 : -EIO;
+}
+
+/* Finds name in dir: its entry and byte offset; -ENOENT if absent. With name 0 (linear
+ * directories only), the first free entry (or the end of the directory). A hashed directory
+ * reads the one leaf the name's hash picks. */
 static int dir_find(struct volfs *v, struct obj *dir, const char *name, struct volfs_dirent *out,
                     uint64_t *at)
 {
@@ -423,7 +463,12 @@ static int dir_find(struct volfs *v, struct obj *dir, const char *name, struct v
     if (!blk)
         return -ENOMEM;
     int r = -ENOENT;
-    for (uint64_t off = 0; off < dir->dn->size && r == -ENOENT; off += VOLFS_BLOCK) {
+    uint64_t from = 0, to = dir->dn->size;
+    if (dir_hashed(dir) && name) {
+        from = leaf_of(volfs_name_hash(name, len), leaf_bits(dir)) * VOLFS_BLOCK;
+        to = from + VOLFS_BLOCK < to ? from + VOLFS_BLOCK : to;
+    }
+    for (uint64_t off = from; off < to && r == -ENOENT; off += VOLFS_BLOCK) {
         int64_t got = obj_read(v, dir, off, blk, VOLFS_BLOCK);
         if (got < 0) {
             r = (int)got;
@@ -456,16 +501,103 @@ static int load_dir(struct volfs *v, int ds, uint64_t dir, struct obj *o)
         r = -ENOTDIR;
     if (r == 0 && (o->dn->size > VOLFS_MAX_DIR_BYTES || o->dn->size % 64))
         r = -EIO; /* no writer makes such a directory (scans would not end) */
+    if (r == 0 && dir_hashed(o) && o->dn->size && o->dn->size != VOLFS_BLOCK << leaf_bits(o))
+        r = -EIO; /* a hashed directory has 2^n leaves */
     return r;
 }
 
-/* Adds the entry name -> obj (of kind) to dir, in its first free slot. */
+/* A hashed directory's leaves double: leaf i's entries go to leaves 2i and 2i+1 by the next bit
+ * of their hash, from the last leaf down, so no leaf is overwritten before it is read. Every
+ * entry keeps its place in hash order (readdir's cookies stay valid). */
+static int dir_split(struct volfs *v, struct obj *d)
+{
+    unsigned bits = leaf_bits(d);
+    uint64_t n = d->dn->size / VOLFS_BLOCK;
+    uint8_t *src = kmalloc(VOLFS_BLOCK), *half[2] = {kmalloc(VOLFS_BLOCK), kmalloc(VOLFS_BLOCK)};
+    int r = src && half[0] && half[1] ? 0 : -ENOMEM;
+    for (uint64_t i = n; r == 0 && i-- > 0;) {
+        if ((r = leaf_read(v, d, i, src)) < 0)
+            break;
+        memset(half[0], 0, VOLFS_BLOCK);
+        memset(half[1], 0, VOLFS_BLOCK);
+        unsigned used[2] = {0, 0};
+        for (int k = 0; k < (int)VOLFS_DIRENTS_PER_BLOCK && r == 0; k++) {
+            struct volfs_dirent *e = (struct volfs_dirent *)src + k;
+            if (!e->obj)
+                continue;
+            if (e->namelen == 0 || e->namelen > VOLFS_NAME_MAX) {
+                r = -EIO;
+                break;
+            }
+            uint64_t to = leaf_of(volfs_name_hash(e->name, e->namelen), bits + 1);
+            if (to >> 1 != i) {
+                r = -EIO; /* in a leaf its hash does not pick: not ours */
+                break;
+            }
+            memcpy((struct volfs_dirent *)half[to & 1] + used[to & 1]++, e, sizeof(*e));
+        }
+        for (int k = 1; k >= 0 && r == 0; k--) {
+            uint64_t to = 2 * i + (uint64_t)k;
+            if (!used[k] && to >= n)
+                continue; /* past the old leaves: a hole reads as an empty leaf */
+            int64_t w = obj_write(v, d, to * VOLFS_BLOCK, half[k], VOLFS_BLOCK);
+            r = w < 0 ? (int)w : 0;
+        }
+    }
+    if (r == 0) {
+        d->dn->size = 2 * n * VOLFS_BLOCK;
+        vb_dirty(d->h);
+    }
+    kfree(src);
+    kfree(half[0]);
+    kfree(half[1]);
+    return r;
+}
+
+/* Adds the entry name -> obj (of kind) to dir: in its first free slot (linear), or in the leaf
+ * its hash picks, doubling the leaves while that one is full (hashed: -ENOSPC past
+ * VOLFS_MAX_DIR_BYTES). */
 static int dir_add(struct volfs *v, struct obj *d, const char *name, size_t len, uint64_t obj,
                    uint8_t kind)
 {
     struct volfs_dirent e;
     uint64_t at;
-    int r = dir_find(v, d, 0, &e, &at);
+    int r;
+    if (!dir_hashed(d)) {
+        r = dir_find(v, d, 0, &e, &at);
+    } else {
+        uint8_t *blk = kmalloc(VOLFS_BLOCK);
+        if (!blk)
+            return -ENOMEM;
+        uint64_t h = volfs_name_hash(name, len);
+        for (r = -ENOSPC;;) {
+            if (d->dn->size == 0) { /* the first leaf */
+                memset(blk, 0, VOLFS_BLOCK);
+                int64_t w = obj_write(v, d, 0, blk, VOLFS_BLOCK);
+                if (w < 0) {
+                    r = (int)w;
+                    break;
+                }
+            }
+            uint64_t leaf = leaf_of(h, leaf_bits(d));
+            if ((r = leaf_read(v, d, leaf, blk)) < 0)
+                break;
+            int k = 0;
+            while (k < (int)VOLFS_DIRENTS_PER_BLOCK && ((struct volfs_dirent *)blk)[k].obj)
+                k++;
+            if (k < (int)VOLFS_DIRENTS_PER_BLOCK) {
+                at = leaf * VOLFS_BLOCK + (uint64_t)k * sizeof(e);
+                break;
+            }
+            if (d->dn->size * 2 > VOLFS_MAX_DIR_BYTES) {
+                r = -ENOSPC;
+                break;
+            }
+            if ((r = dir_split(v, d)) < 0)
+                break;
+        }
+        kfree(blk);
+    }
     if (r < 0)
         return r;
     memset(&e, 0, sizeof(e));
@@ -474,7 +606,24 @@ static int dir_add(struct volfs *v, struct obj *d, const char *name, size_t len,
     e.namelen = (uint8_t)len;
     memcpy(e.name, name, len);
     int64_t w = obj_write(v, d, at, &e, sizeof(e));
-    return w < 0 ? (int)w : 0;
+    if (w < 0)
+        return (int)w;
+    if (dir_hashed(d))
+        d->dn->entries++;
+    return 0;
+}
+
+/* Clears the entry at byte offset at of dir. */
+static int dir_clear(struct volfs *v, struct obj *d, uint64_t at)
+{
+    struct volfs_dirent z;
+    memset(&z, 0, sizeof(z));
+    int64_t w = obj_write(v, d, at, &z, sizeof(z));
+    if (w < 0)
+        return (int)w;
+    if (dir_hashed(d) && d->dn->entries)
+        d->dn->entries--;
+    return 0;
 }
 
 int64_t volfs_lookup(struct volfs *v, int ds, uint64_t dir, const char *name)
@@ -526,6 +675,8 @@ int64_t volfs_create(struct volfs *v, int ds, uint64_t dir, const char *name, ui
     o.dn->kind = kind;
     o.dn->nlevels = 1;
     o.dn->data_type = kind == VK_DIR ? VT_DIR : VT_DATA;
+    if (kind == VK_DIR && v->version >= 3)
+        o.dn->flags = VOLFS_DN_HASHED;
     o.dn->mode = mode;
     o.dn->nlink = kind == VK_DIR ? 2 : 1;
     o.dn->atime = o.dn->mtime = o.dn->ctime = v->now;
@@ -577,6 +728,8 @@ static int dir_empty(struct volfs *v, struct obj *o)
 {
     if (o->dn->size > VOLFS_MAX_DIR_BYTES)
         return -EIO;
+    if (dir_hashed(o))
+        return o->dn->entries ? -ENOTEMPTY : 0;
     struct volfs_dirent x;
     for (uint64_t at = 0; at < o->dn->size; at += sizeof(x)) {
         int64_t got = obj_read(v, o, at, &x, sizeof(x));
@@ -628,10 +781,8 @@ int volfs_unlink(struct volfs *v, int ds, uint64_t dir, const char *name)
     if (r < 0)
         return r;
     uint64_t obj = e.obj;
-    memset(&e, 0, sizeof(e));
-    int64_t w = obj_write(v, &d, at, &e, sizeof(e));
-    if (w < 0)
-        return (int)w;
+    if ((r = dir_clear(v, &d, at)) < 0)
+        return r;
     d.dn->mtime = d.dn->ctime = v->now;
     return drop_link(v, &d, &o, obj);
 }
@@ -715,12 +866,11 @@ int volfs_rename(struct volfs *v, int ds, uint64_t odir, const char *oname, uint
             return (int)w;
     } else if ((r = dir_add(v, &nd, nname, nlen, e.obj, o.dn->kind)) < 0) {
         return r;
+    } else if (odir == ndir && dir_hashed(&od) && (r = dir_find(v, &od, oname, &e, &oat)) < 0) {
+        return r; /* the add may have split the leaves: the old name moved */
     }
-    struct volfs_dirent z;
-    memset(&z, 0, sizeof(z));
-    int64_t w = obj_write(v, &od, oat, &z, sizeof(z));
-    if (w < 0)
-        return (int)w;
+    if ((r = dir_clear(v, &od, oat)) < 0)
+        return r;
     if (isdir && odir != ndir) {
         od.dn->nlink--;
         nd.dn->nlink++;
@@ -734,27 +884,85 @@ int volfs_rename(struct volfs *v, int ds, uint64_t odir, const char *oname, uint
     return replace ? drop_link(v, &nd, &t, gone) : 0;
 }
 
-int volfs_readdir(struct volfs *v, int ds, uint64_t dir,
-                  int (*fn)(void *arg, const char *name, uint64_t obj, uint8_t type), void *arg)
+/* The entry of a hashed directory's leaf (of 2^bits) with the smallest hash at or above *pos;
+ * its index, or -1 when none: *pos moves to the next leaf's first hash. */
+static int leaf_next(const uint8_t *blk, uint64_t leaf, unsigned bits, uint64_t *pos,
+                     uint64_t *hash)
+{
+    int best = -1;
+    for (int k = 0; k < (int)VOLFS_DIRENTS_PER_BLOCK; k++) {
+        const struct volfs_dirent *e = (const struct volfs_dirent *)blk + k;
+        if (!e->obj || e->namelen == 0 || e->namelen > VOLFS_NAME_MAX)
+            continue;
+        uint64_t h = volfs_name_hash(e->name, e->namelen);
+        if (h >= *pos && (best < 0 || h < *hash)) {
+            best = k;
+            *hash = h;
+        }
+    }
+    if (best < 0)
+        *pos = bits ? (leaf + 1) << (VOLFS_HASH_BITS - bits) : 1ull << VOLFS_HASH_BITS;
+    return best;
+}
+
+int volfs_readdir_at(struct volfs *v, int ds, uint64_t dir, uint64_t *pos,
+                     int (*fn)(void *arg, const char *name, uint64_t obj, uint8_t type),
+                     void *arg)
 {
     struct obj d;
     int r = load_dir(v, ds, dir, &d);
     if (r < 0)
         return r;
-    struct volfs_dirent e;
-    for (uint64_t at = 0; at < d.dn->size; at += sizeof(e)) {
-        int64_t got = obj_read(v, &d, at, &e, sizeof(e));
-        if (got < 0)
-            return (int)got;
-        if (!e.obj)
-            continue;
-        if (e.namelen == 0 || e.namelen > VOLFS_NAME_MAX)
-            return -EIO; /* a directory entry no writer makes: corrupt */
-        char name[VOLFS_NAME_MAX + 1];
-        memcpy(name, e.name, e.namelen);
-        name[e.namelen] = 0;
-        if (fn(arg, name, e.obj, e.type))
-            break;
+    char name[VOLFS_NAME_MAX + 1];
+    if (!dir_hashed(&d)) {
+        struct volfs_dirent e;
+        for (uint64_t at = *pos * sizeof(e); at < d.dn->size; at += sizeof(e)) {
+            int64_t got = obj_read(v, &d, at, &e, sizeof(e));
+            if (got < 0)
+                return (int)got;
+            *pos = at / sizeof(e) + 1;
+            if (!e.obj)
+                continue;
+            if (e.namelen == 0 || e.namelen > VOLFS_NAME_MAX)
+                return -EIO; /* a directory entry no writer makes: corrupt */
+            memcpy(name, e.name, e.namelen);
+            name[e.namelen] = 0;
+            if (fn(arg, name, e.obj, e.type))
+                return 0;
+        }
+        return 0;
     }
-    return 0;
+    uint8_t *blk = kmalloc(VOLFS_BLOCK);
+    if (!blk)
+        return -ENOMEM;
+    unsigned bits = leaf_bits(&d);
+    uint64_t n = d.dn->size / VOLFS_BLOCK;
+    while (r == 0 && *pos < 1ull << VOLFS_HASH_BITS) {
+        uint64_t leaf = leaf_of(*pos, bits);
+        if (leaf >= n)
+            break;
+        if ((r = leaf_read(v, &d, leaf, blk)) < 0)
+            break;
+        uint64_t h = 0;
+        int k;
+        while ((k = leaf_next(blk, leaf, bits, pos, &h)) >= 0) {
+            const struct volfs_dirent *e = (const struct volfs_dirent *)blk + k;
+            *pos = h + 1;
+            memcpy(name, e->name, e->namelen);
+            name[e->namelen] = 0;
+            if (fn(arg, name, e->obj, e->type)) {
+                kfree(blk);
+                return 0;
+            }
+        }
+    }
+    kfree(blk);
+    return r;
+}
+
+int volfs_readdir(struct volfs *v, int ds, uint64_t dir,
+                  int (*fn)(void *arg, const char *name, uint64_t obj, uint8_t type), void *arg)
+{
+    uint64_t pos = 0;
+    return volfs_readdir_at(v, ds, dir, &pos, fn, arg);
 }

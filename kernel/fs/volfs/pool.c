@@ -755,6 +755,7 @@ int volfs_format_version(const struct volfs_bdev *dev, const char *name, uint64_
         rd->kind = VK_DIR;
         rd->nlevels = 1;
         rd->data_type = VT_DIR;
+        rd->flags = version >= 3 ? VOLFS_DN_HASHED : 0;
         rd->mode = 040755;
         rd->nlink = 2;
         rd->atime = rd->mtime = rd->ctime = now_ns;

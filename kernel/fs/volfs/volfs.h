@@ -133,6 +133,16 @@ int64_t volfs_seek_data(struct volfs *v, int ds, uint64_t obj, uint64_t off, boo
 /* Calls fn for each entry of dir (not . and ..); stops early when fn returns nonzero. */
 int volfs_readdir(struct volfs *v, int ds, uint64_t dir,
                   int (*fn)(void *arg, const char *name, uint64_t obj, uint8_t type), void *arg);
+/* The same from position *pos (0: the start), which moves past each entry fn is called with, so
+ * that a later call goes on after the last entry fn took (fn returning nonzero). A position stays
+ * valid while the directory changes: entries added or removed meanwhile may or may not be seen,
+ * the others are seen once. Positions are below 2^61 (linear directories: the entry slot + 1;
+ * hashed ones: the next name hash, below 2^60). */
+int volfs_readdir_at(struct volfs *v, int ds, uint64_t dir, uint64_t *pos,
+                     int (*fn)(void *arg, const char *name, uint64_t obj, uint8_t type),
+                     void *arg);
+/* The 60-bit hash that places a name in a hashed directory (docs/volume-format.md). */
+uint64_t volfs_name_hash(const char *name, size_t len);
 
 /* The intent log (log.c). Logs the changes of dataset ds from the next commit on, so that
  * volfs_fsync of it writes log blocks instead of committing. */

@@ -79,6 +79,12 @@ def test_thousands_of_names_in_one_hashed_directory_list_once_each_through_split
     _run(volfs_test, "bigdir")
 
 
+def test_files_unlinked_while_open_when_the_volume_died_are_freed_by_the_next_open(
+    volfs_test: Path,
+) -> None:
+    _run(volfs_test, "orphans")
+
+
 def test_the_arc_keeps_a_working_set_through_a_scan_and_never_serves_stale_blocks(
     volfs_test: Path,
 ) -> None:

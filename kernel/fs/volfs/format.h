@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #define VOLFS_BLOCK 4096u
-#define VOLFS_VERSION 3u     /* what volfs_format writes */
+#define VOLFS_VERSION 4u     /* what volfs_format writes */
 #define VOLFS_VERSION_MIN 1u /* the oldest it reads and writes (in that version's format) */
 #define VOLFS_LABEL_MAGIC 0x3153464c4f56574cull /* "LWVOLFS1" */
 #define VOLFS_UB_MAGIC 0x3142554c4f56574cull    /* "LWVOLUB1" */
@@ -136,8 +136,11 @@ _Static_assert(sizeof(struct volfs_log_rec) == 32, "log record");
 #define VOLFS_LR_TRUNCATE 2u /* size = off */
 #define VOLFS_LOG_SPACE (VOLFS_CKSUM_OFF - 64u) /* record bytes per log block */
 
-/* An OBJSET block: the meta dnode at 0, the intent-log header at 256. */
+/* An OBJSET block: the meta dnode at 0, the intent-log header at 256, and (v4) from 512 the
+ * orphan table: the numbers of objects whose last name went while they were open (0: free). */
 #define VOLFS_OS_ZIL_OFF 256u
+#define VOLFS_OS_ORPHAN_OFF 512u
+#define VOLFS_ORPHANS ((VOLFS_BLOCK - VOLFS_OS_ORPHAN_OFF) / 8u) /* 448 */
 
 struct volfs_dsl_entry {
     struct volfs_bp objset;

@@ -122,6 +122,9 @@ int vol_log_new_chain(struct volfs *v, uint64_t txg);
 void vol_log_committed(struct volfs *v);
 /* At open: marks the chains the newest state names in use and replays them. */
 int vol_log_open(struct volfs *v);
+/* At a writable open (v4): frees the objects the datasets' orphan tables name that have no name
+ * left (open when the volume was last used, never released: a crash), and commits. */
+int vol_free_orphans(struct volfs *v);
 int vol_alloc(struct volfs *v, uint64_t hint, uint64_t *out);
 bool vol_block_free(const struct volfs *v, uint64_t blk);
 void vol_mark_used(struct volfs *v, uint64_t blk);

@@ -741,9 +741,72 @@ static int dir_empty(struct volfs *v, struct obj *o)
     return 0;
 }
 
+/* v4: adds obj to dataset ds's orphan table (add) or takes it out. A full table records nothing:
+ * that orphan is not freed after a crash (it is when released). */
+static void orphan_note(struct volfs *v, int ds, uint64_t obj, bool add)
+{
+    struct vbuf *os;
+    if (v->version < 4 || vol_get_objset(v, ds, &os) < 0)
+        return;
+    uint64_t *t = (uint64_t *)(os->data + VOLFS_OS_ORPHAN_OFF);
+    int slot = -1;
+    for (int i = 0; i < (int)VOLFS_ORPHANS; i++) {
+        if (t[i] == obj) {
+            if (!add) {
+                t[i] = 0;
+                vb_dirty(os);
+            }
+            return;
+        }
+        if (!t[i] && slot < 0)
+            slot = i;
+    }
+    if (add && slot >= 0) {
+        t[slot] = obj;
+        vb_dirty(os);
+    }
+}
+
+int vol_free_orphans(struct volfs *v)
+{
+    if (v->version < 4 || v->ro)
+        return 0;
+    struct vbuf *root = v->root;
+    struct volfs_dnode *mos = (struct volfs_dnode *)root->data;
+    bool changed = false;
+    for (uint64_t ds = 0; ds < mos->size; ds++) {
+        struct vbuf *b, *os;
+        struct volfs_dsl_entry *e;
+        if (vol_dsl_entry(v, ds, false, &b, &e) < 0 || bp_hole(&e->objset) ||
+            (e->flags & VOLFS_DSL_SNAPSHOT) || vol_get_objset(v, (int)ds, &os) < 0)
+            continue; /* a snapshot keeps its orphans as they were: they are read-only */
+        for (int i = 0; i < (int)VOLFS_ORPHANS; i++) {
+            uint64_t obj = ((uint64_t *)(os->data + VOLFS_OS_ORPHAN_OFF))[i];
+            if (!obj)
+                continue;
+            struct obj o;
+            if (get_dnode(v, (int)ds, obj, false, &o) == 0 && o.dn->kind != VK_FREE &&
+                o.dn->nlink == 0) {
+                int r = obj_truncate(v, &o, 0);
+                if (r < 0)
+                    return r;
+                memset(o.dn, 0, sizeof(*o.dn));
+                vb_dirty(o.h);
+            }
+            /* os may have been reloaded by the lookups: find it again to clear the slot */
+            if (vol_get_objset(v, (int)ds, &os) < 0)
+                break;
+            ((uint64_t *)(os->data + VOLFS_OS_ORPHAN_OFF))[i] = 0;
+            vb_dirty(os);
+            changed = true;
+        }
+    }
+    return changed ? volfs_commit(v) : 0;
+}
+
 /* Object o (number obj) lost a name in directory d: its link count goes down (a directory's to
  * 0, and d loses its `..` link); at 0 it is freed, unless the kernel still has it open (then it
- * is an orphan until volfs_release). */
+ * is an orphan until volfs_release, in the dataset's orphan table meanwhile). */
 static int drop_link(struct volfs *v, struct obj *d, struct obj *o, uint64_t obj)
 {
     if (o->dn->kind == VK_DIR) {
@@ -755,8 +818,12 @@ static int drop_link(struct volfs *v, struct obj *d, struct obj *o, uint64_t obj
     }
     o->dn->ctime = v->now;
     vb_dirty(o->h);
-    if (o->dn->nlink || (v->busy && v->busy(v->busy_ctx, obj)))
+    if (o->dn->nlink)
         return 0;
+    if (v->busy && v->busy(v->busy_ctx, obj)) {
+        orphan_note(v, o->h->ds, obj, true);
+        return 0;
+    }
     int r = obj_truncate(v, o, 0);
     if (r == 0)
         memset(o->dn, 0, sizeof(*o->dn));
@@ -804,6 +871,7 @@ int volfs_release(struct volfs *v, int ds, uint64_t obj)
     r = obj_truncate(v, &o, 0);
     if (r == 0)
         memset(o.dn, 0, sizeof(*o.dn));
+    orphan_note(v, ds, obj, false);
     return r;
 }
 

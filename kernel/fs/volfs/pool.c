@@ -922,6 +922,8 @@ int volfs_open(const struct volfs_bdev *dev, bool readonly, struct volfs **out)
         vol_recompute_keep(v);
         r = vol_log_open(v); /* before anything else: what fsync made durable is replayed */
     }
+    if (r == 0)
+        r = vol_free_orphans(v);
     if (r < 0) {
         volfs_close(v);
         return r;

@@ -81,6 +81,7 @@ DOWNLOADS = 3
 DOWNLOAD_BYTES = 100 << 20
 GUEST_PORT = 8080
 WARM = "lwjvm-warm"  # the side that restores samples/http's warm snapshot
+LINUX_WARM = "linux-warm"  # the Linux guest restoring a snapshot of its own (LinuxWarm)
 BOOT_TIMEOUT = 180.0  # seconds a boot gets to serve its first request or print Hello
 HTTP_SAMPLE = Path("samples/http")
 LISTENING = b"http: listening on port"  # samples/http's line once its server has started
@@ -235,6 +236,13 @@ class LinuxServer(Server):
         LinuxServer.boots += 1 + self.hung
         LinuxServer.total_hung += self.hung
 
+    @classmethod
+    def wrap(cls, boot: linuxguest.Boot) -> LinuxServer:
+        """A Server over a Linux guest started some other way (a snapshot's restore)."""
+        server = cls.__new__(cls)
+        server.boot, server.t0, server.hung = boot, boot.t0, boot.hung
+        return server
+
     def running(self) -> bool:
         return self.boot.running()
 
@@ -246,6 +254,72 @@ class LinuxServer(Server):
 
     def stop(self) -> None:
         self.boot.kill()
+
+
+def _with_ram_file(cmd: list[str], ram: Path, memory_mib: int, shared: bool) -> list[str]:
+    """A Linux guest's QEMU command line with its RAM in `ram` (as lwjvm's snapshots have it)."""
+    cmd = list(cmd)
+    i = cmd.index("-M")
+    cmd[i + 1] += ",memory-backend=ram"
+    return cmd + ["-object", f"memory-backend-file,id=ram,mem-path={ram},size={memory_mib}M,"
+                  f"share={'on' if shared else 'off'}"]  # fmt: skip
+
+
+class LinuxWarm:
+    """The Linux guest's own warm snapshot of an image, taken as lwjvm takes its (docs/
+    snapshots.md): booted with its RAM in a shared file, warmed with the same GETs, stopped and
+    its device state saved over QMP with x-ignore-shared. Linux gets no thaw line (its wall
+    clock stays the saved one: no matter for a first request). `restore` starts a copy."""
+
+    def __init__(self, guest: linuxguest.Guest, image_dir: Path, chosen: str, work: Path,
+                 paths: tuple[str, ...], rounds: int) -> None:  # fmt: skip
+        self.guest, self.image, self.chosen = guest, image_dir, chosen
+        self.mib = ImageDescriptor.read(image_dir).vm.memory_mib
+        work.mkdir(parents=True, exist_ok=True)
+        self.ram, self.state, qmp = work / "linux.ram", work / "linux.state", work / "qmp"
+        for f in (self.ram, self.state, qmp):
+            f.unlink(missing_ok=True)
+        port = free_port()
+        cmd = linuxguest.qemu_command(guest, image_dir / build_mod.ROOT_IMAGE, self.mib, chosen,
+                                      _net(image_dir, port))  # fmt: skip
+        cmd = _with_ram_file(cmd, self.ram, self.mib, True)
+        cmd += ["-qmp", f"unix:{qmp},server=on,wait=off"]
+        b = linuxguest.boot(cmd, BOOT_TIMEOUT / 3)
+        self.hung = b.hung
+        try:
+            if first_response(LinuxServer.wrap(b), port) is None:
+                raise LwjvmError("the Linux guest never answered GET / for its snapshot")
+            for _ in range(rounds):
+                for path in paths:
+                    http_get(port, path, 60.0)
+            client = snapshot.connect_qmp(qmp, b.proc, time.monotonic() + 60)
+            try:
+                client.cmd("stop")
+                client.cmd("migrate", uri=f"exec:cat > {self.state}")
+                why = snapshot.wait_migration(client, b.proc, time.monotonic() + 120)
+            finally:
+                snapshot.close_qmp(client)
+            if why:
+                raise LwjvmError(f"the Linux guest's snapshot failed: {why}")
+        finally:
+            b.kill()
+
+    def restore(self, net: network.NetConfig | None) -> Server:
+        """A copy of the saved Linux guest, its forwards added once it runs."""
+        qmp = self.state.with_name(f"qmp-{os.getpid()}-{time.monotonic_ns()}")
+        forwards = [p.hostfwd() for p in net.ports] if net is not None else []
+        bare = dataclasses.replace(net, ports=()) if net is not None else None
+        cmd = linuxguest.qemu_command(self.guest, self.image / build_mod.ROOT_IMAGE, self.mib,
+                                      self.chosen, bare)  # fmt: skip
+        cmd = _with_ram_file(cmd, self.ram, self.mib, False)
+        cmd += ["-qmp", f"unix:{qmp},server=on,wait=off", "-incoming", "defer"]
+        b = linuxguest.start(cmd)
+        why = snapshot.restore(b.proc, qmp, self.state, forwards)
+        qmp.unlink(missing_ok=True)
+        if why:
+            b.kill()
+            raise LwjvmError(f"the Linux guest's snapshot did not restore: {why}")
+        return LinuxServer.wrap(b)
 
 
 def first_response(server: Server, port: int, timeout: float = BOOT_TIMEOUT) -> float | None:
@@ -458,7 +532,7 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
                 if t_listen is not None:
                     listening[side.name].append(t_listen)
                 log(f"  boot {i + 1}/{boots} {side.name}: first request served at {t:.2f} s")
-                if seconds <= 0 or side.name == WARM:  # a restored VM serves as a booted one
+                if seconds <= 0 or side.name in (WARM, LINUX_WARM):  # as a booted VM serves
                     continue
                 try:
                     run_wrk(port, 16, WARMUP_SECONDS)
@@ -586,9 +660,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     fmt(f.get("linux"), 1, "s", 2),
                     rat(med(f.get("lwjvm")), med(f.get("linux")), False), "-"))  # fmt: skip
         if f.get(WARM):
-            out.append(("  lwjvm restoring its warm snapshot (vm.snapshot)",
-                        fmt(f.get(WARM), 1, "s", 2), fmt(f.get("linux"), 1, "s", 2),
-                        rat(med(f.get(WARM)), med(f.get("linux")), False), "-"))  # fmt: skip
+            theirs = f.get(LINUX_WARM) or f.get("linux")
+            out.append(("  both restoring a warm snapshot" if f.get(LINUX_WARM)
+                        else "  lwjvm restoring its warm snapshot (Linux: cold)",
+                        fmt(f.get(WARM), 1, "s", 2), fmt(theirs, 1, "s", 2),
+                        rat(med(f.get(WARM)), med(theirs), False), "-"))  # fmt: skip
         ln = w.get("listening_line", {})
         out.append(("  of which QEMU start to 'listening' line", fmt(ln.get("lwjvm"), 1, "s", 2),
                     fmt(ln.get("linux"), 1, "s", 2),
@@ -727,8 +803,19 @@ def main(argv: list[str] | None = None) -> None:
             warm_app = dataclasses.replace(http_app, snapshot=True)
             uptodate.ensure_image(warm_app, warm_image, None, kernel, quiet=True)
             warm = Side(WARM, lambda i, n, m: LwjvmServer(warm_image, chosen, n, m, warm=True))
+            extra = [warm]
+            try:  # the Linux guest gets a warm snapshot of its own, warmed the same way
+                lw = LinuxWarm(guest, image, chosen, out_dir / "http-warm" / "linux",
+                               tuple(http_app.training_requests()[1]),  # type: ignore[index]
+                               snapshot.WARM_ROUNDS)  # fmt: skip
+                LinuxServer.boots += 1 + lw.hung
+                LinuxServer.total_hung += lw.hung
+                extra.append(Side(LINUX_WARM, lambda i, n, m: lw.restore(n)))
+            except LwjvmError as e:
+                log(f"  the Linux guest's warm snapshot: {e}")
             log("samples/http: first request served, then wrk:")
-            results["http"] = http([*sides, warm], image, args.http_boots, args.wrk_seconds, log)
+            results["http"] = http([*sides, *extra], image, args.http_boots, args.wrk_seconds,
+                                   log)  # fmt: skip
         if "download" in only:
             log("100 MiB download through FileChannel.transferTo:")
             results["download"] = downloads(sides, args.http_boots, args.downloads, log)

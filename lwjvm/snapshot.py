@@ -64,7 +64,7 @@ def remove(image_dir: Path) -> None:
         (image_dir / name).unlink(missing_ok=True)
 
 
-def _connect(path: Path, proc: subprocess.Popen[bytes], limit: float) -> Any:
+def connect_qmp(path: Path, proc: subprocess.Popen[bytes], limit: float) -> Any:
     """A QMP client on QEMU's socket, once QEMU listens, with the migration capabilities of a
     snapshot set (LwjvmError if QEMU ends first or does not answer by `limit`)."""
     from qemu.qmp.legacy import QEMUMonitorProtocol
@@ -81,17 +81,17 @@ def _connect(path: Path, proc: subprocess.Popen[bytes], limit: float) -> Any:
     try:
         client.cmd("migrate-set-capabilities", capabilities=CAPABILITIES)
     except Exception as e:  # noqa: BLE001 (QEMU went away)
-        _close(client)
+        close_qmp(client)
         raise LwjvmError(f"QEMU refused the snapshot's migration capabilities: {e}") from None
     return client
 
 
-def _close(client: Any) -> None:
+def close_qmp(client: Any) -> None:
     with contextlib.suppress(Exception):
         client.close()
 
 
-def _migration_done(client: Any, proc: subprocess.Popen[bytes], limit: float) -> str | None:
+def wait_migration(client: Any, proc: subprocess.Popen[bytes], limit: float) -> str | None:
     """Waits for the running migration (out or in); None when it completed, else what went
     wrong."""
     while time.monotonic() < limit:
@@ -119,12 +119,12 @@ def restore(
     retransmission); now a client is refused until the VM runs, and retries."""
     limit = time.monotonic() + RESTORE_TIMEOUT_S
     try:
-        client = _connect(qmp_path, proc, limit)
+        client = connect_qmp(qmp_path, proc, limit)
     except LwjvmError as e:
         return str(e)
     try:
         client.cmd("migrate-incoming", uri=f"exec:cat {shlex.quote(str(state))}")
-        why = _migration_done(client, proc, limit)
+        why = wait_migration(client, proc, limit)
         if why is not None:
             return why
         for spec in forwards:
@@ -144,7 +144,7 @@ def restore(
             return "QEMU could not load the saved state"
         return f"QMP failed during the restore: {e}"
     finally:
-        _close(client)
+        close_qmp(client)
 
 
 def thaw_line() -> bytes:
@@ -306,14 +306,14 @@ def _save(control: vm.VmControl, frozen: threading.Event, outcome: dict[str, str
         return "the kernel could not stop its CPUs"
     limit = time.monotonic() + SAVE_TIMEOUT_S
     try:
-        client = _connect(qmp_path, proc, limit)
+        client = connect_qmp(qmp_path, proc, limit)
     except LwjvmError as e:
         return str(e)
     try:
         client.cmd("stop")
         client.cmd("migrate", uri=f"exec:cat > {shlex.quote(str(state))}")
-        return _migration_done(client, proc, limit)
+        return wait_migration(client, proc, limit)
     except Exception as e:  # noqa: BLE001 (QEMU went away mid-way)
         return f"QMP failed while saving: {e}"
     finally:
-        _close(client)
+        close_qmp(client)

@@ -272,6 +272,7 @@ def take(image_dir: Path, desc: ImageDescriptor, traffic: guestrun.Traffic) -> S
         raise LwjvmError(f"warm snapshot not taken: {error or 'no state saved'}: {last}")
     seconds = float(outcome.get("seconds", "0"))
     for f in (ram_tmp, state_tmp):  # QEMU wrote them; they outlive this host's next crash
+        os.chmod(f, 0o600)  # the app's memory: its secrets too, as the root user's alone
         with open(f, "rb") as fd:
             os.fsync(fd.fileno())
     os.replace(ram_tmp, image_dir / RAM)

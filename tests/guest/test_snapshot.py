@@ -124,6 +124,8 @@ def test_the_build_records_the_snapshot(built: Built) -> None:
     assert (built.image / snap.ram).stat().st_size == desc.vm.memory_mib << 20
     assert 0 < snap.ram_bytes < desc.vm.memory  # only what the guest touched is allocated
     assert (built.image / snap.state).stat().st_size == snap.state_bytes > 0
+    for f in (snap.ram, snap.state):  # the app's memory: its owner's alone
+        assert (built.image / f).stat().st_mode & 0o777 == 0o600
 
 
 def test_run_restores_the_warmed_vm_with_the_host_clock(

@@ -224,43 +224,39 @@ def take(image_dir: Path, desc: ImageDescriptor, traffic: guestrun.Traffic) -> S
     frozen = threading.Event()
     outcome: dict[str, str] = {}
     answered: list[str] = []
-    proc_box: list[subprocess.Popen[bytes]] = []
+    threads: list[threading.Thread] = []
+    t0 = time.monotonic()
 
     def on_record(kind: str, fields: dict[str, str]) -> None:
         if kind == "frozen":
             outcome["frozen"] = fields.get("ok", "0")
             frozen.set()
 
-    def drive() -> None:
+    def drive(proc: subprocess.Popen[bytes]) -> None:
+        """Warms the app, then freezes and saves the VM; QEMU is killed either way."""
         done = threading.Event()
         guestrun.send_traffic(
             traffic, host_port, t0 + TAKE_TIMEOUT_S - SAVE_TIMEOUT_S, done, answered, WARM_ROUNDS
         )
         if len(answered) != WARM_ROUNDS * len(traffic.paths):
             outcome["error"] = f"the app did not answer {traffic.describe()}"
-            control.kill()
-            return
-        outcome["error"] = _save(control, frozen, outcome, qmp_path, proc_box[0], state_tmp) or ""
-        outcome["seconds"] = f"{time.monotonic() - t0:.3f}"
+        else:
+            outcome["error"] = _save(control, frozen, outcome, qmp_path, proc, state_tmp) or ""
+            outcome["seconds"] = f"{time.monotonic() - t0:.3f}"
         control.kill()
 
-    control.on_record = on_record
-    control.on_start = proc_box.append
-    driver = threading.Thread(target=drive, name="snapshot", daemon=True)
-    control_start = control.on_start
-
     def started(proc: subprocess.Popen[bytes]) -> None:
-        control_start(proc)
-        driver.start()
+        threads.append(threading.Thread(target=drive, args=(proc,), name="snapshot", daemon=True))
+        threads[0].start()
 
+    control.on_record = on_record
     control.on_start = started
     out, err = io.BytesIO(), io.BytesIO()
-    t0 = time.monotonic()
     try:
         result = vm.run_vm(cfg, out, err, control=control)
     finally:
-        if driver.is_alive():
-            driver.join(SAVE_TIMEOUT_S)
+        for t in threads:
+            t.join(SAVE_TIMEOUT_S)
         control.close()
         qmp_path.unlink(missing_ok=True)
     error = outcome.get("error", "the VM ended before it was saved")

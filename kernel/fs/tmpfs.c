@@ -59,6 +59,7 @@ struct tmpfs {
     uint32_t dev;
     uint64_t next_ino;
     uint64_t max_pages, used_pages; /* Linux's default size: half of RAM; used_pages atomic */
+    uint64_t max_nodes, nodes;      /* Linux's default nr_inodes: half of RAM's pages; atomic */
 };
 
 struct tnode;
@@ -92,11 +93,21 @@ static const struct inode_ops tmpfs_ops;
 static struct tnode *T(struct inode *i) { return (struct tnode *)i; }
 static int is_dir(const struct tnode *n) { return (n->i.mode & S_IFMT) == S_IFDIR; }
 
-static struct tnode *node_new(struct tmpfs *fs, uint32_t mode)
+/* A new node, or 0 when the heap is out of memory or the filesystem has max_nodes already
+ * (*full set: ENOSPC, as Linux's nr_inodes; empty files cost no pages, so the size alone would
+ * not bound the kernel heap their nodes and names take). */
+static struct tnode *node_new(struct tmpfs *fs, uint32_t mode, int *full)
 {
-    struct tnode *n = kzalloc(sizeof *n);
-    if (!n)
+    if (__atomic_add_fetch(&fs->nodes, 1, __ATOMIC_RELAXED) > fs->max_nodes) {
+        __atomic_sub_fetch(&fs->nodes, 1, __ATOMIC_RELAXED);
+        *full = 1;
         return 0;
+    }
+    struct tnode *n = kzalloc(sizeof *n);
+    if (!n) {
+        __atomic_sub_fetch(&fs->nodes, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
     n->i.ops = &tmpfs_ops;
     n->i.ino = fs->next_ino++;
     n->i.mode = mode;
@@ -126,6 +137,7 @@ static void t_release(struct inode *i)
     drop_pages(n, 0);
     kfree(n->pages);
     kfree(n->target);
+    __atomic_sub_fetch(&n->fs->nodes, 1, __ATOMIC_RELAXED);
     kfree(n);
 }
 
@@ -357,11 +369,13 @@ static int create_locked(struct inode *dir, const char *name, size_t len, uint32
     if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.') ||
         find(d, name, len, 0))
         return -EEXIST;
-    struct tnode *n = node_new(d->fs, mode);
+    int full = 0;
+    struct tnode *n = node_new(d->fs, mode, &full);
     if (!n)
-        return -ENOMEM;
+        return full ? -ENOSPC : -ENOMEM;
     int rc = add_entry(d, name, len, n);
     if (rc) {
+        __atomic_sub_fetch(&d->fs->nodes, 1, __ATOMIC_RELAXED);
         kfree(n);
         return rc;
     }
@@ -630,7 +644,9 @@ int tmpfs_new(uint32_t dev, uint32_t mode, struct inode **root)
     fs->dev = dev;
     fs->next_ino = 1;
     fs->max_pages = ram_pages() / 2;
-    struct tnode *n = node_new(fs, S_IFDIR | (mode & 07777));
+    fs->max_nodes = fs->max_pages > 2 ? fs->max_pages : 2;
+    int full = 0;
+    struct tnode *n = node_new(fs, S_IFDIR | (mode & 07777), &full);
     if (!n) {
         kfree(fs);
         return -ENOMEM;

@@ -71,11 +71,14 @@ void vma_drop_pages(uint64_t start, uint64_t end)
     drop_flush(&b);
 }
 
-static struct vma *vma_clone_at(struct vma *v, uint64_t at)
+static struct vma *vma_clone_at(struct mm *mm, struct vma *v, uint64_t at)
 {
+    if (mm->nvmas >= MAX_MAP_COUNT)
+        return 0;
     struct vma *n = kmalloc(sizeof *n);
     if (!n)
         return 0;
+    mm->nvmas++;
     *n = *v;
     n->start = at;
     if (v->inode) {
@@ -93,14 +96,15 @@ static int split_at(struct mm *mm, uint64_t addr)
     struct vma *v = vma_find(mm, addr);
     if (!v || v->start == addr)
         return 0;
-    return vma_clone_at(v, addr) ? 0 : -ENOMEM;
+    return vma_clone_at(mm, v, addr) ? 0 : -ENOMEM;
 }
 
-static void vma_free(struct vma *v)
+static void vma_free(struct mm *mm, struct vma *v)
 {
     if (v->inode)
         inode_put(v->inode);
     kfree(v);
+    mm->nvmas--;
 }
 
 int vma_unmap(struct mm *mm, uint64_t start, uint64_t end)
@@ -113,7 +117,7 @@ int vma_unmap(struct mm *mm, uint64_t start, uint64_t end)
         if (v->start >= start && v->end <= end) {
             *pp = v->next;
             vma_drop_pages(v->start, v->end);
-            vma_free(v);
+            vma_free(mm, v);
             continue;
         }
         pp = &v->next;
@@ -126,9 +130,12 @@ struct vma *vma_map(struct mm *mm, uint64_t start, uint64_t end, uint32_t flags,
 {
     if (vma_unmap(mm, start, end))
         return 0;
+    if (mm->nvmas >= MAX_MAP_COUNT)
+        return 0;
     struct vma *n = kmalloc(sizeof *n);
     if (!n)
         return 0;
+    mm->nvmas++;
     *n = (struct vma){start, end, flags, inode, pgoff, name, 0};
     if (inode)
         inode_get(inode);
@@ -138,6 +145,19 @@ struct vma *vma_map(struct mm *mm, uint64_t start, uint64_t end, uint32_t flags,
     n->next = *pp;
     *pp = n;
     return n;
+}
+
+/* Joins v and the area after it when nothing tells them apart (as Linux's vma_merge), so that
+ * mprotect calls that undo each other leave no more areas than before. */
+static void merge_next(struct mm *mm, struct vma *v)
+{
+    struct vma *n = v->next;
+    if (!n || v->end != n->start || v->flags != n->flags || v->inode != n->inode ||
+        v->name != n->name || (v->inode && n->pgoff != v->pgoff + ((v->end - v->start) >> PAGE_SHIFT)))
+        return;
+    v->end = n->end;
+    v->next = n->next;
+    vma_free(mm, n);
 }
 
 int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
@@ -171,6 +191,16 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
         }
     }
     tlb_shootdown();
+    /* The areas changed and their neighbours, joined where they now match. */
+    struct vma *prev = 0;
+    for (struct vma *v = mm->vmas; v && v->end < start; v = v->next)
+        prev = v;
+    for (struct vma *v = prev ? prev : mm->vmas; v && v->start <= end;) {
+        struct vma *n = v->next;
+        merge_next(mm, v);
+        if (v->next == n)
+            v = n; /* not joined: go on; joined: try v with its new next */
+    }
     return 0;
 }
 

@@ -29,10 +29,16 @@ struct mm {
      * nothing under it touches program memory. Taken before filesystem locks (file pages). */
     struct spinlock lock;
     struct vma *vmas; /* sorted by address, non-overlapping */
+    unsigned nvmas;   /* how many: at most MAX_MAP_COUNT */
     uint64_t brk_start, brk;
     uint64_t mmap_base; /* top-down allocation starts below this */
     uint64_t stack_top;
 };
+
+/* Linux's vm.max_map_count: an mmap, or an mprotect or munmap that would split an area, past
+ * it is ENOMEM; it bounds the kernel heap the areas take (PROT_NONE pages cost the program no
+ * memory, so its own memory would not). */
+#define MAX_MAP_COUNT 65530
 
 extern struct mm *current_mm;
 

@@ -265,7 +265,7 @@ MEM_REQUEST = b"lwjvm:mem\n"
 # The control line that asks the kernel what each thread and CPU is doing (the `threads` records).
 THREADS_REQUEST = b"lwjvm:threads\n"
 # How long a guest at its timeout gets to answer THREADS_REQUEST before QEMU is killed.
-THREADS_GRACE_S = 5.0
+THREADS_GRACE_S = 10.0  # a loaded host may leave the guest's CPUs unscheduled for seconds
 # Past these, a thread queued to run, or waiting beyond its deadline, is a kernel fault: a turn
 # lasts at most 16 ms and a timer fires at its deadline. Generous: a loaded host may leave a
 # virtual CPU unscheduled for seconds while the guest's clock runs on.

@@ -148,9 +148,11 @@ def main() -> int:
             if r.returncode == 0:
                 clean += 1
                 calls_clean += args.calls
-                last = r.stdout.decode(errors="replace").strip().splitlines()[-1:]
-                where = f"{cpus_of(seed)} CPU(s)"
-                print(f"soak: seed {seed} on {where}: {last[0] if last else 'clean'}", flush=True)
+                lines = r.stdout.decode(errors="replace").strip().splitlines()
+                # The fuzzer's last lines: calls and rate, then the structures it built.
+                last = [ln for ln in lines if ln.startswith(("sysfuzz: seed ", "sysfuzz: struct"))]
+                said = " / ".join(last[-2:]) or "clean"
+                print(f"soak: seed {seed} on {cpus_of(seed)} CPU(s): {said}", flush=True)
             elif r.returncode == 124 and not (verdict := timeout_verdict(r.stderr))[0]:
                 slow.append(seed)
                 print(f"soak: seed {seed} on {cpus_of(seed)} CPU(s): timed out, not a kernel "

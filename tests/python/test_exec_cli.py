@@ -104,7 +104,7 @@ def test_guest_timeout_is_124(hello: Path, tmp_path: Path) -> None:
     # The miniguest is no lwjvm kernel: it never answers the lwjvm:threads asked at the timeout.
     assert r.stderr.strip() == (
         "lwjvm: error: the guest did not finish within 0.5 s; killed (the kernel did not answer "
-        "lwjvm:threads within 5 s: a kernel hang)"
+        "lwjvm:threads within 10 s: a kernel hang)"
     )
 
 

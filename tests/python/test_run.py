@@ -146,7 +146,7 @@ def test_timeouts_and_a_lost_vm_have_their_own_codes() -> None:
     assert (code, cause) == (
         EXIT_TIMEOUT,
         "the guest did not finish within 30 s; killed (the kernel did not answer lwjvm:threads "
-        "within 5 s: a kernel hang)",
+        "within 10 s: a kernel hang)",
     )
     code, cause = protocol.explain(
         _result(protocol.OUTCOME_STOP_TIMEOUT, EXIT_STOP_TIMEOUT, signal_sent=15),

@@ -554,7 +554,8 @@ static void build_indirect(long nr, uint64_t *a)
 static uint64_t own_lo[MAX_OWN], own_hi[MAX_OWN];
 static int nown;
 static uint8_t own_top[1 << 7]; /* bit set for each (address >> 40) some own range touches */
-static uint64_t scrubbed;
+static uint64_t scrubbed;          /* addresses of the fuzzer rewritten, in all */
+static uint64_t scrubbed_by_scan;  /* of which by the scan every 1,000 calls (came some other way) */
 
 static int kernel_facing(uint64_t lo, uint64_t hi)
 {
@@ -682,8 +683,10 @@ static void scrub_after(long nr, const uint64_t *a)
  * list above misses (their count is in the final report: it should stay 0 after scrub_after). */
 static void scrub_all(void)
 {
+    uint64_t before = scrubbed;
     scrub_range(scratch, SCRATCH_SIZE);
     scrub_range((uint8_t *)arena, ARENA_SIZE);
+    scrubbed_by_scan += scrubbed - before;
 }
 
 /* The fuzzer's own tables, summed at start and checked every 1,000 calls: a kernel that wrote
@@ -1374,10 +1377,11 @@ int main(int argc, char **argv)
     for (int k = 0; k < B_KINDS; k++)
         printf(" %s %lu", built_names[k], (unsigned long)built[k]);
     printf("; inner pointers: valid %lu, off the end %lu, null %lu, bad %lu, kernel half %lu; "
-           "fuzzer addresses scrubbed %lu\n",
+           "fuzzer addresses scrubbed %lu (%lu by the periodic scan)\n",
            (unsigned long)inner_ptrs[IP_VALID], (unsigned long)inner_ptrs[IP_OFF_END],
            (unsigned long)inner_ptrs[IP_NULL], (unsigned long)inner_ptrs[IP_BAD],
-           (unsigned long)inner_ptrs[IP_KERNEL], (unsigned long)scrubbed);
+           (unsigned long)inner_ptrs[IP_KERNEL], (unsigned long)scrubbed,
+           (unsigned long)scrubbed_by_scan);
     syscall(SYS_exit_group, 0);
     return 0;
 }

@@ -551,11 +551,63 @@ int fd_close(int fd)
     return 0;
 }
 
+/* O_DIRECT on a filesystem that has it: the buffer, the file position and the length must be
+ * multiples of O_DIRECT_ALIGN (EINVAL, as Linux); the data moves in chunks through a bounce
+ * buffer, bypassing the filesystem's cache. */
+#define DIRECT_CHUNK (64u * 1024)
+static int64_t direct_io(struct file *f, void *ubuf, uint64_t len, int write)
+{
+    struct inode *ino = f->inode;
+    if (((uint64_t)ubuf | f->pos | len) % O_DIRECT_ALIGN)
+        return -EINVAL;
+    if (write && (f->flags & O_APPEND))
+        f->pos = ino->size;
+    char *bounce = kmalloc(DIRECT_CHUNK);
+    if (!bounce)
+        return -ENOMEM;
+    uint64_t done = 0;
+    int64_t rc = 0;
+    while (done < len) {
+        uint64_t n = len - done < DIRECT_CHUNK ? len - done : DIRECT_CHUNK;
+        int64_t got;
+        if (write) {
+            if (copy_from_user(bounce, (const char *)ubuf + done, n)) {
+                rc = -EFAULT;
+                break;
+            }
+            got = ino->ops->direct_write(ino, f->pos, bounce, n);
+        } else {
+            got = ino->ops->direct_read(ino, f->pos, bounce, n);
+            if (got > 0 && copy_to_user((char *)ubuf + done, bounce, (uint64_t)got))
+                got = -EFAULT;
+        }
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        done += (uint64_t)got;
+        f->pos += (uint64_t)got;
+        if ((uint64_t)got < n)
+            break;
+    }
+    kfree(bounce);
+    if (done)
+        fsnotify_inode(ino, write ? IN_MODIFY : IN_ACCESS, 0);
+    if (done && write && (f->flags & 010000) && ino->ops->fsync) {
+        int r = ino->ops->fsync(ino); /* O_DSYNC/O_SYNC as for other writes */
+        if (r < 0)
+            return r;
+    }
+    return done ? (int64_t)done : rc;
+}
+
 static int64_t inode_file_read(struct file *f, void *ubuf, uint64_t len)
 {
     struct inode *ino = f->inode;
     if (is_dir(ino))
         return -EISDIR;
+    if ((f->flags & O_DIRECT) && ino->ops->direct_read)
+        return direct_io(f, ubuf, len, 0);
     uint64_t done = 0;
     char *bounce = 0;
     while (done < len) {
@@ -605,6 +657,8 @@ static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len)
     struct inode *ino = f->inode;
     if (!ino->ops->write)
         return -EROFS;
+    if ((f->flags & O_DIRECT) && ino->ops->direct_write)
+        return direct_io(f, (void *)ubuf, len, 1);
     if (f->flags & O_APPEND)
         f->pos = ino->size;
     char *bounce = kmalloc(4096);

@@ -38,6 +38,10 @@ struct inode_ops {
     /* Writable filesystems only (0 elsewhere: the VFS answers -EROFS). */
     /* Copies a kernel buffer into the file at `off`, growing it; returns bytes written. */
     int64_t (*write)(struct inode *ino, uint64_t off, const void *buf, uint64_t len);
+    /* Optional: read and write for files opened O_DIRECT, bypassing the filesystem's cache (the
+     * VFS has checked Linux's alignment: EINVAL otherwise). Without them O_DIRECT is ignored. */
+    int64_t (*direct_read)(struct inode *ino, uint64_t off, void *buf, uint64_t len);
+    int64_t (*direct_write)(struct inode *ino, uint64_t off, const void *buf, uint64_t len);
     int (*truncate)(struct inode *ino, uint64_t size);
     /* Creates `name` in dir: a regular file or a directory (by S_IFMT of mode); -EEXIST if the
      * name exists. Sets *out (a new reference). */

@@ -316,6 +316,31 @@ static bool busy(void *ctx, uint64_t obj)
     return false;
 }
 
+/* O_DIRECT (the VFS checked the alignment): past the ARC; mapped pages of the file are kept
+ * coherent as for other reads and writes. */
+static int64_t v_read_direct(struct inode *ino, uint64_t off, void *buf, uint64_t len)
+{
+    vlock();
+    int64_t n = volfs_read_direct(vol.v, vol.ds, obj_of(ino), off, buf, len);
+    if (n > 0 && ((struct vnode *)ino)->pages)
+        page_sync_range((struct vnode *)ino, off, buf, (uint64_t)n, 0);
+    vunlock();
+    return n;
+}
+
+static int64_t v_write_direct(struct inode *ino, uint64_t off, const void *buf, uint64_t len)
+{
+    vlock();
+    volfs_set_time(vol.v, clock_realtime_ns());
+    int64_t n = volfs_write_direct(vol.v, vol.ds, obj_of(ino), off, buf, len);
+    if (n > 0 && off + (uint64_t)n > ino->size)
+        ino->size = off + (uint64_t)n;
+    if (n > 0 && ((struct vnode *)ino)->pages)
+        page_sync_range((struct vnode *)ino, off, (void *)buf, (uint64_t)n, 1);
+    vunlock();
+    return n;
+}
+
 static int64_t v_write(struct inode *ino, uint64_t off, const void *buf, uint64_t len)
 {
     vlock();
@@ -603,6 +628,8 @@ static const struct inode_ops vol_ops = {
     .stat = v_stat,
     .release = v_release,
     .write = v_write,
+    .direct_read = v_read_direct,
+    .direct_write = v_write_direct,
     .truncate = v_truncate,
     .create = v_create,
     .unlink = v_unlink,

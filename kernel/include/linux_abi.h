@@ -62,6 +62,8 @@ _Static_assert(sizeof(struct linux_dirent64) == 24, "struct linux_dirent64 heade
 #define O_TRUNC 01000
 #define O_APPEND 02000
 #define O_NONBLOCK 04000
+#define O_DIRECT 040000
+#define O_DIRECT_ALIGN 512u /* Linux's O_DIRECT alignment on a virtio-blk disk (its sector) */
 #define O_DIRECTORY 0200000
 #define O_NOFOLLOW 0400000
 #define O_CLOEXEC 02000000

@@ -85,6 +85,10 @@ def test_files_unlinked_while_open_when_the_volume_died_are_freed_by_the_next_op
     _run(volfs_test, "orphans")
 
 
+def test_o_direct_reads_and_writes_bypass_the_arc_and_match_a_model(volfs_test: Path) -> None:
+    _run(volfs_test, "direct")
+
+
 def test_the_arc_keeps_a_working_set_through_a_scan_and_never_serves_stale_blocks(
     volfs_test: Path,
 ) -> None:

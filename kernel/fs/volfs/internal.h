@@ -83,6 +83,10 @@ static inline bool bp_hole(const struct volfs_bp *bp) { return bp->dva[0] == 0; 
 /* Reads the block bp names into buf (VOLFS_BLOCK bytes), verifying its checksum, falling back to
  * the ditto copy and repairing the first from it. -EIO when no copy verifies. */
 int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf);
+/* The same, through the ARC only with cache (O_DIRECT reads neither look in it nor fill it). */
+int vol_read_bp_cache(struct volfs *v, const struct volfs_bp *bp, void *buf, bool cache);
+int vol_write_direct(struct volfs *v, struct vbuf *p, uint32_t slot, uint8_t type,
+                     const void *data);
 /* The child at slot of p (loaded and cached), expected of type/level. With create a hole becomes
  * a new zeroed dirty block (noread: an existing block is not read, the caller overwrites it all).
  * *out is 0 for a hole without create. */

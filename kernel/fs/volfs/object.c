@@ -168,7 +168,17 @@ static int load_obj(struct volfs *v, int ds, uint64_t obj, struct obj *o)
 
 /* ---- data ---- */
 
+static int64_t obj_read_cache(struct volfs *v, struct obj *o, uint64_t off, void *buf,
+                              uint64_t n, bool cache);
+
 static int64_t obj_read(struct volfs *v, struct obj *o, uint64_t off, void *buf, uint64_t n)
+{
+    return obj_read_cache(v, o, off, buf, n, true);
+}
+
+/* Reads n bytes at off; without cache the blocks on disk bypass the ARC (O_DIRECT). */
+static int64_t obj_read_cache(struct volfs *v, struct obj *o, uint64_t off, void *buf,
+                              uint64_t n, bool cache)
 {
     uint64_t size = o->dn->size;
     if (off >= size)
@@ -204,7 +214,7 @@ static int64_t obj_read(struct volfs *v, struct obj *o, uint64_t off, void *buf,
                     r = -EIO;
                     break;
                 }
-                r = vol_read_bp(v, bp, tmp);
+                r = vol_read_bp_cache(v, bp, tmp, cache);
                 if (r < 0)
                     break;
                 memcpy(dst, tmp + in, chunk);
@@ -318,6 +328,66 @@ int64_t volfs_write(struct volfs *v, int ds, uint64_t obj, uint64_t off, const v
     if (w > 0)
         vol_log_write(v, ds, obj, off, buf, (uint64_t)w);
     return w;
+}
+
+int64_t volfs_read_direct(struct volfs *v, int ds, uint64_t obj, uint64_t off, void *buf,
+                          uint64_t n)
+{
+    struct obj o;
+    int r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    if (o.dn->kind == VK_DIR)
+        return -EISDIR;
+    return obj_read_cache(v, &o, off, buf, n, false);
+}
+
+int64_t volfs_write_direct(struct volfs *v, int ds, uint64_t obj, uint64_t off, const void *buf,
+                           uint64_t n)
+{
+    struct obj o;
+    int r = ds_writable(v, ds);
+    if (r == 0)
+        r = load_obj(v, ds, obj, &o);
+    if (r < 0)
+        return r;
+    if (o.dn->kind != VK_FILE)
+        return o.dn->kind == VK_DIR ? -EISDIR : -EINVAL;
+    if (off + n < off || off + n > (1ull << 46))
+        return -EFBIG;
+    uint8_t *blk = kmalloc(VOLFS_BLOCK);
+    if (!blk)
+        return -ENOMEM;
+    uint64_t done = 0;
+    while (done < n && r == 0) {
+        uint64_t pos = off + done, bi = pos / VOLFS_BLOCK, in = pos % VOLFS_BLOCK;
+        uint64_t chunk = VOLFS_BLOCK - in < n - done ? VOLFS_BLOCK - in : n - done;
+        struct vbuf *par;
+        uint32_t idx;
+        if ((r = tree_parent(v, &o, bi, true, &par, &idx)) < 0)
+            break;
+        if (chunk < VOLFS_BLOCK) { /* part of a block: the rest is what the file holds */
+            int64_t got = obj_read_cache(v, &o, bi * VOLFS_BLOCK, blk, VOLFS_BLOCK, false);
+            if (got < 0) {
+                r = (int)got;
+                break;
+            }
+            memset(blk + got, 0, VOLFS_BLOCK - (uint64_t)got);
+        }
+        memcpy(blk + in, (const uint8_t *)buf + done, chunk);
+        if ((r = vol_write_direct(v, par, idx, o.dn->data_type, blk)) < 0)
+            break;
+        done += chunk;
+        if (pos + chunk > o.dn->size)
+            o.dn->size = pos + chunk;
+    }
+    kfree(blk);
+    if (done == 0)
+        return r;
+    o.dn->mtime = o.dn->ctime = v->now;
+    vb_dirty(o.h);
+    vol_log_write(v, ds, obj, off, buf, done);
+    return (int64_t)done;
 }
 
 int volfs_truncate(struct volfs *v, int ds, uint64_t obj, uint64_t size)

@@ -207,7 +207,12 @@ static bool copy_ok(struct volfs *v, uint64_t blk, const struct volfs_cksum *wan
 
 int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf)
 {
-    if (vol_arc_get(v, bp->dva[0], buf)) {
+    return vol_read_bp_cache(v, bp, buf, true);
+}
+
+int vol_read_bp_cache(struct volfs *v, const struct volfs_bp *bp, void *buf, bool cache)
+{
+    if (cache && vol_arc_get(v, bp->dva[0], buf)) {
         struct volfs_cksum c; /* cheap next to a read, and no stale copy can ever answer */
         volfs_fletcher4(buf, VOLFS_BLOCK, &c);
         if (vol_cksum_eq(&c, &bp->cksum))
@@ -215,7 +220,8 @@ int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf)
         vol_arc_forget(v, bp->dva[0]);
     }
     if (copy_ok(v, bp->dva[0], &bp->cksum, buf)) {
-        vol_arc_put(v, bp->dva[0], buf);
+        if (cache)
+            vol_arc_put(v, bp->dva[0], buf);
         return 0;
     }
     v->errors++;
@@ -223,7 +229,8 @@ int vol_read_bp(struct volfs *v, const struct volfs_bp *bp, void *buf)
         if (!v->ro && bp->dva[0] >= v->first_data && bp->dva[0] < v->nblocks &&
             v->dev.write(v->dev.ctx, bp->dva[0], buf) == 0)
             v->repaired++;
-        vol_arc_put(v, bp->dva[0], buf);
+        if (cache)
+            vol_arc_put(v, bp->dva[0], buf);
         return 0;
     }
     memset(buf, 0, VOLFS_BLOCK); /* never hand out a block that failed its checksum */
@@ -428,6 +435,39 @@ int vol_free_unreached(struct volfs *v, const struct volfs_bp *gone)
     kfree(reach);
     kfree(seen);
     return r;
+}
+
+/* O_DIRECT: the level-0 block at slot of p becomes data (4096 bytes), written now to a newly
+ * allocated block, not cached; the old block (and a buffer of it) is freed as a rewrite at commit
+ * would free it, and p is dirty (its pointer changes at the next commit). */
+int vol_write_direct(struct volfs *v, struct vbuf *p, uint32_t slot, uint8_t type,
+                     const void *data)
+{
+    struct volfs_bp *bp = vb_slot_bp(p, slot), nbp;
+    memset(&nbp, 0, sizeof(nbp));
+    nbp.dva[0] = alloc_block(v, bp->dva[0] ? bp->dva[0] : v->cursor);
+    if (!nbp.dva[0])
+        return -ENOSPC;
+    nbp.birth = v->txg + 1; /* born in the open txg, as the commit would stamp it */
+    nbp.type = type;
+    volfs_fletcher4(data, VOLFS_BLOCK, &nbp.cksum);
+    int r = v->dev.write(v->dev.ctx, nbp.dva[0], data);
+    if (r < 0) {
+        nib_set(v, nbp.dva[0], VOLFS_SM_FREE); /* never referenced: free again at once */
+        v->nfree++;
+        return r;
+    }
+    struct vbuf *k = p->kids[slot];
+    if (k) {
+        if (k->dirty && v->dirty_data)
+            v->dirty_data--;
+        vb_drop(k);
+        p->kids[slot] = 0;
+    }
+    free_bp(v, p->ds, bp);
+    *bp = nbp;
+    vb_dirty(p);
+    return 0;
 }
 
 /* ---- commit ---- */

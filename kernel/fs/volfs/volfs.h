@@ -127,6 +127,14 @@ int64_t volfs_read(struct volfs *v, int ds, uint64_t obj, uint64_t off, void *bu
 int64_t volfs_write(struct volfs *v, int ds, uint64_t obj, uint64_t off, const void *buf,
                     uint64_t n);
 int volfs_truncate(struct volfs *v, int ds, uint64_t obj, uint64_t size);
+/* O_DIRECT: reads that neither look in the ARC nor fill it (what was written but not yet
+ * committed is still read from memory), and writes whose blocks go to the device at once (to
+ * newly allocated blocks, not cached; the tree that points at them is committed as usual).
+ * Any offset and length; the kernel checks Linux's alignment. */
+int64_t volfs_read_direct(struct volfs *v, int ds, uint64_t obj, uint64_t off, void *buf,
+                          uint64_t n);
+int64_t volfs_write_direct(struct volfs *v, int ds, uint64_t obj, uint64_t off, const void *buf,
+                           uint64_t n);
 /* lseek's SEEK_DATA (hole false) or SEEK_HOLE from off: a block written is data, a hole (never
  * written or truncated away) is not; the end of the file is a hole. -ENXIO: no data after off. */
 int64_t volfs_seek_data(struct volfs *v, int ds, uint64_t obj, uint64_t off, bool hole);

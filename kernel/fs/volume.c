@@ -697,13 +697,16 @@ static int snapshot(const char *name)
     return volfs_snapshot(vol.v, ds, at + 1);
 }
 
+/* Finishes released files as they come; commits the open txg every VOLUME_SYNC_NS (a release
+ * alone does not commit: a program that creates and closes files by the thousand would commit
+ * once per file), and takes the snapshots asked for. */
 static void worker(void)
 {
+    uint64_t next_commit = tsc_ns_since_boot() + VOLUME_SYNC_NS;
     for (;;) {
         uint64_t fl = spin_lock_irqsave(&work.lock);
-        if (!work.pending && !work.gone) {
-            (void)waitq_wait_unlock(&work.wq, &work.lock, fl,
-                                    tsc_ns_since_boot() + VOLUME_SYNC_NS);
+        if (!work.pending && !work.gone && tsc_ns_since_boot() < next_commit) {
+            (void)waitq_wait_unlock(&work.wq, &work.lock, fl, next_commit);
             fl = spin_lock_irqsave(&work.lock);
         }
         char name[sizeof work.name];
@@ -711,12 +714,17 @@ static void worker(void)
         unsigned id = work.id;
         memcpy(name, work.name, sizeof name);
         spin_unlock_irqrestore(&work.lock, fl);
+        bool due = tsc_ns_since_boot() >= next_commit;
         vlock();
         volfs_set_time(vol.v, clock_realtime_ns());
         finish_released();
-        int rc = writeback_all();
-        if (rc == 0)
-            rc = req ? snapshot(name) : volfs_commit(vol.v);
+        int rc = 0;
+        if (req || due) {
+            rc = writeback_all();
+            if (rc == 0)
+                rc = req ? snapshot(name) : volfs_commit(vol.v);
+            next_commit = tsc_ns_since_boot() + VOLUME_SYNC_NS;
+        }
         uint64_t txg = volfs_txg(vol.v);
         vunlock();
         if (req) {

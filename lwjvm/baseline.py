@@ -169,6 +169,10 @@ class Server:
     def stop(self) -> None:
         raise NotImplementedError
 
+    def qemu_pid(self) -> int | None:
+        """QEMU's process id once it runs (for its CPU time), else None."""
+        raise NotImplementedError
+
 
 class LwjvmServer(Server):
     """lwjvm's kernel booting the image in `image_dir`, run by vm.run_vm in a thread."""
@@ -193,6 +197,8 @@ class LwjvmServer(Server):
                 raise LwjvmError(f"{image_dir}: no usable warm snapshot ({why or 'none taken'})")
             self.cfg = snapshot.restore_config(self.cfg, image_dir, snap)
         self.control = vm.VmControl()
+        self._pid: int | None = None
+        self.control.on_start = lambda proc: setattr(self, "_pid", proc.pid)
         self.sink = bench_mod._TimedSink()
         self.result: vm.VmResult | None = None
         self.t0 = time.monotonic()
@@ -216,6 +222,9 @@ class LwjvmServer(Server):
         if self.thread.is_alive():
             self.control.kill()
         self.thread.join(60)
+
+    def qemu_pid(self) -> int | None:
+        return self._pid
 
 
 class LinuxServer(Server):
@@ -254,6 +263,9 @@ class LinuxServer(Server):
 
     def stop(self) -> None:
         self.boot.kill()
+
+    def qemu_pid(self) -> int | None:
+        return self.boot.proc.pid
 
 
 def _with_ram_file(cmd: list[str], ram: Path, memory_mib: int, shared: bool) -> list[str]:

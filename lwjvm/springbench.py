@@ -10,7 +10,10 @@ Linux (the same root image, lwjvm/linuxguest.py), records from QEMU's start:
 - `started`: Spring's "Started SampleApplication in ..." line on the console, with Spring's own
   figure beside it;
 - `http`: the first 200 from GET /actuator/health through the forwarded port (polled from the
-  host every 50 ms).
+  host every 50 ms);
+- `started_cpu` and `http_cpu`: the CPU time (user + system, all its threads) QEMU had used at
+  those two points, read from /proc within 50 ms of each. On a loaded host the wall times grow
+  with the load while the CPU times hardly move, so they compare the two kernels there.
 
 On the host (the full JDK, both host CPUs, so no VM at all) the same two points from process
 start, with the sample's JVM options: the executable jar as Spring Boot ships it (`java -jar`),
@@ -22,6 +25,7 @@ and lwjvm's extraction of it (the image's class path) without and with an applic
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -60,6 +64,7 @@ class Booted(Protocol):
     def output(self) -> bytes: ...
     def time_of(self, needle: bytes) -> float | None: ...
     def stop(self) -> None: ...
+    def qemu_pid(self) -> int | None: ...
 
 
 # (image directory, host port forwarded to the guest's 8080) -> a booted VM
@@ -171,12 +176,17 @@ def guest_boot(make: Booter, image: Path, timeout: float) -> dict[str, float] | 
             time.sleep(0.05)
         if started is None:
             return "no Started line: " + server.output()[-300:].decode(errors="replace").strip()
+        started_cpu = _cpu(server.qemu_pid())
         while time.monotonic() < deadline and server.running():
             if _health_ok(port, 30.0):
                 http = time.monotonic() - server.t0
+                http_cpu = _cpu(server.qemu_pid())
                 m = STARTED.search(server.output())
                 own = float(m.group(1)) if m else float("nan")
-                return {"started": started, "http": http, "spring_says": own}
+                out = {"started": started, "http": http, "spring_says": own}
+                if started_cpu is not None and http_cpu is not None:
+                    out |= {"started_cpu": started_cpu, "http_cpu": http_cpu}
+                return out
             time.sleep(0.05)
         return (
             "no answer from /actuator/health: "
@@ -184,6 +194,17 @@ def guest_boot(make: Booter, image: Path, timeout: float) -> dict[str, float] | 
         )
     finally:
         server.stop()
+
+
+def _cpu(pid: int | None) -> float | None:
+    """User + system seconds process `pid` has used (all its threads), or None."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def host_run(argv: list[str], timeout: float) -> dict[str, float] | str:
@@ -273,8 +294,10 @@ def measure(
                     log(f"  {key}: failed: {r}")
                     continue
                 runs[variant][name].append(r)
+                cpu = (f" (QEMU CPU {r['started_cpu']:.1f} s / {r['http_cpu']:.1f} s)"
+                       if "http_cpu" in r else "")  # fmt: skip
                 log(f"  boot {i + 1}/{boots} {key}: Started at {r['started']:.1f} s (Spring: "
-                    f"{r['spring_says']:.1f} s), first 200 at {r['http']:.1f} s")  # fmt: skip
+                    f"{r['spring_says']:.1f} s), first 200 at {r['http']:.1f} s{cpu}")  # fmt: skip
         if warm is not None and warm_image is not None and "lwjvm, warm" not in failures:
             w = warm_boot(warm, warm_image, timeout)
             if isinstance(w, str):
@@ -298,7 +321,8 @@ def measure(
                 f"{r['started']:.2f}/{r['http']:.2f} s" for r in host[variant]))  # fmt: skip
 
     def figures(rs: list[dict[str, float]]) -> dict[str, Any]:
-        return {k: _median([r[k] for r in rs]) for k in ("started", "http", "spring_says")}
+        keys = ("started", "http", "spring_says", "started_cpu", "http_cpu")
+        return {k: _median([r[k] for r in rs if k in r]) for k in keys}
 
     results["guest"] = {v: {s: figures(rs) for s, rs in by_side.items()}
                         for v, by_side in runs.items()}  # fmt: skip
@@ -335,6 +359,10 @@ def rows(spring: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         a, b = g.get("lwjvm", {}).get("spring_says"), g.get("linux", {}).get("spring_says")
         out.append((f"  Spring's own 'Started ... in', {variant}", _fmt(a), _fmt(b),
                      _ratio(a, b), _fmt(h.get("spring_says"))))  # fmt: skip
+        for key, label in (("started_cpu", "'Started'"), ("http_cpu", "first 200")):
+            a, b = g.get("lwjvm", {}).get(key), g.get("linux", {}).get(key)
+            out.append((f"  QEMU CPU time to {label}, {variant}", _fmt(a), _fmt(b),
+                        _ratio(a, b), "-"))  # fmt: skip
     w = spring.get("warm")
     if w:
         b = spring["guest"].get("archive", {}).get("linux", {}).get("http")

@@ -14,8 +14,10 @@ def _s(*values: float) -> dict[str, float]:
 
 
 def _result() -> dict[str, Any]:
-    side = {"started": _s(40.0, 44.0), "http": _s(50.0, 52.0), "spring_says": _s(30.0, 31.0)}
-    slower = {"started": _s(80.0), "http": _s(100.0), "spring_says": _s(60.0)}
+    side = {"started": _s(40.0, 44.0), "http": _s(50.0, 52.0), "spring_says": _s(30.0, 31.0),
+            "started_cpu": _s(20.0, 22.0), "http_cpu": _s(25.0, 26.0)}  # fmt: skip
+    slower = {"started": _s(80.0), "http": _s(100.0), "spring_says": _s(60.0),
+              "started_cpu": _s(33.0), "http_cpu": None}  # fmt: skip
     host = {"started": _s(2.0, 2.1, 2.2), "http": _s(2.3, 2.4, 2.5), "spring_says": _s(1.5)}
     return {
         "boots": 2, "host_runs": 3, "jvm_options": ["-XX:TieredStopAtLevel=1"], "cds_classes": 5860,
@@ -34,6 +36,10 @@ def test_rows_give_each_side_and_the_ratio_above_one_when_lwjvm_is_sooner() -> N
     # A side that failed in every boot has no figure and no ratio.
     assert rows["Spring Boot, no archive: start to 'Started' line"][1:3] == ("n/a", "n/a")
     assert rows["Spring Boot, host java -jar: Started / first 200"][3].startswith("2.1 s")
+    # QEMU's CPU time (load hardly moves it), with its ratio; none where a side has no figure.
+    assert rows["  QEMU CPU time to 'Started', archive"] == ("22.0 s [20.0-22.0]", "33.0 s",
+                                                             "1.50x", "-")  # fmt: skip
+    assert rows["  QEMU CPU time to first 200, archive"][1:3] == ("n/a", "n/a")
 
 
 def test_notes_name_failures_and_the_settings() -> None:

@@ -4,16 +4,17 @@
  * virtio-blk disk underneath; and the volume's worker, a kernel thread that commits the open txg
  * every VOLUME_SYNC_NS and carries out the host's requests (a snapshot of the volume in use,
  * `lwjvm:volume` control lines, docs/protocol.md section 4).
- * Locking: vol.lock, a sleeping lock (disk I/O sleeps), guards the volfs state and the inode
- * list; it is taken alone, by every inode operation here and by the worker. work.lock, a
- * spinlock taken alone (the control interrupt takes it), guards the pending request and the
- * inodes released (their last reference can go where nothing may sleep: the worker finishes
- * them). An unlinked file stays readable while it is open (volfs orphans, freed on release).
- * Mappings: each vnode keeps the pages of its file that are mapped (pc, under pc_lock, a
- * spinlock the page-fault path takes under the address space's lock; taken after vol.lock). A
- * page is read in by v_page_fill, which may sleep, outside the fault's lock; read and write see
- * the mapped pages; a page whose contents changed since it was last written (its checksum) is
- * written back into the txg at fsync, msync, the worker's commit, exit and release. */
+ * Locking: vol.lock, a sleeping lock (disk I/O sleeps), guards the volfs state and the inodes
+ * (vol.nodes, chained by object number); it is taken alone, by every inode operation here and by
+ * the worker. work.lock, a spinlock taken alone (the control interrupt takes it), guards the
+ * pending request and the inodes released (their last reference can go where nothing may sleep:
+ * the worker finishes them). An unlinked file stays readable while it is open (volfs orphans,
+ * freed on release). Mappings: each vnode keeps the pages of its file that are mapped (pc, under
+ * pc_lock, a spinlock the page-fault path takes under the address space's lock; taken after
+ * vol.lock). A page is read in by v_page_fill, which may sleep, outside the fault's lock; read and
+ * write see the mapped pages; a page whose contents changed since it was last written (its
+ * checksum) is written back into the txg at fsync, msync, the worker's commit, exit and release.
+ */
 #include "fs/volume.h"
 #include "core/clock.h"
 #include "drivers/virtio_blk.h"
@@ -67,11 +68,13 @@ static struct vpage *page_find(struct vnode *n, uint64_t index)
     return 0;
 }
 
+#define NODE_BUCKETS 1024u /* the vnodes by object number, chained: lookups stay short */
+
 static struct {
     struct mutex lock; /* the volfs state, nodes */
     struct volfs *v;
     int ds;
-    struct vnode *nodes;
+    struct vnode *nodes[NODE_BUCKETS];
     struct thread *holder; /* the thread holding lock, for volume_sync at a fatal exit */
 } vol;
 
@@ -116,7 +119,7 @@ static const struct inode_ops vol_ops;
 /* The inode of obj (a new reference); vol.lock held. */
 static int node_get(uint64_t obj, struct inode **out)
 {
-    for (struct vnode *n = vol.nodes; n; n = n->next)
+    for (struct vnode *n = vol.nodes[obj % NODE_BUCKETS]; n; n = n->next)
         if (n->obj == obj && __atomic_load_n(&n->i.refcount, __ATOMIC_ACQUIRE)) {
             inode_get(&n->i);
             *out = &n->i;
@@ -136,8 +139,8 @@ static int node_get(uint64_t obj, struct inode **out)
     n->i.size = st.size;
     n->i.refcount = 1;
     n->i.fs = &vol;
-    n->next = vol.nodes;
-    vol.nodes = n;
+    n->next = vol.nodes[obj % NODE_BUCKETS];
+    vol.nodes[obj % NODE_BUCKETS] = n;
     *out = &n->i;
     return 0;
 }
@@ -295,7 +298,7 @@ static void finish(struct vnode *n)
         kfree(pages);
         pages = next;
     }
-    for (struct vnode **p = &vol.nodes; *p; p = &(*p)->next)
+    for (struct vnode **p = &vol.nodes[n->obj % NODE_BUCKETS]; *p; p = &(*p)->next)
         if (*p == n) {
             *p = n->next;
             break;
@@ -310,7 +313,7 @@ static void finish(struct vnode *n)
 static bool busy(void *ctx, uint64_t obj)
 {
     (void)ctx;
-    for (struct vnode *n = vol.nodes; n; n = n->next)
+    for (struct vnode *n = vol.nodes[obj % NODE_BUCKETS]; n; n = n->next)
         if (n->obj == obj && __atomic_load_n(&n->i.refcount, __ATOMIC_ACQUIRE))
             return true;
     return false;
@@ -460,12 +463,13 @@ static int writeback(struct vnode *n)
 static int writeback_all(void)
 {
     int rc = 0;
-    for (struct vnode *n = vol.nodes; n; n = n->next)
-        if (n->pages) {
-            int r = writeback(n);
-            if (r < 0 && rc == 0)
-                rc = r;
-        }
+    for (unsigned b = 0; b < NODE_BUCKETS; b++)
+        for (struct vnode *n = vol.nodes[b]; n; n = n->next)
+            if (n->pages) {
+                int r = writeback(n);
+                if (r < 0 && rc == 0)
+                    rc = r;
+            }
     return rc;
 }
 

@@ -96,6 +96,17 @@ SYS(rt_sigsuspend)
     return -EINTR;
 }
 
+/* pause(2): waits until a signal is delivered (a handler runs or the program dies of it). */
+SYS(pause)
+{
+    UNUSED_ARGS();
+    struct thread *t = current();
+    struct waitq never = WAITQ_INIT("pause");
+    while (!signal_pending(t))
+        waitq_wait(&never, WAIT_FOREVER);
+    return -EINTR;
+}
+
 SYS(sigaltstack)
 {
     UNUSED_ARGS();

@@ -1,6 +1,6 @@
 /* Waiting for blocked signals synchronously: sigtimedwait times out with EAGAIN, takes a signal
  * already pending, and wakes for one another thread sends while it waits; a signal outside the set
- * interrupts the wait with EINTR after its handler ran. */
+ * interrupts the wait with EINTR after its handler ran, and pause returns when one does. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -62,6 +62,12 @@ int main(void)
     CHECK_ERRNO("a signal outside the set interrupts the wait",
                 sigtimedwait(&set, NULL, &long_wait), EINTR);
     CHECK("after its handler ran", handled == 1);
+
+    /* pause(2) returns -1 EINTR once a handler ran (glibc calls the pause system call). */
+    handled = 0;
+    alarm(1);
+    CHECK_ERRNO("pause waits until a signal's handler ran", pause(), EINTR);
+    CHECK("its handler ran", handled == 1);
 
     sigset_t bad;
     sigemptyset(&bad);

@@ -25,7 +25,9 @@
  * with pointers inside"); raw scratch bytes can hold no address of the fuzzer itself (scrubbed
  * after every call that may write one, and all of scratch and the arena every 1,000 calls), so
  * the kernel is never pointed into the fuzzer's own memory, and a checksum of its tables every
- * 1,000 calls would catch a write there (exit 3).
+ * 1,000 calls would catch a write there (exit 3). SYSFUZZ_SCRUB_DEBUG prints the fuzzer's own
+ * ranges and the first addresses the periodic scan finds. It is a static PIE: at 0x400000, lone
+ * bytes among zeros read as addresses of its image (see scrub_range).
  *
  * Before fuzzing, it checks that no kernel-half or non-canonical address can be read or written from
  * ring 3, directly or through a system call argument (EFAULT).
@@ -609,11 +611,17 @@ static inline int is_own(uint64_t v)
     return 0;
 }
 
+static int scrub_debug, in_scan;
 static void scrub_window(uint8_t *q)
 {
     uint64_t v;
     memcpy(&v, q, 8);
     if (is_own(v)) {
+        if (scrub_debug && in_scan && scrub_debug++ < 40)
+            fprintf(stderr, "sysfuzz: scan found %#lx at %s+%#lx\n", (unsigned long)v,
+                    (uint64_t)q >= arena && (uint64_t)q < arena + ARENA_SIZE ? "arena" : "scratch",
+                    (unsigned long)((uint64_t)q >= arena && (uint64_t)q < arena + ARENA_SIZE
+                                        ? (uint64_t)q - arena : (uint64_t)q - (uint64_t)scratch));
         v |= 0xffff800000000000ULL;
         memcpy(q, &v, 8);
         scrubbed++;
@@ -645,6 +653,10 @@ static void scrub_page(uint8_t *p, uint8_t *page_end, uint8_t *end)
             scrub_window(q);
     } else {
         unblock_all(); /* the fault's handler left SIGSEGV blocked: sigsetjmp saved no mask */
+        /* An arena page that could not be read or not be rewritten (a read-only file mapping
+         * holding an address of the fuzzer): no access at all, so the kernel cannot take one. */
+        if ((uint64_t)p >= arena && (uint64_t)p < arena + ARENA_SIZE)
+            mprotect((void *)((uintptr_t)p & ~4095UL), 4096, PROT_NONE);
     }
     recover = NULL;
 }
@@ -679,13 +691,102 @@ static void scrub_after(long nr, const uint64_t *a)
             }
 }
 
+/* [p, p+n) clipped to the areas the kernel may write (scratch, the arena, `indirect`), scrubbed. */
+static void scrub_user(uint64_t p, uint64_t n)
+{
+    const struct { uint64_t lo, size; } areas[] = {
+        {(uint64_t)scratch, SCRATCH_SIZE}, {arena, ARENA_SIZE},
+        {(uint64_t)indirect, INDIRECT_SIZE},
+    };
+    for (int k = 0; k < 3; k++) {
+        uint64_t lo = p > areas[k].lo ? p : areas[k].lo;
+        uint64_t end = areas[k].lo + areas[k].size, want = p + n < p ? ~0ULL : p + n;
+        uint64_t hi = want < end ? want : end;
+        if (lo < hi)
+            scrub_range((uint8_t *)lo, hi - lo);
+    }
+}
+
+/* Copies n bytes from a pointer the kernel was given (it may be garbage or unmapped) into
+ * `to`; returns how many whole `unit`s came. */
+static uint64_t copy_in(void *to, uint64_t from, uint64_t units, uint64_t unit)
+{
+    volatile uint64_t done = 0;
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0) == 0) {
+        recover = &jb;
+        for (; done < units; done++)
+            memcpy((uint8_t *)to + done * unit, (const void *)(from + done * unit), unit);
+    } else {
+        unblock_all();
+    }
+    recover = NULL;
+    return done;
+}
+
+/* An iovec array the kernel wrote `total` bytes through: each base's written part. */
+static void scrub_iov_page(uint64_t iov, uint64_t n, uint64_t total)
+{
+    static struct iovec v[1024];
+    uint64_t got = copy_in(v, iov, n < 1024 ? n : 1024, sizeof v[0]);
+    for (uint64_t i = 0; i < got && total; i++) {
+        uint64_t len = v[i].iov_len < total ? v[i].iov_len : total;
+        scrub_user((uint64_t)v[i].iov_base, len);
+        total -= len;
+    }
+}
+
+static void scrub_msghdr(uint64_t m, uint64_t total)
+{
+    struct msghdr h;
+    if (!copy_in(&h, m, 1, sizeof h))
+        return;
+    scrub_iov_page((uint64_t)h.msg_iov, h.msg_iovlen, total);
+    scrub_user((uint64_t)h.msg_name, h.msg_namelen < 4096 ? h.msg_namelen : 4096);
+    scrub_user((uint64_t)h.msg_control, h.msg_controllen < 65536 ? h.msg_controllen : 65536);
+}
+
+/* After a call that copied data into memory (a file's bytes may hold addresses of the fuzzer:
+ * /proc/self/exe is its own image, whose words point into it): what it wrote is scrubbed, before
+ * a later readv or recvmsg could take those words as places to write. */
+static void scrub_written(long nr, const uint64_t *a, long r)
+{
+    if (r <= 0)
+        return;
+    switch (nr) {
+    case SYS_read: case SYS_pread64: case SYS_recvfrom: case SYS_getdents64: case SYS_getcwd:
+    case SYS_readlink:
+        scrub_user(a[1], (uint64_t)r);
+        break;
+    case SYS_readlinkat:
+        scrub_user(a[2], (uint64_t)r);
+        break;
+    case SYS_readv: case SYS_preadv: case SYS_preadv2:
+        scrub_iov_page(a[1], a[2], (uint64_t)r);
+        break;
+    case SYS_recvmsg:
+        scrub_msghdr(a[1], (uint64_t)r);
+        break;
+    case SYS_recvmmsg:
+        for (long i = 0; i < r && i < 64; i++)
+            scrub_msghdr(a[1] + (uint64_t)i * sizeof(struct fz_mmsghdr), ~0ULL);
+        break;
+    case SYS_mmap: case SYS_mremap: /* a file mapped into the arena */
+        if ((uint64_t)r >= arena && (uint64_t)r < arena + ARENA_SIZE)
+            scrub_user((uint64_t)r, nr == SYS_mmap ? a[1] : a[2]);
+        break;
+    }
+}
+
 /* Every 1,000 calls: the whole of scratch and the arena, for addresses that came some way the
- * list above misses (their count is in the final report: it should stay 0 after scrub_after). */
+ * lists above miss (their count is in the final report). */
 static void scrub_all(void)
 {
     uint64_t before = scrubbed;
+    in_scan = 1;
     scrub_range(scratch, SCRATCH_SIZE);
     scrub_range((uint8_t *)arena, ARENA_SIZE);
+    in_scan = 0;
     scrubbed_by_scan += scrubbed - before;
 }
 
@@ -1313,6 +1414,11 @@ int main(int argc, char **argv)
     install_handlers();
     reset_fds();
     learn_own_ranges(); /* now that the threads and their stacks exist */
+    scrub_debug = getenv("SYSFUZZ_SCRUB_DEBUG") != NULL;
+    if (scrub_debug)
+        for (int k = 0; k < nown; k++)
+            fprintf(stderr, "sysfuzz: own %#lx-%#lx\n", (unsigned long)own_lo[k],
+                    (unsigned long)own_hi[k]);
     own_sum_at_start = own_sum();
 
     struct timespec t0, t1;
@@ -1348,6 +1454,7 @@ int main(int argc, char **argv)
             errors++;
         after_call(nr, a, r == -1 ? -errno : r);
         scrub_after(nr, a);
+        scrub_written(nr, a, r);
         if (meminfo) { /* which call leaves a signal with flags the fuzzer never sets? */
             for (int sg = 1; sg <= 64; sg++) {
                 struct ksigaction cur;

@@ -1,6 +1,10 @@
 /* SQLite (Debian's libsqlite3) on a volume, for tests/guest/test_volume_apps.py:
  *   sqlite_crash DB wal|delete    inserts rows in transactions of 10, printing "committed N"
- *                                 after each COMMIT returned (synchronous=FULL), until killed
+ *                                 after each COMMIT returned, until killed: synchronous=FULL in
+ *                                 WAL mode, EXTRA in DELETE mode (FULL does not sync the
+ *                                 directory after the journal's unlink, which is the commit:
+ *                                 SQLite documents that a crash then may roll the last
+ *                                 transaction back, on Linux's file systems as on a volume)
  *   sqlite_crash DB check         PRAGMA integrity_check and the rows: "integrity ok rows N"
  * The rows are 0..N-1 with a payload derived from the id, so a check also sees wrong data. */
 #include <sqlite3.h>
@@ -51,7 +55,9 @@ int main(int argc, char **argv)
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA journal_mode=%s", argv[2]);
     if (sqlite3_exec(db, pragma, 0, 0, 0) != SQLITE_OK ||
-        sqlite3_exec(db, "PRAGMA synchronous=FULL", 0, 0, 0) != SQLITE_OK ||
+        sqlite3_exec(db, strcmp(argv[2], "delete") ? "PRAGMA synchronous=FULL"
+                                                   : "PRAGMA synchronous=EXTRA",
+                     0, 0, 0) != SQLITE_OK ||
         sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v TEXT)", 0, 0,
                      0) != SQLITE_OK)
         die(db, "setup");

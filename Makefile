@@ -12,7 +12,8 @@
 #                lwjvm.deploybench and lwjvm.baseline (lwjvm against a Linux guest; docs/bench.md)
 #   make bench-setup  the bench's own packages (wrk); Debian's cloud kernel is fetched by
 #                lwjvm.baseline itself into build/bench/linux (apt-get download, /etc/apt untouched)
-#   make soak    setup + kernel, then the guest corpora once on 4 CPUs, smp_race repeated on 4
+#   make soak    setup + kernel, then the guest corpora once on 4 CPUs (make test: on 1 and 2),
+#                smp_race repeated on 4
 #                CPUs for SOAK_MINUTES, the ELF, boot.conf and volume parsers' fuzzing with a new seed
 #                (host-compiled, and 300 mutants of each booted in the guest), and the guest
 #                syscall fuzzer over new seeds on 1 and 2 CPUs for SOAK_MINUTES; then 300 kills of

@@ -297,17 +297,19 @@ def run_in_guest(
     run_options: Sequence[str] = (),
     timeout: float = GUEST_TIMEOUT_S,
     keep_image: bool = False,
+    cpus: int | None = None,
 ) -> JavaRun:
     """`lwjvm run` of `manifest` with its image in `out_dir`, under TCG; the app's run.
 
     TCG because it is the same everywhere (KVM here may be unusable, see lwjvm/accel.py). The
     stderr holds the guest's stderr and lwjvm's own lines (a cause line on failure). The image
-    (tens of MiB) is deleted afterwards unless `keep_image`. LWJVM_GUEST_CPUS=N boots N CPUs.
+    (tens of MiB) is deleted afterwards unless `keep_image` (a second run of the same manifest
+    and `out_dir` then boots it again without building). `cpus` boots that many CPUs instead of
+    the manifest's `vm.cpus`.
     """
-    cpus = os.environ.get("LWJVM_GUEST_CPUS")
     cmd = [
         *lwjvm_command(), "run", "-q", "--accel", "tcg", "--timeout", f"{timeout:g}",
-        "-o", str(out_dir), *(["--cpus", cpus] if cpus else []), *run_options, str(manifest),
+        "-o", str(out_dir), *(["--cpus", str(cpus)] if cpus else []), *run_options, str(manifest),
     ]  # fmt: skip
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout + 120)
@@ -332,6 +334,7 @@ def describe_difference(host: JavaRun, guest: JavaRun) -> str:
         lines += difflib.unified_diff(
             host.stdout.splitlines(), guest.stdout.splitlines(), "host", "guest", lineterm=""
         )
+    lines += _crash_sections(guest.stderr)
     tail = guest.stderr.splitlines()[-30:]
     if tail:
         lines.append("guest stderr (last 30 lines):")
@@ -339,11 +342,39 @@ def describe_difference(host: JavaRun, guest: JavaRun) -> str:
     return "\n".join(lines)
 
 
+# The parts of a JVM crash report (hs_err, -XX:+ErrorFileToStderr) that say where it stopped;
+# the report is hundreds of lines and its tail (kept above) says little about the crash.
+HS_ERR_SECTIONS = ("Current thread", "Stack:", "Registers:", "Instructions: (pc=")
+
+
+def _crash_sections(stderr: str) -> list[str]:
+    """The sections HS_ERR_SECTIONS of a crash report in `stderr` (up to 24 lines each)."""
+    out: list[str] = []
+    lines = stderr.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(HS_ERR_SECTIONS):
+            section = lines[i : i + 24]
+            end = next((k for k, ln in enumerate(section) if k and not ln.strip()), len(section))
+            out += section[:end]
+    return ["guest crash report (where it stopped):", *out] if out else []
+
+
 def assert_same_run(host: JavaRun, guest: JavaRun) -> None:
     """The guest run printed the same stdout and ended with the same exit code as the host."""
     assert (guest.exit_code, guest.stdout) == (host.exit_code, host.stdout), describe_difference(
         host, guest
     )
+
+
+def assert_same_runs(host: JavaRun, guests: dict[int, JavaRun]) -> None:
+    """Each guest run (by its number of CPUs) printed the host's stdout and exit code; a failure
+    names every CPU count that differed, with its difference."""
+    bad = [
+        f"on {cpus} CPU{'s' if cpus != 1 else ''}: {describe_difference(host, guest)}"
+        for cpus, guest in guests.items()
+        if (guest.exit_code, guest.stdout) != (host.exit_code, host.stdout)
+    ]
+    assert not bad, "\n\n".join(bad)
 
 
 @pytest.fixture(scope="session")
@@ -417,7 +448,8 @@ def host_java(java_jdk: Jdk) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def guest_java(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """`guest_java(jar, main=None, args=(), jdk=None, jvm_options=(), modules=None, cds=True,
-    memory=None, run_options=()) -> JavaRun`: the class run in the guest by `lwjvm run`.
+    memory=None, run_options=(), cpus=None) -> JavaRun`: the class run in the guest by `lwjvm run`
+    (on `cpus` CPUs: default the manifest's one).
 
     `jdk` is the JDK to build the image from (a `Jdk`; default: what `lwjvm build` finds).
     """
@@ -435,6 +467,7 @@ def guest_java(tmp_path_factory: pytest.TempPathFactory) -> Any:
         cds: bool = True,
         memory: str | None = None,
         run_options: Sequence[str] = (),
+        cpus: int | None = None,
     ) -> JavaRun:
         work = tmp_path_factory.mktemp(f"guest-{jar.stem}")
         manifest = write_manifest(
@@ -449,7 +482,47 @@ def guest_java(tmp_path_factory: pytest.TempPathFactory) -> Any:
             cds,
             memory,
         )
-        return run_in_guest(manifest, work / "image", run_options)
+        return run_in_guest(manifest, work / "image", run_options, cpus=cpus)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def guest_java_on(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`guest_java_on(cpu_counts, jar, main=None, args=(), jdk=None, jvm_options=(),
+    modules=None, cds=True) -> {cpus: JavaRun}`: one image built, then booted once with each
+    number of CPUs (as `guest_java`, which builds an image per run)."""
+    reason = guest_unavailable()
+    if reason is not None:
+        pytest.skip(f"no guest: {reason}")
+
+    def run(
+        cpu_counts: Sequence[int],
+        jar: Path,
+        main: str | None = None,
+        args: Sequence[str] = (),
+        jdk: Any = None,
+        jvm_options: Sequence[str] = (),
+        modules: Sequence[str] | None = None,
+        cds: bool = True,
+    ) -> dict[int, JavaRun]:
+        work = tmp_path_factory.mktemp(f"guest-{jar.stem}")
+        manifest = write_manifest(
+            work,
+            jar.stem.lower().replace("_", "-") or "app",
+            jar,
+            main,
+            args,
+            jdk.home if jdk is not None else None,
+            jvm_options,
+            modules,
+            cds,
+        )
+        runs = {}
+        for i, cpus in enumerate(cpu_counts):
+            last = i == len(cpu_counts) - 1
+            runs[cpus] = run_in_guest(manifest, work / "image", keep_image=not last, cpus=cpus)
+        return runs
 
     return run
 
@@ -457,7 +530,7 @@ def guest_java(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def java_guest_and_host(java_program: Any, guest_java: Any, java_jdk: Any) -> Any:
     """`java_guest_and_host(name, sources, main, args=(), jvm_options=(), jdk=None, modules=None,
-    cds=True) -> (host JavaRun, guest JavaRun)`: compiled once, run on both sides."""
+    cds=True, cpus=None) -> (host JavaRun, guest JavaRun)`: compiled once, run on both sides."""
 
     def run(
         name: str,
@@ -468,10 +541,11 @@ def java_guest_and_host(java_program: Any, guest_java: Any, java_jdk: Any) -> An
         jdk: Any = None,
         modules: Sequence[str] | None = None,
         cds: bool = True,
+        cpus: int | None = None,
     ) -> tuple[JavaRun, JavaRun]:
         jar = java_program(name, sources, main)
         host = run_java(jdk or java_jdk, [jar], main, args, jvm_options)
-        guest = guest_java(jar, main, args, jdk, jvm_options, modules, cds)
+        guest = guest_java(jar, main, args, jdk, jvm_options, modules, cds, cpus=cpus)
         return host, guest
 
     return run

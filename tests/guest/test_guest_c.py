@@ -1,6 +1,7 @@
 """The guest C corpus (tests/guest/c/): every program runs on the host, where it must pass (that
 proves the test itself right), and in the guest under `lwjvm exec`, where its stdout and exit code
-must equal the host's byte for byte.
+must equal the host's byte for byte: once on 1 virtual CPU and once on 2 (the test ids end in
+`-1cpu` and `-2cpu`; LWJVM_GUEST_CPUS=4 runs them on 4 instead, as `make soak` does).
 
 Which programs the kernel is expected to run today is listed in one place,
 tests/guest/c/GUEST_READY; the others are skipped in the guest with the reason "kernel support
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from guest_harness import (
+    GUEST_CPU_COUNTS,
     PENDING_REASON,
     RUN_ALL_IN_GUEST,
     Case,
@@ -115,7 +117,7 @@ REGRESSION_CASES = [
     Case("regress_close_during_read"),
     *both_links("regress_brk_huge"),
     Case("regress_epoll_rw"),
-    Case("regress_affinity_move"),  # found reading the scheduler; it matters on 2 CPUs (test_smp)
+    Case("regress_affinity_move"),  # found reading the scheduler; it matters on 2 CPUs
 ]
 
 # issue 9: sockets and readiness (loopback only: both ends in the program, ephemeral ports,
@@ -131,7 +133,7 @@ ISSUE9_CASES = [
     Case("net_leak", args=("10000",), timeout_s=300),
 ]
 
-# issue 12: several CPUs (the same checks hold on one; tests/guest/test_smp runs them on 2)
+# issue 12: races on purpose between CPUs (the same checks hold on one)
 SMP_CASES = [Case("smp_race", timeout_s=240)]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES + SMP_CASES
@@ -142,12 +144,14 @@ def _guest_params() -> list[object]:
     return [
         pytest.param(
             c,
-            id=c.id,
+            cpus,
+            id=f"{c.id}-{cpus}cpu",
             marks=()
             if c.program in GUEST_READY or c.id in GUEST_READY or RUN_ALL_IN_GUEST
             else pytest.mark.skip(reason=PENDING_REASON),
         )
         for c in CASES
+        for cpus in GUEST_CPU_COUNTS
     ]
 
 
@@ -159,16 +163,16 @@ def test_program_passes_on_host(case: Case, corpus: Path, tmp_path: Path) -> Non
     assert "FAIL" not in text, text
 
 
-@pytest.mark.parametrize("case", _guest_params())
+@pytest.mark.parametrize(("case", "cpus"), _guest_params())
 def test_guest_output_matches_host(
-    case: Case, corpus: Path, tmp_path: Path, guest: GuestRunner
+    case: Case, cpus: int, corpus: Path, tmp_path: Path, guest: GuestRunner
 ) -> None:
     (tmp_path / "host").mkdir()
     (tmp_path / "guest").mkdir()
     host = run_on_host(case, corpus, tmp_path / "host")
-    out = guest.run(case, corpus, tmp_path / "guest")
+    out = guest.run(case, corpus, tmp_path / "guest", cpus=cpus)
     assert (out.exit_code, out.stdout) == (host.exit_code, host.stdout), describe_mismatch(
-        case, host, out
+        case, host, out, cpus
     )
 
 

@@ -1,7 +1,10 @@
 """The guest Java corpus (tests/guest/java/): each program runs on the host JVM (the oracle, where
 it must pass: that proves the test itself right) and in the guest under `lwjvm run`, where its
 stdout and exit code must equal the host's. On OpenJDK 17 always, and on Temurin 25 where it is
-installed.
+installed. Every guest run happens on 1 and on 2 virtual CPUs: a program's image is built once
+and booted with each (a failure names the CPU counts that differ); the tests that start `lwjvm
+run` themselves (signals, the stop timeout) have one test id per CPU count. LWJVM_GUEST_CPUS=4
+runs them all on 4 CPUs instead, as `make soak` does.
 
 Which programs the kernel is expected to run today is listed in one place,
 tests/guest/java/GUEST_READY; the others are skipped in the guest with "kernel support pending".
@@ -25,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from guest_harness import GUEST_CPU_COUNTS
 
 from lwjvm.errors import EXIT_STOP_TIMEOUT
 from lwjvm.jdk import Jdk, open_jdk
 from lwjvm.testing import (
     JavaRun,
-    assert_same_run,
+    assert_same_runs,
     guest_unavailable,
     lwjvm_command,
     run_java,
@@ -212,16 +216,19 @@ def _guest_params() -> list[Any]:
 
 @pytest.mark.parametrize(("case", "jdk"), _guest_params())
 def test_java_guest_output_matches_host(
-    case: JavaCase, jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, guest_java: Any
+    case: JavaCase, jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, guest_java_on: Any
 ) -> None:
     jar = corpus_jar(case.program)
     host = run_java(jdks[jdk], [jar], case.program, case.args, case.options)
     _check_host(case, host)
     modules = None if case.auto_modules else MODULES
-    guest = guest_java(jar, case.program, case.args, jdks[jdk], case.options, modules)
-    assert_same_run(host, guest)
-    for want in case.stderr_has:
-        assert want in guest.stderr, guest.stderr
+    guests = guest_java_on(
+        GUEST_CPU_COUNTS, jar, case.program, case.args, jdks[jdk], case.options, modules
+    )
+    assert_same_runs(host, guests)
+    for cpus, guest in guests.items():
+        for want in case.stderr_has:
+            assert want in guest.stderr, f"on {cpus} CPUs:\n{guest.stderr}"
 
 
 def _skip_unless_ready(jdk: str, name: str) -> None:
@@ -240,16 +247,19 @@ def _version_line(stderr: str) -> str:
 
 @pytest.mark.parametrize("jdk", JDK_PARAMS)
 def test_java_version_in_guest_matches_host(
-    jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, guest_java: Any
+    jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, guest_java_on: Any
 ) -> None:
     _skip_unless_ready(jdk, "version")
     host = subprocess.run(
         [str(jdks[jdk].java), "-version"], capture_output=True, text=True, timeout=60
     )
     jar = corpus_jar("Hello")
-    guest = guest_java(jar, "Hello", (), jdks[jdk], ("-version",), MODULES, cds=False)
-    assert guest.exit_code == 0, guest.stderr
-    assert _version_line(guest.stderr) == _version_line(host.stderr)
+    guests = guest_java_on(
+        GUEST_CPU_COUNTS, jar, "Hello", (), jdks[jdk], ("-version",), MODULES, cds=False
+    )
+    for cpus, guest in guests.items():
+        assert guest.exit_code == 0, f"on {cpus} CPUs:\n{guest.stderr}"
+        assert _version_line(guest.stderr) == _version_line(host.stderr), f"on {cpus} CPUs"
 
 
 class _Lines:
@@ -304,10 +314,14 @@ def _signalled(cmd: list[str], signum: int, timeout: float) -> tuple[int, str, s
     return code, lines.text(), err.decode(errors="replace")
 
 
+CPU_PARAMS = [pytest.param(n, id=f"{n}cpu") for n in GUEST_CPU_COUNTS]
+
+
+@pytest.mark.parametrize("cpus", CPU_PARAMS)
 @pytest.mark.parametrize("jdk", JDK_PARAMS)
 @pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
 def test_signal_to_lwjvm_run_runs_shutdown_hooks(
-    signame: str, jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, tmp_path: Path
+    signame: str, jdk: str, cpus: int, jdks: dict[str, Jdk], corpus_jar: Any, tmp_path: Path
 ) -> None:
     """SIGTERM/SIGINT to `lwjvm run` reach the JVM: hooks run, exit 143/130 as on the host."""
     _skip_unless_ready(jdk, f"signal:{signame}")
@@ -318,14 +332,16 @@ def test_signal_to_lwjvm_run_runs_shutdown_hooks(
     manifest = write_manifest(
         tmp_path, "hook", jar, "ShutdownHook", ["wait"], jdks[jdk].home, (), MODULES, cds=False
     )
-    cmd = [*lwjvm_command(), "run", "-q", "--accel", "tcg", "-o", str(tmp_path / "image")]
+    cmd = [*lwjvm_command(), "run", "-q", "--accel", "tcg", "--cpus", str(cpus)]
+    cmd += ["-o", str(tmp_path / "image")]
     guest = _signalled([*cmd, str(manifest)], signum, SIGNAL_TIMEOUT_S)
     assert guest[:2] == host[:2], guest
 
 
+@pytest.mark.parametrize("cpus", CPU_PARAMS)
 @pytest.mark.parametrize("jdk", JDK_PARAMS)
 def test_an_app_that_ignores_sigterm_is_killed_after_the_stop_timeout(
-    jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, tmp_path: Path
+    jdk: str, cpus: int, jdks: dict[str, Jdk], corpus_jar: Any, tmp_path: Path
 ) -> None:
     _skip_unless_ready(jdk, "stop-timeout")
     jar = corpus_jar("IgnoreTerm")
@@ -333,6 +349,7 @@ def test_an_app_that_ignores_sigterm_is_killed_after_the_stop_timeout(
         tmp_path, "ignore", jar, "IgnoreTerm", (), jdks[jdk].home, (), MODULES, cds=False
     )
     cmd = [*lwjvm_command(), "run", "-q", "--accel", "tcg", "--stop-timeout", "3"]
+    cmd += ["--cpus", str(cpus)]
     cmd += ["-o", str(tmp_path / "image"), str(manifest)]
     code, out, err = _signalled(cmd, signal.SIGTERM, SIGNAL_TIMEOUT_S)
     assert code == EXIT_STOP_TIMEOUT, (out, err)
@@ -342,7 +359,7 @@ def test_an_app_that_ignores_sigterm_is_killed_after_the_stop_timeout(
 
 @pytest.mark.parametrize("jdk", JDK_PARAMS)
 def test_a_jvm_crash_is_reported_with_its_hs_err(
-    jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, guest_java: Any
+    jdk: str, jdks: dict[str, Jdk], corpus_jar: Any, guest_java_on: Any
 ) -> None:
     """A crashing JVM (Unsafe store to address 0): exit 134 as on the host, the hs_err report on
     the console (-XX:+ErrorFileToStderr), and lwjvm's cause line."""
@@ -351,11 +368,15 @@ def test_a_jvm_crash_is_reported_with_its_hs_err(
     host = run_java(jdks[jdk], [jar], "Crash", (), flags)
     assert host.exit_code == 134 and HS_ERR_MARK in host.stderr, host
     _skip_unless_ready(jdk, "crash")
-    guest = guest_java(jar, "Crash", (), jdks[jdk], (), MODULES, cds=False)
-    assert guest.exit_code == 134, guest.stderr[-3000:]
-    assert guest.stdout.startswith("crashing\n")
-    assert HS_ERR_MARK in guest.stderr + guest.stdout
-    assert guest.stderr.rstrip().endswith("lwjvm: the JVM crashed (hs_err above)")
+    guests = guest_java_on(GUEST_CPU_COUNTS, jar, "Crash", (), jdks[jdk], (), MODULES, cds=False)
+    for cpus, guest in guests.items():
+        on = f"on {cpus} CPUs: "
+        assert guest.exit_code == 134, on + guest.stderr[-3000:]
+        assert guest.stdout.startswith("crashing\n"), on + guest.stdout
+        assert HS_ERR_MARK in guest.stderr + guest.stdout, on + guest.stderr[-3000:]
+        assert guest.stderr.rstrip().endswith("lwjvm: the JVM crashed (hs_err above)"), (
+            on + guest.stderr[-3000:]
+        )
 
 
 PROPERTIES_SOURCE = """
@@ -372,15 +393,17 @@ public class Props {
 """
 
 
-def test_inline_sources_run_the_same_in_guest_and_host(java_guest_and_host: Any) -> None:
+def test_inline_sources_run_the_same_in_guest_and_host(
+    java_program: Any, java_jdk: Jdk, guest_java_on: Any
+) -> None:
     """The harness end to end from Java source text: system properties the JVM derives from the
     kernel and the locale, UTF-8 output, and an exit code from the arguments."""
     _skip_unless_ready("17", "inline")
-    host, guest = java_guest_and_host(
-        "props", {"Props.java": PROPERTIES_SOURCE}, "Props", ("a", "b"), modules=MODULES
-    )
+    jar = java_program("props", {"Props.java": PROPERTIES_SOURCE}, "Props")
+    host = run_java(java_jdk, [jar], "Props", ("a", "b"))
     assert host.exit_code == 2 and "os.name=Linux" in host.stdout, host
-    assert_same_run(host, guest)
+    guests = guest_java_on(GUEST_CPU_COUNTS, jar, "Props", ("a", "b"), modules=MODULES)
+    assert_same_runs(host, guests)
 
 
 def test_guest_ready_names_only_known_cases() -> None:

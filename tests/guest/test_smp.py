@@ -1,7 +1,9 @@
 """`lwjvm exec --cpus N` boots N virtual CPUs: the kernel finds them in the ACPI MADT (microvm with
 acpi=on, q35) and starts each with INIT and start-up IPIs; the program's threads run on all of
-them. The default boot stays on one CPU. The guest C corpus programs that exercise threads,
-signals, futexes, memory and readiness run on 2 CPUs and must match the host."""
+them. The default boot stays on one CPU. The whole guest C and Java corpora also run on 2 CPUs
+against the host (test_guest_c.py, test_guest_java.py); here are the tests that only make sense
+with several: CPU discovery, Java's parallel collectors counting their workers, and smp_race
+repeated on 4 CPUs in `make soak`."""
 
 from __future__ import annotations
 
@@ -12,27 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from guest_harness import Case, GuestRunner, describe_mismatch, run_on_host
-from test_guest_c import CASES, GUEST_READY
-from test_guest_java import CASES as JAVA_CASES
-from test_guest_java import JAVA_DIR, JDKS, MODULES, JavaCase, _check_host, _skip_unless_ready
+from guest_harness import GuestRunner, describe_mismatch, run_on_host
+from test_guest_c import CASES
+from test_guest_java import MODULES, _skip_unless_ready
 
-from lwjvm.jdk import open_jdk
-from lwjvm.testing import assert_same_run, guest_unavailable, lwjvm_command, run_java
-
-# The corpus programs that concern several CPUs: threads, futexes, signals, memory, timers,
-# pipes, polling, sockets, the clocks and CPU time, and the files threads share. The others
-# (single-threaded start-up, argv, exit codes, path names, and net_leak's 10,000 connections,
-# minutes under TCG) run on 4 CPUs in `make soak`.
-SMP_PROGRAMS = (
-    "smp_race", "threads_many", "threads_spin", "threads_sync", "threads_fpu", "futex_ops",
-    "signal_wait", "signal_info", "signal_segv", "signal_frame", "signal_altstack", "mm_ops",
-    "mm_file", "mm_reserve", "timers", "fd_pipe", "poll_epoll", "tmpfs_files", "proc_files",
-    "clocks", "net_tcp", "net_poll", "net_sendfile", "net_unix", "net_udp",
-    "regress_close_during_read", "regress_epoll_rw", "regress_affinity_move", "time_vdso",
-    "wall_clock", "process_info", "proc_maps", "jvm_surface",
-)  # fmt: skip
-SMP_CASES = [c for c in CASES if c.program in SMP_PROGRAMS and c.program in GUEST_READY]
+from lwjvm.testing import assert_same_run, guest_unavailable, lwjvm_command
 
 HELLO = r"""
 #include <stdio.h>
@@ -73,17 +59,6 @@ def test_one_cpu_by_default(hello: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout == "hello\n"
     assert "CPUs started" not in r.stderr
-
-
-@pytest.mark.parametrize("case", SMP_CASES, ids=lambda c: c.id)
-def test_corpus_on_two_cpus(case: Case, corpus: Path, tmp_path: Path, guest: GuestRunner) -> None:
-    (tmp_path / "host").mkdir()
-    (tmp_path / "guest").mkdir()
-    host = run_on_host(case, corpus, tmp_path / "host")
-    out = GuestRunner(guest.command, cpus=2).run(case, corpus, tmp_path / "guest")
-    assert (out.exit_code, out.stdout) == (host.exit_code, host.stdout), describe_mismatch(
-        case, host, out
-    )
 
 
 def test_the_program_sees_every_cpu(tmp_path: Path) -> None:
@@ -152,16 +127,13 @@ public class ParallelSum {
 """
 
 
-def test_java_parallel_streams_and_parallel_gc_on_two_cpus(
-    java_guest_and_host: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_java_parallel_streams_and_parallel_gc_on_two_cpus(java_guest_and_host: Any) -> None:
     """The JVM counts 2 CPUs itself and runs a parallel stream and ParallelGC's workers on them
     under allocation pressure, with the host's results."""
     _skip_unless_ready("17", "inline")
-    monkeypatch.setenv("LWJVM_GUEST_CPUS", "2")
     host, guest = java_guest_and_host(
         "parallel", {"ParallelSum.java": PARALLEL_SOURCE}, "ParallelSum",
-        jvm_options=("-XX:+UseParallelGC",), modules=MODULES,
+        jvm_options=("-XX:+UseParallelGC",), modules=MODULES, cpus=2,
     )  # fmt: skip
     assert host.exit_code == 0 and "cpus>=2: true" in host.stdout, host
     assert_same_run(host, guest)
@@ -269,44 +241,18 @@ public class GcWorkers {
     ids=["g1", "parallel"],
 )
 def test_java_gc_parallel_workers_under_allocation_pressure_on_two_cpus(
-    gc: tuple[str, ...], java_guest_and_host: Any, monkeypatch: pytest.MonkeyPatch
+    gc: tuple[str, ...], java_guest_and_host: Any
 ) -> None:
     """Three threads allocate and drop chains of checked objects in a 64 MiB heap on 2 CPUs, while
     the collector's parallel workers (as many as the JVM counts CPUs: at least 2) copy and mark
     them (G1 also marks concurrently on System.gc()); every object dropped is intact, and the sums
     and collectors are the host's."""
     _skip_unless_ready("17", "inline")
-    monkeypatch.setenv("LWJVM_GUEST_CPUS", "2")
     host, guest = java_guest_and_host(
         "gcworkers", {"GcWorkers.java": GC_WORKERS_SOURCE}, "GcWorkers", args=("100000",),
-        jvm_options=(*gc, "-Xmx64m"), modules=(*MODULES, "jdk.management"),
+        jvm_options=(*gc, "-Xmx64m"), modules=(*MODULES, "jdk.management"), cpus=2,
     )  # fmt: skip
     assert host.exit_code == 0, host
     assert "cpus>=2: true" in host.stdout and "parallel workers>=2: true" in host.stdout, host
     assert "young collections: true" in host.stdout and "broken 0" in host.stdout, host
-    assert_same_run(host, guest)
-
-
-# The Java corpus programs whose JVM work spreads over CPUs: the three collectors under allocation
-# pressure, many threads, safepoints (threads stopped and resumed across CPUs), the C2 compiler
-# thread beside the program, and a selector woken from another thread. The whole Java corpus runs
-# on 4 CPUs in `make soak`.
-JAVA_SMP_CASES = ("GcPressure:serial", "GcPressure:parallel", "GcPressure:g1", "ManyThreads",
-                  "Safepoints", "Jit:c2", "SelectorPipe")  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    "case", [c for c in JAVA_CASES if c.id in JAVA_SMP_CASES], ids=lambda c: c.id
-)
-def test_java_corpus_on_two_cpus(
-    case: JavaCase, java_program: Any, guest_java: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _skip_unless_ready("17", case.id)
-    monkeypatch.setenv("LWJVM_GUEST_CPUS", "2")
-    jdk = open_jdk(JDKS["17"], str(JDKS["17"]))
-    source = (JAVA_DIR / f"{case.program}.java").read_text(encoding="utf-8")
-    jar = java_program(case.program, {f"{case.program}.java": source}, case.program)
-    host = run_java(jdk, [jar], case.program, case.args, case.options)
-    _check_host(case, host)
-    guest = guest_java(jar, case.program, case.args, jdk, case.options, MODULES)
     assert_same_run(host, guest)

@@ -98,7 +98,7 @@ def test_racing_programs_soak_on_four_cpus(
         d.mkdir()
         out = runner.run(race, corpus, d)
         assert (out.exit_code, out.stdout) == (host.exit_code, host.stdout), (
-            f"run {runs}: " + describe_mismatch(race, host, out)
+            f"run {runs}: " + describe_mismatch(race, host, out, 4)
         )
         runs += 1
 

@@ -1,12 +1,12 @@
-"""Real applications on a volume, killed with SIGKILL: SQLite (a C program linked against
-Debian's libsqlite3, tests/guest/volume/sqlite_crash.c) inserts rows in transactions with
-synchronous=FULL in WAL mode (its -shm index is a shared mapping of a volume file) and EXTRA in
-rollback-journal mode (FULL there leaves the journal's unlink, the commit, unsynced: SQLite's own
-documented window, seen once in make test as the last 10 rows rolled back); QEMU is killed at a random instant; the next boot opens the database,
-`PRAGMA integrity_check` says ok, and every row whose COMMIT returned is there, with its data;
-the host's own sqlite3 agrees on the database exported from the volume. H2 in file mode (the
-Maven Central jar `make corpus` fetches), syncing after each commit (CHECKPOINT SYNC), killed
-twice: it opens, its SCRIPT runs over every table, and every synced row is there."""
+"""Real applications on a volume, killed with SIGKILL: SQLite (a C program linked against Debian's
+libsqlite3, tests/guest/volume/sqlite_crash.c) inserts rows in transactions with synchronous=FULL in
+WAL mode (its -shm index is a shared mapping of a volume file) and EXTRA in rollback-journal mode
+(FULL there leaves the journal's unlink, the commit, unsynced: SQLite's own documented window, seen
+once in make test as the last 10 rows rolled back); QEMU is killed at a random instant; the next
+boot opens the database, `PRAGMA integrity_check` says ok, and every row whose COMMIT returned is
+there, with its data; the host's own sqlite3 agrees on the database exported from the volume. H2 in
+file mode (the Maven Central jar `make corpus` fetches), syncing after each commit (CHECKPOINT
+SYNC), killed twice: it opens, its SCRIPT runs over every table, and every synced row is there."""
 
 from __future__ import annotations
 

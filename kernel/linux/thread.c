@@ -87,12 +87,14 @@ SYS(clone)
     if (flags & CLONE_CHILD_CLEARTID)
         t->clear_child_tid = ctid;
     uint32_t tid = (uint32_t)t->tid;
+    /* The tid is stored before the child may run, as Linux does: glibc passes the same word for
+     * PARENT_SETTID and CHILD_CLEARTID (pthread's tid, what pthread_join waits on), and a child
+     * started first could exit on another CPU, clearing the word, before the parent's store put
+     * its tid back: the join then waited forever (threads_many on 2 CPUs, 2 runs in 150). */
+    int fault = (flags & CLONE_PARENT_SETTID) && copy_to_user((void *)ptid, &tid, sizeof tid);
+    fault |= (flags & CLONE_CHILD_SETTID) && copy_to_user((void *)ctid, &tid, sizeof tid);
     thread_start(t); /* set up: now it may run (on another CPU at once) */
-    if ((flags & CLONE_PARENT_SETTID) && copy_to_user((void *)ptid, &tid, sizeof tid))
-        return -EFAULT;
-    if ((flags & CLONE_CHILD_SETTID) && copy_to_user((void *)ctid, &tid, sizeof tid))
-        return -EFAULT;
-    return (long)tid;
+    return fault ? -EFAULT : (long)tid;
 }
 
 SYS(sched_yield)

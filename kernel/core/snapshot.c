@@ -32,8 +32,10 @@ void snapshot_hold(void)
     __atomic_fetch_sub(&held, 1, __ATOMIC_ACQ_REL);
 }
 
-/* Stops every other CPU: 0, or -1 if one has not come within a second (it runs with interrupts
- * off that long: nothing in this kernel should). */
+/* Stops every other CPU: 0, or -1 if one has not come within HOLD_LIMIT_S (it ran with
+ * interrupts off that long, or, under TCG, the host did not run its vCPU thread: the limit is
+ * generous for a loaded host). */
+#define HOLD_LIMIT_S 10
 static int hold_others(void)
 {
     unsigned me = percpu()->cpu, want = smp_ncpus - 1;
@@ -41,7 +43,7 @@ static int hold_others(void)
     for (unsigned c = 0; c < smp_ncpus; c++)
         if (c != me)
             lapic_send_ipi(smp_apic_id[c], VECTOR_FREEZE);
-    uint64_t limit = rdtsc() + tsc_hz;
+    uint64_t limit = rdtsc() + HOLD_LIMIT_S * tsc_hz;
     while (__atomic_load_n(&held, __ATOMIC_ACQUIRE) < want)
         if (rdtsc() > limit)
             return -1;
@@ -53,7 +55,7 @@ static int hold_others(void)
 static void release_others(void)
 {
     __atomic_store_n(&freezing, 0, __ATOMIC_RELEASE);
-    uint64_t limit = rdtsc() + tsc_hz;
+    uint64_t limit = rdtsc() + HOLD_LIMIT_S * tsc_hz;
     while (__atomic_load_n(&held, __ATOMIC_ACQUIRE) && rdtsc() < limit)
         pause();
 }

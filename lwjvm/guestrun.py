@@ -81,6 +81,14 @@ def send_traffic(traffic: Traffic, host_port: int, deadline: float, done: thread
         done.set()
 
 
+def summarize_answers(answered: list[str] | tuple[str, ...]) -> str:
+    """The answers of send_traffic ("PATH STATUS" each) counted: "/ 200 x3, /health 200 x3"."""
+    counts: dict[str, int] = {}
+    for a in answered:
+        counts[a] = counts.get(a, 0) + 1
+    return ", ".join(f"{a} x{n}" for a, n in counts.items())
+
+
 @dataclass(frozen=True)
 class GuestRun:
     """How a build-time run in the guest ended, and the file it handed back (None: none)."""
@@ -97,10 +105,7 @@ class GuestRun:
     def ended(self, stop_after: float | None) -> str:
         """How the run ended, in a few words (for image.json and inspect)."""
         if self.served:
-            counts: dict[str, int] = {}
-            for a in self.answered:
-                counts[a] = counts.get(a, 0) + 1
-            said = ", ".join(f"{a} x{n}" for a, n in counts.items())
+            said = summarize_answers(self.answered)
             return f"stopped after serving {len(self.answered)} requests ({said})"
         tail = f", {len(self.answered)} requests answered" if self.answered else ""
         if self.stopped:

@@ -273,9 +273,6 @@ def take(image_dir: Path, desc: ImageDescriptor, traffic: guestrun.Traffic) -> S
             os.fsync(fd.fileno())
     os.replace(ram_tmp, image_dir / RAM)
     os.replace(state_tmp, image_dir / STATE)
-    counts: dict[str, int] = {}
-    for a in answered:
-        counts[a] = counts.get(a, 0) + 1
     return Snapshot(
         ram=RAM,
         state=STATE,
@@ -285,7 +282,7 @@ def take(image_dir: Path, desc: ImageDescriptor, traffic: guestrun.Traffic) -> S
         machine=cfg.machine,
         qemu=qemu_version(),
         taken=time.time(),
-        served=", ".join(f"{a} x{n}" for a, n in counts.items()),
+        served=guestrun.summarize_answers(answered),
         ram_bytes=(image_dir / RAM).stat().st_blocks * 512,
         state_bytes=(image_dir / STATE).stat().st_size,
         seconds=seconds or time.monotonic() - t0,

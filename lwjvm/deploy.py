@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from lwjvm import applog, network, snapshot
+from lwjvm import applog, network
 from lwjvm import state as st
 from lwjvm.errors import LwjvmError
 from lwjvm.state import VmDir, VmSpec, VmState
@@ -160,6 +160,7 @@ def pin_image(build_dir: Path, dest: Path) -> None:
     pages, no copy; a rebuild replaces the build's files, not these), kernel.elf and image.json
     copied."""
     from lwjvm import build as build_mod
+    from lwjvm import snapshot
 
     dest.mkdir(parents=True, exist_ok=True)
     for name in (build_mod.KERNEL, build_mod.DESCRIPTOR):

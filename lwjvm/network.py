@@ -15,16 +15,18 @@ boot.conf keys that tell the kernel its addresses.
 from __future__ import annotations
 
 import errno
-import hashlib
 import ipaddress
 import os
 import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lwjvm.descriptor import Tap
 from lwjvm.errors import LwjvmError
+
+if TYPE_CHECKING:  # lwjvm ps parses ports and should not pay for the descriptor's import
+    from lwjvm.descriptor import Tap
 
 NETWORK_USER = "user"
 NETWORK_NONE = "none"
@@ -146,6 +148,8 @@ def check_free(ports: list[PortMap]) -> None:
 
 def mac_for(name: str) -> str:
     """A stable MAC address for the VM called `name`: 52:54:00 and three bytes of its hash."""
+    import hashlib  # here: lwjvm ps imports this module and never needs it
+
     digest = hashlib.sha256(name.encode()).digest()
     return ":".join(f"{b:02x}" for b in (*MAC_PREFIX, *digest[:3]))
 

@@ -26,6 +26,8 @@ QEMU = "qemu-system-x86_64"
 # (I/O base, IRQ) of COM1, COM2, COM3.
 UARTS = ((0x3F8, 4), (0x2F8, 3), (0x3E8, 5))  # COM3 on IRQ 5 of its own: it receives
 DEBUG_EXIT_PORT = 0xF4
+BALLOON_ID = "balloon0"
+BALLOON_QOM = f"/machine/peripheral/{BALLOON_ID}"  # its guest-stats properties (QMP qom-get)
 
 
 def find_qemu() -> str:
@@ -91,15 +93,22 @@ class VmConfig:
     # interrupts the kernel takes through their INTx lines; 1 one vector shared by all queues.
     # For tests and by hand ($LWJVM_VIRTIO_VECTORS, docs/network.md "Interrupts").
     virtio_vectors: int | None = field(default_factory=virtio_vectors_from_env)
+    # A virtio-balloon device (BALLOON_ID): the guest's memory figures through QMP (its
+    # guest-stats), and memory the host can take back and give again (QMP `balloon`); the guest
+    # takes pages back from it before running out of memory (deflate-on-oom).
+    balloon: bool = False
 
 
 def with_virtio_vectors(args: list[str], vectors: int | None) -> list[str]:
-    """`args` with vectors=N added to each virtio-pci -device (none if `vectors` is None)."""
+    """`args` with vectors=N added to each virtio-pci -device (none if `vectors` is None), but
+    the balloon's: QEMU's virtio-balloon-pci has no MSI-X, and no such property."""
     if vectors is None:
         return args
     out = list(args)
     for i in range(1, len(out)):
         driver = out[i].split(",", 1)[0]
+        if driver == "virtio-balloon-pci":
+            continue
         if out[i - 1] == "-device" and driver.startswith("virtio-") and driver.endswith("-pci"):
             out[i] += f",vectors={vectors}"
     return out
@@ -202,6 +211,8 @@ def qemu_command(qemu: str, cfg: VmConfig, console_fds: list[int]) -> list[str]:
     # Entropy from the host for a CPU without RDRAND (QEMU reads its /dev/urandom).
     cmd += ["-device", "virtio-rng-pci"]
     cmd += disk_args(cfg.disks)
+    if cfg.balloon:
+        cmd += ["-device", f"virtio-balloon-pci,id={BALLOON_ID},deflate-on-oom=on"]
     if cfg.qmp is not None:
         cmd += ["-qmp", f"unix:{cfg.qmp},server=on,wait=off"]
     if cfg.incoming is not None:

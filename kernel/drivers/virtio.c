@@ -9,6 +9,7 @@ int virtio_net_probe(struct pci_dev *d, unsigned type);
 int virtio_console_probe(struct pci_dev *d, unsigned type);
 int virtio_rng_probe(struct pci_dev *d, unsigned type);
 int virtio_blk_probe(struct pci_dev *d, unsigned type);
+int virtio_balloon_probe(struct pci_dev *d, unsigned type);
 
 static const struct {
     unsigned type;
@@ -19,6 +20,7 @@ static const struct {
     {VIRTIO_ID_CONSOLE, "virtio-console", virtio_console_probe},
     {VIRTIO_ID_RNG, "virtio-rng", virtio_rng_probe},
     {VIRTIO_ID_BLOCK, "virtio-blk", virtio_blk_probe},
+    {VIRTIO_ID_BALLOON, "virtio-balloon", virtio_balloon_probe},
 };
 
 static int virtio_probe(struct pci_dev *d)

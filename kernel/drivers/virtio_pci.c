@@ -102,6 +102,8 @@ static const char *type_name(unsigned type)
         return "console";
     case VIRTIO_ID_RNG:
         return "rng";
+    case VIRTIO_ID_BALLOON:
+        return "balloon";
     default:
         return "device";
     }
@@ -118,9 +120,9 @@ static int intx_irq(void *arg)
         __atomic_fetch_add(&v->isr_tsc, rdtsc() - t0, __ATOMIC_RELAXED);
     }
     void (*handler)(void *) = __atomic_load_n(&v->handler, __ATOMIC_ACQUIRE);
-    if ((isr & ISR_QUEUE) && handler)
+    if (((isr & ISR_QUEUE) || ((isr & ISR_CONFIG) && v->config_irq)) && handler)
         handler(v->handler_arg);
-    return isr != 0; /* ISR_CONFIG alone: a change no driver acts on, acknowledged */
+    return isr != 0; /* ISR_CONFIG of a driver that did not ask for it: acknowledged */
 }
 
 int virtio_irq_setup(struct virtio_dev *v, unsigned nqueues, void (*handler)(void *), void *arg)
@@ -146,6 +148,20 @@ int virtio_irq_setup(struct virtio_dev *v, unsigned nqueues, void (*handler)(voi
     kprintf("lwjvm: virtio %s at 00:%02x.0: no MSI-X: interrupts through INTx, GSI %d\n",
             type_name(v->type), v->pci->dev, gsi);
     return 0;
+}
+
+int virtio_config_irq(struct virtio_dev *v)
+{
+    if (v->irq_mode == VIRTIO_IRQ_INTX) {
+        v->config_irq = 1;
+        return 0;
+    }
+    if (v->irq_mode != VIRTIO_IRQ_MSIX && v->irq_mode != VIRTIO_IRQ_MSIX_SHARED)
+        return -EIO;
+    if (pci_msix_route(v->pci, 0, v->vector))
+        return -EIO;
+    w16(v->common, C_MSIX_CONFIG, 0);
+    return r16(v->common, C_MSIX_CONFIG) == 0 ? 0 : -EIO;
 }
 
 int virtio_negotiate(struct virtio_dev *v, uint64_t wanted)

@@ -17,6 +17,7 @@
 #define VIRTIO_ID_BLOCK 2
 #define VIRTIO_ID_CONSOLE 3
 #define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_BALLOON 5
 
 /* One device: filled by its driver's probe before the device runs (virtio_pci_init,
  * virtio_irq_setup), only read after, but for `handler`, which virtio_fail clears atomically. */
@@ -35,6 +36,7 @@ struct virtio_dev {
     int gsi;                      /* the INTx line (VIRTIO_IRQ_INTX) */
     void (*handler)(void *);      /* the driver's, and its argument */
     void *handler_arg;
+    int config_irq;               /* configuration changes run the handler too (INTx) */
     uint64_t isr_reads, isr_tsc;  /* INTx with lwjvm.stats=1: ISR reads and their time (atomic) */
 };
 
@@ -57,6 +59,10 @@ int virtio_negotiate(struct virtio_dev *v, uint64_t wanted);
  * share the line with other devices). Call before virtio_queue_setup. Returns 0 or -errno
  * (-EOPNOTSUPP: no MSI-X, and the machine's INTx wiring is unknown). */
 int virtio_irq_setup(struct virtio_dev *v, unsigned nqueues, void (*handler)(void *), void *arg);
+/* Asks for the device's configuration-change interrupts on the handler of virtio_irq_setup too
+ * (with MSI-X: on the first table entry, the vector the queues use; with INTx: when the ISR's
+ * configuration bit is set). Call after virtio_irq_setup. Returns 0 or -EIO. */
+int virtio_config_irq(struct virtio_dev *v);
 /* Sets up queue `index` with at most max_size entries; `irq` is the queue's interrupt, 0 to
  * nqueues - 1 of virtio_irq_setup, or VIRTIO_POLLED for a queue the driver polls (on INTx its
  * completions may still run the handler unless the driver suppresses them). Returns 0 or

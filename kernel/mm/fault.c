@@ -175,9 +175,10 @@ static int map_anon_huge(struct vma *v, uint64_t page)
     uint64_t *pde = pde_lookup(base, 0);
     if (pde && *pde)
         return -1;
-    uint64_t phys = palloc_alloc(HUGE_PAGE_ORDER);
+    uint64_t phys = palloc_try_alloc(HUGE_PAGE_ORDER);
     if (!phys)
-        return -1; /* fragmented or short of memory: 4 KiB pages will do */
+        return -1; /* fragmented or short of memory: 4 KiB pages will do (they may deflate the
+                    * balloon; a 2 MiB page is not worth that) */
     memset(phys_to_virt(phys), 0, HUGE_PAGE_SIZE);
     if (map_huge_page(base, phys, PTE_OWNED | pte_flags(v, v->flags & VM_WRITE))) {
         palloc_free(phys, HUGE_PAGE_ORDER);

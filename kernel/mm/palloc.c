@@ -11,6 +11,8 @@ static struct spinlock palloc_lock = SPINLOCK_INIT("palloc");
 static struct page *pages;
 static uint64_t npages_total, managed, nfree;
 static uint32_t free_head[PALLOC_MAX_ORDER + 1];
+/* Set once at boot by the balloon driver, read without the lock (an atomic pointer). */
+static uint64_t (*reclaimer)(void);
 
 void palloc_init(struct page *meta, uint64_t npages)
 {
@@ -81,7 +83,7 @@ void palloc_add_range(uint64_t start, uint64_t end)
     spin_unlock_irqrestore(&palloc_lock, fl);
 }
 
-uint64_t palloc_alloc(unsigned order)
+uint64_t palloc_try_alloc(unsigned order)
 {
     if (order > PALLOC_MAX_ORDER)
         return 0;
@@ -104,6 +106,23 @@ uint64_t palloc_alloc(unsigned order)
     nfree -= 1ull << order;
     spin_unlock_irqrestore(&palloc_lock, fl);
     return (uint64_t)pfn << PAGE_SHIFT;
+}
+
+uint64_t palloc_alloc(unsigned order)
+{
+    for (;;) {
+        uint64_t phys = palloc_try_alloc(order);
+        if (phys || order > PALLOC_MAX_ORDER)
+            return phys;
+        uint64_t (*reclaim)(void) = __atomic_load_n(&reclaimer, __ATOMIC_ACQUIRE);
+        if (!reclaim || !reclaim())
+            return 0;
+    }
+}
+
+void palloc_set_reclaim(uint64_t (*reclaim)(void))
+{
+    __atomic_store_n(&reclaimer, reclaim, __ATOMIC_RELEASE);
 }
 
 void palloc_free(uint64_t phys, unsigned order)

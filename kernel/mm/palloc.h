@@ -1,6 +1,7 @@
 /* Physical page allocator: a buddy allocator over the RAM ranges the boot memory map gives, with
  * per-page metadata (reference counts for shared pages). Host-testable: it never touches the pages
- * themselves, only its metadata array. */
+ * themselves, only its metadata array. An allocation that finds no free block may first ask a
+ * reclaimer (the memory balloon, drivers/virtio_balloon.c) to give pages back. */
 #pragma once
 #include <stdint.h>
 
@@ -9,7 +10,8 @@
 #define PALLOC_MAX_ORDER 10 /* 4 MiB blocks */
 
 struct page {
-    uint32_t next, prev; /* free-list links (page frame numbers), PFN_NONE at the ends */
+    uint32_t next, prev; /* free-list links (page frame numbers), PFN_NONE at the ends; while the
+                          * page is allocated, its owner's to use (the balloon chains its pages) */
     uint16_t refcount;   /* users of an allocated page */
     uint8_t order;       /* order of the block this page heads (free or allocated) */
     uint8_t flags;
@@ -26,8 +28,16 @@ void palloc_init(struct page *meta, uint64_t npages);
 /* Gives the frames in [start, end) (byte addresses, rounded inwards to pages) to the allocator. */
 void palloc_add_range(uint64_t start, uint64_t end);
 /* Allocates 2^order contiguous frames aligned to their size; returns the physical address, or 0
- * when no block is free. The head page gets refcount 1. */
+ * when no block is free even after the reclaimer (palloc_set_reclaim) gave back what it could.
+ * The head page gets refcount 1. */
 uint64_t palloc_alloc(unsigned order);
+/* Like palloc_alloc, without asking the reclaimer: for callers with a fallback (a 2 MiB page
+ * that 4 KiB pages can replace) and for the reclaimer itself. */
+uint64_t palloc_try_alloc(unsigned order);
+/* Sets the function palloc_alloc calls when no block is free: it frees pages it holds and returns
+ * how many, 0 when it has none left to give. It is called with no allocator lock held; it may
+ * take its own lock and then the allocator's (docs/kernel-locking.md). 0 removes it. */
+void palloc_set_reclaim(uint64_t (*reclaim)(void));
 /* Frees a block returned by palloc_alloc with the same order. */
 void palloc_free(uint64_t phys, unsigned order);
 /* The metadata of the frame holding phys, or 0 if out of range. */

@@ -63,6 +63,63 @@ static void give(uint64_t phys, unsigned order)
     palloc_free(phys, order);
 }
 
+/* A reclaimer as the balloon is one: pages it took, chained through their struct page, given
+ * back RECLAIM_BATCH at a time. */
+#define RECLAIM_BATCH 10
+static uint32_t held = PFN_NONE;
+static uint64_t nheld, reclaim_calls;
+
+static uint64_t test_reclaim(void)
+{
+    reclaim_calls++;
+    uint64_t n = 0;
+    while (held != PFN_NONE && n < RECLAIM_BATCH) {
+        uint64_t phys = (uint64_t)held << PAGE_SHIFT;
+        held = palloc_page(phys)->next;
+        give(phys, 0);
+        nheld--;
+        n++;
+    }
+    return n;
+}
+
+/* palloc_alloc asks the reclaimer only when nothing is free, palloc_try_alloc never; once the
+ * reclaimer has nothing left, the allocation fails. */
+static void test_palloc_reclaim(uint64_t total)
+{
+    static uint64_t got[NPAGES];
+    uint64_t n = 0, p;
+    for (int i = 0; i < 25; i++) {
+        p = palloc_try_alloc(0);
+        CHECK(p != 0);
+        take(p, 0);
+        palloc_page(p)->next = held;
+        held = (uint32_t)(p >> PAGE_SHIFT);
+        nheld++;
+    }
+    palloc_set_reclaim(test_reclaim);
+    while ((p = palloc_try_alloc(0)) != 0) {
+        take(p, 0);
+        got[n++] = p;
+    }
+    CHECK(reclaim_calls == 0);
+    CHECK(n + nheld == total);
+    /* 25 held pages: three reclaims give 10, 10 and 5; the fourth gives none. */
+    uint64_t before = n;
+    while ((p = palloc_alloc(0)) != 0) {
+        take(p, 0);
+        got[n++] = p;
+    }
+    CHECK(n - before == 25);
+    CHECK(nheld == 0);
+    CHECK(reclaim_calls == 4);
+    CHECK(palloc_free_pages() == 0);
+    palloc_set_reclaim(0);
+    for (uint64_t i = 0; i < n; i++)
+        give(got[i], 0);
+    CHECK(palloc_free_pages() == total);
+}
+
 static void test_palloc(void)
 {
     static struct page meta[NPAGES];
@@ -124,6 +181,7 @@ static void test_palloc(void)
     }
     CHECK(palloc_free_pages() == total);
     CHECK(palloc_page((uint64_t)NPAGES << PAGE_SHIFT) == 0);
+    test_palloc_reclaim(total);
 }
 
 static void test_elf_file(const char *path)

@@ -93,6 +93,8 @@ static void parse_cmdline(const char *s)
             opts.trace = 1;
         else if (n == 17 && !strncmp(s, "lwjvm.hugepages=", 16))
             mm_hugepages = s[16] == '1';
+        else if (n == 15 && !strncmp(s, "lwjvm.wxsplit=", 14))
+            mm_wx_split = s[14] == '1';
         else if (n == 13 && !strncmp(s, "lwjvm.stats=1", n))
             kstats_enabled = 1;
         else if (n == 13 && !strncmp(s, "lwjvm.quiet=1", n))
@@ -281,6 +283,8 @@ void kmain(uint32_t start_info_phys)
         __asm__ volatile("pause");
     if (smp_ncpus > 1 && !opts.quiet)
         kprintf("lwjvm kernel: %u CPUs started\n", smp_ncpus);
+    if (mm_wx_split < 0) /* before the program's first fault (mm/fault.h) */
+        mm_wx_split = cpu_features.hypervisor == HV_TCG && smp_ncpus > 1;
     uint64_t t_sched = rdtsc();
 
     const uint8_t *image;

@@ -10,6 +10,7 @@ struct kstats {
     uint64_t switches, timer_irqs;
     uint64_t cow_copies, zero_fills, file_maps, huge_fills;
     uint64_t tlb_shootdowns;
+    uint64_t wx_flips; /* pages of split areas turned writable or executable (mm/fault.h) */
 };
 extern struct kstats kstats;
 extern int kstats_enabled;

@@ -12,12 +12,19 @@
 #include "mm/palloc.h"
 #include "mm/vma.h"
 
+int mm_wx_split = -1;
+
+int mm_wx_exclusive(uint32_t vm_flags)
+{
+    return mm_wx_split > 0 && (vm_flags & (VM_WRITE | VM_EXEC)) == (VM_WRITE | VM_EXEC);
+}
+
 static uint64_t pte_flags(const struct vma *v, int writable)
 {
     uint64_t f = PTE_P | PTE_U;
     if (writable)
         f |= PTE_W;
-    if (!(v->flags & VM_EXEC))
+    if (!(v->flags & VM_EXEC) || (writable && mm_wx_exclusive(v->flags)))
         f |= PTE_NX;
     if (!(v->flags & (VM_READ | VM_WRITE | VM_EXEC)))
         f &= ~PTE_U;
@@ -75,14 +82,17 @@ struct fill {
     uint64_t index;
 };
 
-static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write, struct fill *need)
+static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write, int fetch,
+                    struct fill *need)
 {
     if (!v->inode) {
         uint64_t phys = new_page();
         if (!phys)
             return -ENOMEM;
         kstats.zero_fills++;
-        *pte = phys | PTE_OWNED | pte_flags(v, v->flags & VM_WRITE);
+        /* Split (mm_wx_split): a first fetch maps the page executable, anything else writable. */
+        int w = (v->flags & VM_WRITE) && !(fetch && mm_wx_exclusive(v->flags));
+        *pte = phys | PTE_OWNED | pte_flags(v, w);
         return 0;
     }
     uint64_t index = v->pgoff + ((page - v->start) >> PAGE_SHIFT);
@@ -132,6 +142,26 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write, stru
     return 0;
 }
 
+/* A page of a split area (mm_wx_split) given write access: no longer executable, and written only
+ * once no other CPU can still translate it from a stale TLB entry. */
+static void split_to_write(uint64_t *pte, uint64_t page)
+{
+    *pte |= PTE_NX;
+    kstats.wx_flips++;
+    tlb_flush_page(page);
+    tlb_shootdown();
+}
+
+/* A fetch from a present page of a split area mapped writable: read-only and executable, once no
+ * other CPU can still write it through a stale TLB entry. */
+static void split_to_exec(uint64_t *pte, uint64_t page)
+{
+    *pte &= ~(PTE_W | PTE_NX);
+    kstats.wx_flips++;
+    tlb_flush_page(page);
+    tlb_shootdown();
+}
+
 /* A write to a present, read-only page of a writable private area: copy it (or take it over if we
  * are its only user). */
 static int copy_on_write(struct vma *v, uint64_t *pte, uint64_t page)
@@ -141,6 +171,8 @@ static int copy_on_write(struct vma *v, uint64_t *pte, uint64_t page)
         struct page *pg = palloc_page(old);
         if (page_refs(pg) == 1) {
             *pte = e | PTE_W;
+            if (mm_wx_exclusive(v->flags))
+                split_to_write(pte, page);
             return 0;
         }
     }
@@ -202,7 +234,9 @@ static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err, struct fill 
         return -EACCES;
     uint64_t page = addr & ~(PAGE_SIZE - 1);
     uint64_t now = pte_peek(page);
-    if ((now & PTE_P) && (now & PTE_U) && (!write || (now & PTE_W))) {
+    int fetch = (err & FAULT_FETCH) != 0;
+    if ((now & PTE_P) && (now & PTE_U) && (!write || (now & PTE_W)) &&
+        (!fetch || !(now & PTE_NX))) {
         tlb_flush_local(page); /* already resolved: a stale TLB entry */
         return 0;
     }
@@ -213,9 +247,14 @@ static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err, struct fill 
         return -ENOMEM;
     int rc;
     if (!(*pte & PTE_P))
-        rc = fault_in(v, page, pte, write, need);
-    else if (write && !(*pte & PTE_W) && (v->flags & VM_SHARED)) {
+        rc = fault_in(v, page, pte, write, fetch, need);
+    else if (fetch && (*pte & PTE_NX)) {
+        split_to_exec(pte, page); /* only a split area has a present page it may not execute */
+        rc = 0;
+    } else if (write && !(*pte & PTE_W) && (v->flags & VM_SHARED)) {
         *pte |= PTE_W; /* a shared page is written in place, never copied */
+        if (mm_wx_exclusive(v->flags))
+            split_to_write(pte, page);
         rc = 0;
     } else if (write && !(*pte & PTE_W))
         rc = copy_on_write(v, pte, page);

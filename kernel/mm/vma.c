@@ -5,6 +5,7 @@
 #include "errno.h"
 #include "fs/vfs.h"
 #include "mm/kheap.h"
+#include "mm/fault.h"
 #include "mm/palloc.h"
 
 struct mm *current_mm;
@@ -186,6 +187,8 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
             if ((prot & VM_WRITE) && (e & PTE_OWNED) &&
                 ((v->flags & VM_SHARED) || page_refs(palloc_page(e & PTE_ADDR)) == 1))
                 e |= PTE_W;
+            if ((e & PTE_W) && mm_wx_exclusive(v->flags))
+                e |= PTE_NX; /* writable first; executing it splits it back (mm/fault.h) */
             *pte = e;
             tlb_flush_page(va);
         }

@@ -134,7 +134,7 @@ ISSUE9_CASES = [
 ]
 
 # issue 12: races on purpose between CPUs (the same checks hold on one)
-SMP_CASES = [Case("smp_race", timeout_s=240)]
+SMP_CASES = [Case("smp_race", timeout_s=240), Case("smp_xmodify", args=("3",))]
 
 CASES = ISSUE3_CASES + ISSUE4_CASES + ISSUE9_CASES + REGRESSION_CASES + SMP_CASES
 GUEST_READY = read_guest_ready()

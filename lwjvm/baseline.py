@@ -189,10 +189,10 @@ class LwjvmServer(Server):
             append=list(snapshot.KERNEL_ARGS),
             timeout=timeout,
             net=net,
+            balloon=True,  # as lwjvm run and deploy boot an app
         )
         if warm:  # restore the image's warm snapshot (vm.snapshot) instead of booting
-            snap, why = snapshot.choose(image_dir, desc, self.cfg.memory_mib, self.cfg.cpus,
-                                        chosen, self.cfg.append)  # fmt: skip
+            snap, why = snapshot.choose(image_dir, desc, self.cfg)
             if snap is None:
                 raise LwjvmError(f"{image_dir}: no usable warm snapshot ({why or 'none taken'})")
             self.cfg = snapshot.restore_config(self.cfg, image_dir, snap)

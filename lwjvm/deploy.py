@@ -316,7 +316,6 @@ def ps_rows(root: Path, all_: bool) -> list[dict[str, Any]]:
         live = s.state in st.LIVE
         if not live and not all_:
             continue
-        rss = st.rss_kib(s.qemu_pid) if live else None
         rows.append(
             {
                 "name": spec.name,
@@ -330,11 +329,7 @@ def ps_rows(root: Path, all_: bool) -> list[dict[str, Any]]:
                 "restarts": s.restarts,
                 "uptime_s": round(now - s.started_at, 1) if live and s.started_at else None,
                 "ended_s_ago": round(now - s.ended_at, 1) if not live and s.ended_at else None,
-                "memory": {
-                    "vm_mib": spec.memory_mib,
-                    "qemu_rss_kib": rss,
-                    **(guest_memory(s) if live else {}),
-                },
+                "memory": memory(spec, s, live),
                 "supervisor_pid": s.supervisor_pid if live else None,
                 "qemu_pid": s.qemu_pid if live else None,
             }
@@ -342,15 +337,30 @@ def ps_rows(root: Path, all_: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def guest_memory(s: VmState) -> dict[str, Any]:
-    """The guest kernel's own figure from its last `mem` record: used and total KiB, when."""
-    g = s.guest_memory
+def memory(spec: VmSpec, s: VmState, live: bool) -> dict[str, Any]:
+    """The VM's memory as ps and inspect --json show it: its size (the deploy's), QEMU's RSS
+    (the host's /proc/PID/status) and, while it runs, the guest's own figures (guest_memory)."""
+    return {
+        "vm_mib": spec.memory_mib,
+        "qemu_rss_kib": st.rss_kib(s.qemu_pid) if live else None,
+        **(guest_memory(s.guest_memory) if live else {}),
+    }
+
+
+def guest_memory(g: dict[str, Any]) -> dict[str, Any]:
+    """The guest kernel's own figures (state.json's guest_memory, from its balloon driver's
+    statistics through QMP) as ps shows them, in KiB: used is what the kernel and the app hold,
+    total less free less what the balloon holds (its pages count as the guest's, not free)."""
     if not isinstance(g.get("total_kib"), int) or not isinstance(g.get("free_kib"), int):
         return {}
+    balloon = g.get("balloon_kib") if isinstance(g.get("balloon_kib"), int) else 0
     return {
-        "guest_used_kib": g["total_kib"] - g["free_kib"],
+        "guest_used_kib": max(0, g["total_kib"] - g["free_kib"] - balloon),
         "guest_total_kib": g["total_kib"],
-        "guest_kernel_heap_kib": g.get("heap_kib"),
+        "guest_free_kib": g["free_kib"],
+        "guest_available_kib": g.get("available_kib"),
+        "guest_page_faults": g.get("page_faults"),
+        "balloon_kib": balloon,
         "guest_at": g.get("at"),
     }
 
@@ -372,6 +382,8 @@ def ps_table(rows: list[dict[str, Any]]) -> str:
         mem = f"{r['memory']['vm_mib']}M"
         if used is not None:
             mem = f"{used // 1024}M guest / {mem}"
+            if r["memory"]["balloon_kib"]:
+                mem += f" ({r['memory']['balloon_kib'] // 1024}M ballooned)"
         if rss is not None:
             mem = f"{rss // 1024}M rss, {mem}"
         table.append([r["name"], r["image"], status, ports, up, mem])
@@ -546,6 +558,7 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
         "config": asdict(spec),
         "state": {**asdict(s), "status": s.describe(),
                   "qemu_rss_kib": st.rss_kib(s.qemu_pid) if live else None},
+        "memory": memory(spec, s, live),
         "image": {
             "dir": str(d.image),
             "root.img": asdict(desc.root_img) if desc else None,
@@ -562,12 +575,15 @@ def _memory_line(s: dict[str, Any]) -> str:
     parts = []
     if s.get("qemu_rss_kib") is not None:
         parts.append(f"QEMU RSS {s['qemu_rss_kib'] // 1024} MiB")
-    g = s.get("guest_memory") or {}
-    if isinstance(g.get("total_kib"), int) and isinstance(g.get("free_kib"), int):
+    g = guest_memory(s.get("guest_memory") or {})
+    if g:
         parts.append(
-            f"guest {(g['total_kib'] - g['free_kib']) // 1024} of {g['total_kib'] // 1024} MiB "
-            f"in use (its kernel, at {g.get('at', '?')})"
+            f"guest {g['guest_used_kib'] // 1024} of {g['guest_total_kib'] // 1024} MiB in use, "
+            f"{g['guest_free_kib'] // 1024} free (its kernel, through the balloon, at "
+            f"{g['guest_at']})"
         )
+        if g["balloon_kib"]:
+            parts.append(f"balloon {g['balloon_kib'] // 1024} MiB")
     return ", ".join(parts) or "-"
 
 

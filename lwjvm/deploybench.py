@@ -11,8 +11,8 @@ Measures, with a state directory of its own under build/bench/deploy:
 - the host memory of `--copies` (default 10) of those idle VMs (the others removed first), once
   they are idle: their QEMU processes' RSS and PSS summed (from /proc/PID/smaps_rollup), the root
   image's mapping alone (RSS and PSS from /proc/PID/smaps): what sharing the read-only image's
-  page cache saves; beside it the guests' own figure (their kernels' `mem` records, as `lwjvm ps`
-  shows them) and the supervisors' own memory;
+  page cache saves; beside it the guests' own figure (their balloon drivers' statistics, as
+  `lwjvm ps` shows them) and the supervisors' own memory;
 - then, in the same run, as many Linux guests of the same app (lwjvm/linuxguest.py: Debian's
   cloud kernel in the same QEMU booting the very root.img the idle VMs booted, as a read-only
   virtio-blk disk, with the same memory and network), booted one after another, each waited for
@@ -39,6 +39,7 @@ from typing import Any
 from lwjvm import linuxguest, network
 from lwjvm import state as st
 from lwjvm.build import ROOT_IMAGE
+from lwjvm.deploy import guest_memory
 from lwjvm.descriptor import ImageDescriptor
 from lwjvm.errors import LwjvmError
 from lwjvm.jdk import find_jdk
@@ -149,7 +150,7 @@ def lwjvm_copies(state: Path, names: list[str], log: Callable[[str], None]) -> d
     """The host memory of the deployed VMs `names`, once idle: QEMU's (and the root image
     mapping's) RSS and PSS, the guests' own figure, the supervisors' RSS and PSS."""
     dirs = [st.VmDir(state, n) for n in names]
-    deadline = time.monotonic() + 60  # the supervisors ask the guests every 5 s
+    deadline = time.monotonic() + 60  # the supervisors read the guests' balloons every 5 s
     while time.monotonic() < deadline and not all(d.state().guest_memory for d in dirs):
         time.sleep(1)
     states = [d.state() for d in dirs]
@@ -160,8 +161,7 @@ def lwjvm_copies(state: Path, names: list[str], log: Callable[[str], None]) -> d
         if not s.qemu_pid:
             continue
         m: dict[str, int] = _mem(s.qemu_pid, ROOT_IMAGE)
-        g = s.guest_memory
-        m["guest_used"] = g["total_kib"] - g["free_kib"] if g else 0
+        m["guest_used"] = guest_memory(s.guest_memory).get("guest_used_kib", 0)
         mems.append(m)
         if s.supervisor_pid:
             sups.append(_mem(s.supervisor_pid, ROOT_IMAGE))

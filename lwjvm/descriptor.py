@@ -214,6 +214,7 @@ class Snapshot:
     state_bytes: int
     seconds: float  # from QEMU's start to the saved VM
     kernel_args: list[str]  # the kernel command line it booted with
+    balloon: bool = False  # it had the virtio-balloon device (lwjvm before it: none)
 
 
 @dataclass(frozen=True)

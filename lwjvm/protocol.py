@@ -104,7 +104,6 @@ class KernelLog:
         self.stats: dict[str, int] = {}  # the `lwjvm: stats:` line (lwjvm.stats=1)
         # name -> {calls, errors, cpu_us, wall_us}: the `lwjvm: syscall stats:` lines
         self.syscall_stats: dict[str, dict[str, int]] = {}
-        self.memory: dict[str, int] = {}  # the last `mem` record (answer to MEM_REQUEST), KiB
         self.threads: ThreadReport | None = None  # the last answer to THREADS_REQUEST
         self.on_record: Callable[[str, dict[str, str]], None] | None = None  # each record seen
         self.on_volume: Callable[[dict[str, str]], None] | None = None  # `volume` records
@@ -158,8 +157,6 @@ class KernelLog:
         elif kind == "volume":
             if self.on_volume is not None:
                 self.on_volume(fields)
-        elif kind == "mem":
-            self.memory = {k: n for k, v in fields.items() if (n := _int(v)) is not None}
         elif kind == "threads":
             self.threads = ThreadReport(now_ns=_int(fields.get("now_ns")) or 0)
         elif kind in ("cpu", "thread", "threads-end") and self.threads is not None:
@@ -260,8 +257,6 @@ def decide_outcome(
     return OUTCOME_NO_RECORD, EXIT_NO_RECORD
 
 
-# The control line that asks the kernel for its `mem` record (docs/protocol.md, section 4).
-MEM_REQUEST = b"lwjvm:mem\n"
 # The control line that asks the kernel what each thread and CPU is doing (the `threads` records).
 THREADS_REQUEST = b"lwjvm:threads\n"
 # How long a guest at its timeout gets to answer THREADS_REQUEST before QEMU is killed.

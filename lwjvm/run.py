@@ -163,8 +163,9 @@ def _boot(
         net=net,
         disks=disks,
         cpus=req.cpus or desc.vm.cpus,
+        balloon=True,  # as deploy: a warm snapshot restores only into the same devices
     )
-    snap, why_not = snapshot.choose(out_dir, desc, cfg.memory_mib, cfg.cpus, chosen, cfg.append)
+    snap, why_not = snapshot.choose(out_dir, desc, cfg)
     if snap is not None:
         cfg = snapshot.restore_config(cfg, out_dir, snap)
         if not req.quiet:

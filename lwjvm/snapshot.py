@@ -12,8 +12,8 @@ image private too (not shared, so QEMU does not look for it at its old bus addre
 is in the stream anyway), loads the device state through QMP and continues; the host then sends
 `lwjvm:thaw rt=NS` and the kernel sets its wall clock and lets the CPUs go.
 
-A snapshot is used only when the boot matches it (memory, CPUs, accelerator, machine, QEMU's
-version); otherwise, or when QEMU refuses it, the VM boots cold and says why.
+A snapshot is used only when the boot matches it (memory, CPUs, accelerator, machine, the balloon
+device, QEMU's version); otherwise, or when QEMU refuses it, the VM boots cold and says why.
 """
 
 from __future__ import annotations
@@ -153,19 +153,15 @@ def thaw_line() -> bytes:
 
 
 def choose(
-    image_dir: Path,
-    desc: ImageDescriptor,
-    memory_mib: int,
-    cpus: int,
-    accel_name: str,
-    kernel_args: list[str],
-    machine: str = qemu.MACHINE_MICROVM,
+    image_dir: Path, desc: ImageDescriptor, cfg: qemu.VmConfig
 ) -> tuple[Snapshot | None, str]:
-    """The image's snapshot if this boot can restore it, and else why not ("" if the image has
-    none)."""
+    """The image's snapshot if the boot `cfg` can restore it, and else why not ("" if the image
+    has none)."""
     snap = desc.snapshot
     if snap is None:
         return None, ""
+    memory_mib, cpus, accel_name = cfg.memory_mib, cfg.cpus, cfg.accel
+    kernel_args, machine = cfg.append, cfg.machine
     why = ""
     if snap.memory_mib != memory_mib:
         why = f"it was taken with {snap.memory_mib} MiB, this boot has {memory_mib}"
@@ -177,6 +173,8 @@ def choose(
         why = f"it booted with kernel arguments {' '.join(snap.kernel_args) or '(none)'}"
     elif snap.machine != machine:
         why = f"it was taken on {snap.machine}, this boot uses {machine}"
+    elif snap.balloon != cfg.balloon:
+        why = f"it was taken {'with' if snap.balloon else 'without'} the balloon device"
     elif not (image_dir / snap.ram).is_file() or not (image_dir / snap.state).is_file():
         why = "its files are missing"
     elif (image_dir / snap.ram).stat().st_size != memory_mib << 20:
@@ -219,6 +217,7 @@ def take(image_dir: Path, desc: ImageDescriptor, traffic: guestrun.Traffic) -> S
         cpus=desc.vm.cpus,
         ram_file=ram_tmp,
         ram_shared=True,
+        balloon=True,  # as run and deploy boot it: QEMU restores only the devices it saved
     )
     control = vm.VmControl()
     frozen = threading.Event()
@@ -287,6 +286,7 @@ def take(image_dir: Path, desc: ImageDescriptor, traffic: guestrun.Traffic) -> S
         state_bytes=(image_dir / STATE).stat().st_size,
         seconds=seconds or time.monotonic() - t0,
         kernel_args=list(cfg.append),
+        balloon=cfg.balloon,
     )
 
 

@@ -136,7 +136,8 @@ class VmState:
     restarts: int = 0
     next_restart_at: float | None = None
     qemu: dict[str, Any] = field(default_factory=dict)  # from QMP: status, memory
-    # The guest kernel's own figure (its `mem` record, KiB): total_kib, free_kib, heap_kib, at.
+    # The guest kernel's own figures, from its balloon driver through QMP (supervisor.guest_memory):
+    # total_kib, free_kib, available_kib, page_faults, balloon_kib, at (when the guest sent them).
     guest_memory: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
 

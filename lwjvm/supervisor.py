@@ -3,8 +3,10 @@
 `lwjvm deploy` starts it in a session of its own, handing it the name's lock (lwjvm/state.py), and
 exits; the supervisor outlives it. It owns QEMU (which dies with it: PR_SET_PDEATHSIG), the
 consoles (through `vm.run_vm`, as `lwjvm run` does), the log (lwjvm/applog.py), QEMU's QMP socket
-(through the `qemu.qmp` library) and the health checks (lwjvm/health.py). It writes what happens
-to state.json; the CLI only reads that and sends it signals:
+(through the `qemu.qmp` library: status, quit, and the balloon's figures of the guest's memory)
+and the health checks (lwjvm/health.py). It writes what happens to state.json, the memory
+figures included, so `lwjvm ps` reads files and never asks QEMU; the CLI only reads that and
+sends it signals:
 - SIGTERM (or SIGINT): stop. The app is sent SIGTERM over the control channel, its shutdown hooks
   run; if it has not exited within the timeout in stop.json (default: the deploy's), QEMU is ended
   through QMP `quit`, then killed. A second SIGTERM ends QEMU at once. No restart follows a stop.
@@ -38,6 +40,10 @@ BACKOFF_MAX_S = 60.0
 BACKOFF_RESET_S = 60.0  # a boot that ran this long starts the back-off again from the first
 UNHEALTHY_AFTER = 3  # failed checks in a row that make a healthy app unhealthy
 QMP_POLL_S = 5.0
+# QEMU asks the guest's balloon driver for fresh figures this often (its
+# guest-stats-polling-interval, whole seconds); the supervisor reads them every QMP_POLL_S.
+STATS_POLL_S = 5
+UNSET_STAT = (1 << 64) - 1  # QEMU's value of a figure the guest does not send
 PROBE_TIMEOUT_S = 5.0
 SILENT_GRACE_S = 30.0  # an app with no output: healthy after its start period and this
 
@@ -116,6 +122,7 @@ class Supervisor:
         self.wake = threading.Event()
         self.control: vm.VmControl | None = None
         self.qmp: Qmp | None = None
+        self.stats_polling = False  # this boot's QEMU was told STATS_POLL_S
         self.ports = [network.parse_port(p, "ports") for p in spec.ports]
         self.health = Health(**spec.health)
         self.check = health.resolve(self.health, self.ports, spec.guest_ip)
@@ -253,6 +260,7 @@ class Supervisor:
             qmp=self.d.qmp,
             disks=[Path(p) for p in spec.disks],
             cpus=spec.cpus,
+            balloon=True,
         )
         cfg = self._warm(cfg)
         out, err = self.log.stream(applog.STDOUT), self.log.stream(applog.STDERR)
@@ -263,7 +271,8 @@ class Supervisor:
             ctl.close()
             return st.EXITED, 0, "stopped before it started"
         self.update("boot", {"attempt": self.st.restarts + 1}, state=st.STARTING, cause=None,
-                    health=None, exit_code=None, next_restart_at=None)  # fmt: skip
+                    health=None, exit_code=None, next_restart_at=None,
+                    guest_memory={})  # fmt: skip
         watcher = threading.Thread(target=self._watch, args=(done,), name="health", daemon=True)
         try:
             network.check_free(self.ports)
@@ -298,9 +307,7 @@ class Supervisor:
             desc = ImageDescriptor.read(self.d.image)
         except LwjvmError:
             return cfg
-        snap, why_not = snapshot.choose(
-            self.d.image, desc, cfg.memory_mib, cfg.cpus, cfg.accel, cfg.append
-        )
+        snap, why_not = snapshot.choose(self.d.image, desc, cfg)
         if snap is not None:
             self.update("warm start", {"snapshot": snap.served})
             return snapshot.restore_config(cfg, self.d.image, snap)
@@ -310,6 +317,7 @@ class Supervisor:
 
     def _started(self, proc: Any) -> None:
         self.qmp = Qmp(self.d.qmp)
+        self.stats_polling = False
         self.update("qemu started", {"pid": proc.pid}, qemu_pid=proc.pid, started_at=time.time())
 
     def _record(self, kind: str, fields: dict[str, str]) -> None:
@@ -319,9 +327,6 @@ class Supervisor:
             ns = fields.get("entry_to_user_ns", "")
             took = f"{int(ns) / 1e6:.0f} ms" if ns.isdigit() else "?"
             self.update("app started", {"kernel_boot": took})
-        elif kind == "mem":
-            mem: dict[str, Any] = {k: int(v) for k, v in fields.items() if v.isdigit()}
-            self.update(guest_memory={**mem, "at": st.now_iso()})
         elif kind in ("fatal", "oom", "panic"):
             self.update(kind, dict(fields))
 
@@ -345,11 +350,6 @@ class Supervisor:
             now = time.monotonic()
             if now >= next_qmp:
                 self._poll_qmp()
-                ctl = self.control
-                # Not once a stop was asked for: the kernel writes its answer from the control
-                # interrupt, which can land inside a line it is writing, such as the exit record.
-                if ctl is not None and self.app_started is not None and not self.stopping:
-                    ctl.send(protocol.MEM_REQUEST)  # answered by a `mem` record (_record)
                 next_qmp = now + QMP_POLL_S
             if self.stopping:
                 continue
@@ -411,9 +411,14 @@ class Supervisor:
         return out if isinstance(out, str) else None
 
     def _poll_qmp(self) -> None:
+        """QEMU's status and the guest's memory through QMP, into state.json."""
         q = self.qmp
         if q is None:
             return
+        if not self.stats_polling:
+            said = q.call("qom-set", path=qemu.BALLOON_QOM,
+                          property="guest-stats-polling-interval", value=STATS_POLL_S)  # fmt: skip
+            self.stats_polling = said is not None
         status = q.call("query-status")
         mem = q.call("query-memory-size-summary")
         info: dict[str, Any] = {"at": st.now_iso()}
@@ -421,7 +426,38 @@ class Supervisor:
             info["status"] = status.get("status")
         if isinstance(mem, dict):
             info["memory"] = mem.get("base-memory")
-        self.update(qemu=info)
+        stats = q.call("qom-get", path=qemu.BALLOON_QOM, property="guest-stats")
+        guest = guest_memory(stats, q.call("query-balloon"), self.spec.memory_mib)
+        self.update(qemu=info, **({"guest_memory": guest} if guest else {}))
+
+
+def guest_memory(stats: Any, balloon: Any, memory_mib: int) -> dict[str, Any]:
+    """The guest's memory as its kernel's balloon driver last reported it (QEMU's guest-stats:
+    kernel/drivers/virtio_balloon.c) and what the balloon holds (query-balloon), in KiB, with
+    the time of the report; {} before the guest's first report (or without a balloon)."""
+    if not isinstance(stats, dict) or not isinstance(stats.get("stats"), dict):
+        return {}
+    last = stats.get("last-update")
+    if not isinstance(last, int) or last <= 0:
+        return {}
+    figures = stats["stats"]
+
+    def figure(name: str) -> int | None:
+        v = figures.get(name)
+        return v if isinstance(v, int) and 0 <= v < UNSET_STAT else None
+
+    out: dict[str, Any] = {"at": st.now_iso(last)}
+    for key, name in (("total_kib", "stat-total-memory"), ("free_kib", "stat-free-memory"),
+                      ("available_kib", "stat-available-memory")):  # fmt: skip
+        v = figure(name)
+        if v is not None:
+            out[key] = v // 1024
+    faults = figure("stat-minor-faults")
+    if faults is not None:
+        out["page_faults"] = faults
+    if isinstance(balloon, dict) and isinstance(balloon.get("actual"), int):
+        out["balloon_kib"] = max(0, memory_mib * 1024 - balloon["actual"] // 1024)
+    return out
 
 
 def classify(result: vm.VmResult, code: int) -> str:

@@ -183,7 +183,7 @@ class VmControl:
         self._wake()
 
     def send(self, line: bytes) -> None:
-        """Writes the control line `line` (protocol.MEM_REQUEST...) to the kernel, if it runs."""
+        """Writes the control line `line` (a protocol request) to the kernel, if it runs."""
         self._pending.append(("line", 0, None))
         self._lines.append(line)
         self._wake()

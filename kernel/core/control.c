@@ -1,10 +1,8 @@
 /* Host control lines on COM3 (see core/control.h): `lwjvm:signal num=S` sends S to the program as
- * kill(pid, S) would; `lwjvm:volume ...` lines go to the volume (fs/volume.c); `lwjvm:mem`
- * asks for the memory record (core/memreport.c); `lwjvm:freeze` holds the VM still for a
- * snapshot (core/snapshot.c); `lwjvm:threads` asks what each thread and CPU is doing
+ * kill(pid, S) would; `lwjvm:volume ...` lines go to the volume (fs/volume.c); `lwjvm:freeze`
+ * holds the VM still for a snapshot (core/snapshot.c); `lwjvm:threads` asks what each thread and CPU is doing
  * (core/threadreport.c). Unknown lines are ignored, so older kernels tolerate newer hosts. */
 #include "core/control.h"
-#include "core/memreport.h"
 #include "core/snapshot.h"
 #include "core/threadreport.h"
 #include "arch/x86_64/ioapic.h"
@@ -44,10 +42,6 @@ static void act(const char *l)
 {
     static const char sig_cmd[] = "lwjvm:signal num=";
     unsigned sig;
-    if (!strcmp(l, "lwjvm:mem")) {
-        memreport_send();
-        return;
-    }
     if (!strcmp(l, "lwjvm:freeze")) {
         snapshot_freeze();
         return;

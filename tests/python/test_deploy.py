@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -397,6 +398,30 @@ def _ps(lw: Any) -> dict[str, dict[str, Any]]:
     return {r["name"]: r for r in json.loads(proc.stdout)}
 
 
+def test_guest_memory_reads_the_balloons_statistics_and_size() -> None:
+    unset = (1 << 64) - 1
+    stats = {
+        "last-update": 1796562768,
+        "stats": {
+            "stat-total-memory": 265695232, "stat-free-memory": 150 * 1024 * 1024,
+            "stat-available-memory": 150 * 1024 * 1024, "stat-minor-faults": 4242,
+            "stat-swap-in": unset, "stat-major-faults": unset, "stat-disk-caches": unset,
+        },
+    }  # fmt: skip
+    g = supervisor.guest_memory(stats, {"actual": 192 * 1024 * 1024}, 256)
+    assert g == {
+        "at": st.now_iso(1796562768), "total_kib": 259468, "free_kib": 153600,
+        "available_kib": 153600, "page_faults": 4242, "balloon_kib": 64 * 1024,
+    }  # fmt: skip
+    row = deploy.guest_memory(g)
+    assert row["guest_used_kib"] == 259468 - 153600 - 64 * 1024
+    assert row["balloon_kib"] == 64 * 1024 and row["guest_at"] == g["at"]
+    # Before the guest's first report QEMU says last-update 0; no balloon device: no answer.
+    assert supervisor.guest_memory({**stats, "last-update": 0}, None, 256) == {}
+    assert supervisor.guest_memory(None, None, 256) == {}
+    assert deploy.guest_memory({}) == {}
+
+
 def _wait_for(pred: Any, what: str, limit: float = 60.0) -> None:
     deadline = time.monotonic() + limit
     while not pred():
@@ -423,10 +448,21 @@ def test_deploy_ps_logs_stop_and_rm(service_jar: Path, tmp_path: Path, lw: Any) 
         assert st.pid_is(row["supervisor_pid"], "lwjvm.supervisor")
         assert st.pid_is(row["qemu_pid"], "qemu-system")
         assert row["memory"]["qemu_rss_kib"] > 0 and row["memory"]["vm_mib"] == 192
-    # The guest kernel's own figure, asked for over the control channel every 5 s.
+    # The guest kernel's own figures: its balloon driver's statistics, which the supervisor reads
+    # through QMP every 5 s and keeps in state.json.
     _wait_for(lambda: "guest_used_kib" in _ps(lw)["svc"]["memory"], "the guest's memory figure")
     mem = _ps(lw)["svc"]["memory"]
     assert 0 < mem["guest_used_kib"] < mem["guest_total_kib"] <= 192 * 1024
+    assert mem["guest_total_kib"] > 160 * 1024  # 192 MiB less the kernel image and its tables
+    assert mem["guest_used_kib"] == mem["guest_total_kib"] - mem["guest_free_kib"]
+    assert mem["guest_available_kib"] == mem["guest_free_kib"] and mem["balloon_kib"] == 0
+    assert mem["guest_page_faults"] > 1000  # a JVM's start touches thousands of pages
+    first_at = mem["guest_at"]
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", first_at)
+    # Fresh figures keep coming: QEMU asks the guest again every 5 s.
+    _wait_for(lambda: _ps(lw)["svc"]["memory"]["guest_at"] != first_at, "newer guest figures")
+    info = json.loads(lw("inspect", "--json", "svc").stdout)
+    assert info["memory"]["guest_total_kib"] == mem["guest_total_kib"]
     table = lw("ps").stdout.splitlines()
     assert table[0].split() == ["NAME", "IMAGE", "STATE", "PORTS", "UPTIME", "MEMORY"]
     assert "M guest / 192M" in next(line for line in table if line.startswith("svc "))

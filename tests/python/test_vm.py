@@ -36,17 +36,6 @@ def test_kernel_log_consumes_records_split_across_reads() -> None:
     assert log.exit_code == 300 & 0xFF
 
 
-def test_kernel_log_keeps_the_last_memory_record() -> None:
-    seen: list[str] = []
-    log = protocol.KernelLog(lambda _: None, live=False)
-    log.on_record = lambda kind, fields: seen.append(kind)
-    log.feed(b"\x1elwjvm:mem total_kib=190000 free_kib=150000 heap_kib=900\n")
-    log.feed(b"\x1elwjvm:mem total_kib=190000 free_kib=140000 heap_kib=950\n")
-    assert log.memory == {"total_kib": 190000, "free_kib": 140000, "heap_kib": 950}
-    assert seen == ["mem", "mem"] and not log.unknown_records
-    assert protocol.MEM_REQUEST == b"lwjvm:mem\n"
-
-
 THREADS_ANSWER = (
     b"\x1elwjvm:threads now_ns=90000000000 cpus=2 count=2 next_timer_ns=0\n"
     b"\x1elwjvm:cpu n=0 current=-1 queued=0 armed_ns=0\n"

@@ -280,6 +280,8 @@ class GuestThread:
     wait: str  # blocked: the kernel function it blocked in
     on: str  # blocked: the wait queue's name, or "-"
     deadline_ns: int  # blocked: its deadline on the monotonic clock, 0 for none
+    cpu_ns: int = 0  # the CPU time it has had since it started
+    name: str = "-"  # its prctl(PR_SET_NAME) name, spaces as `_`; "-" if it set none
 
     def describe(self) -> str:
         what = f"thread {self.tid} {self.state} on CPU {self.cpu} for {self.for_s:.1f} s"
@@ -289,6 +291,10 @@ class GuestThread:
             on = "" if self.on == "-" else f" on {self.on}"
             what += f" ({self.wait}{on}"
             what += ", no deadline)" if not self.deadline_ns else ", with a deadline)"
+        if self.cpu_ns:
+            what += f"; {self.cpu_ns / 1e9:.1f} s of CPU"
+        if self.name != "-":
+            what += f", named {self.name}"
         return what
 
 
@@ -339,6 +345,8 @@ def parse_thread(fields: dict[str, str]) -> GuestThread:
         wait=fields.get("wait", "-"),
         on=fields.get("on", "-"),
         deadline_ns=_int(fields.get("deadline_ns")) or 0,
+        cpu_ns=_int(fields.get("cpu_ns")) or 0,
+        name=fields.get("name", "-"),
     )
 
 

@@ -1,8 +1,9 @@
 /* The host's `lwjvm:threads` (core/control.c): on COM3, the records
  *   \x1elwjvm:threads now_ns=N cpus=N count=N next_timer_ns=N
- *   \x1elwjvm:cpu n=C current=TID|-1 queued=N armed_ns=N          (one per CPU)
+ *   \x1elwjvm:cpu n=C current=TID|-1 queued=N armed_ns=N idle_ns=N (one per CPU)
  *   \x1elwjvm:thread tid=T state=running|queued|blocked cpu=C for_ns=N syscall=NAME|-
  *                    wait=SITE on=QUEUE|- deadline_ns=N pending=0x.. blocked=0x..
+ *                    cpu_ns=N name=COMM|-
  *   \x1elwjvm:threads-end
  * (docs/protocol.md, section 4). The state is copied under the scheduler's locks first
  * (sched_snapshot) and written after, so the slow UART never holds the run queue. */
@@ -43,8 +44,8 @@ void threadreport_send(void)
             timers_next());
     for (unsigned c = 0; c < ncpus; c++)
         if (cpus[c].online)
-            kprintf("\x1elwjvm:cpu n=%u current=%d queued=%u armed_ns=%lu\n", c,
-                    cpus[c].current_tid, cpus[c].queued, cpus[c].armed_ns);
+            kprintf("\x1elwjvm:cpu n=%u current=%d queued=%u armed_ns=%lu idle_ns=%lu\n", c,
+                    cpus[c].current_tid, cpus[c].queued, cpus[c].armed_ns, cpus[c].idle_ns);
     for (int i = 0; i < n && i < MAX_REPORTED; i++) {
         const struct sched_thread_info *t = &threads[i];
         const char *sys = "-";
@@ -53,18 +54,18 @@ void threadreport_send(void)
                       ? syscall_names[t->syscall_nr]
                       : "unknown";
         uint64_t off = 0;
-        char on[32];
+        char on[32], name[sizeof t->comm];
         const char *site = t->state == SCHED_INFO_BLOCKED && t->wait_site
                                ? ksym_lookup(t->wait_site, &off)
                                : 0;
         uint64_t for_ns = now_tsc > t->since_tsc ? tsc_to_ns(now_tsc - t->since_tsc) : 0;
         kprintf("\x1elwjvm:thread tid=%d state=%s cpu=%u for_ns=%lu syscall=%s wait=%s on=%s "
-                "deadline_ns=%lu pending=0x%lx blocked=0x%lx\n",
+                "deadline_ns=%lu pending=0x%lx blocked=0x%lx cpu_ns=%lu name=%s\n",
                 t->tid, state_names[t->state], t->cpu, for_ns, sys, site ? site : "-",
                 t->state == SCHED_INFO_BLOCKED && t->wait_on ? word(t->wait_on, on, sizeof on)
                                                              : "-",
                 t->state == SCHED_INFO_BLOCKED ? t->wait_deadline : 0, t->sig_pending,
-                t->sig_mask);
+                t->sig_mask, t->cpu_ns, word(t->comm, name, sizeof name));
     }
     kprintf("\x1elwjvm:threads-end\n");
 }

@@ -567,6 +567,11 @@ static int snap_thread(struct thread *t, void *arg)
         i->wait_deadline = t->wait_deadline;
         i->wait_site = t->wait_site;
         i->wait_on = t->wait_on;
+        i->cpu_ns = t->cpu_ns;
+        if (i->state == SCHED_INFO_RUNNING) /* its turn so far, not yet charged */
+            i->cpu_ns += tsc_to_ns(rdtsc() - t->slice_start);
+        __builtin_memcpy(i->comm, t->comm, sizeof i->comm);
+        i->comm[sizeof i->comm - 1] = 0;
         spin_unlock_irqrestore(&rq_lock, fl);
         /* Owned by the thread itself and the signal code: read as they are (a report). */
         i->in_syscall = __atomic_load_n(&t->in_syscall, __ATOMIC_RELAXED);
@@ -590,6 +595,7 @@ int sched_snapshot(struct sched_thread_info *threads, int max, struct sched_cpu_
         cpus[c].current_tid = p->current && p->current != p->idle ? p->current->tid : -1;
         cpus[c].queued = runq_waiting(c, &first);
         cpus[c].armed_ns = p->armed;
+        cpus[c].idle_ns = tsc_to_ns(idle_tsc_of(p));
     }
     spin_unlock_irqrestore(&rq_lock, fl);
     return w.n;

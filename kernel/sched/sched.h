@@ -54,12 +54,15 @@ struct sched_thread_info {
     const char *wait_on;      /* blocked: the queue's name, if it named one */
     uint64_t wait_deadline;   /* blocked: its deadline (CLOCK_MONOTONIC ns), 0 for none */
     uint64_t sig_pending, sig_mask;
+    uint64_t cpu_ns;          /* CPU time it has had, its running turn included */
+    char comm[16];            /* prctl(PR_SET_NAME)'s name, empty if it set none */
 };
 struct sched_cpu_info {
     int online;
     int current_tid;          /* -1: idle */
     unsigned queued;          /* threads in its run queue */
     uint64_t armed_ns;        /* its timer's deadline, 0: disarmed */
+    uint64_t idle_ns;         /* time halted in its idle thread since boot */
 };
 /* Fills up to `max` threads' entries and one per CPU (smp_ncpus of them) in `cpus`; returns
  * how many threads there are (more than `max` if some were left out). Takes the thread list's

@@ -7,6 +7,7 @@ Linux may block, the kernel may not hang)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def test_timeout_reports_a_program_blocked_as_on_linux(
     if mode == "pipe":
         assert any("thread 1 blocked" in ln for ln in lines), r.stderr
         reads = [ln for ln in lines if " in read (" in ln]
-        assert reads and reads[0].endswith("on pipe_readers, no deadline)"), r.stderr
+        assert reads and "on pipe_readers, no deadline); " in reads[0], r.stderr
         assert any(" in futex (futex_wait on futex, no deadline)" in ln for ln in lines), r.stderr
     else:
         sleeping = "nanosleep (waitq_wait_unlock on sleep, with a deadline)"
@@ -97,10 +98,14 @@ def test_timeout_reports_a_program_blocked_as_on_linux(
 
 def test_timeout_of_a_running_program_says_it_ran(guest: GuestRunner, tmp_path: Path) -> None:
     src = tmp_path / "spin.c"
-    src.write_text("int main(void) { for (;;) ; }\n")
+    src.write_text('#include <sys/prctl.h>\n'
+                   'int main(void) { prctl(PR_SET_NAME, "spin loop"); for (;;) ; }\n')
     subprocess.run(["gcc", "-static", "-O0", "-o", str(tmp_path / "spin"), str(src)], check=True)
     argv = [*guest.command, "exec", "--accel", "tcg", "--timeout", "20", str(tmp_path / "spin")]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert r.returncode == 124, r.stderr
     assert "lwjvm: at the timeout, thread 1 running on CPU 0" in r.stderr, r.stderr
+    # Its CPU time and its prctl name (spaces as _) come with it.
+    named = r"thread 1 running .*; \d+\.\d s of CPU, named spin_loop\n"
+    assert re.search(named, r.stderr), r.stderr
     assert "the program was still running (the kernel answered)" in r.stderr, r.stderr

@@ -12,8 +12,10 @@ so a change of host load touches both:
 - samples/http (GET /): QEMU start to the first request served (polled every 10 ms from the
   host), and lwjvm's restore of the same app's warm snapshot (vm.snapshot: saved at build time
   after its warm-up; the Linux guest boots, it has no such snapshot); requests/s and p50/p99
-  latency with wrk (one thread, --latency) at 1, 16 and 64 connections after a warm-up, against
-  the host port forwarded to the guest's 8080.
+  latency with wrk (one thread, --latency) at 1, 16 and 64 connections, against the host port
+  forwarded to the guest's 8080, after a warm-up of 20,000 requests at 16 connections and one of
+  3 s at each point's own count; with each point, QEMU's CPU time per request, and for lwjvm the
+  share of the guest's time its JIT compiler threads took (the kernel's `threads` records).
 - bench/download/Download.java: MB/s (10^6 bytes/s) of a 100 MiB file in the image, sent with
   FileChannel.transferTo, read by the host over the forwarded port.
 - SMP (lwjvm/smpbench.py): a CPU-bound parallel stream's speedup from 1 to 2 CPUs on each side,
@@ -56,6 +58,7 @@ from lwjvm import (
     corpusbench,
     linuxguest,
     network,
+    protocol,
     qemu,
     smpbench,
     snapshot,
@@ -74,7 +77,21 @@ from lwjvm.manifest import load as load_manifest
 
 CONNECTIONS = (1, 16, 64)
 WRK_SECONDS = 10
-WARMUP_SECONDS = 5
+# The warm-up before the first wrk point: wrk -c16 in rounds of WARMUP_ROUND_SECONDS until the
+# server has answered WARMUP_REQUESTS requests (or WARMUP_MAX_SECONDS went by). Counted in
+# requests, not seconds, so both sides run the same code as often whatever their speed: HotSpot's
+# tier-4 (C2) thresholds are counts (Tier4InvocationThreshold 5,000, Tier4CompileThreshold
+# 15,000), so code run once a request is compiled by C2 only after thousands of requests, and a
+# C2 compile takes tens to hundreds of milliseconds of the one vCPU under TCG. A 5 s warm-up
+# (about 2,500 requests) left that compiling to the first measured point, -c1 (docs/bench.md).
+WARMUP_REQUESTS = 20_000
+WARMUP_ROUND_SECONDS = 5
+WARMUP_MAX_SECONDS = 120
+# Each point then runs this long at its own connection count, unmeasured: a new pattern of calls
+# (one connection's selector loop) deoptimizes and recompiles a few methods.
+POINT_WARMUP_SECONDS = 3
+# JVM threads whose guest CPU time is counted as the JIT's (their prctl names, spaces as `_`).
+JIT_THREADS = ("C1_CompilerThre", "C2_CompilerThre")
 HELLO_RUNS = 5
 HTTP_BOOTS = 3
 DOWNLOADS = 3
@@ -173,6 +190,30 @@ class Server:
         """QEMU's process id once it runs (for its CPU time), else None."""
         raise NotImplementedError
 
+    def guest_cpu(self) -> GuestCpu | None:
+        """The guest kernel's own account of its CPU time so far, where the kernel gives one."""
+        return None
+
+
+@dataclass(frozen=True)
+class GuestCpu:
+    """lwjvm's `lwjvm:threads` answer summed up: nanoseconds each named thread has run (threads
+    with the same name added) and the CPUs' idle time."""
+
+    threads: dict[str, int]
+    idle_ns: int
+
+    def since(self, before: GuestCpu) -> dict[str, float]:
+        """Shares of the guest's time between `before` and this one: `jit` (the compiler
+        threads), `other` (every other thread: the requests, GC, the VM thread) and `idle`."""
+        run = {k: v - before.threads.get(k, 0) for k, v in self.threads.items()}
+        jit = sum(v for k, v in run.items() if k.startswith(JIT_THREADS))
+        idle = self.idle_ns - before.idle_ns
+        total = sum(run.values()) + idle
+        if total <= 0:
+            return {"jit": 0.0, "other": 0.0, "idle": 0.0}
+        return {"jit": jit / total, "other": (total - jit - idle) / total, "idle": idle / total}
+
 
 class LwjvmServer(Server):
     """lwjvm's kernel booting the image in `image_dir`, run by vm.run_vm in a thread."""
@@ -199,6 +240,10 @@ class LwjvmServer(Server):
         self.control = vm.VmControl()
         self._pid: int | None = None
         self.control.on_start = lambda proc: setattr(self, "_pid", proc.pid)
+        self.control.on_record = self._record
+        self._report: tuple[dict[str, int], int] | None = None  # being received
+        self._reports: list[GuestCpu] = []
+        self._reported = threading.Event()
         self.sink = bench_mod._TimedSink()
         self.result: vm.VmResult | None = None
         self.t0 = time.monotonic()
@@ -207,6 +252,31 @@ class LwjvmServer(Server):
 
     def _run(self) -> None:
         self.result = vm.run_vm(self.cfg, self.sink, self.sink, control=self.control)
+
+    def _record(self, kind: str, fields: dict[str, str]) -> None:
+        """Collects the `threads` records (docs/protocol.md, section 4) into a GuestCpu."""
+        if kind == "threads":
+            self._report = ({}, 0)
+        elif self._report is None:
+            return
+        elif kind == "cpu":
+            self._report = (self._report[0], self._report[1] + int(fields.get("idle_ns", "0")))
+        elif kind == "thread":
+            name = fields.get("name", "-")
+            self._report[0][name] = self._report[0].get(name, 0) + int(fields.get("cpu_ns", "0"))
+        elif kind == "threads-end":
+            self._reports.append(GuestCpu(*self._report))
+            self._report = None
+            self._reported.set()
+
+    def guest_cpu(self) -> GuestCpu | None:
+        """Asks the kernel for its `threads` records; None if it does not answer in 10 s."""
+        self._reported.clear()
+        n = len(self._reports)
+        self.control.send(protocol.THREADS_REQUEST)
+        if not self._reported.wait(protocol.THREADS_GRACE_S) or len(self._reports) == n:
+            return None
+        return self._reports[-1]
 
     def running(self) -> bool:
         return self.thread.is_alive()
@@ -523,6 +593,8 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
     first: dict[str, list[float]] = {s.name: [] for s in sides}
     listening: dict[str, list[float]] = {s.name: [] for s in sides}
     points: dict[str, dict[int, list[WrkResult]]] = {s.name: {} for s in sides}
+    cpu_points: dict[str, dict[int, list[dict[str, float]]]] = {s.name: {} for s in sides}
+    warmups: dict[str, list[float]] = {s.name: [] for s in sides}
     failures: dict[str, str] = {}
     hung = 0
     for i in range(boots):
@@ -547,21 +619,26 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
                 if seconds <= 0 or side.name in (WARM, LINUX_WARM):  # as a booted VM serves
                     continue
                 try:
-                    run_wrk(port, 16, WARMUP_SECONDS)
+                    n, t_warm = warm_up(port)
                 except LwjvmError as e:
                     failures[side.name] = f"warm-up: {e}"
                     log(f"  {side.name}: {failures[side.name]}")
                     continue
+                warmups[side.name].append(n)
+                log(f"    {side.name}: warm-up of {n} requests in {t_warm:.0f} s")
                 for c in CONNECTIONS:
                     try:
-                        r = run_wrk(port, c, seconds)
+                        r, cpu = measure_point(server, port, c, seconds)
                     except LwjvmError as e:
                         failures[side.name] = f"wrk -c{c}: {e}"
                         log(f"  {side.name}: {failures[side.name]}")
                         break
                     points[side.name].setdefault(c, []).append(r)
+                    if cpu.get("qemu_cpu_per_request") is not None:
+                        cpu_points[side.name].setdefault(c, []).append(cpu)
                     log(f"    {side.name} c={c}: {r.rps:.0f} req/s, p50 {r.p50 * 1e3:.2f} ms, "
-                        f"p99 {r.p99 * 1e3:.2f} ms, {r.errors} errors")  # fmt: skip
+                        f"p99 {r.p99 * 1e3:.2f} ms, {r.errors} errors; "
+                        f"{_cpu_text(cpu)}")  # fmt: skip
             finally:
                 server.stop()
     wrk: dict[str, Any] = {}
@@ -571,9 +648,60 @@ def http(sides: list[Side], image: Path, boots: int, seconds: int,
                      "p99": _stats([r.p99 for r in rs]), "errors": sum(r.errors for r in rs)}
             for c, rs in by_c.items()
         }  # fmt: skip
+        for c, cs in cpu_points[name].items():
+            wrk[name][str(c)].update({key: _stats([x[key] for x in cs if key in x])
+                                      for key in ("qemu_cpu_per_request", "qemu_busy", "jit",
+                                                  "other", "idle")})  # fmt: skip
     return {"first_request": {k: _stats(v) for k, v in first.items()},
             "listening_line": {k: _stats(v) for k, v in listening.items()}, "wrk": wrk,
+            "warmup_requests": {k: _stats(v) for k, v in warmups.items()},
             "failures": failures, "linux_hung": hung}  # fmt: skip
+
+
+def warm_up(port: int) -> tuple[int, float]:
+    """wrk -c16 in rounds until WARMUP_REQUESTS requests were answered or WARMUP_MAX_SECONDS
+    went by; returns (requests answered, seconds)."""
+    t0 = time.monotonic()
+    n = 0
+    while n < WARMUP_REQUESTS and time.monotonic() - t0 < WARMUP_MAX_SECONDS:
+        n += run_wrk(port, 16, WARMUP_ROUND_SECONDS).requests
+    return n, time.monotonic() - t0
+
+
+def measure_point(server: Server, port: int, connections: int,
+                  seconds: int) -> tuple[WrkResult, dict[str, float]]:  # fmt: skip
+    """One wrk point after its own POINT_WARMUP_SECONDS at the same connection count, with
+    where the time went meanwhile: QEMU's CPU time per request (ms, all its threads: the vCPU
+    and the main loop with the user network) and how busy QEMU was (its CPU time over the
+    point's wall time, 1.0 = one host core); for a guest that reports its threads (lwjvm), the
+    shares of its time in the JIT compiler threads, the other threads and idle."""
+    run_wrk(port, connections, POINT_WARMUP_SECONDS)
+    pid = server.qemu_pid()
+    cpu0 = corpusbench.proc_cpu(pid) if pid else None
+    guest0 = server.guest_cpu()
+    t0 = time.monotonic()
+    r = run_wrk(port, connections, seconds)
+    wall = time.monotonic() - t0
+    guest1 = server.guest_cpu()
+    cpu1 = corpusbench.proc_cpu(pid) if pid else None
+    out: dict[str, float] = {}
+    if cpu0 is not None and cpu1 is not None and r.requests:
+        out["qemu_cpu_per_request"] = (cpu1 - cpu0) / r.requests
+        out["qemu_busy"] = (cpu1 - cpu0) / wall
+    if guest0 is not None and guest1 is not None:
+        out.update(guest1.since(guest0))
+    return r, out
+
+
+def _cpu_text(cpu: dict[str, float]) -> str:
+    if "qemu_cpu_per_request" not in cpu:
+        return "QEMU's CPU time unknown"
+    text = (f"QEMU {cpu['qemu_cpu_per_request'] * 1e3:.2f} ms of CPU per request, "
+            f"{cpu['qemu_busy'] * 100:.0f}% busy")  # fmt: skip
+    if "jit" in cpu:
+        text += (f"; guest time: JIT {cpu['jit'] * 100:.0f}%, other threads "
+                 f"{cpu['other'] * 100:.0f}%, idle {cpu['idle'] * 100:.0f}%")  # fmt: skip
+    return text
 
 
 def downloads(sides: list[Side], boots: int, per_boot: int,
@@ -695,6 +823,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
                 ours, theirs = fmt(sa, scale, unit, digits), fmt(sb, scale, unit, digits)
                 r = rat(med(sa), med(sb), hib)
                 out.append((f"  wrk -c{c}: {label}", ours, theirs, r, "-"))
+            sa = a.get("qemu_cpu_per_request") if a else None
+            sb = b.get("qemu_cpu_per_request") if b else None
+            if sa or sb:
+                out.append((f"  wrk -c{c}: QEMU CPU per request", fmt(sa, 1e3, "ms", 2),
+                            fmt(sb, 1e3, "ms", 2), rat(med(sa), med(sb), False), "-"))  # fmt: skip
+            if a and a.get("jit"):
+                shares = ", ".join(f"{k} {med(a.get(k)) * 100:.0f}%"  # type: ignore[operator]
+                                   for k in ("jit", "other", "idle") if a.get(k))  # fmt: skip
+                out.append((f"  wrk -c{c}: lwjvm's guest time", shares, "-", "-", "-"))
     d = results.get("download")
     if d:
         r = d["mb_per_s"]
@@ -720,6 +857,10 @@ def report(results: dict[str, Any]) -> str:
     notes = []
     for name, n in ((results.get("hello") or {}).get("failed_runs") or {}).items():
         notes.append(f"hello: {name}: {n} run(s) failed (left out of its figures)")
+    for name, n in ((results.get("http") or {}).get("warmup_requests") or {}).items():
+        if n:
+            notes.append(f"http: {name}: warm-up of {n['median']:.0f} requests "
+                         f"[{n['min']:.0f}-{n['max']:.0f}] before the wrk points")  # fmt: skip
     for part in ("http", "download"):
         for name, why in (results.get(part) or {}).get("failures", {}).items():
             notes.append(f"{part}: {name}: {why[-300:]}")

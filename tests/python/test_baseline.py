@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,54 @@ def test_report_names_both_sides_and_failures() -> None:
     assert "http: lwjvm: no answer" in text
     assert "Linux boots: 5, of which hung before /init (killed and retried): 1" in text
     assert "before: 14.1 13.8 14.2" in text
+
+
+def test_guest_cpu_records_sum_threads_by_name_and_give_shares() -> None:
+    server = baseline.LwjvmServer.__new__(baseline.LwjvmServer)
+    server._report, server._reports = None, []
+    server._reported = threading.Event()
+
+    def answer(c2_ns: int, worker_ns: int, idle_ns: int) -> None:
+        server._record("threads", {"now_ns": "1", "cpus": "1", "count": "3"})
+        server._record("cpu", {"n": "0", "idle_ns": str(idle_ns)})
+        server._record("thread", {"tid": "9", "cpu_ns": str(c2_ns), "name": "C2_CompilerThre"})
+        server._record("thread", {"tid": "17", "cpu_ns": str(worker_ns), "name": "pool-1-thread-1"})
+        server._record("thread", {"tid": "18", "cpu_ns": "5", "name": "pool-1-thread-1"})
+        server._record("threads-end", {})
+
+    server._record("thread", {"tid": "1", "cpu_ns": "7", "name": "x"})  # outside a report
+    answer(100, 200, 1000)
+    answer(700, 400, 1200)
+    before, after = server._reports
+    assert before.threads == {"C2_CompilerThre": 100, "pool-1-thread-1": 205}
+    assert after.idle_ns == 1200
+    shares = after.since(before)
+    assert shares == pytest.approx({"jit": 0.6, "other": 0.2, "idle": 0.2})
+    assert before.since(before) == {"jit": 0.0, "other": 0.0, "idle": 0.0}
+
+
+def test_report_gives_cpu_per_request_and_lwjvm_jit_share() -> None:
+    one = {"median": 1.0, "min": 0.9, "max": 1.2, "n": 3}
+    point = {"rps": one, "p50": one, "p99": one, "errors": 0}
+    lw = {**point, "qemu_cpu_per_request": {"median": 0.002, "min": 0.002, "max": 0.003, "n": 2},
+          "jit": {"median": 0.55, "min": 0.5, "max": 0.6, "n": 2},
+          "other": {"median": 0.4, "min": 0.4, "max": 0.4, "n": 2},
+          "idle": {"median": 0.05, "min": 0.05, "max": 0.05, "n": 2}}  # fmt: skip
+    lx = {**point, "qemu_cpu_per_request": {"median": 0.004, "min": 0.004, "max": 0.004, "n": 2}}
+    text = baseline.report(
+        {
+            "http": {
+                "first_request": {"lwjvm": one, "linux": one},
+                "wrk": {"lwjvm": {"1": lw}, "linux": {"1": lx}},
+                "warmup_requests": {"lwjvm": {"median": 20100, "min": 20001, "max": 20200}},
+                "failures": {},
+            },
+        }
+    )
+    row = next(line for line in text.splitlines() if "-c1: QEMU CPU per request" in line)
+    assert "2.00 ms [2.00-3.00]" in row and "4.00 ms" in row and "2.00x" in row
+    assert "jit 55%, other 40%, idle 5%" in text
+    assert "http: lwjvm: warm-up of 20100 requests [20001-20200]" in text
 
 
 @pytest.mark.skipif(shutil.which("cpio") is None, reason="cpio is not installed")

@@ -39,6 +39,9 @@ GATEWAY = "10.0.2.2"
 DNS = "10.0.2.3"
 DEFAULT_BIND = "127.0.0.1"
 NETDEV_ID = "net0"
+# Every frame of the VM's network written to this file as a pcap (QEMU's filter-dump on the
+# netdev), for reading with tcpdump or Wireshark; for tests and measuring by hand.
+NET_DUMP_ENV = "LWJVM_NET_DUMP"
 MAC_PREFIX = (0x52, 0x54, 0x00)  # QEMU's locally administered OUI
 
 _PORT = re.compile(
@@ -181,7 +184,11 @@ class NetConfig:
             raise LwjvmError(f"unknown network {self.mode!r}: expected {', '.join(NETWORKS)}")
         # romfile= : no iPXE option ROM (firmware on q35 would run it at every boot for nothing)
         device = f"virtio-net-pci,netdev={NETDEV_ID},mac={self.mac},romfile="
-        return ["-netdev", netdev, "-device", device]
+        args = ["-netdev", netdev, "-device", device]
+        dump = os.environ.get(NET_DUMP_ENV)
+        if dump:
+            args += ["-object", f"filter-dump,id=netdump,netdev={NETDEV_ID},file={dump}"]
+        return args
 
 
 def free_port() -> int:

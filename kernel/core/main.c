@@ -16,6 +16,7 @@
 #include "core/panic.h"
 #include "core/random.h"
 #include "core/stats.h"
+#include "core/waitlimit.h"
 #include "drivers/pci.h"
 #include "drivers/virtio_pci.h"
 #include "net/stack.h"
@@ -103,6 +104,8 @@ static void parse_cmdline(const char *s)
             opts.probe = 1;
         else if (n == 18 && !strncmp(s, "lwjvm.panic_test=1", n))
             opts.panic_test = 1;
+        else if (waitlimit_option(s, n))
+            ;
         else if (n > 14 && n - 13 < sizeof opts.volume && !strncmp(s, "lwjvm.volume=/", 14)) {
             memcpy(opts.volume, s + 13, n - 13);
             opts.volume[n - 13] = 0;
@@ -279,8 +282,13 @@ void kmain(uint32_t start_info_phys)
     struct thread *t = thread_create_main();
     control_init();
     smp_init(si->rsdp_paddr, sched_ap_start);
-    while (sched_ncpus() < smp_ncpus) /* each AP is a moment from taking threads */
+    struct bwait w = BWAIT_INIT;
+    while (sched_ncpus() < smp_ncpus) { /* each AP is a moment from taking threads */
+        if (bwait_expired(&w))
+            panic("%u of %u CPUs take threads %u s after they started", sched_ncpus(), smp_ncpus,
+                  wait_limit_s);
         __asm__ volatile("pause");
+    }
     if (smp_ncpus > 1 && !opts.quiet)
         kprintf("lwjvm kernel: %u CPUs started\n", smp_ncpus);
     if (mm_wx_split < 0) /* before the program's first fault (mm/fault.h) */

@@ -1,5 +1,7 @@
 /* Kernel timers (see core/timer.h): a list of armed timers sorted by deadline, under one lock. */
 #include "core/timer.h"
+#include "core/panic.h"
+#include "core/waitlimit.h"
 #include "lib/spinlock.h"
 #include "sched/sched.h"
 
@@ -30,9 +32,18 @@ void ktimer_cancel(struct ktimer *t)
     unsigned cpu = spinlock_cpu();
     uint64_t fl = spin_lock_irqsave(&timer_lock);
     unlink_locked(t);
-    /* Its callback running on another CPU: wait for it to finish (del_timer_sync). */
+    /* Its callback running on another CPU: wait for it to finish (del_timer_sync); a callback
+     * must not block, so one still running after wait_limit_s never returns. */
+    struct bwait w = BWAIT_INIT;
     while (t->firing && t->firing != cpu + 1) {
+        unsigned on = t->firing - 1;
         spin_unlock_irqrestore(&timer_lock, fl);
+        if (bwait_expired(&w)) {
+            uint64_t off = 0;
+            const char *fn = ksym_lookup((uint64_t)t->fire, &off);
+            panic("timer callback %s has run on cpu %u for %u s: cpu %u cannot cancel its timer",
+                  fn ? fn : "?", on, wait_limit_s, cpu);
+        }
         __asm__ volatile("pause");
         spinlock_poll(); /* a TLB shootdown may wait for this CPU */
         fl = spin_lock_irqsave(&timer_lock);

@@ -5,6 +5,7 @@
 #include "arch/x86_64/irq.h"
 #include "arch/x86_64/tsc.h"
 #include "core/stats.h"
+#include "core/waitlimit.h"
 #include "drivers/pci_intx.h"
 #include "errno.h"
 #include "lib/printf.h"
@@ -52,6 +53,8 @@ static inline uint8_t r8(volatile uint8_t *b, unsigned o) { return b[o]; }
 static inline uint16_t r16(volatile uint8_t *b, unsigned o) { return *(volatile uint16_t *)(b + o); }
 static inline uint32_t r32(volatile uint8_t *b, unsigned o) { return *(volatile uint32_t *)(b + o); }
 
+static const char *type_name(unsigned type);
+
 int virtio_pci_init(struct virtio_dev *v, struct pci_dev *d, unsigned type)
 {
     *v = (struct virtio_dev){.pci = d, .type = type};
@@ -81,9 +84,16 @@ int virtio_pci_init(struct virtio_dev *v, struct pci_dev *d, unsigned type)
     v->msix_entries = pci_msix_count(d);
     v->gsi = -1;
     pci_enable(d); /* INTx off until virtio_irq_setup wants it */
-    w8(v->common, C_STATUS, 0); /* reset */
-    while (r8(v->common, C_STATUS))
+    w8(v->common, C_STATUS, 0); /* reset: done when the status reads 0 (virtio 1.x 4.1.4.3.2) */
+    struct bwait w = BWAIT_INIT;
+    while (r8(v->common, C_STATUS)) {
+        if (bwait_expired(&w)) {
+            kprintf("lwjvm: virtio device %s at %02x:%02x.%x did not reset within %u s: not used\n",
+                    type_name(type), d->bus, d->dev, d->fn, wait_limit_s);
+            return -ENODEV;
+        }
         __asm__ volatile("pause");
+    }
     w8(v->common, C_STATUS, S_ACK);
     w8(v->common, C_STATUS, S_ACK | S_DRIVER);
     if (v->msix_entries)

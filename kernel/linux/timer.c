@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/cputime.h"
 #include "core/timer.h"
+#include "core/waitlimit.h"
 #include "errno.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
@@ -217,6 +218,8 @@ static void fire(struct ktimer *kt)
         send(p);
     }
     spin_unlock_irqrestore(&posix_timers_lock, fl);
+    while (wait_test == WAIT_TEST_TIMER && percpu()->cpu != 0) /* a callback that never returns */
+        __asm__ volatile("pause");
 }
 
 void posix_timer_dequeued(struct linux_siginfo *info)

@@ -10,6 +10,7 @@ import random
 import subprocess
 from pathlib import Path
 
+import pytest
 from guest_harness import GuestRunner
 
 # The mutant tests below: 24 seeded mutants each in CI; `make soak` sets more and a new seed
@@ -33,6 +34,113 @@ def test_kernel_panic_exits_123_with_text_and_symbolised_backtrace(
     assert "backtrace:" in r.stderr
     assert "kmain+0x" in r.stderr  # addresses are resolved to kernel function names
     assert r.stdout == ""
+
+
+# Makes CPU 1 the one a bounded wait waits for (core/waitlimit.h): a thread pinned there spins
+# in user mode, or arms a POSIX timer again and again; main, on CPU 0, then unmaps memory (a TLB
+# shootdown CPU 1 is asked to flush) or deletes the timer.
+STUCK = r"""
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile long progress;
+static timer_t timer;
+static int use_timer;
+
+static void pin(int cpu)
+{
+    cpu_set_t s;
+    CPU_ZERO(&s);
+    CPU_SET(cpu, &s);
+    sched_setaffinity(0, sizeof s, &s);
+}
+
+static void *other(void *arg)
+{
+    (void)arg;
+    pin(1);
+    for (;;) {
+        progress++; /* first: main waits for a first step before it watches for the last */
+        if (use_timer) {
+            struct itimerspec its = {{0, 0}, {0, 1000000}};
+            timer_settime(timer, 0, &its, NULL);
+            for (volatile int i = 0; i < 200000; i++)
+                ;
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    use_timer = argc > 1 && !strcmp(argv[1], "timer");
+    pin(0);
+    signal(SIGUSR1, SIG_IGN);
+    struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+    if (use_timer && timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0)
+        return 2;
+    pthread_t t;
+    pthread_create(&t, NULL, other, NULL);
+    while (!progress)
+        ;
+    if (use_timer) {
+        /* CPU 1 is stuck in the timer's callback once its thread makes no progress (or, with
+         * nothing stuck, after 2 s). */
+        for (long seen = -1, round = 0; seen != progress && round < 20; round++) {
+            seen = progress;
+            usleep(100000);
+        }
+        timer_delete(timer);
+    } else {
+        for (int i = 0; i < 1000; i++) {
+            char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            p[0] = 1;
+            munmap(p, 4096);
+        }
+    }
+    puts("no wait was stuck");
+    return 0;
+}
+"""
+
+STUCK_WAITS = [
+    ("tlb", "tlb", "kernel panic: TLB shootdown: cpu 1 has not flushed 2 s after cpu 0 asked it"),
+    ("timer", "timer",
+     "kernel panic: timer callback fire has run on cpu 1 for 2 s: cpu 0 cannot cancel its timer"),
+    ("icr", "tlb", "kernel panic: IPI: the local APIC of cpu 0 has not accepted its previous IPI "
+     "within 2 s (icr 0x4500 to APIC id 1)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("inject", "mode", "message"), STUCK_WAITS,
+                         ids=[w[0] for w in STUCK_WAITS])
+def test_a_wait_for_another_cpu_that_never_ends_panics_with_its_cause(
+    guest: GuestRunner, tmp_path: Path, inject: str, mode: str, message: str
+) -> None:
+    """A CPU that never answers a TLB shootdown, a timer callback that never returns on another
+    CPU, an IPI the local APIC never accepts (each made so by lwjvm.wait_test=, the limit cut to
+    2 s): the kernel panics naming what it waited for and where, never spins without a word. The
+    same program without the switch runs to its end."""
+    (tmp_path / "stuck.c").write_text(STUCK)
+    exe = tmp_path / "stuck"
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", str(exe), str(tmp_path / "stuck.c")],
+                   check=True)  # fmt: skip
+    r = _exec(guest, "--cpus", "2", "--kernel-arg", f"lwjvm.wait_test={inject}",
+              "--kernel-arg", "lwjvm.wait_limit_s=2", str(exe), mode)  # fmt: skip
+    assert r.returncode == 123, r.stderr
+    assert message in r.stderr, r.stderr
+    assert "backtrace:" in r.stderr
+    if inject != "icr":
+        clean = _exec(guest, "--cpus", "2", str(exe), mode)
+        assert clean.returncode == 0, clean.stderr
+        assert clean.stdout == "no wait was stuck\n"
 
 
 def test_program_fault_without_handler_exits_128_plus_signal_with_context(

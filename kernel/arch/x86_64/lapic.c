@@ -3,7 +3,9 @@
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/io.h"
 #include "arch/x86_64/paging.h"
+#include "arch/x86_64/percpu.h"
 #include "arch/x86_64/tsc.h"
+#include "core/waitlimit.h"
 #include "core/panic.h"
 #include "lib/printf.h"
 #include "lib/spinlock.h"
@@ -36,16 +38,27 @@ void lapic_eoi(void) { wr(REG_EOI, 0); }
 
 unsigned lapic_id(void) { return rd(REG_ID) >> 24; }
 
+/* Waits until this CPU's local APIC has accepted the IPI last written (delivery status idle);
+ * one not accepted within wait_limit_s never will be. */
+static void icr_wait(unsigned apic_id, uint32_t lo, const char *when)
+{
+    struct bwait w = BWAIT_INIT;
+    while ((rd(REG_ICR_LO) & ICR_PENDING) || wait_test == WAIT_TEST_ICR) {
+        if (bwait_expired(&w))
+            panic("IPI: the local APIC of cpu %u has not accepted %s within %u s (icr 0x%x to "
+                  "APIC id %u)", percpu()->cpu, when, wait_limit_s, lo, apic_id);
+        __asm__ volatile("pause");
+    }
+}
+
 /* Writes the interrupt command register: one IPI at a time per CPU (callers run with interrupts
  * off), waiting for the previous one to be accepted first. */
 static void send_icr(unsigned apic_id, uint32_t lo)
 {
-    while (rd(REG_ICR_LO) & ICR_PENDING)
-        __asm__ volatile("pause");
+    icr_wait(apic_id, lo, "its previous IPI");
     wr(REG_ICR_HI, apic_id << 24);
     wr(REG_ICR_LO, lo);
-    while (rd(REG_ICR_LO) & ICR_PENDING)
-        __asm__ volatile("pause");
+    icr_wait(apic_id, lo, "the IPI");
 }
 
 void lapic_send_ipi(unsigned apic_id, uint8_t vector)

@@ -9,6 +9,7 @@
 #include "arch/x86_64/lapic.h"
 #include "arch/x86_64/smp.h"
 #include "core/stats.h"
+#include "core/waitlimit.h"
 #include "lib/spinlock.h"
 #include "mm/palloc.h"
 #include "sched/sched.h"
@@ -236,6 +237,8 @@ void tlb_poll_slow(void)
     struct percpu *p = percpu();
     if (!__atomic_load_n(&p->tlb_pending, __ATOMIC_ACQUIRE))
         return;
+    if (wait_test == WAIT_TEST_TLB && p->cpu != 0)
+        return; /* a CPU that never answers */
     int n = req_n;
     if (n < 0)
         flush_all_user();
@@ -300,10 +303,19 @@ void tlb_shootdown(void)
     for (unsigned c = 0; c < MAX_CPUS; c++)
         if (others & (1ull << c))
             lapic_send_ipi(smp_apic_id[c], VECTOR_TLB);
-    for (unsigned c = 0; c < MAX_CPUS; c++)
-        if (others & (1ull << c))
-            while (__atomic_load_n(&cpu_percpu(c)->tlb_pending, __ATOMIC_ACQUIRE))
-                __asm__ volatile("pause");
+    /* A CPU answers within microseconds unless the host does not run it: one that has not after
+     * wait_limit_s never will (it runs with interrupts off without polling, or it stopped). */
+    for (unsigned c = 0; c < MAX_CPUS; c++) {
+        if (!(others & (1ull << c)))
+            continue;
+        struct bwait w = BWAIT_INIT;
+        while (__atomic_load_n(&cpu_percpu(c)->tlb_pending, __ATOMIC_ACQUIRE)) {
+            if (bwait_expired(&w))
+                panic("TLB shootdown: cpu %u has not flushed %u s after cpu %u asked it", c,
+                      wait_limit_s, p->cpu);
+            __asm__ volatile("pause");
+        }
+    }
     kstats.tlb_shootdowns++;
     spin_unlock_irqrestore(&tlb_lock, fl);
     p->tlb_batch_n = 0;

@@ -27,7 +27,7 @@ static long brk_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint6
             return (long)mm->brk;
         struct vma *v = old_end > mm->brk_start ? vma_find(mm, old_end - 1) : 0;
         if (v && v->end == old_end && !v->inode && v->name) {
-            v->end = new_end; /* grow [heap] in place */
+            vma_set_end(mm, v, new_end); /* grow [heap] in place */
         } else if (!vma_map(mm, old_end, new_end, VM_READ | VM_WRITE, 0, 0, "[heap]")) {
             return (long)mm->brk;
         }
@@ -190,7 +190,7 @@ static long mremap_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, ui
         /* Grow in place when the area ends here and the space after it is free. */
         if (v->end == old + old_len && old + new_len <= USER_TOP &&
             vma_range_free(mm, v->end, old + new_len)) {
-            v->end = old + new_len;
+            vma_set_end(mm, v, old + new_len);
             return (long)old;
         }
         if (!(flags & MREMAP_MAYMOVE))

@@ -1,5 +1,6 @@
 /* Virtual memory areas of the program (see mm/vma.h) and the page-table work of unmapping and
- * re-protecting them. */
+ * re-protecting them. The areas are found through their index (mm/vma_tree.c); everything here
+ * runs under mm->lock. */
 #include "mm/vma.h"
 #include "arch/x86_64/paging.h"
 #include "errno.h"
@@ -7,24 +8,19 @@
 #include "mm/kheap.h"
 #include "mm/fault.h"
 #include "mm/palloc.h"
+#include "mm/vma_tree.h"
 
 struct mm *current_mm;
 
 struct vma *vma_find(struct mm *mm, uint64_t addr)
 {
-    for (struct vma *v = mm->vmas; v && v->start <= addr; v = v->next)
-        if (addr < v->end)
-            return v;
-    return 0;
+    struct vma *v = vma_tree_first_after(mm, addr);
+    return v && v->start <= addr ? v : 0;
 }
 
-struct vma *vma_find_after(struct mm *mm, uint64_t addr)
-{
-    for (struct vma *v = mm->vmas; v; v = v->next)
-        if (v->end > addr)
-            return v;
-    return 0;
-}
+struct vma *vma_find_after(struct mm *mm, uint64_t addr) { return vma_tree_first_after(mm, addr); }
+
+void vma_set_end(struct mm *mm, struct vma *v, uint64_t end) { vma_tree_set_end(mm, v, end); }
 
 int vma_range_free(struct mm *mm, uint64_t start, uint64_t end)
 {
@@ -86,8 +82,8 @@ static struct vma *vma_clone_at(struct mm *mm, struct vma *v, uint64_t at)
         n->pgoff = v->pgoff + ((at - v->start) >> PAGE_SHIFT);
         inode_get(v->inode);
     }
-    v->end = at;
-    v->next = n;
+    v->end = at; /* the gap after v is n's, 0: set as n is linked */
+    vma_tree_link(mm, n, v);
     return n;
 }
 
@@ -112,16 +108,12 @@ int vma_unmap(struct mm *mm, uint64_t start, uint64_t end)
 {
     if (split_at(mm, start) || split_at(mm, end))
         return -ENOMEM;
-    struct vma **pp = &mm->vmas;
-    while (*pp) {
-        struct vma *v = *pp;
-        if (v->start >= start && v->end <= end) {
-            *pp = v->next;
-            vma_drop_pages(v->start, v->end);
-            vma_free(mm, v);
-            continue;
-        }
-        pp = &v->next;
+    /* The areas now lie wholly inside [start, end) or outside it. */
+    for (struct vma *v = vma_find_after(mm, start), *next; v && v->start < end; v = next) {
+        next = v->next;
+        vma_tree_unlink(mm, v);
+        vma_drop_pages(v->start, v->end);
+        vma_free(mm, v);
     }
     return 0;
 }
@@ -137,14 +129,12 @@ struct vma *vma_map(struct mm *mm, uint64_t start, uint64_t end, uint32_t flags,
     if (!n)
         return 0;
     mm->nvmas++;
-    *n = (struct vma){start, end, flags, inode, pgoff, name, 0};
+    *n = (struct vma){.start = start, .end = end, .flags = flags, .inode = inode, .pgoff = pgoff,
+                      .name = name};
     if (inode)
         inode_get(inode);
-    struct vma **pp = &mm->vmas;
-    while (*pp && (*pp)->start < start)
-        pp = &(*pp)->next;
-    n->next = *pp;
-    *pp = n;
+    struct vma *after = vma_find_after(mm, start); /* [start, end) is free: after starts past it */
+    vma_tree_link(mm, n, after ? after->prev : vma_tree_last(mm));
     return n;
 }
 
@@ -156,8 +146,9 @@ static void merge_next(struct mm *mm, struct vma *v)
     if (!n || v->end != n->start || v->flags != n->flags || v->inode != n->inode ||
         v->name != n->name || (v->inode && n->pgoff != v->pgoff + ((v->end - v->start) >> PAGE_SHIFT)))
         return;
-    v->end = n->end;
-    v->next = n->next;
+    uint64_t end = n->end;
+    vma_tree_unlink(mm, n);
+    vma_tree_set_end(mm, v, end);
     vma_free(mm, n);
 }
 
@@ -194,11 +185,10 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
         }
     }
     tlb_shootdown();
-    /* The areas changed and their neighbours, joined where they now match. */
-    struct vma *prev = 0;
-    for (struct vma *v = mm->vmas; v && v->end < start; v = v->next)
-        prev = v;
-    for (struct vma *v = prev ? prev : mm->vmas; v && v->start <= end;) {
+    /* The areas changed and their neighbours, joined where they now match: from the area before
+     * the first one ending at or past start. */
+    struct vma *first = start ? vma_find_after(mm, start - 1) : mm->vmas;
+    for (struct vma *v = first && first->prev ? first->prev : first; v && v->start <= end;) {
         struct vma *n = v->next;
         merge_next(mm, v);
         if (v->next == n)
@@ -230,15 +220,17 @@ int vma_move_pages(uint64_t from, uint64_t to, uint64_t len)
 
 uint64_t vma_find_gap(struct mm *mm, uint64_t len)
 {
-    /* Walk areas from the top: collect candidate gaps below mmap_base. */
+    /* Right below mmap_base if that is free; else in the highest gap of len bytes below the
+     * first area in the way (every gap between it and mmap_base is shorter). The lowest 16
+     * pages are never handed out. */
     uint64_t top = mm->mmap_base;
-    for (;;) {
-        if (top < len + PAGE_SIZE * 16)
-            return 0;
-        uint64_t start = top - len;
-        struct vma *v = vma_find_after(mm, start);
-        if (!v || v->start >= top)
-            return start;
-        top = v->start; /* the gap must end below this area */
-    }
+    if (top < len + PAGE_SIZE * 16)
+        return 0;
+    struct vma *v = vma_find_after(mm, top - len);
+    if (!v || v->start >= top)
+        return top - len;
+    v = vma_tree_gap_below(mm, v->start, len);
+    if (!v || v->start < len + PAGE_SIZE * 16)
+        return 0;
+    return v->start - len;
 }

@@ -1,5 +1,5 @@
-/* The program's address space: a sorted list of virtual memory areas (what /proc/self/maps
- * shows), the brk heap and the mmap allocation cursor. */
+/* The program's address space: its virtual memory areas (what /proc/self/maps shows) in a sorted
+ * list indexed by a balanced tree (mm/vma_tree.c), the brk heap and the mmap allocation cursor. */
 #pragma once
 #include <stdint.h>
 
@@ -19,7 +19,12 @@ struct vma {
     struct inode *inode; /* backing file, or 0 for anonymous memory */
     uint64_t pgoff;      /* file page at `start` */
     const char *name;    /* "[heap]", "[stack]", ... for anonymous areas, or 0 */
-    struct vma *next;
+    struct vma *next;    /* the area above, in address order (0: the last) */
+    /* The index (mm/vma_tree.c): the area below, the tree's children, the subtree's height and
+     * the largest free gap below any area of the subtree. */
+    struct vma *prev, *left, *right;
+    uint64_t max_gap;
+    int height;
 };
 
 struct mm {
@@ -28,7 +33,8 @@ struct mm {
      * fault handler takes it inside any lock held while copying to or from the program, so
      * nothing under it touches program memory. Taken before filesystem locks (file pages). */
     struct spinlock lock;
-    struct vma *vmas; /* sorted by address, non-overlapping */
+    struct vma *vmas; /* sorted by address, non-overlapping: the first */
+    struct vma *tree; /* the same areas, by address (mm/vma_tree.c) */
     unsigned nvmas;   /* how many: at most MAX_MAP_COUNT */
     uint64_t brk_start, brk;
     uint64_t mmap_base; /* top-down allocation starts below this */
@@ -53,6 +59,9 @@ struct vma *vma_map(struct mm *mm, uint64_t start, uint64_t end, uint32_t flags,
 /* Removes every mapping in [start, end), splitting areas at the edges and freeing their pages.
  * Returns 0 or -ENOMEM. */
 int vma_unmap(struct mm *mm, uint64_t start, uint64_t end);
+/* Moves the end of area v to end: it grows into free space (the caller checked) or shrinks (the
+ * pages past it already dropped). */
+void vma_set_end(struct mm *mm, struct vma *v, uint64_t end);
 /* Changes the protection of [start, end) to flags' VM_READ/WRITE/EXEC; -ENOMEM if any page of the
  * range is unmapped. */
 int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot);

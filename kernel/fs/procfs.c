@@ -2,6 +2,7 @@
  * cmdline, environ, mountinfo, mounts, cgroup, coredump_filter, exe, cwd, root, fd/) and the
  * system files (cpuinfo from CPUID, meminfo from the page allocator, stat, uptime, loadavg,
  * cgroups, version, mounts, and the /proc/sys values programs read), in Linux's formats. */
+#include "fs/pipe.h"
 #include "fs/procfs.h"
 #include "fs/volume.h"
 #include "net/hostname.h"
@@ -681,6 +682,21 @@ static int gen_if_inet6(struct pseudo_node *n, char *buf, size_t size)
     return net_gen_if_inet6(buf, size);
 }
 GEN_NUMBER(gen_nr_open, "1048576")
+static int gen_pipe_max_size(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return snprintf(buf, size, "%lu\n", pipe_max_size());
+}
+static int gen_pipe_soft(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return snprintf(buf, size, "%lu\n", pipe_user_pages_soft());
+}
+static int gen_pipe_hard(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return snprintf(buf, size, "%lu\n", pipe_user_pages_hard());
+}
 GEN_NUMBER(gen_somaxconn, "4096")
 GEN_NUMBER(gen_randomize, "2")
 
@@ -747,6 +763,9 @@ int procfs_new(uint32_t dev, struct inode **root)
              pseudo_file(kernel, "hostname", 0644, gen_hostname) &&
              pseudo_file(kernel, "randomize_va_space", 0644, gen_randomize) &&
              pseudo_file(fs, "nr_open", 0644, gen_nr_open) &&
+             pseudo_file(fs, "pipe-max-size", 0644, gen_pipe_max_size) &&
+             pseudo_file(fs, "pipe-user-pages-soft", 0644, gen_pipe_soft) &&
+             pseudo_file(fs, "pipe-user-pages-hard", 0644, gen_pipe_hard) &&
              pseudo_file(core, "somaxconn", 0644, gen_somaxconn);
     if (!ok)
         return -ENOMEM;

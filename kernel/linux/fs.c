@@ -3,6 +3,7 @@
  * Linux errno values. Names and metadata are in linux/fs_dir.c. */
 #include "errno.h"
 #include "fs/fsnotify.h"
+#include "fs/pipe.h"
 #include "fs/vfs.h"
 #include "lib/string.h"
 #include "linux/fspath.h"
@@ -678,9 +679,7 @@ SYS(fcntl)
         return 0;
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ:
-        if (!f->ops->ioctl)
-            return -EBADF;
-        return f->ops->ioctl(f, (uint32_t)a1, a2);
+        return pipe_fcntl(f, (unsigned)a1, a2);
     default:
         return -EINVAL;
     }

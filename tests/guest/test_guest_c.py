@@ -97,6 +97,7 @@ ISSUE4_CASES = [
     Case("inotify_events", name="events"),
     Case("inotify_events", args=("poll",), name="poll"),
     Case("fd_pipe"),
+    Case("pipe_limits"),
     Case("proc_maps", args=("{data:paged.bin}",), files={"paged.bin": paged_file}),
     Case("proc_files"),
     Case("fs_mounts", args=("hello",)),

@@ -1,5 +1,5 @@
 /* Signal syscalls: rt_sigaction, rt_sigprocmask, sigaltstack, rt_sigreturn, rt_sigpending,
- * rt_sigsuspend, kill, tkill, tgkill. */
+ * rt_sigsuspend, kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, rt_sigtimedwait. */
 #include "arch/x86_64/regs.h"
 #include "arch/x86_64/tsc.h"
 #include "errno.h"
@@ -181,12 +181,110 @@ static long thread_kill(int tgid, int tid, int sig)
         return 0;
     struct linux_siginfo info;
     user_info(&info, sig, SI_TKILL);
-    signal_send_thread(t, sig, &info);
-    return 0;
+    int rc = signal_send_thread(t, sig, &info);
+    return rc < 0 ? rc : 0;
 }
 
 SYS(tgkill) { UNUSED_ARGS(); return thread_kill((int)a0, (int)a1, (int)a2); }
 SYS(tkill) { UNUSED_ARGS(); return thread_kill(-1, (int)a0, (int)a1); }
+
+/* The bytes of a siginfo Linux copies from the program (its kernel_siginfo: signo, errno, code
+ * and 32 bytes of fields); the rest of the 128 must be zero when the code's layout is unknown. */
+#define SIGINFO_KERNEL_SIZE 48
+#define SI_DETHREAD (-7)
+#define SI_ASYNCNL (-60)
+
+/* Linux's known_siginfo_layout: the codes whose fields fit in SIGINFO_KERNEL_SIZE (the kernel's
+ * own, the generic ones, and each signal's specific codes up to its last, as of Linux 6.1). */
+static int known_layout(int sig, int code)
+{
+    if (code == SI_KERNEL)
+        return 1;
+    if (code > SI_USER) {
+        switch (sig) {
+        case SIGILL: return code <= 11;
+        case SIGFPE: return code <= 15;
+        case SIGSEGV: return code <= 10;
+        case SIGBUS: return code <= 5;
+        case SIGTRAP: return code <= 6;
+        case SIGCHLD: return code <= 6;
+        case SIGSYS: return code <= 2;
+        default: return code <= 6; /* NSIGPOLL */
+        }
+    }
+    return code >= SI_DETHREAD || code == SI_ASYNCNL;
+}
+
+/* Copies the program's siginfo for sig into *info as Linux does: 0, -EFAULT, or -E2BIG when a
+ * code of unknown layout comes with fields past the first 48 bytes. */
+static long siginfo_from_user(int sig, uint64_t uinfo, struct linux_siginfo *info)
+{
+    memset(info, 0, sizeof *info);
+    if (copy_from_user(info, (const void *)uinfo, SIGINFO_KERNEL_SIZE))
+        return -EFAULT;
+    info->si_signo = sig;
+    if (known_layout(sig, info->si_code))
+        return 0;
+    char rest[sizeof *info - SIGINFO_KERNEL_SIZE];
+    if (copy_from_user(rest, (const char *)uinfo + SIGINFO_KERNEL_SIZE, sizeof rest))
+        return -EFAULT;
+    for (unsigned i = 0; i < sizeof rest; i++)
+        if (rest[i])
+            return -E2BIG;
+    return 0;
+}
+
+/* A program may not make a signal look as if the kernel, kill() or tgkill() sent it (si_code
+ * >= 0 or SI_TKILL), except to itself: Linux compares with the calling thread's id. */
+static int forged(const struct linux_siginfo *info, int target)
+{
+    return (info->si_code >= 0 || info->si_code == SI_TKILL) && current()->tid != target;
+}
+
+/* rt_sigqueueinfo(pid, sig, info): sigqueue(3)'s call. The one process is OUR_PID. */
+SYS(rt_sigqueueinfo)
+{
+    UNUSED_ARGS();
+    int pid = (int)a0, sig = (int)a1;
+    struct linux_siginfo info;
+    long rc = siginfo_from_user(sig, a2, &info);
+    if (rc)
+        return rc;
+    if (forged(&info, pid))
+        return -EPERM;
+    if (pid != OUR_PID)
+        return -ESRCH;
+    if (sig < 0 || sig > NSIG)
+        return -EINVAL;
+    if (!sig)
+        return 0;
+    rc = signal_send_process(sig, &info);
+    return rc < 0 ? rc : 0;
+}
+
+/* rt_tgsigqueueinfo(tgid, tid, sig, info): the same, to one thread. */
+SYS(rt_tgsigqueueinfo)
+{
+    UNUSED_ARGS();
+    int tgid = (int)a0, tid = (int)a1, sig = (int)a2;
+    struct linux_siginfo info;
+    long rc = siginfo_from_user(sig, a3, &info);
+    if (rc)
+        return rc;
+    if (tid <= 0 || tgid <= 0)
+        return -EINVAL;
+    if (forged(&info, tid))
+        return -EPERM;
+    struct thread *t = tgid == OUR_PID ? thread_find(tid) : 0;
+    if (!t)
+        return -ESRCH;
+    if (sig < 0 || sig > NSIG)
+        return -EINVAL;
+    if (!sig)
+        return 0;
+    rc = signal_send_thread(t, sig, &info);
+    return rc < 0 ? rc : 0;
+}
 
 
 SYS(rt_sigtimedwait)

@@ -48,11 +48,21 @@ uint64_t signal_pending_set(struct thread *t)
 
 int signal_pending(struct thread *t) { return (signal_pending_set(t) & ~t->sig.mask) != 0; }
 
+/* 1 if a real-time signal sent with info must fail with EAGAIN rather than lose its siginfo when
+ * the queue is full: as Linux, one from sigqueue, tgkill and the like (not from kill(2), the
+ * kernel, or a POSIX timer, whose siginfo Linux preallocates). */
+static int queue_or_fail(int sig, const struct linux_siginfo *info)
+{
+    return sig >= 32 && info->si_code != SI_USER && info->si_code != SI_KERNEL &&
+           info->si_code != SI_TIMER;
+}
+
 /* Makes sig pending and queues its siginfo, under signal_lock (the siginfo allocated before it is
  * taken); returns 1 if it was made pending (0: a standard signal already was). Past
  * RLIMIT_SIGPENDING queued siginfos, or with no memory left, the signal is still made pending but
- * its siginfo is lost, as Linux does for kill(2): the program's own limit bounds the kernel heap
- * a flood of blocked real-time signals takes. */
+ * its siginfo is lost, as Linux does for kill(2), or, for the real-time signals of
+ * queue_or_fail, not sent at all: -EAGAIN. The program's own limit bounds the kernel heap a flood
+ * of blocked real-time signals takes. */
 static int enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const struct linux_siginfo *info)
 {
     struct sigqueue *q = 0;
@@ -72,6 +82,10 @@ static int enqueue(uint64_t *pending, struct sigqueue **queue, int sig, const st
     if (q && nqueued >= rlimit_cur(RLIMIT_SIGPENDING)) {
         kfree(q); /* another CPU took the last place meanwhile */
         q = 0;
+    }
+    if (!q && queue_or_fail(sig, info)) {
+        spin_unlock_irqrestore(&signal_lock, fl);
+        return -EAGAIN;
     }
     if (q) {
         struct sigqueue **pp = queue;
@@ -98,6 +112,8 @@ int signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *in
     if (ignored(sig) && !(t->sig.mask & SIGBIT(sig)))
         return 0;
     int queued = enqueue(&t->sig.pending, &t->sig.queue, sig, info);
+    if (queued < 0)
+        return queued;
     if (!(t->sig.mask & SIGBIT(sig)))
         thread_wake(t, -EINTR);
     return queued;
@@ -119,6 +135,8 @@ int signal_send_process(int sig, const struct linux_siginfo *info)
     if (ignored(sig))
         return 0;
     int queued = enqueue(&proc_pending, &proc_queue, sig, info);
+    if (queued < 0)
+        return queued;
     struct thread *cur = current();
     if (cur->tid && !(cur->sig.mask & SIGBIT(sig))) /* tid 0: the idle thread, in an interrupt */
         return queued; /* the current thread takes it on its way back to the program */

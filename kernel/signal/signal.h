@@ -12,7 +12,8 @@ int signal_pending(struct thread *t);
 /* The signals pending for t, blocked or not (its own and the process's). */
 uint64_t signal_pending_set(struct thread *t);
 /* Queues sig to thread t (waking it if it waits and does not block sig). Returns 1 if queued,
- * 0 if dropped (ignored, or a standard signal already pending). */
+ * 0 if dropped (ignored, or a standard signal already pending), -EAGAIN if a real-time signal
+ * from sigqueue or tgkill found the queue full (RLIMIT_SIGPENDING) and was not sent. */
 int signal_send_thread(struct thread *t, int sig, const struct linux_siginfo *info);
 /* Queues sig to the process (any thread that does not block it takes it). Returns as
  * signal_send_thread. */

@@ -75,6 +75,7 @@ ISSUE4_CASES = [
     Case("signal_frame"),
     Case("signal_wait"),
     Case("signal_queue_limit"),
+    Case("signal_sigqueue"),
     *[
         Case("exit_paths", args=(mode,), exit_code=code, name=mode)
         for mode, code in (

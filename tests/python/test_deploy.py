@@ -456,7 +456,7 @@ def test_deploy_ps_logs_stop_and_rm(service_jar: Path, tmp_path: Path, lw: Any) 
     assert mem["guest_total_kib"] > 160 * 1024  # 192 MiB less the kernel image and its tables
     assert mem["guest_used_kib"] == mem["guest_total_kib"] - mem["guest_free_kib"]
     assert mem["guest_available_kib"] == mem["guest_free_kib"] and mem["balloon_kib"] == 0
-    assert mem["guest_page_faults"] > 1000  # a JVM's start touches thousands of pages
+    assert mem["guest_page_faults"] > 100  # a JVM cannot start without touching memory
     first_at = mem["guest_at"]
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", first_at)
     # Fresh figures keep coming: QEMU asks the guest again every 5 s.

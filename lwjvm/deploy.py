@@ -571,12 +571,12 @@ def inspect_vm(d: VmDir) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _memory_line(s: dict[str, Any]) -> str:
+def _memory_line(g: dict[str, Any]) -> str:
+    """inspect's memory line from `memory` (the guest's figures only while the VM runs)."""
     parts = []
-    if s.get("qemu_rss_kib") is not None:
-        parts.append(f"QEMU RSS {s['qemu_rss_kib'] // 1024} MiB")
-    g = guest_memory(s.get("guest_memory") or {})
-    if g:
+    if g.get("qemu_rss_kib") is not None:
+        parts.append(f"QEMU RSS {g['qemu_rss_kib'] // 1024} MiB")
+    if "guest_used_kib" in g:
         parts.append(
             f"guest {g['guest_used_kib'] // 1024} of {g['guest_total_kib'] // 1024} MiB in use, "
             f"{g['guest_free_kib'] // 1024} free (its kernel, through the balloon, at "
@@ -607,7 +607,7 @@ def render_inspect(info: dict[str, Any]) -> str:
         f"restart:    {c['restart']} ({s['restarts']} so far)",
         f"vm:         {c['memory_mib']} MiB, {c.get('cpus', 1)} cpu, {c['accel']}, network "
         f"{c['network']}, mac {c['mac']}",
-        f"memory:     {_memory_line(s)}",
+        f"memory:     {_memory_line(info['memory'])}",
         f"ports:      {', '.join(str(network.parse_port(p)) for p in c['ports']) or '-'}",
         f"snapshot:   {_snapshot_line(info['image'].get('snapshot'))}",
         f"pids:       supervisor {s.get('supervisor_pid')}, qemu {s.get('qemu_pid') or '-'}",

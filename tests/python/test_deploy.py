@@ -463,6 +463,8 @@ def test_deploy_ps_logs_stop_and_rm(service_jar: Path, tmp_path: Path, lw: Any) 
     _wait_for(lambda: _ps(lw)["svc"]["memory"]["guest_at"] != first_at, "newer guest figures")
     info = json.loads(lw("inspect", "--json", "svc").stdout)
     assert info["memory"]["guest_total_kib"] == mem["guest_total_kib"]
+    line = next(x for x in lw("inspect", "svc").stdout.splitlines() if x.startswith("memory:"))
+    assert re.search(r"QEMU RSS \d+ MiB, guest \d+ of \d+ MiB in use, \d+ free", line), line
     table = lw("ps").stdout.splitlines()
     assert table[0].split() == ["NAME", "IMAGE", "STATE", "PORTS", "UPTIME", "MEMORY"]
     assert "M guest / 192M" in next(line for line in table if line.startswith("svc "))

@@ -199,6 +199,20 @@ def test_virtio_vectors_reach_every_virtio_device_and_nothing_else(
     assert not any("vectors=" in d for d in devices if d not in virtio)
 
 
+def test_the_balloon_is_on_only_when_asked_and_keeps_no_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(qemu.VIRTIO_VECTORS_ENV, "1")
+    plain = qemu.qemu_command("qemu", qemu.VmConfig(kernel=tmp_path / "k"), [7, 8, 9])
+    plain_devices = [plain[i + 1] for i, a in enumerate(plain) if a == "-device"]
+    assert not any("balloon" in d for d in plain_devices)  # exec and test VMs: no balloon
+    cmd = qemu.qemu_command("qemu", qemu.VmConfig(kernel=tmp_path / "k", balloon=True), [7, 8, 9])
+    devices = [cmd[i + 1] for i, a in enumerate(cmd) if a == "-device"]
+    # QEMU's virtio-balloon-pci has no MSI-X and refuses a vectors= property.
+    assert "virtio-balloon-pci,id=balloon0,deflate-on-oom=on" in devices
+    assert qemu.BALLOON_QOM == "/machine/peripheral/balloon0"
+
+
 @pytest.mark.parametrize("value", ["x", "-1", "65", " 1"])
 def test_bad_virtio_vectors_is_a_clear_error(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(qemu.VIRTIO_VECTORS_ENV, value)

@@ -23,6 +23,7 @@
  * `palloc` (docs/kernel-locking.md): nothing here allocates from the kernel heap after the probe. */
 #include "arch/x86_64/paging.h"
 #include "core/stats.h"
+#include "core/waitlimit.h"
 #include "drivers/virtio_pci.h"
 #include "errno.h"
 #include "lib/printf.h"
@@ -42,7 +43,6 @@
 #define CFG_ACTUAL 4    /* le32, set by the driver: the pages the balloon holds */
 
 #define BATCH 256 /* frame numbers per inflate or deflate buffer (1 KiB) */
-#define DEFLATE_WAIT_SPINS 100000000L
 
 /* Statistics tags (5.5.6.3). */
 #define S_MINFLT 3
@@ -70,6 +70,7 @@ struct vballoon {
     uint32_t pages;           /* how many (what `actual` says) */
     int hold;                 /* an allocation took frames back while num_pages was hold_at: */
     uint32_t hold_at;         /* no inflating until the host asks for another size */
+    int stuck;                /* the device kept the deflate buffer past wait_limit_s */
 };
 
 static struct vballoon *the_balloon;
@@ -190,16 +191,24 @@ static void balloon_irq(void *arg)
 }
 
 /* The allocator found no free frame (palloc_set_reclaim): gives BATCH of the balloon's frames
- * back; returns how many. Waits for the deflate buffer if the device still has it. */
+ * back; returns how many. Waits for the deflate buffer if the device still has it, at most
+ * wait_limit_s (core/waitlimit.h): a device that keeps it longer gets no more requests, and the
+ * allocation fails as it would without a balloon. */
 static uint64_t balloon_reclaim(void)
 {
     struct vballoon *b = the_balloon;
     uint64_t fl = spin_lock_irqsave(&b->lock);
-    for (long spins = 0; b->defl_busy && spins < DEFLATE_WAIT_SPINS; spins++) {
-        if (virtq_get(&b->deflq, 0))
+    struct bwait w = BWAIT_INIT;
+    while (b->defl_busy && !b->stuck) {
+        if (virtq_get(&b->deflq, 0)) {
             b->defl_busy = 0;
-        else
+        } else if (bwait_expired(&w)) {
+            b->stuck = 1;
+            kprintf("lwjvm: virtio-balloon: the device kept the deflate buffer for %u s: no "
+                    "memory is taken back from the balloon any more\n", wait_limit_s);
+        } else {
             __asm__ volatile("pause");
+        }
     }
     unsigned n = b->defl_busy ? 0 : deflate(b, BATCH);
     if (n) {

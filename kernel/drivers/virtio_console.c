@@ -2,9 +2,13 @@
  * queue fed from a pool of 4 KiB buffers that come back when the device has written them out.
  * Small writes are gathered into the current buffer, which goes to the device when it is full or
  * a millisecond after the first byte went into it (a kernel timer), so a program printing line by
- * line costs one notification per 4 KiB, not per line. Writes never wait for an interrupt: a writer
- * short of buffers takes back the used ones, polling the ring (the device runs in QEMU's own
- * threads). Each console has its own lock. */
+ * line costs one notification per 4 KiB, not per line. A writer takes back used buffers by
+ * polling the ring; one that finds none (the host is not reading: QEMU throttles the port while
+ * its pipe is full) sleeps until the queue's interrupt says the device used one, so the other
+ * threads, the kernel's timers and the control channel go on meanwhile, and a signal ends the
+ * wait (as a write to a full pipe on Linux). The interrupt is asked for only while someone
+ * sleeps. Without an interrupt (none could be set up) the writer polls. Each console has its own
+ * lock. */
 #include "drivers/virtio_console.h"
 #include "arch/x86_64/paging.h"
 #include "core/clock.h"
@@ -13,6 +17,7 @@
 #include "errno.h"
 #include "lib/spinlock.h"
 #include "lib/string.h"
+#include "sched/wait.h"
 #include "mm/kheap.h"
 #include "mm/palloc.h"
 
@@ -51,6 +56,9 @@ struct vcon {
     int in_flight;
     char *cur;       /* the buffer being filled, or 0 */
     size_t cur_len;
+    int irq;         /* the transmit queue has an interrupt (set at probe) */
+    int sleepers;    /* writers waiting for a buffer: the interrupt is on while there are any */
+    struct waitq wq; /* where they wait; woken by the interrupt */
 };
 
 static struct vcon *consoles[2]; /* stdout, stderr: set once at boot */
@@ -88,35 +96,73 @@ static void gather_timeout(struct ktimer *t)
     spin_unlock_irqrestore(&c->lock, fl);
 }
 
-int virtio_console_write(int which, const char *buf, size_t len)
+/* The transmit queue's interrupt: buffers came back; wakes the writers waiting for one. */
+static void vcon_irq(void *arg)
+{
+    struct vcon *c = arg;
+    uint64_t fl = spin_lock_irqsave(&c->lock);
+    reclaim(c);
+    spin_unlock_irqrestore(&c->lock, fl);
+    waitq_wake_all(&c->wq);
+}
+
+/* Makes sure a free buffer is there (lock held, *fl its flags); 0, -EAGAIN if there is none and
+ * the writer does not wait, or -EINTR if a signal came first (the lock is held again either way). */
+static int wait_buffer(struct vcon *c, uint64_t *fl, int nonblock)
+{
+    reclaim(c);
+    while (!c->nfree) {
+        if (nonblock)
+            return -EAGAIN;
+        if (!c->irq) {
+            __asm__ volatile("pause");
+            reclaim(c);
+            continue;
+        }
+        c->sleepers++;
+        int rc = 0;
+        if (!virtq_enable_irq(&c->txq)) { /* none came back meanwhile: sleep */
+            rc = waitq_wait_unlock(&c->wq, &c->lock, *fl, WAIT_FOREVER);
+            *fl = spin_lock_irqsave(&c->lock);
+        }
+        if (--c->sleepers == 0)
+            virtq_disable_irq(&c->txq);
+        reclaim(c);
+        if (rc == -EINTR && !c->nfree)
+            return -EINTR;
+    }
+    return 0;
+}
+
+long virtio_console_write(int which, const char *buf, size_t len, int nonblock)
 {
     struct vcon *c = which == 0 || which == 1 ? consoles[which] : 0;
     if (!c)
-        return -1;
+        return -ENODEV;
+    size_t done = 0;
     uint64_t fl = spin_lock_irqsave(&c->lock);
-    while (len) {
+    while (done < len) {
         if (!c->cur) {
-            reclaim(c);
-            while (!c->nfree) {
-                __asm__ volatile("pause");
-                reclaim(c);
+            int rc = wait_buffer(c, &fl, nonblock);
+            if (rc) {
+                spin_unlock_irqrestore(&c->lock, fl);
+                return done ? (long)done : rc;
             }
             c->cur = c->free[--c->nfree];
             c->cur_len = 0;
             ktimer_arm(&c->timer, clock_monotonic_ns() + GATHER_NS);
         }
         size_t n = BUF_SIZE - c->cur_len;
-        if (n > len)
-            n = len;
-        memcpy(c->cur + c->cur_len, buf, n);
+        if (n > len - done)
+            n = len - done;
+        memcpy(c->cur + c->cur_len, buf + done, n);
         c->cur_len += n;
-        buf += n;
-        len -= n;
+        done += n;
         if (c->cur_len == BUF_SIZE)
             submit(c);
     }
     spin_unlock_irqrestore(&c->lock, fl);
-    return 0;
+    return (long)done;
 }
 
 void virtio_console_flush(void)
@@ -195,6 +241,7 @@ int virtio_console_probe(struct pci_dev *d, unsigned type)
         return -ENOMEM;
     c->lock = (struct spinlock)SPINLOCK_INIT(which ? "console-stderr" : "console-stdout");
     ktimer_init(&c->timer, gather_timeout);
+    waitq_init(&c->wq, which ? "console-stderr" : "console-stdout");
     c->ctrl_in = kzalloc(NCTRL * sizeof *c->ctrl_in);
     c->ctrl_out = kzalloc(sizeof *c->ctrl_out);
     int rc = c->ctrl_in && c->ctrl_out ? virtio_pci_init(&c->vdev, d, VIRTIO_ID_CONSOLE) : -ENOMEM;
@@ -206,8 +253,11 @@ int virtio_console_probe(struct pci_dev *d, unsigned type)
         rc = virtio_queue_setup(&c->vdev, &c->ctrl_rx, CTRL_RX, NCTRL, VIRTIO_POLLED);
     if (!rc)
         rc = virtio_queue_setup(&c->vdev, &c->ctrl_tx, CTRL_TX, 4, VIRTIO_POLLED);
+    /* The transmit queue's interrupt, for writers waiting for a buffer; polled without one. */
     if (!rc)
-        rc = virtio_queue_setup(&c->vdev, &c->txq, STREAM_TX, NBUF, VIRTIO_POLLED);
+        c->irq = virtio_irq_setup(&c->vdev, 1, vcon_irq, c) == 0;
+    if (!rc)
+        rc = virtio_queue_setup(&c->vdev, &c->txq, STREAM_TX, NBUF, c->irq ? 0 : VIRTIO_POLLED);
     if (!rc) {
         for (int i = 0; i < NBUF; i++) {
             uint64_t page = palloc_alloc(0);
@@ -219,7 +269,7 @@ int virtio_console_probe(struct pci_dev *d, unsigned type)
         }
     }
     if (!rc) {
-        virtq_disable_irq(&c->txq); /* reclaimed by polling */
+        virtq_disable_irq(&c->txq); /* reclaimed by polling, until a writer sleeps */
         virtio_ready(&c->vdev);
         rc = open_stream_port(c);
     }

@@ -5,8 +5,11 @@
 #pragma once
 #include <stddef.h>
 
-/* Writes len bytes to stream `which` (0 stdout, 1 stderr); returns 0, or -1 if that stream has
- * no virtio console (the caller uses the UART). */
-int virtio_console_write(int which, const char *buf, size_t len);
+/* Writes len bytes to stream `which` (0 stdout, 1 stderr), sleeping while the device has no
+ * buffer free (the host is not reading), unless nonblock; call only from a thread that may
+ * sleep. Returns the bytes taken (fewer than len if it stopped on the way), -EAGAIN (nonblock)
+ * or -EINTR (a signal) if it stopped before any, or -ENODEV if that stream has no virtio console
+ * (the caller uses the UART). */
+long virtio_console_write(int which, const char *buf, size_t len, int nonblock);
 /* Waits until the device has taken everything written (before the VM stops). */
 void virtio_console_flush(void);

@@ -21,16 +21,23 @@ static int64_t con_read(struct file *f, void *ubuf, uint64_t len)
 
 static int64_t con_write(struct file *f, const void *ubuf, uint64_t len, enum serial_port port)
 {
-    (void)f;
     char buf[512];
     uint64_t done = 0;
     while (done < len) {
         uint64_t n = len - done < sizeof buf ? len - done : sizeof buf;
         if (copy_from_user(buf, (const char *)ubuf + done, n))
             return done ? (int64_t)done : -EFAULT;
-        if (virtio_console_write(port == SERIAL_STDOUT ? 0 : 1, buf, n))
+        long took = virtio_console_write(port == SERIAL_STDOUT ? 0 : 1, buf, n,
+                                         (f->flags & O_NONBLOCK) != 0);
+        if (took == -ENODEV) {
             serial_write(port, buf, n);
-        done += n;
+            took = (long)n;
+        } else if (took < 0) { /* the host is not reading: O_NONBLOCK, or a signal came */
+            return done ? (int64_t)done : took == -EINTR ? -ERESTARTSYS : took;
+        }
+        done += (uint64_t)took;
+        if ((uint64_t)took < n)
+            break;
     }
     return (int64_t)done;
 }
@@ -54,8 +61,9 @@ static long con_ioctl(struct file *f, uint32_t cmd, uint64_t arg)
     return copy_to_user((void *)arg, &zero, sizeof zero) ? -EFAULT : 0;
 }
 
-/* Reads end at once and writes never wait: always readable and writable, and that never
- * changes. */
+/* Reads end at once: always readable. Writes wait only while the host does not read (the virtio
+ * console's buffers are all in flight); reported writable regardless (no wake-up is sent when
+ * they come back). */
 static uint32_t con_poll(struct file *f, struct waitq **wq)
 {
     (void)f;

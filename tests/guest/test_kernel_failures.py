@@ -8,6 +8,7 @@ import io
 import os
 import random
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,84 @@ def test_a_wait_for_another_cpu_that_never_ends_panics_with_its_cause(
         clean = _exec(guest, "--cpus", "2", str(exe), mode)
         assert clean.returncode == 0, clean.stderr
         assert clean.stdout == "no wait was stuck\n"
+
+
+# Writes 8 MiB to stdout while a second thread counts 10 ms sleeps.
+STALLED_STDOUT = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile long steps;
+
+static void *ticker(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 10000000};
+    for (;;) {
+        nanosleep(&ts, NULL);
+        steps++;
+    }
+    return NULL;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(void)
+{
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    pthread_t t;
+    pthread_create(&t, NULL, ticker, NULL);
+    while (!steps)
+        usleep(1000);
+    long s0 = steps;
+    double t0 = now();
+    for (int i = 0; i < 128; i++) /* 8 MiB */
+        for (size_t off = 0; off < sizeof chunk;) {
+            ssize_t n = write(1, chunk + off, sizeof chunk - off);
+            if (n <= 0)
+                return 2;
+            off += (size_t)n;
+        }
+    fprintf(stderr, "stdout took %.1f s; the other thread made %ld steps meanwhile\n", now() - t0,
+            steps - s0);
+    return 0;
+}
+"""
+
+
+def test_a_stdout_the_host_does_not_read_blocks_the_writer_not_the_kernel(
+    guest: GuestRunner, tmp_path: Path
+) -> None:
+    """While nobody reads lwjvm's stdout (its pipe full, QEMU throttles the console port), the
+    program's write sleeps until the console's buffers come back: the other thread's sleeps keep
+    ending (timers, scheduling) on the one CPU. Before, the writer spun in the kernel with
+    interrupts off until the host read again: on 1 CPU nothing else ran (9 steps in a 4.9 s
+    stall, against some 470 after). Everything written arrives."""
+    (tmp_path / "stall.c").write_text(STALLED_STDOUT)
+    exe = tmp_path / "stall"
+    subprocess.run(["gcc", "-O2", "-pthread", "-o", str(exe), str(tmp_path / "stall.c")],
+                   check=True)  # fmt: skip
+    argv = [*guest.command, "exec", "--accel", "tcg", "--timeout", "120", str(exe)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(5)  # stdout unread: the guest's writes stall
+    out, err = p.communicate(timeout=240)
+    text = err.decode(errors="replace")
+    assert p.returncode == 0, text
+    assert out == b"x" * (8 << 20)
+    line = next(x for x in text.splitlines() if x.startswith("stdout took "))
+    took, steps = float(line.split()[2]), int(line.split()[-3])
+    assert took >= 2.0, line  # the stall happened (else the test proves nothing)
+    assert steps >= 50, line  # 10 ms sleeps went on ending through it
 
 
 def test_program_fault_without_handler_exits_128_plus_signal_with_context(

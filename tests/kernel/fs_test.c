@@ -112,6 +112,14 @@ int thread_hold_file(struct file *f)
     return 0;
 }
 
+/* No pipes here: fcntl's pipe commands never reach a pipe (tests/guest/c covers them). */
+long pipe_fcntl(struct file *f, unsigned cmd, uint64_t arg)
+{
+    (void)f, (void)cmd, (void)arg;
+    fprintf(stderr, "pipe_fcntl called\n");
+    exit(1);
+}
+
 /* No epoll here: no file is ever watched. */
 void epoll_file_release(struct file *f)
 {
@@ -717,15 +725,19 @@ static void describe(const struct vma *v, struct maps_file *out)
 
 static void test_maps(void)
 {
+    /* Designated: the tree's fields (mm/vma_tree.c) stay zero, procfs_maps walks `next`. */
     struct vma v[7] = {
-        {0x5562309af000, 0x5562309b1000, VM_READ, &fake_file, 0, 0, 0},
-        {0x5562309b1000, 0x5562309b6000, VM_READ | VM_EXEC, &fake_file, 2, 0, 0},
-        {0x556256f9b000, 0x556256fbc000, VM_READ | VM_WRITE, 0, 0, "[heap]", 0},
+        {.start = 0x5562309af000, .end = 0x5562309b1000, .flags = VM_READ, .inode = &fake_file},
+        {.start = 0x5562309b1000, .end = 0x5562309b6000, .flags = VM_READ | VM_EXEC,
+         .inode = &fake_file, .pgoff = 2},
+        {.start = 0x556256f9b000, .end = 0x556256fbc000, .flags = VM_READ | VM_WRITE,
+         .name = "[heap]"},
         /* two anonymous neighbours with the same rights: one line */
-        {0x7fe4052af000, 0x7fe4052b0000, VM_READ | VM_WRITE, 0, 0, 0, 0},
-        {0x7fe4052b0000, 0x7fe4052d1000, VM_READ | VM_WRITE, 0, 0, 0, 0},
-        {0x7fe4052d1000, 0x7fe4052d2000, 0, 0, 0, 0, 0},
-        {0x7ffd1c5e0000, 0x7ffd1c601000, VM_READ | VM_WRITE | VM_GROWSDOWN, 0, 0, "[stack]", 0},
+        {.start = 0x7fe4052af000, .end = 0x7fe4052b0000, .flags = VM_READ | VM_WRITE},
+        {.start = 0x7fe4052b0000, .end = 0x7fe4052d1000, .flags = VM_READ | VM_WRITE},
+        {.start = 0x7fe4052d1000, .end = 0x7fe4052d2000, .flags = 0},
+        {.start = 0x7ffd1c5e0000, .end = 0x7ffd1c601000,
+         .flags = VM_READ | VM_WRITE | VM_GROWSDOWN, .name = "[stack]"},
     };
     for (int i = 0; i < 6; i++)
         v[i].next = &v[i + 1];

@@ -41,10 +41,13 @@ static int64_t cpu(clockid_t c)
 static void on_rt(int sig, siginfo_t *si, void *ctx)
 {
     (void)sig, (void)ctx;
-    rt_hits++;
     rt_code = si->si_code;
     rt_value = si->si_value.sival_int;
     thread_hit_tid = (int)syscall(SYS_gettid);
+    /* Counted last: the main thread, spinning on the count on another CPU, reads the rest once it
+     * moves (it read thread_hit_tid before the handler had stored it, on a loaded host). */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    rt_hits++;
 }
 
 /* Spins until *flag reaches want or `limit` ns pass; returns the time it took. */

@@ -146,7 +146,7 @@ static int fault_in(struct vma *v, uint64_t page, uint64_t *pte, int write, int 
  * once no other CPU can still translate it from a stale TLB entry. */
 static void split_to_write(uint64_t *pte, uint64_t page)
 {
-    *pte |= PTE_NX;
+    *pte |= PTE_W | PTE_NX; /* one store: never writable and executable at once */
     kstats.wx_flips++;
     tlb_flush_page(page);
     tlb_shootdown();
@@ -170,9 +170,10 @@ static int copy_on_write(struct vma *v, uint64_t *pte, uint64_t page)
     if (e & PTE_OWNED) {
         struct page *pg = palloc_page(old);
         if (page_refs(pg) == 1) {
-            *pte = e | PTE_W;
             if (mm_wx_exclusive(v->flags))
                 split_to_write(pte, page);
+            else
+                *pte = e | PTE_W;
             return 0;
         }
     }
@@ -252,9 +253,10 @@ static int fault_locked(struct mm *mm, uint64_t addr, uint64_t err, struct fill 
         split_to_exec(pte, page); /* only a split area has a present page it may not execute */
         rc = 0;
     } else if (write && !(*pte & PTE_W) && (v->flags & VM_SHARED)) {
-        *pte |= PTE_W; /* a shared page is written in place, never copied */
-        if (mm_wx_exclusive(v->flags))
+        if (mm_wx_exclusive(v->flags)) /* a shared page is written in place, never copied */
             split_to_write(pte, page);
+        else
+            *pte |= PTE_W;
         rc = 0;
     } else if (write && !(*pte & PTE_W))
         rc = copy_on_write(v, pte, page);

@@ -13,7 +13,7 @@ so a change of host load touches both:
   host), and lwjvm's restore of the same app's warm snapshot (vm.snapshot: saved at build time
   after its warm-up; the Linux guest boots, it has no such snapshot); requests/s and p50/p99
   latency with wrk (one thread, --latency) at 1, 16 and 64 connections, against the host port
-  forwarded to the guest's 8080, after a warm-up of 20,000 requests at 16 connections and one of
+  forwarded to the guest's 8080, after a warm-up of 100,000 requests at 16 connections and one of
   3 s at each point's own count; with each point, QEMU's CPU time per request, and for lwjvm the
   share of the guest's time its JIT compiler threads took (the kernel's `threads` records).
 - bench/download/Download.java: MB/s (10^6 bytes/s) of a 100 MiB file in the image, sent with
@@ -81,12 +81,13 @@ WRK_SECONDS = 10
 # server has answered WARMUP_REQUESTS requests (or WARMUP_MAX_SECONDS went by). Counted in
 # requests, not seconds, so both sides run the same code as often whatever their speed: HotSpot's
 # tier-4 (C2) thresholds are counts (Tier4InvocationThreshold 5,000, Tier4CompileThreshold
-# 15,000), so code run once a request is compiled by C2 only after thousands of requests, and a
-# C2 compile takes tens to hundreds of milliseconds of the one vCPU under TCG. A 5 s warm-up
-# (about 2,500 requests) left that compiling to the first measured point, -c1 (docs/bench.md).
-WARMUP_REQUESTS = 20_000
-WARMUP_ROUND_SECONDS = 5
-WARMUP_MAX_SECONDS = 120
+# 15,000), and a C2 compile takes about 100 ms of the one vCPU under TCG. With samples/http the
+# C2 thread kept about 30% of the vCPU until some 80,000 requests had been served (a thousand
+# tier-4 compiles); a 5 s warm-up (about 2,500 requests) left nearly all of it to the measured
+# points, the first of which is -c1 (docs/bench.md).
+WARMUP_REQUESTS = 100_000
+WARMUP_ROUND_SECONDS = 10
+WARMUP_MAX_SECONDS = 300
 # Each point then runs this long at its own connection count, unmeasured: a new pattern of calls
 # (one connection's selector loop) deoptimizes and recompiles a few methods.
 POINT_WARMUP_SECONDS = 3

@@ -106,6 +106,9 @@ struct sock {
     int state;
     int connect_async; /* a non-blocking connect said EINPROGRESS; the next connect reports */
     int shut_rd, shut_wr;
+    /* TCP: a writer or a poller found too little send space; the ACK that frees enough wakes
+     * the queue and clears it (Linux's SOCK_NOSPACE). Other ACKs wake nobody. */
+    int tx_nospace;
     /* Received data, oldest first (rx_off bytes of the head consumed). */
     struct rxent *rx_head, *rx_tail;
     uint32_t rx_off;

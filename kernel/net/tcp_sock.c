@@ -145,12 +145,18 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     return ERR_OK;
 }
 
+/* An ACK freed send space: wakes the socket's queue only if someone found too little
+ * (tx_nospace) and there is now enough, as Linux's tcp_check_space does. Waking on every ACK
+ * woke a thread in epoll_wait for reading (the JDK's HttpServer dispatcher) or blocked in read
+ * for nothing, once or twice a request: a switch in and out of a thread each time. */
 static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
     struct sock *s = arg;
     (void)len;
-    if (s && pcb->snd_buf >= WRITE_SPACE)
+    if (s && s->tx_nospace && pcb->snd_buf >= WRITE_SPACE) {
+        s->tx_nospace = 0;
         sock_wake(s);
+    }
     return ERR_OK;
 }
 
@@ -392,6 +398,7 @@ static int64_t tcp_send_(struct sock *s, struct uio *u, const struct kaddr *to, 
                 continue;
         }
         tcp_output(pcb);
+        s->tx_nospace = 1;
         if (sock_nonblock(s, flags)) {
             if (!done)
                 rc = -EAGAIN;
@@ -463,6 +470,7 @@ int64_t tcp_sendfile(struct sock *s, struct inode *ino, uint64_t *off, uint64_t 
             continue;
         }
         tcp_output(pcb);
+        s->tx_nospace = 1;
         if (sock_nonblock(s, 0)) {
             if (!done)
                 rc = -EAGAIN;
@@ -581,6 +589,8 @@ static uint32_t tcp_poll_(struct sock *s)
         ev |= EPOLLHUP;
     if (!pcb || s->shut_wr || pcb->snd_buf >= WRITE_SPACE)
         ev |= EPOLLOUT | EPOLLWRNORM;
+    else
+        s->tx_nospace = 1; /* a poller waits for space: on_sent wakes it */
     return ev;
 }
 

@@ -359,4 +359,5 @@ def boot(cmd: list[str], init_timeout: float = 60.0, tries: int = 3) -> Boot:
         b.kill()
         hung += 1
         last = b.output()[-600:].decode(errors="replace")
-    raise LwjvmError(f"the Linux guest never reached /init in {tries} boots; last console:\n{last}")
+    raise LwjvmError(f"the Linux guest never reached /init in {tries} boots; last console:\n{last}",
+                     multiline=True)

@@ -328,6 +328,24 @@ def test_mutated_jvm_homes_never_pick_a_jdk_from_the_project(
     assert _tree(work) == before
 
 
+@pytest.mark.parametrize("home", ["\n", "jdk\n17", "\x1b[2J\x1b[H"])
+def test_control_characters_in_a_value_stay_out_of_the_error_line(
+    home: str, tmp_path: Path
+) -> None:
+    """A newline or a terminal escape in jvm.home (a legal path) is written escaped in the error:
+    one line, and nothing that drives the terminal (hypothesis found the newline)."""
+    from lwjvm.jdk import find_jdk
+
+    m = _app(tmp_path, "jvm:\n  home: " + json.dumps(home) + "\n")
+    loaded = manifest.load(m)
+    assert loaded.jvm_home is not None
+    with pytest.raises(LwjvmError) as e:
+        find_jdk(loaded.jvm_home, loaded.where(("jvm", "home")), loaded.directory)
+    message = str(e.value)
+    assert "\n" not in message and "\x1b" not in message, repr(message)
+    assert repr(home)[1:-1] in message, message
+
+
 def test_a_program_naming_a_host_file_as_its_interpreter_is_refused(tmp_path: Path) -> None:
     """lwjvm exec copies a dynamic program's interpreter and libraries into the image: a crafted
     PT_INTERP (/etc/shadow) must not bring a host file along (the program is never run here)."""

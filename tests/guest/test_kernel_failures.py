@@ -112,7 +112,8 @@ int main(int argc, char **argv)
 """
 
 STUCK_WAITS = [
-    ("tlb", "tlb", "kernel panic: TLB shootdown: cpu 1 has not flushed 2 s after cpu 0 asked it"),
+    ("tlb", "tlb", "kernel panic: TLB shootdown: cpu 1 has not flushed 2 s after cpu 0 asked it "
+     "(it runs thread 2, syscall -1)"),
     ("timer", "timer",
      "kernel panic: timer callback fire has run on cpu 1 for 2 s: cpu 0 cannot cancel its timer"),
     ("icr", "tlb", "kernel panic: IPI: the local APIC of cpu 0 has not accepted its previous IPI "

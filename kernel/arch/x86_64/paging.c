@@ -13,6 +13,7 @@
 #include "lib/spinlock.h"
 #include "mm/palloc.h"
 #include "sched/sched.h"
+#include "sched/thread.h"
 
 
 static uint64_t *pml4;
@@ -310,9 +311,15 @@ void tlb_shootdown(void)
             continue;
         struct bwait w = BWAIT_INIT;
         while (__atomic_load_n(&cpu_percpu(c)->tlb_pending, __ATOMIC_ACQUIRE)) {
-            if (bwait_expired(&w))
-                panic("TLB shootdown: cpu %u has not flushed %u s after cpu %u asked it", c,
-                      wait_limit_s, p->cpu);
+            if (bwait_expired(&w)) {
+                /* What the silent CPU runs (read without its lock: a hint for the report). */
+                struct thread *t = __atomic_load_n(&cpu_percpu(c)->current, __ATOMIC_RELAXED);
+                int tid = t ? t->tid : -1;
+                long nr = t && t->in_syscall ? (long)t->syscall_nr : -1;
+                panic("TLB shootdown: cpu %u has not flushed %u s after cpu %u asked it (it runs "
+                      "thread %d%s, syscall %ld)", c, wait_limit_s, p->cpu, tid,
+                      t == cpu_percpu(c)->idle ? " (idle)" : "", nr);
+            }
             __asm__ volatile("pause");
         }
     }

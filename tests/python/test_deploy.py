@@ -488,14 +488,22 @@ def test_deploy_ps_logs_stop_and_rm(service_jar: Path, tmp_path: Path, lw: Any) 
         text=True,
         env=dict(os.environ, LWJVM_STATE_DIR=str(lw.state)),
     )
-    time.sleep(1.0)
+    # The follower shows a new tick before the stop (it starts slowly on a loaded host: a fixed
+    # second was not always enough), then everything to the VM's end.
+    assert follower.stdout is not None and follower.stderr is not None
+    err_lines: list[str] = []
+    reader = threading.Thread(target=lambda: err_lines.extend(follower.stderr), daemon=True)
+    reader.start()
+    _wait_for(lambda: any("tick" in ln for ln in err_lines), "a tick through logs -f")
     stop = lw("stop", "svc")
     assert stop.returncode == 0, stop.stderr
     assert stop.stderr.strip() == "svc: stopped (exited 143)"
-    f_out, f_err = follower.communicate(timeout=60)  # -f ends when the VM has
+    f_out = follower.stdout.read()  # -f ends when the VM has
+    follower.wait(timeout=60)
+    reader.join(timeout=60)
+    f_err = "".join(err_lines)
     assert f_out == "shutdown hook ran\n"
     assert "lwjvm: stop: sent SIGTERM to the app" in f_err
-    assert "tick" in f_err
 
     rows = _ps(lw)
     assert rows["svc"]["state"] == "exited" and rows["svc"]["exit_code"] == 143

@@ -331,11 +331,15 @@ static int64_t v_read_direct(struct inode *ino, uint64_t off, void *buf, uint64_
     return n;
 }
 
-static int64_t v_write_direct(struct inode *ino, uint64_t off, const void *buf, uint64_t len)
+/* A write through the volume (cached, or past the ARC for O_DIRECT): the size grows with it and
+ * mapped pages of the file see the new bytes. */
+static int64_t write_with(struct inode *ino, uint64_t off, const void *buf, uint64_t len,
+                          int64_t (*write)(struct volfs *, int, uint64_t, uint64_t, const void *,
+                                           uint64_t))
 {
     vlock();
     volfs_set_time(vol.v, clock_realtime_ns());
-    int64_t n = volfs_write_direct(vol.v, vol.ds, obj_of(ino), off, buf, len);
+    int64_t n = write(vol.v, vol.ds, obj_of(ino), off, buf, len);
     if (n > 0 && off + (uint64_t)n > ino->size)
         ino->size = off + (uint64_t)n;
     if (n > 0 && ((struct vnode *)ino)->pages)
@@ -344,17 +348,14 @@ static int64_t v_write_direct(struct inode *ino, uint64_t off, const void *buf, 
     return n;
 }
 
+static int64_t v_write_direct(struct inode *ino, uint64_t off, const void *buf, uint64_t len)
+{
+    return write_with(ino, off, buf, len, volfs_write_direct);
+}
+
 static int64_t v_write(struct inode *ino, uint64_t off, const void *buf, uint64_t len)
 {
-    vlock();
-    volfs_set_time(vol.v, clock_realtime_ns());
-    int64_t n = volfs_write(vol.v, vol.ds, obj_of(ino), off, buf, len);
-    if (n > 0 && off + (uint64_t)n > ino->size)
-        ino->size = off + (uint64_t)n;
-    if (n > 0 && ((struct vnode *)ino)->pages)
-        page_sync_range((struct vnode *)ino, off, (void *)buf, (uint64_t)n, 1);
-    vunlock();
-    return n;
+    return write_with(ino, off, buf, len, volfs_write);
 }
 
 static int v_truncate(struct inode *ino, uint64_t size)

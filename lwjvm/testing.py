@@ -445,6 +445,23 @@ def host_java(java_jdk: Jdk) -> Iterator[Any]:
     yield run
 
 
+def _java_manifest(
+    work: Path,
+    jar: Path,
+    main: str | None,
+    args: Sequence[str],
+    jdk: Any,
+    jvm_options: Sequence[str],
+    modules: Sequence[str] | None,
+    cds: bool,
+    memory: str | None = None,
+) -> Path:
+    """The manifest guest_java and guest_java_on write for `jar` in `work` (named after it)."""
+    name = jar.stem.lower().replace("_", "-") or "app"
+    home = jdk.home if jdk is not None else None
+    return write_manifest(work, name, jar, main, args, home, jvm_options, modules, cds, memory)
+
+
 @pytest.fixture(scope="session")
 def guest_java(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """`guest_java(jar, main=None, args=(), jdk=None, jvm_options=(), modules=None, cds=True,
@@ -470,18 +487,7 @@ def guest_java(tmp_path_factory: pytest.TempPathFactory) -> Any:
         cpus: int | None = None,
     ) -> JavaRun:
         work = tmp_path_factory.mktemp(f"guest-{jar.stem}")
-        manifest = write_manifest(
-            work,
-            jar.stem.lower().replace("_", "-") or "app",
-            jar,
-            main,
-            args,
-            jdk.home if jdk is not None else None,
-            jvm_options,
-            modules,
-            cds,
-            memory,
-        )
+        manifest = _java_manifest(work, jar, main, args, jdk, jvm_options, modules, cds, memory)
         return run_in_guest(manifest, work / "image", run_options, cpus=cpus)
 
     return run
@@ -507,17 +513,7 @@ def guest_java_on(tmp_path_factory: pytest.TempPathFactory) -> Any:
         cds: bool = True,
     ) -> dict[int, JavaRun]:
         work = tmp_path_factory.mktemp(f"guest-{jar.stem}")
-        manifest = write_manifest(
-            work,
-            jar.stem.lower().replace("_", "-") or "app",
-            jar,
-            main,
-            args,
-            jdk.home if jdk is not None else None,
-            jvm_options,
-            modules,
-            cds,
-        )
+        manifest = _java_manifest(work, jar, main, args, jdk, jvm_options, modules, cds)
         runs = {}
         for i, cpus in enumerate(cpu_counts):
             last = i == len(cpu_counts) - 1

@@ -13,9 +13,9 @@
 
 #define FIONREAD 0x541b
 
-static int64_t con_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t con_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf, (void)len;
+    (void)f, (void)ubuf, (void)len, (void)pos;
     return 0;
 }
 
@@ -42,12 +42,14 @@ static int64_t con_write(struct file *f, const void *ubuf, uint64_t len, enum se
     return (int64_t)done;
 }
 
-static int64_t out_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t out_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     return con_write(f, ubuf, len, SERIAL_STDOUT);
 }
-static int64_t err_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t err_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     return con_write(f, ubuf, len, SERIAL_STDERR);
 }
 

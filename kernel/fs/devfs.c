@@ -11,33 +11,33 @@
 #include "linux/uaccess.h"
 #include "linux_abi.h"
 
-static int64_t read_eof(struct file *f, void *ubuf, uint64_t len)
+static int64_t read_eof(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf, (void)len;
+    (void)f, (void)ubuf, (void)len, (void)pos;
     return 0;
 }
 
-static int64_t write_sink(struct file *f, const void *ubuf, uint64_t len)
+static int64_t write_sink(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf;
+    (void)f, (void)ubuf, (void)pos;
     return (int64_t)len;
 }
 
-static int64_t read_zeros(struct file *f, void *ubuf, uint64_t len)
+static int64_t read_zeros(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f;
+    (void)f, (void)pos;
     return clear_user(ubuf, len) ? -EFAULT : (int64_t)len;
 }
 
-static int64_t write_full(struct file *f, const void *ubuf, uint64_t len)
+static int64_t write_full(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf, (void)len;
+    (void)f, (void)ubuf, (void)len, (void)pos;
     return -ENOSPC;
 }
 
-static int64_t read_random(struct file *f, void *ubuf, uint64_t len)
+static int64_t read_random(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f;
+    (void)f, (void)pos;
     return random_to_user(ubuf, len);
 }
 

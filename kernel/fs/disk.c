@@ -1,5 +1,5 @@
 /* /dev/vda: the virtio-blk disk as a block device file. Reads and writes go straight to the disk
- * at the file position (no page cache, as O_DIRECT on Linux, so offsets and lengths must be
+ * at the position given (no page cache, as O_DIRECT on Linux, so offsets and lengths must be
  * multiples of 512: else EINVAL); reading at the end gives 0, writing there ENOSPC; fsync and
  * fdatasync send a FLUSH; the ioctls BLKGETSIZE64, BLKDISCARD and BLKZEROOUT (a byte range,
  * 512-aligned) as Linux's. The driver serialises the calls (drivers/virtio_blk.c). */
@@ -12,30 +12,35 @@
 
 #define SECTOR 512u
 
-static int64_t disk_io(struct file *f, void *ubuf, uint64_t len, int write)
+static int64_t disk_io(void *ubuf, uint64_t len, uint64_t *pos, int write)
 {
     uint64_t size = virtio_blk_sectors() * SECTOR;
-    if (f->pos % SECTOR || len % SECTOR)
+    if (*pos % SECTOR || len % SECTOR)
         return -EINVAL;
-    if (f->pos >= size) {
+    if (*pos >= size) {
         if (write && len)
             return -ENOSPC;
         return 0;
     }
-    if (len > size - f->pos)
-        len = size - f->pos;
-    int rc = virtio_blk_rw(f->pos / SECTOR, ubuf, len, write, 1);
+    if (len > size - *pos)
+        len = size - *pos;
+    int rc = virtio_blk_rw(*pos / SECTOR, ubuf, len, write, 1);
     if (rc < 0)
         return rc;
-    f->pos += len;
+    *pos += len;
     return (int64_t)len;
 }
 
-static int64_t disk_read(struct file *f, void *ubuf, uint64_t len) { return disk_io(f, ubuf, len, 0); }
-
-static int64_t disk_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t disk_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
-    return disk_io(f, (void *)ubuf, len, 1);
+    (void)f;
+    return disk_io(ubuf, len, pos, 0);
+}
+
+static int64_t disk_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
+{
+    (void)f;
+    return disk_io((void *)ubuf, len, pos, 1);
 }
 
 static int disk_fsync(struct file *f)

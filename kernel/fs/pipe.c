@@ -67,8 +67,9 @@ static struct pipe *pipe_of(struct file *f) { return (struct pipe *)f->inode; }
 
 /* Copies to and from the program happen under the pipe's lock (a fault there takes the address
  * space's lock inside it); wake-ups after it is released. */
-static int64_t pipe_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t pipe_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     struct pipe *p = pipe_of(f);
     if (!len)
         return 0;
@@ -115,8 +116,9 @@ static int64_t broken_pipe(void)
     return -EPIPE;
 }
 
-static int64_t pipe_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t pipe_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     struct pipe *p = pipe_of(f);
     uint64_t done = 0;
     int64_t err = 0;
@@ -265,15 +267,15 @@ static long set_size(struct pipe *p, uint32_t want)
     return (long)size;
 }
 
-static int64_t wrong_end(struct file *f, const void *ubuf, uint64_t len)
+static int64_t wrong_end(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf, (void)len;
+    (void)f, (void)ubuf, (void)len, (void)pos;
     return -EBADF;
 }
 
-static int64_t wrong_end_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t wrong_end_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf, (void)len;
+    (void)f, (void)ubuf, (void)len, (void)pos;
     return -EBADF;
 }
 

@@ -225,20 +225,21 @@ char *pseudo_generate(struct pseudo_node *n, size_t *len)
     }
 }
 
-static int64_t gen_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t gen_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
     struct gen_text *t = f->priv;
-    if (f->pos >= t->len)
+    if (*pos >= t->len)
         return 0;
-    uint64_t n = t->len - f->pos < len ? t->len - f->pos : len;
-    if (copy_to_user(ubuf, t->data + f->pos, n))
+    uint64_t n = t->len - *pos < len ? t->len - *pos : len;
+    if (copy_to_user(ubuf, t->data + *pos, n))
         return -EFAULT;
-    f->pos += n;
+    *pos += n;
     return (int64_t)n;
 }
 
-static int64_t gen_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t gen_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     struct pseudo_node *n = P(f->inode);
     if (!n->store)
         return -EINVAL;

@@ -447,7 +447,23 @@ struct file *file_new(const struct file_ops *ops, struct inode *ino, uint32_t fl
         inode_get(ino);
     f->flags = flags;
     f->refcount = 1;
+    mutex_init(&f->pos_lock, "file position");
     return f;
+}
+
+int file_pos_lock(struct file *f)
+{
+    uint32_t type = f->inode ? f->inode->mode & S_IFMT : 0;
+    if (type != S_IFREG && type != S_IFDIR && type != S_IFBLK)
+        return 0;
+    mutex_lock(&f->pos_lock);
+    return 1;
+}
+
+void file_pos_unlock(struct file *f, int locked)
+{
+    if (locked)
+        mutex_unlock(&f->pos_lock);
 }
 
 void file_get(struct file *f) { __atomic_add_fetch(&f->refcount, 1, __ATOMIC_RELAXED); }
@@ -555,13 +571,13 @@ int fd_close(int fd)
  * multiples of O_DIRECT_ALIGN (EINVAL, as Linux); the data moves in chunks through a bounce
  * buffer, bypassing the filesystem's cache. */
 #define DIRECT_CHUNK (64u * 1024)
-static int64_t direct_io(struct file *f, void *ubuf, uint64_t len, int write)
+static int64_t direct_io(struct file *f, void *ubuf, uint64_t len, uint64_t *pos, int write)
 {
     struct inode *ino = f->inode;
-    if (((uint64_t)ubuf | f->pos | len) % O_DIRECT_ALIGN)
+    if (((uint64_t)ubuf | *pos | len) % O_DIRECT_ALIGN)
         return -EINVAL;
     if (write && (f->flags & O_APPEND))
-        f->pos = ino->size;
+        *pos = ino->size;
     char *bounce = kmalloc(DIRECT_CHUNK);
     if (!bounce)
         return -ENOMEM;
@@ -575,9 +591,9 @@ static int64_t direct_io(struct file *f, void *ubuf, uint64_t len, int write)
                 rc = -EFAULT;
                 break;
             }
-            got = ino->ops->direct_write(ino, f->pos, bounce, n);
+            got = ino->ops->direct_write(ino, *pos, bounce, n);
         } else {
-            got = ino->ops->direct_read(ino, f->pos, bounce, n);
+            got = ino->ops->direct_read(ino, *pos, bounce, n);
             if (got > 0 && copy_to_user((char *)ubuf + done, bounce, (uint64_t)got))
                 got = -EFAULT;
         }
@@ -586,7 +602,7 @@ static int64_t direct_io(struct file *f, void *ubuf, uint64_t len, int write)
             break;
         }
         done += (uint64_t)got;
-        f->pos += (uint64_t)got;
+        *pos += (uint64_t)got;
         if ((uint64_t)got < n)
             break;
     }
@@ -601,17 +617,17 @@ static int64_t direct_io(struct file *f, void *ubuf, uint64_t len, int write)
     return done ? (int64_t)done : rc;
 }
 
-static int64_t inode_file_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t inode_file_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
     struct inode *ino = f->inode;
     if (is_dir(ino))
         return -EISDIR;
     if ((f->flags & O_DIRECT) && ino->ops->direct_read)
-        return direct_io(f, ubuf, len, 0);
+        return direct_io(f, ubuf, len, pos, 0);
     uint64_t done = 0;
     char *bounce = 0;
     while (done < len) {
-        uint64_t off = f->pos;
+        uint64_t off = *pos;
         uint64_t chunk = 4096 - (off & 4095);
         if (chunk > len - done)
             chunk = len - done;
@@ -642,7 +658,7 @@ static int64_t inode_file_read(struct file *f, void *ubuf, uint64_t len)
             return done ? (int64_t)done : -EFAULT;
         }
         done += (uint64_t)n;
-        f->pos += (uint64_t)n;
+        *pos += (uint64_t)n;
         if ((uint64_t)n < chunk)
             break;
     }
@@ -652,15 +668,15 @@ static int64_t inode_file_read(struct file *f, void *ubuf, uint64_t len)
     return (int64_t)done;
 }
 
-static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
     struct inode *ino = f->inode;
     if (!ino->ops->write)
         return -EROFS;
     if ((f->flags & O_DIRECT) && ino->ops->direct_write)
-        return direct_io(f, (void *)ubuf, len, 1);
+        return direct_io(f, (void *)ubuf, len, pos, 1);
     if (f->flags & O_APPEND)
-        f->pos = ino->size;
+        *pos = ino->size;
     char *bounce = kmalloc(4096);
     if (!bounce)
         return -ENOMEM;
@@ -672,13 +688,13 @@ static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len)
             rc = -EFAULT;
             break;
         }
-        int64_t w = ino->ops->write(ino, f->pos, bounce, n);
+        int64_t w = ino->ops->write(ino, *pos, bounce, n);
         if (w <= 0) {
             rc = w;
             break;
         }
         done += (uint64_t)w;
-        f->pos += (uint64_t)w;
+        *pos += (uint64_t)w;
         if ((uint64_t)w < n)
             break;
     }

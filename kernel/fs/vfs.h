@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sched/mutex.h"
+
 struct inode;
 struct file;
 struct linux_stat;
@@ -99,9 +101,12 @@ struct inode {
 };
 
 struct file_ops {
-    /* Reads into / writes from a user buffer; return bytes or -errno. */
-    int64_t (*read)(struct file *f, void *ubuf, uint64_t len);
-    int64_t (*write)(struct file *f, const void *ubuf, uint64_t len);
+    /* Reads into / writes from a user buffer at *pos, advancing it by what moved; return bytes
+     * or -errno. *pos is the file's own position under its pos_lock (read, write) or the
+     * caller's copy (pread, pwrite): a file with a position uses *pos, never f->pos; others
+     * ignore it. */
+    int64_t (*read)(struct file *f, void *ubuf, uint64_t len, uint64_t *pos);
+    int64_t (*write)(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos);
     /* Optional: the last reference to the open file is gone. */
     void (*release)(struct file *f);
     /* Optional: device-specific ioctl (the VFS answers -ENOTTY without it). */
@@ -118,7 +123,8 @@ struct file_ops {
 struct file {
     const struct file_ops *ops;
     struct inode *inode; /* every open file has one (anonymous files: fs/anon.h) */
-    uint64_t pos;
+    uint64_t pos;   /* under pos_lock (file_pos_lock) */
+    struct mutex pos_lock; /* "file position" */
     uint32_t flags; /* O_* status flags */
     uint32_t refcount; /* atomic: file_get/file_put */
     void *priv; /* the file ops' own data */
@@ -144,6 +150,12 @@ const char *vfs_getcwd(void);
 
 /* Open-file objects and the descriptor table. */
 struct file *file_new(const struct file_ops *ops, struct inode *ino, uint32_t flags);
+/* Locks f's position for one read, write, lseek or getdents when f is a regular file, a
+ * directory or a block device (Linux's FMODE_ATOMIC_POS), so threads sharing the open file move
+ * it one call at a time; pipes, sockets and terminals are not locked (a read blocking there must
+ * not hold up a write). Returns whether it locked, for file_pos_unlock. */
+int file_pos_lock(struct file *f);
+void file_pos_unlock(struct file *f, int locked);
 /* Takes / drops a reference to an open file (atomic); the last put releases it. */
 void file_get(struct file *f);
 void file_put(struct file *f);

@@ -248,15 +248,15 @@ static uint32_t ep_file_poll(struct file *f, struct waitq **wq)
 }
 
 /* An epoll file is neither read nor written: EINVAL, as Linux. */
-static int64_t ep_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t ep_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf, (void)len;
+    (void)f, (void)ubuf, (void)len, (void)pos;
     return -EINVAL;
 }
 
-static int64_t ep_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t ep_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf, (void)len;
+    (void)f, (void)ubuf, (void)len, (void)pos;
     return -EINVAL;
 }
 

@@ -26,8 +26,9 @@ struct eventfd {
 
 static struct eventfd *efd_of(struct file *f) { return f->priv; }
 
-static int64_t efd_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t efd_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     struct eventfd *e = efd_of(f);
     if (len < 8)
         return -EINVAL;
@@ -51,8 +52,9 @@ static int64_t efd_read(struct file *f, void *ubuf, uint64_t len)
     return copy_to_user(ubuf, &v, sizeof v) ? -EFAULT : 8;
 }
 
-static int64_t efd_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t efd_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     struct eventfd *e = efd_of(f);
     uint64_t v;
     if (len < 8)

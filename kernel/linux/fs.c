@@ -149,13 +149,14 @@ static int seekable(const struct file *f)
     return (f->inode->mode & S_IFMT) != S_IFIFO;
 }
 
-/* One read or write through the file's ops: -EINVAL for a file that has none (an epoll
+/* One read or write through the file's ops at *pos: -EINVAL for a file that has none (an epoll
  * instance), as Linux answers. */
-static long file_rw(struct file *f, uint64_t ubuf, uint64_t len, int is_write)
+static long file_rw(struct file *f, uint64_t ubuf, uint64_t len, uint64_t *pos, int is_write)
 {
     if (is_write ? !f->ops->write : !f->ops->read)
         return -EINVAL;
-    return is_write ? f->ops->write(f, (const void *)ubuf, len) : f->ops->read(f, (void *)ubuf, len);
+    return is_write ? f->ops->write(f, (const void *)ubuf, len, pos)
+                    : f->ops->read(f, (void *)ubuf, len, pos);
 }
 
 static long read_write(int fd, uint64_t ubuf, uint64_t len, int is_write)
@@ -164,8 +165,11 @@ static long read_write(int fd, uint64_t ubuf, uint64_t len, int is_write)
     if (!f)
         return -EBADF;
     long rc = -EFAULT;
-    if (user_range_ok((void *)ubuf, len))
-        rc = file_rw(f, ubuf, len, is_write);
+    if (user_range_ok((void *)ubuf, len)) {
+        int locked = file_pos_lock(f);
+        rc = file_rw(f, ubuf, len, &f->pos, is_write);
+        file_pos_unlock(f, locked);
+    }
     file_put(f);
     return rc;
 }
@@ -186,6 +190,8 @@ static long at_offset(int fd, uint64_t ubuf, uint64_t len, int64_t off, int is_w
     return rc;
 }
 
+/* The position is the call's own: threads reading one file at offsets of their own (a JVM
+ * loading classes from lib/modules on several CPUs) never see each other's. */
 static long at_offset_held(struct file *f, uint64_t ubuf, uint64_t len, int64_t off, int is_write)
 {
     if (off < 0)
@@ -194,17 +200,14 @@ static long at_offset_held(struct file *f, uint64_t ubuf, uint64_t len, int64_t 
         return -ESPIPE;
     if (!user_range_ok((void *)ubuf, len))
         return -EFAULT;
-    uint64_t saved = f->pos;
-    f->pos = (uint64_t)off;
-    long rc = file_rw(f, ubuf, len, is_write);
-    f->pos = saved;
-    return rc;
+    uint64_t pos = (uint64_t)off;
+    return file_rw(f, ubuf, len, &pos, is_write);
 }
 
 SYS(pread64) { UNUSED_ARGS(); return at_offset((int)a0, a1, a2, (int64_t)a3, 0); }
 SYS(pwrite64) { UNUSED_ARGS(); return at_offset((int)a0, a1, a2, (int64_t)a3, 1); }
 
-static long do_iov(struct file *f, uint64_t uiov, int64_t cnt, int is_write)
+static long do_iov(struct file *f, uint64_t uiov, int64_t cnt, uint64_t *pos, int is_write)
 {
     if (cnt < 0 || cnt > IOV_MAX)
         return -EINVAL;
@@ -217,7 +220,7 @@ static long do_iov(struct file *f, uint64_t uiov, int64_t cnt, int is_write)
             continue;
         if (!user_range_ok((void *)v.base, v.len))
             return total ? total : -EFAULT;
-        long n = file_rw(f, v.base, v.len, is_write);
+        long n = file_rw(f, v.base, v.len, pos, is_write);
         if (n < 0)
             return total ? total : n;
         total += n;
@@ -241,17 +244,18 @@ static long iov_at(int fd, uint64_t uiov, int64_t cnt, int64_t off, int is_write
 
 static long iov_at_held(struct file *f, uint64_t uiov, int64_t cnt, int64_t off, int is_write)
 {
-    if (off == -1)
-        return do_iov(f, uiov, cnt, is_write);
+    if (off == -1) {
+        int locked = file_pos_lock(f);
+        long rc = do_iov(f, uiov, cnt, &f->pos, is_write);
+        file_pos_unlock(f, locked);
+        return rc;
+    }
     if (off < 0)
         return -EINVAL;
     if (!seekable(f))
         return -ESPIPE;
-    uint64_t saved = f->pos;
-    f->pos = (uint64_t)off;
-    long rc = do_iov(f, uiov, cnt, is_write);
-    f->pos = saved;
-    return rc;
+    uint64_t pos = (uint64_t)off;
+    return do_iov(f, uiov, cnt, &pos, is_write);
 }
 
 SYS(readv) { UNUSED_ARGS(); return iov_at((int)a0, a1, (int64_t)a2, -1, 0); }
@@ -259,17 +263,12 @@ SYS(writev) { UNUSED_ARGS(); return iov_at((int)a0, a1, (int64_t)a2, -1, 1); }
 SYS(preadv) { UNUSED_ARGS(); return iov_at((int)a0, a1, (int64_t)a2, (int64_t)a3, 0); }
 SYS(pwritev) { UNUSED_ARGS(); return iov_at((int)a0, a1, (int64_t)a2, (int64_t)a3, 1); }
 
-SYS(lseek)
+/* lseek with f's position lock held (file_pos_lock). */
+static long lseek_locked(struct file *f, int64_t off, uint64_t whence)
 {
-    UNUSED_ARGS();
-    struct file *f = fd_get((int)a0);
-    if (!f)
-        return -EBADF;
-    if (!seekable(f))
-        return -ESPIPE;
-    int64_t off = (int64_t)a1, base;
+    int64_t base;
     int64_t size = (int64_t)f->inode->size;
-    switch (a2) {
+    switch (whence) {
     case SEEK_SET:
         base = 0;
         break;
@@ -287,8 +286,8 @@ SYS(lseek)
             return -EINVAL;
         if (off < 0 || off >= size)
             return -ENXIO;
-        int64_t at = !f->inode->ops->seek_data ? (a2 == SEEK_DATA ? off : size)
-                     : f->inode->ops->seek_data(f->inode, (uint64_t)off, a2 == SEEK_HOLE);
+        int64_t at = !f->inode->ops->seek_data ? (whence == SEEK_DATA ? off : size)
+                     : f->inode->ops->seek_data(f->inode, (uint64_t)off, whence == SEEK_HOLE);
         if (at < 0)
             return at;
         f->pos = (uint64_t)at;
@@ -301,6 +300,20 @@ SYS(lseek)
         return -EINVAL;
     f->pos = (uint64_t)(base + off);
     return (long)f->pos;
+}
+
+SYS(lseek)
+{
+    UNUSED_ARGS();
+    struct file *f = fd_get((int)a0);
+    if (!f)
+        return -EBADF;
+    if (!seekable(f))
+        return -ESPIPE;
+    int locked = file_pos_lock(f);
+    long rc = lseek_locked(f, (int64_t)a1, a2);
+    file_pos_unlock(f, locked);
+    return rc;
 }
 
 static long stat_inode(struct inode *ino, uint64_t ust)
@@ -526,6 +539,7 @@ SYS(getdents64)
         return -ENOMEM;
     uint64_t used = 0;
     long rc = 0;
+    int locked = file_pos_lock(f);
     for (;;) {
         uint64_t cookie = f->pos;
         int r = vfs_readdir(f->inode, &cookie, d);
@@ -553,6 +567,7 @@ SYS(getdents64)
         used += reclen;
         f->pos = cookie;
     }
+    file_pos_unlock(f, locked);
     kfree(d);
     if (rc >= 0)
         fsnotify_inode(f->inode, IN_ACCESS, 0);

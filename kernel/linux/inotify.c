@@ -290,8 +290,9 @@ static struct instance *instance_of(struct file *f) { return (struct instance *)
 
 /* Copies whole events from the queue head into the user buffer; -EINVAL if the first does not
  * fit, -EAGAIN (or a wait) when there are none. */
-static int64_t instance_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t instance_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     struct instance *in = instance_of(f);
     uint64_t flags = spin_lock_irqsave(&inotify_lock);
     while (!in->head) {
@@ -336,9 +337,9 @@ static int64_t instance_read(struct file *f, void *ubuf, uint64_t len)
     return rc ? rc : (int64_t)used;
 }
 
-static int64_t instance_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t instance_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
-    (void)f, (void)ubuf, (void)len;
+    (void)f, (void)ubuf, (void)len, (void)pos;
     return -EINVAL;
 }
 

@@ -199,8 +199,9 @@ int sock_wait(struct sock *s, uint64_t *fl, uint64_t deadline_ns)
 
 static struct sock *sock_of(struct file *f) { return f->priv; }
 
-static int64_t sock_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t sock_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     struct sock *s = sock_of(f);
     struct uio u;
     uio_single(&u, ubuf, len);
@@ -211,8 +212,9 @@ static int64_t sock_read(struct file *f, void *ubuf, uint64_t len)
     return rc;
 }
 
-static int64_t sock_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t sock_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
+    (void)pos;
     struct sock *s = sock_of(f);
     struct uio u;
     uio_single(&u, (void *)ubuf, len);

@@ -30,18 +30,18 @@ struct end {
 
 static struct end *end_of(struct file *f) { return f->priv; }
 
-static int64_t end_read(struct file *f, void *ubuf, uint64_t len)
+static int64_t end_read(struct file *f, void *ubuf, uint64_t len, uint64_t *pos)
 {
     struct file *rx = end_of(f)->rx;
     rx->flags = (rx->flags & ~O_NONBLOCK) | (f->flags & O_NONBLOCK);
-    return rx->ops->read(rx, ubuf, len);
+    return rx->ops->read(rx, ubuf, len, pos);
 }
 
-static int64_t end_write(struct file *f, const void *ubuf, uint64_t len)
+static int64_t end_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
     struct file *tx = end_of(f)->tx;
     tx->flags = (tx->flags & ~O_NONBLOCK) | (f->flags & O_NONBLOCK);
-    return tx->ops->write(tx, ubuf, len);
+    return tx->ops->write(tx, ubuf, len, pos);
 }
 
 static int forward_wake(struct wait_entry *w)

@@ -4,12 +4,15 @@
  * old page, or let a write through a read-only mapping), madvise(DONTNEED) under a reader, a
  * copy-on-write break seen by another thread, a futex storm (mutex, condition variable and a
  * counter hammered by every thread), signals to threads that spin in user mode, and the affinity
- * calls. Every printed line is deterministic. */
+ * calls, and one open file shared by every thread (pread at offsets of their own, read moving
+ * one shared position). Every printed line is deterministic. */
 #include "../check.h"
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #define PAGE 4096
@@ -257,6 +260,109 @@ static void check_affinity(void)
     CHECK_OK("unpinning", sched_setaffinity(0, sizeof set, &set));
 }
 
+/* 6. One open file shared by every thread: pread at offsets of its own never sees another
+ * thread's (a JVM loads classes from lib/modules with pread on several CPUs at once), and read
+ * moves the one position a chunk at a time, so every chunk of the file is read exactly once. The
+ * test file's every 8-byte word holds its own offset; /proc/self/exe (the root image in the
+ * guest) is compared with a copy read by one thread. */
+#define SHARE_WORDS (64 * 1024)
+#define SHARE_BYTES (SHARE_WORDS * 8)
+#define SHARE_CHUNK 64
+#define PREADS 3000
+static int share_fd, exe_fd;
+static unsigned char *exe_copy;
+static long exe_len;
+static atomic_long pread_bad, exe_bad, chunks_seen, chunk_bad, chunk_twice;
+static atomic_uchar chunk_mark[SHARE_BYTES / SHARE_CHUNK];
+
+static void *pread_lane(void *arg)
+{
+    unsigned long seed = 0x9e3779b97f4a7c15ul * (unsigned long)((long)arg + 1);
+    static _Thread_local uint64_t buf[4096 / 8];
+    for (int i = 0; i < PREADS; i++) {
+        seed = seed * 6364136223846793005ul + 1442695040888963407ul;
+        unsigned long words = 1 + (seed >> 33) % 512;
+        unsigned long at = (seed >> 13) % (SHARE_WORDS - words);
+        ssize_t got = pread(share_fd, buf, words * 8, (off_t)(at * 8));
+        if (got != (ssize_t)(words * 8)) {
+            atomic_fetch_add(&pread_bad, 1);
+            continue;
+        }
+        for (unsigned long w = 0; w < words; w++)
+            if (buf[w] != (at + w) * 8) {
+                atomic_fetch_add(&pread_bad, 1);
+                break;
+            }
+        unsigned long len = 1 + (seed >> 20) % 4096;
+        unsigned long off = (seed >> 7) % (unsigned long)exe_len;
+        if (len > (unsigned long)exe_len - off)
+            len = (unsigned long)exe_len - off;
+        got = pread(exe_fd, buf, len, (off_t)off);
+        if (got != (ssize_t)len || memcmp(buf, exe_copy + off, len) != 0)
+            atomic_fetch_add(&exe_bad, 1);
+    }
+    return NULL;
+}
+
+static void *read_lane(void *arg)
+{
+    (void)arg;
+    uint64_t buf[SHARE_CHUNK / 8];
+    ssize_t got;
+    while ((got = read(share_fd, buf, sizeof buf)) > 0) {
+        atomic_fetch_add(&chunks_seen, 1);
+        uint64_t at = buf[0];
+        int ok = got == SHARE_CHUNK && at % SHARE_CHUNK == 0 && at < SHARE_BYTES;
+        for (int w = 1; ok && w < SHARE_CHUNK / 8; w++)
+            ok = buf[w] == at + (uint64_t)w * 8;
+        if (!ok)
+            atomic_fetch_add(&chunk_bad, 1);
+        else if (atomic_exchange(&chunk_mark[at / SHARE_CHUNK], 1))
+            atomic_fetch_add(&chunk_twice, 1);
+    }
+    return NULL;
+}
+
+static void check_shared_file(void)
+{
+    uint64_t *words = malloc(SHARE_BYTES);
+    REQUIRE(words);
+    for (long i = 0; i < SHARE_WORDS; i++)
+        words[i] = (uint64_t)i * 8;
+    int fd = open("smp_race.bin", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0 && write(fd, words, SHARE_BYTES) == SHARE_BYTES);
+    close(fd);
+    free(words);
+    share_fd = open("smp_race.bin", O_RDONLY);
+    exe_fd = open("/proc/self/exe", O_RDONLY);
+    REQUIRE(share_fd >= 0 && exe_fd >= 0);
+    exe_len = lseek(exe_fd, 0, SEEK_END);
+    REQUIRE(exe_len > 0 && (exe_copy = malloc((size_t)exe_len)));
+    REQUIRE(pread(exe_fd, exe_copy, (size_t)exe_len, 0) == exe_len);
+
+    pthread_t t[THREADS];
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&t[i], NULL, pread_lane, (void *)i);
+    for (int i = 0; i < THREADS; i++)
+        join_thread(t[i], 120);
+    CHECK_EQ("pread from threads at once reads each its own offset", atomic_load(&pread_bad), 0);
+    CHECK_EQ("pread of the program's own file from threads at once", atomic_load(&exe_bad), 0);
+    CHECK_EQ("pread leaves the shared position alone", lseek(share_fd, 0, SEEK_CUR), 0);
+
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&t[i], NULL, read_lane, (void *)i);
+    for (int i = 0; i < THREADS; i++)
+        join_thread(t[i], 120);
+    CHECK_EQ("read from threads at once: every chunk whole", atomic_load(&chunk_bad), 0);
+    CHECK_EQ("read from threads at once: no chunk read twice", atomic_load(&chunk_twice), 0);
+    CHECK_EQ("read from threads at once: every chunk read", atomic_load(&chunks_seen),
+             SHARE_BYTES / SHARE_CHUNK);
+    close(share_fd);
+    close(exe_fd);
+    free(exe_copy);
+    unlink("smp_race.bin");
+}
+
 int main(void)
 {
     check_fault_race();
@@ -264,5 +370,6 @@ int main(void)
     check_futex_storm();
     check_signal_spinners();
     check_affinity();
+    check_shared_file();
     return check_done();
 }

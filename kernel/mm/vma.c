@@ -46,14 +46,10 @@ static void drop_flush(struct drop_batch *b)
 void vma_drop_pages(uint64_t start, uint64_t end)
 {
     struct drop_batch b = {0, {0}};
-    for (uint64_t va = start; va < end; va += PAGE_SIZE) {
+    for (uint64_t va = pt_next_mapped(start, end); va < end; va = pt_next_mapped(va + PAGE_SIZE, end)) {
         uint64_t *pte = pte_lookup(va, 0);
-        if (!pte) {
-            /* skip to the next 2 MiB table boundary when the whole table is absent */
-            uint64_t next = (va | 0x1fffff) + 1;
-            va = (next < end ? next : end) - PAGE_SIZE;
-            continue;
-        }
+        if (!pte)
+            continue; /* a 2 MiB page that could not be split (no memory): left mapped */
         uint64_t e = *pte;
         if (!(e & PTE_P))
             continue;
@@ -166,7 +162,8 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
         v->flags = (v->flags & ~(VM_READ | VM_WRITE | VM_EXEC)) | prot;
         /* Present pages take the new rights now; writes stay trapped (copy-on-write) where the
          * page is not exclusively ours. */
-        for (uint64_t va = v->start; va < v->end; va += PAGE_SIZE) {
+        for (uint64_t va = pt_next_mapped(v->start, v->end); va < v->end;
+             va = pt_next_mapped(va + PAGE_SIZE, v->end)) {
             uint64_t *pte = pte_lookup(va, 0);
             if (!pte || !(*pte & PTE_P))
                 continue;
@@ -199,14 +196,18 @@ int vma_protect(struct mm *mm, uint64_t start, uint64_t end, uint32_t prot)
 
 int vma_move_pages(uint64_t from, uint64_t to, uint64_t len)
 {
-    /* First make every destination table exist, so the move itself cannot fail half-way. */
-    for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-        uint64_t *src = pte_lookup(from + off, 0);
-        if (src && (*src & PTE_P) && !pte_lookup(to + off, 1))
+    /* First make every destination table exist, so the move itself cannot fail half-way. Only
+     * the source's mapped tables are walked (pt_next_mapped): a huge, mostly empty area moves in
+     * the time its pages take. */
+    uint64_t end = from + len;
+    for (uint64_t va = pt_next_mapped(from, end); va < end; va = pt_next_mapped(va + PAGE_SIZE, end)) {
+        uint64_t *src = pte_lookup(va, 0);
+        if (src && (*src & PTE_P) && !pte_lookup(to + (va - from), 1))
             return -ENOMEM;
     }
-    for (uint64_t off = 0; off < len; off += PAGE_SIZE) {
-        uint64_t *src = pte_lookup(from + off, 0);
+    for (uint64_t va = pt_next_mapped(from, end); va < end; va = pt_next_mapped(va + PAGE_SIZE, end)) {
+        uint64_t off = va - from;
+        uint64_t *src = pte_lookup(va, 0);
         if (!src || !(*src & PTE_P))
             continue;
         *pte_lookup(to + off, 0) = *src;

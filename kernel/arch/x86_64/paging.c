@@ -127,6 +127,25 @@ uint64_t *pte_lookup(uint64_t va, int create)
     return t ? &t[(va >> 12) & 511] : 0;
 }
 
+uint64_t pt_next_mapped(uint64_t va, uint64_t end)
+{
+    uint64_t lim = end < USER_TOP ? end : USER_TOP;
+    while (va < lim) {
+        const uint64_t *t = pml4;
+        int shift = 39;
+        for (;; shift -= 9) {
+            uint64_t e = t[(va >> shift) & 511];
+            if (!(e & PTE_P))
+                break; /* no table below: skip what this entry covers */
+            if (shift == 21 || (e & PTE_PS))
+                return va;
+            t = phys_to_virt(e & PTE_ADDR);
+        }
+        va = (va | ((1ull << shift) - 1)) + 1; /* below USER_TOP: no overflow */
+    }
+    return end;
+}
+
 uint64_t pte_peek(uint64_t va)
 {
     uint64_t *pde = pde_lookup(va, 0);

@@ -30,6 +30,10 @@ uint64_t *pde_lookup(uint64_t va, int create);
 /* The 4 KiB entry that translates va, read without changing anything: a 2 MiB mapping is
  * reported as the entry its page would have; 0 if nothing is mapped. */
 uint64_t pte_peek(uint64_t va);
+/* The first page-aligned user address at or after va (aligned) and below end that a page table
+ * may map: whole absent tables are skipped (512 GiB, 1 GiB or 2 MiB at a time), so a walk over a
+ * huge, sparsely mapped range costs its mapped tables, not its size. end if there is none. */
+uint64_t pt_next_mapped(uint64_t va, uint64_t end);
 /* Maps the 2 MiB page at va (aligned) to phys with `flags`; -EEXIST if anything is mapped or a
  * page table exists for that range, -ENOMEM without memory. */
 int map_huge_page(uint64_t va, uint64_t phys, uint64_t flags);

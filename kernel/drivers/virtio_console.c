@@ -58,7 +58,8 @@ struct vcon {
     size_t cur_len;
     int irq;         /* the transmit queue has an interrupt (set at probe) */
     int sleepers;    /* writers waiting for a buffer: the interrupt is on while there are any */
-    struct waitq wq; /* where they wait; woken by the interrupt */
+    int polled;      /* a poll found no buffer: the interrupt is on until one comes back */
+    struct waitq wq; /* where they wait, and pollers (epoll, poll): woken by the interrupt */
 };
 
 static struct vcon *consoles[2]; /* stdout, stderr: set once at boot */
@@ -96,12 +97,18 @@ static void gather_timeout(struct ktimer *t)
     spin_unlock_irqrestore(&c->lock, fl);
 }
 
-/* The transmit queue's interrupt: buffers came back; wakes the writers waiting for one. */
+/* The transmit queue's interrupt: buffers came back; wakes the writers waiting for one and the
+ * pollers. */
 static void vcon_irq(void *arg)
 {
     struct vcon *c = arg;
     uint64_t fl = spin_lock_irqsave(&c->lock);
     reclaim(c);
+    if (c->polled && c->nfree) {
+        c->polled = 0;
+        if (!c->sleepers)
+            virtq_disable_irq(&c->txq);
+    }
     spin_unlock_irqrestore(&c->lock, fl);
     waitq_wake_all(&c->wq);
 }
@@ -125,7 +132,7 @@ static int wait_buffer(struct vcon *c, uint64_t *fl, int nonblock)
             rc = waitq_wait_unlock(&c->wq, &c->lock, *fl, WAIT_FOREVER);
             *fl = spin_lock_irqsave(&c->lock);
         }
-        if (--c->sleepers == 0)
+        if (--c->sleepers == 0 && !c->polled)
             virtq_disable_irq(&c->txq);
         reclaim(c);
         if (rc == -EINTR && !c->nfree)
@@ -163,6 +170,30 @@ long virtio_console_write(int which, const char *buf, size_t len, int nonblock)
     }
     spin_unlock_irqrestore(&c->lock, fl);
     return (long)done;
+}
+
+int virtio_console_poll(int which, struct waitq **wq)
+{
+    struct vcon *c = which == 0 || which == 1 ? consoles[which] : 0;
+    if (!c)
+        return -ENODEV;
+    uint64_t fl = spin_lock_irqsave(&c->lock);
+    reclaim(c);
+    int writable = c->cur || c->nfree;
+    if (!writable && c->irq && !c->polled) {
+        if (virtq_enable_irq(&c->txq)) { /* some came back meanwhile */
+            if (!c->sleepers)
+                virtq_disable_irq(&c->txq);
+            reclaim(c);
+            writable = c->nfree != 0;
+        } else {
+            c->polled = 1;
+        }
+    }
+    spin_unlock_irqrestore(&c->lock, fl);
+    /* Without an interrupt nothing would wake a poller: writable, as before (a write then polls). */
+    *wq = c->irq ? &c->wq : 0;
+    return writable || !c->irq;
 }
 
 void virtio_console_flush(void)

@@ -11,5 +11,11 @@
  * or -EINTR (a signal) if it stopped before any, or -ENODEV if that stream has no virtio console
  * (the caller uses the UART). */
 long virtio_console_write(int which, const char *buf, size_t len, int nonblock);
+struct waitq;
+/* Whether a write to stream `which` would take bytes now (a buffer is free or being filled): 1 or
+ * 0, or -ENODEV without the device. Sets *wq to the queue woken when buffers come back (0 if none
+ * ever wakes: then it answers 1); a poll answering 0 turns the transmit interrupt on until one
+ * does. */
+int virtio_console_poll(int which, struct waitq **wq);
 /* Waits until the device has taken everything written (before the VM stops). */
 void virtio_console_flush(void);

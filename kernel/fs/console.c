@@ -63,20 +63,25 @@ static long con_ioctl(struct file *f, uint32_t cmd, uint64_t arg)
     return copy_to_user((void *)arg, &zero, sizeof zero) ? -EFAULT : 0;
 }
 
-/* Reads end at once: always readable. Writes wait only while the host does not read (the virtio
- * console's buffers are all in flight); reported writable regardless (no wake-up is sent when
- * they come back). */
-static uint32_t con_poll(struct file *f, struct waitq **wq)
+/* Reads end at once: always readable. Writable while the virtio console has a buffer to take the
+ * bytes (the host reads them); the UART always is. */
+static uint32_t con_poll(struct file *f, struct waitq **wq, int which)
 {
     (void)f;
-    *wq = 0;
-    return EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM;
+    uint32_t ev = EPOLLIN | EPOLLRDNORM;
+    int w = virtio_console_poll(which, wq);
+    if (w == -ENODEV)
+        *wq = 0;
+    return w ? ev | EPOLLOUT | EPOLLWRNORM : ev;
 }
 
+static uint32_t out_poll(struct file *f, struct waitq **wq) { return con_poll(f, wq, 0); }
+static uint32_t err_poll(struct file *f, struct waitq **wq) { return con_poll(f, wq, 1); }
+
 const struct file_ops console_out_ops = {
-    .read = con_read, .write = out_write, .ioctl = con_ioctl, .poll = con_poll};
+    .read = con_read, .write = out_write, .ioctl = con_ioctl, .poll = out_poll};
 const struct file_ops console_err_ops = {
-    .read = con_read, .write = err_write, .ioctl = con_ioctl, .poll = con_poll};
+    .read = con_read, .write = err_write, .ioctl = con_ioctl, .poll = err_poll};
 
 /* The consoles' inodes when /dev is not there (devfs gives its own): character devices 4:64 and
  * 4:65 like /dev/ttyS0 and /dev/ttyS1. Static: never released. */

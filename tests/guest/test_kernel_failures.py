@@ -223,6 +223,74 @@ def test_a_stdout_the_host_does_not_read_blocks_the_writer_not_the_kernel(
     assert steps >= 50, line  # 10 ms sleeps went on ending through it
 
 
+NONBLOCKING_STDOUT = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+/* Fills a non-blocking stdout nobody reads, then asks poll and epoll when it may write again. */
+int main(void)
+{
+    static char chunk[4096];
+    memset(chunk, 'x', sizeof chunk);
+    if (fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK))
+        return 2;
+    long total = 0;
+    ssize_t n = 0;
+    while (total < (64L << 20) && (n = write(1, chunk, sizeof chunk)) > 0)
+        total += n;
+    fprintf(stderr, "prog: filled: %s\n", n < 0 && errno == EAGAIN ? "EAGAIN" : "no EAGAIN");
+    struct pollfd p = {1, POLLOUT, 0};
+    int r = poll(&p, 1, 0);
+    fprintf(stderr, "prog: poll at once: %d, revents %#x\n", r, p.revents);
+    int ep = epoll_create1(0);
+    struct epoll_event ev = {.events = EPOLLOUT}, got = {0};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, 1, &ev))
+        return 3;
+    r = epoll_wait(ep, &got, 1, 0);
+    fprintf(stderr, "prog: epoll_wait at once: %d\n", r);
+    r = epoll_wait(ep, &got, 1, 120000);
+    fprintf(stderr, "prog: epoll_wait once read: %d, %s\n", r,
+            got.events & EPOLLOUT ? "EPOLLOUT" : "-");
+    p.revents = 0;
+    r = poll(&p, 1, 120000);
+    fprintf(stderr, "prog: poll once read: %d, revents %#x\n", r, p.revents);
+    return 0;
+}
+"""
+
+
+def _stalled_stderr(argv: list[str]) -> tuple[int, list[str], str]:
+    """Runs argv with its stdout unread for 3 s, then drained; its exit code, the program's
+    stderr lines and the whole stderr."""
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(3)
+    _, err = p.communicate(timeout=240)
+    text = err.decode(errors="replace")
+    return p.returncode, [x for x in text.splitlines() if x.startswith("prog: ")], text
+
+
+def test_a_stdout_the_host_does_not_read_polls_not_writable_until_it_does(
+    guest: GuestRunner, tmp_path: Path
+) -> None:
+    """A non-blocking stdout whose reader stopped: write says EAGAIN, poll and epoll say not
+    writable, and both wake with POLLOUT once the host reads again, as a pipe does on the host
+    (the oracle). The console used to report itself always writable: an event loop spun."""
+    (tmp_path / "nbout.c").write_text(NONBLOCKING_STDOUT)
+    exe = tmp_path / "nbout"
+    subprocess.run(["gcc", "-O2", "-o", str(exe), str(tmp_path / "nbout.c")], check=True)
+    code, host, _ = _stalled_stderr([str(exe)])
+    assert code == 0 and host[0] == "prog: filled: EAGAIN", host
+    argv = [*guest.command, "exec", "--accel", "tcg", "--timeout", "200", str(exe)]
+    code, lines, text = _stalled_stderr(argv)
+    assert code == 0, text
+    assert lines == host, text
+
+
 def test_program_fault_without_handler_exits_128_plus_signal_with_context(
     guest: GuestRunner, tmp_path: Path
 ) -> None:

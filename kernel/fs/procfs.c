@@ -669,7 +669,6 @@ GEN_NUMBER(gen_overcommit, "0")
 GEN_NUMBER(gen_max_map_count, "65530")
 GEN_NUMBER(gen_mmap_min_addr, "65536")
 GEN_NUMBER(gen_pid_max, "4194304")
-GEN_NUMBER(gen_threads_max, "31424")
 GEN_NUMBER(gen_osrelease, "6.1.0-lwjvm")
 static int gen_hostname(struct pseudo_node *n, char *buf, size_t size)
 {
@@ -682,6 +681,12 @@ static int gen_if_inet6(struct pseudo_node *n, char *buf, size_t size)
     return net_gen_if_inet6(buf, size);
 }
 GEN_NUMBER(gen_nr_open, "1048576")
+static int gen_threads_max(struct pseudo_node *n, char *buf, size_t size)
+{
+    (void)n;
+    return snprintf(buf, size, "%lu\n", (unsigned long)thread_max());
+}
+
 static int gen_pipe_max_size(struct pseudo_node *n, char *buf, size_t size)
 {
     (void)n;

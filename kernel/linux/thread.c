@@ -67,10 +67,7 @@ SYS(clone)
     if ((flags & CLONE_SETTLS) && tls >= USER_TOP)
         return -EPERM;
     struct thread *parent = current();
-    /* Linux's kernel.threads-max: a thread's kernel stack and state per 8 stacks of RAM (2,048
-     * threads in 256 MiB), at least 20; past it EAGAIN, before the kernel heap runs dry. */
-    uint64_t threads_max = palloc_total_pages() / (8 * KSTACK_SIZE / 4096);
-    if ((uint64_t)thread_count() >= (threads_max < 20 ? 20 : threads_max))
+    if ((uint64_t)thread_count() >= thread_max())
         return -EAGAIN;
     struct regs child = *parent->frame;
     child.rax = 0;

@@ -10,6 +10,7 @@
 #include "lib/spinlock.h"
 #include "lib/string.h"
 #include "mm/kheap.h"
+#include "mm/palloc.h"
 #include "sched/sched.h"
 #include "signal/signal.h"
 
@@ -24,6 +25,12 @@ static int next_tid = 1;
 
 struct thread *thread_first(void) { return all_threads; }
 int thread_count(void) { return __atomic_load_n(&nthreads, __ATOMIC_RELAXED); }
+
+uint64_t thread_max(void)
+{
+    uint64_t n = palloc_total_pages() / (8 * KSTACK_SIZE / 4096);
+    return n < 20 ? 20 : n;
+}
 
 struct thread *thread_find(int tid)
 {

@@ -78,6 +78,9 @@ void thread_start(struct thread *t);
 struct thread *thread_find(int tid);
 /* The number of live threads. */
 int thread_count(void);
+/* Linux's kernel.threads-max: a thread's kernel stack and state per 8 stacks of RAM (2,048
+ * threads in 256 MiB), at least 20; clone past it is EAGAIN, before the kernel heap runs dry. */
+uint64_t thread_max(void);
 /* The first live thread, for walking all_next: the list may change under a walker that does not
  * hold the thread list's lock, so new code uses thread_each. */
 struct thread *thread_first(void);

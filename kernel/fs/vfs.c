@@ -668,7 +668,32 @@ static int64_t inode_file_read(struct file *f, void *ubuf, uint64_t len, uint64_
     return (int64_t)done;
 }
 
+/* "inode write": a write to a regular file holds its inode's lock for the whole call, as Linux's
+ * inode lock, so an O_APPEND write lands whole at the end as it is then (appenders through opens
+ * of their own never write over each other) and two writes to the same bytes do not interleave
+ * page by page. Locks are hashed by inode (a struct inode is embedded in each filesystem's own
+ * node, allocated its own way): two files rarely share one. */
+#define WRITE_LOCKS 64
+static struct mutex write_locks[WRITE_LOCKS] = {[0 ... WRITE_LOCKS - 1] = MUTEX_INIT("inode write")};
+
+static struct mutex *write_lock_of(const struct inode *ino)
+{
+    uint64_t h = (uint64_t)(uintptr_t)ino * 0x9e3779b97f4a7c15ull;
+    return &write_locks[h >> 58]; /* the top 6 bits: WRITE_LOCKS = 64 */
+}
+
+static int64_t write_locked(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos);
+
 static int64_t inode_file_write(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
+{
+    struct mutex *m = write_lock_of(f->inode);
+    mutex_lock(m);
+    int64_t rc = write_locked(f, ubuf, len, pos);
+    mutex_unlock(m);
+    return rc;
+}
+
+static int64_t write_locked(struct file *f, const void *ubuf, uint64_t len, uint64_t *pos)
 {
     struct inode *ino = f->inode;
     if (!ino->ops->write)

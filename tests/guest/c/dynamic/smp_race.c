@@ -4,8 +4,9 @@
  * old page, or let a write through a read-only mapping), madvise(DONTNEED) under a reader, a
  * copy-on-write break seen by another thread, a futex storm (mutex, condition variable and a
  * counter hammered by every thread), signals to threads that spin in user mode, and the affinity
- * calls, and one open file shared by every thread (pread at offsets of their own, read moving
- * one shared position). Every printed line is deterministic. */
+ * calls, one open file shared by every thread (pread at offsets of their own, read moving
+ * one shared position), and one file appended to by every thread through opens of its own. Every
+ * printed line is deterministic. */
 #include "../check.h"
 #include <sched.h>
 #include <setjmp.h>
@@ -363,6 +364,67 @@ static void check_shared_file(void)
     unlink("smp_race.bin");
 }
 
+/* 7. Appends from threads, each through an open of its own (O_APPEND): each write lands whole at
+ * the end of the file at its time, none over another (Linux holds the inode's lock for a
+ * write), so the file ends up holding every record once. */
+#define APPENDS 1500
+#define RECORD 100
+
+static void *append_lane(void *arg)
+{
+    long lane = (long)arg;
+    int fd = open("smp_append.bin", O_WRONLY | O_APPEND);
+    if (fd < 0)
+        return (void *)1;
+    char rec[RECORD];
+    for (int i = 0; i < APPENDS; i++) {
+        memset(rec, 'a' + (int)lane, sizeof rec);
+        snprintf(rec, sizeof rec, "%ld %d|", lane, i);
+        rec[RECORD - 1] = '\n';
+        if (write(fd, rec, sizeof rec) != sizeof rec) {
+            close(fd);
+            return (void *)1;
+        }
+    }
+    close(fd);
+    return NULL;
+}
+
+static void check_appends(void)
+{
+    int fd = open("smp_append.bin", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    pthread_t t[THREADS];
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&t[i], NULL, append_lane, (void *)i);
+    long failed = 0;
+    for (int i = 0; i < THREADS; i++)
+        failed += join_thread(t[i], 120) != NULL;
+    CHECK_EQ("O_APPEND writes from threads all succeed", failed, 0);
+    off_t size = lseek(fd, 0, SEEK_END);
+    CHECK_EQ("O_APPEND from threads: the file holds every record", size,
+             (long)THREADS * APPENDS * RECORD);
+    char *all = malloc((size_t)size + 1);
+    REQUIRE(all && pread(fd, all, (size_t)size, 0) == size);
+    int next[THREADS] = {0};
+    long bad = 0;
+    for (off_t at = 0; at + RECORD <= size; at += RECORD) {
+        long lane;
+        int i;
+        char *r = all + at;
+        if (sscanf(r, "%ld %d|", &lane, &i) != 2 || lane < 0 || lane >= THREADS ||
+            i != next[lane] || r[RECORD - 1] != '\n' || r[RECORD - 2] != 'a' + lane) {
+            bad++;
+            continue;
+        }
+        next[lane]++;
+    }
+    CHECK_EQ("O_APPEND from threads: every record whole, each thread's in order", bad, 0);
+    free(all);
+    close(fd);
+    unlink("smp_append.bin");
+}
+
 int main(void)
 {
     check_fault_race();
@@ -371,5 +433,6 @@ int main(void)
     check_signal_spinners();
     check_affinity();
     check_shared_file();
+    check_appends();
     return check_done();
 }

@@ -144,9 +144,11 @@ static struct file *io_file(int fd, int is_write)
 }
 
 /* Pipes have no file offset. */
+/* Pipes and sockets have no position: lseek, pread and the rest are ESPIPE there. */
 static int seekable(const struct file *f)
 {
-    return (f->inode->mode & S_IFMT) != S_IFIFO;
+    uint32_t type = f->inode->mode & S_IFMT;
+    return type != S_IFIFO && type != S_IFSOCK;
 }
 
 /* One read or write through the file's ops at *pos: -EINVAL for a file that has none (an epoll

@@ -160,6 +160,10 @@ int main(void)
     CHECK_OK("socketpair_dgram", socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
     CHECK("pair_boundaries", send(sv[0], "ab", 2, 0) == 2 && send(sv[0], "cde", 3, 0) == 3 &&
                                  recv(sv[1], in, sizeof in, 0) == 2 && recv(sv[1], in, sizeof in, 0) == 3);
+    /* A socket has no position: ESPIPE, as for a pipe. */
+    CHECK_ERRNO("lseek on a socket", lseek(sv[0], 0, SEEK_SET), ESPIPE);
+    CHECK_ERRNO("pread on a socket", pread(sv[1], in, sizeof in, 0), ESPIPE);
+    CHECK_ERRNO("pwrite on a socket", pwrite(sv[0], "x", 1, 0), ESPIPE);
     close(sv[0]);
     close(sv[1]);
     return check_failures ? 1 : 0;

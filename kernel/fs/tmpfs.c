@@ -301,6 +301,36 @@ static int truncate_locked(struct inode *i, uint64_t size)
     return 0;
 }
 
+/* Allocates every page of the range (zeroed where a hole was), as Linux's tmpfs: first counted
+ * against the filesystem's size, so a range that cannot fit fails at once (ENOSPC) without taking
+ * anything; memory running out on the way leaves what was allocated (as ext4 does). */
+static int allocate_locked(struct inode *i, uint64_t off, uint64_t len, int keep_size)
+{
+    struct tnode *n = T(i);
+    if ((i->mode & S_IFMT) == S_IFDIR)
+        return -EISDIR;
+    if ((i->mode & S_IFMT) != S_IFREG)
+        return -ENODEV;
+    if (off >= MAX_FILE_SIZE || len > MAX_FILE_SIZE - off)
+        return -EFBIG;
+    uint64_t first = off / PAGE, last = (off + len - 1) / PAGE;
+    uint64_t need = 0;
+    for (uint64_t k = first; k <= last && k < n->npages; k++)
+        need += !n->pages[k];
+    if (last >= n->npages)
+        need += last + 1 - (first > n->npages ? first : n->npages);
+    uint64_t used = __atomic_load_n(&n->fs->used_pages, __ATOMIC_RELAXED);
+    if (need > n->fs->max_pages - (used < n->fs->max_pages ? used : n->fs->max_pages))
+        return -ENOSPC;
+    for (uint64_t k = first; k <= last; k++)
+        if (!page_at(n, k))
+            return -ENOSPC;
+    if (!keep_size && off + len > i->size)
+        i->size = off + len;
+    n->mtime = n->ctime = now_ns();
+    return 0;
+}
+
 static int readlink_locked(struct inode *i, char *buf, size_t size)
 {
     struct tnode *n = T(i);
@@ -599,6 +629,8 @@ LOCKED(int, stat, i, (struct inode *i, struct linux_stat *st), (i, st))
 LOCKED(int64_t, write, i, (struct inode *i, uint64_t off, const void *buf, uint64_t len),
        (i, off, buf, len))
 LOCKED(int, truncate, i, (struct inode *i, uint64_t size), (i, size))
+LOCKED(int, allocate, i, (struct inode *i, uint64_t off, uint64_t len, int keep_size),
+       (i, off, len, keep_size))
 LOCKED(int, create, dir,
        (struct inode *dir, const char *name, size_t len, uint32_t mode, struct inode **out),
        (dir, name, len, mode, out))
@@ -625,6 +657,7 @@ static const struct inode_ops tmpfs_ops = {
     .release = t_release,
     .write = t_write,
     .truncate = t_truncate,
+    .allocate = t_allocate,
     .create = t_create,
     .symlink = t_symlink,
     .link = t_link,

@@ -45,6 +45,12 @@ struct inode_ops {
     int64_t (*direct_read)(struct inode *ino, uint64_t off, void *buf, uint64_t len);
     int64_t (*direct_write)(struct inode *ino, uint64_t off, const void *buf, uint64_t len);
     int (*truncate)(struct inode *ino, uint64_t size);
+    /* Optional: fallocate mode 0 or FALLOC_FL_KEEP_SIZE (keep_size): the space of [off, off + len)
+     * is the file's, so writing there cannot fail for lack of room (holes become zeros), and the
+     * size grows to off + len unless keep_size; -ENOSPC when there is not room for it all, -EFBIG
+     * past the largest file. Without it fallocate is EOPNOTSUPP (glibc's posix_fallocate then
+     * writes zeros itself). */
+    int (*allocate)(struct inode *ino, uint64_t off, uint64_t len, int keep_size);
     /* Creates `name` in dir: a regular file or a directory (by S_IFMT of mode); -EEXIST if the
      * name exists. Sets *out (a new reference). */
     int (*create)(struct inode *dir, const char *name, size_t len, uint32_t mode,

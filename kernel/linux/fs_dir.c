@@ -484,14 +484,20 @@ SYS(fallocate)
         return -EINVAL;
     if ((f->flags & O_ACCMODE) == O_RDONLY)
         return -EBADF;
-    if ((f->inode->mode & S_IFMT) == S_IFIFO)
+    uint32_t type = f->inode->mode & S_IFMT;
+    if (type == S_IFIFO)
         return -ESPIPE;
+    if (type == S_IFDIR)
+        return -EISDIR;
+    if (type != S_IFREG)
+        return -ENODEV;
     if (a1 & ~1ull) /* only mode 0 and FALLOC_FL_KEEP_SIZE */
         return -EOPNOTSUPP;
-    uint64_t end = a2 + a3;
-    if ((a1 & 1) || end <= f->inode->size)
-        return 0;
-    return truncate_inode(f->inode, (int64_t)end);
+    if (a2 + a3 < a2 || a2 + a3 > (uint64_t)INT64_MAX)
+        return -EFBIG;
+    if (!f->inode->ops->allocate)
+        return -EOPNOTSUPP; /* the volume: copy-on-write cannot set blocks aside */
+    return f->inode->ops->allocate(f->inode, a2, a3, (int)(a1 & 1));
 }
 
 /* Files in memory or in the read-only image have nothing to flush; the disk (/dev/vda) and the

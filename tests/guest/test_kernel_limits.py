@@ -204,3 +204,56 @@ def test_split_areas_join_again_and_tmpfs_files_are_bounded(
     assert lines[2].startswith("tmpfs: ENOSPC after "), r.stdout
     assert 5_000 < int(lines[2].split()[-2]) < 8_200, r.stdout  # half of 64 MiB's pages
     assert lines[3] == "after an unlink: created", r.stdout
+
+
+TMPFS_FALLOCATE = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+static long long free_bytes(void)
+{
+    struct statfs s;
+    return statfs("/tmp", &s) == 0 ? (long long)s.f_bfree * s.f_bsize : -1;
+}
+
+int main(void)
+{
+    int fd = open("/tmp/big", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    long long before = free_bytes();
+    int rc = fallocate(fd, 0, 0, before + (1 << 20));
+    printf("more than free: %s\n", rc == -1 && errno == ENOSPC ? "ENOSPC" : "no ENOSPC");
+    printf("free unchanged: %s\n", free_bytes() == before ? "yes" : "no");
+    rc = fallocate(fd, 0, 0, before / 2);
+    long long taken = before - free_bytes();
+    printf("half of it: %s, %s\n", rc == 0 ? "ok" : "failed",
+           taken >= before / 2 && taken <= before / 2 + 4096 ? "taken" : "not taken");
+    unlink("/tmp/big");
+    close(fd);
+    printf("freed: %s\n", free_bytes() == before ? "yes" : "no");
+    return 0;
+}
+"""
+
+
+def test_tmpfs_fallocate_takes_the_space_or_fails_with_enospc(
+    guest: GuestRunner, tmp_path: Path
+) -> None:
+    """fallocate in /tmp takes the pages it promises (statfs's free space goes down by them), and
+    a range larger than the free space is ENOSPC without taking any, as Linux's tmpfs. It used to
+    grow the size only: success, nothing set aside."""
+    (tmp_path / "falloc.c").write_text(TMPFS_FALLOCATE)
+    exe = tmp_path / "falloc"
+    subprocess.run(["gcc", "-O2", "-o", str(exe), str(tmp_path / "falloc.c")], check=True)
+    argv = [*guest.command, "exec", "--accel", "tcg", "--memory", "64M", "--timeout", "300",
+            str(exe)]  # fmt: skip
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=400)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "more than free: ENOSPC",
+        "free unchanged: yes",
+        "half of it: ok, taken",
+        "freed: yes",
+    ], r.stdout

@@ -1,6 +1,7 @@
 /* File semantics and error codes in the writable /tmp: create/exclusive, read/write, pread/pwrite,
  * O_APPEND, O_TRUNC, ftruncate and holes, unlink while open, rename, mkdir/rmdir, getdents64
- * (sorted here before printing), stat/statx, chdir/getcwd, *at calls with a directory fd. Works in
+ * (sorted here before printing), stat/statx, chdir/getcwd, *at calls with a directory fd,
+ * fallocate. Works in
  * a fresh directory under /tmp and removes it at the end. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -167,6 +168,30 @@ int main(void)
     CHECK_EQ("1 MiB read back", pread(fd, back, sizeof back, 0), (long)sizeof back);
     CHECK("1 MiB matches", memcmp(big, back, sizeof big) == 0);
     close(fd);
+
+    /* fallocate: the range's blocks are the file's (st_blocks), reading as zeros; the size grows
+     * (mode 0) or stays (FALLOC_FL_KEEP_SIZE). */
+    int fa = open("falloc.bin", O_RDWR | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fa >= 0);
+    struct stat fst;
+    CHECK_OK("fallocate 1 MiB", fallocate(fa, 0, 0, 1 << 20));
+    CHECK("fallocate grows the size and gives the blocks",
+          fstat(fa, &fst) == 0 && fst.st_size == 1 << 20 && fst.st_blocks >= 2048);
+    CHECK_OK("fallocate KEEP_SIZE to 2 MiB", fallocate(fa, FALLOC_FL_KEEP_SIZE, 0, 2 << 20));
+    CHECK("KEEP_SIZE keeps the size and gives the blocks",
+          fstat(fa, &fst) == 0 && fst.st_size == 1 << 20 && fst.st_blocks >= 4096);
+    static const char zeros[4096];
+    CHECK("the allocated range reads as zeros",
+          pread(fa, buf, sizeof buf, 512 << 10) == sizeof buf && !memcmp(buf, zeros, sizeof buf));
+    CHECK_ERRNO("fallocate of length 0", fallocate(fa, 0, 0, 0), EINVAL);
+    CHECK_ERRNO("fallocate of a negative offset", fallocate(fa, 0, -1, 10), EINVAL);
+    CHECK_ERRNO("fallocate with an unknown mode", fallocate(fa, 0x4000, 0, 10), EOPNOTSUPP);
+    CHECK_ERRNO("fallocate past the largest file", fallocate(fa, 0, INT64_MAX - 10, 100), EFBIG);
+    close(fa);
+    fa = open("falloc.bin", O_RDONLY);
+    CHECK_ERRNO("fallocate on a read-only open", fallocate(fa, 0, 0, 10), EBADF);
+    close(fa);
+    unlink("falloc.bin");
 
     /* unlink while open: the data stays reachable through the fd. */
     fd = open("a.txt", O_RDONLY);

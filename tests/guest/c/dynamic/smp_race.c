@@ -7,14 +7,18 @@
  * calls, one open file shared by every thread (pread at offsets of their own, read moving
  * one shared position), and one file appended to by every thread through opens of its own. Every
  * printed line is deterministic. */
+/* (8.) Threads create, write, rename, stat and unlink files in one directory while another lists
+ * it: every listing has each name once, and the directory ends as the host's does. */
 #include "../check.h"
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #define PAGE 4096
 #define THREADS 4
@@ -425,6 +429,89 @@ static void check_appends(void)
     unlink("smp_append.bin");
 }
 
+/* 8. One directory changed by every thread while another lists it. */
+#define FS_FILES 300
+static atomic_int fs_done;
+static atomic_long fs_bad, fs_dups;
+
+static void *fs_lane(void *arg)
+{
+    long lane = (long)arg;
+    char a[64], b[64], data[1024];
+    memset(data, 'a' + (int)lane, sizeof data);
+    for (int i = 0; i < FS_FILES; i++) {
+        snprintf(a, sizeof a, "smp_dir/t%ld-%d", lane, i);
+        snprintf(b, sizeof b, "smp_dir/r%ld-%d", lane, i);
+        int fd = open(a, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        struct stat st;
+        if (fd < 0 || write(fd, data, sizeof data) != sizeof data || close(fd) != 0 ||
+            rename(a, b) != 0 || stat(b, &st) != 0 || st.st_size != sizeof data ||
+            (i % 2 == 0 && unlink(b) != 0))
+            atomic_fetch_add(&fs_bad, 1);
+    }
+    atomic_fetch_add(&fs_done, 1);
+    return NULL;
+}
+
+/* Lists the directory; counts names listed twice in one listing. Returns the names seen. */
+static int list_once(void)
+{
+    static char seen[THREADS][FS_FILES][2];
+    memset(seen, 0, sizeof seen);
+    DIR *d = opendir("smp_dir");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char kind;
+        long lane;
+        int i;
+        if (e->d_name[0] == '.')
+            continue;
+        if (sscanf(e->d_name, "%c%ld-%d", &kind, &lane, &i) != 3 || (kind != 't' && kind != 'r') ||
+            lane < 0 || lane >= THREADS || i < 0 || i >= FS_FILES) {
+            atomic_fetch_add(&fs_bad, 1);
+            continue;
+        }
+        if (seen[lane][i][kind == 'r']++)
+            atomic_fetch_add(&fs_dups, 1);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void check_directory_race(void)
+{
+    REQUIRE(mkdir("smp_dir", 0755) == 0);
+    pthread_t t[THREADS];
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&t[i], NULL, fs_lane, (void *)i);
+    int listings = 0;
+    while (atomic_load(&fs_done) < THREADS) {
+        list_once();
+        listings++;
+    }
+    for (int i = 0; i < THREADS; i++)
+        join_thread(t[i], 120);
+    CHECK_EQ("create, write, rename, stat, unlink from threads at once", atomic_load(&fs_bad), 0);
+    CHECK_EQ("a directory listed while it changes has each name once", atomic_load(&fs_dups), 0);
+    CHECK_EQ("the directory ends with what was kept", list_once(), THREADS * FS_FILES / 2);
+    CHECK("it was listed while it changed", listings > 0);
+    DIR *d = opendir("smp_dir");
+    struct dirent *e;
+    char path[300];
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(path, sizeof path, "smp_dir/%s", e->d_name);
+            unlink(path);
+        }
+    if (d)
+        closedir(d);
+    CHECK_OK("the emptied directory goes", rmdir("smp_dir"));
+}
+
 int main(void)
 {
     check_fault_race();
@@ -434,5 +521,6 @@ int main(void)
     check_affinity();
     check_shared_file();
     check_appends();
+    check_directory_race();
     return check_done();
 }

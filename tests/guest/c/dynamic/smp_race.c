@@ -8,7 +8,8 @@
  * one shared position), and one file appended to by every thread through opens of its own. Every
  * printed line is deterministic. */
 /* (8.) Threads create, write, rename, stat and unlink files in one directory while another lists
- * it: every listing has each name once, and the directory ends as the host's does. */
+ * it: every listing has each name once, and the directory ends as the host's does. (9.) Writers
+ * and readers on one pipe at once: a write of at most PIPE_BUF bytes is never split or mixed. */
 #include "../check.h"
 #include <sched.h>
 #include <setjmp.h>
@@ -512,6 +513,57 @@ static void check_directory_race(void)
     CHECK_OK("the emptied directory goes", rmdir("smp_dir"));
 }
 
+/* 9. One pipe, four writers of 512-byte records (atomic: at most PIPE_BUF) and two readers. */
+#define PIPE_RECORDS 2000
+#define PIPE_REC 512
+static int pipe_fds[2];
+static atomic_long pipe_bad, pipe_got;
+
+static void *pipe_writer(void *arg)
+{
+    long lane = (long)arg;
+    unsigned char rec[PIPE_REC];
+    for (int i = 0; i < PIPE_RECORDS; i++) {
+        memset(rec, (int)(lane * 64 + i % 64), sizeof rec);
+        if (write(pipe_fds[1], rec, sizeof rec) != sizeof rec)
+            atomic_fetch_add(&pipe_bad, 1);
+    }
+    return NULL;
+}
+
+static void *pipe_reader(void *arg)
+{
+    (void)arg;
+    unsigned char rec[PIPE_REC];
+    ssize_t n;
+    while ((n = read(pipe_fds[0], rec, sizeof rec)) > 0) {
+        int whole = n == PIPE_REC;
+        for (int k = 1; whole && k < PIPE_REC; k++)
+            whole = rec[k] == rec[0];
+        atomic_fetch_add(whole ? &pipe_got : &pipe_bad, 1);
+    }
+    return NULL;
+}
+
+static void check_pipe_race(void)
+{
+    REQUIRE(pipe(pipe_fds) == 0);
+    pthread_t w[THREADS], r[2];
+    for (long i = 0; i < 2; i++)
+        start_thread(&r[i], NULL, pipe_reader, NULL);
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&w[i], NULL, pipe_writer, (void *)i);
+    for (int i = 0; i < THREADS; i++)
+        join_thread(w[i], 120);
+    close(pipe_fds[1]); /* the readers see end-of-file */
+    for (int i = 0; i < 2; i++)
+        join_thread(r[i], 120);
+    close(pipe_fds[0]);
+    CHECK_EQ("pipe records of at most PIPE_BUF from threads at once arrive whole",
+             atomic_load(&pipe_bad), 0);
+    CHECK_EQ("and every one arrives", atomic_load(&pipe_got), (long)THREADS * PIPE_RECORDS);
+}
+
 int main(void)
 {
     check_fault_race();
@@ -522,5 +574,6 @@ int main(void)
     check_shared_file();
     check_appends();
     check_directory_race();
+    check_pipe_race();
     return check_done();
 }

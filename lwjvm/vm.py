@@ -88,30 +88,87 @@ class VmResult:
     command: list[str] = field(default_factory=list)  # the QEMU command line that ran
 
 
-def _writer(stream: BinaryIO, on_broken: Callable[[], None]) -> Callable[[bytes], None]:
-    """A function writing guest output to `stream` as it comes. If the reader goes away (a closed
-    pipe, as `| head` does), later output is dropped and `on_broken` runs once."""
-    broken = False
+class _Pump:
+    """Writes one output stream (our stdout or stderr) from a thread of its own, as it comes.
 
-    def write(data: bytes) -> None:
-        nonlocal broken
-        if broken:
-            return
-        try:
-            stream.write(data)
-            stream.flush()
-        except BrokenPipeError:
-            broken = True
-            with contextlib.suppress(OSError, ValueError):
-                # Our own stdout/stderr: point the fd at /dev/null so the flush at exit is quiet.
-                fd = stream.fileno()
-                if fd in (1, 2):
-                    null = os.open(os.devnull, os.O_WRONLY)
-                    os.dup2(null, fd)
-                    os.close(null)
-            on_broken()
+    A reader that stops reading stalls only its own stream: the loop stops taking that console
+    from QEMU once PAUSE_BYTES wait here (QEMU then holds the guest's writes, which sleep or say
+    EAGAIN, as a full pipe does), while the other stream, the kernel log, signals, the control
+    channel and the timeout go on. `write` never blocks. If the reader goes away (a closed pipe,
+    as `| head` does), later output is dropped and `broken` is set; the loop hears of both through
+    `wake_fd`."""
 
-    return write
+    PAUSE_BYTES = 256 * 1024
+
+    def __init__(self, stream: BinaryIO, wake_fd: int) -> None:
+        self._stream = stream
+        self._wake_fd = wake_fd
+        self._queue: deque[bytes] = deque()
+        self._bytes = 0
+        self._closed = False
+        self._cv = threading.Condition()
+        self.broken = False
+        self._thread = threading.Thread(target=self._run, name="lwjvm-output", daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> None:
+        with self._cv:
+            if self.broken or not data:
+                return
+            self._queue.append(data)
+            self._bytes += len(data)
+            self._cv.notify()
+
+    def full(self) -> bool:
+        with self._cv:
+            return self._bytes >= self.PAUSE_BYTES
+
+    def close(self) -> None:
+        """Waits until everything written has gone out (or the reader has gone)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._closed:
+                    self._cv.wait()
+                if not self._queue:
+                    return
+                data = self._queue.popleft()
+            try:
+                self._stream.write(data)
+                self._stream.flush()
+            except (BrokenPipeError, ValueError, OSError) as e:
+                if isinstance(e, BrokenPipeError):
+                    with contextlib.suppress(OSError, ValueError):
+                        # Our own stdout/stderr: point the fd at /dev/null so the flush at exit
+                        # is quiet.
+                        fd = self._stream.fileno()
+                        if fd in (1, 2):
+                            null = os.open(os.devnull, os.O_WRONLY)
+                            os.dup2(null, fd)
+                            os.close(null)
+                with self._cv:
+                    self.broken = True
+                    self._queue.clear()
+                    self._bytes = 0
+            with self._cv:
+                self._bytes = max(0, self._bytes - len(data))
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_fd, b"w")
+
+
+@dataclass
+class _Outputs:
+    """The two output pumps and the pipe their threads wake the loop through."""
+
+    out: _Pump
+    err: _Pump
+    wake_fd: int
+    sigpipe_sent: bool = False
 
 
 class _Signals:
@@ -260,14 +317,17 @@ def _run_vm(
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lwjvm-qmp-"))
             cfg = dataclasses.replace(cfg, qmp=Path(tmp) / "qmp")
 
-        # A program whose stdout or stderr reader has gone gets SIGPIPE, as on the host.
-        def sigpipe() -> None:
-            log.sent_signals.add(signal.SIGPIPE)
-            _send(cons.com3, protocol.control_line(signal.SIGPIPE))
-
-        out = _writer(stdout if stdout is not None else sys.stdout.buffer, sigpipe)
-        err = _writer(stderr if stderr is not None else sys.stderr.buffer, sigpipe)
-        log = KernelLog(err, live_log)
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        stack.callback(os.close, wake_r)
+        stack.callback(os.close, wake_w)
+        out = _Pump(stdout if stdout is not None else sys.stdout.buffer, wake_w)
+        err = _Pump(stderr if stderr is not None else sys.stderr.buffer, wake_w)
+        # Last in, first out: everything written has gone before the pipe closes.
+        stack.callback(out.close)
+        stack.callback(err.close)
+        log = KernelLog(err.write, live_log)
         if control is not None:
             log.on_record = control.on_record
         if cfg.disks:  # `lwjvm volume snapshot` of the volume in use, relayed to the guest
@@ -292,7 +352,7 @@ def _run_vm(
                 _restore(proc, cfg.qmp, cfg.incoming, forwards, cons)
             if control is not None and control.on_start is not None:
                 control.on_start(proc)
-            result = _wait(proc, cfg, cons, sigs, log, out, err, t0, control)
+            result = _wait(proc, cfg, cons, sigs, log, _Outputs(out, err, wake_r), t0, control)
             result.command = cmd
             return result
     finally:
@@ -334,16 +394,26 @@ def _wait(
     cons: qemu.Consoles,
     sigs: _Signals,
     log: KernelLog,
-    out: Callable[[bytes], None],
-    err: Callable[[bytes], None],
+    outs: _Outputs,
     t0: float,
     control: VmControl | None = None,
 ) -> VmResult:
-    """Reads the consoles until QEMU has gone, enforcing the timeout; kills QEMU on any error."""
+    """Reads the consoles until QEMU has gone, enforcing the timeout; kills QEMU on any error.
+    A console whose output waits for its reader (_Pump.full) is not read until it drains."""
     sel = selectors.DefaultSelector()
     sinks = dict(cons.ours)
     for fd in sinks:
         sel.register(fd, selectors.EVENT_READ)
+    sel.register(outs.wake_fd, selectors.EVENT_READ)
+    pumps = {"com1": outs.out, "com2": outs.err}
+    paused: set[int] = set()  # console fds not read while their pump is full
+
+    def resume(everything: bool) -> None:
+        for fd in list(paused):
+            if everything or not pumps[sinks[fd]].full():
+                paused.discard(fd)
+                sel.register(fd, selectors.EVENT_READ)
+
     if sigs.fd is not None:
         sel.register(sigs.fd, selectors.EVENT_READ)
     if control is not None:
@@ -360,6 +430,8 @@ def _wait(
     stop_killed = False
     try:
         while sinks:
+            if paused and proc.poll() is not None:
+                resume(everything=True)  # QEMU is gone (a second Ctrl-C): drain what it left
             limit = None
             if not killed:
                 limit = deadline
@@ -392,9 +464,21 @@ def _wait(
                 )
                 qemu.stop(proc, quit_hook)
                 killed = True  # QEMU is gone: every console reaches EOF, drain them
+                resume(everything=True)
                 continue
             for key, _ in events:
                 fd = int(key.fd)
+                if fd == outs.wake_fd:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(fd, 4096)
+                    resume(everything=killed)
+                    if (outs.out.broken or outs.err.broken) and not outs.sigpipe_sent:
+                        # A program whose stdout or stderr reader has gone gets SIGPIPE, as on
+                        # the host.
+                        outs.sigpipe_sent = True
+                        log.sent_signals.add(signal.SIGPIPE)
+                        _send(cons.com3, protocol.control_line(signal.SIGPIPE))
+                    continue
                 if control is not None and fd == control.fd:
                     for what, signum, limit_s in control.take():
                         if what == "line":
@@ -405,6 +489,7 @@ def _wait(
                             stop_killed = log.end_at is None
                             qemu.stop(proc, quit_hook)
                             killed = True
+                            resume(everything=True)
                         elif what == "signal" and log.end_at is None and not killed:
                             _send(cons.com3, protocol.control_line(signum))
                             log.sent_signals.add(signum)
@@ -415,7 +500,7 @@ def _wait(
                     continue
                 if fd == sigs.fd:
                     was = forwarded
-                    forwarded = _on_signals(sigs.read(), forwarded, proc, cons.com3, err)
+                    forwarded = _on_signals(sigs.read(), forwarded, proc, cons.com3, outs.err.write)
                     if forwarded is not None:
                         log.sent_signals.add(forwarded)
                     if was is None and forwarded is not None and cfg.stop_timeout is not None:
@@ -435,10 +520,11 @@ def _wait(
                 name = sinks[fd]
                 if name in ("com1", "com2") and first_output is None:
                     first_output = now
-                if name == "com1":
-                    out(data)
-                elif name == "com2":
-                    err(data)
+                if name in pumps:
+                    pumps[name].write(data)
+                    if not killed and pumps[name].full():
+                        sel.unregister(fd)
+                        paused.add(fd)
                 elif name == "com3":
                     log.feed(data, now)
                 else:

@@ -272,10 +272,11 @@ int main(void)
 """
 
 
-def _stalled_stderr(argv: list[str]) -> tuple[int, list[str], str]:
+def _stalled_stderr(argv: list[str]) -> tuple[int, list[str], str, bool]:
     """Runs argv with its stdout unread until the program has said on stderr what it saw with the
     pipe full (its "epoll_wait at once" line: no sleep to guess how long a boot takes), then
-    drained; its exit code, the program's stderr lines and the whole stderr."""
+    drained; its exit code, the program's stderr lines, the whole stderr, and whether that line
+    came while stdout was still unread."""
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     assert p.stderr is not None
     got = b""
@@ -287,9 +288,10 @@ def _stalled_stderr(argv: list[str]) -> tuple[int, list[str], str]:
             if not chunk:
                 break  # it ended before saying so: the assertions show why
             got += chunk
+    before = b"prog: epoll_wait when full" in got
     _, err = p.communicate(timeout=240)
     text = (got + err).decode(errors="replace")
-    return p.returncode, [x for x in text.splitlines() if x.startswith("prog: ")], text
+    return p.returncode, [x for x in text.splitlines() if x.startswith("prog: ")], text, before
 
 
 def test_a_stdout_the_host_does_not_read_polls_not_writable_until_it_does(
@@ -302,12 +304,13 @@ def test_a_stdout_the_host_does_not_read_polls_not_writable_until_it_does(
     (tmp_path / "nbout.c").write_text(NONBLOCKING_STDOUT)
     exe = tmp_path / "nbout"
     subprocess.run(["gcc", "-O2", "-o", str(exe), str(tmp_path / "nbout.c")], check=True)
-    code, host, _ = _stalled_stderr([str(exe)])
+    code, host, _, _ = _stalled_stderr([str(exe)])
     assert code == 0 and host[0] == "prog: filled: EAGAIN", host
     argv = [*guest.command, "exec", "--accel", "tcg", "--timeout", "200", str(exe)]
-    code, lines, text = _stalled_stderr(argv)
+    code, lines, text, before = _stalled_stderr(argv)
     assert code == 0, text
     assert lines == host, text
+    assert before, "the program's stderr waited for its stdout to be read"
 
 
 def test_program_fault_without_handler_exits_128_plus_signal_with_context(

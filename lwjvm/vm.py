@@ -100,9 +100,10 @@ class _Pump:
 
     PAUSE_BYTES = 256 * 1024
 
-    def __init__(self, stream: BinaryIO, wake_fd: int) -> None:
+    def __init__(self, stream: BinaryIO, wake_fd: int, lock: threading.Lock | None = None) -> None:
         self._stream = stream
         self._wake_fd = wake_fd
+        self._write_lock = lock or threading.Lock()  # shared by pumps writing one stream
         self._queue: deque[bytes] = deque()
         self._bytes = 0
         self._closed = False
@@ -139,8 +140,9 @@ class _Pump:
                     return
                 data = self._queue.popleft()
             try:
-                self._stream.write(data)
-                self._stream.flush()
+                with self._write_lock:
+                    self._stream.write(data)
+                    self._stream.flush()
             except (BrokenPipeError, ValueError, OSError) as e:
                 if isinstance(e, BrokenPipeError):
                     with contextlib.suppress(OSError, ValueError):
@@ -322,8 +324,11 @@ def _run_vm(
         os.set_blocking(wake_w, False)
         stack.callback(os.close, wake_r)
         stack.callback(os.close, wake_w)
-        out = _Pump(stdout if stdout is not None else sys.stdout.buffer, wake_w)
-        err = _Pump(stderr if stderr is not None else sys.stderr.buffer, wake_w)
+        out_stream = stdout if stdout is not None else sys.stdout.buffer
+        err_stream = stderr if stderr is not None else sys.stderr.buffer
+        one = threading.Lock() if out_stream is err_stream else None  # both to one sink
+        out = _Pump(out_stream, wake_w, one)
+        err = _Pump(err_stream, wake_w, one)
         # Last in, first out: everything written has gone before the pipe closes.
         stack.callback(out.close)
         stack.callback(err.close)

@@ -8,6 +8,8 @@
 #include "core/stats.h"
 #include "linux/syscall.h"
 #include "arch/x86_64/io.h"
+#include "arch/x86_64/lapic.h"
+#include "arch/x86_64/smp.h"
 #include "arch/x86_64/layout.h"
 #include "arch/x86_64/regs.h"
 #include "arch/x86_64/tsc.h"
@@ -125,8 +127,9 @@ void spin_stuck(const struct spinlock *l, uint64_t *since)
         *since = now;
     else if (now - *since > (uint64_t)SPIN_PANIC_S * tsc_hz) {
         unsigned owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
-        panic("lock %s held for %d s by cpu %d while cpu %u waits for it: a deadlock",
-              l->name ? l->name : "?", SPIN_PANIC_S, (int)owner - 1, spinlock_cpu());
+        panic_stuck_cpu(owner ? owner - 1 : MAX_CPUS,
+                        "lock %s held for %d s by cpu %d while cpu %u waits for it: a deadlock",
+                        l->name ? l->name : "?", SPIN_PANIC_S, (int)owner - 1, spinlock_cpu());
     }
 }
 
@@ -145,6 +148,49 @@ void panic(const char *fmt, ...)
     backtrace(fp[1] - 1, fp[0]);
     kprintf("\x1elwjvm:panic\n");
     stop(1);
+    __builtin_unreachable();
+}
+
+/* The CPU panic_stuck_cpu asked to say where it is (-1: none), and whether it has. */
+static int nmi_report_cpu = -1;
+static int nmi_reported;
+
+void panic_stuck_cpu(unsigned cpu, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    __asm__ volatile("cli");
+    int expected = -1;
+    if (cpu < MAX_CPUS && cpu != spinlock_cpu() &&
+        __atomic_compare_exchange_n(&nmi_report_cpu, &expected, (int)cpu, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST)) {
+        lapic_send_nmi(smp_apic_id[cpu]);
+        uint64_t t0 = rdtsc();
+        while (!__atomic_load_n(&nmi_reported, __ATOMIC_ACQUIRE) && rdtsc() - t0 < 2 * tsc_hz)
+            __asm__ volatile("pause");
+        if (!__atomic_load_n(&nmi_reported, __ATOMIC_ACQUIRE)) {
+            klog_start_line();
+            kprintf("cpu %u did not answer an NMI either\n", cpu);
+        }
+    }
+    panic("%s", buf);
+}
+
+int panic_nmi_report(const struct regs *r)
+{
+    unsigned me = spinlock_cpu();
+    if (__atomic_load_n(&nmi_report_cpu, __ATOMIC_ACQUIRE) != (int)me)
+        return 0;
+    klog_start_line();
+    kprintf("cpu %u, which did not answer, was here (NMI):\n", me);
+    print_context();
+    dump_regs(r);
+    backtrace(r->rip, r->rbp);
+    __atomic_store_n(&nmi_reported, 1, __ATOMIC_RELEASE);
+    cpu_halt_forever(); /* the asking CPU panics and stops the VM */
     __builtin_unreachable();
 }
 

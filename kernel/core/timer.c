@@ -41,8 +41,8 @@ void ktimer_cancel(struct ktimer *t)
         if (bwait_expired(&w)) {
             uint64_t off = 0;
             const char *fn = ksym_lookup((uint64_t)t->fire, &off);
-            panic("timer callback %s has run on cpu %u for %u s: cpu %u cannot cancel its timer",
-                  fn ? fn : "?", on, wait_limit_s, cpu);
+            panic_stuck_cpu(on, "timer callback %s has run on cpu %u for %u s: cpu %u cannot "
+                            "cancel its timer", fn ? fn : "?", on, wait_limit_s, cpu);
         }
         __asm__ volatile("pause");
         spinlock_poll(); /* a TLB shootdown may wait for this CPU */

@@ -112,25 +112,28 @@ int main(int argc, char **argv)
 }
 """
 
+NMI_REPORT = "cpu 1, which did not answer, was here (NMI):"
 STUCK_WAITS = [
     ("tlb", "tlb", "kernel panic: TLB shootdown: cpu 1 has not flushed 2 s after cpu 0 asked it "
-     "(it runs thread 2, syscall -1)"),
+     "(it runs thread 2, syscall -1)", NMI_REPORT + "\nin thread 2\n"),
     ("timer", "timer",
-     "kernel panic: timer callback fire has run on cpu 1 for 2 s: cpu 0 cannot cancel its timer"),
+     "kernel panic: timer callback fire has run on cpu 1 for 2 s: cpu 0 cannot cancel its timer",
+     NMI_REPORT),
     ("icr", "tlb", "kernel panic: IPI: the local APIC of cpu 0 has not accepted its previous IPI "
-     "within 2 s (icr 0x4500 to APIC id 1)"),
+     "within 2 s (icr 0x4500 to APIC id 1)", None),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("inject", "mode", "message"), STUCK_WAITS,
+@pytest.mark.parametrize(("inject", "mode", "message", "nmi"), STUCK_WAITS,
                          ids=[w[0] for w in STUCK_WAITS])
 def test_a_wait_for_another_cpu_that_never_ends_panics_with_its_cause(
-    guest: GuestRunner, tmp_path: Path, inject: str, mode: str, message: str
+    guest: GuestRunner, tmp_path: Path, inject: str, mode: str, message: str, nmi: str | None
 ) -> None:
     """A CPU that never answers a TLB shootdown, a timer callback that never returns on another
     CPU, an IPI the local APIC never accepts (each made so by lwjvm.wait_test=, the limit cut to
-    2 s): the kernel panics naming what it waited for and where, never spins without a word. The
-    same program without the switch runs to its end."""
+    2 s): the kernel panics naming what it waited for and where, never spins without a word; the
+    CPU that did not answer first says where it was, through an NMI (its registers and backtrace:
+    the callback still in `fire`). The same program without the switch runs to its end."""
     (tmp_path / "stuck.c").write_text(STUCK)
     exe = tmp_path / "stuck"
     subprocess.run(["gcc", "-O2", "-pthread", "-o", str(exe), str(tmp_path / "stuck.c")],
@@ -140,6 +143,10 @@ def test_a_wait_for_another_cpu_that_never_ends_panics_with_its_cause(
     assert r.returncode == 123, r.stderr
     assert message in r.stderr, r.stderr
     assert "backtrace:" in r.stderr
+    if nmi is not None:
+        report = r.stderr[r.stderr.index(NMI_REPORT) : r.stderr.index(message)]
+        assert report.startswith(nmi), r.stderr
+        assert "backtrace:" in report and ("fire+0x" in report) == (inject == "timer"), r.stderr
     if inject != "icr":
         clean = _exec(guest, "--cpus", "2", str(exe), mode)
         assert clean.returncode == 0, clean.stderr

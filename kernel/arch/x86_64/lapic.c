@@ -68,6 +68,13 @@ void lapic_send_ipi(unsigned apic_id, uint8_t vector)
     irq_restore(fl);
 }
 
+void lapic_send_nmi(unsigned apic_id)
+{
+    uint64_t fl = irq_save();
+    send_icr(apic_id, 0x400); /* NMI, physical, edge */
+    irq_restore(fl);
+}
+
 void lapic_send_init(unsigned apic_id)
 {
     send_icr(apic_id, 0x4500); /* INIT, level assert */

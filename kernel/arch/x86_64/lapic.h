@@ -17,6 +17,8 @@ void lapic_init_ap(void);
 unsigned lapic_id(void);
 /* Sends interrupt `vector` to the CPU with local APIC ID apic_id. */
 void lapic_send_ipi(unsigned apic_id, uint8_t vector);
+/* A non-maskable interrupt: reaches a CPU that runs with interrupts off (panic_stuck_cpu). */
+void lapic_send_nmi(unsigned apic_id);
 /* The start-up sequence of an application processor: INIT, then start-up IPIs at page << 12. */
 void lapic_send_init(unsigned apic_id);
 void lapic_send_sipi(unsigned apic_id, uint8_t page);

@@ -335,9 +335,9 @@ void tlb_shootdown(void)
                 struct thread *t = __atomic_load_n(&cpu_percpu(c)->current, __ATOMIC_RELAXED);
                 int tid = t ? t->tid : -1;
                 long nr = t && t->in_syscall ? (long)t->syscall_nr : -1;
-                panic("TLB shootdown: cpu %u has not flushed %u s after cpu %u asked it (it runs "
-                      "thread %d%s, syscall %ld)", c, wait_limit_s, p->cpu, tid,
-                      t == cpu_percpu(c)->idle ? " (idle)" : "", nr);
+                panic_stuck_cpu(c, "TLB shootdown: cpu %u has not flushed %u s after cpu %u asked "
+                                "it (it runs thread %d%s, syscall %ld)", c, wait_limit_s, p->cpu,
+                                tid, t == cpu_percpu(c)->idle ? " (idle)" : "", nr);
             }
             __asm__ volatile("pause");
         }

@@ -96,6 +96,8 @@ void trap_dispatch(struct regs *r)
     if (v == 14) {
         page_fault(r);
     } else if (v < 32) {
+        if (v == 2)
+            panic_nmi_report(r); /* a CPU asked this one where it is: it never returns */
         if (!regs_from_user(r) || v == 2 || v == 7 || v == 8 || v == 18)
             panic_regs(r, names[v] ? names[v] : "reserved exception");
         user_exception(r);

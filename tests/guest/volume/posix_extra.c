@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 
     /* posix_fallocate: the file grows to the length asked for (the volume answers fallocate
      * itself with EOPNOTSUPP, as copy-on-write cannot set blocks aside: glibc then writes the
-     * zeros, as it does on ZFS). */
+     * zeros itself). */
     fd = open(at(dir, "falloc"), O_RDWR | O_CREAT | O_TRUNC, 0644);
     CHECK(fd >= 0);
     CHECK(posix_fallocate(fd, 0, 10000) == 0);

@@ -79,9 +79,11 @@ static uint32_t out_poll(struct file *f, struct waitq **wq) { return con_poll(f,
 static uint32_t err_poll(struct file *f, struct waitq **wq) { return con_poll(f, wq, 1); }
 
 const struct file_ops console_out_ops = {
-    .read = con_read, .write = out_write, .ioctl = con_ioctl, .poll = out_poll};
+    .read = con_read, .write = out_write, .ioctl = con_ioctl, .poll = out_poll,
+    .no_seek = 1};
 const struct file_ops console_err_ops = {
-    .read = con_read, .write = err_write, .ioctl = con_ioctl, .poll = err_poll};
+    .read = con_read, .write = err_write, .ioctl = con_ioctl, .poll = err_poll,
+    .no_seek = 1};
 
 /* The consoles' inodes when /dev is not there (devfs gives its own): character devices 4:64 and
  * 4:65 like /dev/ttyS0 and /dev/ttyS1. Static: never released. */

@@ -124,6 +124,9 @@ struct file_ops {
     uint32_t (*poll)(struct file *f, struct waitq **wq);
     /* Optional: fsync/fdatasync: returns once what was written is durable (0 or -errno). */
     int (*fsync)(struct file *f);
+    /* Set for a stream with no position (the consoles, as a terminal on Linux): lseek, pread and
+     * pwrite are ESPIPE, as for a pipe or a socket. */
+    int no_seek;
 };
 
 struct file {

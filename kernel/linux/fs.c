@@ -144,11 +144,11 @@ static struct file *io_file(int fd, int is_write)
 }
 
 /* Pipes have no file offset. */
-/* Pipes and sockets have no position: lseek, pread and the rest are ESPIPE there. */
+/* Pipes, sockets and the consoles have no position: lseek, pread and the rest are ESPIPE there. */
 static int seekable(const struct file *f)
 {
     uint32_t type = f->inode->mode & S_IFMT;
-    return type != S_IFIFO && type != S_IFSOCK;
+    return type != S_IFIFO && type != S_IFSOCK && !f->ops->no_seek;
 }
 
 /* One read or write through the file's ops at *pos: -EINVAL for a file that has none (an epoll

@@ -102,5 +102,8 @@ int main(void)
     CHECK_OK("chdir(\"/\")", chdir("/"));
     close(fd);
     CHECK_OK("rmdir(d): everything is gone", rmdir(d));
+    /* stdout and stderr are pipes on the host and consoles in the guest: no position either way. */
+    CHECK_ERRNO("lseek on stdout", lseek(1, 0, SEEK_CUR), ESPIPE);
+    CHECK_ERRNO("pwrite on stderr", pwrite(2, "", 0, 0), ESPIPE);
     return check_done();
 }

@@ -133,6 +133,20 @@ void spin_stuck(const struct spinlock *l, uint64_t *since)
     }
 }
 
+/* The panic for `text`: the message, the thread's context, a backtrace from the caller of the
+ * function whose frame is `fp` (panic's or panic_stuck_cpu's), the panic record; stops the VM. */
+__attribute__((noreturn)) static void panic_text(const char *text, const uint64_t *fp)
+{
+    __asm__ volatile("cli");
+    klog_start_line();
+    kprintf("kernel panic: %s\n", text);
+    print_context();
+    backtrace(fp[1] - 1, fp[0]);
+    kprintf("\x1elwjvm:panic\n");
+    stop(1);
+    __builtin_unreachable();
+}
+
 void panic(const char *fmt, ...)
 {
     char buf[256];
@@ -140,15 +154,7 @@ void panic(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    __asm__ volatile("cli");
-    klog_start_line();
-    kprintf("kernel panic: %s\n", buf);
-    print_context();
-    uint64_t *fp = __builtin_frame_address(0);
-    backtrace(fp[1] - 1, fp[0]);
-    kprintf("\x1elwjvm:panic\n");
-    stop(1);
-    __builtin_unreachable();
+    panic_text(buf, __builtin_frame_address(0));
 }
 
 /* The CPU panic_stuck_cpu asked to say where it is (-1: none), and whether it has. */
@@ -176,7 +182,7 @@ void panic_stuck_cpu(unsigned cpu, const char *fmt, ...)
             kprintf("cpu %u did not answer an NMI either\n", cpu);
         }
     }
-    panic("%s", buf);
+    panic_text(buf, __builtin_frame_address(0));
 }
 
 int panic_nmi_report(const struct regs *r)

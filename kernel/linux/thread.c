@@ -10,7 +10,6 @@
 #include "lib/printf.h"
 #include "lib/string.h"
 #include "linux/syscall.h"
-#include "mm/palloc.h"
 #include "linux/uaccess.h"
 #include "sched/sched.h"
 #include "sched/thread.h"

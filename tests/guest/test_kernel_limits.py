@@ -14,6 +14,21 @@ from pathlib import Path
 
 from guest_harness import GuestRunner
 
+
+def _guest_stdout(
+    guest: GuestRunner, tmp_path: Path, source: str, memory: str, timeout_s: int, *cflags: str
+) -> str:
+    """Compiles `source` for the host's libc and runs it in the guest with `memory`; its stdout
+    (it must exit 0)."""
+    (tmp_path / "prog.c").write_text(source)
+    exe = tmp_path / "prog"
+    subprocess.run(["gcc", "-O2", *cflags, "-o", str(exe), str(tmp_path / "prog.c")], check=True)
+    argv = [*guest.command, "exec", "--accel", "tcg", "--memory", memory, "--timeout",
+            str(timeout_s), str(exe)]  # fmt: skip
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s + 100)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
 EPOLL_FLOOD = r"""
 #include <errno.h>
 #include <stdio.h>
@@ -57,18 +72,12 @@ int main(void)
 def test_epoll_items_are_bounded_like_max_user_watches(
     guest: GuestRunner, tmp_path: Path
 ) -> None:
-    (tmp_path / "flood.c").write_text(EPOLL_FLOOD)
-    exe = tmp_path / "flood"
-    subprocess.run(["gcc", "-O2", "-o", str(exe), str(tmp_path / "flood.c")], check=True)
-    argv = [*guest.command, "exec", "--accel", "tcg", "--memory", "256M", "--timeout", "300",
-            str(exe)]  # fmt: skip
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=400)
-    assert r.returncode == 0, r.stderr
-    first, second = r.stdout.splitlines()
-    assert first.startswith("stopped by ENOSPC after "), r.stdout
+    out = _guest_stdout(guest, tmp_path, EPOLL_FLOOD, "256M", 300)
+    first, second = out.splitlines()
+    assert first.startswith("stopped by ENOSPC after "), out
     items = int(first.split()[-2])
-    assert 40_000 < items < 60_000, r.stdout  # 4 % of 256 MiB / 200 bytes, less the kernel's own
-    assert second == "after a close: added", r.stdout
+    assert 40_000 < items < 60_000, out  # 4 % of 256 MiB / 200 bytes, less the kernel's own
+    assert second == "after a close: added", out
 
 
 THREAD_FLOOD = r"""
@@ -111,19 +120,12 @@ int main(void)
 
 
 def test_threads_are_bounded_like_threads_max(guest: GuestRunner, tmp_path: Path) -> None:
-    (tmp_path / "threads.c").write_text(THREAD_FLOOD)
-    exe = tmp_path / "threads"
-    subprocess.run(["gcc", "-O2", "-pthread", "-o", str(exe), str(tmp_path / "threads.c")],
-                   check=True)  # fmt: skip
-    argv = [*guest.command, "exec", "--accel", "tcg", "--memory", "64M", "--timeout", "300",
-            str(exe)]  # fmt: skip
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=400)
-    assert r.returncode == 0, r.stderr
-    first, second = r.stdout.splitlines()
-    assert first.startswith("pthread_create failed with EAGAIN after "), r.stdout
+    out = _guest_stdout(guest, tmp_path, THREAD_FLOOD, "64M", 300, "-pthread")
+    first, second = out.splitlines()
+    assert first.startswith("pthread_create failed with EAGAIN after "), out
     made, most = int(first.split()[-2]), int(second.split()[-1])
-    assert 400 < most <= 512, r.stdout  # RAM / 8 kernel stacks; 64 MiB less the kernel's own
-    assert most - 16 < made < most, r.stdout  # the limit counts main and the kernel's threads
+    assert 400 < most <= 512, out  # RAM / 8 kernel stacks; 64 MiB less the kernel's own
+    assert most - 16 < made < most, out  # the limit counts main and the kernel's threads
 
 
 AREAS_AND_FILES = r"""
@@ -189,21 +191,15 @@ int main(void)
 def test_split_areas_join_again_and_tmpfs_files_are_bounded(
     guest: GuestRunner, tmp_path: Path
 ) -> None:
-    (tmp_path / "flood.c").write_text(AREAS_AND_FILES)
-    exe = tmp_path / "flood"
-    subprocess.run(["gcc", "-O2", "-o", str(exe), str(tmp_path / "flood.c")], check=True)
-    argv = [*guest.command, "exec", "--accel", "tcg", "--memory", "64M", "--timeout", "400",
-            str(exe)]  # fmt: skip
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=500)
-    assert r.returncode == 0, r.stderr
-    lines = r.stdout.splitlines()
-    assert lines[0].startswith("mprotect: ENOMEM after "), r.stdout
+    out = _guest_stdout(guest, tmp_path, AREAS_AND_FILES, "64M", 400)
+    lines = out.splitlines()
+    assert lines[0].startswith("mprotect: ENOMEM after "), out
     # 65,530 areas, less the program's own (about 10): two more per split
-    assert 32_700 < int(lines[0].split()[-2]) <= 32_765, r.stdout
-    assert lines[1] == "areas after undoing: few", r.stdout
-    assert lines[2].startswith("tmpfs: ENOSPC after "), r.stdout
-    assert 5_000 < int(lines[2].split()[-2]) < 8_200, r.stdout  # half of 64 MiB's pages
-    assert lines[3] == "after an unlink: created", r.stdout
+    assert 32_700 < int(lines[0].split()[-2]) <= 32_765, out
+    assert lines[1] == "areas after undoing: few", out
+    assert lines[2].startswith("tmpfs: ENOSPC after "), out
+    assert 5_000 < int(lines[2].split()[-2]) < 8_200, out  # half of 64 MiB's pages
+    assert lines[3] == "after an unlink: created", out
 
 
 TMPFS_FALLOCATE = r"""
@@ -244,16 +240,10 @@ def test_tmpfs_fallocate_takes_the_space_or_fails_with_enospc(
     """fallocate in /tmp takes the pages it promises (statfs's free space goes down by them), and
     a range larger than the free space is ENOSPC without taking any, as Linux's tmpfs. It used to
     grow the size only: success, nothing set aside."""
-    (tmp_path / "falloc.c").write_text(TMPFS_FALLOCATE)
-    exe = tmp_path / "falloc"
-    subprocess.run(["gcc", "-O2", "-o", str(exe), str(tmp_path / "falloc.c")], check=True)
-    argv = [*guest.command, "exec", "--accel", "tcg", "--memory", "64M", "--timeout", "300",
-            str(exe)]  # fmt: skip
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=400)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
+    out = _guest_stdout(guest, tmp_path, TMPFS_FALLOCATE, "64M", 300)
+    assert out.splitlines() == [
         "more than free: ENOSPC",
         "free unchanged: yes",
         "half of it: ok, taken",
         "freed: yes",
-    ], r.stdout
+    ], out

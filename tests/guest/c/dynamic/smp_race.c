@@ -266,6 +266,19 @@ static void check_affinity(void)
     CHECK_OK("unpinning", sched_setaffinity(0, sizeof set, &set));
 }
 
+/* Runs fn(lane) on THREADS threads at once and waits for them all (120 s at most); returns how
+ * many lanes returned non-NULL (failed). */
+static long run_lanes(void *(*fn)(void *))
+{
+    pthread_t t[THREADS];
+    for (long i = 0; i < THREADS; i++)
+        start_thread(&t[i], NULL, fn, (void *)i);
+    long failed = 0;
+    for (int i = 0; i < THREADS; i++)
+        failed += join_thread(t[i], 120) != NULL;
+    return failed;
+}
+
 /* 6. One open file shared by every thread: pread at offsets of its own never sees another
  * thread's (a JVM loads classes from lib/modules with pread on several CPUs at once), and read
  * moves the one position a chunk at a time, so every chunk of the file is read exactly once. The
@@ -346,19 +359,12 @@ static void check_shared_file(void)
     REQUIRE(exe_len > 0 && (exe_copy = malloc((size_t)exe_len)));
     REQUIRE(pread(exe_fd, exe_copy, (size_t)exe_len, 0) == exe_len);
 
-    pthread_t t[THREADS];
-    for (long i = 0; i < THREADS; i++)
-        start_thread(&t[i], NULL, pread_lane, (void *)i);
-    for (int i = 0; i < THREADS; i++)
-        join_thread(t[i], 120);
+    run_lanes(pread_lane);
     CHECK_EQ("pread from threads at once reads each its own offset", atomic_load(&pread_bad), 0);
     CHECK_EQ("pread of the program's own file from threads at once", atomic_load(&exe_bad), 0);
     CHECK_EQ("pread leaves the shared position alone", lseek(share_fd, 0, SEEK_CUR), 0);
 
-    for (long i = 0; i < THREADS; i++)
-        start_thread(&t[i], NULL, read_lane, (void *)i);
-    for (int i = 0; i < THREADS; i++)
-        join_thread(t[i], 120);
+    run_lanes(read_lane);
     CHECK_EQ("read from threads at once: every chunk whole", atomic_load(&chunk_bad), 0);
     CHECK_EQ("read from threads at once: no chunk read twice", atomic_load(&chunk_twice), 0);
     CHECK_EQ("read from threads at once: every chunk read", atomic_load(&chunks_seen),
@@ -399,13 +405,7 @@ static void check_appends(void)
 {
     int fd = open("smp_append.bin", O_RDWR | O_CREAT | O_TRUNC, 0600);
     REQUIRE(fd >= 0);
-    pthread_t t[THREADS];
-    for (long i = 0; i < THREADS; i++)
-        start_thread(&t[i], NULL, append_lane, (void *)i);
-    long failed = 0;
-    for (int i = 0; i < THREADS; i++)
-        failed += join_thread(t[i], 120) != NULL;
-    CHECK_EQ("O_APPEND writes from threads all succeed", failed, 0);
+    CHECK_EQ("O_APPEND writes from threads all succeed", run_lanes(append_lane), 0);
     off_t size = lseek(fd, 0, SEEK_END);
     CHECK_EQ("O_APPEND from threads: the file holds every record", size,
              (long)THREADS * APPENDS * RECORD);

@@ -436,7 +436,7 @@ def _wait(
     try:
         while sinks:
             if paused and proc.poll() is not None:
-                resume(everything=True)  # QEMU is gone (a second Ctrl-C): drain what it left
+                resume(everything=True)  # QEMU is gone (stopped, or ended): drain what it left
             limit = None
             if not killed:
                 limit = deadline
@@ -469,14 +469,13 @@ def _wait(
                 )
                 qemu.stop(proc, quit_hook)
                 killed = True  # QEMU is gone: every console reaches EOF, drain them
-                resume(everything=True)
                 continue
             for key, _ in events:
                 fd = int(key.fd)
                 if fd == outs.wake_fd:
                     with contextlib.suppress(BlockingIOError):
                         os.read(fd, 4096)
-                    resume(everything=killed)
+                    resume(everything=False)
                     if (outs.out.broken or outs.err.broken) and not outs.sigpipe_sent:
                         # A program whose stdout or stderr reader has gone gets SIGPIPE, as on
                         # the host.
@@ -494,7 +493,6 @@ def _wait(
                             stop_killed = log.end_at is None
                             qemu.stop(proc, quit_hook)
                             killed = True
-                            resume(everything=True)
                         elif what == "signal" and log.end_at is None and not killed:
                             _send(cons.com3, protocol.control_line(signum))
                             log.sent_signals.add(signum)

@@ -53,7 +53,7 @@ STUCK = r"""
 #include <unistd.h>
 
 static volatile long progress;
-static timer_t timer;
+static timer_t volatile timer;
 static int use_timer;
 
 static void pin(int cpu)
@@ -70,11 +70,14 @@ static void *other(void *arg)
     pin(1);
     for (;;) {
         progress++; /* first: main waits for a first step before it watches for the last */
-        if (use_timer) {
+        if (use_timer) { /* armed for 1 ms, then 3 ms in user mode: it fires on this CPU */
             struct itimerspec its = {{0, 0}, {0, 1000000}};
             timer_settime(timer, 0, &its, NULL);
-            for (volatile int i = 0; i < 200000; i++)
-                ;
+            struct timespec t0, t;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            do
+                clock_gettime(CLOCK_MONOTONIC, &t);
+            while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < 3000000);
         }
     }
     return NULL;
@@ -86,18 +89,28 @@ int main(int argc, char **argv)
     pin(0);
     signal(SIGUSR1, SIG_IGN);
     struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
-    if (use_timer && timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0)
+    if (use_timer && timer_create(CLOCK_MONOTONIC, &ev, (timer_t *)&timer) != 0)
         return 2;
     pthread_t t;
     pthread_create(&t, NULL, other, NULL);
     while (!progress)
         ;
     if (use_timer) {
-        /* CPU 1 is stuck in the timer's callback once its thread makes no progress (or, with
-         * nothing stuck, after 2 s). */
-        for (long seen = -1, round = 0; seen != progress && round < 20; round++) {
-            seen = progress;
+        /* CPU 1 may be in the timer's callback once its thread has made no progress for 300 ms:
+         * delete the timer (which waits for that callback), then go on with a new one in case
+         * it was only CPU 1 not being run by the host. With nothing stuck, it ends after 3 s. */
+        long seen = progress;
+        for (int round = 0, still = 0; round < 30; round++) {
             usleep(100000);
+            if (progress != seen) {
+                seen = progress;
+                still = 0;
+            } else if (++still == 3) {
+                timer_delete(timer);
+                if (timer_create(CLOCK_MONOTONIC, &ev, (timer_t *)&timer) != 0)
+                    return 2;
+                still = 0;
+            }
         }
         timer_delete(timer);
     } else {

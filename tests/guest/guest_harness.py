@@ -36,6 +36,13 @@ GUEST_TIMEOUT_S = 60
 RUN_ALL_IN_GUEST = os.environ.get("LWJVM_GUEST_ALL") == "1"
 
 
+def sigkill_env(scratch: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for an lwjvm a test kills with SIGKILL (`env`, else this process's): its
+    temporary directory, with the image it built, goes in `scratch`, which pytest removes, since
+    a killed lwjvm cannot remove it."""
+    return {**(os.environ if env is None else env), "TMPDIR": str(scratch)}
+
+
 def guest_cpu_counts(text: str) -> tuple[int, ...]:
     """The CPU counts of `LWJVM_GUEST_CPUS` ("1,2"): each corpus program boots once per count."""
     try:

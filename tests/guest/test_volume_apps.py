@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from guest_harness import sigkill_env
 
 from lwjvm import volume
 from lwjvm.testing import guest_unavailable, lwjvm_command
@@ -50,10 +51,10 @@ def _argv(exe: Path, vol: Path, empty: Path, *args: str) -> list[str]:
             *args]  # fmt: skip
 
 
-def _run_and_kill(argv: list[str], delay: float) -> int:
+def _run_and_kill(argv: list[str], delay: float, scratch: Path) -> int:
     """Runs the writer until `delay` s after its first commit, kills QEMU; the rows acked."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True, env=sigkill_env(scratch))  # fmt: skip
     acked = 0
     first = threading.Event()
 
@@ -95,7 +96,7 @@ def test_sqlite_keeps_every_committed_row_through_kill_9(
     acked = 0
     for _ in range(2):
         got = _run_and_kill(_argv(sqlite_prog, vol, empty, "/data/app.db", mode),
-                            rng.uniform(0.5, 2.5))  # fmt: skip
+                            rng.uniform(0.5, 2.5), tmp_path)  # fmt: skip
         assert got > acked, "the writer did not commit (FAILED, or nothing new)"
         acked = got
         r = subprocess.run(_argv(sqlite_prog, vol, empty, "/data/app.db", "check"),
@@ -156,7 +157,7 @@ def test_h2_in_file_mode_opens_with_its_synced_rows_after_kill_9(tmp_path: Path)
     acked = 0
     for delay in (1.0, 3.0):
         proc = subprocess.Popen(run("write"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, env=env)  # fmt: skip
+                                start_new_session=True, env=sigkill_env(tmp_path, env))  # fmt: skip
         got = 0
         first = threading.Event()
 

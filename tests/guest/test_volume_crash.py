@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from guest_harness import sigkill_env
 
 from lwjvm import volume
 from lwjvm.testing import guest_unavailable, lwjvm_command
@@ -64,6 +65,7 @@ def _one_kill(exe: Path, vol: Path, empty: Path, run: int, mode: str, delay: flo
          "--kernel-arg", "lwjvm.volume=/data", "--add", f"{empty}:/data", str(exe), "/data",
          str(run), mode],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env=sigkill_env(empty.parent),
     )  # fmt: skip
     acked = 0
     first = threading.Event()

@@ -16,6 +16,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from guest_harness import sigkill_env
 
 from lwjvm import volume
 from lwjvm.testing import guest_unavailable, lwjvm_command
@@ -168,6 +169,7 @@ def test_what_fsync_returned_for_survives_qemu_killed_with_sigkill(tmp_path: Pat
          "--kernel-arg", "lwjvm.volume=/data", "--add", f"{tmp_path / 'empty'}:/data",
          str(tmp_path / "prog")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env=sigkill_env(tmp_path),
     )  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -229,6 +231,7 @@ def test_a_snapshot_of_a_volume_in_use_is_taken_by_the_guest_and_consistent(
          "--kernel-arg", "lwjvm.volume=/data", "--add", f"{tmp_path / 'empty'}:/data",
          str(tmp_path / "prog")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env=sigkill_env(tmp_path),
     )  # fmt: skip
     try:
         assert proc.stdout is not None
@@ -301,6 +304,7 @@ def test_a_file_unlinked_while_open_when_the_vm_died_is_freed_by_the_next_boot(
         [*lwjvm_command(), "exec", "--accel", "tcg", "--timeout", "300", *disk,
          str(tmp_path / "prog")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env=sigkill_env(tmp_path),
     )  # fmt: skip
     try:
         assert proc.stdout is not None

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from guest_harness import sigkill_env
 
 from lwjvm import volume
 from lwjvm.testing import guest_unavailable, lwjvm_command
@@ -113,6 +114,7 @@ def test_mappings_seek_data_fallocate_statfs_and_locks_on_a_volume_as_on_linux(
          "--kernel-arg", "lwjvm.volume=/data", "--add", f"{empty}:/data", str(exe), "/data",
          "pause"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, text=True,
+        env=sigkill_env(tmp_path),
     )  # fmt: skip
     lines = []
     try:

@@ -6,6 +6,7 @@ only with `--verbose`. Commands return their exit code through `ctx.exit`.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -695,11 +696,32 @@ def completion_cmd(shell: str) -> None:
     click.echo(cls(cli, {}, "lwjvm", "_LWJVM_COMPLETE").source())
 
 
+class _Terminated(SystemExit):
+    """SIGTERM or SIGHUP arrived outside a VM's run (which forwards them to the program)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise _Terminated(signum)
+
+
 def main() -> None:
     """Entry point: run the CLI and map errors to exit codes."""
     verbose = "-v" in sys.argv[1:2] or "--verbose" in sys.argv[1:2]
+    # SIGTERM and SIGHUP unwind like Ctrl-C (the VMs this process started are stopped, its
+    # temporary directories removed) instead of ending the process where it stands; ignored
+    # ones (nohup) stay ignored.
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(s) == signal.SIG_DFL:
+            signal.signal(s, _terminate)
     try:
         rc = cli.main(standalone_mode=False)
+    except _Terminated as e:
+        click.echo(f"lwjvm: stopped by {signal.Signals(e.signum).name}", err=True)
+        sys.exit(e.code)
     except LwjvmError as e:
         if verbose:
             traceback.print_exc()

@@ -38,11 +38,13 @@ def start_jvm(jdk: Jdk) -> str | None:
         return f"this process's JVM is already {home} (JPype cannot start a second JVM)"
     if _jvm_error is not None:
         return _jvm_error
-    options = ["-Xshare:auto", "-XX:-UsePerfData", "-Djava.awt.headless=true"]
+    # -Xrs: the JVM leaves SIGTERM, SIGINT and SIGHUP to Python (its handlers exit the whole
+    # process at once, past every `finally`: QEMU left running, temporary directories left).
+    options = ["-Xshare:auto", "-XX:-UsePerfData", "-Djava.awt.headless=true", "-Xrs"]
     if jdk.feature >= 22:
         options.append("--enable-native-access=ALL-UNNAMED")
     try:
-        jpype.startJVM(str(jdk.libjvm), *options, convertStrings=False)
+        jpype.startJVM(str(jdk.libjvm), *options, convertStrings=False, interrupt=False)
     except Exception as e:  # JPype raises plain OSError/RuntimeError/SystemError here
         _jvm_error = f"JPype could not start {jdk.libjvm}: {e}"
         return _jvm_error

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -214,6 +214,31 @@ class _Signals:
         os.close(self._w)
 
 
+@contextlib.contextmanager
+def _signals_held(enabled: bool = True) -> Iterator[None]:
+    """Runs the block with SIGINT, SIGTERM and SIGHUP held back, then acts on those that came
+    (their handlers run once it has ended; an ignored one stays ignored). For QEMU's start when
+    signals are the caller's (a VmControl): a KeyboardInterrupt raised inside subprocess.Popen
+    after its fork leaves the child running with nobody holding it, while it goes on writing
+    into a directory lwjvm is removing. Main thread only, as signal handlers are."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    old = {}
+    for s in _Signals.SIGNALS:
+        h = signal.getsignal(s)
+        if h not in (signal.SIG_IGN, None):
+            old[s] = signal.signal(s, lambda signum, _frame: came.append(signum))
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        for s in came:
+            signal.raise_signal(s)
+
+
 def _note_signal(_signum: int, _frame: object) -> None:
     """A Python-level handler, so the signal reaches the wakeup fd; the loop acts on it."""
 
@@ -352,11 +377,18 @@ def _run_vm(
             cmd = qemu.qemu_command(binary, cfg, cons.child)
         with _Signals(enabled=control is None) as sigs:
             t0 = time.monotonic()
-            proc = qemu.start(cmd, cons)
-            if cfg.incoming is not None and cfg.qmp is not None:
-                _restore(proc, cfg.qmp, cfg.incoming, forwards, cons)
-            if control is not None and control.on_start is not None:
-                control.on_start(proc)
+            proc = None
+            try:
+                with _signals_held(enabled=control is not None):
+                    proc = qemu.start(cmd, cons)
+                if cfg.incoming is not None and cfg.qmp is not None:
+                    _restore(proc, cfg.qmp, cfg.incoming, forwards, cons)
+                if control is not None and control.on_start is not None:
+                    control.on_start(proc)
+            except BaseException:  # _wait kills QEMU on any error; before it, this does
+                if proc is not None:
+                    qemu.stop(proc)
+                raise
             result = _wait(proc, cfg, cons, sigs, log, _Outputs(out, err, wake_r), t0, control)
             result.command = cmd
             return result

@@ -164,7 +164,8 @@ public class Serve {
 }
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=lambda s: s.name)
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM],
+                         ids=lambda s: s.name)  # fmt: skip
 def test_lwjvm_build_killed_or_interrupted_during_a_training_run_takes_its_qemu(
     java_program: Any, java_jdk: Any, tmp_path: Path, sig: signal.Signals
 ) -> None:
@@ -176,7 +177,9 @@ def test_lwjvm_build_killed_or_interrupted_during_a_training_run_takes_its_qemu(
         f"name: serve\napp:\n  jar: serve.jar\njvm:\n  home: {java_jdk.home}\n"
         "  cds: {timeout: 600s}\n"
     )
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}  # a cold cache: runs train
+    scratch = tmp_path / "tmp"  # TMPDIR: what a SIGKILL leaves behind stays in tmp_path
+    scratch.mkdir()
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "TMPDIR": str(scratch)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "lwjvm", "build", "-q", "-o", str(tmp_path / "out"), "app.yaml"],
         cwd=src, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -185,9 +188,10 @@ def test_lwjvm_build_killed_or_interrupted_during_a_training_run_takes_its_qemu(
     proc.send_signal(sig)
     code = proc.wait(timeout=120)
     assert all(_gone(q) for q in qemus)
-    if sig == signal.SIGINT:  # Ctrl-C of a build: stopped, with its exit code, no traceback
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        assert code == 130 and "Traceback" not in err, err
+    if sig != signal.SIGKILL:  # Ctrl-C or kill of a build: stopped, with its exit code, no
+        err = proc.stderr.read().decode() if proc.stderr else ""  # traceback, no JVM crash
+        assert code == 128 + sig and "Traceback" not in err and "hs_err" not in err, err
+        assert not list(scratch.iterdir())  # and its temporary directories are gone
 
 
 def test_an_interrupted_deploy_leaves_its_vm_to_ps_and_stop(

@@ -205,6 +205,7 @@ int main(void)
         usleep(1000);
     long s0 = steps;
     double t0 = now();
+    fputs("writing\n", stderr);
     for (int i = 0; i < 128; i++) /* 8 MiB */
         for (size_t off = 0; off < sizeof chunk;) {
             ssize_t n = write(1, chunk + off, sizeof chunk - off);
@@ -233,9 +234,15 @@ def test_a_stdout_the_host_does_not_read_blocks_the_writer_not_the_kernel(
                    check=True)  # fmt: skip
     argv = [*guest.command, "exec", "--accel", "tcg", "--timeout", "120", str(exe)]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(5)  # stdout unread: the guest's writes stall
+    assert p.stderr is not None
+    first = b""  # up to the program's "writing" (a slow boot on a loaded host is not the stall)
+    deadline = time.monotonic() + 120
+    while b"writing\n" not in first and p.poll() is None and time.monotonic() < deadline:
+        if select.select([p.stderr], [], [], 1.0)[0]:
+            first += os.read(p.stderr.fileno(), 4096)
+    time.sleep(4)  # stdout unread: the guest's writes stall
     out, err = p.communicate(timeout=240)
-    text = err.decode(errors="replace")
+    text = (first + err).decode(errors="replace")
     assert p.returncode == 0, text
     assert out == b"x" * (8 << 20)
     line = next(x for x in text.splitlines() if x.startswith("stdout took "))

@@ -8,6 +8,7 @@
 #include "core/stats.h"
 #include "errno.h"
 #include "fs/vfs.h"
+#include "lib/spinlock.h"
 #include "lib/string.h"
 #include "mm/palloc.h"
 #include "mm/vma.h"
@@ -44,7 +45,11 @@ static uint64_t new_page(void)
 static int read_file_page(const struct vma *v, uint64_t index, uint64_t phys)
 {
     int64_t n = inode_read(v->inode, index * PAGE_SIZE, phys_to_virt(phys), PAGE_SIZE);
-    return n < 0 ? (int)n : 0;
+    if (n < 0)
+        return (int)n;
+    /* The frame is not zeroed: the last page of a file would show what it held before. */
+    memset((char *)phys_to_virt(phys) + n, 0, PAGE_SIZE - (uint64_t)n);
+    return 0;
 }
 
 #define FAULT_AROUND_PAGES 16
@@ -297,6 +302,7 @@ int mm_populate(uint64_t start, uint64_t end, int write)
         int rc = mm_fault(va, write ? FAULT_WRITE : 0);
         if (rc)
             return rc;
+        spinlock_poll(); /* a long populate must not keep another CPU's TLB shootdown waiting */
     }
     return 0;
 }

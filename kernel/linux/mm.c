@@ -1,5 +1,5 @@
 /* Memory syscalls: brk, mmap (anonymous and file-backed, private and read-only shared), munmap,
- * mprotect and madvise, over the areas of mm/vma.c. Pages are allocated on first touch. Each
+ * mprotect and madvise (hints taken, DONTNEED, POPULATE), over the areas of mm/vma.c. Pages are allocated on first touch. Each
  * runs under the address space's lock (mm->lock). */
 #include "arch/x86_64/paging.h"
 #include "errno.h"
@@ -140,24 +140,74 @@ static long mprotect_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, 
     return vma_protect(current_mm, a0, end, prot_flags(a2));
 }
 
+enum advice { ADV_HINT, ADV_DROP, ADV_FREE, ADV_REMOVE, ADV_POPULATE_READ, ADV_POPULATE_WRITE,
+              ADV_UNKNOWN };
+
+/* What madvise's advice (Linux 6.1's values) asks of this kernel. */
+static enum advice advice_kind(uint64_t advice)
+{
+    switch (advice) {
+    case 0: case 1: case 2: case 3: /* NORMAL, RANDOM, SEQUENTIAL, WILLNEED: read-ahead hints */
+    case 10: case 11: case 18: case 19: /* (DONT|DO)FORK, WIPE/KEEPONFORK: there is no fork */
+    case 12: case 13: case 14: case 15: case 25: /* (UN)MERGEABLE, (NO)HUGEPAGE, COLLAPSE */
+    case 16: case 17: /* DONTDUMP, DODUMP: there are no core dumps */
+    case 20: case 21: /* COLD, PAGEOUT: there is no reclaim to hint */
+        return ADV_HINT;
+    case MADV_DONTNEED: case 24: /* DONTNEED_LOCKED (nothing is locked) */
+        return ADV_DROP;
+    case 8:
+        return ADV_FREE;
+    case 9:
+        return ADV_REMOVE;
+    case 22:
+        return ADV_POPULATE_READ;
+    case 23:
+        return ADV_POPULATE_WRITE;
+    default: /* unknown, and HWPOISON and SOFT_OFFLINE: no memory-failure support, as Linux
+              * built without it */
+        return ADV_UNKNOWN;
+    }
+}
+
+/* madvise under mm->lock; for MADV_POPULATE_*, 1 once the range is checked: the caller then
+ * faults it in without the lock. As Linux: an area without the access asked for, or of the wrong
+ * kind, is -EINVAL; a hole in the range -ENOMEM (a hint is still taken where there are areas). */
 static long madvise_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
-    (void)a1, (void)a2, (void)a3, (void)a4;
-    if (a0 & (PAGE_SIZE - 1))
+    (void)a3, (void)a4;
+    enum advice kind = advice_kind(a2);
+    if ((a0 & (PAGE_SIZE - 1)) || kind == ADV_UNKNOWN)
         return -EINVAL;
     uint64_t end = a0 + PAGE_ALIGN(a1);
-    if (end < a0)
+    if (end < a0 || PAGE_ALIGN(a1) < a1)
         return -EINVAL;
-    if (a2 != MADV_DONTNEED)
-        return 0; /* advice only */
-    /* Drop the pages: anonymous memory reads back as zeros, file pages are read again. */
+    long hole = 0;
     for (uint64_t a = a0; a < end;) {
         struct vma *v = vma_find(current_mm, a);
-        if (!v)
-            return -ENOMEM;
+        if (!v || v->start > a) {
+            hole = -ENOMEM;
+            if (!(v = vma_find_after(current_mm, a)) || v->start >= end)
+                break;
+        }
+        if (kind == ADV_FREE && v->inode)
+            return -EINVAL; /* anonymous memory only */
+        if (kind == ADV_REMOVE)
+            return !v->inode ? -EINVAL : !((v->flags & VM_SHARED) && (v->flags & VM_WRITE))
+                ? -EACCES : -EOPNOTSUPP; /* no file system here punches holes through a map */
+        if (kind == ADV_POPULATE_READ && !(v->flags & VM_READ))
+            return -EINVAL;
+        if (kind == ADV_POPULATE_WRITE && !(v->flags & VM_WRITE))
+            return -EINVAL;
         a = v->end;
     }
-    vma_drop_pages(a0, end);
+    if (hole || end == a0)
+        return hole;
+    if (kind == ADV_POPULATE_READ || kind == ADV_POPULATE_WRITE)
+        return 1;
+    /* DONTNEED drops the pages: anonymous memory reads back as zeros, file pages are read again.
+     * FREE may keep them as they are, and does. */
+    if (kind == ADV_DROP)
+        vma_drop_pages(a0, end);
     return 0;
 }
 
@@ -249,7 +299,19 @@ static long msync_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uin
 LOCKED(brk)
 LOCKED(munmap)
 LOCKED(mprotect)
-LOCKED(madvise)
+
+SYS(madvise)
+{
+    (void)a5;
+    uint64_t fl = spin_lock_irqsave(&current_mm->lock);
+    long rc = madvise_locked(a0, a1, a2, a3, a4);
+    spin_unlock_irqrestore(&current_mm->lock, fl);
+    if (rc != 1)
+        return rc;
+    /* MADV_POPULATE_READ/WRITE: as if each page were touched (a write breaks copy-on-write). */
+    rc = mm_populate(a0, a0 + PAGE_ALIGN(a1), a2 == 23);
+    return rc == 0 ? 0 : rc == -ENOMEM ? -ENOMEM : -EFAULT; /* EFAULT: SIGBUS or SIGSEGV */
+}
 LOCKED(mremap)
 
 SYS(msync)

@@ -121,6 +121,7 @@ REGRESSION_CASES = [
     Case("regress_epoll_rw"),
     Case("regress_affinity_move"),  # found reading the scheduler; it matters on 2 CPUs
     Case("regress_huge_range"),  # found reading seed 9101's TLB shootdown timeout
+    Case("madvise_advice"),
 ]
 
 # issue 9: sockets and readiness (loopback only: both ends in the program, ephemeral ports,

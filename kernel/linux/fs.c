@@ -143,7 +143,6 @@ static struct file *io_file(int fd, int is_write)
     return f;
 }
 
-/* Pipes have no file offset. */
 /* Pipes, sockets and the consoles have no position: lseek, pread and the rest are ESPIPE there. */
 static int seekable(const struct file *f)
 {

@@ -1,6 +1,6 @@
 /* Memory syscalls: brk, mmap (anonymous and file-backed, private and read-only shared), munmap,
- * mprotect and madvise (hints taken, DONTNEED, POPULATE), over the areas of mm/vma.c. Pages are allocated on first touch. Each
- * runs under the address space's lock (mm->lock). */
+ * mprotect and madvise (hints taken, DONTNEED, POPULATE), over the areas of mm/vma.c. Pages are
+ * allocated on first touch. Each runs under the address space's lock (mm->lock). */
 #include "arch/x86_64/paging.h"
 #include "errno.h"
 #include "fs/vfs.h"
@@ -12,6 +12,11 @@
 
 #define PAGE_ALIGN(x) (((x) + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1))
 #define MADV_DONTNEED 4
+#define MADV_FREE 8
+#define MADV_REMOVE 9
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#define MADV_DONTNEED_LOCKED 24
 
 static long brk_locked(uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4)
 {
@@ -153,15 +158,15 @@ static enum advice advice_kind(uint64_t advice)
     case 16: case 17: /* DONTDUMP, DODUMP: there are no core dumps */
     case 20: case 21: /* COLD, PAGEOUT: there is no reclaim to hint */
         return ADV_HINT;
-    case MADV_DONTNEED: case 24: /* DONTNEED_LOCKED (nothing is locked) */
+    case MADV_DONTNEED: case MADV_DONTNEED_LOCKED: /* (nothing is locked) */
         return ADV_DROP;
-    case 8:
+    case MADV_FREE:
         return ADV_FREE;
-    case 9:
+    case MADV_REMOVE:
         return ADV_REMOVE;
-    case 22:
+    case MADV_POPULATE_READ:
         return ADV_POPULATE_READ;
-    case 23:
+    case MADV_POPULATE_WRITE:
         return ADV_POPULATE_WRITE;
     default: /* unknown, and HWPOISON and SOFT_OFFLINE: no memory-failure support, as Linux
               * built without it */
@@ -309,7 +314,7 @@ SYS(madvise)
     if (rc != 1)
         return rc;
     /* MADV_POPULATE_READ/WRITE: as if each page were touched (a write breaks copy-on-write). */
-    rc = mm_populate(a0, a0 + PAGE_ALIGN(a1), a2 == 23);
+    rc = mm_populate(a0, a0 + PAGE_ALIGN(a1), a2 == MADV_POPULATE_WRITE);
     return rc == 0 ? 0 : rc == -ENOMEM ? -ENOMEM : -EFAULT; /* EFAULT: SIGBUS or SIGSEGV */
 }
 LOCKED(mremap)

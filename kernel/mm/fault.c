@@ -293,27 +293,32 @@ int mm_fault(uint64_t addr, uint64_t err)
     }
 }
 
-/* The end of the anonymous area holding va, or 0 if va is not in one. */
-static uint64_t anon_end(uint64_t va)
+/* The end of the area holding va (0 if none), and whether it is anonymous memory. */
+static uint64_t area_end(uint64_t va, int *anon)
 {
     struct mm *mm = current_mm;
     uint64_t fl = spin_lock_irqsave(&mm->lock);
     struct vma *v = vma_find(mm, va);
-    uint64_t end = v && !v->inode ? v->end : 0;
+    uint64_t end = v ? v->end : 0;
+    *anon = v && !v->inode;
     spin_unlock_irqrestore(&mm->lock, fl);
     return end;
 }
 
 int mm_populate(uint64_t start, uint64_t end, int write)
 {
+    uint64_t looked = 0; /* for a read: below this, the area is one of a file, looked up once */
     for (uint64_t va = start & ~(PAGE_SIZE - 1); va < end; va += PAGE_SIZE) {
         /* Reading anonymous memory populates nothing: Linux maps its shared zero page there and
          * this kernel allocates at the first touch, so a read populate would only use up RAM (a
          * 43 TiB MAP_POPULATE|MAP_NORESERVE read-only map took all of it, fuzz seed 9512). */
-        uint64_t skip = write ? 0 : anon_end(va);
-        if (skip) {
-            va = skip - PAGE_SIZE;
-            continue;
+        if (!write && va >= looked) {
+            int anon;
+            looked = area_end(va, &anon);
+            if (anon) {
+                va = looked - PAGE_SIZE;
+                continue;
+            }
         }
         uint64_t e = pte_peek(va);
         if ((e & PTE_P) && (!write || (e & PTE_W)))
